@@ -1,0 +1,28 @@
+# Every target sets itself up: a fresh clone needs only `make demo` or `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench fidelity clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/refocus-bench demo -o out/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,mean,max,rounds -q
+
+fidelity: $(STAMP)
+	$(BIN)/python -m refocus_bench.simulators.fidelity --samples 2048
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .benchmarks
