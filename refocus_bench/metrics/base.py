@@ -87,6 +87,8 @@ def _json_float(v: float) -> float | str:
 
 def check_image(x: Any, name: str) -> dict[str, int]:
     """An sRGB image batch: floating (B, 3, H, W), finite, values in [0, 1]."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach()
     return check_tensor(x, name, ["B", 3, "H", "W"], min_value=0.0, max_value=1.0)
 
 

@@ -14,7 +14,7 @@ spec is recorded with every score:
   reference code and scikit-image do), per channel then averaged;
 * MS-SSIM: torchmetrics' implementation with five scales, the original exponents
   (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), 2 x 2 average pooling between scales and ``relu``
-  normalisation of the per-scale terms (avoids NaN from negative contrast terms); needs H, W > 160.
+  normalisation of the per-scale terms (avoids NaN from negative contrast terms); needs H, W >= 176.
 
 Each metric has a functional form (``psnr``, ``ssim``, ``ms_ssim``, ``mae``: validated inputs ->
 (B,) scores) and a registered :class:`RefocusMetric` class; both call the same ``_..._unchecked``
@@ -120,7 +120,7 @@ def _mae_unchecked(preds: torch.Tensor, target: torch.Tensor, color: str, data_r
     return (p - t).abs().mean(dim=(1, 2, 3)) / data_range
 
 
-_MS_SSIM_MIN = (SSIM_WINDOW["kernel_size"] - 1) * (len(MS_SSIM_BETAS) - 1) ** 2 + 1  # torchmetrics' bound: 161
+_MS_SSIM_MIN = SSIM_WINDOW["kernel_size"] * (len(MS_SSIM_BETAS) - 1) ** 2  # torchmetrics needs H // 16 > 10: 176
 
 
 # -- functional forms ------------------------------------------------------------------------------

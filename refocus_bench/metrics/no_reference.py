@@ -294,6 +294,7 @@ def _default_dir(name: str) -> Path:
 def _nr_spec(name: str, ref: str, rng: tuple[float, float], higher: bool, description: str, **conv: Any) -> MetricSpec:
     return MetricSpec(name=name, higher_is_better=higher, reference=ref, value_range=rng, differentiable=True,
                       conventions={"weights": f"local: $REFOCUS_BENCH_HOME/weights/metrics/{name}/", **conv},
+                      inputs=("preds", "target") if ref == "full" else ("preds",),
                       description=description)
 
 
