@@ -1,0 +1,592 @@
+"""Photo metadata from ExifTool, normalised to physical units, with the blur strength it implies.
+
+Reading: one long-running ExifTool process (``pyexiftool``, ``-stay_open``) reads files in batches
+with numeric values (``-n``), every duplicate tag (``-a``) and group names of families 0 and 1
+(``-G0:1``, keys like ``"EXIF:ExifIFD:FNumber"`` or ``"MakerNotes:Canon:FocusDistanceUpper"``),
+without ExifTool's Composite tags (``-e``: a quarter of ExifTool's time; the image size they would
+give is found here by the same rules).
+ExifTool reads JPEG, HEIC, TIFF, PNG, DNG and every camera RAW format (CR2, CR3, NEF, ARW, RAF, RW2,
+ORF, ...). It comes from the Debian package ``libimage-exiftool-perl``; when it is missing,
+:func:`find_exiftool` raises :class:`~refocus_bench.errors.MissingFileError` saying how to install it.
+
+Normalising (:func:`normalize_tags`): the fields of :data:`PHOTO_FIELDS` (name, Arrow type, unit and
+meaning), the sensor size from :mod:`.sensors` and the optics derived through
+:mod:`refocus_bench.optics` (never re-derived here). Invalid values (0/0 rationals, negative or zero
+f-numbers, focus closer than the focal length) become nulls with an explanation in ``notes``.
+
+Focus distance: the first usable of ``FocusDistance``, ``SubjectDistance``,
+``ApproximateFocusDistance`` and the maker-note bounds ``FocusDistanceLower``/``FocusDistanceUpper``
+(bounds give their harmonic mean, the middle in inverse depth, which is what defocus is linear in).
+``focus_distance_reliable`` is True only for a lens-reported maker-note ``FocusDistance``, for bounds
+no wider than a factor :data:`RELIABLE_BOUNDS_RATIO`, or for another value that lies inside the
+maker-note bounds. Values of :data:`FOCUS_INFINITY_M` metres or more mean "focused at infinity" and
+are stored as ``inf``.
+
+Blur strength: ``k_px_m`` is GenRefocus's ``K`` in pixel-metres (``optics.coc_gain_px_m``; GenRefocus's
+millimetre form is ``1000 * k_px_m``), computed with the image's longest edge in pixels and the
+sensor's long side in millimetres. When the focus distance is unknown, ``k_inf_px_m`` still gives it
+for any focus distance ``s`` (metres): ``K(s) = k_inf_px_m * s / (s - focal_length_mm / 1000)``, the only
+way ``coc_gain_px_m`` depends on ``s``; :func:`k_at_focus_distance` evaluates it through ``optics``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from .. import optics
+from ..errors import InvalidInputError, MissingFileError, check
+from .sensors import estimate_sensor
+
+__all__ = [
+    "EXIFTOOL_INSTALL_HINT",
+    "REQUESTED_TAGS",
+    "PHOTO_FIELDS",
+    "FOCUS_INFINITY_M",
+    "RELIABLE_BOUNDS_RATIO",
+    "find_exiftool",
+    "ExifToolReader",
+    "TagIndex",
+    "classify_tags",
+    "normalize_tags",
+    "k_at_focus_distance",
+]
+
+EXIFTOOL_INSTALL_HINT = "sudo apt-get install libimage-exiftool-perl"
+
+REQUESTED_TAGS = (
+    "FileType", "MIMEType", "Error", "Warning",
+    "Make", "Model", "LensModel", "Lens",
+    "FNumber", "ApertureValue", "FocalLength", "FocalLengthIn35mmFormat",
+    "FocalPlaneXResolution", "FocalPlaneResolutionUnit",
+    "FocusDistance", "SubjectDistance", "ApproximateFocusDistance", "FocusDistanceUpper", "FocusDistanceLower",
+    "ImageWidth", "ImageHeight", "ExifImageWidth", "ExifImageHeight", "DefaultCropSize", "ImageSpatialExtent",
+    "Orientation",
+    "ExposureTime", "ShutterSpeedValue", "ISO", "DateTimeOriginal", "SubSecTimeOriginal", "OffsetTimeOriginal",
+    "CreateDate", "StripOffsets", "StripByteCounts", "TileOffsets", "TileByteCounts",
+)  # fmt: skip
+"""ExifTool tags requested for every file (any group)."""
+
+_EXIFTOOL_ARGS = ("-q", "-q", "-j", "-n", "-a", "-G0:1", "-e", "-api", "LargeFileSupport=1")
+# -e: no Composite tags (they cost ExifTool ~25 % of its time and are derived here instead)
+
+FOCUS_INFINITY_M = 600.0
+"""Focus distances at or beyond this (metres) mean infinity (Canon writes 655.35 m, EXIF 2^32-1)."""
+
+RELIABLE_BOUNDS_RATIO = 1.5
+"""Maker-note focus bounds count as reliable when upper / lower is at most this."""
+
+_CAMERA_TAGS = ("Make", "Model", "FNumber", "FocalLength", "ExposureTime", "ISO", "DateTimeOriginal", "LensModel")
+_METADATA_GROUPS = ("EXIF", "MakerNotes", "XMP", "QuickTime", "IPTC")
+
+PHOTO_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("file_type", "string", "ExifTool FileType (JPEG, HEIC, NEF, DNG, ...)"),
+    ("mime_type", "string", "MIME type reported by ExifTool"),
+    ("make", "string", "camera maker (EXIF Make)"),
+    ("model", "string", "camera model (EXIF Model)"),
+    ("lens_model", "string", "lens model (LensModel, else Lens)"),
+    ("f_number", "float64", "f-number N (unitless, FNumber, else ApertureValue)"),
+    ("focal_length_mm", "float64", "focal length in millimetres"),
+    ("focal_length_35mm_mm", "float64", "35 mm-equivalent focal length in millimetres (FocalLengthIn35mmFormat)"),
+    ("crop_factor", "float64", "35 mm diagonal / sensor diagonal (unitless)"),
+    ("sensor_width_mm", "float64", "long side of the imaged sensor area in millimetres (pairs with the longest image edge)"),
+    ("sensor_height_mm", "float64", "short side of the imaged sensor area in millimetres"),
+    ("sensor_source", "string", "where the sensor size came from: 35mm_equivalent, lensfun, focal_plane_resolution"),
+    ("focus_distance_m", "float64", "focus distance in metres (inf: focused at infinity)"),
+    ("focus_distance_tag", "string", "tag the focus distance came from, e.g. MakerNotes:FocusDistance"),
+    ("focus_distance_reliable", "bool", "True for lens-reported or bound-corroborated focus distances"),
+    ("focus_distance_lower_m", "float64", "maker-note lower bound of the focus distance in metres"),
+    ("focus_distance_upper_m", "float64", "maker-note upper bound of the focus distance in metres (inf allowed)"),
+    ("orientation", "int32", "EXIF orientation 1-8 (5-8 swap width and height)"),
+    ("image_width_px", "int32", "image width in pixels after orientation"),
+    ("image_height_px", "int32", "image height in pixels after orientation"),
+    ("exposure_time_s", "float64", "exposure time in seconds"),
+    ("iso", "int32", "ISO sensitivity"),
+    ("capture_time", "string", "capture time, ISO 8601 local time with UTC offset when recorded"),
+    ("aperture_diameter_mm", "float64", "entrance-pupil diameter f / N in millimetres"),
+    ("pixels_per_mm", "float64", "pixels per millimetre of sensor (longest edge px / sensor_width_mm)"),
+    ("coc_limit_mm", "float64", "acceptable blur-disc diameter in millimetres (sensor diagonal / 1442)"),
+    ("hyperfocal_distance_m", "float64", "hyperfocal distance in metres for coc_limit_mm"),
+    ("dof_near_m", "float64", "near limit of the depth of field in metres"),
+    ("dof_far_m", "float64", "far limit of the depth of field in metres (inf beyond the hyperfocal)"),
+    ("coc_inf_px", "float64", "CoC radius in pixels of a point at infinity (0 when focused at infinity)"),
+    ("k_px_m", "float64", "GenRefocus blur gain K in pixel-metres (GenRefocus's mm form = 1000 x)"),
+    ("k_inf_px_m", "float64", "K as focus -> infinity, pixel-metres; K(s) = k_inf_px_m * s / (s - f), s and f in metres"),
+    ("exif_warning", "string", "ExifTool warnings"),
+    ("notes", "string", "why fields are null or were rejected (semicolon-separated)"),
+)
+"""Normalised fields: (name, Arrow/HF dtype, unit and meaning)."""
+
+
+def find_exiftool(executable: str | None = None) -> str:
+    """Path of the ``exiftool`` executable; :class:`MissingFileError` with install help if absent."""
+    path = shutil.which(executable or "exiftool")
+    check(
+        path is not None,
+        lambda: f"ExifTool not found (executable={executable or 'exiftool'!r}); EXIF harvesting needs it: "
+        f"run `{EXIFTOOL_INSTALL_HINT}` (Debian/Ubuntu; scripts/setup.sh does this when run as root)",
+        exc=MissingFileError,
+    )
+    return str(path)
+
+
+def _safe_arg(path: str) -> bool:
+    """Whether ExifTool's line-based argument protocol can carry ``path`` unchanged."""
+    if "\n" in path or "\r" in path:
+        return False
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name (surrogate escapes)
+        return False
+    return True
+
+
+class ExifToolReader:
+    """One long-running ExifTool process that reads metadata of files in batches.
+
+    Example:
+        >>> with ExifToolReader() as reader:  # doctest: +SKIP
+        ...     tags = reader.read(["/photos/a.jpg"])[0]
+        >>> tags["EXIF:ExifIFD:FNumber"]  # doctest: +SKIP
+        1.8
+
+    Files whose names ExifTool's argument protocol cannot carry (newlines, undecodable bytes) are
+    read through a temporary symlink. A file for which ExifTool gives no answer gets a synthetic
+    ``{"ExifTool:Error": ...}`` entry. If the ExifTool process dies, it is restarted and the batch is
+    retried file by file, so one pathological file cannot take a batch down.
+    """
+
+    def __init__(self, executable: str | None = None, tags: Sequence[str] = REQUESTED_TAGS) -> None:
+        import exiftool  # pyexiftool
+
+        self._exe = find_exiftool(executable)
+        self._tag_args = tuple(f"-{t}".encode() for t in tags)
+        self._module = exiftool
+        self._et = None
+        self._alias_dir: str | None = None
+        self._start()
+
+    def _start(self) -> None:
+        self._et = self._module.ExifTool(executable=self._exe, common_args=[])
+        self._et.run()
+
+    @property
+    def version(self) -> str:
+        """ExifTool version string, e.g. ``"12.57"``."""
+        return str(self._et.version)
+
+    def close(self) -> None:
+        """Stop the ExifTool process and remove temporary aliases."""
+        if self._et is not None and self._et.running:
+            try:
+                self._et.terminate()
+            except Exception:  # noqa: BLE001 - already dead
+                pass
+        self._et = None
+        if self._alias_dir:
+            shutil.rmtree(self._alias_dir, ignore_errors=True)
+            self._alias_dir = None
+
+    def __enter__(self) -> ExifToolReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _arg_for(self, path: str, i: int) -> str:
+        if _safe_arg(path):
+            return path
+        if self._alias_dir is None:
+            self._alias_dir = tempfile.mkdtemp(prefix="refocus-bench-exif-")
+        suffix = os.path.splitext(path)[1]
+        suffix = suffix if suffix.isascii() and _safe_arg(suffix) else ""
+        alias = os.path.join(self._alias_dir, f"{i:06d}{suffix}")
+        if os.path.lexists(alias):
+            os.unlink(alias)
+        os.symlink(os.fsencode(path), alias)
+        return alias
+
+    def _execute(self, args: list[str]) -> list[dict[str, Any]]:
+        out = self._et.execute(*_EXIFTOOL_ARGS, *self._tag_args, *(a.encode("utf-8") for a in args), raw_bytes=True)
+        text = out.decode("utf-8", errors="replace").strip()
+        return json.loads(text) if text else []
+
+    def read(self, paths: Sequence[str]) -> list[dict[str, Any]]:
+        """Metadata of each path (absolute paths recommended), in input order.
+
+        Returns:
+            One dict per path with ExifTool's ``"Group0:Group1:Tag"`` keys (numeric values).
+        """
+        if not paths:
+            return []
+        args = [self._arg_for(os.path.abspath(p), i) for i, p in enumerate(paths)]
+        try:
+            entries = self._execute(args)
+        except Exception:  # noqa: BLE001 - process died or spoke garbage: isolate file by file
+            entries = []
+            for a in args:
+                try:
+                    if self._et is None or not self._et.running:
+                        self._start()
+                    entries.extend(self._execute([a]))
+                except Exception as err:  # noqa: BLE001
+                    entries.append({"SourceFile": a, "ExifTool:Error": f"ExifTool failed on this file: {err}"})
+                    self.close()
+        by_source = {e.get("SourceFile"): e for e in entries}
+        return [by_source.get(a) or {"SourceFile": a, "ExifTool:Error": "ExifTool could not open the file"} for a in args]
+
+
+_RANKS: dict[tuple[str, ...], dict[str, int]] = {}
+
+
+class TagIndex:
+    """Tags of one file, looked up by name with a preferred group order.
+
+    ``index.get("FNumber")`` returns the value from the first group in ``prefer`` that has it
+    (EXIF before maker notes, XMP, QuickTime, the file itself and ExifTool's composites by default).
+    """
+
+    DEFAULT_PREFER = ("EXIF", "MakerNotes", "XMP", "QuickTime", "File", "PNG", "Composite")
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any] | TagIndex) -> TagIndex:
+        """``raw`` itself if it is already an index, else a new index of it."""
+        return raw if isinstance(raw, TagIndex) else cls(raw)
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self._by_tag: dict[str, list[tuple[str, str, Any]]] = {}
+        for key, value in raw.items():
+            parts = key.split(":")
+            if len(parts) < 2:
+                continue
+            g0, tag = parts[0], parts[-1]
+            g1 = parts[1] if len(parts) > 2 else g0
+            self._by_tag.setdefault(tag, []).append((g0, g1, value))
+
+    def all(self, tag: str) -> list[tuple[str, str, Any]]:
+        """Every (group0, group1, value) of ``tag``, in ExifTool's order."""
+        return self._by_tag.get(tag, [])
+
+    def find(self, tag: str, prefer: Sequence[str] = DEFAULT_PREFER) -> tuple[str, Any] | None:
+        """``(group0, value)`` of ``tag`` from the most preferred group, or None."""
+        items = self._by_tag.get(tag)
+        if not items:
+            return None
+        if len(items) == 1:
+            return items[0][0], items[0][2]
+        rank = _RANKS.get(prefer) or _RANKS.setdefault(tuple(prefer), {g: i for i, g in enumerate(prefer)})
+        g0, _, value = min(items, key=lambda it: rank.get(it[0], len(rank)))
+        return g0, value
+
+    def get(self, tag: str, prefer: Sequence[str] = DEFAULT_PREFER) -> Any:
+        found = self.find(tag, prefer)
+        return None if found is None else found[1]
+
+
+def _num(value: Any) -> float | None:
+    """A number from an ExifTool ``-n`` value (``"undef"`` for 0/0 -> None; ``"inf"`` -> inf)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return None if math.isnan(value) else float(value)
+    tokens = str(value).replace("x", " ").split()
+    if not tokens:
+        return None
+    try:
+        out = float(tokens[0])
+    except ValueError:
+        return None
+    return None if math.isnan(out) else out
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    s = str(value).replace("\x00", "").strip()
+    return s or None
+
+
+def _positive(idx: TagIndex, tags: Sequence[str], what: str, notes: list[str], upper: float = math.inf) -> float | None:
+    """First tag value that is finite and in (0, upper); invalid ones are noted."""
+    for tag in tags:
+        raw = idx.get(tag)
+        if raw is None:
+            continue
+        v = _num(raw)
+        if v is not None and math.isfinite(v) and 0 < v < upper:
+            return v
+        notes.append(f"{tag}={raw!r} is not a valid {what}")
+    return None
+
+
+def classify_tags(raw: Mapping[str, Any] | TagIndex) -> tuple[str | None, str]:
+    """Skip reason for a file from its ExifTool answer, or ``(None, "")`` for a usable photo.
+
+    Returns ``("unreadable" | "corrupt" | "not_image" | "no_exif", detail)``.
+    """
+    idx = TagIndex.of(raw)
+    error = _text(idx.get("Error"))
+    if error:
+        low = error.lower()
+        if "could not open" in low or "not found" in low or "error opening" in low:
+            return "unreadable", f"ExifTool: {error}"
+        if "unknown file type" in low:
+            return "not_image", f"ExifTool: {error}"
+        if "file is empty" in low:
+            return "corrupt", "empty file (0 bytes)"
+        return "corrupt", f"ExifTool: {error}"
+    mime = _text(idx.get("MIMEType")) or ""
+    ftype = _text(idx.get("FileType")) or "unknown"
+    if not mime.startswith("image/"):
+        return "not_image", f"file type {ftype} ({mime or 'no MIME type'})"
+    for _, _, warning in idx.all("Warning"):
+        w = str(warning)
+        if not w.startswith("[minor]") and re.search(r"bad ifd|truncat|corrupt|format error|unexpected end", w, re.I):
+            return "corrupt", f"ExifTool warning: {w}"
+    has_camera = any(g0 in _METADATA_GROUPS for t in _CAMERA_TAGS for g0, _, _ in idx.all(t))
+    if not has_camera:
+        return "no_exif", f"{ftype} without camera metadata (none of {', '.join(_CAMERA_TAGS)})"
+    return None, ""
+
+
+def _pair(value: Any) -> tuple[float | None, float | None]:
+    parts = str(value).replace("x", " ").split() if value is not None else []
+    return (_num(parts[0]), _num(parts[1])) if len(parts) == 2 else (None, None)
+
+
+def _coded_size(idx: TagIndex) -> tuple[float | None, float | None]:
+    """Stored image size (before orientation), ExifTool's composite ImageSize rules without ``-e``'s cost.
+
+    DNG ``DefaultCropSize``; for CR2 ``ExifImageWidth/Height``; the coded size of JPEG/PNG/HEIC
+    (``File``/``PNG`` ``ImageWidth``, ``ImageSpatialExtent``); for TIFF-based files the largest
+    image of any IFD (IFD0 of a RAW is often a thumbnail); ``ExifImageWidth/Height`` last.
+    """
+    w, h = _pair(idx.get("DefaultCropSize", ("EXIF",)))
+    if w and h:
+        return w, h
+    if _text(idx.get("FileType")) == "CR2":
+        w, h = _num(idx.get("ExifImageWidth")), _num(idx.get("ExifImageHeight"))
+        if w and h:
+            return w, h
+    for group in ("File", "PNG"):
+        ws = [v for g0, _, v in idx.all("ImageWidth") if g0 == group]
+        hs = [v for g0, _, v in idx.all("ImageHeight") if g0 == group]
+        if ws and hs and _num(ws[0]) and _num(hs[0]):
+            return _num(ws[0]), _num(hs[0])
+    w, h = _pair(idx.get("ImageSpatialExtent"))
+    if w and h:
+        return w, h
+    heights = {(g0, g1): _num(v) for g0, g1, v in idx.all("ImageHeight")}
+    best = (0.0, None, None)
+    for g0, g1, v in idx.all("ImageWidth"):
+        w, h = _num(v), heights.get((g0, g1))
+        if w and h and w > 0 and h > 0 and w * h > best[0]:
+            best = (w * h, w, h)
+    if best[1]:
+        return best[1], best[2]
+    return _num(idx.get("ExifImageWidth")), _num(idx.get("ExifImageHeight"))
+
+
+def _image_size(idx: TagIndex, notes: list[str]) -> tuple[int | None, int | None, int]:
+    w, h = _coded_size(idx)
+    orientation = 1
+    o = _num(idx.get("Orientation"))
+    if o is not None:
+        if o in (1, 2, 3, 4, 5, 6, 7, 8):
+            orientation = int(o)
+        else:
+            notes.append(f"Orientation={idx.get('Orientation')!r} is not 1-8; assumed 1")
+    if not (w and h and w > 0 and h > 0 and math.isfinite(w) and math.isfinite(h)):
+        notes.append("image size unknown")
+        return None, None, orientation
+    w, h = int(w), int(h)
+    if orientation >= 5:
+        w, h = h, w
+    return w, h, orientation
+
+
+def _capture_time(idx: TagIndex) -> str | None:
+    raw = _text(idx.get("DateTimeOriginal")) or _text(idx.get("CreateDate"))
+    if not raw:
+        return None
+    m = re.match(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?([+-]\d{2}:?\d{2}|Z)?", raw)
+    if not m:
+        return None
+    try:
+        dt = datetime(*(int(g) for g in m.groups()[:6]))
+    except ValueError:  # 0000:00:00 00:00:00 and friends
+        return None
+    out = dt.isoformat()
+    sub = m.group(7) or (f".{_text(idx.get('SubSecTimeOriginal'))}" if _text(idx.get("SubSecTimeOriginal")) else "")
+    if re.fullmatch(r"\.\d+", sub or ""):
+        out += sub
+    tz = m.group(8) or _text(idx.get("OffsetTimeOriginal"))
+    if tz and re.fullmatch(r"[+-]\d{2}:\d{2}|Z", tz):
+        out += tz
+    return out
+
+
+def _distance(raw: Any) -> float | None:
+    """Metres from a ``-n`` distance value; >= FOCUS_INFINITY_M or ``inf`` -> inf; <= 0 -> None."""
+    v = _num(raw)
+    if v is None or v <= 0:
+        return None
+    return math.inf if v >= FOCUS_INFINITY_M else v
+
+
+def _focus_distance(idx: TagIndex, focal_length_mm: float | None, notes: list[str]) -> dict[str, Any]:
+    lower = _distance(idx.get("FocusDistanceLower", ("MakerNotes",)))
+    upper = _distance(idx.get("FocusDistanceUpper", ("MakerNotes",)))
+    if lower is not None and upper is not None and upper < lower:
+        notes.append(f"focus bounds reversed ({lower:g} > {upper:g} m); ignored")
+        lower = upper = None
+    out: dict[str, Any] = {
+        "focus_distance_m": None, "focus_distance_tag": None, "focus_distance_reliable": None,
+        "focus_distance_lower_m": lower, "focus_distance_upper_m": upper,
+    }  # fmt: skip
+    candidates: list[tuple[str, float | None, bool]] = []
+    for tag in ("FocusDistance", "SubjectDistance", "ApproximateFocusDistance"):
+        found = idx.find(tag, ("MakerNotes", "EXIF", "XMP", "QuickTime", "Composite"))
+        if found is None:
+            continue
+        g0, raw = found
+        d = _distance(raw)
+        if d is None:
+            notes.append(f"{g0}:{tag}={raw!r} is not a usable distance (0 or less means unknown)")
+            continue
+        in_bounds = lower is not None and upper is not None and lower / 1.1 <= d <= upper * 1.1
+        reliable = (tag == "FocusDistance" and g0 == "MakerNotes") or in_bounds
+        candidates.append((f"{g0}:{tag}", d, reliable))
+    if lower is not None and upper is not None:
+        d = 2.0 / (1.0 / lower + 1.0 / upper) if math.isfinite(lower) else math.inf
+        reliable = math.isfinite(upper) and upper / lower <= RELIABLE_BOUNDS_RATIO
+        candidates.append(("MakerNotes:FocusDistanceLower/Upper", d, reliable))
+    f_m = (focal_length_mm or 0.0) / 1000.0
+    for tag, d, reliable in candidates:
+        if d <= f_m:
+            notes.append(f"{tag}={d:g} m is not beyond the focal length; ignored")
+            continue
+        out.update(focus_distance_m=d, focus_distance_tag=tag, focus_distance_reliable=bool(reliable))
+        break
+    return out
+
+
+def _call(notes: list[str], what: str, fn: Any, *args: Any) -> Any:
+    """Run an optics function; on InvalidInputError record why and return None (never crash)."""
+    try:
+        return float(fn(*args))
+    except InvalidInputError as err:
+        notes.append(f"{what}: {err}")
+        return None
+
+
+def normalize_tags(raw: Mapping[str, Any] | TagIndex, *, use_lensfun: bool = True) -> dict[str, Any]:
+    """Normalised and derived fields (:data:`PHOTO_FIELDS`) of one ExifTool answer.
+
+    Args:
+        raw: one dict from :meth:`ExifToolReader.read` (``-n -a -G0:1`` keys), or its TagIndex.
+        use_lensfun: look the camera up in the lensfun database when the 35 mm equivalent is missing.
+
+    Returns:
+        A dict with every name of :data:`PHOTO_FIELDS`; unknown values are None.
+    """
+    idx = TagIndex.of(raw)
+    notes: list[str] = []
+    rec: dict[str, Any] = {name: None for name, _, _ in PHOTO_FIELDS}
+    rec["file_type"] = _text(idx.get("FileType"))
+    rec["mime_type"] = _text(idx.get("MIMEType"))
+    rec["make"] = _text(idx.get("Make"))
+    rec["model"] = _text(idx.get("Model"))
+    rec["lens_model"] = _text(idx.get("LensModel")) or _text(idx.get("Lens"))
+    n = rec["f_number"] = _positive(idx, ("FNumber", "ApertureValue"), "f-number", notes, upper=1000.0)
+    f = rec["focal_length_mm"] = _positive(idx, ("FocalLength",), "focal length (mm)", notes, upper=1e5)
+    rec["focal_length_35mm_mm"] = _positive(idx, ("FocalLengthIn35mmFormat",), "35mm-equivalent focal length", notes, 1e5)
+    w, h, rec["orientation"] = _image_size(idx, notes)
+    rec["image_width_px"], rec["image_height_px"] = w, h
+    rec["exposure_time_s"] = _positive(idx, ("ExposureTime", "ShutterSpeedValue"), "exposure time (s)", notes, 1e6)
+    iso = _positive(idx, ("ISO",), "ISO", notes, upper=1e7)
+    rec["iso"] = None if iso is None else int(round(iso))
+    rec["capture_time"] = _capture_time(idx)
+    warnings = [str(v) for _, _, v in idx.all("Warning")]
+    rec["exif_warning"] = "; ".join(warnings) or None
+
+    sensor, sensor_notes = estimate_sensor(
+        width_px=w, height_px=h, focal_length_mm=f, focal_length_35mm_mm=rec["focal_length_35mm_mm"],
+        make=rec["make"], model=rec["model"],
+        focal_plane_x_resolution=_num(idx.get("FocalPlaneXResolution")),
+        focal_plane_resolution_unit=_num(idx.get("FocalPlaneResolutionUnit")),
+        exif_width_px=_num(idx.get("ExifImageWidth")), exif_height_px=_num(idx.get("ExifImageHeight")),
+        use_lensfun=use_lensfun,
+    )  # fmt: skip
+    notes.extend(sensor_notes)
+    if sensor is not None:
+        rec.update(crop_factor=sensor.crop_factor, sensor_width_mm=sensor.sensor_width_mm,
+                   sensor_height_mm=sensor.sensor_height_mm, sensor_source=sensor.source)  # fmt: skip
+    rec.update(_focus_distance(idx, f, notes))
+    s = rec["focus_distance_m"]
+    _derive(rec, f, n, s, sensor, w, h, notes)
+    rec["notes"] = "; ".join(notes) or None
+    return rec
+
+
+def _derive(rec: dict[str, Any], f: float | None, n: float | None, s: float | None, sensor: Any,
+            w: int | None, h: int | None, notes: list[str]) -> None:  # fmt: skip
+    """Optics fields through :mod:`refocus_bench.optics`; each failure is a null plus a note."""
+    long_px = max(w, h) if w and h else None
+    sw = sensor.sensor_width_mm if sensor is not None else None
+    lens = f is not None and n is not None
+    if lens:
+        rec["aperture_diameter_mm"] = _call(notes, "aperture_diameter_mm", optics.aperture_diameter_mm, f, n)
+    else:
+        notes.append("optics not derived: f-number or focal length unknown")
+    if sw is not None and long_px is not None:
+        rec["pixels_per_mm"] = _call(notes, "pixels_per_mm", optics.pixels_per_mm, long_px, sw)
+        aspect = long_px / min(w, h)
+        rec["coc_limit_mm"] = _call(notes, "coc_limit_mm", optics.coc_limit_mm_for_sensor, sw, aspect)
+    c = rec["coc_limit_mm"]
+    if lens and c is not None:
+        rec["hyperfocal_distance_m"] = _call(notes, "hyperfocal", optics.hyperfocal_distance_m, f, n, c)
+        if s is not None and math.isfinite(s):
+            try:
+                near, far = optics.depth_of_field_m(f, n, s, c)
+                rec["dof_near_m"], rec["dof_far_m"] = float(near), float(far)
+            except InvalidInputError as err:
+                notes.append(f"depth of field: {err}")
+    if not (lens and sw is not None and long_px is not None):
+        return
+    f_m = f / 1000.0
+    s_ref = max(1.0, 10.0 * f_m)  # any distance beyond f works; K(s_ref) * (s_ref - f) / s_ref = K(inf)
+    k_ref = _call(notes, "k_inf_px_m", optics.coc_gain_px_m, f, n, s_ref, sw, long_px)
+    if k_ref is not None:
+        rec["k_inf_px_m"] = k_ref * (s_ref - f_m) / s_ref
+    if s is None:
+        return
+    if math.isinf(s):  # a point at infinity is in focus; K tends to its limit
+        rec["coc_inf_px"], rec["k_px_m"] = 0.0, rec["k_inf_px_m"]
+        notes.append("focused at infinity: depth of field not derived")
+        return
+    rec["k_px_m"] = _call(notes, "k_px_m", optics.coc_gain_px_m, f, n, s, sw, long_px)
+    if rec["k_px_m"] is not None:
+        rec["coc_inf_px"] = _call(notes, "coc_inf_px", optics.coc_radius_from_k, math.inf, rec["k_px_m"], s)
+
+
+def k_at_focus_distance(record: Mapping[str, Any], focus_distance_m: float) -> float:
+    """GenRefocus ``K`` (pixel-metres) of a harvested photo if it were focused at ``focus_distance_m``.
+
+    Uses the record's focal length, f-number, sensor width and longest image edge through
+    :func:`refocus_bench.optics.coc_gain_px_m`. Raises InvalidInputError when a field is missing or
+    the distance is not beyond the focal length.
+    """
+    need = ("focal_length_mm", "f_number", "sensor_width_mm", "image_width_px", "image_height_px")
+    missing = [k for k in need if record.get(k) is None]
+    check(not missing, lambda: f"record lacks {missing} needed for K")
+    long_px = max(record["image_width_px"], record["image_height_px"])
+    return float(optics.coc_gain_px_m(record["focal_length_mm"], record["f_number"], focus_distance_m,
+                                      record["sensor_width_mm"], long_px))  # fmt: skip
