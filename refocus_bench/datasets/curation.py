@@ -216,14 +216,34 @@ def sharpness_from_bytes(
             scale *= 2
     flag = cv2.IMREAD_GRAYSCALE if scale == 1 else getattr(cv2, _REDUCED[scale])
     buf = np.frombuffer(data, dtype=np.uint8)
-    img = cv2.imdecode(buf, flag) if buf.size else None
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # broken files are expected here
+    try:
+        img = cv2.imdecode(buf, flag) if buf.size else None
+    except cv2.error:
+        img = None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if img is None or img.ndim != 2 or min(img.shape) < 3:
         return None
     return laplacian_variance(img), scale
 
 
-def inspect_file(path: str | os.PathLike[str], *, sharpness: bool = False, long_edge_px: int | None = None) -> FileInspection:
+def inspect_file(
+    path: str | os.PathLike[str],
+    *,
+    sharpness: bool = False,
+    long_edge_px: int | None = None,
+    tiff_strips: Mapping[str, tuple[Any, Any]] | None = None,
+) -> FileInspection:
     """Read ``path`` once: sha256, integrity and (optionally) sharpness.
+
+    Args:
+        path: the file.
+        sharpness: measure :func:`sharpness_from_bytes` (only when the file is intact).
+        long_edge_px: the image's longest edge, to pick the sharpness scale.
+        tiff_strips: strip/tile extents per IFD (see :func:`tiff_extent_problem`), checked when the
+            file starts with a TIFF byte-order mark (TIFF, DNG and most camera RAW formats).
 
     Raises OSError when the file cannot be read (the caller records it as unreadable).
     """
@@ -239,6 +259,8 @@ def inspect_file(path: str | os.PathLike[str], *, sharpness: bool = False, long_
             return FileInspection(h.hexdigest(), total, head=head)
         data = fh.read()
     out = FileInspection(hashlib.sha256(data).hexdigest(), len(data), integrity_problem(data), head=data[:16])
+    if out.problem is None and tiff_strips and data[:2] in (b"II", b"MM"):
+        out.problem = tiff_extent_problem(tiff_strips, len(data))
     if sharpness and out.problem is None:
         got = sharpness_from_bytes(data, long_edge_px)
         if got is not None:

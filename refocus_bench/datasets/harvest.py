@@ -67,6 +67,8 @@ __all__ = [
 ]
 
 DEFAULT_BATCH_SIZE = 128
+SHARPNESS_FILE_TYPES = frozenset({"JPEG", "PNG", "TIFF", "WEBP", "BMP"})
+"""ExifTool file types whose pixels are decoded for sharpness (camera RAW and HEIC are not)."""
 STATE_VERSION = 1
 DATA_FILE = "data/train-00000-of-00001.parquet"
 
@@ -319,19 +321,17 @@ def _process(entry: _Entry, raw: dict[str, Any] | None, options: dict[str, Any])
             photo = normalize_tags(idx, use_lensfun=options["lensfun"])
             if photo["image_width_px"]:
                 long_edge = max(photo["image_width_px"], photo["image_height_px"])
+        want_sharpness = options["sharpness"] and reason is None and idx.get("FileType") in SHARPNESS_FILE_TYPES
         try:
-            info = curation.inspect_file(entry.path, sharpness=options["sharpness"] and reason is None, long_edge_px=long_edge)
+            info = curation.inspect_file(entry.path, sharpness=want_sharpness, long_edge_px=long_edge, tiff_strips=_strips(idx))
         except OSError as err:
             return _skipped(entry, "unreadable", f"cannot read: {err.strerror or err}")
         extra = {"sha256": info.sha256, "size_bytes": info.size_bytes,
                  "file_type": idx.get("FileType"), "mime_type": idx.get("MIMEType")}  # fmt: skip
         if reason == "not_image" or reason == "unreadable":
             return _skipped(entry, reason, detail, **extra)
-        problem = info.problem
-        if problem is None and raw is not None and info.head[:2] in (b"II", b"MM"):  # TIFF-based
-            problem = curation.tiff_extent_problem(_strips(idx), info.size_bytes)
-        if problem is not None:
-            return _skipped(entry, "corrupt", problem, **extra)
+        if info.problem is not None:
+            return _skipped(entry, "corrupt", info.problem, **extra)
         if reason is not None:
             return _skipped(entry, reason, detail, **extra)
         row = {name: None for name, _, _ in _PART_FIELDS}
