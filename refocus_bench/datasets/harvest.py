@@ -71,6 +71,7 @@ SHARPNESS_FILE_TYPES = frozenset({"JPEG", "PNG", "TIFF", "WEBP", "BMP"})
 """ExifTool file types whose pixels are decoded for sharpness (camera RAW and HEIC are not)."""
 STATE_VERSION = 1
 DATA_FILE = "data/train-00000-of-00001.parquet"
+_ROWS_PER_WRITE = 256  # rows buffered per Parquet row group at assembly: bounds its memory
 
 SKIP_REASONS = {
     "not_image": "not an image (ExifTool reports another file type, or none)",
@@ -132,7 +133,7 @@ class HarvestResult:
         return self.files_read / self.seconds if self.seconds > 0 else 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     path: str
     relative_path: str
@@ -388,10 +389,10 @@ def _assemble(out: Path, parts: list[tuple[int, str, Path]], present: set[str], 
         part_rows: list[dict[str, Any]] = []
 
         def flush(final: bool = False) -> None:
-            if ds_rows and (final or len(ds_rows) >= 1024):
+            if ds_rows and (final or len(ds_rows) >= _ROWS_PER_WRITE):
                 ds_writer.write_table(pa.Table.from_pylist(ds_rows, schema=ds_schema))
                 ds_rows.clear()
-            if part_rows and (final or len(part_rows) >= 1024):
+            if part_rows and (final or len(part_rows) >= _ROWS_PER_WRITE):
                 part_writer.write_table(pa.Table.from_pylist(part_rows, schema=part_schema))
                 part_rows.clear()
 
@@ -503,11 +504,14 @@ def harvest(
         parts, stale = _valid_parts(out, options)
         done = _done_index(parts)
         todo = [e for e in entries if done.get(_display(e.path), ()) != (e.size_bytes, e.mtime_ns)]
+        present = {_display(e.path) for e in entries}
+        n_total, n_todo = len(entries), len(todo)
+        del done, entries  # the index kept through the run is `present` (one path per file)
         run_id = uuid.uuid4().hex
         seq = (parts[-1][0] + 1) if parts else 0
         batches = _batches(todo, batch_size)
         readable = lambda b: [e.path for e in b if e.reason is None]  # noqa: E731
-        version = "not started"
+        version, n_done = "not started", 0
         if any(readable(b) for b in batches):
             with ExifToolReader(exiftool) as reader, ThreadPoolExecutor(1) as pool:
                 version = reader.version
@@ -520,14 +524,16 @@ def harvest(
                     _write_part(out, seq, run_id, rows, options)
                     parts.append((seq, run_id, _state_dir(out) / f"part-{seq:08d}.parquet"))
                     seq += 1
+                    n_done += len(batch)
+                    batches[i] = []  # processed entries are no longer needed
                     if progress:
-                        progress(min((i + 1) * batch_size, len(todo)), len(todo))
+                        progress(n_done, n_todo)
         else:
             for batch in batches:
                 _write_part(out, seq, run_id, [_process(e, None, options) for e in batch], options)
                 parts.append((seq, run_id, _state_dir(out) / f"part-{seq:08d}.parquet"))
                 seq += 1
-        present = {_display(e.path) for e in entries}
+        del todo, batches
         counts, outputs = _assemble(out, parts, present, flt, options)
         for p in stale:
             p.unlink(missing_ok=True)
@@ -536,17 +542,17 @@ def harvest(
         atomic_write_bytes(outputs["card"], _dataset_card(counts, options, list(filters), version).encode("utf-8"))
         outputs["summary"] = out / "summary.json"
         atomic_write_json(outputs["summary"], {
-            "inputs": [_display(os.path.abspath(a)) for a in inputs], "files_total": len(entries),
-            "files_read_this_run": len(todo), "counts": dict(sorted(counts.items())), "options": options,
+            "inputs": [_display(os.path.abspath(a)) for a in inputs], "files_total": n_total,
+            "files_read_this_run": n_todo, "counts": dict(sorted(counts.items())), "options": options,
             "filters": list(filters), "seconds_this_run": round(seconds, 3),
-            "files_per_second_this_run": round(len(todo) / seconds, 1) if seconds > 0 else None,
+            "files_per_second_this_run": round(n_todo / seconds, 1) if seconds > 0 else None,
             "exiftool_version": version, "skip_reasons": SKIP_REASONS, "attribution": LENSFUN_ATTRIBUTION,
         })  # fmt: skip
     mode = _file_mode()  # io.atomic_path creates 0600 temporaries; outputs follow the umask
     for p in [*outputs.values(), *_state_dir(out).glob("part-*.parquet")]:
         with contextlib.suppress(OSError):
             os.chmod(p, mode)
-    return HarvestResult(out, dict(counts), len(entries), len(todo), seconds, outputs)
+    return HarvestResult(out, dict(counts), n_total, n_todo, seconds, outputs)
 
 
 def _file_mode() -> int:
