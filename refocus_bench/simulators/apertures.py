@@ -133,7 +133,7 @@ def _cached_kernel(aperture: Aperture, radius_px: float) -> torch.Tensor:
     if radius_px == 0.0:
         return torch.ones(1, 1, dtype=torch.float64)
     half = math.ceil(radius_px + 1.0)
-    sub = int(min(16, max(4, 256 // max(1, int(radius_px)))))  # fine samples per pixel
+    sub = int(min(64, max(4, 256 / max(radius_px, 0.25))))  # fine samples per pixel
     n_fine = 2 * (half + 1) * sub
     fine = (torch.arange(n_fine, dtype=torch.float64) + 0.5) / sub - (half + 1)  # pixel units
     v, u = torch.meshgrid(fine / radius_px, fine / radius_px, indexing="ij")
@@ -142,7 +142,12 @@ def _cached_kernel(aperture: Aperture, radius_px: float) -> torch.Tensor:
     w = _tent_weights(centres, fine, 1.0 / sub)
     k = w @ t @ w.T  # separable tent integration: rows = v (down), cols = u (right)
     total = k.sum()
-    check(bool(total > 0), lambda: f"aperture {aperture!r} is closed at radius {radius_px} px")
+    if not bool(total > 0):
+        # the shape is smaller than the fine sampling: it lies within the centre pixel's footprint
+        check(radius_px < 1.0, lambda: f"aperture {aperture!r} is closed at radius {radius_px} px")
+        k = torch.zeros_like(k)
+        k[half, half] = 1.0
+        return k
     return k / total
 
 
