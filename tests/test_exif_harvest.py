@@ -340,3 +340,35 @@ def test_cli_harvest_and_its_errors(tmp_path, capsys):
     code = cli_main(["harvest", str(tmp_path / "p"), "-o", str(tmp_path / "o3"), "--exiftool", "/nonexistent/exiftool"])
     assert code == 2
     assert "sudo apt-get install libimage-exiftool-perl" in capsys.readouterr().err
+
+
+def test_reader_survives_exiftool_failures_file_by_file(tmp_path, monkeypatch):
+    from refocus_bench.datasets.exif import ExifToolReader, classify_tags
+
+    paths = [str(p) for p in ph.build_simple_folder(tmp_path / "p", 3)]
+    os.rename(paths[2], tmp_path / "p" / "new\nline.jpg")  # read through an alias, also after a restart
+    paths[2] = str(tmp_path / "p" / "new\nline.jpg")
+    with ExifToolReader() as reader:
+        real = reader._execute
+
+        def flaky(args):
+            if len(args) > 1 or "img_00001" in args[0]:  # the batch call and one file "crash" ExifTool
+                reader._stop()
+                raise RuntimeError("exiftool died")
+            return real(args)
+
+        monkeypatch.setattr(reader, "_execute", flaky)
+        got = reader.read(paths)
+    assert [g["EXIF:ExifIFD:FNumber"] for g in (got[0], got[2])] == [1.8, 1.8]
+    assert "ExifTool failed on this file" in got[1]["ExifTool:Error"]
+    assert classify_tags(got[1])[0] == "corrupt"
+
+
+def test_changing_per_file_options_rereads_once_then_resumes(tmp_path):
+    ph.build_simple_folder(tmp_path / "p", 20)
+    assert harvest([tmp_path / "p"], tmp_path / "out", sharpness=True).files_read == 20
+    assert read_rows(tmp_path / "out")["img_00000.jpg"]["sharpness_laplacian_var"] > 0
+    assert harvest([tmp_path / "p"], tmp_path / "out").files_read == 20  # other options: read again
+    assert read_rows(tmp_path / "out")["img_00000.jpg"]["sharpness_laplacian_var"] is None
+    assert harvest([tmp_path / "p"], tmp_path / "out").files_read == 0
+    assert len(list((tmp_path / "out" / "state" / "parts").iterdir())) == 1

@@ -182,14 +182,17 @@ class ExifToolReader:
         """ExifTool version string, e.g. ``"12.57"``."""
         return str(self._et.version)
 
-    def close(self) -> None:
-        """Stop the ExifTool process and remove temporary aliases."""
+    def _stop(self) -> None:
         if self._et is not None and self._et.running:
             try:
                 self._et.terminate()
             except Exception:  # noqa: BLE001 - already dead
                 pass
         self._et = None
+
+    def close(self) -> None:
+        """Stop the ExifTool process and remove temporary aliases."""
+        self._stop()
         if self._alias_dir:
             shutil.rmtree(self._alias_dir, ignore_errors=True)
             self._alias_dir = None
@@ -238,7 +241,7 @@ class ExifToolReader:
                     entries.extend(self._execute([a]))
                 except Exception as err:  # noqa: BLE001
                     entries.append({"SourceFile": a, "ExifTool:Error": f"ExifTool failed on this file: {err}"})
-                    self.close()
+                    self._stop()
         by_source = {e.get("SourceFile"): e for e in entries}
         return [by_source.get(a) or {"SourceFile": a, "ExifTool:Error": "ExifTool could not open the file"} for a in args]
 

@@ -16,7 +16,8 @@ scanned is reported as ``symlink_loop`` instead of being walked forever.
 Resume and incremental runs: files are processed in sorted path order, in batches; after each batch
 its rows are written atomically as a part file keyed by (path, size, mtime). A rerun reads only the
 files whose key is not in the parts (new or changed files), so a killed run resumes where it stopped
-and a grown folder costs only its new files. Outputs are assembled by streaming a merge of the
+and a grown folder costs only its new files. Parts made with other per-file options (``sharpness``,
+``use_lensfun``) are not reused: changing those re-reads everything. Outputs are assembled by streaming a merge of the
 sorted parts (the newest record of each path wins), then the parts are compacted into one. Duplicate
 detection and filters are applied at assembly, so they do not depend on the order files were read
 and changing a filter costs no re-reading. Memory: the index holds one path and stat per file (a few
@@ -39,6 +40,7 @@ import itertools
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 import uuid
@@ -52,7 +54,7 @@ from typing import Any
 from ..errors import InvalidInputError, MissingFileError, check
 from ..io import atomic_path, atomic_write_bytes, atomic_write_json
 from . import curation
-from .exif import PHOTO_FIELDS, ExifToolReader, TagIndex, classify_tags, normalize_tags
+from .exif import PHOTO_FIELDS, ExifToolReader, TagIndex, classify_tags, find_exiftool, normalize_tags
 from .sensors import LENSFUN_ATTRIBUTION
 
 __all__ = [
@@ -435,8 +437,8 @@ def _dataset_card(counts: Counter, options: dict[str, Any], filters: list[str], 
         "---",
         "# Harvested photos with calibrated lens parameters",
         "",
-        "Made by `refocus-bench harvest` (refocus_bench.datasets.harvest) with ExifTool "
-        f"{exiftool_version}. Load with `datasets.load_dataset('parquet', data_files='{DATA_FILE}')`.",
+        f"Made by `refocus-bench harvest` (refocus_bench.datasets.harvest) with ExifTool {exiftool_version}. "
+        "Load with `datasets.load_dataset(\"path/to/this/folder\", split=\"train\")`.",
         "",
         f"Rows: {counts.get('ok', 0)}. Skipped: "
         + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "ok") or "none")
@@ -502,6 +504,8 @@ def harvest(
         _remove_stale_temporaries(out)
         entries = _scan([os.fspath(a) for a in inputs], exclude=[str(out)])
         parts, stale = _valid_parts(out, options)
+        for p in stale:  # made with other options (or unreadable): their files are read again
+            p.unlink(missing_ok=True)
         done = _done_index(parts)
         todo = [e for e in entries if done.get(_display(e.path), ()) != (e.size_bytes, e.mtime_ns)]
         present = {_display(e.path) for e in entries}
@@ -534,9 +538,9 @@ def harvest(
                 parts.append((seq, run_id, _state_dir(out) / f"part-{seq:08d}.parquet"))
                 seq += 1
         del todo, batches
+        if version == "not started":  # nothing new to read: still name the ExifTool in the card
+            version = _exiftool_version(exiftool)
         counts, outputs = _assemble(out, parts, present, flt, options)
-        for p in stale:
-            p.unlink(missing_ok=True)
         seconds = time.perf_counter() - t0
         outputs["card"] = out / "README.md"
         atomic_write_bytes(outputs["card"], _dataset_card(counts, options, list(filters), version).encode("utf-8"))
@@ -553,6 +557,14 @@ def harvest(
         with contextlib.suppress(OSError):
             os.chmod(p, mode)
     return HarvestResult(out, dict(counts), n_total, n_todo, seconds, outputs)
+
+
+def _exiftool_version(executable: str | None) -> str:
+    try:
+        exe = find_exiftool(executable)
+        return subprocess.run([exe, "-ver"], capture_output=True, text=True, timeout=60).stdout.strip() or "unknown"
+    except (MissingFileError, OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def _file_mode() -> int:
