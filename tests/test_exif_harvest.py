@@ -88,7 +88,9 @@ def test_dataset_has_explicit_features_and_matches_csv_and_card(edge):
     assert [r["path"] for r in rows] == ds["path"]
     card = (out / "README.md").read_text()
     assert "CC BY-SA 3.0" in card and "`k_px_m`" in card and DATA_FILE in card
-    assert oct((out / "manifest.csv").stat().st_mode & 0o777) != oct(0o600)  # follows the umask
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "manifest.csv").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 # ------------------------------------------------------------------------------ field values
