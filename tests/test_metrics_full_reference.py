@@ -130,7 +130,19 @@ def test_metric_form_accumulates_sums_and_counts_only():
     assert all(v.numel() == 1 for v in m.metric_state.values())
     assert int(m.count) == 4
     m.reset()
-    assert int(m.count) == 0 and torch.isnan(m.compute())
+    with pytest.warns(UserWarning, match="before the ``update``"):
+        assert int(m.count) == 0 and torch.isnan(m.compute())
+
+
+def test_torchmetrics_forward_returns_batch_value_and_accumulates():
+    p, t = _pairs(b=4, seed=8)
+    m = create_metric("mae.rgb")
+    first = m(p[:2], t[:2])
+    second = m(p[2:], t[2:])
+    assert first.item() == pytest.approx(mae(p[:2], t[:2]).double().mean().item(), abs=1e-7)
+    assert second.item() == pytest.approx(mae(p[2:], t[2:]).double().mean().item(), abs=1e-7)
+    assert m.compute().item() == pytest.approx(mae(p, t).double().mean().item(), abs=1e-7)
+    assert int(m.count) == 4
 
 
 def test_functional_and_metric_forms_agree_and_suite_equals_individual_calls():

@@ -31,6 +31,7 @@ then CLIP's mean/std (CLIP-I, CLIP-IQA) or ImageNet's (MUSIQ, MANIQA).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -265,7 +266,7 @@ class _Adapter(RefocusMetric):
     def _model(self, device: torch.device) -> NRModel:
         key = str(device)
         if key not in self._models:
-            self._models[key] = self._models["cpu"].to(device) if key != "cpu" else self._models["cpu"]
+            self._models[key] = copy.deepcopy(self._models["cpu"]).to(device)  # .to is in place: keep the CPU copy
         return self._models[key]
 
     def _check_extra(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> None:

@@ -14,13 +14,14 @@
   ``alpha``/``beta`` (from the ``DISTS_pytorch`` wheel), no resizing. Known answer:
   DISTS(r0, r1) = 0.3347. The tests check it against the ``DISTS_pytorch`` module itself.
 
-Both are batched (one forward pass for the whole batch, DISTS for preds and target together), run
+Both are batched (one forward pass per input for the whole batch), run
 on the input's device (the network is moved there once and cached), and are differentiable with
 respect to ``preds`` when it requires grad (otherwise they run under ``torch.no_grad``).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import warnings
@@ -126,14 +127,14 @@ class DISTSNet(nn.Module):
 
     def forward(self, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         b = preds.shape[0]
-        feats = self.stages(torch.cat([preds, target], dim=0))
+        # two passes: on CPU one pass over the concatenated pair is slower (larger working set)
+        feats_p, feats_t = self.stages(preds), self.stages(target)
         w_sum = self.alpha.sum() + self.beta.sum()
         alphas = torch.split(self.alpha / w_sum, self.CHANNELS, dim=1)
         betas = torch.split(self.beta / w_sum, self.CHANNELS, dim=1)
         c1 = c2 = 1e-6
         structure = texture = preds.new_zeros(b)
-        for f, a, bt in zip(feats, alphas, betas):
-            fx, fy = f[:b], f[b:]
+        for fx, fy, a, bt in zip(feats_p, feats_t, alphas, betas):
             mx, my = fx.mean(dim=(2, 3), keepdim=True), fy.mean(dim=(2, 3), keepdim=True)
             vx = (fx - mx).pow(2).mean(dim=(2, 3), keepdim=True)
             vy = (fy - my).pow(2).mean(dim=(2, 3), keepdim=True)
@@ -171,7 +172,8 @@ def _net(kind: str, device: torch.device, home: str | os.PathLike[str] | None) -
         cpu_key = (kind, str(home), "cpu")
         if cpu_key not in _NETS:
             _NETS[cpu_key] = build_dists(home=home) if kind == "dists" else build_lpips(kind.split(".")[1], home=home)
-        _NETS[key] = _NETS[cpu_key].to(device) if str(device) != "cpu" else _NETS[cpu_key]
+        # nn.Module.to moves in place: copy, so the CPU entry stays on the CPU
+        _NETS[key] = copy.deepcopy(_NETS[cpu_key]).to(device) if str(device) != "cpu" else _NETS[cpu_key]
     return _NETS[key]
 
 
