@@ -4,7 +4,8 @@ Run with ``make bench``. The raw calls are what the suite wraps: torchmetrics' f
 and MS-SSIM, a plain absolute-error mean, the ``lpips`` package's LPIPS modules, and the upstream
 ``DISTS_pytorch`` module (given the same converted VGG16, since its constructor would download one).
 Suite and raw calls are timed alternately in the same run (the raw calls in pytest-benchmark's untimed
-set-up of each round) and compared by their fastest round, the one least disturbed by other load.
+set-up of each round) and compared by fastest rounds (for the raw calls, each call's fastest), the least disturbed by
+other load on the machine.
 """
 
 from __future__ import annotations
@@ -88,17 +89,20 @@ def test_suite_overhead_on_1mp_pair(benchmark, pair, raw_calls):
     suite(*small)  # warm-up: builds the networks
     for fn in raw_calls.values():
         fn(*small)
-    raw_times: list[float] = []
+    raw_times: dict[str, list[float]] = {name: [] for name in raw_calls}
 
     def raw_round():  # pytest-benchmark's untimed setup: the raw calls run right before each suite round
-        raw_times.append(sum(_time(fn, preds, target) for fn in raw_calls.values()))
+        for name, fn in raw_calls.items():
+            raw_times[name].append(_time(fn, preds, target))
         return (preds, target), {}
 
     benchmark.pedantic(suite, setup=raw_round, rounds=ROUNDS, iterations=1)
-    suite_min, raw_min = benchmark.stats.stats.min, min(raw_times)
+    # fastest suite round against the sum of each raw call's fastest round (the stricter comparison)
+    suite_min = benchmark.stats.stats.min
+    raw_min = sum(min(v) for v in raw_times.values())
     ratio = suite_min / raw_min
     benchmark.extra_info.update({"suite_min_s": suite_min, "raw_sum_min_s": raw_min, "ratio": ratio,
-                                 "raw_sum_s": raw_times, "metrics": SUITE})
+                                 "raw_min_s": {k: min(v) for k, v in raw_times.items()}, "metrics": SUITE})
     print(f"\nsuite {suite_min:.3f} s, sum of raw library calls {raw_min:.3f} s, ratio {ratio:.3f}")
     assert ratio <= MAX_RATIO, f"suite costs {ratio:.3f}x the raw library calls (limit {MAX_RATIO}x)"
 
