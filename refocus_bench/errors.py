@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported lazily so that light tools (harvest, leaderboards) start fast
+    import torch
 
 __all__ = [
     "RefocusBenchError",
@@ -80,9 +81,12 @@ def check_tensor(
         The bound symbolic sizes, e.g. ``{"B": 2, "H": 64, "W": 64}``.
 
     Example:
+        >>> import torch
         >>> check_tensor(torch.zeros(2, 3, 4, 5), "image", ["B", 3, "H", "W"])
         {'B': 2, 'H': 4, 'W': 5}
     """
+    import torch
+
     check(isinstance(x, torch.Tensor), lambda: f"{name} must be a torch.Tensor, got {type(x).__name__}")
     sizes: dict[str, int] = {}
     if shape is not None:
@@ -123,6 +127,8 @@ def check_tensor(
 
 def check_positive(value: Any, name: str, *, strict: bool = True, unit: str = "") -> None:
     """Check that a scalar or tensor parameter is finite and > 0 (or >= 0 when ``strict=False``)."""
+    import torch
+
     suffix = f" {unit}" if unit else ""
     op = ">" if strict else ">="
     if isinstance(value, torch.Tensor):
@@ -145,9 +151,11 @@ def check_positive(value: Any, name: str, *, strict: bool = True, unit: str = ""
 
 
 def as_batch_param(
-    value: float | torch.Tensor, name: str, batch: int, device: torch.device, dtype: torch.dtype
-) -> torch.Tensor:
+    value: "float | torch.Tensor", name: str, batch: int, device: "torch.device", dtype: "torch.dtype"
+) -> "torch.Tensor":
     """Turn a per-sample parameter (a scalar or a (B,) tensor) into a (B,) tensor on ``device``."""
+    import torch
+
     if isinstance(value, torch.Tensor):
         check(
             value.ndim == 0 or (value.ndim == 1 and value.shape[0] in (1, batch)),

@@ -166,11 +166,13 @@ def _zone_weights(h: int, w: int, zones: int, device, dtype) -> tuple[list[tuple
     return centres, weights
 
 
-def _blur_layer(conv: _Convolver, layer_stack: torch.Tensor, aperture: Aperture, coc_px: float, scale: int) -> torch.Tensor:
+def _blur_layer(
+    conv: _Convolver, layer_stack: torch.Tensor, aperture: Aperture, coc_px: float, scale: int, zone_weights=None
+) -> torch.Tensor:
     """Blur a (C, h, w) stack at the reduced scale; cat's-eye apertures vary over the image."""
-    c, h, w = layer_stack.shape
-    if isinstance(aperture, CatsEye) and conv.config.cats_eye_zones > 1 and coc_px != 0:
-        centres, weights = _zone_weights(h, w, conv.config.cats_eye_zones, layer_stack.device, layer_stack.dtype)
+    c = layer_stack.shape[0]
+    if zone_weights is not None and coc_px != 0:
+        centres, weights = zone_weights
         out = torch.zeros_like(layer_stack)
         for (x, y), wz in zip(centres, weights):
             k = conv.kernels(aperture.at(x, y), coc_px, scale, c, layer_stack.device, layer_stack.dtype)
@@ -180,81 +182,139 @@ def _blur_layer(conv: _Convolver, layer_stack: torch.Tensor, aperture: Aperture,
     return conv(layer_stack, k)
 
 
+def kernel_reach(coc_px: float, scale: int, config: RenderConfig) -> int:
+    """Half-width (reduced px) of the kernels used for a layer, chromatic scaling included."""
+    grow = max(config.chromatic_scale) if config.chromatic_scale is not None else 1.0
+    return int(math.ceil(reduced_radius(coc_px * grow, scale) + 1.0)) + 1
+
+
+Box = tuple[int, int, int, int]
+"""A crop (y0, y1, x0, x1) in full-resolution pixels."""
+
+LayerFn = Callable[[int, Box], torch.Tensor]
+
+
+class _Accumulator:
+    """A full-frame tensor updated crop by crop: in place, or on a copy when autograd records."""
+
+    def __init__(self, value: torch.Tensor, copy: bool) -> None:
+        self.value = value
+        self.copy = copy and torch.is_grad_enabled()
+
+    def update(self, box: tuple[slice, slice], fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        region = (slice(None),) + box
+        if self.copy:
+            new = self.value.clone()
+            new[region] = fn(self.value[region].clone())
+            self.value = new
+        else:
+            self.value[region] = fn(self.value[region])
+
+    def resize(self, size: tuple[int, int]) -> None:
+        if tuple(self.value.shape[-2:]) != size:
+            self.value = F.interpolate(self.value[None], size=size, mode="bilinear", align_corners=False)[0]
+
+
 def composite_layers(
-    layers: Sequence[Callable[[int], torch.Tensor]],
+    layers: Sequence[LayerFn],
     cocs: Sequence[float],
+    boxes: Sequence[Box],
     aperture: Aperture,
     size: tuple[int, int],
     config: RenderConfig,
     kernel_fn: KernelFn,
     *,
     alpha_channels: int,
+    margins: Sequence[int] | None = None,
+    requires_grad: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Blur and composite layers sorted near -> far; returns premultiplied colour and coverage.
 
     Args:
-        layers: one callable per layer, ``make(scale) -> (3 + alpha_channels, H/scale, W/scale)``
-            giving the premultiplied linear colour and coverage already area-downsampled; the
-            engine asks for each layer once, so large scenes are streamed.
+        layers: one callable per layer, ``make(scale, box) -> (3 + alpha_channels, h, w)`` giving
+            the premultiplied linear colour and coverage inside the full-resolution crop ``box``,
+            area-downsampled by ``scale``. Each layer is requested once, so scenes are streamed.
         cocs: signed CoC radius (px) of each layer, ascending (near -> far).
+        boxes: full-resolution bounding box (y0, y1, x0, x1) of each layer's support.
         aperture: the aperture shape.
         size: full-resolution (H, W); both must be divisible by every layer's scale.
         alpha_channels: 1, or 3 when the alpha is blurred per colour channel (chromatic).
+        margins: extra full-resolution pixels to add around each box (e.g. for fills).
+        requires_grad: the inputs require gradients (accumulators are then updated by copy).
 
     Returns:
         ``(color (3, H, W), coverage (alpha_channels, H, W))`` - the "over" composite of all layers.
     """
-    check(len(layers) == len(cocs) and len(cocs) > 0, "composite_layers needs one CoC per layer")
+    check(len(layers) == len(cocs) == len(boxes) and len(cocs) > 0, "composite_layers needs one CoC and box per layer")
     conv = _Convolver(config, kernel_fn)
-    scales = [layer_scale(c, config.coarse_radius_px) for c in cocs]
-    near = [i for i, c in enumerate(cocs) if c < 0]  # front to back: most negative (coarsest) first
-    far = [i for i, c in enumerate(cocs) if c >= 0][::-1]  # back to front: farthest (coarsest) first
     h, w = size
+    scales = [layer_scale(c, config.coarse_radius_px) for c in cocs]
+    margins = list(margins) if margins is not None else [0] * len(cocs)
+    live = [b[1] > b[0] and b[3] > b[2] for b in boxes]  # layers with no pixels are skipped
+    near = [i for i, c in enumerate(cocs) if c < 0 and live[i]]  # front to back: most negative first
+    far = [i for i, c in enumerate(cocs) if c >= 0 and live[i]][::-1]  # back to front: farthest first
+    check(near or far, "composite_layers got only empty layers")
+    zones: dict[int, tuple] = {}
 
-    def upsample(t: torch.Tensor | None, s_from: int, s_to: int) -> torch.Tensor | None:
-        if t is None or s_from == s_to:
-            return t
-        return F.interpolate(t[None], size=(h // s_to, w // s_to), mode="bilinear", align_corners=False)[0]
-
-    # near group, front to back: acc_c += T * P ; acc_a += T * A ; T *= (1 - A)
-    acc_c = acc_a = trans = None
-    cur = None
-    for i in near:
+    def crop(i: int) -> tuple[Box, tuple[slice, slice]]:
+        """The layer's box grown by its kernel reach, aligned to its scale, clipped to the frame."""
         s = scales[i]
-        acc_c, acc_a, trans = (upsample(t, cur, s) if cur is not None else t for t in (acc_c, acc_a, trans))
-        cur = s
-        blurred = _blur_layer(conv, layers[i](s), aperture, cocs[i], s)
-        p, a = blurred[:3], blurred[3:]
-        if acc_c is None:
-            acc_c, acc_a, trans = p, a, 1.0 - a
-        else:
-            acc_c = acc_c + trans * p
-            acc_a = acc_a + trans * a
-            trans = trans * (1.0 - a)
-    near_state = (acc_c, acc_a, trans, cur)
+        grow = kernel_reach(cocs[i], s, config) * s + margins[i]
+        y0, y1, x0, x1 = boxes[i]
+        y0, x0 = max(0, (y0 - grow) // s * s), max(0, (x0 - grow) // s * s)
+        y1, x1 = min(h, -(-(y1 + grow) // s) * s), min(w, -(-(x1 + grow) // s) * s)
+        return (y0, y1, x0, x1), (slice(y0 // s, y1 // s), slice(x0 // s, x1 // s))
+
+    def blurred(i: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        s = scales[i]
+        box, sl = crop(i)
+        stack = layers[i](s, box)
+        zw = None
+        if isinstance(aperture, CatsEye) and config.cats_eye_zones > 1:
+            if s not in zones:
+                zones[s] = _zone_weights(h // s, w // s, config.cats_eye_zones, stack.device, stack.dtype)
+            centres, weights = zones[s]
+            zw = (centres, weights[(slice(None),) + sl])
+        return _blur_layer(conv, stack, aperture, cocs[i], s, zw), sl
+
+    def frame(fill: float, channels: int, s: int, like: torch.Tensor) -> _Accumulator:
+        value = torch.full((channels, h // s, w // s), fill, dtype=like.dtype, device=like.device)
+        return _Accumulator(value, copy=requires_grad)
+
+    # near group, front to back: C += T * P ; A += T * A_l ; T *= (1 - A_l)
+    near_acc: list[_Accumulator] = []
+    for i in near:
+        out, sl = blurred(i)
+        s = scales[i]
+        if not near_acc:
+            near_acc = [frame(0.0, 3, s, out), frame(0.0, alpha_channels, s, out), frame(1.0, alpha_channels, s, out)]
+        for acc in near_acc:
+            acc.resize((h // s, w // s))
+        acc_c, acc_a, trans = near_acc
+        t_old = trans.value[(slice(None),) + sl]
+        p, a = out[:3], out[3:]
+        acc_c.update(sl, lambda v: v + t_old * p)
+        acc_a.update(sl, lambda v: v + t_old * a)
+        trans.update(sl, lambda v: v * (1.0 - a))
 
     # far group, back to front: (C, A) <- (P, A_l) over (C, A)
-    f_c = f_a = None
-    cur = None
+    far_acc: list[_Accumulator] = []
     for i in far:
+        out, sl = blurred(i)
         s = scales[i]
-        if cur is not None:
-            f_c, f_a = upsample(f_c, cur, s), upsample(f_a, cur, s)
-        cur = s
-        blurred = _blur_layer(conv, layers[i](s), aperture, cocs[i], s)
-        p, a = blurred[:3], blurred[3:]
-        if f_c is None:
-            f_c, f_a = p, a
-        else:
-            f_c = p + (1.0 - a) * f_c
-            f_a = a + (1.0 - a) * f_a
-    if f_c is not None:
-        f_c, f_a = upsample(f_c, cur, 1), upsample(f_a, cur, 1)
+        if not far_acc:
+            far_acc = [frame(0.0, 3, s, out), frame(0.0, alpha_channels, s, out)]
+        for acc in far_acc:
+            acc.resize((h // s, w // s))
+        p, a = out[:3], out[3:]
+        far_acc[0].update(sl, lambda v: p + (1.0 - a) * v)
+        far_acc[1].update(sl, lambda v: a + (1.0 - a) * v)
 
-    acc_c, acc_a, trans, cur = near_state
-    if acc_c is None:
-        return f_c, f_a
-    acc_c, acc_a, trans = (upsample(t, cur, 1) for t in (acc_c, acc_a, trans))
-    if f_c is None:
+    for acc in near_acc + far_acc:
+        acc.resize((h, w))
+    if not near_acc:
+        return far_acc[0].value, far_acc[1].value
+    acc_c, acc_a, trans = (acc.value for acc in near_acc)
+    if not far_acc:
         return acc_c, acc_a
-    return acc_c + trans * f_c, acc_a + trans * f_a
+    return acc_c + trans * far_acc[0].value, acc_a + trans * far_acc[1].value

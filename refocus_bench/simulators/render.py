@@ -135,24 +135,53 @@ def _box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
     return c[:, k:, k:] - c[:, :-k, k:] - c[:, k:, :-k] + c[:, :-k, :-k]
 
 
-def _fill_hidden(stack: torch.Tensor, reach: float) -> torch.Tensor:
+def _fill_hidden(stack: torch.Tensor, reach: float, cells: int = 4) -> torch.Tensor:
     """Extend a soft RGB-D layer behind the layers in front of it (disocclusion fill).
 
     ``stack`` is (6, h, w): premultiplied colour, weight, coverage at-or-behind the layer and
-    coverage clearly in front of it. Hidden pixels within ``reach`` of the layer's visible pixels
-    receive the local mean colour of the layer, with an alpha equal to the layer's share of the
+    coverage clearly in front of it. Hidden pixels within ``reach`` pixels of the layer's visible
+    pixels receive the layer's local mean colour, with an alpha equal to the layer's share of the
     visible background around them, so all layers behind an occluder share its hidden area in
-    proportion to how much of each is seen nearby. Returns (4, h, w).
+    proportion to how much of each is seen nearby. The local means are computed on a grid about
+    ``reach / cells`` pixels coarse and upsampled bilinearly. Returns (4, h, w).
     """
-    r = max(1, int(math.ceil(reach)))
-    color, wgt, behind, hidden = stack[:3], stack[3:4], stack[4:5], stack[5:6]
-    sums = _box_sum(torch.cat([color, wgt, behind]), r)
+    color, wgt, hidden = stack[:3], stack[3:4], stack[5:6]
+    h, w = stack.shape[-2:]
+    down = 2 ** max(0, int(math.floor(math.log2(max(reach, 1.0) / cells))))
+    small = F.avg_pool2d(stack[None, :5], down, ceil_mode=True)[0] if down > 1 else stack[:5]
+    r = max(1, int(math.ceil(reach / down)))
+    sums = _box_sum(small, r)
     s_color, s_wgt, s_behind = sums[:3], sums[3:4], sums[4:5]
     tiny = 1e-6
     share = torch.where(s_behind > tiny, s_wgt / s_behind.clamp(min=tiny), torch.zeros_like(s_wgt)).clamp(0.0, 1.0)
-    fill_alpha = hidden * share
-    fill_color = s_color / s_wgt.clamp(min=tiny)
-    return torch.cat([color + fill_alpha * fill_color, wgt + fill_alpha])
+    fill = torch.cat([s_color / s_wgt.clamp(min=tiny) * share, share])
+    if down > 1:
+        fill = F.interpolate(fill[None], scale_factor=down, mode="bilinear", align_corners=False)[0, :, :h, :w]
+    return torch.cat([color + hidden * fill[:3], wgt + hidden * fill[3:4]])
+
+
+def _layer_boxes(idx: torch.Tensor, frac: torch.Tensor, n_layers: int, tile: int = 32) -> list[tuple[int, int, int, int]]:
+    """Bounding box (y0, y1, x0, x1) of every soft layer's support, from the tiles it touches.
+
+    The image is cut into ``tile`` x ``tile`` tiles; a layer touches a tile when the tile's range of
+    layer coordinates covers it. One reduction pass, then a small (L, tiles) table.
+    """
+    h, w = idx.shape
+    hi = (idx + (frac > 0).to(idx.dtype))[None, None].float()
+    lo = idx[None, None].float()
+    tmin = -F.max_pool2d(-lo, tile, ceil_mode=True)[0, 0]
+    tmax = F.max_pool2d(hi, tile, ceil_mode=True)[0, 0]
+    layers = torch.arange(n_layers, device=idx.device, dtype=tmin.dtype)[:, None, None]
+    present = (tmin[None] <= layers) & (tmax[None] >= layers)  # (L, tiles_y, tiles_x)
+    rows, cols = present.any(2).cpu(), present.any(1).cpu()
+    boxes = []
+    for r, c in zip(rows, cols):
+        ys, xs = torch.nonzero(r).flatten(), torch.nonzero(c).flatten()
+        if len(ys) == 0:
+            boxes.append((0, 0, 0, 0))
+        else:
+            boxes.append((int(ys[0]) * tile, min(h, (int(ys[-1]) + 1) * tile), int(xs[0]) * tile, min(w, (int(xs[-1]) + 1) * tile)))
+    return boxes
 
 
 def _render_rgbd_one(
@@ -161,42 +190,51 @@ def _render_rgbd_one(
     """One sample: linear (3, H, W) + signed CoC (H, W) -> linear (3, H, W)."""
     h, w = coc.shape
     centres = layer_centres(float(coc.min()), float(coc.max()), config)
+    n = len(centres)
     n_alpha = 3 if config.chromatic_scale is not None else 1
     max_scale = max(layer_scale(c, config.coarse_radius_px) for c in centres)
     lin_p, coc_p = _pad_to_multiple(lin, max_scale), _pad_to_multiple(coc[None], max_scale)[0]
     hp, wp = coc_p.shape
-    if len(centres) == 1:
+    if n == 1:
         idx = torch.zeros_like(coc_p, dtype=torch.int32)
         frac = torch.zeros_like(coc_p)
     else:
         c_t = torch.tensor(centres, dtype=coc.dtype, device=coc.device)
-        idx = (torch.bucketize(coc_p.detach(), c_t, right=True, out_int32=True) - 1).clamp(0, len(centres) - 2)
+        idx = (torch.bucketize(coc_p.detach(), c_t, right=True, out_int32=True) - 1).clamp(0, n - 2)
         lo, hi = c_t[idx.long()], c_t[idx.long() + 1]
         frac = ((coc_p - lo) / (hi - lo)).clamp(0.0, 1.0)
+    boxes = _layer_boxes(idx, frac, n)
+    # disocclusion reach of each layer: how far the blur of layers clearly in front can reveal it
+    reach = [max((abs(centres[j] - centres[i]) for j in range(i - 1)), default=0.0) for i in range(n)]
+    fill = [config.fill_disocclusions and r >= 1.0 for r in reach]
 
-    def make(layer: int) -> Callable[[int], torch.Tensor]:
-        def build(scale: int) -> torch.Tensor:
-            zero = torch.zeros_like(frac)
-            wgt = torch.where(idx == layer, 1.0 - frac, zero)
+    def make(layer: int) -> Callable[[int, tuple], torch.Tensor]:
+        def build(scale: int, box: tuple[int, int, int, int]) -> torch.Tensor:
+            y0, y1, x0, x1 = box
+            i, f = idx[y0:y1, x0:x1], frac[y0:y1, x0:x1]
+            zero = torch.zeros_like(f)
+            wgt = torch.where(i == layer, 1.0 - f, zero)
             if layer > 0:
-                wgt = wgt + torch.where(idx == layer - 1, frac, zero)
-            stack = torch.cat([lin_p * wgt[None], wgt[None]])
-            reach = max((abs(centres[j] - centres[layer]) for j in range(layer - 1)), default=0.0)
-            if config.fill_disocclusions and reach >= 1.0:
+                wgt = wgt + torch.where(i == layer - 1, f, zero)
+            stack = [lin_p[:, y0:y1, x0:x1] * wgt[None], wgt[None]]
+            if fill[layer]:
                 # coverage by layers at or behind this one, and by layers clearly in front of it
-                behind = torch.where(idx >= layer, torch.ones_like(frac), torch.where(idx == layer - 1, frac, zero))
-                hidden = torch.where(idx <= layer - 3, torch.ones_like(frac), torch.where(idx == layer - 2, 1.0 - frac, zero))
-                stack = torch.cat([stack, behind[None], hidden[None]])
+                behind = torch.where(i >= layer, torch.ones_like(f), torch.where(i == layer - 1, f, zero))
+                hidden = torch.where(i <= layer - 3, torch.ones_like(f), torch.where(i == layer - 2, 1.0 - f, zero))
+                stack += [behind[None], hidden[None]]
+            stack = torch.cat(stack)
             if scale > 1:
                 stack = F.avg_pool2d(stack[None], scale)[0]
-            if stack.shape[0] == 6:
-                stack = _fill_hidden(stack, reach / scale)
+            if fill[layer]:
+                stack = _fill_hidden(stack, reach[layer] / scale)
             return torch.cat([stack[:3]] + [stack[3:4]] * n_alpha)
 
         return build
 
+    margins = [int(math.ceil(2 * r)) if f else 0 for r, f in zip(reach, fill)]
     color, cover = composite_layers(
-        [make(i) for i in range(len(centres))], centres, aperture, (hp, wp), config, kernel_fn, alpha_channels=n_alpha
+        [make(i) for i in range(n)], centres, boxes, aperture, (hp, wp), config, kernel_fn,
+        alpha_channels=n_alpha, margins=margins, requires_grad=lin.requires_grad or coc.requires_grad,
     )
     out = color / cover.clamp(min=1e-8)
     return out[:, :h, :w]
@@ -285,12 +323,21 @@ def render_layered(
         stacks = _pad_to_multiple(torch.cat([lin * alpha] + [alpha] * n_alpha, dim=1).flatten(0, 1), max_scale)
         stacks = stacks.reshape(n, 3 + n_alpha, *stacks.shape[-2:])
 
-        def make(j: int) -> Callable[[int], torch.Tensor]:
-            return lambda s: F.avg_pool2d(stacks[j][None], s)[0] if s > 1 else stacks[j]
+        def make(j: int) -> Callable[[int, tuple], torch.Tensor]:
+            def build(s: int, box: tuple[int, int, int, int]) -> torch.Tensor:
+                crop = stacks[j][:, box[0] : box[1], box[2] : box[3]]
+                return F.avg_pool2d(crop[None], s)[0] if s > 1 else crop
 
+            return build
+
+        boxes = []
+        for j in order:
+            cover = stacks[j][-1] > 0
+            ys, xs = torch.nonzero(cover.any(1)).flatten(), torch.nonzero(cover.any(0)).flatten()
+            boxes.append((int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1) if len(ys) else (0, 0, 0, 0))
         color, _ = composite_layers(
-            [make(j) for j in order], [radii[j] for j in order], ap, tuple(stacks.shape[-2:]), config, kernel_fn,
-            alpha_channels=n_alpha,
+            [make(j) for j in order], [radii[j] for j in order], boxes, ap, tuple(stacks.shape[-2:]), config,
+            kernel_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad,
         )
         outs.append(color[:, :h, :w])
     return linear_rgb_to_rgb(torch.stack(outs).clamp(0.0, 1.0))
