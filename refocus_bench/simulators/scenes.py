@@ -94,19 +94,32 @@ def photo_texture(size: tuple[int, int], rng: np.random.Generator, source: str |
     return img[:, y0 : y0 + h, x0 : x0 + w].clamp(0, 1).contiguous()
 
 
-def _supersampled(mask_fn, h: int, w: int, sub: int = 4) -> torch.Tensor:
-    """Anti-aliased coverage (1, H, W) of a boolean function of pixel coords (x right, y down)."""
-    ys = (torch.arange(h * sub, dtype=torch.float64) + 0.5) / sub
-    xs = (torch.arange(w * sub, dtype=torch.float64) + 0.5) / sub
+def _supersampled(mask_fn, h: int, w: int, sub: int = 4, extent: tuple[float, float, float] | None = None) -> torch.Tensor:
+    """Anti-aliased coverage (1, H, W) of a boolean function of pixel coords (x right, y down).
+
+    ``extent = (cx, cy, radius)`` promises that the shape lies within that disc: only the pixels of
+    its bounding box are evaluated (the values are identical, the work is proportional to the box).
+    """
+    y0, y1, x0, x1 = 0, h, 0, w
+    if extent is not None:
+        cx, cy, r = extent
+        y0, y1 = max(0, int(math.floor(cy - r)) - 1), min(h, int(math.ceil(cy + r)) + 1)
+        x0, x1 = max(0, int(math.floor(cx - r)) - 1), min(w, int(math.ceil(cx + r)) + 1)
+    out = torch.zeros(1, h, w, dtype=torch.float32)
+    if y1 <= y0 or x1 <= x0:
+        return out
+    ys = (torch.arange(y0 * sub, y1 * sub, dtype=torch.float64) + 0.5) / sub
+    xs = (torch.arange(x0 * sub, x1 * sub, dtype=torch.float64) + 0.5) / sub
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     m = mask_fn(gx, gy).to(torch.float64)
-    return F.avg_pool2d(m[None, None], sub)[0].to(torch.float32)
+    out[:, y0:y1, x0:x1] = F.avg_pool2d(m[None, None], sub)[0].to(torch.float32)
+    return out
 
 
 def _shape_mask(h: int, w: int, rng: np.random.Generator, cx: float, cy: float, radius: float) -> torch.Tensor:
     """A disc or a random convex polygon centred at (cx, cy), anti-aliased, (1, H, W)."""
     if rng.random() < 0.5:
-        return _supersampled(lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= radius**2, h, w)
+        return _supersampled(lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= radius**2, h, w, extent=(cx, cy, radius))
     n = int(rng.integers(3, 8))
     angles = np.sort(rng.uniform(0, 2 * math.pi, n))
     verts = [(cx + radius * math.cos(a), cy + radius * math.sin(a)) for a in angles]
@@ -118,7 +131,7 @@ def _shape_mask(h: int, w: int, rng: np.random.Generator, cx: float, cy: float, 
             ok &= (x1 - x0) * (y - y0) - (y1 - y0) * (x - x0) >= 0
         return ok
 
-    return _supersampled(inside, h, w)
+    return _supersampled(inside, h, w, extent=(cx, cy, radius))
 
 
 def two_plane_scene(size: tuple[int, int] = (256, 256), fg_depth_m: float = 1.5, bg_depth_m: float = 4.0, seed: int = 0) -> LayeredScene:
@@ -166,7 +179,7 @@ def dead_leaves_scene(
         depths.append(1.0 / rng.uniform(1.0 / far, 1.0 / near))
     for _ in range(point_lights):
         cx, cy = rng.uniform(0.1 * w, 0.9 * w), rng.uniform(0.1 * h, 0.9 * h)
-        alpha = _supersampled(lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= 1.5**2, h, w)
+        alpha = _supersampled(lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= 1.5**2, h, w, extent=(cx, cy, 1.5))
         tint = torch.tensor(rng.uniform(0.85, 1.0, 3), dtype=torch.float32)[:, None, None].expand(3, h, w)
         layers.append(torch.cat([tint, alpha]))
         depths.append(1.0 / rng.uniform(1.0 / far, 1.0 / near))
