@@ -21,8 +21,9 @@ Speed comes from three things:
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -32,9 +33,18 @@ from kornia.filters import fft_conv, filter2d
 from ..errors import check
 from .apertures import Aperture, CatsEye, signed_kernel
 
-__all__ = ["RenderConfig", "Layer", "composite_layers", "layer_scale", "BACKENDS"]
+__all__ = [
+    "RenderConfig",
+    "composite_layers",
+    "layer_scale",
+    "reduced_radius",
+    "direct_conv",
+    "run_convolution",
+    "record_convolutions",
+    "BACKENDS",
+]
 
-BACKENDS = {"auto", "spatial", "fft"}
+BACKENDS = {"auto", "spatial", "fft", "direct"}
 
 KernelFn = Callable[[Aperture, float], torch.Tensor]
 
@@ -46,11 +56,13 @@ class RenderConfig:
     Attributes:
         min_layer_step_px: largest spacing of RGB-D depth layers near the focus plane (px of CoC).
         rel_layer_step: spacing of RGB-D layers far from focus, relative to the radius
-            (0.15 = one layer every 15% of CoC growth). Pixels between two layers are split between
+            (0.2 = one layer every 20% of CoC growth). Pixels between two layers are split between
             them linearly, so radii are never rounded.
         coarse_radius_px: layers with |CoC| >= 2x this are rendered at reduced resolution, keeping
             the reduced kernel radius in [coarse, 2 coarse). ``inf`` renders everything at full size.
-        backend: "spatial" (kornia ``filter2d``), "fft" (kornia ``fft_conv``) or "auto".
+        backend: "spatial" (kornia ``filter2d``), "fft" (kornia ``fft_conv``), "direct" (channels-last
+            depthwise ``conv2d``, same result as ``filter2d``, ~10x faster on CPU) or "auto": the FFT
+            for kernels at least ``fft_min_kernel_px`` wide, else "direct" on CPU and "spatial" on GPU.
         fft_min_kernel_px: in "auto", kernels at least this wide use the FFT.
         highlight_gain: >1 boosts clipped highlights in linear light before blurring (off = 1).
         highlight_threshold: sRGB value above which a pixel counts as (partly) clipped.
@@ -62,11 +74,11 @@ class RenderConfig:
             of it (local mean colour) so a blurred foreground reveals plausible background.
     """
 
-    min_layer_step_px: float = 0.5
-    rel_layer_step: float = 0.1
-    coarse_radius_px: float = 8.0
+    min_layer_step_px: float = 1.0
+    rel_layer_step: float = 0.2
+    coarse_radius_px: float = 3.0
     backend: str = "auto"
-    fft_min_kernel_px: int = 23
+    fft_min_kernel_px: int = 17
     highlight_gain: float = 1.0
     highlight_threshold: float = 0.95
     chromatic_scale: tuple[float, float, float] | None = None
@@ -84,15 +96,6 @@ class RenderConfig:
             cs = tuple(self.chromatic_scale)
             check(len(cs) == 3 and all(0.5 <= c <= 2 for c in cs), lambda: f"chromatic_scale must be 3 values in [0.5, 2], got {cs}")
         check(isinstance(self.cats_eye_zones, int) and self.cats_eye_zones >= 1, "cats_eye_zones must be an int >= 1")
-
-
-@dataclass
-class Layer:
-    """One layer: premultiplied linear colour ``(3, H, W)``, coverage ``(1, H, W)``, signed CoC (px)."""
-
-    color: torch.Tensor
-    alpha: torch.Tensor
-    coc_px: float
 
 
 def layer_scale(coc_px: float, coarse_radius_px: float) -> int:
@@ -113,6 +116,33 @@ def reduced_radius(coc_px: float, scale: int) -> float:
         return abs(coc_px)
     r2 = coc_px * coc_px - (5.0 / 3.0) * scale * scale + 2.0 / 3.0
     return math.sqrt(max(r2, (0.5 * coc_px) ** 2)) / scale
+
+
+_TRACE: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
+
+
+@contextlib.contextmanager
+def record_convolutions() -> Iterator[list[tuple[str, torch.Tensor, torch.Tensor]]]:
+    """Record every convolution the renderer performs as ``(backend, input, kernels)``.
+
+    Used by the benchmarks to time the raw convolutions alone and compare with the whole render.
+    """
+    global _TRACE
+    previous, _TRACE = _TRACE, []
+    try:
+        yield _TRACE
+    finally:
+        _TRACE = previous
+
+
+def run_convolution(backend: str, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """One raw convolution as the renderer calls it: (C, h, w) * (C, K, K), reflect borders."""
+    if backend == "direct":
+        return direct_conv(x, kernels)
+    fn = fft_conv if backend == "fft" else filter2d
+    if bool((kernels == kernels[:1]).all()):  # one kernel for all channels: a single batched call
+        return fn(x[None], kernels[:1], border_type="reflect", behaviour="conv")[0]
+    return fn(x[:, None], kernels, border_type="reflect", behaviour="conv")[:, 0]
 
 
 class _Convolver:
@@ -144,12 +174,27 @@ class _Convolver:
             return x * kernels.reshape(-1, 1, 1)
         backend = self.config.backend
         if backend == "auto":
-            backend = "fft" if kernels.shape[-1] >= self.config.fft_min_kernel_px else "spatial"
-        fn = fft_conv if backend == "fft" else filter2d
-        same = bool((kernels == kernels[:1]).all())
-        if same:  # one kernel for all channels: a single batched call
-            return fn(x[None], kernels[:1], border_type="reflect", behaviour="conv")[0]
-        return fn(x[:, None], kernels, border_type="reflect", behaviour="conv")[:, 0]
+            if kernels.shape[-1] >= self.config.fft_min_kernel_px:
+                backend = "fft"
+            else:
+                backend = "direct" if x.device.type == "cpu" else "spatial"
+        if _TRACE is not None:
+            _TRACE.append((backend, x.detach(), kernels.detach()))
+        return run_convolution(backend, x, kernels)
+
+
+def direct_conv(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """(C, h, w) * (C, K, K) true convolution with reflect borders: kornia ``filter2d``'s result.
+
+    Runs PyTorch's depthwise ``conv2d`` on a channels-last tensor, which on CPU is about 10x faster
+    than the contiguous layout that ``filter2d`` produces internally (measured at 1024x1024, 4
+    channels, 3x3 to 9x9 kernels). Results equal ``filter2d(..., behaviour="conv")`` to rounding.
+    """
+    c, k = x.shape[0], kernels.shape[-1]
+    pad = k // 2
+    xp = F.pad(x[None], (pad, pad, pad, pad), mode="reflect").contiguous(memory_format=torch.channels_last)
+    weight = torch.flip(kernels, dims=(-2, -1)).reshape(c, 1, k, k).to(x.dtype)
+    return F.conv2d(xp, weight, groups=c)[0].contiguous()
 
 
 def _zone_weights(h: int, w: int, zones: int, device, dtype) -> tuple[list[tuple[float, float]], torch.Tensor]:
