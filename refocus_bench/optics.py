@@ -62,17 +62,23 @@ GENREFOCUS_DEFOCUS_SCALE_PX = 100.0
 """GenRefocus divides ``|K (1/z - 1/z_focus)|`` (pixels) by this before clipping to [0, 1]."""
 
 
-def _like(p: Scalar, ref: Scalar) -> Scalar:
+def _like(p: Scalar, ref: Scalar, name: str = "per-sample parameters") -> Scalar:
     """Broadcast a per-sample (B,) tensor parameter against a (B, ...) reference tensor."""
     if isinstance(p, torch.Tensor) and isinstance(ref, torch.Tensor):
         p = p.to(device=ref.device, dtype=ref.dtype if ref.is_floating_point() else p.dtype)
         if p.ndim == 1 and ref.ndim > 1:
             check(
                 p.shape[0] in (1, ref.shape[0]),
-                lambda: f"per-sample parameters must have shape ({ref.shape[0]},), got {tuple(p.shape)}",
+                lambda: f"{name} must be a scalar or have shape ({ref.shape[0]},) (one value per sample), got {tuple(p.shape)}",
             )
             return p.reshape(-1, *([1] * (ref.ndim - 1)))
     return p
+
+
+def _check_per_sample(ref: Scalar, **params: Scalar) -> None:
+    """Check (B,) tensor parameters against the batch of ``ref`` before they are combined."""
+    for name, p in params.items():
+        _like(p, ref, name)
 
 
 def _check_lens(focal_length_mm: Scalar, f_number: Scalar, focus_distance_m: Scalar | None = None) -> None:
@@ -145,8 +151,8 @@ def coc_radius_from_k(depth_m: Scalar, k_px_m: Scalar, focus_distance_m: Scalar)
     _check_depth(depth_m)
     check_positive(k_px_m, "k_px_m", strict=False, unit="px*m")
     check_positive(focus_distance_m, "focus_distance_m", unit="m")
-    k = _like(k_px_m, depth_m)
-    s = _like(focus_distance_m, depth_m)
+    k = _like(k_px_m, depth_m, "k_px_m")
+    s = _like(focus_distance_m, depth_m, "focus_distance_m")
     return k * (1.0 / s - 1.0 / depth_m)
 
 
@@ -176,6 +182,10 @@ def coc_radius_px(
         -59.35
     """
     _check_depth(depth_m)
+    _check_per_sample(
+        depth_m, focal_length_mm=focal_length_mm, f_number=f_number, focus_distance_m=focus_distance_m,
+        sensor_width_mm=sensor_width_mm, image_width_px=image_width_px,
+    )
     k = coc_gain_px_m(focal_length_mm, f_number, focus_distance_m, sensor_width_mm, image_width_px)
     return coc_radius_from_k(depth_m, k, focus_distance_m)
 
@@ -193,6 +203,10 @@ def depth_from_coc_px(
     The CoC is monotone in depth, so the inverse is unique. Radii at or beyond the value for a point
     at infinity (``K / s``) map to ``inf``; radii in front of the lens are rejected.
     """
+    _check_per_sample(
+        coc_px, focal_length_mm=focal_length_mm, f_number=f_number, focus_distance_m=focus_distance_m,
+        sensor_width_mm=sensor_width_mm, image_width_px=image_width_px,
+    )
     k = coc_gain_px_m(focal_length_mm, f_number, focus_distance_m, sensor_width_mm, image_width_px)
     k = _like(k, coc_px)
     s = _like(focus_distance_m, coc_px)
