@@ -19,6 +19,7 @@ from .errors import RefocusBenchError
 # Modules that contribute sub-commands (each defines ``add_parser(subparsers)``).
 COMMAND_MODULES = [
     "refocus_bench.simulators.cli",
+    "refocus_bench.simulators.cli_pairs",
     "refocus_bench.datasets.cli",
     "refocus_bench.metrics.cli",
     "refocus_bench.demo",
