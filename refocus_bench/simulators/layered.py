@@ -72,6 +72,8 @@ class RenderConfig:
             axis, each with its own kernel, blended bilinearly.
         fill_disocclusions: RGB-D input only: extend each depth layer behind the layers in front
             of it (local mean colour) so a blurred foreground reveals plausible background.
+        tile_px: RGB-D images larger than this are rendered in tiles of this size (with a halo
+            covering every blur), which bounds peak memory; cat's-eye apertures are not tiled.
     """
 
     min_layer_step_px: float = 1.0
@@ -84,6 +86,7 @@ class RenderConfig:
     chromatic_scale: tuple[float, float, float] | None = None
     cats_eye_zones: int = 5
     fill_disocclusions: bool = True
+    tile_px: int = 1024
 
     def __post_init__(self) -> None:
         check(self.min_layer_step_px > 0, lambda: f"min_layer_step_px must be > 0 px, got {self.min_layer_step_px}")
@@ -96,6 +99,7 @@ class RenderConfig:
             cs = tuple(self.chromatic_scale)
             check(len(cs) == 3 and all(0.5 <= c <= 2 for c in cs), lambda: f"chromatic_scale must be 3 values in [0.5, 2], got {cs}")
         check(isinstance(self.cats_eye_zones, int) and self.cats_eye_zones >= 1, "cats_eye_zones must be an int >= 1")
+        check(isinstance(self.tile_px, int) and self.tile_px >= 64, lambda: f"tile_px must be an int >= 64, got {self.tile_px!r}")
 
 
 def layer_scale(coc_px: float, coarse_radius_px: float) -> int:

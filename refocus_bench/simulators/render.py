@@ -33,7 +33,7 @@ from torch import nn
 from .. import optics
 from ..errors import check, check_tensor
 from ..optics import ThinLens
-from .apertures import Aperture, make_aperture, signed_kernel
+from .apertures import Aperture, CatsEye, make_aperture, signed_kernel
 from .layered import RenderConfig, composite_layers, layer_scale
 
 __all__ = [
@@ -184,12 +184,44 @@ def _layer_boxes(idx: torch.Tensor, frac: torch.Tensor, n_layers: int, tile: int
     return boxes
 
 
-def _render_rgbd_one(
+def _render_rgbd_tiled(
     lin: torch.Tensor, coc: torch.Tensor, aperture: Aperture, config: RenderConfig, kernel_fn: Callable
 ) -> torch.Tensor:
-    """One sample: linear (3, H, W) + signed CoC (H, W) -> linear (3, H, W)."""
+    """One sample, cut into tiles of ``config.tile_px`` with a halo covering every blur and fill.
+
+    All tiles share the image's layer radii and an origin aligned to the coarsest pooling grid;
+    peak memory follows the tile size, not the image size. Results match an untiled render up to
+    the placement of the coarse grid of the disocclusion fill (mean absolute difference ~3e-4).
+    """
     h, w = coc.shape
     centres = layer_centres(float(coc.min()), float(coc.max()), config)
+    tile = config.tile_px
+    if isinstance(aperture, CatsEye) or (h <= tile and w <= tile):
+        return _render_rgbd_one(lin, coc, aperture, config, kernel_fn, centres)
+    max_scale = max(layer_scale(c, config.coarse_radius_px) for c in centres)
+    spread = centres[-1] - centres[0]
+    halo = int(math.ceil(max(abs(centres[0]), abs(centres[-1])) + 2 * spread)) + 4 * max_scale + 8
+    out = torch.empty_like(lin)
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            y1, x1 = min(h, y0 + tile), min(w, x0 + tile)
+            iy0, ix0 = max(0, y0 - halo) // max_scale * max_scale, max(0, x0 - halo) // max_scale * max_scale
+            iy1, ix1 = min(h, y1 + halo), min(w, x1 + halo)
+            part = _render_rgbd_one(lin[:, iy0:iy1, ix0:ix1], coc[iy0:iy1, ix0:ix1], aperture, config, kernel_fn, centres)
+            out[:, y0:y1, x0:x1] = part[:, y0 - iy0 : y1 - iy0, x0 - ix0 : x1 - ix0]
+    return out
+
+
+def _render_rgbd_one(
+    lin: torch.Tensor,
+    coc: torch.Tensor,
+    aperture: Aperture,
+    config: RenderConfig,
+    kernel_fn: Callable,
+    centres: list[float],
+) -> torch.Tensor:
+    """One sample (or tile): linear (3, H, W) + signed CoC (H, W) -> linear (3, H, W)."""
+    h, w = coc.shape
     n = len(centres)
     n_alpha = 3 if config.chromatic_scale is not None else 1
     max_scale = max(layer_scale(c, config.coarse_radius_px) for c in centres)
@@ -273,8 +305,12 @@ def render_bokeh(
     ap = make_aperture(aperture)
     kernel_fn = _kernel_fn or _default_kernel
     lin = _to_linear(image, config)
-    outs = [_render_rgbd_one(lin[i], coc[i, 0], ap, config, kernel_fn) for i in range(image.shape[0])]
-    return linear_rgb_to_rgb(torch.stack(outs).clamp(0.0, 1.0))
+    if image.shape[0] == 1:
+        out = _render_rgbd_tiled(lin[0], coc[0, 0], ap, config, kernel_fn)[None]
+    else:
+        out = torch.stack([_render_rgbd_tiled(lin[i], coc[i, 0], ap, config, kernel_fn) for i in range(image.shape[0])])
+    del lin
+    return linear_rgb_to_rgb(out.clamp(0.0, 1.0))
 
 
 def render_layered(
