@@ -1,0 +1,310 @@
+"""Task protocols, model cards and the base class every refocusing model derives from.
+
+Three tasks (a model declares the ones it supports in its card):
+
+* ``deblur``  - blurry sRGB image -> all-in-focus (AIF) sRGB image;
+* ``bokeh``   - AIF image + depth + focus + blur strength (``K`` or a :class:`ThinLens`) + aperture
+  -> an image with defocus blur;
+* ``refocus`` - a defocused image + depth -> the same scene with a new focus plane / aperture.
+
+Contracts at every public boundary: images are float (B, 3, H, W) sRGB in [0, 1]; depth is
+(B, 1, H, W) metres (> 0, ``inf`` allowed); a signed circle-of-confusion radius is in pixels,
+positive behind the focus plane; ``K`` (``k_px_m``) is the blur gain in pixel-metres of
+:mod:`refocus_bench.optics` (``coc = K (1/s - 1/z)``); ``focus_distance_m`` and ``k_px_m`` are
+scalars or (B,) tensors. Subclasses implement ``_deblur`` / ``_bokeh`` / ``_refocus`` on inputs
+that were already checked; the public methods validate first and raise typed errors.
+
+Example:
+    >>> import torch
+    >>> from refocus_bench.models import create_model
+    >>> m = create_model("identity")
+    >>> m.deblur(torch.rand(1, 3, 8, 8)).shape
+    torch.Size([1, 3, 8, 8])
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from .. import optics
+from ..errors import as_batch_param, check, check_tensor
+from ..optics import ThinLens
+from ..simulators.apertures import Aperture, make_aperture
+
+__all__ = [
+    "TASKS",
+    "WeightsFile",
+    "ModelCard",
+    "BokehRequest",
+    "make_bokeh_request",
+    "check_image",
+    "Deblurrer",
+    "BokehRenderer",
+    "Refocuser",
+    "RefocusModel",
+]
+
+TASKS = ("deblur", "bokeh", "refocus")
+"""The task protocols a model can declare."""
+
+LOCATIONS = {"package", "cache", "user"}
+"""Where a weight file lives: shipped in the wheel, in ``$REFOCUS_BENCH_HOME``, or a user path."""
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """One weight file of a model.
+
+    Attributes:
+        filename: file name (safetensors), looked up according to ``location``.
+        sha256: sha256 of the file; ``None`` when the publisher released no hash (then the file's
+            hash is computed and reported, never trusted silently).
+        location: "package" (``refocus_bench/data/weights``), "cache"
+            (``$REFOCUS_BENCH_HOME/weights/models``) or "user" (a path the caller passes).
+        source: where to obtain the file (URL or the command that produces it).
+        licence: licence of the weights.
+        description: what the file holds.
+    """
+
+    filename: str
+    sha256: str | None
+    location: str
+    source: str
+    licence: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check(self.location in LOCATIONS, lambda: f"location must be one of {sorted(LOCATIONS)}, got {self.location!r}")
+        check(self.sha256 is None or (len(self.sha256) == 64 and all(c in "0123456789abcdef" for c in self.sha256)),
+              lambda: f"sha256 must be 64 lowercase hex digits or None, got {self.sha256!r}")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything known about a model; README tables are generated from these.
+
+    Attributes:
+        name: registry name, ``family.variant``.
+        tasks: the subset of :data:`TASKS` the model supports.
+        summary: one line.
+        source: where the method comes from (this repository, or the authors' code).
+        licence: licence of the code (weights carry their own).
+        paper: citation, or "" for classical baselines without one.
+        input_contract: what the model expects beyond the package contract (sizes, ranges).
+        weights: the weight files, empty for parameter-free models.
+    """
+
+    name: str
+    tasks: tuple[str, ...]
+    summary: str
+    source: str
+    licence: str
+    paper: str
+    input_contract: str
+    weights: tuple[WeightsFile, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        bad = [t for t in self.tasks if t not in TASKS]
+        check(self.tasks and not bad, lambda: f"tasks must be a non-empty subset of {TASKS}, got {self.tasks}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_image(image: Any, name: str = "image") -> dict[str, int]:
+    """Check an sRGB float image (B, 3, H, W) in [0, 1]; returns the bound sizes."""
+    return check_tensor(image, name, ["B", 3, "H", "W"], min_value=0.0, max_value=1.0)
+
+
+@dataclass(frozen=True)
+class BokehRequest:
+    """A checked bokeh specification, one value per sample.
+
+    Attributes:
+        depth_m: (B, 1, H, W) metres, > 0, ``inf`` allowed.
+        focus_distance_m: (B,) metres.
+        k_px_m: (B,) blur gain in pixel-metres (>= 0; 0 = everything sharp).
+        aperture: the aperture shape.
+    """
+
+    depth_m: torch.Tensor
+    focus_distance_m: torch.Tensor
+    k_px_m: torch.Tensor
+    aperture: Aperture
+
+    @property
+    def coc_px(self) -> torch.Tensor:
+        """Signed CoC radius (B, 1, H, W) in pixels, positive behind the focus plane."""
+        return optics.coc_radius_from_k(self.depth_m, self.k_px_m, self.focus_distance_m).to(torch.float32)
+
+    def defocus_map(self) -> torch.Tensor:
+        """GenRefocus's condition ``clip(|K (1/z - 1/z_focus)| / 100, 0, 1)``, (B, 1, H, W)."""
+        return optics.genrefocus_defocus_map(self.depth_m, self.k_px_m, self.focus_distance_m).to(torch.float32)
+
+    def select(self, i: int) -> BokehRequest:
+        """The request of sample ``i`` as a batch of one."""
+        return BokehRequest(self.depth_m[i : i + 1], self.focus_distance_m[i : i + 1], self.k_px_m[i : i + 1], self.aperture)
+
+
+def make_bokeh_request(
+    image: torch.Tensor,
+    depth_m: torch.Tensor,
+    *,
+    focus_distance_m: float | torch.Tensor | None = None,
+    k_px_m: float | torch.Tensor | None = None,
+    lens: ThinLens | None = None,
+    aperture: str | Aperture | torch.Tensor = "disk",
+) -> BokehRequest:
+    """Validate a bokeh specification against ``image`` and resolve it to per-sample ``K``.
+
+    Give the blur strength either as ``k_px_m`` (with ``focus_distance_m``) or as a ``lens``
+    (whose focus distance is used; its sensor width spans the image width).
+    """
+    sizes = check_image(image)
+    b, h, w = sizes["B"], sizes["H"], sizes["W"]
+    check(depth_m is not None, "depth_m is required: (B, 1, H, W) metres (estimate it with refocus_bench.models.depth)")
+    check_tensor(depth_m, "depth_m", [b, 1, h, w], allow_inf=True)
+    check(bool((depth_m > 0).all()), lambda: f"depth_m must be > 0 m (inf allowed for sky), got minimum {float(depth_m.min()):g}")
+    check((k_px_m is None) != (lens is None), "give the blur strength as exactly one of k_px_m (pixel-metres) or lens=ThinLens(...)")
+    dev, dt = image.device, torch.float64
+    if lens is not None:
+        check(isinstance(lens, ThinLens), lambda: f"lens must be a ThinLens, got {type(lens).__name__}")
+        check(focus_distance_m is None, "with lens=..., the focus distance is lens.focus_distance_m; do not pass focus_distance_m")
+        k = as_batch_param(lens.k_px_m(w), "lens K", b, dev, dt)
+        s = as_batch_param(lens.focus_distance_m, "lens.focus_distance_m", b, dev, dt)
+    else:
+        check(focus_distance_m is not None, "k_px_m needs focus_distance_m (metres), e.g. from refocus_bench.models.focus")
+        k = as_batch_param(k_px_m, "k_px_m", b, dev, dt)
+        s = as_batch_param(focus_distance_m, "focus_distance_m", b, dev, dt)
+        check(bool(torch.isfinite(k).all() and (k >= 0).all()), lambda: f"k_px_m must be finite and >= 0 px*m, got {k.tolist()}")
+        check(bool(torch.isfinite(s).all() and (s > 0).all()), lambda: f"focus_distance_m must be finite and > 0 m, got {s.tolist()}")
+    return BokehRequest(depth_m, s, k, make_aperture(aperture))
+
+
+# -- protocols ------------------------------------------------------------------------------------
+@runtime_checkable
+class Deblurrer(Protocol):
+    """``deblur(image, coc_px=None) -> image``: (B, 3, H, W) sRGB -> (B, 3, H, W) sRGB (AIF)."""
+
+    def deblur(self, image: torch.Tensor, *, coc_px: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class BokehRenderer(Protocol):
+    """``bokeh(aif, depth_m, focus_distance_m=, k_px_m= | lens=, aperture=) -> image``."""
+
+    def bokeh(self, image: torch.Tensor, depth_m: torch.Tensor, **spec: Any) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Refocuser(Protocol):
+    """``refocus(defocused, depth_m, focus_distance_m=, k_px_m= | lens=, aperture=) -> image``."""
+
+    def refocus(self, image: torch.Tensor, depth_m: torch.Tensor, **spec: Any) -> torch.Tensor: ...
+
+
+# -- base class -----------------------------------------------------------------------------------
+class RefocusModel(nn.Module):
+    """Base class: validation, task dispatch, configuration for save/load.
+
+    Subclasses set ``card`` and implement the ``_task`` methods they support. ``config()``
+    returns the JSON-serialisable constructor arguments that re-create the model (weights are
+    restored from ``state_to_save()``); ``dummy_kwargs()`` builds a tiny offline instance for the
+    registry-driven conformance tests.
+    """
+
+    card: ClassVar[ModelCard]
+    registry_name: str | None = None
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.card.tasks
+
+    @property
+    def name(self) -> str:
+        return self.registry_name or self.card.name
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-serialisable) that re-create this model."""
+        return {}
+
+    @classmethod
+    def dummy_kwargs(cls) -> dict[str, Any]:
+        """Constructor arguments of a tiny, offline, randomly initialised instance (for tests)."""
+        return {}
+
+    def state_to_save(self) -> dict[str, torch.Tensor]:
+        """Tensors written by :func:`~refocus_bench.models.save_model` (default: the state dict)."""
+        return {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+
+    def load_saved_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`state_to_save`."""
+        self.load_state_dict(tensors, strict=True)
+
+    def _require(self, task: str) -> None:
+        check(task in self.tasks, lambda: f"model {self.name!r} does not support task {task!r}; it supports {list(self.tasks)}")
+
+    # -- public, checked entry points --------------------------------------------------------------
+    @torch.no_grad()
+    def deblur(self, image: torch.Tensor, *, coc_px: torch.Tensor | None = None) -> torch.Tensor:
+        """All-in-focus estimate of a blurry sRGB image (B, 3, H, W) in [0, 1].
+
+        ``coc_px`` (B, 1, H, W), the signed CoC of the input in pixels, is an optional oracle hint;
+        models that do not use it ignore it.
+        """
+        self._require("deblur")
+        sizes = check_image(image)
+        if coc_px is not None:
+            check_tensor(coc_px, "coc_px", [sizes["B"], 1, sizes["H"], sizes["W"]])
+        return self._finish(self._deblur(image, coc_px), image)
+
+    @torch.no_grad()
+    def bokeh(self, image: torch.Tensor, depth_m: torch.Tensor, *, focus_distance_m: float | torch.Tensor | None = None,
+              k_px_m: float | torch.Tensor | None = None, lens: ThinLens | None = None,
+              aperture: str | Aperture | torch.Tensor = "disk") -> torch.Tensor:
+        """Render defocus blur on an all-in-focus sRGB image; see :func:`make_bokeh_request`."""
+        self._require("bokeh")
+        req = make_bokeh_request(image, depth_m, focus_distance_m=focus_distance_m, k_px_m=k_px_m, lens=lens, aperture=aperture)
+        return self._finish(self._bokeh(image, req), image)
+
+    @torch.no_grad()
+    def refocus(self, image: torch.Tensor, depth_m: torch.Tensor, *, focus_distance_m: float | torch.Tensor | None = None,
+                k_px_m: float | torch.Tensor | None = None, lens: ThinLens | None = None,
+                aperture: str | Aperture | torch.Tensor = "disk", input_coc_px: torch.Tensor | None = None) -> torch.Tensor:
+        """Re-render a defocused sRGB image with a new focus plane, blur strength and aperture.
+
+        ``input_coc_px`` (B, 1, H, W) is an optional oracle of the input's own signed CoC (px).
+        """
+        self._require("refocus")
+        req = make_bokeh_request(image, depth_m, focus_distance_m=focus_distance_m, k_px_m=k_px_m, lens=lens, aperture=aperture)
+        if input_coc_px is not None:
+            check_tensor(input_coc_px, "input_coc_px", [image.shape[0], 1, *image.shape[-2:]])
+        return self._finish(self._refocus(image, req, input_coc_px), image)
+
+    def forward(self, image: torch.Tensor, task: str | None = None, **kwargs: Any) -> torch.Tensor:
+        """Dispatch to ``task`` (default: the model's first task)."""
+        task = task or self.tasks[0]
+        check(task in TASKS, lambda: f"task must be one of {TASKS}, got {task!r}")
+        return getattr(self, task)(image, **kwargs)
+
+    # -- to implement ------------------------------------------------------------------------------
+    def _deblur(self, image: torch.Tensor, coc_px: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _bokeh(self, image: torch.Tensor, req: BokehRequest) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _refocus(self, image: torch.Tensor, req: BokehRequest, input_coc_px: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def _finish(out: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        check(out.shape == image.shape, lambda: f"model returned shape {tuple(out.shape)} for input {tuple(image.shape)}")
+        return out.to(image.dtype).clamp(0.0, 1.0)
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, tasks={list(self.tasks)}"

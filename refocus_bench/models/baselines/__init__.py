@@ -1,0 +1,1 @@
+"""Classical baselines: identity, deconvolution deblurring, physics and naive bokeh, cascades."""
