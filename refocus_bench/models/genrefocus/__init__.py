@@ -1,0 +1,1 @@
+"""GenRefocus reference models: ``genrefocus.flux`` (released architecture) and ``genrefocus.tiny``."""

@@ -1,0 +1,184 @@
+"""Networks of ``genrefocus.tiny``: a compact DeblurNet and BokehNet that run anywhere.
+
+Both are *candidate-fusion* networks: a fixed, physics-derived stack of candidate images is computed
+from the input, and a small U-Net predicts per-pixel softmax weights over the candidates plus a
+residual. The candidates carry what a small CPU-trained network cannot learn cheaply (large,
+exactly shaped blur kernels; inverse filters), the U-Net learns where to use which (blur size,
+occlusion edges, ringing).
+
+* :class:`TinyDeblurNet` - candidates: the blurry input and its Wiener deconvolutions with disk
+  kernels of a few radii (linear light, mirror boundary). Blind: it sees only the blurry image,
+  like GenRefocus's DeblurNet.
+* :class:`TinyBokehNet` - candidates: the AIF image blurred with the *aperture kernel* at a few
+  radii (linear light; the kernel is rotated by 180 degrees in front of the focus plane). The
+  U-Net is conditioned on GenRefocus's defocus map ``clip(|K (1/z - 1/z_f)| / 100, 0, 1)``, the
+  signed CoC, and on an aperture-shape image (a ``aperture_px`` x ``aperture_px`` transmittance
+  raster) through FiLM on its bottleneck.
+
+Shapes: images (B, 3, H, W) sRGB in [0, 1]; CoC (B, 1, H, W) signed pixels; any H, W.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
+from torch import nn
+
+from ...simulators.apertures import Aperture, Disk, signed_kernel
+from ..baselines.deconvolution import fft_convolve, wiener_deconvolve
+
+__all__ = ["TinyUNet", "TinyDeblurNet", "TinyBokehNet", "aperture_image", "COC_SCALE_PX"]
+
+COC_SCALE_PX = 16.0
+"""The signed CoC input channel is ``clip(coc / COC_SCALE_PX, -2, 2)``."""
+
+
+def aperture_image(aperture: Aperture, size: int = 32) -> torch.Tensor:
+    """Transmittance of ``aperture`` sampled at pixel centres over the unit square, (1, size, size)."""
+    t = (torch.arange(size, dtype=torch.float64) + 0.5) / size * 2.0 - 1.0
+    v, u = torch.meshgrid(t, t, indexing="ij")
+    return aperture.transmittance(u, v).to(torch.float32)[None]
+
+
+class _Res(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(c, c, 3, padding=1)
+        self.b = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.b(F.silu(self.a(F.silu(x))))
+
+
+class TinyUNet(nn.Module):
+    """Three-level U-Net (strides 1, 2, 4), residual blocks, optional FiLM on the bottleneck.
+
+    Args:
+        in_ch, out_ch: channels in and out.
+        widths: channels per level.
+        film_dim: size of the conditioning vector (0 = none).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, widths: tuple[int, int, int] = (32, 48, 64), film_dim: int = 0) -> None:
+        super().__init__()
+        w0, w1, w2 = widths
+        self.stem = nn.Conv2d(in_ch, w0, 3, padding=1)
+        self.enc0 = _Res(w0)
+        self.down1 = nn.Conv2d(w0, w1, 3, stride=2, padding=1)
+        self.enc1 = _Res(w1)
+        self.down2 = nn.Conv2d(w1, w2, 3, stride=2, padding=1)
+        self.mid = nn.Sequential(_Res(w2), _Res(w2))
+        self.film = nn.Linear(film_dim, 2 * w2) if film_dim else None
+        self.up1 = nn.Conv2d(w2 + w1, w1, 3, padding=1)
+        self.dec1 = _Res(w1)
+        self.up0 = nn.Conv2d(w1 + w0, w0, 3, padding=1)
+        self.dec0 = _Res(w0)
+        self.head = nn.Conv2d(w0, out_ch, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % 4, (-w) % 4
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        s0 = self.enc0(self.stem(x))
+        s1 = self.enc1(self.down1(F.silu(s0)))
+        m = self.down2(F.silu(s1))
+        if self.film is not None and cond is not None:
+            gamma, beta = self.film(cond).chunk(2, dim=1)
+            m = m * (1 + gamma[..., None, None]) + beta[..., None, None]
+        m = self.mid(m)
+        u1 = self.dec1(self.up1(torch.cat([F.interpolate(m, size=s1.shape[-2:], mode="bilinear", align_corners=False), s1], 1)))
+        u0 = self.dec0(self.up0(torch.cat([F.interpolate(u1, size=s0.shape[-2:], mode="bilinear", align_corners=False), s0], 1)))
+        return self.head(F.silu(u0))[..., :h, :w]
+
+
+def _fuse(logits_res: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """``sum softmax(logits) * candidates + residual``; candidates (B, N, 3, H, W), output (B, 3, H, W)."""
+    n = candidates.shape[1]
+    weights = torch.softmax(logits_res[:, :n], dim=1)[:, :, None]
+    return (weights * candidates).sum(1) + 0.1 * torch.tanh(logits_res[:, n : n + 3])
+
+
+class TinyDeblurNet(nn.Module):
+    """Blind deblurring: fuse the blurry image with Wiener deconvolutions at fixed disk radii.
+
+    Args:
+        radii: disk radii (px) of the Wiener candidates.
+        nsr: Wiener noise-to-signal ratio of the candidates.
+        widths: U-Net widths.
+    """
+
+    def __init__(self, radii: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 8.0), nsr: float = 1e-2,
+                 widths: tuple[int, int, int] = (32, 48, 64)) -> None:
+        super().__init__()
+        self.radii, self.nsr = tuple(float(r) for r in radii), float(nsr)
+        n = len(self.radii) + 1
+        self.unet = TinyUNet(3 * n, n + 3, widths)
+
+    def candidates(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, 1 + len(radii), 3, H, W): the input and its Wiener deconvolutions, sRGB."""
+        lin = rgb_to_linear_rgb(image)
+        out = [image]
+        for r in self.radii:
+            k = Disk().kernel(r, device=image.device, dtype=image.dtype)
+            out.append(linear_rgb_to_rgb(wiener_deconvolve(lin, k, nsr=self.nsr).clamp(0.0, 1.0)))
+        return torch.stack(out, dim=1)
+
+    def fuse(self, cands: torch.Tensor) -> torch.Tensor:
+        """Learned fusion of precomputed :meth:`candidates` (training crops them first)."""
+        return _fuse(self.unet(cands.flatten(1, 2)), cands)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.fuse(self.candidates(image))
+
+
+class TinyBokehNet(nn.Module):
+    """Bokeh rendering: fuse aperture-kernel blurs of the AIF image, conditioned on defocus and aperture.
+
+    Args:
+        radii: blur radii (px) of the candidates; 0 = the sharp image.
+        aperture_px: size of the aperture-shape image fed to the FiLM encoder.
+        widths: U-Net widths.
+    """
+
+    def __init__(self, radii: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0), aperture_px: int = 32,
+                 widths: tuple[int, int, int] = (32, 48, 64)) -> None:
+        super().__init__()
+        self.radii, self.aperture_px = tuple(float(r) for r in radii), int(aperture_px)
+        n = len(self.radii)
+        self.aperture_encoder = nn.Sequential(
+            nn.Conv2d(1, 16, 4, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(16, 32, 4, stride=2, padding=1), nn.SiLU(),
+            nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(128, 64), nn.SiLU(),
+        )
+        self.unet = TinyUNet(3 * n + 2, n + 3, widths, film_dim=64)
+
+    def candidates(self, image: torch.Tensor, coc_px: torch.Tensor, aperture: Aperture) -> torch.Tensor:
+        """(B, len(radii), 3, H, W): the AIF blurred with the signed aperture kernel at each radius, sRGB."""
+        lin = rgb_to_linear_rgb(image)
+        front = coc_px < 0
+        out = []
+        for r in self.radii:
+            if r == 0.0:
+                out.append(image)
+                continue
+            k = signed_kernel(aperture, r, device=image.device, dtype=image.dtype)
+            behind = fft_convolve(lin, k)
+            kf = torch.flip(k, dims=(0, 1))
+            blurred = torch.where(front, fft_convolve(lin, kf), behind) if not torch.equal(k, kf) and bool(front.any()) else behind
+            out.append(linear_rgb_to_rgb(blurred.clamp(0.0, 1.0)))
+        return torch.stack(out, dim=1)
+
+    def forward(self, image: torch.Tensor, coc_px: torch.Tensor, defocus_map: torch.Tensor, aperture: Aperture,
+                aperture_img: torch.Tensor | None = None) -> torch.Tensor:
+        """image (B, 3, H, W) AIF sRGB, coc_px (B, 1, H, W) signed px, defocus_map (B, 1, H, W) in [0, 1]."""
+        if aperture_img is None:
+            aperture_img = aperture_image(aperture, self.aperture_px).to(image)
+        return self.fuse(self.candidates(image, coc_px, aperture), coc_px, defocus_map, aperture_img)
+
+    def fuse(self, cands: torch.Tensor, coc_px: torch.Tensor, defocus_map: torch.Tensor, aperture_img: torch.Tensor) -> torch.Tensor:
+        """Learned fusion of precomputed :meth:`candidates`; ``aperture_img`` is (1 or B, 1, P, P)."""
+        ap = aperture_img.expand(cands.shape[0], 1, self.aperture_px, self.aperture_px)
+        x = torch.cat([cands.flatten(1, 2), defocus_map, (coc_px / COC_SCALE_PX).clamp(-2.0, 2.0)], dim=1)
+        return _fuse(self.unet(x, self.aperture_encoder(ap)), cands)
