@@ -26,12 +26,14 @@ uniformly drawn pixel whose depth lies between the ``focus_quantiles`` of the sc
 depths: focus planes follow the scene's depth histogram), ``point`` (a random pixel, the median depth
 of its 5x5 neighbourhood, GenRefocus's focus point) and ``mask-median`` (the median depth of a
 region: the visible part of a random layer of a layered scene, or a random box covering 10-30 % of
-the short side of a real RGB-D scene, GenRefocus's mask-median focus plane).
+the short side of a real RGB-D scene, GenRefocus's mask-median focus plane). Points and masks are drawn
+among measured pixels only (real scenes flag filled-in depth).
 
 A draw is accepted when the largest CoC radius over the image, ``max |r|``, lies in
 ``coc_range_px``; otherwise everything is drawn again, up to ``max_draws`` times, after which the
 sample fails with the reason ``parameter_ranges``. The refocus target keeps the lens and aperture and
-draws a new focus depth at least ``refocus_min_diopter`` (1/m) away from the first.
+draws a new focus depth with the same method among the pixels at least ``refocus_min_diopter`` (1/m)
+away from the first focus depth.
 """
 
 from __future__ import annotations
@@ -220,6 +222,7 @@ def draw_focus(
     valid: torch.Tensor | None = None,
     segments: torch.Tensor | None = None,
     quantiles: tuple[float, float] = (0.02, 0.98),
+    away_from: tuple[float, float] | None = None,
 ) -> FocusDraw | None:
     """Draw a focus depth (m) from a (H, W) depth map; None when the method finds no finite depth.
 
@@ -229,15 +232,26 @@ def draw_focus(
         valid: (H, W) bool, measured pixels (real scenes); focus is drawn only there.
         segments: (H, W) long object labels (layered scenes) used by ``mask-median``.
         quantiles: depth-histogram range.
+        away_from: ``(s, diopters)``: draw only from pixels whose depth ``z`` has
+            ``|1/z - 1/s| >= diopters`` (refocus targets), so a scene dominated by one plane still
+            yields a second focus plane when it has one.
     """
     check(method in FOCUS_METHODS, lambda: f"focus_method must be one of {FOCUS_METHODS}, got {method!r}")
     h, w = depth.shape
+    finite = torch.isfinite(depth)
     ok = _finite_valid(depth, valid)
     if not bool(ok.any()):
         return None
     if method == "depth-histogram":
         lo, hi = (float(q) for q in np.quantile(depth[ok].double().numpy(), quantiles))
-        cand = torch.nonzero(ok & (depth >= lo) & (depth <= hi)).numpy()
+        ok = ok & (depth >= lo) & (depth <= hi)
+    if away_from is not None:
+        s0, dioptres = away_from
+        ok = ok & ((1.0 / depth.double() - 1.0 / s0).abs() >= dioptres)
+        if not bool(ok.any()):
+            return None
+    if method == "depth-histogram":
+        cand = torch.nonzero(ok).numpy()
         if len(cand) == 0:
             return None
         y, x = cand[int(rng.integers(len(cand)))]
@@ -246,7 +260,7 @@ def draw_focus(
         cand = torch.nonzero(ok).numpy()
         y, x = cand[int(rng.integers(len(cand)))]
         patch = depth[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3]
-        pok = ok[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3]
+        pok = finite[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3]  # lower median of the finite 5x5 neighbours
         return FocusDraw(float(patch[pok].double().median()), method, int(x), int(y))
     # mask-median
     if segments is not None:
@@ -377,8 +391,10 @@ def draw_refocus(
     lo, hi = config.coc_range_px
     why = "no finite depth to focus on"
     for _ in range(config.max_draws):
-        focus = draw_focus(first.focus.method, depth, rng, valid=valid, segments=segments, quantiles=config.focus_quantiles)
+        focus = draw_focus(first.focus.method, depth, rng, valid=valid, segments=segments, quantiles=config.focus_quantiles,
+                           away_from=(first.focus_distance_m, config.refocus_min_diopter))  # fmt: skip
         if focus is None:
+            why = f"no pixel with a depth {config.refocus_min_diopter:g} 1/m or more from the first focus ({first.focus_distance_m:.3g} m)"
             continue
         if abs(1.0 / focus.distance_m - 1.0 / first.focus_distance_m) < config.refocus_min_diopter:
             why = f"every other focus depth was within {config.refocus_min_diopter:g} 1/m of the first ({first.focus_distance_m:.3g} m)"

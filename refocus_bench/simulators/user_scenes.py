@@ -11,8 +11,9 @@ Two layouts are accepted (both may be nested in sub-folders):
 Images: PNG/JPEG/TIFF/BMP/WebP, 8 or 16 bit, read as sRGB in [0, 1]. Depth: ``.npy`` (float,
 metres), ``.exr`` (first channel, metres) or 16-bit ``.png`` (millimetres by default, see
 ``png_scale_m``); ``depth_scale`` multiplies the values (e.g. 0.01 for centimetres). ``inf`` means
-sky; NaN, zero and negative values mean "no measurement" and are filled from the nearest measured
-pixel (flagged in :attr:`RGBDScene.valid`), as for Middlebury.
+sky (in ``.npy``/``.exr``); NaN, zero and negative values, and PNG codes 0 and 65535, mean "no
+measurement" and are filled from the nearest measured pixel (flagged in :attr:`RGBDScene.valid`),
+as for Middlebury.
 
 Problems are reported per scene, never for the whole folder: :func:`find_user_scenes` lists every
 image and every orphan depth file, each with a ``problem`` code from :data:`SCENE_PROBLEMS` when it
@@ -228,6 +229,8 @@ def load_user_scene(
             f"scene {entry.name!r}: image {str(entry.image)!r} is {iw}x{ih} px but depth {str(entry.depth)!r} is {dw}x{dh} px",
         )
     z = depth[0, 0].double().numpy() * depth_scale
+    if entry.depth.suffix.lower() == ".png":
+        z[np.isinf(z)] = np.nan  # a PNG cannot encode sky: its 0 / 65535 codes mean "no measurement"
     z, valid = _fill_invalid(z)
     if not valid.any():
         raise SceneLoadError("no_valid_depth", f"scene {entry.name!r}: depth {str(entry.depth)!r} has no value > 0")
