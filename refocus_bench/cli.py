@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "refocus_bench.simulators.cli_pairs",
     "refocus_bench.datasets.cli",
     "refocus_bench.metrics.cli",
+    "refocus_bench.models.cli",
     "refocus_bench.demo",
 ]
 
