@@ -194,6 +194,7 @@ def _is_number(s: str) -> bool:
 
 def _number_or_name(s: str) -> Any:
     check(s != "", "empty value in a choice")
+    check(":" not in s, lambda: f"{s!r} is neither a number nor a name; ranges are lo:hi, lo:hi:log or lo:hi:int")
     return float(s) if _is_number(s) else s
 
 

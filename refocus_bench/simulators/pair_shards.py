@@ -422,7 +422,8 @@ def run(
             atomic_write_json(state_path, state)
             made_records += info["records"]
             for f in info["failures"]:
-                print(f"make-pairs: scene {f['scene_index']} pair {f['pair_index']}: {f['reason']}: {f['detail']}", file=sys.stderr)
+                where = f"scene {f['scene_index']}" + ("" if f["pair_index"] is None else f" pair {f['pair_index']}")
+                print(f"make-pairs: {where}: {f['reason']}: {f['detail']}", file=sys.stderr)
             callback(info["scenes"])
 
         cfg = config.to_dict()
