@@ -72,6 +72,9 @@ class RenderConfig:
             axis, each with its own kernel, blended bilinearly.
         fill_disocclusions: RGB-D input only: extend each depth layer behind the layers in front
             of it (local mean colour) so a blurred foreground reveals plausible background.
+        group_tolerance_px, group_tolerance_rel: layered scenes only: consecutive planes whose radii
+            differ by at most max(px, rel * |r|) (and have the same sign) are composited sharp and
+            blurred each at its own radius (exact for equal radii); 0 disables grouping.
         tile_px: RGB-D images larger than this are rendered in tiles of this size (with a halo
             covering every blur), which bounds peak memory; cat's-eye apertures are not tiled.
     """
@@ -87,6 +90,8 @@ class RenderConfig:
     cats_eye_zones: int = 5
     fill_disocclusions: bool = True
     tile_px: int = 1024
+    group_tolerance_px: float = 1.0
+    group_tolerance_rel: float = 0.1
 
     def __post_init__(self) -> None:
         check(self.min_layer_step_px > 0, lambda: f"min_layer_step_px must be > 0 px, got {self.min_layer_step_px}")
@@ -276,6 +281,7 @@ def composite_layers(
     alpha_channels: int,
     margins: Sequence[int] | None = None,
     requires_grad: bool = False,
+    parts: Sequence[Sequence[float]] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Blur and composite layers sorted near -> far; returns premultiplied colour and coverage.
 
@@ -290,6 +296,9 @@ def composite_layers(
         alpha_channels: 1, or 3 when the alpha is blurred per colour channel (chromatic).
         margins: extra full-resolution pixels to add around each box (e.g. for fills).
         requires_grad: the inputs require gradients (accumulators are then updated by copy).
+        parts: optional radii of the parts of each layer: the layer's stack then holds one
+            (3 + alpha_channels)-channel block per part, each blurred with its own radius and
+            summed (a group of planes at nearly equal depths, composited sharp beforehand).
 
     Returns:
         ``(color (3, H, W), coverage (alpha_channels, H, W))`` - the "over" composite of all layers.
@@ -305,10 +314,12 @@ def composite_layers(
     check(near or far, "composite_layers got only empty layers")
     zones: dict[int, tuple] = {}
 
+    radii = [list(p) for p in parts] if parts is not None else [[c] for c in cocs]
+
     def crop(i: int) -> tuple[Box, tuple[slice, slice]]:
         """The layer's box grown by its kernel reach, aligned to its scale, clipped to the frame."""
         s = scales[i]
-        grow = kernel_reach(cocs[i], s, config) * s + margins[i]
+        grow = max(kernel_reach(r, s, config) for r in radii[i]) * s + margins[i]
         y0, y1, x0, x1 = boxes[i]
         y0, x0 = max(0, (y0 - grow) // s * s), max(0, (x0 - grow) // s * s)
         y1, x1 = min(h, -(-(y1 + grow) // s) * s), min(w, -(-(x1 + grow) // s) * s)
@@ -324,7 +335,11 @@ def composite_layers(
                 zones[s] = _zone_weights(h // s, w // s, config.cats_eye_zones, stack.device, stack.dtype)
             centres, weights = zones[s]
             zw = (centres, weights[(slice(None),) + sl])
-        return _blur_layer(conv, stack, aperture, cocs[i], s, zw), sl
+        block = stack.shape[0] // len(radii[i])
+        out = _blur_layer(conv, stack[:block], aperture, radii[i][0], s, zw)
+        for k, r in enumerate(radii[i][1:], start=1):
+            out = out + _blur_layer(conv, stack[k * block : (k + 1) * block], aperture, r, s, zw)
+        return out, sl
 
     def frame(fill: float, channels: int, s: int, like: torch.Tensor) -> _Accumulator:
         value = torch.full((channels, h // s, w // s), fill, dtype=like.dtype, device=like.device)

@@ -313,6 +313,24 @@ def render_bokeh(
     return linear_rgb_to_rgb(out.clamp(0.0, 1.0))
 
 
+def _near_equal_groups(radii: list[float], config: RenderConfig) -> list[list[int]]:
+    """Runs of consecutive (sorted) radii that differ by at most ``config.group_tolerance``.
+
+    Planes at (nearly) the same blur are composited sharp before blurring, which is exact for equal
+    radii, where blurring each plane and compositing with blurred alpha is not.
+    """
+    groups: list[list[int]] = []
+    for k, r in enumerate(radii):
+        if groups:
+            first = radii[groups[-1][0]]
+            tol = max(config.group_tolerance_px, config.group_tolerance_rel * max(abs(first), abs(r)))
+            if r - first <= tol and (r >= 0) == (first >= 0):
+                groups[-1].append(k)
+                continue
+        groups.append([k])
+    return groups
+
+
 def render_layered(
     layers: torch.Tensor,
     depth_m: torch.Tensor | None = None,
@@ -359,21 +377,31 @@ def render_layered(
         stacks = _pad_to_multiple(torch.cat([lin * alpha] + [alpha] * n_alpha, dim=1).flatten(0, 1), max_scale)
         stacks = stacks.reshape(n, 3 + n_alpha, *stacks.shape[-2:])
 
-        def make(j: int) -> Callable[[int, tuple], torch.Tensor]:
+        groups = _near_equal_groups([radii[j] for j in order], config)
+
+        def make(members: list[int]) -> Callable[[int, tuple], torch.Tensor]:
             def build(s: int, box: tuple[int, int, int, int]) -> torch.Tensor:
-                crop = stacks[j][:, box[0] : box[1], box[2] : box[3]]
-                return F.avg_pool2d(crop[None], s)[0] if s > 1 else crop
+                blocks, trans = [], None
+                for j in members:  # sharp "over" inside the group: each part sees the ones in front
+                    crop = stacks[j][:, box[0] : box[1], box[2] : box[3]]
+                    blocks.append(crop if trans is None else crop * trans)
+                    t = 1.0 - crop[-1:]
+                    trans = t if trans is None else trans * t
+                out = torch.cat(blocks)
+                return F.avg_pool2d(out[None], s)[0] if s > 1 else out
 
             return build
 
+        members = [[order[k] for k in g] for g in groups]
         boxes = []
-        for j in order:
-            cover = stacks[j][-1] > 0
+        for group in members:
+            cover = torch.stack([stacks[j][-1] > 0 for j in group]).any(0)
             ys, xs = torch.nonzero(cover.any(1)).flatten(), torch.nonzero(cover.any(0)).flatten()
             boxes.append((int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1) if len(ys) else (0, 0, 0, 0))
+        part_radii = [[radii[j] for j in group] for group in members]
         color, _ = composite_layers(
-            [make(j) for j in order], [radii[j] for j in order], boxes, ap, tuple(stacks.shape[-2:]), config,
-            kernel_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad,
+            [make(g) for g in members], [min(p, key=abs) for p in part_radii], boxes, ap, tuple(stacks.shape[-2:]),
+            config, kernel_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad, parts=part_radii,
         )
         outs.append(color[:, :h, :w])
     return linear_rgb_to_rgb(torch.stack(outs).clamp(0.0, 1.0))
