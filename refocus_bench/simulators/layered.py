@@ -144,8 +144,23 @@ def record_convolutions() -> Iterator[list[tuple[str, torch.Tensor, torch.Tensor
         _TRACE = previous
 
 
+def _reflect_indices(n: int, pad: int, device: torch.device) -> torch.Tensor:
+    """Indices of the "reflect" extension of ``n`` samples by ``pad`` on each side, for any ``pad``."""
+    i = torch.arange(-pad, n + pad, device=device)
+    if n == 1:
+        return torch.zeros_like(i)
+    period = 2 * (n - 1)  # reflecting about both edges repeats with this period
+    i = torch.remainder(i, period)
+    return torch.where(i < n, i, period - i)
+
+
 def run_convolution(backend: str, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """One raw convolution as the renderer calls it: (C, h, w) * (C, K, K), reflect borders."""
+    pad = kernels.shape[-1] // 2
+    h, w = x.shape[-2:]
+    if pad >= min(h, w):  # a kernel wider than the frame: padding by reflection needs pad < size
+        x = x[:, _reflect_indices(h, pad, x.device)][:, :, _reflect_indices(w, pad, x.device)]
+        return run_convolution(backend, x, kernels)[:, pad : pad + h, pad : pad + w]
     if backend == "direct":
         return direct_conv(x, kernels)
     fn = fft_conv if backend == "fft" else filter2d
