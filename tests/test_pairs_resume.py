@@ -64,11 +64,11 @@ def test_resume_after_sigkill_equals_uninterrupted_run_without_redoing_shards(re
     proc = subprocess.run([sys.executable, "-c", KILLER, json.dumps(small_config().to_dict()), str(out), "5"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    state = json.loads((out / "state" / "progress.json").read_text())
-    assert list(state["shards"]) == ["0"]
+    recorded = sorted(p.name for p in (out / "state" / "shards").iterdir())
+    assert recorded == ["shard-00000.json"]
     assert (out / "data/deblur/train-00001-of-00003.parquet").exists()
     assert [p.name for p in (out / "data").rglob(".*tmp*")], "the killed write should have left a temporary"
-    done_files = list(state["shards"]["0"]["files"])
+    done_files = list(json.loads((out / "state/shards/shard-00000.json").read_text())["files"])
     before = _files_stat(out, done_files)
 
     result = run(small_config(), out)
@@ -187,3 +187,17 @@ def test_other_config_into_same_folder_is_refused(reference):
     with pytest.raises(InvalidInputError, match="another config"):
         run(small_config(seed=99), ref_out)
     assert data_hashes(ref_out) == before
+
+
+def test_damaged_or_deleted_shard_is_remade_on_resume(reference, tmp_path):
+    import shutil
+
+    ref_out, _ = reference
+    out = tmp_path / "copy"
+    shutil.copytree(ref_out, out)
+    victim = out / "data/bokeh/train-00002-of-00003.parquet"
+    victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")  # same size, other bytes
+    (out / "data/refocus/train-00000-of-00003.parquet").unlink()
+    result = run(small_config(), out)
+    assert (result.shards_skipped, result.shards_made) == (1, 2)
+    assert data_hashes(out) == data_hashes(ref_out)

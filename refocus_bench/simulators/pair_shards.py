@@ -6,7 +6,8 @@ Layout of ``out/`` (``format="parquet"``)::
     README.md                                  dataset card: distributions, sources + licences, command
     failures.jsonl                             every sample that gave no record, with its reason
     summary.json                               counts per task and per failure reason
-    state/progress.json                        resume state: sha256 of every finished shard's files
+    state/progress.json                        resume state: config and its fingerprint
+    state/shards/shard-<shard>.json            resume state: sha256 of a finished shard's files, its failures
 
 ``format="folder"``: ``data/shard-<shard>/`` holds per sample ``<sample_id>/`` with ``aif.png``,
 ``a.png``/``b.png`` (renders at settings A and B), ``depth.exr`` (metres), ``coc_a.exr``/``coc_b.exr``
@@ -19,7 +20,8 @@ torch thread, so the bytes do not depend on the worker count or on which shards 
 in a shard carries a time or a path outside ``out/``.
 
 Resume: a shard is written to temporary names and renamed into place, then its files' sha256 are
-recorded in ``state/progress.json`` (atomically). A rerun with the same config skips the shards whose
+recorded in ``state/shards/shard-<shard>.json`` (atomically; one small file per shard, so the cost
+of recording stays constant however many shards there are). A rerun with the same config skips the shards whose
 files are present with the recorded hashes, deletes stale temporaries and any shard file not recorded
 (the remains of a run killed between two renames) and makes the rest. A rerun with another config is
 refused (``overwrite=True`` starts afresh). Failed samples are recorded with their shard, so they are
@@ -348,6 +350,24 @@ def _load_state(path: Path) -> dict[str, Any] | None:
     return state
 
 
+def _shard_state(out: Path, shard: int) -> Path:
+    return out / "state" / "shards" / f"shard-{shard:05d}.json"
+
+
+def _recorded_shards(out: Path, num_shards: int) -> dict[int, dict[str, Any]]:
+    """Finished shards recorded in ``state/shards`` (unreadable or out-of-range records are ignored)."""
+    done = {}
+    for p in sorted((out / "state" / "shards").glob("shard-*.json")):
+        try:
+            j = int(p.stem.split("-")[1])
+            info = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError, IndexError):
+            continue
+        if 0 <= j < num_shards and isinstance(info, dict) and "files" in info:
+            done[j] = info
+    return done
+
+
 def _clean(out: Path, keep: set[str]) -> None:
     """Remove temporaries and shard outputs that no finished shard owns."""
     data = out / "data"
@@ -399,17 +419,19 @@ def run(
             check(overwrite, lambda: f"out_dir {str(out)!r} holds a dataset made with another config "
                   "(or changed folder sources); use a new folder or overwrite=True (--overwrite)")  # fmt: skip
             shutil.rmtree(out / "data", ignore_errors=True)
-            state = None
-        if state is None:
-            state = {"version": STATE_VERSION, "fingerprint": fingerprint, "config": config.to_dict(), "shards": {}}
+            shutil.rmtree(out / "state" / "shards", ignore_errors=True)
+        (out / "state" / "shards").mkdir(exist_ok=True)
+        state = {"version": STATE_VERSION, "fingerprint": fingerprint, "config": config.to_dict()}
         done = {}
-        for key, info in state["shards"].items():
+        for j, info in _recorded_shards(out, config.num_shards).items():
             ok = all((_digest(out, rel) == sha) if verify else (out / rel).exists() for rel, sha in info["files"].items())
             if ok:
-                done[int(key)] = info
+                done[j] = info
+            else:
+                _shard_state(out, j).unlink(missing_ok=True)
         state["shards"] = {str(k): v for k, v in sorted(done.items())}
         _clean(out, {rel for info in done.values() for rel in info["files"]})
-        atomic_write_json(state_path, state)
+        atomic_write_json(state_path, {k: v for k, v in state.items() if k != "shards"})
         todo = [j for j in range(config.num_shards) if j not in done]
         failed: dict[int, str] = {}
         made_records = 0
@@ -417,9 +439,8 @@ def run(
 
         def finish(j: int, info: dict[str, Any]) -> None:
             nonlocal made_records
+            atomic_write_json(_shard_state(out, j), info)
             state["shards"][str(j)] = info
-            state["shards"] = dict(sorted(state["shards"].items(), key=lambda kv: int(kv[0])))
-            atomic_write_json(state_path, state)
             made_records += info["records"]
             for f in info["failures"]:
                 where = f"scene {f['scene_index']}" + ("" if f["pair_index"] is None else f" pair {f['pair_index']}")

@@ -424,6 +424,7 @@ def scene_samples(config: PairConfig, scene_index: int) -> tuple[list[Sample], l
             failures.append(SampleFailure(scene_index, k, "parameter_ranges", str(err)))
         except (InvalidInputError, RuntimeError) as err:
             failures.append(SampleFailure(scene_index, k, "render_error", f"{type(err).__name__}: {err}"))
+    scene.layers = scene.layer_depths = scene.segments = None  # only the images and depth are written
     return samples, failures
 
 
