@@ -52,6 +52,7 @@ _LAZY = {
     "bokeh.gaussian": "refocus_bench.models.baselines.bokeh:GaussianBokeh",
     "refocus.cascade": "refocus_bench.models.baselines.cascade:Cascade",
     "genrefocus.tiny": "refocus_bench.models.genrefocus.tiny:GenRefocusTiny",
+    "genrefocus.flux": "refocus_bench.models.genrefocus.flux.model:GenRefocusFlux",
 }
 for _name, _ref in _LAZY.items():
     MODELS.register(_name, _ref)

@@ -1,0 +1,1 @@
+"""``genrefocus.flux``: GenRefocus's released architecture on diffusers FLUX components."""
