@@ -88,10 +88,15 @@ def test_point_light_draws_the_aperture_at_the_view_positions_with_the_thin_lens
     assert float(focused[p, p]) == pytest.approx(1.0) and float(focused.sum()) == pytest.approx(1.0)
 
 
-def test_view_weights_reject_an_aperture_outside_the_grid():
-    lf = LightField(torch.zeros(3, 3, 3, 4, 4))
+def test_view_weights_reject_apertures_cut_off_by_the_grid_or_empty():
+    lf = LightField(torch.zeros(5, 5, 3, 4, 4))
     with pytest.raises(InvalidInputError, match="covers no view"):
         view_weights(lf, "annulus", 0.1)
+    with pytest.raises(InvalidInputError, match="extends beyond the 5x5 grid"):
+        view_weights(lf, "disk", 3.0)  # reaches the positions (+-3, 0) beyond the grid
+    # a triangle of radius 2.3 reaches (0, -2.3) but its lower corners stay inside the grid: allowed
+    w = view_weights(lf, "triangle-blades", 2.3)
+    assert float(w.sum()) == pytest.approx(1.0) and float(w[0, 2]) > 0 and float(w[4].sum()) == 0
 
 
 def _write_grid(folder, n_rows, n_cols, name=lambda r, c: f"view_{r:02d}_{c:02d}.png", size=(6, 8)):
@@ -146,7 +151,7 @@ def test_lf_benchmark_records_files_failures_and_resume(scene, tmp_path):
     result = make_lf_benchmark([lf, tmp_path / "broken"], out, **kw)
     assert result.built == ["synth"] and (result.bokeh_records, result.refocus_records) == (6, 8)
     reasons = {(f["lightfield"], f["reason"]) for f in result.failures}
-    assert reasons == {("broken", "unreadable"), ("synth", "aperture_too_large")}
+    assert reasons == {("broken", "unreadable"), ("synth", "aperture_does_not_fit")}
     manifest = json.loads((out / "manifest.json").read_text())
     aif = read_image(out / "scenes/synth/aif.png")
     assert torch.allclose(aif, lf.centre_view(), atol=0.5 / 255 + 1e-6)

@@ -19,8 +19,8 @@ A plane of disparity ``d`` has signed CoC radius ``radius_views * (d - d_f)`` pi
 (see :mod:`refocus_bench.simulators.lightfield`); records carry ``coc_px_per_disparity`` for that.
 Images are 8-bit sRGB PNG computed in linear light. Each light field is written to a temporary
 folder and renamed into place, so a rerun skips finished light fields and a killed run leaves no
-partial one. A light field that cannot be loaded, or an aperture that does not fit its grid, is
-reported in ``manifest.json`` (``failures``) and the rest is built.
+partial one. A light field that cannot be loaded, or an aperture whose shape at that radius would be
+cut off by the grid edge (or covers no view), is reported in ``manifest.json`` (``failures``) and the rest is built.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from .. import __version__
 from ..errors import InvalidInputError, MissingFileError, check
 from ..io import atomic_write_bytes, atomic_write_json, write_depth, write_image
 from .apertures import list_apertures
-from .lightfield import LightField, load_lightfield, refocus
+from .lightfield import LightField, load_lightfield, refocus, view_weights
 
 __all__ = ["make_lf_benchmark", "LFBenchmarkResult", "DEFAULT_FOCUS_DISPARITIES"]
 
@@ -85,10 +85,10 @@ def _build_one(lf: LightField, index: int, name: str, folder: Path, opts: dict) 
     rel = f"scenes/{name}"
     for ap, radius in opts["apertures"]:
         r = lf.max_radius() if radius is None else float(radius)
-        if r > lf.max_radius() + 1e-9 or r <= 0:
-            failures.append({"lightfield": name, "reason": "aperture_too_large",
-                             "detail": f"aperture {ap} radius {r:g} views does not fit the {lf.grid[0]}x{lf.grid[1]} grid "
-                                       f"(largest {lf.max_radius():g})"})  # fmt: skip
+        try:
+            view_weights(lf, ap, r)
+        except InvalidInputError as err:
+            failures.append({"lightfield": name, "reason": "aperture_does_not_fit", "detail": str(err)})
             continue
         paths = []
         for k, d in enumerate(focus):

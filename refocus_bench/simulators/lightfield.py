@@ -13,7 +13,8 @@ Conventions:
   plane lines up, and the views are averaged in linear light;
 * **aperture**: a shape (any :mod:`~refocus_bench.simulators.apertures` name) and a radius ``R`` in
   view units; view ``(u, v)`` gets the weight ``transmittance(u / R, v / R)``, so the shape is
-  sampled at the view positions (a 9x9 grid samples a disk of radius 4 at 49 points).
+  sampled at the view positions (a 9x9 grid samples a disk of radius 4 at 49 points). A shape that
+  would reach view positions beyond the grid is refused rather than silently cut off.
 
 With these, a plane of disparity ``d`` is blurred exactly as a thin lens blurs a plane of signed CoC
 radius ``r = R * (d - d_f)`` pixels (positive for planes with a larger disparity than the focus plane),
@@ -178,13 +179,26 @@ def load_lightfield(
 
 # ---------------------------------------------------------------------------- shift-and-add
 def view_weights(lf: LightField, aperture: str | Aperture = "disk", radius: float | None = None) -> torch.Tensor:
-    """(V, U) aperture weights of the views, summing to 1 (``radius`` in view units, default: fits the grid)."""
+    """(V, U) aperture weights of the views, summing to 1 (``radius`` in view units, default: fits the grid).
+
+    Raises:
+        InvalidInputError: the shape at this radius reaches view positions outside the grid (it would
+            be cut off), or covers no view.
+    """
     r = lf.max_radius() if radius is None else float(radius)
     check(math.isfinite(r) and r > 0, lambda: f"radius must be > 0 view units, got {radius}")
     ap = make_aperture(aperture)
-    pos = lf.positions()
-    w = ap.transmittance(pos[..., 0] / r, pos[..., 1] / r).to(torch.float64)
-    check(float(w.sum()) > 0, lambda: f"aperture {ap!r} of radius {r:g} views covers no view of the {lf.grid[0]}x{lf.grid[1]} grid")
+    nv, nu = lf.grid
+    k = int(math.ceil(r)) + 1  # the shape lies in the unit disk: no open position beyond r views
+    v = torch.arange(-k, nv + k, dtype=torch.float64) - (nv - 1) / 2.0
+    u = torch.arange(-k, nu + k, dtype=torch.float64) - (nu - 1) / 2.0
+    gv, gu = torch.meshgrid(v, u, indexing="ij")
+    full = ap.transmittance(gu / r, gv / r).to(torch.float64)
+    w = full[k : k + nv, k : k + nu].clone()
+    outside = float(full.sum() - w.sum())
+    check(outside == 0.0, lambda: f"aperture {ap!r} of radius {r:g} views extends beyond the {nv}x{nu} grid "
+          f"(largest disk radius {lf.max_radius():g}); use a smaller radius")  # fmt: skip
+    check(float(w.sum()) > 0, lambda: f"aperture {ap!r} of radius {r:g} views covers no view of the {nv}x{nu} grid")
     return w / w.sum()
 
 
