@@ -86,8 +86,31 @@ def deblur_inputs(pairs: dict, idx: list[int], net, crop: int | None, g: torch.G
         if bool(torch.randint(0, 2, (1,), generator=g)):
             x, t = torch.flip(x, (-1,)), torch.flip(t, (-1,))
     with torch.no_grad():
-        c = net.candidates(x)
-    return c, t
+        c, e = net.candidates(x), net.coc_estimate(x)
+    return c, e, t
+
+
+def load_or_make(args) -> tuple[dict, dict]:
+    """Generate the pairs, or reuse a cache written for the same counts and size."""
+    from safetensors.torch import load_file, save_file
+
+    key = f"{args.train_pairs}-{args.val_pairs}-{args.size}"
+    if args.cache and Path(args.cache).is_file():
+        from safetensors import safe_open
+
+        with safe_open(args.cache, framework="pt") as f:
+            cached_key = (f.metadata() or {}).get("key")
+        if cached_key == key:
+            flat = load_file(args.cache)
+            print(f"reusing cached pairs {args.cache}", flush=True)
+            return ({k[6:]: v for k, v in flat.items() if k.startswith("train.")}, {k[4:]: v for k, v in flat.items() if k.startswith("val.")})
+    print(f"generating {args.train_pairs} train + {args.val_pairs} val pairs at {args.size} px", flush=True)
+    train = make_pairs("train", args.train_pairs, args.size, workers=args.workers)
+    val = make_pairs("val", args.val_pairs, args.size, workers=args.workers)
+    if args.cache:
+        flat = {**{f"train.{k}": v.contiguous() for k, v in train.items()}, **{f"val.{k}": v.contiguous() for k, v in val.items()}}
+        save_file(flat, args.cache, metadata={"key": key})
+    return train, val
 
 
 def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator) -> dict:
@@ -102,8 +125,8 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
         with torch.no_grad():
             idx = list(range(val["aif"].shape[0]))
             if name == "deblur":
-                c, t = deblur_inputs(val, idx, net, None, g, False)
-                pred, base = net.fuse(c), val["blurry"]
+                c, e, t = deblur_inputs(val, idx, net, None, g, False)
+                pred, base = net.fuse(c, e), val["blurry"]
             else:
                 c, coc, dmap, aps, t = bokeh_inputs(val, idx, net, None, g)
                 pred = torch.cat([net.fuse(c[i : i + 1], coc[i : i + 1], dmap[i : i + 1], aps[i : i + 1]) for i in idx])
@@ -120,8 +143,8 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
             group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         idx = torch.randint(0, n, (args.batch,), generator=g).tolist()
         if name == "deblur":
-            c, t = deblur_inputs(pairs, idx, net, args.crop, g, True)
-            pred = net.fuse(c)
+            c, e, t = deblur_inputs(pairs, idx, net, args.crop, g, True)
+            pred = net.fuse(c, e)
         else:
             c, coc, dmap, aps, t = bokeh_inputs(pairs, idx, net, args.crop, g)
             pred = net.fuse(c, coc, dmap, aps)
@@ -186,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", help="safetensors file caching the generated pairs (reused when its settings match)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -193,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     report_dir = Path(args.report)
     report_dir.mkdir(parents=True, exist_ok=True)
 
-    print(f"generating {args.train_pairs} train + {args.val_pairs} val pairs at {args.size} px", flush=True)
-    train = make_pairs("train", args.train_pairs, args.size, workers=args.workers)
-    val = make_pairs("val", args.val_pairs, args.size, workers=args.workers)
+    train, val = load_or_make(args)
     data_minutes = (time.time() - t0) / 60
     digests = {"train": pairs_digest(train), "val": pairs_digest(val)}
     print(f"data ready in {data_minutes:.1f} min; train sha256 {digests['train']}", flush=True)

@@ -110,3 +110,12 @@ def test_model_constructor_arguments_are_checked():
         create_model("deblur.wiener", coc_source="guess")
     with pytest.raises(InvalidInputError, match="unknown arch keys"):
         create_model("genrefocus.tiny", weights=None, arch={"depth": 3})
+
+
+def test_card_table_is_generated_from_the_cards():
+    from refocus_bench.models import cards_markdown
+
+    table = cards_markdown()
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(list_models())
+    assert all(line.count(" | ") == 5 for line in rows)  # pipes inside cells are escaped

@@ -31,6 +31,7 @@ __all__ = [
     "list_models",
     "create_model",
     "model_card",
+    "cards_markdown",
     "save_model",
     "load_model",
     "ModelCard",
@@ -73,6 +74,17 @@ def list_models(pattern: str = "*", task: str | None = None) -> list[str]:
 def model_card(name: str) -> ModelCard:
     """The :class:`ModelCard` of ``name`` (imports the model's module, builds nothing)."""
     return MODELS.get(name).card
+
+
+def cards_markdown(pattern: str = "*") -> str:
+    """A Markdown table generated from the model cards (for the README; never written by hand)."""
+    lines = ["| model | tasks | summary | licence | weights (sha256) | paper |", "|---|---|---|---|---|---|"]
+    for name in list_models(pattern):
+        c = model_card(name)
+        weights = "; ".join(f"`{w.filename}` ({w.sha256[:12] + '...' if w.sha256 else 'no published hash'})" for w in c.weights) or "none"
+        cells = [f"`{name}`", ", ".join(c.tasks), c.summary, c.licence, weights, c.paper or "-"]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def create_model(name: str, **kwargs: Any) -> RefocusModel:

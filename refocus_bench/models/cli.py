@@ -138,8 +138,11 @@ def _grounder(args: argparse.Namespace):
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from . import list_models, model_card
+    from . import cards_markdown, list_models, model_card
 
+    if args.markdown:
+        print(cards_markdown(args.pattern), end="")
+        return 0
     for name in list_models(args.pattern, task=args.task):
         card = model_card(name)
         print(f"{name:28s} {','.join(card.tasks):22s} {card.summary}")
@@ -183,4 +186,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ml = msub.add_parser("list", help="list models with their tasks")
     ml.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern")
     ml.add_argument("--task", choices=("deblur", "bokeh", "refocus"), help="only models supporting this task")
+    ml.add_argument("--markdown", action="store_true", help="print the model-card table (Markdown) instead")
     ml.set_defaults(func=_run_list)

@@ -7,7 +7,9 @@ The structure of GenRefocus (arXiv 2512.16923) at a size a 2-core CPU trains in 
    ``clip(|K (1/z - 1/z_focus)| / 100, 0, 1)`` + signed CoC + an aperture-shape image -> bokeh.
 
 ``refocus`` runs both; with ``K = 0`` it returns the DeblurNet result, as the released model does.
-Both networks are direct (one forward pass, no diffusion). The weights ship in the package
+Both networks are direct (one forward pass, no diffusion) and fuse physics-derived candidates
+(Wiener deconvolutions; aperture-kernel blurs) starting from a closed-form blending prior, so the
+small CPU training budget goes into corrections (occlusion edges, ringing, CoC errors). The weights ship in the package
 (``refocus_bench/data/weights``) as safetensors, pinned by sha256 on the card; they were trained by
 ``scripts/train_tiny.py`` on simulator pairs (:mod:`.synthetic`), see ``reports/genrefocus_tiny``.
 
@@ -38,7 +40,7 @@ ARCH: dict[str, Any] = {
     "deblur_nsr": 1e-2,
     "bokeh_radii": [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
     "aperture_px": 32,
-    "widths": [32, 48, 64],
+    "widths": [24, 32, 48],
 }
 """Architecture of the shipped weights (also stored in the safetensors metadata)."""
 

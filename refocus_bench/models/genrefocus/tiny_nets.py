@@ -1,19 +1,22 @@
 """Networks of ``genrefocus.tiny``: a compact DeblurNet and BokehNet that run anywhere.
 
-Both are *candidate-fusion* networks: a fixed, physics-derived stack of candidate images is computed
-from the input, and a small U-Net predicts per-pixel softmax weights over the candidates plus a
-residual. The candidates carry what a small CPU-trained network cannot learn cheaply (large,
-exactly shaped blur kernels; inverse filters), the U-Net learns where to use which (blur size,
-occlusion edges, ringing).
+Both are *candidate-fusion* networks with a classical prior: a fixed, physics-derived stack of
+candidate images is computed from the input, a closed-form prior says how to blend them per pixel
+(linear interpolation between the two candidates whose radii bracket the pixel's CoC), and a small
+U-Net predicts corrections to the blend logits plus a residual. The U-Net's head starts at zero, so
+an untrained network *is* the classical method; training teaches it what the prior gets wrong
+(occlusion edges, ringing, CoC errors). The candidates carry what a small CPU-trained network cannot
+learn cheaply (large, exactly shaped blur kernels; inverse filters).
 
 * :class:`TinyDeblurNet` - candidates: the blurry input and its Wiener deconvolutions with disk
-  kernels of a few radii (linear light, mirror boundary). Blind: it sees only the blurry image,
-  like GenRefocus's DeblurNet.
+  kernels of a few radii (linear light, mirror boundary); prior from the blind gradient-ratio CoC
+  estimate (:func:`~refocus_bench.models.baselines.deconvolution.estimate_coc_px`), which the
+  U-Net also sees. Blind: it sees only the blurry image, like GenRefocus's DeblurNet.
 * :class:`TinyBokehNet` - candidates: the AIF image blurred with the *aperture kernel* at a few
-  radii (linear light; the kernel is rotated by 180 degrees in front of the focus plane). The
-  U-Net is conditioned on GenRefocus's defocus map ``clip(|K (1/z - 1/z_f)| / 100, 0, 1)``, the
-  signed CoC, and on an aperture-shape image (a ``aperture_px`` x ``aperture_px`` transmittance
-  raster) through FiLM on its bottleneck.
+  radii (linear light; the kernel is rotated by 180 degrees in front of the focus plane); prior
+  from the requested CoC. The U-Net is conditioned on GenRefocus's defocus map
+  ``clip(|K (1/z - 1/z_f)| / 100, 0, 1)``, the signed CoC, and on an aperture-shape image (a
+  ``aperture_px`` x ``aperture_px`` transmittance raster) through FiLM on its bottleneck.
 
 Shapes: images (B, 3, H, W) sRGB in [0, 1]; CoC (B, 1, H, W) signed pixels; any H, W.
 """
@@ -26,9 +29,9 @@ from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 from torch import nn
 
 from ...simulators.apertures import Aperture, Disk, signed_kernel
-from ..baselines.deconvolution import fft_convolve, wiener_deconvolve
+from ..baselines.deconvolution import estimate_coc_px, fft_convolve, wiener_deconvolve
 
-__all__ = ["TinyUNet", "TinyDeblurNet", "TinyBokehNet", "aperture_image", "COC_SCALE_PX"]
+__all__ = ["TinyUNet", "TinyDeblurNet", "TinyBokehNet", "aperture_image", "interp_weights", "COC_SCALE_PX"]
 
 COC_SCALE_PX = 16.0
 """The signed CoC input channel is ``clip(coc / COC_SCALE_PX, -2, 2)``."""
@@ -60,7 +63,7 @@ class TinyUNet(nn.Module):
         film_dim: size of the conditioning vector (0 = none).
     """
 
-    def __init__(self, in_ch: int, out_ch: int, widths: tuple[int, int, int] = (32, 48, 64), film_dim: int = 0) -> None:
+    def __init__(self, in_ch: int, out_ch: int, widths: tuple[int, int, int] = (24, 32, 48), film_dim: int = 0) -> None:
         super().__init__()
         w0, w1, w2 = widths
         self.stem = nn.Conv2d(in_ch, w0, 3, padding=1)
@@ -75,6 +78,8 @@ class TinyUNet(nn.Module):
         self.up0 = nn.Conv2d(w1 + w0, w0, 3, padding=1)
         self.dec0 = _Res(w0)
         self.head = nn.Conv2d(w0, out_ch, 3, padding=1)
+        nn.init.zeros_(self.head.weight)  # an untrained network returns the prior
+        nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -93,11 +98,25 @@ class TinyUNet(nn.Module):
         return self.head(F.silu(u0))[..., :h, :w]
 
 
-def _fuse(logits_res: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-    """``sum softmax(logits) * candidates + residual``; candidates (B, N, 3, H, W), output (B, 3, H, W)."""
+def interp_weights(radius_px: torch.Tensor, radii: tuple[float, ...]) -> torch.Tensor:
+    """Hat-function weights (B, N, H, W) over ascending ``radii`` for a radius map (B, 1, H, W).
+
+    Each pixel splits linearly between the two radii that bracket it (clamped at the ends), so the
+    weights sum to 1 and equal a one-hot on exact radii.
+    """
+    t = torch.tensor(radii, dtype=radius_px.dtype, device=radius_px.device)
+    r = radius_px.clamp(float(t[0]), float(t[-1]))
+    idx = (torch.bucketize(r, t, right=True) - 1).clamp(0, len(radii) - 2)
+    frac = ((r - t[idx]) / (t[idx + 1] - t[idx])).clamp(0.0, 1.0)
+    k = torch.arange(len(radii), device=r.device).reshape(1, -1, 1, 1)
+    return torch.where(k == idx, 1.0 - frac, torch.zeros_like(frac)) + torch.where(k == idx + 1, frac, torch.zeros_like(frac))
+
+
+def _fuse(out: torch.Tensor, candidates: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """``sum softmax(log prior + logits) * candidates + residual``; candidates (B, N, 3, H, W)."""
     n = candidates.shape[1]
-    weights = torch.softmax(logits_res[:, :n], dim=1)[:, :, None]
-    return (weights * candidates).sum(1) + 0.1 * torch.tanh(logits_res[:, n : n + 3])
+    weights = torch.softmax(torch.log(prior + 1e-3) + out[:, :n], dim=1)[:, :, None]
+    return (weights * candidates).sum(1) + 0.1 * torch.tanh(out[:, n : n + 3])
 
 
 class TinyDeblurNet(nn.Module):
@@ -110,11 +129,16 @@ class TinyDeblurNet(nn.Module):
     """
 
     def __init__(self, radii: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 8.0), nsr: float = 1e-2,
-                 widths: tuple[int, int, int] = (32, 48, 64)) -> None:
+                 widths: tuple[int, int, int] = (24, 32, 48)) -> None:
         super().__init__()
         self.radii, self.nsr = tuple(float(r) for r in radii), float(nsr)
         n = len(self.radii) + 1
-        self.unet = TinyUNet(3 * n, n + 3, widths)
+        self.unet = TinyUNet(3 * n + 1, n + 3, widths)
+
+    def coc_estimate(self, image: torch.Tensor) -> torch.Tensor:
+        """Blind CoC estimate (B, 1, H, W) px, the prior's input (no gradient)."""
+        with torch.no_grad():
+            return estimate_coc_px(image.clamp(0.0, 1.0), max_radius_px=max(self.radii))
 
     def candidates(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 1 + len(radii), 3, H, W): the input and its Wiener deconvolutions, sRGB."""
@@ -125,12 +149,14 @@ class TinyDeblurNet(nn.Module):
             out.append(linear_rgb_to_rgb(wiener_deconvolve(lin, k, nsr=self.nsr).clamp(0.0, 1.0)))
         return torch.stack(out, dim=1)
 
-    def fuse(self, cands: torch.Tensor) -> torch.Tensor:
-        """Learned fusion of precomputed :meth:`candidates` (training crops them first)."""
-        return _fuse(self.unet(cands.flatten(1, 2)), cands)
+    def fuse(self, cands: torch.Tensor, coc_est: torch.Tensor) -> torch.Tensor:
+        """Learned fusion of precomputed :meth:`candidates` given :meth:`coc_estimate` (training crops both)."""
+        prior = interp_weights(coc_est, (0.0,) + self.radii)
+        x = torch.cat([cands.flatten(1, 2), coc_est / COC_SCALE_PX], dim=1)
+        return _fuse(self.unet(x), cands, prior)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.fuse(self.candidates(image))
+        return self.fuse(self.candidates(image), self.coc_estimate(image))
 
 
 class TinyBokehNet(nn.Module):
@@ -143,7 +169,7 @@ class TinyBokehNet(nn.Module):
     """
 
     def __init__(self, radii: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0), aperture_px: int = 32,
-                 widths: tuple[int, int, int] = (32, 48, 64)) -> None:
+                 widths: tuple[int, int, int] = (24, 32, 48)) -> None:
         super().__init__()
         self.radii, self.aperture_px = tuple(float(r) for r in radii), int(aperture_px)
         n = len(self.radii)
@@ -181,4 +207,4 @@ class TinyBokehNet(nn.Module):
         """Learned fusion of precomputed :meth:`candidates`; ``aperture_img`` is (1 or B, 1, P, P)."""
         ap = aperture_img.expand(cands.shape[0], 1, self.aperture_px, self.aperture_px)
         x = torch.cat([cands.flatten(1, 2), defocus_map, (coc_px / COC_SCALE_PX).clamp(-2.0, 2.0)], dim=1)
-        return _fuse(self.unet(x, self.aperture_encoder(ap)), cands)
+        return _fuse(self.unet(x, self.aperture_encoder(ap)), cands, interp_weights(coc_px.abs(), self.radii))
