@@ -129,3 +129,53 @@ def test_focus_by_text_uses_a_pluggable_grounder(two_planes, monkeypatch):
                                torch.tensor([4.0, 4.0], dtype=torch.float64))
     with pytest.raises(InvalidInputError, match="mask is empty"):
         select_focus(two_planes, text="a unicorn", image=image, grounder=right_half)
+
+
+def _word_tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<unk>": 1, "the": 2, "far": 3, "wall": 4}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", model_max_length=8)
+
+
+def test_owlv2_grounder_maps_its_best_box_to_a_mask(two_planes):
+    from refocus_bench.models.focus import create_grounder, list_grounders
+
+    assert "owlv2" in list_grounders()
+    # a stub detector: patch 1 scores highest, its box (cx, cy, w, h) covers the right half of the padded square
+    boxes = torch.tensor([[[0.1, 0.1, 0.1, 0.1], [0.75, 0.5, 0.5, 1.0], [0.2, 0.2, 0.1, 0.1]]])
+    logits = torch.tensor([[[-3.0], [4.0], [0.0]]])
+    stub = Stub(logits, vision_config=SimpleNamespace(image_size=32))
+    stub.forward = lambda input_ids, attention_mask, pixel_values: SimpleNamespace(logits=logits.expand(pixel_values.shape[0], -1, -1),
+                                                                               pred_boxes=boxes.expand(pixel_values.shape[0], -1, -1))
+    g = create_grounder("owlv2", model=stub, tokenizer=_word_tokenizer())
+    mask = g(torch.rand(2, 3, 16, 16), "the far wall")
+    expected = torch.zeros(2, 1, 16, 16)
+    expected[..., 8:] = 1.0
+    torch.testing.assert_close(mask, expected)
+    torch.testing.assert_close(select_focus(two_planes, text="the far wall", image=torch.rand(2, 3, 16, 16), grounder=g),
+                               torch.tensor([4.0, 4.0], dtype=torch.float64))
+    # a non-square image: boxes are relative to the square padded at the bottom/right
+    assert g(torch.rand(1, 3, 8, 16), "the far wall")[..., :, 8:].all()
+    with pytest.raises(InvalidInputError, match="mask is empty"):  # below the score threshold
+        select_focus(two_planes, text="the far wall", image=torch.rand(2, 3, 16, 16),
+                     grounder=create_grounder("owlv2", model=stub, tokenizer=_word_tokenizer(), threshold=0.999))
+
+
+def test_owlv2_grounder_runs_a_tiny_random_model():
+    from transformers import Owlv2Config, Owlv2ForObjectDetection
+
+    from refocus_bench.models.focus import create_grounder
+
+    torch.manual_seed(0)
+    cfg = Owlv2Config(text_config={"vocab_size": 8, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                                   "num_attention_heads": 2, "max_position_embeddings": 8, "bos_token_id": 0, "eos_token_id": 1,
+                                   "pad_token_id": 0},
+                      vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                                     "image_size": 32, "patch_size": 8}, projection_dim=16)
+    g = create_grounder("owlv2", model=Owlv2ForObjectDetection(cfg), tokenizer=_word_tokenizer(), threshold=0.0)
+    mask = g(torch.rand(2, 3, 24, 20), "the wall")
+    assert mask.shape == (2, 1, 24, 20) and set(mask.unique().tolist()) <= {0.0, 1.0}

@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 GROUNDERS = Registry("grounder", "refocus_bench.grounders")
+GROUNDERS.register("owlv2", "refocus_bench.models.grounding:OwlV2Grounder",
+                   description="OWLv2 open-vocabulary detector (transformers, local weights) -> box mask")
 
 
 @runtime_checkable
