@@ -59,6 +59,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     suffix = Path(args.output).suffix.lower()
     check(suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"), lambda: f"-o must end in .png, .jpg or .tif, got {args.output!r}")
+    if args.save_coc:  # checked before anything is written, so a bad path leaves no output behind
+        coc_suffix = Path(args.save_coc).suffix.lower()
+        check(coc_suffix in (".npy", ".exr"), lambda: f"--save-coc must end in .npy or .exr, got {args.save_coc!r}")
     if args.focus_point is not None:
         check(args.focus_distance is None, "give --focus-distance or --focus-point, not both")
         focus = focus_from_point(depth, parse_point(args.focus_point))
