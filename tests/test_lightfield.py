@@ -31,6 +31,15 @@ def _psnr(a: torch.Tensor, b: torch.Tensor, margin: int) -> float:
     return -10.0 * math.log10(float(((a.double() - b.double()) ** 2).mean()))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Small tensors: one thread is as fast and does not stall when the shared machine is busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def scene():
     return dead_leaves_scene((64, 64), n_leaves=12, depth_range_m=(1.0, 6.0), seed=0, point_lights=2)
