@@ -5,6 +5,18 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module on one intra-op thread: faster for small tensors, and on a shared 2-core machine
+    it avoids threads spinning against other processes (use with ``pytest.mark.usefixtures``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def metric_weights():
     """LPIPS/DISTS weights in the cache ($REFOCUS_BENCH_HOME or ~/.cache/refocus_bench).

@@ -41,13 +41,7 @@ FULL_RES = RenderConfig(coarse_radius_px=float("inf"))
 POLYGON_BLADES = {"triangle-blades": 3, "pentagon": 5, "hexagon": 6, "heptagon": 7, "octagon": 8}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread is faster, and on a shared machine it avoids spinning threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def analytic_unit_area(name: str) -> float | None:

@@ -19,13 +19,7 @@ SENSOR_MM = 1.0  # a tiny sensor so that a 48 px image gets blur radii of severa
 F_MM, N, FOCUS_M = 50.0, 2.0, 2.0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread is faster, and on a shared machine it avoids spinning threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def depth_m() -> np.ndarray:

@@ -27,13 +27,7 @@ R = 8.0  # CoC radius of the defocused plane (px)
 SAMPLES = 512
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread is faster, and on a shared machine it avoids spinning threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, mask: np.ndarray) -> float:

@@ -24,13 +24,7 @@ from refocus_bench.simulators.render import DefocusRenderer, RenderConfig, rende
 FULL_RES = RenderConfig(coarse_radius_px=float("inf"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread is faster, and on a shared machine it avoids spinning threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def rand_image(b=1, h=32, w=32, lo=0.05, hi=0.95, seed=0, dtype=torch.float64) -> torch.Tensor:

@@ -16,13 +16,7 @@ from refocus_bench.simulators.render import render_bokeh
 from refocus_bench.simulators.scatter import render_scatter
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread is faster, and on a shared machine it avoids spinning threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def rand_image(h=24, w=24, seed=0, lo=0.0, hi=1.0):
