@@ -65,7 +65,7 @@ def test_layered_deconvolution_with_oracle_coc_beats_the_blurry_input(scene_aif)
     blurry = render_bokeh(scene_aif, coc_px=coc)
     restored = deconvolve_layered(blurry, coc, lambda x, k: wiener_deconvolve(x, k, nsr=1e-3))
     assert psnr(restored, scene_aif) > psnr(blurry, scene_aif) + 3
-    model = create_model("deblur.wiener")
+    model = create_model("deblur.wiener", nsr=1e-3)
     torch.testing.assert_close(model.deblur(blurry, coc_px=coc), restored)
 
 

@@ -259,7 +259,12 @@ class _LayeredDeconvolution(RefocusModel):
 
 
 class WienerDeblur(_LayeredDeconvolution):
-    """Wiener deconvolution with the aperture kernel per CoC layer (oracle or estimated CoC)."""
+    """Wiener deconvolution with the aperture kernel per CoC layer (oracle or estimated CoC).
+
+    The default ``nsr`` (0.03) had the best LPIPS on the validation split of the synthetic pairs
+    among 1e-3, 1e-2 and 3e-2: occlusion edges break the one-kernel-per-layer model, and a smaller
+    ratio rings there.
+    """
 
     card = ModelCard(
         name="deblur.wiener", tasks=("deblur",),
@@ -269,7 +274,7 @@ class WienerDeblur(_LayeredDeconvolution):
         input_contract=_DECONV_CONTRACT,
     )
 
-    def __init__(self, nsr: float = 1e-3, aperture: str = "disk", coc_source: str = "auto",
+    def __init__(self, nsr: float = 3e-2, aperture: str = "disk", coc_source: str = "auto",
                  max_radius_px: float = 12.0, tile_px: int = 32) -> None:
         super().__init__(aperture, coc_source, max_radius_px, tile_px)
         check(nsr > 0, lambda: f"nsr must be > 0, got {nsr}")

@@ -9,7 +9,7 @@ The structure of GenRefocus (arXiv 2512.16923) at a size a 2-core CPU trains in 
 ``refocus`` runs both; with ``K = 0`` it returns the DeblurNet result, as the released model does.
 Both networks are direct (one forward pass, no diffusion) and fuse physics-derived candidates
 (Wiener deconvolutions; aperture-kernel blurs) starting from a closed-form blending prior, so the
-small CPU training budget goes into corrections (occlusion edges, ringing, CoC errors). The weights ship in the package
+small CPU training budget goes into corrections (occlusion edges, ringing, blur selection). The weights ship in the package
 (``refocus_bench/data/weights``) as safetensors, pinned by sha256 on the card; they were trained by
 ``scripts/train_tiny.py`` on simulator pairs (:mod:`.synthetic`), see ``reports/genrefocus_tiny``.
 
@@ -37,7 +37,7 @@ __all__ = ["GenRefocusTiny", "WEIGHTS", "ARCH"]
 
 ARCH: dict[str, Any] = {
     "deblur_radii": [1.0, 2.0, 3.0, 5.0, 8.0],
-    "deblur_nsr": 1e-2,
+    "deblur_nsr": 3e-2,
     "bokeh_radii": [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
     "aperture_px": 32,
     "widths": [24, 32, 48],

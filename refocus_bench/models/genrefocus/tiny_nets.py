@@ -1,20 +1,21 @@
 """Networks of ``genrefocus.tiny``: a compact DeblurNet and BokehNet that run anywhere.
 
-Both are *candidate-fusion* networks with a classical prior: a fixed, physics-derived stack of
-candidate images is computed from the input, a closed-form prior says how to blend them per pixel
-(linear interpolation between the two candidates whose radii bracket the pixel's CoC), and a small
-U-Net predicts corrections to the blend logits plus a residual. The U-Net's head starts at zero, so
-an untrained network *is* the classical method; training teaches it what the prior gets wrong
-(occlusion edges, ringing, CoC errors). The candidates carry what a small CPU-trained network cannot
-learn cheaply (large, exactly shaped blur kernels; inverse filters).
+Both are *candidate-fusion* networks with a prior: a fixed, physics-derived stack of candidate
+images is computed from the input, a closed-form prior says how to blend them per pixel, and a small
+U-Net predicts bounded corrections to the blend logits plus a residual. The U-Net's head starts at
+zero, so an untrained network *is* its prior; training teaches it what the prior gets wrong. The
+candidates carry what a small CPU-trained network cannot learn cheaply (large, exactly shaped blur
+kernels; inverse filters).
 
 * :class:`TinyDeblurNet` - candidates: the blurry input and its Wiener deconvolutions with disk
-  kernels of a few radii (linear light, mirror boundary); prior from the blind gradient-ratio CoC
-  estimate (:func:`~refocus_bench.models.baselines.deconvolution.estimate_coc_px`), which the
-  U-Net also sees. Blind: it sees only the blurry image, like GenRefocus's DeblurNet.
+  kernels of a few radii (linear light, mirror boundary); the prior is the identity (all weight on
+  the input: blind Wiener with an estimated CoC is worse than doing nothing, see
+  ``reports/model_comparison``); the U-Net also sees the blind gradient-ratio CoC estimate
+  (:func:`~refocus_bench.models.baselines.deconvolution.estimate_coc_px`). Blind: it sees only the
+  blurry image, like GenRefocus's DeblurNet.
 * :class:`TinyBokehNet` - candidates: the AIF image blurred with the *aperture kernel* at a few
-  radii (linear light; the kernel is rotated by 180 degrees in front of the focus plane); prior
-  from the requested CoC. The U-Net is conditioned on GenRefocus's defocus map
+  radii (linear light; the kernel is rotated by 180 degrees in front of the focus plane); the prior
+  interpolates linearly between the two candidates whose radii bracket the requested CoC. The U-Net is conditioned on GenRefocus's defocus map
   ``clip(|K (1/z - 1/z_f)| / 100, 0, 1)``, the signed CoC, and on an aperture-shape image (a
   ``aperture_px`` x ``aperture_px`` transmittance raster) through FiLM on its bottleneck.
 
@@ -112,11 +113,16 @@ def interp_weights(radius_px: torch.Tensor, radii: tuple[float, ...]) -> torch.T
     return torch.where(k == idx, 1.0 - frac, torch.zeros_like(frac)) + torch.where(k == idx + 1, frac, torch.zeros_like(frac))
 
 
-def _fuse(out: torch.Tensor, candidates: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-    """``sum softmax(log prior + logits) * candidates + residual``; candidates (B, N, 3, H, W)."""
+LOGIT_RANGE = 6.0
+"""Bound of the learned logit corrections (keeps training stable; the prior always has a say)."""
+
+
+def _fuse(out: torch.Tensor, candidates: torch.Tensor, prior: torch.Tensor, residual: float = 0.1) -> torch.Tensor:
+    """``sum softmax(log prior + c) * candidates + residual``; candidates (B, N, 3, H, W)."""
     n = candidates.shape[1]
-    weights = torch.softmax(torch.log(prior + 1e-3) + out[:, :n], dim=1)[:, :, None]
-    return (weights * candidates).sum(1) + 0.1 * torch.tanh(out[:, n : n + 3])
+    correction = LOGIT_RANGE * torch.tanh(out[:, :n] / LOGIT_RANGE)
+    weights = torch.softmax(torch.log(prior + 1e-3) + correction, dim=1)[:, :, None]
+    return (weights * candidates).sum(1) + residual * torch.tanh(out[:, n : n + 3])
 
 
 class TinyDeblurNet(nn.Module):
@@ -128,7 +134,7 @@ class TinyDeblurNet(nn.Module):
         widths: U-Net widths.
     """
 
-    def __init__(self, radii: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 8.0), nsr: float = 1e-2,
+    def __init__(self, radii: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 8.0), nsr: float = 3e-2,
                  widths: tuple[int, int, int] = (24, 32, 48)) -> None:
         super().__init__()
         self.radii, self.nsr = tuple(float(r) for r in radii), float(nsr)
@@ -151,9 +157,10 @@ class TinyDeblurNet(nn.Module):
 
     def fuse(self, cands: torch.Tensor, coc_est: torch.Tensor) -> torch.Tensor:
         """Learned fusion of precomputed :meth:`candidates` given :meth:`coc_estimate` (training crops both)."""
-        prior = interp_weights(coc_est, (0.0,) + self.radii)
+        prior = torch.zeros_like(cands[:, :, 0])
+        prior[:, 0] = 1.0  # identity: the input candidate
         x = torch.cat([cands.flatten(1, 2), coc_est / COC_SCALE_PX], dim=1)
-        return _fuse(self.unet(x), cands, prior)
+        return _fuse(self.unet(x), cands, prior, residual=0.25)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.fuse(self.candidates(image), self.coc_estimate(image))
