@@ -10,7 +10,9 @@ Steps: generate ``--train-pairs`` training and ``--val-pairs`` validation pairs
 (:mod:`refocus_bench.models.genrefocus.synthetic`, disjoint seed ranges), train DeblurNet then
 BokehNet with Adam on random crops (L1 + 0.5 x L1 of image gradients), each for its minutes budget
 or ``--max-steps`` steps, whichever comes first, with a cosine learning-rate decay over that budget,
-keeping the checkpoint with the best validation PSNR. Writes the weights (safetensors, architecture and data hash in the metadata), a JSON
+keeping the checkpoint with the best validation LPIPS (LPIPS is used for checkpoint selection on
+the validation split only, never as a training loss). DeblurNet's defocus-map output is also
+supervised with the true |CoC| of the training pairs. Writes the weights (safetensors, architecture and data hash in the metadata), a JSON
 report with every setting and curve, ``curves.svg`` and a README with the summary.
 """
 
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from refocus_bench.models.genrefocus.synthetic import OUTPUT_APERTURES, make_pairs, pairs_digest  # noqa: E402
 from refocus_bench.models.genrefocus.tiny import ARCH, GenRefocusTiny  # noqa: E402
-from refocus_bench.models.genrefocus.tiny_nets import aperture_image  # noqa: E402
+from refocus_bench.models.genrefocus.tiny_nets import COC_SCALE_PX, aperture_image  # noqa: E402
 from refocus_bench.models.weights import file_sha256  # noqa: E402
 from refocus_bench.optics import genrefocus_defocus_map  # noqa: E402
 from refocus_bench.simulators.apertures import make_aperture  # noqa: E402
@@ -43,6 +45,19 @@ def loss_fn(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
     grad = (dx(pred) - dx(target)).abs().mean() + (dy(pred) - dy(target)).abs().mean()
     return l1 + 0.5 * grad
+
+
+_LPIPS: list = []
+
+
+def lpips_alex(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean LPIPS-alex (validation only: checkpoint selection, never a training loss)."""
+    if not _LPIPS:
+        from refocus_bench.metrics import create_metric
+
+        _LPIPS.append(create_metric("lpips.alex"))
+    with torch.no_grad():
+        return float(_LPIPS[0].score(a, b).mean())
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -76,18 +91,19 @@ def bokeh_inputs(pairs: dict, idx: list[int], net, crop: int | None, g: torch.Ge
 
 
 def deblur_inputs(pairs: dict, idx: list[int], net, crop: int | None, g: torch.Generator, augment: bool):
-    x, t = pairs["blurry"][idx], pairs["aif"][idx]
+    """(candidates, classical CoC estimate, target AIF, true |CoC|), cropped and augmented alike."""
+    x, t, r = pairs["blurry"][idx], pairs["aif"][idx], pairs["coc_in"][idx].abs()
     if crop:
         ys, xs = _crop_slices(x.shape[-2], x.shape[-1], crop, g)
-        x, t = x[..., ys, xs], t[..., ys, xs]
+        x, t, r = x[..., ys, xs], t[..., ys, xs], r[..., ys, xs]
     if augment:
         k = int(torch.randint(0, 4, (1,), generator=g))
-        x, t = torch.rot90(x, k, (-2, -1)), torch.rot90(t, k, (-2, -1))
+        x, t, r = (torch.rot90(v, k, (-2, -1)) for v in (x, t, r))
         if bool(torch.randint(0, 2, (1,), generator=g)):
-            x, t = torch.flip(x, (-1,)), torch.flip(t, (-1,))
+            x, t, r = (torch.flip(v, (-1,)) for v in (x, t, r))
     with torch.no_grad():
         c, e = net.candidates(x), net.coc_estimate(x)
-    return c, e, t
+    return c, e, t, r
 
 
 def load_or_make(args) -> tuple[dict, dict]:
@@ -127,18 +143,21 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
         with torch.no_grad():
             idx = list(range(val["aif"].shape[0]))
             if name == "deblur":
-                c, e, t = deblur_inputs(val, idx, net, None, g, False)
-                pred, base = net.fuse(c, e), val["blurry"]
+                c, e, t, r = deblur_inputs(val, idx, net, None, g, False)
+                pred, coc = net.fuse(c, e, return_coc=True)
+                base = val["blurry"]
             else:
                 c, coc, dmap, aps, t = bokeh_inputs(val, idx, net, None, g)
                 pred = torch.cat([net.fuse(c[i : i + 1], coc[i : i + 1], dmap[i : i + 1], aps[i : i + 1]) for i in idx])
                 base = val["aif"]
         net.train()
+        extra = {"val_coc_mae_px": float((coc - r).abs().mean())} if name == "deblur" else {}
         return {"step": step, "minutes": (time.time() - start) / 60, "val_l1": float((pred.clamp(0, 1) - t).abs().mean()),
-                "val_psnr": psnr(pred.clamp(0, 1), t), "input_psnr": psnr(base, t)}
+                "val_psnr": psnr(pred.clamp(0, 1), t), "input_psnr": psnr(base, t), "val_lpips": lpips_alex(pred.clamp(0, 1), t),
+                **extra}
 
     val_curve.append(evaluate())
-    best = (val_curve[0]["val_psnr"], 0, copy.deepcopy(net.state_dict()))
+    best = (-val_curve[0]["val_lpips"], 0, copy.deepcopy(net.state_dict()))
     net.train()
     while step < args.max_steps and time.time() - start < budget:
         frac = max(step / args.max_steps, (time.time() - start) / budget)
@@ -146,12 +165,14 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
             group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         idx = torch.randint(0, n, (args.batch,), generator=g).tolist()
         if name == "deblur":
-            c, e, t = deblur_inputs(pairs, idx, net, args.crop, g, True)
-            pred = net.fuse(c, e)
+            c, e, t, r = deblur_inputs(pairs, idx, net, args.crop, g, True)
+            pred, coc = net.fuse(c, e, return_coc=True)
         else:
             c, coc, dmap, aps, t = bokeh_inputs(pairs, idx, net, args.crop, g)
             pred = net.fuse(c, coc, dmap, aps)
         loss = loss_fn(pred, t)
+        if name == "deblur":  # supervise the defocus map with the true |CoC| (units of COC_SCALE_PX)
+            loss = loss + (coc - r).abs().mean() / COC_SCALE_PX
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -164,17 +185,17 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
         if step % args.val_every == 0:
             val_curve.append(evaluate())
             v = val_curve[-1]
-            if v["val_psnr"] > best[0]:
-                best = (v["val_psnr"], step, copy.deepcopy(net.state_dict()))
+            if -v["val_lpips"] > best[0]:
+                best = (-v["val_lpips"], step, copy.deepcopy(net.state_dict()))
             print(f"[{name}] step {step} {v['minutes']:.1f} min loss {ema:.4f} val PSNR {v['val_psnr']:.2f} dB "
-                  f"(input {v['input_psnr']:.2f})", flush=True)
+                  f"(input {v['input_psnr']:.2f}) LPIPS {v['val_lpips']:.4f} {v.get('val_coc_mae_px', '')}", flush=True)
     val_curve.append(evaluate())
-    if val_curve[-1]["val_psnr"] > best[0]:
-        best = (val_curve[-1]["val_psnr"], step, copy.deepcopy(net.state_dict()))
+    if -val_curve[-1]["val_lpips"] > best[0]:
+        best = (-val_curve[-1]["val_lpips"], step, copy.deepcopy(net.state_dict()))
     net.load_state_dict(best[2])  # keep the best validation checkpoint
     net.eval()
     return {"steps": step, "minutes": (time.time() - start) / 60, "train_curve": curve, "val_curve": val_curve,
-            "best_step": best[1], "best_val_psnr": best[0]}
+            "best_step": best[1], "best_val_lpips": -best[0]}
 
 
 def svg_curves(stages: dict, path: Path) -> None:
@@ -263,13 +284,14 @@ def main(argv: list[str] | None = None) -> int:
         f"- data sha256: train `{digests['train']}`, val `{digests['val']}`",
         f"- total wall time {total:.1f} min on {args.threads} CPU threads (torch {torch.__version__})",
         f"- crops {args.crop} px, batch {args.batch}, Adam lr {args.lr} with cosine decay, L1 + 0.5 x gradient L1", "",
-        "| stage | steps | minutes | val PSNR at step 0 (dB) | best val PSNR (dB) | kept step | input vs target (dB) |",
-        "|---|---|---|---|---|---|---|",
+        "| stage | steps | minutes | val LPIPS at step 0 | kept step | val LPIPS kept | val PSNR kept (dB) | input vs target PSNR (dB) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in stages.items():
         v0 = s["val_curve"][0]
-        lines.append(f"| {name} | {s['steps']} | {s['minutes']:.1f} | {v0['val_psnr']:.2f} | {s['best_val_psnr']:.2f} | "
-                     f"{s['best_step']} | {v0['input_psnr']:.2f} |")
+        kept = next(v for v in s["val_curve"] if v["step"] == s["best_step"])
+        lines.append(f"| {name} | {s['steps']} | {s['minutes']:.1f} | {v0['val_lpips']:.4f} | {s['best_step']} | "
+                     f"{kept['val_lpips']:.4f} | {kept['val_psnr']:.2f} | {v0['input_psnr']:.2f} |")
     lines += ["", "Curves: `curves.svg` (validation PSNR per step); every point is in `train_report.json`.", ""]
     (report_dir / "README.md").write_text("\n".join(lines))
     print(f"done in {total:.1f} min; weights {out} sha256 {sha}", flush=True)

@@ -36,7 +36,7 @@ from .tiny_nets import TinyBokehNet, TinyDeblurNet, aperture_image
 __all__ = ["GenRefocusTiny", "WEIGHTS", "ARCH"]
 
 ARCH: dict[str, Any] = {
-    "deblur_radii": [1.0, 2.0, 3.0, 5.0, 8.0],
+    "deblur_radii": [1.0, 1.5, 2.0, 3.0, 4.0, 5.5, 8.0, 12.0],
     "deblur_nsr": 3e-2,
     "bokeh_radii": [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
     "aperture_px": 32,

@@ -8,10 +8,10 @@ candidates carry what a small CPU-trained network cannot learn cheaply (large, e
 kernels; inverse filters).
 
 * :class:`TinyDeblurNet` - candidates: the blurry input and its Wiener deconvolutions with disk
-  kernels of a few radii (linear light, mirror boundary); the prior is the identity (all weight on
-  the input: blind Wiener with an estimated CoC is worse than doing nothing, see
-  ``reports/model_comparison``); the U-Net also sees the blind gradient-ratio CoC estimate
-  (:func:`~refocus_bench.models.baselines.deconvolution.estimate_coc_px`). Blind: it sees only the
+  kernels of a few radii (linear light, mirror boundary); the U-Net predicts the defocus map (a
+  correction of the classical gradient-ratio estimate,
+  :func:`~refocus_bench.models.baselines.deconvolution.estimate_coc_px`; trained against the true
+  |CoC|) and the prior interpolates between the candidates bracketing it. Blind: it sees only the
   blurry image, like GenRefocus's DeblurNet.
 * :class:`TinyBokehNet` - candidates: the AIF image blurred with the *aperture kernel* at a few
   radii (linear light; the kernel is rotated by 180 degrees in front of the focus plane); the prior
@@ -126,23 +126,29 @@ def _fuse(out: torch.Tensor, candidates: torch.Tensor, prior: torch.Tensor, resi
 
 
 class TinyDeblurNet(nn.Module):
-    """Blind deblurring: fuse the blurry image with Wiener deconvolutions at fixed disk radii.
+    """Blind deblurring: a learned defocus map drives a blend of Wiener deconvolutions.
+
+    The U-Net predicts, per pixel, the blur radius (a correction of the classical gradient-ratio
+    estimate, supervised with the true |CoC| in training), bounded corrections of the blend logits
+    and a small residual. The prior blends the two Wiener candidates whose radii bracket the
+    predicted radius, so with a perfect radius map the network reproduces layered Wiener
+    deconvolution with the oracle CoC.
 
     Args:
-        radii: disk radii (px) of the Wiener candidates.
+        radii: disk radii (px) of the Wiener candidates (radius 0 is the input itself).
         nsr: Wiener noise-to-signal ratio of the candidates.
         widths: U-Net widths.
     """
 
-    def __init__(self, radii: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 8.0), nsr: float = 3e-2,
+    def __init__(self, radii: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 5.5, 8.0, 12.0), nsr: float = 3e-2,
                  widths: tuple[int, int, int] = (24, 32, 48)) -> None:
         super().__init__()
         self.radii, self.nsr = tuple(float(r) for r in radii), float(nsr)
         n = len(self.radii) + 1
-        self.unet = TinyUNet(3 * n + 1, n + 3, widths)
+        self.unet = TinyUNet(3 * n + 1, n + 4, widths)
 
     def coc_estimate(self, image: torch.Tensor) -> torch.Tensor:
-        """Blind CoC estimate (B, 1, H, W) px, the prior's input (no gradient)."""
+        """Classical blind CoC estimate (B, 1, H, W) px, the starting point of the learned one."""
         with torch.no_grad():
             return estimate_coc_px(image.clamp(0.0, 1.0), max_radius_px=max(self.radii))
 
@@ -155,12 +161,16 @@ class TinyDeblurNet(nn.Module):
             out.append(linear_rgb_to_rgb(wiener_deconvolve(lin, k, nsr=self.nsr).clamp(0.0, 1.0)))
         return torch.stack(out, dim=1)
 
-    def fuse(self, cands: torch.Tensor, coc_est: torch.Tensor) -> torch.Tensor:
-        """Learned fusion of precomputed :meth:`candidates` given :meth:`coc_estimate` (training crops both)."""
-        prior = torch.zeros_like(cands[:, :, 0])
-        prior[:, 0] = 1.0  # identity: the input candidate
-        x = torch.cat([cands.flatten(1, 2), coc_est / COC_SCALE_PX], dim=1)
-        return _fuse(self.unet(x), cands, prior, residual=0.25)
+    def fuse(self, cands: torch.Tensor, coc_est: torch.Tensor, return_coc: bool = False):
+        """Fusion of precomputed :meth:`candidates` given :meth:`coc_estimate` (training crops both).
+
+        Returns the image (B, 3, H, W), and with ``return_coc`` also the predicted |CoC| (B, 1, H, W) px.
+        """
+        n = cands.shape[1]
+        out = self.unet(torch.cat([cands.flatten(1, 2), coc_est / COC_SCALE_PX], dim=1))
+        coc = (coc_est + 4.0 * out[:, n + 3 : n + 4]).clamp(min=0.0)
+        image = _fuse(out[:, : n + 3], cands, interp_weights(coc, (0.0,) + self.radii))
+        return (image, coc) if return_coc else image
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.fuse(self.candidates(image), self.coc_estimate(image))
