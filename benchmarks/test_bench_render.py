@@ -1,6 +1,6 @@
 """Renderer performance, measured as ratios within one run (the machines are shared and noisy).
 
-Scene: the Middlebury "Motorcycle" RGB-D image resized to 1024x1024, its inverse depth mapped
+Single-threaded (see ``_one_thread``). Scene: the Middlebury "Motorcycle" RGB-D image resized to 1024x1024, its inverse depth mapped
 linearly to a signed CoC of -32..+30.5 px (focus in the middle of the depth range). Run with
 ``make bench`` (or ``pytest benchmarks/test_bench_render.py --benchmark-only``).
 
@@ -27,6 +27,16 @@ from refocus_bench.simulators.scatter import render_scatter
 from refocus_bench.simulators.scenes import middlebury_motorcycle
 
 MAX_COC_PX = 32.0
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Both renderers on one intra-op thread: the machines are shared, and many-thread timings of
+    small tensor operations swing by 10x under load while single-thread ratios stay within ~10%."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +110,7 @@ _MEMORY_SCRIPT = r"""
 import resource, sys, torch
 from refocus_bench.simulators.render import render_bokeh
 torch.set_grad_enabled(False)
+torch.set_num_threads(1)
 h, w = 4480, 6720
 g = torch.Generator().manual_seed(0)
 image = torch.rand(1, 3, h // 16, w // 16, generator=g).repeat_interleave(16, 2).repeat_interleave(16, 3).contiguous()
