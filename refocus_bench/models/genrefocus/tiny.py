@@ -38,6 +38,7 @@ __all__ = ["GenRefocusTiny", "WEIGHTS", "ARCH"]
 ARCH: dict[str, Any] = {
     "deblur_radii": [1.0, 1.5, 2.0, 3.0, 4.0, 5.5, 8.0, 12.0],
     "deblur_nsr": 3e-2,
+    "deblur_fusion": "prior",
     "bokeh_radii": [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
     "aperture_px": 32,
     "widths": [24, 32, 48],
@@ -80,7 +81,7 @@ class GenRefocusTiny(RefocusModel):
         check(not unknown, lambda: f"unknown arch keys {sorted(unknown)}; known: {sorted(ARCH)}")
         self.arch = {**ARCH, **(arch or {})}
         a = self.arch
-        self.deblur_net = TinyDeblurNet(tuple(a["deblur_radii"]), a["deblur_nsr"], tuple(a["widths"]))
+        self.deblur_net = TinyDeblurNet(tuple(a["deblur_radii"]), a["deblur_nsr"], tuple(a["widths"]), a["deblur_fusion"])
         self.bokeh_net = TinyBokehNet(tuple(a["bokeh_radii"]), a["aperture_px"], tuple(a["widths"]))
         self.weights_path: str | None = None
         if weights is not None:
