@@ -47,7 +47,7 @@ ARCH: dict[str, Any] = {
 
 WEIGHTS = WeightsFile(
     filename="genrefocus_tiny_v1.safetensors",
-    sha256="0000000000000000000000000000000000000000000000000000000000000000",
+    sha256="6248941e25c379c8f8dc1b9a57c6bb0bc65539ba532c24463d346d70aa3cc228",
     location="package",
     source="python scripts/train_tiny.py (see reports/genrefocus_tiny/README.md)",
     licence="Apache-2.0",
