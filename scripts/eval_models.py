@@ -104,6 +104,33 @@ def table(rows: list[dict], subset: set[int] | None = None) -> list[str]:
     return lines
 
 
+PAIRED = [
+    ("deblur", "genrefocus.tiny", "identity"),
+    ("deblur", "genrefocus.tiny", "deblur.wiener (estimated CoC)"),
+    ("deblur", "genrefocus.tiny", "deblur.richardson_lucy (estimated CoC)"),
+    ("deblur", "genrefocus.tiny", "deblur.wiener (oracle CoC)"),
+    ("deblur", "genrefocus.tiny", "deblur.richardson_lucy (oracle CoC)"),
+    ("bokeh", "genrefocus.tiny", "bokeh.gaussian"),
+    ("bokeh", "genrefocus.tiny", "bokeh.layered"),
+    ("refocus", "genrefocus.tiny", "identity"),
+]
+
+
+def paired_table(results: dict) -> list[str]:
+    """Per-pair LPIPS differences (mean, standard error, wins) of the headline comparisons."""
+    lines = ["| task | comparison | mean LPIPS difference +- s.e. (negative: first is better) | pairs where the first is better |",
+             "|---|---|---|---|"]
+    for task, a, b in PAIRED:
+        ra = next(r for r in results[task] if r["label"] == a)
+        rb = next(r for r in results[task] if r["label"] == b)
+        sa, sb = dict(zip(ra["samples"], ra["scores"]["lpips.alex"])), dict(zip(rb["samples"], rb["scores"]["lpips.alex"]))
+        d = [sa[i] - sb[i] for i in sorted(set(sa) & set(sb))]
+        m = mean(d)
+        se = (sum((x - m) ** 2 for x in d) / max(1, len(d) - 1)) ** 0.5 / len(d) ** 0.5
+        lines.append(f"| {task} | {a} vs {b} | {m:+.4f} +- {se:.4f} | {sum(x < 0 for x in d)}/{len(d)} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", type=int, default=24)
@@ -141,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         f"## Bokeh, disk-aperture pairs only ({len(disks)} pairs; the only ones bokeh.scatter can render)", "",
         *table(results["bokeh"], disks), "",
         "## Refocus (blurry input -> new focus / K / aperture target)", "", *table(results["refocus"]), "",
+        "## Paired differences (same pairs)", "", *paired_table(results), "",
         "Per-sample scores: `results.json`.", "",
     ]
     (out / "README.md").write_text("\n".join(lines))
