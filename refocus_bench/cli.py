@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "refocus_bench.datasets.cli",
     "refocus_bench.metrics.cli",
     "refocus_bench.models.cli",
+    "refocus_bench.runner.cli",
+    "refocus_bench.leaderboards.cli",
     "refocus_bench.demo",
 ]
 

@@ -5,13 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-python3}"
 
-# ExifTool (EXIF harvesting) comes from Debian; install it when we can, say how otherwise.
-if ! command -v exiftool >/dev/null 2>&1; then
+# System tools from Debian: ExifTool (EXIF harvesting) and headless Chromium + chromedriver (the
+# leaderboard site's browser test). Install what is missing when we can, say how otherwise.
+need=()
+command -v exiftool >/dev/null 2>&1 || need+=(libimage-exiftool-perl)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl >/dev/null) \
-      || echo "warning: could not install ExifTool; run: sudo apt-get install libimage-exiftool-perl" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \
+      || echo "warning: could not install ${need[*]}; run: sudo apt-get install ${need[*]}" >&2
   else
-    echo "note: ExifTool not found; for 'refocus-bench harvest' run: sudo apt-get install libimage-exiftool-perl" >&2
+    echo "note: missing ${need[*]}; run: sudo apt-get install ${need[*]}" >&2
   fi
 fi
 
