@@ -15,7 +15,10 @@ from pathlib import Path
 
 from ...errors import InvalidInputError
 
-__all__ = ["Layout", "Manifest", "Issue", "ValidationReport", "ISSUE_KINDS"]
+__all__ = ["Layout", "Manifest", "Issue", "ValidationReport", "ISSUE_KINDS", "DEFAULT_IGNORE"]
+
+DEFAULT_IGNORE = (".DS_Store", "Thumbs.db", "desktop.ini", "._*", "*.md", "*.txt", "LICENSE*")
+"""File names never reported as extra: OS clutter, read-me and licence files."""
 
 ISSUE_KINDS = {
     "missing_file": "a file that a sample needs is not there (e.g. an input without its target)",
@@ -93,7 +96,7 @@ class Manifest:
     bit_depth: Mapping[str, int] = field(default_factory=dict)
     image_roles: tuple[str, ...] = ("input", "target")
     same_size: tuple[str, ...] = ("input", "target")
-    ignore: tuple[str, ...] = (".DS_Store", "Thumbs.db", "desktop.ini", "._*", "*.md", "*.txt", "LICENSE*")
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
     checksums: Mapping[str, str] = field(default_factory=dict)
     count_note: str = ""
 
