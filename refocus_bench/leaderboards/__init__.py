@@ -1,1 +1,42 @@
-"""leaderboards."""
+"""Leaderboards: a pure function of results records (``refocus_bench.results``).
+
+Python API::
+
+    from refocus_bench.leaderboards import build_site, load_results, build_tables, headline_table
+    result = build_site(["results/"], "site/")        # HTML + Markdown + JSON + Parquet + plots
+    print(headline_table(result.tables))
+    submit_record("results/synthetic-deblur/deblur.wiener.json", "leaderboards/store")
+
+Modules: ``load`` (read and cross-check records), ``stats`` (bootstrap CIs), ``tables`` (ranking),
+``examples`` (safe example images), ``plots`` (SVG), ``markdown``, ``export`` (JSON, Parquet),
+``html_pages`` + ``web_assets`` (static site), ``site`` (atomic build), ``submit`` (store intake),
+``cli`` (``refocus-bench leaderboard build|submit``). Names resolve lazily so that importing the
+package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "LeaderboardError": "load", "LeaderboardWarning": "load", "ResultEntry": "load", "load_results": "load",
+    "bootstrap_ci": "stats", "mean_ci": "stats", "MeanCI": "stats",
+    "BenchmarkTable": "tables", "Row": "tables", "build_tables": "tables", "headline_table": "tables",
+    "render_markdown": "markdown", "leaderboard_dict": "export", "parquet_bytes": "export",
+    "build_site": "site", "render_site": "site", "SiteResult": "site",
+    "SubmissionRejected": "submit", "Submission": "submit", "check_submission": "submit",
+    "submit_record": "submit", "registered_content_hash": "submit",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

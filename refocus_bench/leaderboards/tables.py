@@ -1,0 +1,206 @@
+"""Leaderboard tables: one per benchmark, rows ranked by the headline metric in its declared direction.
+
+Each :class:`Row` carries the headline mean with a bootstrap interval over samples, the mean of every
+other metric, the mean runtime per image, the headline mean per subset label (aperture, blur level,
+scene...) and the record's provenance. Everything is sorted, so a table is a pure function of the
+loaded records. Ties share a rank (competition ranking: 1, 1, 3); rows whose headline metric failed on
+every sample are listed last without a rank.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..results import canonical_json
+from .load import ResultEntry
+from .stats import BOOTSTRAP_CONFIDENCE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MeanCI, mean_ci
+
+__all__ = ["Row", "BenchmarkTable", "build_tables", "headline_table", "short_id", "fmt_num", "printable"]
+
+
+def short_id(*parts: str, n: int = 12) -> str:
+    """A stable, file-name-safe id (hex) generated from ``parts``; never the parts themselves."""
+    return hashlib.sha256(canonical_json(list(parts)).encode("ascii")).hexdigest()[:n]
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, for terminal output (no escape sequences from names)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def fmt_num(v: float | None, digits: int = 4) -> str:
+    """Short human form of a score (``"–"`` for a missing value)."""
+    if v is None:
+        return "–"
+    return f"{v:.{digits}g}"
+
+
+@dataclass
+class Row:
+    """One model on one benchmark."""
+
+    row_id: str
+    rank: int | None
+    model: str
+    weights_sha256: str | None
+    headline: MeanCI
+    metrics: dict[str, float | None]
+    runtime_s: float | None
+    subsets: dict[str, dict[str, dict[str, Any]]]
+    provenance: dict[str, Any]
+    sample_scores: dict[str, dict[str, float | None]] = field(repr=False)
+    entry: ResultEntry = field(repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row_id": self.row_id, "rank": self.rank, "model": self.model,
+                "weights_sha256": self.weights_sha256, "headline": self.headline.as_dict(),
+                "metrics": dict(sorted(self.metrics.items())), "runtime_s": self.runtime_s,
+                "subsets": self.subsets, "provenance": self.provenance}
+
+
+@dataclass
+class BenchmarkTable:
+    """The leaderboard of one benchmark version."""
+
+    name: str
+    version: str
+    task: str
+    content_hash: str
+    num_samples: int
+    headline_metric: str
+    higher_is_better: bool
+    definition: dict[str, Any]
+    metrics: list[tuple[str, bool]]
+    subset_keys: list[str]
+    rows: list[Row]
+
+    @property
+    def page_id(self) -> str:
+        return short_id("benchmark", self.name, self.version)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "task": self.task, "content_hash": self.content_hash,
+                "num_samples": self.num_samples, "headline_metric": self.headline_metric,
+                "higher_is_better": self.higher_is_better, "definition": self.definition,
+                "metrics": [{"name": n, "higher_is_better": h} for n, h in self.metrics],
+                "subset_keys": self.subset_keys, "rows": [r.as_dict() for r in self.rows]}
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    vals = [float(v) for v in values if v is not None]
+    return math.fsum(vals) / len(vals) if vals else None
+
+
+def _provenance(rec: Mapping[str, Any]) -> dict[str, Any]:
+    b = rec["benchmark"]
+    return {
+        "toolkit": rec["toolkit"],
+        "model": {k: rec["model"].get(k) for k in ("name", "weights_sha256", "config", "tasks")},
+        "benchmark": {k: b.get(k) for k in ("name", "version", "content_hash", "task", "headline_metric",
+                                           "num_samples", "definition")},
+        "metrics": sorted(rec["metrics"], key=lambda m: m["name"]),
+        "seeds": rec["seeds"],
+        "environment": rec["environment"],
+        "started": rec["started"],
+        "wall_time_s": rec["wall_time_s"],
+        "record_digest": rec["digest"],
+    }
+
+
+def _subset_breakdown(samples: Sequence[Mapping[str, Any]], metric: str) -> dict[str, dict[str, dict[str, Any]]]:
+    groups: dict[str, dict[str, list[float | None]]] = {}
+    for s in samples:
+        for k, v in (s.get("subset") or {}).items():
+            groups.setdefault(k, {}).setdefault(v, []).append(s["scores"][metric])
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for k in sorted(groups):
+        out[k] = {}
+        for v in sorted(groups[k]):
+            vals = [x for x in groups[k][v] if x is not None]
+            out[k][v] = {"mean": _mean(vals), "n": len(vals)}
+    return out
+
+
+def _row(entry: ResultEntry, headline: str, ci_kwargs: Mapping[str, Any]) -> Row:
+    rec = entry.record
+    samples = sorted(rec["samples"], key=lambda s: s["id"])
+    runtimes = [s.get("runtime_s") for s in samples]
+    runtimes = [r for r in runtimes if isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r)]
+    return Row(
+        row_id=short_id("row", *entry.key, n=16),
+        rank=None,
+        model=rec["model"]["name"],
+        weights_sha256=rec["model"]["weights_sha256"],
+        headline=mean_ci([s["scores"][headline] for s in samples], **ci_kwargs),
+        metrics={m: v["mean"] for m, v in sorted(rec["summary"].items())},
+        runtime_s=_mean(runtimes),
+        subsets=_subset_breakdown(samples, headline),
+        provenance=_provenance(rec),
+        sample_scores={s["id"]: dict(s["scores"]) for s in samples},
+        entry=entry,
+    )
+
+
+def _rank(rows: list[Row], higher_is_better: bool) -> list[Row]:
+    sign = -1.0 if higher_is_better else 1.0
+    scored = sorted((r for r in rows if r.headline.mean is not None),
+                    key=lambda r: (sign * r.headline.mean, r.model, r.weights_sha256 or ""))  # type: ignore[operator]
+    unscored = sorted((r for r in rows if r.headline.mean is None), key=lambda r: (r.model, r.weights_sha256 or ""))
+    prev: float | None = None
+    for i, r in enumerate(scored):
+        r.rank = i + 1 if prev is None or r.headline.mean != prev else scored[i - 1].rank
+        prev = r.headline.mean
+    return scored + unscored
+
+
+def build_tables(entries: Sequence[ResultEntry], *, n_resamples: int = BOOTSTRAP_RESAMPLES,
+                 confidence: float = BOOTSTRAP_CONFIDENCE, seed: int = BOOTSTRAP_SEED) -> list[BenchmarkTable]:
+    """One ranked :class:`BenchmarkTable` per benchmark, sorted by benchmark name.
+
+    ``entries`` come from :func:`~refocus_bench.leaderboards.load.load_results` (already checked to
+    agree on version, content hash, headline metric and metric directions within a benchmark).
+    """
+    ci_kwargs = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
+    groups: dict[str, list[ResultEntry]] = {}
+    for e in entries:
+        groups.setdefault(e.record["benchmark"]["name"], []).append(e)
+    tables = []
+    for name in sorted(groups):
+        group = groups[name]
+        b = group[0].record["benchmark"]
+        directions: dict[str, bool] = {}
+        subset_keys: set[str] = set()
+        for e in group:
+            directions.update({m["name"]: m["higher_is_better"] for m in e.record["metrics"]})
+            for s in e.record["samples"]:
+                subset_keys.update((s.get("subset") or {}).keys())
+        headline = b["headline_metric"]
+        rows = _rank([_row(e, headline, ci_kwargs) for e in group], directions[headline])
+        tables.append(BenchmarkTable(
+            name=name, version=str(b["version"]), task=b["task"], content_hash=b["content_hash"],
+            num_samples=b["num_samples"], headline_metric=headline, higher_is_better=directions[headline],
+            definition=dict(b.get("definition") or {}),
+            metrics=[(headline, directions[headline])] + sorted((m, h) for m, h in directions.items() if m != headline),
+            subset_keys=sorted(subset_keys), rows=rows))
+    return tables
+
+
+def headline_table(tables: Sequence[BenchmarkTable]) -> str:
+    """Plain-text summary: per benchmark, rank, model, headline mean [95% CI] and runtime per image."""
+    lines: list[str] = []
+    for t in tables:
+        arrow = "higher is better" if t.higher_is_better else "lower is better"
+        lines.append(f"{printable(t.name)} v{printable(t.version)} ({t.task}, {t.num_samples} samples) - {t.headline_metric}, {arrow}")
+        width = max([len(printable(r.model)) for r in t.rows] + [5])
+        lines.append(f"  {'rank':>4}  {'model':<{width}}  {t.headline_metric:>12}  {'95% CI':>21}  {'s/image':>8}")
+        for r in t.rows:
+            ci = f"[{fmt_num(r.headline.low)}, {fmt_num(r.headline.high)}]"
+            rank = "-" if r.rank is None else str(r.rank)
+            lines.append(f"  {rank:>4}  {printable(r.model):<{width}}  {fmt_num(r.headline.mean):>12}  {ci:>21}  "
+                         f"{fmt_num(r.runtime_s, 3):>8}")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
