@@ -18,4 +18,13 @@ __all__ = [
     "InvalidInputError",
     "UnknownNameError",
     "MissingFileError",
+    "evaluate",
 ]
+
+
+def __getattr__(attr: str):  # noqa: ANN202 - lazy export: the runner imports torch, pandas ...
+    if attr == "evaluate":
+        from .runner.evaluation import evaluate
+
+        return evaluate
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

@@ -1,0 +1,230 @@
+"""Evaluation protocols: how the runner calls a model on one benchmark sample.
+
+A benchmark's ``spec.protocol`` is one of:
+
+* ``{"name": "direct"}``: ``model.<task>(image, **condition)`` without oracle hints.
+* ``{"name": "oracle_coc"}``: as ``direct``, plus the input's true signed CoC: ``coc_px`` for
+  ``deblur``, ``input_coc_px`` for ``refocus`` (when the sample has it); ``bokeh`` inputs are sharp,
+  so it is the same as ``direct`` there.
+* ``{"name": "oracle_blur_strength", "objective": "ssim.rgb", "k_range_px_m": [lo, hi],
+  "iterations": N}`` (``bokeh`` / ``refocus``): per sample, the blur gain K (px*m) whose rendering
+  maximises ``objective`` against the target is found by
+  :func:`~refocus_bench.metrics.protocols.oracle_blur_strength` (grid scan + golden section, at most
+  N renderings; optional ``"scale"``: ``"log"``/``"linear"``, ``"grid"``) and the metrics score that
+  rendering. The chosen K is recorded per sample.
+* ``{"name": "lvcorr_sweep", "k_values_px_m": [k1, k2, ...]}`` (``bokeh`` / ``refocus``, N >= 3):
+  the sample is rendered at every K and the ``lvcorr.*`` metrics score the sweep (the correlation
+  of K with the renderings' Laplacian variance).
+
+Model keyword arguments come from ``sample.condition``: for ``bokeh``/``refocus`` the keys of
+:data:`MODEL_KEYS`; every other condition key (``points``, ``coc`` ...) is only offered to metrics
+that declare it among their inputs. A metric input ``coc`` (the region metrics) defaults to the
+target's signed CoC computed from ``depth_m``, ``k_px_m`` and ``focus_distance_m`` (``bokeh`` /
+``refocus``) or to the input's ``coc_px`` (``deblur``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..errors import InvalidInputError, check
+
+__all__ = ["PROTOCOLS", "MODEL_KEYS", "Prediction", "check_protocol", "predict", "metric_inputs", "extra_input_names"]
+
+PROTOCOLS = {
+    "direct": {"tasks": ("deblur", "bokeh", "refocus"), "options": set(), "required": set()},
+    "oracle_coc": {"tasks": ("deblur", "bokeh", "refocus"), "options": set(), "required": set()},
+    "oracle_blur_strength": {"tasks": ("bokeh", "refocus"), "options": {"objective", "k_range_px_m", "iterations", "scale", "grid"},
+                             "required": {"k_range_px_m"}},
+    "lvcorr_sweep": {"tasks": ("bokeh", "refocus"), "options": {"k_values_px_m"}, "required": {"k_values_px_m"}},
+}
+"""Protocol name -> the tasks it applies to, its options and the required ones."""
+
+MODEL_KEYS = {
+    "deblur": (),
+    "bokeh": ("depth_m", "focus_distance_m", "k_px_m", "lens", "aperture"),
+    "refocus": ("depth_m", "focus_distance_m", "k_px_m", "lens", "aperture"),
+}
+"""Condition keys passed to the model for each task (oracle hints are added by the protocol)."""
+
+ORACLE_KEYS = {"deblur": ("coc_px", "coc_px"), "refocus": ("input_coc_px", "input_coc_px")}
+"""task -> (condition key, model keyword) of the oracle CoC hint."""
+
+
+@dataclass
+class Prediction:
+    """What the model produced for one sample.
+
+    Attributes:
+        image: the prediction scored by image metrics, (1, 3, H, W) sRGB (for a sweep: the middle one).
+        sweep: ``lvcorr_sweep`` only: (1, N, 3, H, W) renderings and (1, N) strengths.
+        info: JSON-ready protocol facts to record (the oracle's chosen K ...).
+    """
+
+    image: torch.Tensor
+    sweep: tuple[torch.Tensor, torch.Tensor] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def check_protocol(protocol: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """Validate a protocol mapping for ``task``; returns it as a plain dict with defaults filled in.
+
+    Raises:
+        InvalidInputError: unknown protocol, option or task, or a bad option value.
+    """
+    check(isinstance(protocol, Mapping) and "name" in protocol,
+          lambda: f"a benchmark protocol must be a mapping with a 'name', got {protocol!r}")
+    name = protocol["name"]
+    check(name in PROTOCOLS, lambda: f"unknown evaluation protocol {name!r}; known protocols: {sorted(PROTOCOLS)}")
+    info = PROTOCOLS[name]
+    check(task in info["tasks"], lambda: f"protocol {name!r} applies to tasks {list(info['tasks'])}, not {task!r}")
+    options = set(protocol) - {"name"}
+    unknown = options - info["options"]
+    check(not unknown, lambda: f"protocol {name!r}: unknown option(s) {sorted(unknown)}; options are {sorted(info['options'])}")
+    missing = info["required"] - options
+    check(not missing, lambda: f"protocol {name!r}: missing option(s) {sorted(missing)}")
+    out = dict(protocol)
+    if name == "oracle_blur_strength":
+        lo, hi = _pair(out["k_range_px_m"], "k_range_px_m")
+        out["k_range_px_m"] = [lo, hi]
+        out.setdefault("objective", "ssim.rgb")
+        out.setdefault("iterations", 60)
+        out.setdefault("scale", "log")
+        out.setdefault("grid", min(9, int(out["iterations"])))
+        check(isinstance(out["iterations"], int) and out["iterations"] >= 3,
+              lambda: f"protocol oracle_blur_strength: iterations must be an int >= 3, got {out['iterations']!r}")
+        check(isinstance(out["grid"], int) and 3 <= out["grid"] <= out["iterations"],
+              lambda: f"protocol oracle_blur_strength: grid must be an int in [3, iterations], got {out['grid']!r}")
+    if name == "lvcorr_sweep":
+        ks = out["k_values_px_m"]
+        check(isinstance(ks, Sequence) and len(ks) >= 3 and all(_finite_nonneg(k) for k in ks),
+              lambda: f"protocol lvcorr_sweep: k_values_px_m must list >= 3 finite values >= 0, got {ks!r}")
+        out["k_values_px_m"] = [float(k) for k in ks]
+    return out
+
+
+def _finite_nonneg(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+
+def _pair(v: Any, name: str) -> tuple[float, float]:
+    ok = isinstance(v, Sequence) and len(v) == 2 and all(_finite_nonneg(x) for x in v) and v[0] < v[1]
+    check(ok, lambda: f"protocol option {name} must be [low, high] with 0 <= low < high, got {v!r}")
+    return float(v[0]), float(v[1])
+
+
+def model_kwargs(task: str, condition: Mapping[str, Any], protocol: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of ``model.<task>(image, ...)`` for one sample under ``protocol``."""
+    kw = {k: condition[k] for k in MODEL_KEYS[task] if k in condition}
+    if protocol["name"] == "oracle_coc" and task in ORACLE_KEYS:
+        key, arg = ORACLE_KEYS[task]
+        if condition.get(key) is not None:
+            kw[arg] = condition[key]
+    return kw
+
+
+def _call(model: Any, task: str, image: torch.Tensor, kw: Mapping[str, Any]) -> torch.Tensor:
+    if task == "deblur":
+        return model.deblur(image, **kw)
+    kw = dict(kw)
+    depth = kw.pop("depth_m", None)
+    return getattr(model, task)(image, depth, **kw)
+
+
+def _objective(protocol: Mapping[str, Any], metric_factory: Any) -> Any:
+    name = protocol["objective"]
+    if name == "ssim.rgb":
+        return None  # oracle_blur_strength's built-in SSIM (same conventions as ssim.rgb)
+    metric = metric_factory(name)
+    sign = 1.0 if metric.spec.higher_is_better else -1.0
+
+    def score(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return sign * metric.score(p, t)
+
+    score.__name__ = name
+    return score
+
+
+def predict(model: Any, task: str, sample: Any, protocol: Mapping[str, Any], *, device: str = "cpu",
+            metric_factory: Any = None) -> Prediction:
+    """Run ``model`` on ``sample`` under ``protocol`` (already checked with :func:`check_protocol`)."""
+    image = sample.image.to(device)
+    cond = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in dict(sample.condition).items()}
+    kw = model_kwargs(task, cond, protocol)
+    name = protocol["name"]
+    if name in ("direct", "oracle_coc"):
+        return Prediction(_call(model, task, image, kw))
+    if name == "oracle_blur_strength":
+        from ..metrics.protocols import oracle_blur_strength
+
+        check(sample.target is not None, "protocol oracle_blur_strength needs a target image")
+        kw.pop("lens", None)
+        target = sample.target.to(device)
+        res = oracle_blur_strength(lambda k: _call(model, task, image, {**kw, "k_px_m": float(k)}), target,
+                                   tuple(protocol["k_range_px_m"]), scale=protocol["scale"], grid=protocol["grid"],
+                                   max_evals=protocol["iterations"], score=_objective(protocol, metric_factory))
+        info = {"k_px_m": float(res.value), "objective": protocol["objective"], "objective_score": _json_num(res.score),
+                "evaluations": len(res.evaluations), "converged": bool(res.converged)}
+        return Prediction(res.image, info=info)
+    if name == "lvcorr_sweep":
+        kw.pop("lens", None)
+        ks = protocol["k_values_px_m"]
+        renders = torch.stack([_call(model, task, image, {**kw, "k_px_m": k})[0] for k in ks])[None]
+        strengths = torch.tensor([ks], dtype=renders.dtype, device=renders.device)
+        return Prediction(renders[0, len(ks) // 2][None], sweep=(renders, strengths), info={"k_values_px_m": list(ks)})
+    raise InvalidInputError(f"unknown evaluation protocol {name!r}; known protocols: {sorted(PROTOCOLS)}")
+
+
+def _json_num(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def extra_input_names(metric: Any) -> tuple[str, ...]:
+    """The inputs a metric takes beyond ``preds`` (and ``target`` for a full-reference metric)."""
+    spec = metric.spec
+    return tuple(spec.inputs[2:] if spec.reference == "full" else spec.inputs[1:])
+
+
+def metric_inputs(metric: Any, task: str, sample: Any, pred: Prediction, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
+    """(preds, target, extra) for ``metric.score`` on one sample.
+
+    Raises:
+        InvalidInputError: the sample lacks an input the metric needs.
+    """
+    cond = sample.condition
+    extra: dict[str, Any] = {}
+    preds = pred.image
+    for name in extra_input_names(metric):
+        if name == "strengths":
+            check(pred.sweep is not None, lambda: f"{metric.spec.name} needs the lvcorr_sweep protocol (a sweep of blur strengths)")
+            preds, extra[name] = pred.sweep
+        elif cond.get(name) is not None:
+            extra[name] = cond[name]
+        elif name == "coc":
+            extra[name] = _default_coc(task, cond)
+        else:
+            raise InvalidInputError(f"{metric.spec.name} needs the input {name!r}, which sample {sample.id!r} does not provide")
+        if isinstance(extra[name], torch.Tensor):
+            extra[name] = extra[name].to(device)
+    target = None
+    if metric.spec.reference == "full":
+        check(sample.target is not None, lambda: f"{metric.spec.name} is full-reference but sample {sample.id!r} has no target")
+        target = sample.target.to(device=preds.device, dtype=preds.dtype)
+    return preds, target, extra
+
+
+def _default_coc(task: str, cond: Mapping[str, Any]) -> torch.Tensor:
+    from .. import optics
+
+    if task == "deblur":
+        check(cond.get("coc_px") is not None, "the metric input 'coc' needs the sample condition 'coc_px' (deblur)")
+        return cond["coc_px"]
+    need = ("depth_m", "k_px_m", "focus_distance_m")
+    check(all(cond.get(k) is not None for k in need),
+          lambda: f"the metric input 'coc' needs the sample condition {list(need)} or 'coc'")
+    return optics.coc_radius_from_k(cond["depth_m"], cond["k_px_m"], cond["focus_distance_m"]).to(torch.float32)
