@@ -15,6 +15,12 @@ Tensor contract of a sample (one sample = a batch of one):
   ``coc_px`` (1, 1, H, W) signed pixels, passed to the model only when the spec's protocol allows an
   oracle.
 * ``subset``: string labels for per-subset breakdowns (``{"aperture": "hexagon", "scene": "indoor"}``).
+* ``metric_inputs``: extra keyword arguments of the *metrics*, never passed to the model, keyed by the
+  metric's input name: ``coc`` (1, 1, H, W) signed CoC radius (px) of the target for the bokeh-aware
+  region metrics (``bokeh.psnr_edge_band`` ...).
+
+Condition keys in :data:`ORACLE_CONDITION_KEYS` (``coc_px`` for deblur, ``input_coc_px`` for refocus) are
+oracle hints: the runner passes them to the model only under the ``oracle_coc`` protocol.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from typing import Any
 
 from ..errors import check
 
-__all__ = ["TASKS", "BenchmarkSpec", "BenchmarkSample", "Benchmark", "tensor_digest"]
+__all__ = ["TASKS", "ORACLE_CONDITION_KEYS", "BenchmarkSpec", "BenchmarkSample", "Benchmark", "tensor_digest"]
 
 TASKS = ("deblur", "bokeh", "refocus")
+ORACLE_CONDITION_KEYS = ("coc_px", "input_coc_px")
+"""Condition keys that carry ground-truth defocus: passed to the model only under the ``oracle_coc`` protocol."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class BenchmarkSample:
     target: Any | None
     condition: Mapping[str, Any] = field(default_factory=dict)
     subset: Mapping[str, str] = field(default_factory=dict)
+    metric_inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 def tensor_digest(h: Any, value: Any) -> None:
@@ -149,8 +158,11 @@ class Benchmark(ABC):
         h.update(json.dumps({"name": self.spec.name, "version": self.spec.version, "task": self.spec.task},
                             sort_keys=True).encode())
         for s in self:
-            tensor_digest(h, {"id": s.id, "subset": dict(s.subset), "image": s.image, "target": s.target,
-                              "condition": dict(s.condition)})
+            fields = {"id": s.id, "subset": dict(s.subset), "image": s.image, "target": s.target,
+                      "condition": dict(s.condition)}
+            if s.metric_inputs:  # only when present: hashes of samples without them are unchanged
+                fields["metric_inputs"] = dict(s.metric_inputs)
+            tensor_digest(h, fields)
         return h.hexdigest()
 
     def __repr__(self) -> str:
