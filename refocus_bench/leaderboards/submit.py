@@ -115,9 +115,13 @@ def _check_complete(rec: Mapping[str, Any]) -> None:
         raise SubmissionRejected(f"incomplete: {len(failed)} sample(s) have no score or an error ({shown})")
 
 
-def check_submission(path: str | os.PathLike[str], *, hash_lookup: HashLookup = registered_content_hash
-                     ) -> dict[str, Any]:
-    """Run checks 1-4 on the record at ``path`` and return it (raises :class:`SubmissionRejected`)."""
+def check_submission(path: str | os.PathLike[str], *, hash_lookup: HashLookup | None = None) -> dict[str, Any]:
+    """Run checks 1-4 on the record at ``path`` and return it (raises :class:`SubmissionRejected`).
+
+    ``hash_lookup(name, version)`` returns the expected content hash; None means
+    :func:`registered_content_hash` (looked up at call time, so tests can patch it).
+    """
+    lookup = hash_lookup if hash_lookup is not None else registered_content_hash
     try:
         rec = read_record(path)
     except MissingFileError:
@@ -128,7 +132,7 @@ def check_submission(path: str | os.PathLike[str], *, hash_lookup: HashLookup = 
     _check_consistent(rec)
     _check_complete(rec)
     b = rec["benchmark"]
-    expected = hash_lookup(b["name"], str(b["version"]))
+    expected = lookup(b["name"], str(b["version"]))
     if expected != b["content_hash"]:
         raise SubmissionRejected(f"benchmark {b['name']!r} v{b['version']}: content hash {b['content_hash'][:16]}... "
                                  f"does not match the registered benchmark ({str(expected)[:16]}...); the results "
@@ -142,7 +146,7 @@ def store_name(rec: Mapping[str, Any]) -> str:
 
 
 def submit_record(path: str | os.PathLike[str], store: str | os.PathLike[str], *,
-                  hash_lookup: HashLookup = registered_content_hash) -> Submission:
+                  hash_lookup: HashLookup | None = None) -> Submission:
     """Validate the record at ``path`` and copy it into ``store``.
 
     Returns:
