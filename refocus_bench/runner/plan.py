@@ -199,6 +199,10 @@ def make_plan(model: Any, benchmark: Any, metrics: Sequence[Any] | None = None, 
         raise InvalidInputError(f"device {device!r} is not a torch device ({err})") from None
     if dev.type == "cuda":
         check(torch.cuda.is_available(), lambda: f"device {device!r}: CUDA is not available on this machine")
+    if isinstance(model, str):
+        from ..models import MODELS
+
+        MODELS.get(model)  # an unknown name fails first, with close matches
     bench = resolve_benchmark(benchmark)
     spec = bench.spec
     protocol = check_protocol(spec.protocol, spec.task)

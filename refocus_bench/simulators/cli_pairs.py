@@ -137,7 +137,7 @@ def _run_make_pairs(args: argparse.Namespace) -> int:
         print(json.dumps(config.to_dict(), indent=2, sort_keys=True))
         return 0
     result = run(config, args.out, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite,
-                 verify=not args.no_verify, command=config_command(config, args.out))  # fmt: skip
+                 verify=not args.no_verify, command=config_command(config, args.out), executor=args.executor)  # fmt: skip
     reasons: dict[str, int] = {}
     for f in result.failures:
         reasons[f["reason"]] = reasons.get(f["reason"], 0) + 1
@@ -211,7 +211,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--png-depth-scale", type=float, help="user folders: metres per 16-bit PNG depth code (default 0.001)")
     p.add_argument("--depth-scale", type=float, help="user folders: multiply depth values by this (default 1)")
     p.add_argument("--format", choices=("parquet", "folder"), help="Hugging Face Parquet shards or PNG/EXR + JSON (default parquet)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes, or Ray tasks at a time (default 1)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local processes or Ray tasks, one per shard (optional extra 'ray'; same bytes) (default local)")
     p.add_argument("--overwrite", action="store_true", help="discard an OUT made with another config")
     p.add_argument("--no-verify", action="store_true", help="skip re-hashing finished shards on resume")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
