@@ -59,29 +59,36 @@ def _png_header(head: bytes, path: Path) -> ImageHeader:
 
 
 def _jpeg_header(path: Path) -> ImageHeader:
-    data = path.read_bytes()
-    i, n = 2, len(data)
-    while i + 4 <= n:
-        if data[i] != 0xFF:
-            break
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in _JPEG_STANDALONE:
-            i += 2
-            continue
-        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
-        if marker in _JPEG_SOF:
-            if i + 10 > n:
+    """Walk the marker segments with seeks (a 24 MP JPEG is not read past its frame header)."""
+    with open(path, "rb") as fh:
+        fh.seek(2)
+        while True:
+            head = fh.read(2)
+            if len(head) < 2 or head[0] != 0xFF:
                 break
-            precision, height, width, comps = struct.unpack(">BHHB", data[i + 4 : i + 10])
-            if width == 0 or height == 0:
+            marker = head[1]
+            while marker == 0xFF:  # fill bytes
+                nxt = fh.read(1)
+                if not nxt:
+                    break
+                marker = nxt[0]
+            if marker in _JPEG_STANDALONE:
+                continue
+            raw = fh.read(2)
+            if len(raw) < 2:
                 break
-            return ImageHeader("jpeg", width, height, precision, comps)
-        if marker == 0xDA:  # start of scan before any frame header
-            break
-        i += 2 + length
+            (length,) = struct.unpack(">H", raw)
+            if marker in _JPEG_SOF:
+                body = fh.read(6)
+                if len(body) < 6:
+                    break
+                precision, height, width, comps = struct.unpack(">BHHB", body)
+                if width == 0 or height == 0:
+                    break
+                return ImageHeader("jpeg", width, height, precision, comps)
+            if marker == 0xDA or length < 2:  # start of scan before any frame header
+                break
+            fh.seek(length - 2, 1)
     raise InvalidInputError(f"{str(path)!r}: corrupt JPEG (no valid start-of-frame header)")
 
 
