@@ -32,6 +32,10 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def fmt_num(v: float | None, digits: int = 4) -> str:
     """Short human form of a score (``"–"`` for a missing value)."""
     if v is None:
@@ -195,12 +199,13 @@ def headline_table(tables: Sequence[BenchmarkTable]) -> str:
     for t in tables:
         arrow = "higher is better" if t.higher_is_better else "lower is better"
         lines.append(f"{printable(t.name)} v{printable(t.version)} ({t.task}, {t.num_samples} samples) - {t.headline_metric}, {arrow}")
-        width = max([len(printable(r.model)) for r in t.rows] + [5])
+        names = [_clip(printable(r.model), 48) for r in t.rows]
+        width = max([len(n) for n in names] + [5])
         lines.append(f"  {'rank':>4}  {'model':<{width}}  {t.headline_metric:>12}  {'95% CI':>21}  {'s/image':>8}")
-        for r in t.rows:
+        for r, name in zip(t.rows, names):
             ci = f"[{fmt_num(r.headline.low)}, {fmt_num(r.headline.high)}]"
             rank = "-" if r.rank is None else str(r.rank)
-            lines.append(f"  {rank:>4}  {printable(r.model):<{width}}  {fmt_num(r.headline.mean):>12}  {ci:>21}  "
+            lines.append(f"  {rank:>4}  {name:<{width}}  {fmt_num(r.headline.mean):>12}  {ci:>21}  "
                          f"{fmt_num(r.runtime_s, 3):>8}")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
