@@ -80,7 +80,12 @@ def validate_scan(
 
     # 2. extra files / folders in the watched folders
     used = {p for p, ok in present.items() if ok} | set(scan.claimed)
-    used_dirs = {q for p in used for q in p.parents}
+    used_dirs: set[Path] = set()
+    for p in used:  # every ancestor folder of a used file, each walked once
+        q = p.parent
+        while q not in used_dirs and q != q.parent:
+            used_dirs.add(q)
+            q = q.parent
     watched = set(scan.watched)
     patterns = tuple(m.ignore) + tuple(scan.ignore)
     for folder in sorted(watched):
