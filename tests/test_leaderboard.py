@@ -51,6 +51,9 @@ def test_rebuild_is_byte_identical(built, tmp_path):
     build_site(results, site)
     assert _tree(site) == a
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    # a site inside the results folder is not mistaken for results on the next build
+    inner = build_site(results, results / "site")
+    assert _tree(build_site(results, results / "site").site_dir) == _tree(inner.site_dir) == a
 
 
 def test_site_layout_and_generated_names(built):

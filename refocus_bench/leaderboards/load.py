@@ -13,7 +13,7 @@ records is checked for consistency. Any of these is an error that names the file
 Two records with the same key *and* the same numbers (a copy of one run in two folders) are merged
 with a warning. ``partial`` records are skipped with a warning: they do not cover the benchmark.
 Hidden files and folders (names starting with ``.``, such as the temporary files of atomic writes)
-are ignored.
+are ignored, and so is a leaderboard site built inside a RESULTS_DIR (it carries a marker file).
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from typing import Any
 from ..errors import InvalidInputError, MissingFileError
 from ..results import InvalidResultError, canonical_json, read_record, record_key
 
-__all__ = ["LeaderboardError", "LeaderboardWarning", "ResultEntry", "load_results", "record_numbers"]
+__all__ = ["SITE_MARKER", "LeaderboardError", "LeaderboardWarning", "ResultEntry", "load_results", "record_numbers"]
+
+
+SITE_MARKER = ".refocus-bench-site"  # written into every built site; such folders are not results
 
 
 class LeaderboardError(InvalidInputError):
@@ -74,6 +77,9 @@ def record_numbers(record: Mapping[str, Any]) -> str:
 def _record_files(results_dir: Path) -> list[Path]:
     found: list[Path] = []
     for root, dirs, files in os.walk(results_dir):
+        if SITE_MARKER in files:  # a leaderboard site built inside the results folder
+            dirs[:] = []
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(root) / f for f in sorted(files) if f.endswith(".json") and not f.startswith("."))
     return sorted(found, key=lambda p: p.relative_to(results_dir).as_posix())

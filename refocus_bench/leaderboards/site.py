@@ -30,14 +30,13 @@ from pathlib import Path
 from .examples import collect_examples
 from .export import leaderboard_json, parquet_bytes
 from .html_pages import benchmark_page_path, render_benchmark_page, render_index
-from .load import LeaderboardError, load_results
+from .load import SITE_MARKER, LeaderboardError, load_results
 from .markdown import render_markdown
 from .plots import benchmark_plots
 from .tables import BenchmarkTable, build_tables
 
 __all__ = ["SITE_MARKER", "SiteResult", "render_site", "build_site"]
 
-SITE_MARKER = ".refocus-bench-site"
 _MARKER_TEXT = b"refocus-bench leaderboard site; rebuilt by `refocus-bench leaderboard build`\n"
 
 
