@@ -86,9 +86,7 @@ def test_dpdd_unpaired_extra_file_and_stray_folder(tmp_path):
     report = validate_dataset("dpdd", tree.root)
     assert not report.ok
     msgs = [str(i) for i in report.errors]
-    assert "[extra_file] extra file 'dd_dp_dataset_canon/test_c/target/1P0A9999.png': no sample uses it" in msgs[0] or any(
-        "extra file 'dd_dp_dataset_canon/test_c/target/1P0A9999.png'" in m for m in msgs
-    )
+    assert any("[extra_file] extra file 'dd_dp_dataset_canon/test_c/target/1P0A9999.png': no sample uses it" in m for m in msgs)
     assert any("unexpected folder 'dd_dp_dataset_canon/test_c/source/old'" in m for m in msgs)
     # also on open
     assert "1P0A9999.png" in rejected("dpdd", tree.root)
