@@ -104,7 +104,7 @@ class SlowModel(RefocusModel):
         self.delay, self.log = float(delay), log
 
     def config(self) -> dict:
-        return {"delay": self.delay}
+        return {}  # the delay and the log do not change the outputs (a killed slow run resumes fast)
 
     def _deblur(self, image: torch.Tensor, coc_px: torch.Tensor | None) -> torch.Tensor:
         if self.delay:
@@ -116,11 +116,14 @@ class SlowModel(RefocusModel):
 
 
 class NoisyModel(RefocusModel):
-    """Adds seeded noise (torch's global RNG): results must still match across executors."""
+    """Adds seeded noise (torch's global RNG): results must still match across executors. Raises on a
+    blank input, like :class:`FailingModel`."""
 
     card = ModelCard(name="test.noisy", tasks=("deblur",), summary="adds random noise", **_CARD)
 
     def _deblur(self, image: torch.Tensor, coc_px: torch.Tensor | None) -> torch.Tensor:
+        if float(image.abs().max()) == 0.0:
+            raise RuntimeError("blank input")
         return (image + 0.05 * torch.randn_like(image)).clamp(0, 1)
 
 
