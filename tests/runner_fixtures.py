@@ -132,3 +132,18 @@ class BokehOnlyIdentity(RefocusModel):
 
     def _bokeh(self, image: torch.Tensor, req: BokehRequest) -> torch.Tensor:
         return image.clone()
+
+
+class PerfBench(TinyDeblurBench):
+    """``n`` deblur samples of ``size`` px (box-blurred textures, radius 2) for the runner's performance suite."""
+
+    def __init__(self, n: int = 32, size: int = 128) -> None:
+        super().__init__(n, name="perf-deblur")
+        self.size = size
+
+    def load(self, sample_id: str) -> BenchmarkSample:
+        i = int(sample_id[1:])
+        g = torch.Generator().manual_seed(5000 + i)
+        x = torch.rand(1, 3, self.size // 8, self.size // 8, generator=g)
+        sharp = F.interpolate(x, size=(self.size, self.size), mode="bicubic", align_corners=False).clamp(0, 1)
+        return BenchmarkSample(sample_id, _box(sharp, 2), sharp, {}, {"group": "even" if i % 2 == 0 else "odd"})
