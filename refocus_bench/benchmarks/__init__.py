@@ -17,7 +17,18 @@ __all__ = ["BENCHMARKS", "list_benchmarks", "create_benchmark", "Benchmark", "Be
 BENCHMARKS = Registry("benchmark", "refocus_bench.benchmarks")
 
 # name -> "module:factory"; filled in by the built-in and dataset benchmark modules.
-_LAZY: dict[str, str] = {}
+# Built-in generated benchmarks (no download; cached under $REFOCUS_BENCH_HOME/benchmarks). Factories
+# take optional cache_dir=, num_samples=, seed=, aperture_samples=, on_corrupt=, progress= (and size=
+# for the synthetic ones, crop=/scale= for Middlebury); see docs/benchmarks.md.
+_LAZY: dict[str, str] = {
+    "synthetic-deblur": "refocus_bench.benchmarks.synthetic:synthetic_deblur",
+    "synthetic-deblur-oracle-coc": "refocus_bench.benchmarks.synthetic:synthetic_deblur_oracle_coc",
+    "synthetic-bokeh": "refocus_bench.benchmarks.synthetic:synthetic_bokeh",
+    "synthetic-bokeh-oracle": "refocus_bench.benchmarks.synthetic:synthetic_bokeh_oracle",
+    "synthetic-refocus": "refocus_bench.benchmarks.synthetic:synthetic_refocus",
+    "synthetic-refocus-lvcorr": "refocus_bench.benchmarks.synthetic:synthetic_refocus_lvcorr",
+    "middlebury-bokeh": "refocus_bench.benchmarks.middlebury:middlebury_bokeh",
+}
 for _name, _ref in _LAZY.items():
     BENCHMARKS.register(_name, _ref)
 
