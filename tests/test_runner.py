@@ -183,3 +183,27 @@ def test_record_is_json_with_digest_and_per_sample_subsets(tmp_path):
     rec = json.loads((tmp_path / "tiny-deblur" / "identity.json").read_text())
     assert [s["subset"] for s in rec["samples"]] == [{"group": "even"}, {"group": "odd"}]
     assert len(rec["digest"]) == 64 and rec["started"].endswith("Z") and rec["wall_time_s"] > 0
+
+
+def test_batched_calls_match_single_calls_and_isolate_failures(tmp_path):
+    calls = []
+
+    class Counting(FailingModel):
+        def _deblur(self, image, coc_px):
+            calls.append(image.shape[0])
+            if bool((image.flatten(1).abs().amax(dim=1) == 0).any()):
+                raise RuntimeError("blank input")
+            return image.clone()
+
+    single = evaluate(Counting(), TinyDeblurBench(n=5, blank=3), out_dir=None, progress=False)
+    calls.clear()
+    batched = evaluate(Counting(), TinyDeblurBench(n=5, blank=3), out_dir=tmp_path, progress=False, batch_size=4)
+    assert calls == [4, 1, 1, 1, 1, 1]  # [s0..s3] fails on s3 -> one by one; then [s4]
+    cols = ["psnr.rgb", "ssim.rgb", "mae.rgb"]
+    assert batched[cols].fillna(-1).to_numpy().ravel().tolist() == pytest.approx(single[cols].fillna(-1).to_numpy().ravel().tolist(), rel=1e-6)
+    assert batched["error"].notna().tolist() == [False, False, False, True, False]
+    bokeh = TinyBokehBench(n=3)
+    ref = evaluate("bokeh.gaussian", bokeh, out_dir=None, progress=False)
+    stacked = evaluate("bokeh.gaussian", bokeh, out_dir=None, progress=False, batch_size=3)
+    assert stacked["ssim.rgb"].tolist() == pytest.approx(ref["ssim.rgb"].tolist(), rel=1e-6)
+    assert stacked["ssim.rgb"].notna().all()

@@ -43,7 +43,7 @@ def test_failing_samples_give_exit_code_1(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--model", "identiti", "--benchmark", "test-tiny-deblur"], "unknown model 'identiti'; did you mean 'identity'?"),
-    (["--model", "identity", "--benchmark", "test-tiny-deblr"], "did you mean 'test-tiny-deblur'?"),
+    (["--model", "identity", "--benchmark", "test-tiny-deblr"], "did you mean 'test-tiny-deblur'"),
     (["--model", "bokeh.gaussian", "--benchmark", "test-tiny-deblur"], "does not support task 'deblur'"),
     (["--model", "identity", "--benchmark", "test-tiny-deblur", "--metrics", "lvcorr.pearson"], "needs the lvcorr_sweep protocol"),
     (["--model", "identity", "--benchmark", "test-tiny-deblur", "--metrics", "psnr"], "unknown metric 'psnr'"),

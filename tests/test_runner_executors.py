@@ -37,7 +37,7 @@ def test_seeded_model_is_reproducible_and_seed_matters(local_noisy):
 
 
 def test_process_pool_equals_local(local_noisy, tmp_path):
-    df = evaluate(NoisyModel(), _bench(), out_dir=tmp_path, progress=False, workers=2, batch_size=2)
+    df = evaluate(NoisyModel(), _bench(), out_dir=tmp_path, progress=False, workers=2)
     assert _scores(df) == _scores(local_noisy)
     rec = read_record(df.attrs["path"])
     assert rec["environment"]["workers"] == 2 and rec["environment"]["executor"] == "local"

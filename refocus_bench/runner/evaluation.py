@@ -21,7 +21,7 @@ from ..results import write_record
 from .cache import SampleCache
 from .executors import EXECUTORS, default_threads, run_chunks
 from .naming import cache_dir, record_path
-from .plan import Plan, make_plan
+from .plan import Plan, make_plan, run_key
 from .record import build_record, environment, error_count, save_example, utc_now
 from .worker import Job
 
@@ -77,8 +77,9 @@ def evaluate(
         metrics: registry names or metric instances; default: the benchmark's ``spec.metrics``. The
             headline metric is always included.
         device: torch device of the model and metrics (``"cpu"``, ``"cuda:0"``).
-        batch_size: consecutive samples per unit of work sent to a worker (the model is called on one
-            sample at a time: benchmark samples may differ in size).
+        batch_size: consecutive samples per unit of work sent to a worker; under the ``direct`` and
+            ``oracle_coc`` protocols, those of equal size and equal scalar conditions share one model
+            call (seeded from the first sample's id). ``batch_size > 1`` is part of the run key.
         workers: parallel workers (processes for ``executor="local"``, actors for ``"ray"``).
         executor: ``"local"`` or ``"ray"`` (optional extra ``ray``; uses a running Ray instance or
             starts a local one).
@@ -112,7 +113,10 @@ def evaluate(
         require_ray()
     plan = make_plan(model, benchmark, metrics, seed=seed, device=device, progress=progress)
     out = Path(out_dir) if out_dir is not None else None
-    cache = SampleCache(cache_dir(out, plan.run_key) if out is not None else None, plan.key_info())
+    key_info = plan.key_info()
+    if batch_size > 1:  # stacked model calls may round differently (and seed per batch): never mix with batch 1
+        key_info["batch_size"] = batch_size
+    cache = SampleCache(cache_dir(out, run_key(key_info)) if out is not None else None, key_info)
     results = cache.load(plan.sample_ids)
     n_cached = len(results)
     example_ids = plan.sample_ids[:save_examples] if out is not None else []
@@ -125,7 +129,9 @@ def evaluate(
     bar = _bar(progress, len(plan.sample_ids), n_cached, plan)
     status = "partial"
     try:
-        chunks = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+        pending = set(todo)  # batches follow the benchmark order, so a resumed run stacks the same neighbours
+        chunks = [c for i in range(0, len(plan.sample_ids), batch_size)
+                  if (c := [s for s in plan.sample_ids[i : i + batch_size] if s in pending])]
         for chunk in run_chunks(job, chunks, executor=executor, workers=workers):
             for r in chunk:
                 images = r.pop("images", None)

@@ -34,7 +34,8 @@ import torch
 
 from ..errors import InvalidInputError, check
 
-__all__ = ["PROTOCOLS", "MODEL_KEYS", "Prediction", "check_protocol", "predict", "metric_inputs", "extra_input_names"]
+__all__ = ["PROTOCOLS", "MODEL_KEYS", "BATCH_PROTOCOLS", "Prediction", "check_protocol", "predict", "predict_batch",
+           "batch_key", "metric_inputs", "extra_input_names"]
 
 PROTOCOLS = {
     "direct": {"tasks": ("deblur", "bokeh", "refocus"), "options": set(), "required": set()},
@@ -51,6 +52,9 @@ MODEL_KEYS = {
     "refocus": ("depth_m", "focus_distance_m", "k_px_m", "lens", "aperture"),
 }
 """Condition keys passed to the model for each task (oracle hints are added by the protocol)."""
+
+BATCH_PROTOCOLS = ("direct", "oracle_coc")
+"""Protocols under which several samples can share one model call."""
 
 ORACLE_KEYS = {"deblur": ("coc_px", "coc_px"), "refocus": ("input_coc_px", "input_coc_px")}
 """task -> (condition key, model keyword) of the oracle CoC hint."""
@@ -178,6 +182,37 @@ def predict(model: Any, task: str, sample: Any, protocol: Mapping[str, Any], *, 
         strengths = torch.tensor([ks], dtype=renders.dtype, device=renders.device)
         return Prediction(renders[0, len(ks) // 2][None], sweep=(renders, strengths), info={"k_values_px_m": list(ks)})
     raise InvalidInputError(f"unknown evaluation protocol {name!r}; known protocols: {sorted(PROTOCOLS)}")
+
+
+def batch_key(sample: Any) -> tuple:
+    """Samples with equal keys can be stacked: tensor shapes and every non-tensor condition value."""
+    parts: list[Any] = [tuple(sample.image.shape)]
+    for k in sorted(sample.condition):
+        v = sample.condition[k]
+        if isinstance(v, torch.Tensor):
+            parts.append((k, "tensor", tuple(v.shape), str(v.dtype)))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            parts.append((k, "number"))
+        else:
+            parts.append((k, "value", repr(v)))
+    return tuple(parts)
+
+
+def predict_batch(model: Any, task: str, samples: Sequence[Any], protocol: Mapping[str, Any], *,
+                  device: str = "cpu") -> list[Prediction]:
+    """One model call on samples with equal :func:`batch_key` (``direct`` / ``oracle_coc`` only)."""
+    check(protocol["name"] in BATCH_PROTOCOLS, lambda: f"protocol {protocol['name']!r} evaluates one sample at a time")
+    image = torch.cat([s.image for s in samples]).to(device)
+    cond: dict[str, Any] = {}
+    for k, v in samples[0].condition.items():
+        if isinstance(v, torch.Tensor):
+            cond[k] = torch.cat([s.condition[k] for s in samples]).to(device)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            cond[k] = torch.tensor([float(s.condition[k]) for s in samples], dtype=torch.float64, device=device)
+        else:
+            cond[k] = v
+    out = _call(model, task, image, model_kwargs(task, cond, protocol))
+    return [Prediction(out[i : i + 1]) for i in range(len(samples))]
 
 
 def _json_num(v: float) -> float | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .protocols import metric_inputs, predict
+from .protocols import BATCH_PROTOCOLS, Prediction, batch_key, metric_inputs, predict, predict_batch
 
 __all__ = ["Job", "SampleEvaluator", "sample_seed", "one_line"]
 
@@ -92,36 +92,26 @@ class SampleEvaluator:
             self._by_name[name] = create_metric(name).to(self.job.device)
         return self._by_name[name]
 
-    def run(self, sample_id: str) -> dict[str, Any]:
-        """Evaluate one sample.
-
-        Returns:
-            ``{"id", "subset", "scores": {metric: float | None}, "runtime_s" (model), "metric_s", "load_s",
-            "error": str | None, "protocol": {...}}`` plus ``"images"`` (CPU tensors ``input``, ``target``,
-            ``pred``) when ``sample_id`` is an example id.
-        """
-        job = self.job
+    def _blank(self, sample_id: str) -> dict[str, Any]:
         names = [m.spec.name for m in self.metrics]
-        out: dict[str, Any] = {"id": sample_id, "subset": {}, "scores": dict.fromkeys(names), "runtime_s": 0.0,
-                               "metric_s": 0.0, "load_s": 0.0, "error": None, "protocol": {}}
+        return {"id": sample_id, "subset": {}, "scores": dict.fromkeys(names), "runtime_s": 0.0,
+                "metric_s": 0.0, "load_s": 0.0, "error": None, "protocol": {}}
+
+    def _load(self, sample_id: str) -> tuple[dict[str, Any], Any]:
+        out = self._blank(sample_id)
         t0 = time.perf_counter()
         try:
-            sample = job.benchmark.load(sample_id)
+            sample = self.job.benchmark.load(sample_id)
         except Exception as err:  # noqa: BLE001 - recorded for this sample, the run goes on
             out["error"] = f"loading the sample failed: {one_line(err)}"
-            return out
+            return out, None
         out["subset"] = {str(k): str(v) for k, v in dict(sample.subset).items()}
-        t1 = time.perf_counter()
-        out["load_s"] = t1 - t0
-        _seed_all(sample_seed(job.seed, sample_id))
-        try:
-            pred = predict(self.model, job.task, sample, job.protocol, device=job.device, metric_factory=self._metric)
-        except Exception as err:  # noqa: BLE001
-            out["runtime_s"] = time.perf_counter() - t1
-            out["error"] = f"model failed: {one_line(err)}"
-            return out
-        t2 = time.perf_counter()
-        out["runtime_s"] = t2 - t1
+        out["load_s"] = time.perf_counter() - t0
+        return out, sample
+
+    def _score(self, out: dict[str, Any], sample: Any, pred: Prediction) -> dict[str, Any]:
+        job = self.job
+        t0 = time.perf_counter()
         out["protocol"] = pred.info
         errors = []
         for m in self.metrics:
@@ -135,13 +125,76 @@ class SampleEvaluator:
                 out["scores"][m.spec.name] = value
             else:
                 errors.append(f"{m.spec.name} is undefined on this sample ({value})")
-        out["metric_s"] = time.perf_counter() - t2
+        out["metric_s"] = time.perf_counter() - t0
         out["error"] = "; ".join(errors) or None
-        if sample_id in job.example_ids:
+        if out["id"] in job.example_ids:
             out["images"] = {"input": sample.image.detach().cpu(), "pred": pred.image.detach().cpu(),
                              "target": None if sample.target is None else sample.target.detach().cpu()}
         return out
 
+    def run(self, sample_id: str) -> dict[str, Any]:
+        """Evaluate one sample.
+
+        Returns:
+            ``{"id", "subset", "scores": {metric: float | None}, "runtime_s" (model), "metric_s", "load_s",
+            "error": str | None, "protocol": {...}}`` plus ``"images"`` (CPU tensors ``input``, ``target``,
+            ``pred``) when ``sample_id`` is an example id.
+        """
+        out, sample = self._load(sample_id)
+        return out if sample is None else self._run_loaded(out, sample)
+
+    def _run_loaded(self, out: dict[str, Any], sample: Any) -> dict[str, Any]:
+        job = self.job
+        _seed_all(sample_seed(job.seed, out["id"]))
+        t0 = time.perf_counter()
+        try:
+            pred = predict(self.model, job.task, sample, job.protocol, device=job.device, metric_factory=self._metric)
+        except Exception as err:  # noqa: BLE001
+            out["runtime_s"] = time.perf_counter() - t0
+            out["error"] = f"model failed: {one_line(err)}"
+            return out
+        out["runtime_s"] = time.perf_counter() - t0
+        return self._score(out, sample, pred)
+
     def run_many(self, sample_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """:meth:`run` over several samples, in order."""
-        return [self.run(s) for s in sample_ids]
+        """Evaluate several samples, in order.
+
+        Under the ``direct`` and ``oracle_coc`` protocols, consecutive samples whose tensors have equal
+        shapes and whose other condition values are equal are stacked into one model call (seeded from
+        the first sample's id; each sample's ``runtime_s`` is its share of the call). A batch whose
+        call fails is evaluated again one sample at a time, so the error lands on the sample that
+        causes it. Other protocols evaluate one sample at a time.
+        """
+        if len(sample_ids) == 1 or self.job.protocol["name"] not in BATCH_PROTOCOLS:
+            return [self.run(s) for s in sample_ids]
+        loaded = [self._load(s) for s in sample_ids]
+        results: list[dict[str, Any]] = []
+        group: list[tuple[dict[str, Any], Any]] = []
+        for out, sample in [*loaded, (None, None)]:
+            if group and (sample is None or batch_key(sample) != batch_key(group[0][1])):
+                results += self._run_group(group)
+                group = []
+            if sample is not None:
+                group.append((out, sample))
+            elif out is not None:
+                results.append(out)  # a sample that failed to load
+        order = {s: i for i, s in enumerate(sample_ids)}
+        return sorted(results, key=lambda r: order[r["id"]])
+
+    def _run_group(self, group: list[tuple[dict[str, Any], Any]]) -> list[dict[str, Any]]:
+        if len(group) == 1:
+            return [self._run_loaded(*group[0])]
+        job = self.job
+        samples = [s for _, s in group]
+        _seed_all(sample_seed(job.seed, group[0][0]["id"]))
+        t0 = time.perf_counter()
+        try:
+            preds = predict_batch(self.model, job.task, samples, job.protocol, device=job.device)
+        except Exception:  # noqa: BLE001 - isolate the failing sample
+            return [self._run_loaded(out, s) for out, s in group]
+        share = (time.perf_counter() - t0) / len(group)
+        outs = []
+        for (out, sample), pred in zip(group, preds):
+            out["runtime_s"] = share
+            outs.append(self._score(out, sample, pred))
+        return outs
