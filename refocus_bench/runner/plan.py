@@ -176,7 +176,8 @@ def _check_metrics(metrics: list[Any], protocol: dict[str, Any], task: str, firs
             raise InvalidInputError(f"metric {name!r} is full-reference but benchmark {bench_name!r} has no targets "
                                     f"(sample {first.id!r} has target=None); use a no-reference metric")
         for inp in inputs:
-            if inp in ("strengths", "coc") or first.condition.get(inp) is not None:
+            if inp in ("strengths", "coc") or first.condition.get(inp) is not None or \
+                    (getattr(first, "metric_inputs", None) or {}).get(inp) is not None:
                 continue
             raise InvalidInputError(f"metric {name!r} needs the input {inp!r}, which benchmark {bench_name!r} does not "
                                     f"provide (sample {first.id!r} condition keys: {sorted(first.condition)})")

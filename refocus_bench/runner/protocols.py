@@ -17,10 +17,14 @@ A benchmark's ``spec.protocol`` is one of:
   of K with the renderings' Laplacian variance).
 
 Model keyword arguments come from ``sample.condition``: for ``bokeh``/``refocus`` the keys of
-:data:`MODEL_KEYS`; every other condition key (``points``, ``coc`` ...) is only offered to metrics
-that declare it among their inputs. A metric input ``coc`` (the region metrics) defaults to the
-target's signed CoC computed from ``depth_m``, ``k_px_m`` and ``focus_distance_m`` (``bokeh`` /
-``refocus``) or to the input's ``coc_px`` (``deblur``).
+:data:`MODEL_KEYS`; every other condition key, and every key of ``sample.metric_inputs``, is only
+offered to metrics that declare it among their inputs (``metric_inputs`` first). A metric input
+``coc`` (the region metrics) defaults to the target's signed CoC computed from ``depth_m``, ``k_px_m``
+and ``focus_distance_m`` (``bokeh`` / ``refocus``) or to the input's ``coc_px`` (``deblur``).
+
+Scores skip ``spec.preprocessing["border_crop_px"]`` pixels on every side (images, targets and maps
+of the image size), when the benchmark pins one. An ``lvcorr_sweep`` option ``"metric"`` only names
+the headline and is otherwise ignored.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ PROTOCOLS = {
     "oracle_coc": {"tasks": ("deblur", "bokeh", "refocus"), "options": set(), "required": set()},
     "oracle_blur_strength": {"tasks": ("bokeh", "refocus"), "options": {"objective", "k_range_px_m", "iterations", "scale", "grid"},
                              "required": {"k_range_px_m"}},
-    "lvcorr_sweep": {"tasks": ("bokeh", "refocus"), "options": {"k_values_px_m"}, "required": {"k_values_px_m"}},
+    "lvcorr_sweep": {"tasks": ("bokeh", "refocus"), "options": {"k_values_px_m", "metric"}, "required": {"k_values_px_m"}},
 }
 """Protocol name -> the tasks it applies to, its options and the required ones."""
 
@@ -225,13 +229,18 @@ def extra_input_names(metric: Any) -> tuple[str, ...]:
     return tuple(spec.inputs[2:] if spec.reference == "full" else spec.inputs[1:])
 
 
-def metric_inputs(metric: Any, task: str, sample: Any, pred: Prediction, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
+def metric_inputs(metric: Any, task: str, sample: Any, pred: Prediction, device: str = "cpu",
+                  border_px: int = 0) -> tuple[Any, Any, dict[str, Any]]:
     """(preds, target, extra) for ``metric.score`` on one sample.
+
+    Extra inputs come from ``sample.metric_inputs``, then ``sample.condition``, then the defaults (see
+    the module docstring). ``border_px`` > 0 (the benchmark's ``preprocessing["border_crop_px"]``) crops
+    that many pixels off every side of the images and of the extra maps of the same size.
 
     Raises:
         InvalidInputError: the sample lacks an input the metric needs.
     """
-    cond = sample.condition
+    cond = {**dict(sample.condition), **dict(getattr(sample, "metric_inputs", None) or {})}
     extra: dict[str, Any] = {}
     preds = pred.image
     for name in extra_input_names(metric):
@@ -250,7 +259,18 @@ def metric_inputs(metric: Any, task: str, sample: Any, pred: Prediction, device:
     if metric.spec.reference == "full":
         check(sample.target is not None, lambda: f"{metric.spec.name} is full-reference but sample {sample.id!r} has no target")
         target = sample.target.to(device=preds.device, dtype=preds.dtype)
+    if border_px > 0:
+        h, w = preds.shape[-2:]
+        check(min(h, w) > 2 * border_px, lambda: f"images of {h}x{w} px are too small for a {border_px} px border crop")
+        preds = _crop(preds, border_px)
+        target = None if target is None else _crop(target, border_px)
+        extra = {k: _crop(v, border_px) if isinstance(v, torch.Tensor) and v.ndim >= 2 and tuple(v.shape[-2:]) == (h, w) else v
+                 for k, v in extra.items()}
     return preds, target, extra
+
+
+def _crop(x: torch.Tensor, b: int) -> torch.Tensor:
+    return x[..., b:-b, b:-b]
 
 
 def _default_coc(task: str, cond: Mapping[str, Any]) -> torch.Tensor:

@@ -84,6 +84,7 @@ class SampleEvaluator:
         self.model = job.model.to(job.device).eval()
         self.metrics = [m.to(job.device) for m in job.metrics]
         self._by_name = {m.spec.name: m for m in self.metrics}
+        self.border_px = int(dict(job.benchmark.spec.preprocessing).get("border_crop_px", 0) or 0)
 
     def _metric(self, name: str) -> Any:
         if name not in self._by_name:
@@ -116,7 +117,7 @@ class SampleEvaluator:
         errors = []
         for m in self.metrics:
             try:
-                preds, target, extra = metric_inputs(m, job.task, sample, pred, job.device)
+                preds, target, extra = metric_inputs(m, job.task, sample, pred, job.device, self.border_px)
                 value = float(m.score(preds, target, **extra).double().mean())
             except Exception as err:  # noqa: BLE001
                 errors.append(f"{m.spec.name} failed: {one_line(err)}")
