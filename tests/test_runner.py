@@ -207,3 +207,29 @@ def test_batched_calls_match_single_calls_and_isolate_failures(tmp_path):
     stacked = evaluate("bokeh.gaussian", bokeh, out_dir=None, progress=False, batch_size=3)
     assert stacked["ssim.rgb"].tolist() == pytest.approx(ref["ssim.rgb"].tolist(), rel=1e-6)
     assert stacked["ssim.rgb"].notna().all()
+
+
+class _Interrupting(FailingModel):
+    """Ctrl-C on the blank sample while ``armed``; the run key does not see the flag."""
+
+    armed = True
+
+    def _deblur(self, image, coc_px):
+        if type(self).armed and float(image.abs().max()) == 0.0:
+            raise KeyboardInterrupt
+        return image.clone()
+
+
+def test_interrupted_run_writes_a_partial_record_and_resumes(tmp_path):
+    bench = TinyDeblurBench(n=4, blank=2)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(_Interrupting(), bench, out_dir=tmp_path, progress=False)
+    partial = read_record(tmp_path / "tiny-deblur" / "test.failing.json")
+    assert partial["status"] == "partial" and [s["id"] for s in partial["samples"]] == ["s000", "s001"]
+    _Interrupting.armed = False
+    try:
+        df = evaluate(_Interrupting(), bench, out_dir=tmp_path, progress=False)
+    finally:
+        _Interrupting.armed = True
+    assert df.attrs["timing"]["cached"] == 2 and df.attrs["record"]["status"] == "complete"
+    assert read_record(df.attrs["path"])["status"] == "complete"
