@@ -180,8 +180,8 @@ def test_loading_returns_exactly_what_generation_produced(built):
         for f, g in zip(fresh, loaded):
             assert torch.equal(f.image, g.image) and torch.equal(f.target, g.target)
             assert f.condition.keys() == g.condition.keys() and f.metric_inputs.keys() == g.metric_inputs.keys()
-            for k in f.condition:
-                same = torch.equal(f.condition[k], g.condition[k]) if isinstance(f.condition[k], torch.Tensor) else f.condition[k] == g.condition[k]
+            for k, v in f.condition.items():
+                same = torch.equal(v, g.condition[k]) if isinstance(v, torch.Tensor) else v == g.condition[k]
                 assert same, (name, f.id, k)
             assert all(torch.equal(f.metric_inputs[k], g.metric_inputs[k]) for k in f.metric_inputs)
             assert dict(f.subset) == dict(g.subset)

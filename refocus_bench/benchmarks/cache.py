@@ -164,7 +164,10 @@ def verify_cache(folder: Path, expect: Mapping[str, Any] | None = None) -> dict[
     for key, value in (expect or {}).items():
         if manifest.get(key) != value:
             raise CacheError(f"benchmark cache {str(folder)!r}: manifest field {key!r} is {manifest.get(key)!r}, expected {value!r}")
-    for sample in manifest.get("samples", []):
+    samples = manifest.get("samples")
+    if not isinstance(samples, list) or not all(isinstance(s, dict) and "id" in s and isinstance(s.get("files"), dict) for s in samples):
+        raise CacheError(f"benchmark cache {str(folder)!r}: manifest has no valid 'samples' list")
+    for sample in samples:
         for role, entry in sample["files"].items():
             path = folder / entry["path"]
             if not path.is_file():
