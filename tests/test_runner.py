@@ -233,3 +233,18 @@ def test_interrupted_run_writes_a_partial_record_and_resumes(tmp_path):
         _Interrupting.armed = True
     assert df.attrs["timing"]["cached"] == 2 and df.attrs["record"]["status"] == "complete"
     assert read_record(df.attrs["path"])["status"] == "complete"
+
+
+def test_examples_are_rewritten_when_missing_or_overwritten_by_another_run(tmp_path):
+    bench = TinyDeblurBench(n=3)
+    evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2)
+    png = tmp_path / "examples" / "tiny-deblur" / "identity" / "s000.png"
+    first = png.read_bytes()
+    png.unlink()
+    df = evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2)
+    assert png.read_bytes() == first and df.attrs["timing"]["computed"] == 1 and df.attrs["timing"]["cached"] == 3
+    evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2, seed=5)  # same name, other key
+    png.write_bytes(b"\x89PNG\r\n\x1a\nnot the image of this run")
+    df = evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2)
+    assert png.read_bytes() == first and df.attrs["timing"]["computed"] == 1
+    assert sorted(df.attrs["record"]["examples"]) == ["s000", "s001"]

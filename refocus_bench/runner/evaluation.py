@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import check
+from ..models.weights import file_sha256
 from ..results import write_record
 from .cache import SampleCache
 from .executors import EXECUTORS, default_threads, run_chunks
@@ -120,7 +121,7 @@ def evaluate(
     results = cache.load(plan.sample_ids)
     n_cached = len(results)
     example_ids = plan.sample_ids[:save_examples] if out is not None else []
-    examples = {sid: p for sid in example_ids if (p := _existing_example(out, plan, sid))}
+    examples = {sid: p for sid in example_ids if (p := _existing_example(out, plan, sid, results.get(sid)))}
     todo = [sid for sid in plan.sample_ids if sid not in results or (sid in example_ids and sid not in examples)]
     parallel = workers > 1 or executor == "ray"
     job = Job(plan.model, plan.benchmark, plan.metrics, plan.task, plan.protocol, seed, plan.device,
@@ -137,14 +138,14 @@ def evaluate(
                 images = r.pop("images", None)
                 if images is not None and out is not None:
                     examples[r["id"]] = save_example(out, plan, r["id"], images)
+                    r["example_sha256"] = file_sha256(out / examples[r["id"]])
                 timing["model_s"] += r["runtime_s"]
                 timing["metric_s"] += r.pop("metric_s", 0.0)
                 timing["load_s"] += r.pop("load_s", 0.0)
-                if r["id"] not in results:
-                    cache.put(r)
-                    results[r["id"]] = r
-                    if bar is not None:
-                        bar.update(1)
+                if bar is not None and r["id"] not in results:
+                    bar.update(1)
+                cache.put(r)  # a recomputed example sample replaces its (equal, seeded) cached result
+                results[r["id"]] = r
         status = "complete"
     finally:
         if bar is not None:
@@ -162,13 +163,14 @@ def evaluate(
     return df
 
 
-def _existing_example(out: Path | None, plan: Plan, sample_id: str) -> str | None:
+def _existing_example(out: Path | None, plan: Plan, sample_id: str, cached: dict[str, Any] | None) -> str | None:
+    """The example PNG of a cached sample, if it is still the one this run wrote (same sha256)."""
     from .naming import examples_dir, safe_name
 
-    if out is None:
+    if out is None or cached is None or not cached.get("example_sha256"):
         return None
     p = examples_dir(out, plan.benchmark.spec.name, plan.model_info["name"]) / f"{safe_name(sample_id)}.png"
-    return p.relative_to(out).as_posix() if p.is_file() else None
+    return p.relative_to(out).as_posix() if p.is_file() and file_sha256(p) == cached["example_sha256"] else None
 
 
 def _bar(progress: bool, total: int, done: int, plan: Plan) -> Any:

@@ -170,7 +170,7 @@ def _check_metrics(metrics: list[Any], protocol: dict[str, Any], task: str, firs
         if sweep != ("strengths" in inputs):
             raise InvalidInputError(
                 f"metric {name!r} cannot be computed on benchmark {bench_name!r}: "
-                + (f"its protocol lvcorr_sweep is scored only by sweep metrics (lvcorr.*)" if sweep
+                + ("its protocol lvcorr_sweep is scored only by sweep metrics (lvcorr.*)" if sweep
                    else f"it needs the lvcorr_sweep protocol, and the benchmark's protocol is {protocol['name']!r}"))
         if m.spec.reference == "full" and first.target is None:
             raise InvalidInputError(f"metric {name!r} is full-reference but benchmark {bench_name!r} has no targets "
