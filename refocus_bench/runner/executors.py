@@ -3,8 +3,9 @@
 * ``local``, ``workers=1``: in this process, in order.
 * ``local``, ``workers>1``: a pool of spawned processes, each building the job once (its model and
   metrics) and then taking chunks as they come; one torch thread per process by default.
-* ``ray``: ``workers`` Ray actors (one CPU each), fed chunks dynamically; uses a running Ray
-  instance (``ray.init`` yourself to use a cluster) or starts a local one and stops it afterwards.
+* ``ray``: ``workers`` Ray actors (one CPU each; with a CUDA device, an equal share of the cluster's
+  GPUs, at most one each), fed chunks dynamically; uses a running Ray instance (``ray.init`` yourself
+  to use a cluster) or starts a local one and stops it afterwards.
 
 Every executor yields lists of per-sample results as chunks finish (in any order); the caller
 caches them. Per-sample results do not depend on the executor (each sample is seeded from its id).
@@ -12,6 +13,7 @@ caches them. Per-sample results do not depend on the executor (each sample is se
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
@@ -52,7 +54,10 @@ def run_chunks(job: Job, chunks: Sequence[Sequence[str]], *, executor: str = "lo
     if executor == "ray":
         from .ray_backend import ray_map
 
-        yield from ray_map(_RayEvaluator, job, chunks, workers)
+        cuda = job.device.startswith("cuda")
+        if cuda:  # Ray makes the actor's share of the GPUs visible as device 0
+            job = dataclasses.replace(job, device="cuda")
+        yield from ray_map(_RayEvaluator, job, chunks, workers, gpu=cuda)
         return
     if workers == 1 or len(chunks) == 1:
         evaluator = SampleEvaluator(job)

@@ -41,10 +41,20 @@ def ray_session(num_cpus: int) -> Iterator[Any]:
             ray.shutdown()
 
 
-def ray_map(actor_cls: type, init_arg: Any, items: Sequence[Any], workers: int) -> Iterator[Any]:
-    """``actor.run_many(item)`` for every item over ``workers`` actors of ``actor_cls(init_arg)``, as results arrive."""
+def ray_map(actor_cls: type, init_arg: Any, items: Sequence[Any], workers: int, *, gpu: bool = False) -> Iterator[Any]:
+    """``actor.run_many(item)`` for every item over ``workers`` actors of ``actor_cls(init_arg)``, as results arrive.
+
+    With ``gpu=True`` each actor reserves an equal share of the cluster's GPUs (at most one), so Ray
+    makes a GPU visible to it.
+    """
     with ray_session(workers) as ray:
-        remote_cls = ray.remote(num_cpus=1)(actor_cls)
+        num_gpus = 0.0
+        if gpu:
+            total = float(ray.cluster_resources().get("GPU", 0.0))
+            if total <= 0:
+                raise MissingFileError("a CUDA device was asked for, but the Ray cluster has no GPU")
+            num_gpus = min(1.0, total / workers)
+        remote_cls = ray.remote(num_cpus=1, num_gpus=num_gpus)(actor_cls)
         arg_ref = ray.put(init_arg)
         actors = [remote_cls.remote(arg_ref) for _ in range(min(workers, len(items)))]
         todo = list(items)[::-1]
