@@ -248,3 +248,32 @@ def test_examples_are_rewritten_when_missing_or_overwritten_by_another_run(tmp_p
     df = evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2)
     assert png.read_bytes() == first and df.attrs["timing"]["computed"] == 1
     assert sorted(df.attrs["record"]["examples"]) == ["s000", "s001"]
+
+
+def test_weights_sha256_from_file_card_or_none(tmp_path):
+    import hashlib
+
+    from refocus_bench.models.base import ModelCard, WeightsFile
+    from refocus_bench.runner.plan import weights_sha256
+
+    f = tmp_path / "w.safetensors"
+    f.write_bytes(b"weights")
+
+    class FromFile(FailingModel):
+        weights_path = str(f)
+
+    class RandomInit(FailingModel):
+        weights_path = None
+
+    sha = "ab" * 32
+    w = WeightsFile("w.safetensors", sha, "cache", "somewhere", "MIT")
+
+    class FromCard(FailingModel):
+        card = ModelCard(name="test.card", tasks=("deblur",), summary="", source="", licence="", paper="",
+                         input_contract="", weights=(w,))
+
+    assert weights_sha256(FromFile()) == hashlib.sha256(b"weights").hexdigest()
+    assert weights_sha256(RandomInit()) is None and weights_sha256(FailingModel()) is None
+    assert weights_sha256(FromCard()) == sha
+    df = evaluate(FromCard(), TinyDeblurBench(n=1), out_dir=None, progress=False)
+    assert df.attrs["record"]["model"]["weights_sha256"] == sha
