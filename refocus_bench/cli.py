@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "refocus_bench.models.cli",
     "refocus_bench.runner.cli",
     "refocus_bench.leaderboards.cli",
+    "refocus_bench.showcase",
     "refocus_bench.demo",
 ]
 

@@ -131,7 +131,9 @@ def validate_record(record: Any, *, where: str = "results") -> dict[str, Any]:
 
     Checks: schema tag, required fields and types, benchmark hash format, unique sample ids, one score
     (finite float or null with an ``error``) per declared metric per sample, a ``complete`` record has
-    ``num_samples`` samples and no errors, ``summary`` equals the recomputed means, ``digest`` matches.
+    all ``num_samples`` samples (some may carry an ``error``: the model failed on them and the run went
+    on), a ``partial`` one (an interrupted run) at most that many, ``summary`` equals the recomputed
+    means, ``digest`` matches.
 
     Raises:
         InvalidResultError: naming the field and what was expected.

@@ -79,6 +79,10 @@ class RenderConfig:
             blurred each at its own radius (exact for equal radii); 0 disables grouping.
         tile_px: RGB-D images larger than this are rendered in tiles of this size (with a halo
             covering every blur), which bounds peak memory; cat's-eye apertures are not tiled.
+        aperture_splits: 2 renders the four quadrants of the aperture separately and sums them (see
+            :mod:`~refocus_bench.simulators.subaperture`): more exact occlusion between defocused
+            layers, 4x the cost; 1 renders the whole aperture at once. None = automatic: 2 for layered scenes (:func:`render_layered`, where hidden content is
+            known and occlusion order is the remaining error), 1 for RGB-D input and cat's-eye apertures.
     """
 
     min_layer_step_px: float = 1.0
@@ -94,6 +98,7 @@ class RenderConfig:
     tile_px: int = 1024
     group_tolerance_px: float = 1.0
     group_tolerance_rel: float = 0.1
+    aperture_splits: int | None = None
 
     def __post_init__(self) -> None:
         check(self.min_layer_step_px > 0, lambda: f"min_layer_step_px must be > 0 px, got {self.min_layer_step_px}")
@@ -107,6 +112,16 @@ class RenderConfig:
             check(len(cs) == 3 and all(0.5 <= c <= 2 for c in cs), lambda: f"chromatic_scale must be 3 values in [0.5, 2], got {cs}")
         check(isinstance(self.cats_eye_zones, int) and self.cats_eye_zones >= 1, "cats_eye_zones must be an int >= 1")
         check(isinstance(self.tile_px, int) and self.tile_px >= 64, lambda: f"tile_px must be an int >= 64, got {self.tile_px!r}")
+        check(self.aperture_splits in (None, 1, 2) and not isinstance(self.aperture_splits, bool),
+              lambda: f"aperture_splits must be None (automatic), 1 or 2, got {self.aperture_splits!r}")
+
+    def splits_for(self, aperture: Aperture, layered: bool) -> int:
+        """Sub-aperture grid size to use: ``aperture_splits`` or the automatic choice."""
+        if self.aperture_splits is None:
+            return 2 if layered and not isinstance(aperture, CatsEye) else 1
+        check(self.aperture_splits == 1 or not isinstance(aperture, CatsEye),
+              "aperture_splits > 1 is not supported with a cat's-eye aperture (its kernel varies over the image)")
+        return self.aperture_splits
 
 
 def layer_scale(coc_px: float, coarse_radius_px: float) -> int:

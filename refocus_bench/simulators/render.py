@@ -35,6 +35,7 @@ from ..errors import check, check_tensor
 from ..optics import ThinLens
 from .apertures import Aperture, CatsEye, make_aperture, signed_kernel
 from .layered import RenderConfig, composite_layers, layer_scale
+from .subaperture import split_kernel_fns
 
 __all__ = [
     "render_bokeh",
@@ -264,10 +265,15 @@ def _render_rgbd_one(
         return build
 
     margins = [int(math.ceil(2 * r)) if f else 0 for r, f in zip(reach, fill)]
-    color, cover = composite_layers(
-        [make(i) for i in range(n)], centres, boxes, aperture, (hp, wp), config, kernel_fn,
-        alpha_channels=n_alpha, margins=margins, requires_grad=lin.requires_grad or coc.requires_grad,
-    )
+    color = cover = None
+    # sub-apertures: sum colour and coverage over cells before normalising, so that a uniform depth
+    # stays exactly one convolution with the whole kernel
+    for weight, cell_fn in split_kernel_fns(aperture, config.splits_for(aperture, layered=False), kernel_fn):
+        c, v = composite_layers(
+            [make(i) for i in range(n)], centres, boxes, aperture, (hp, wp), config, cell_fn,
+            alpha_channels=n_alpha, margins=margins, requires_grad=lin.requires_grad or coc.requires_grad,
+        )
+        color, cover = (c * weight, v * weight) if color is None else (color + c * weight, cover + v * weight)
     out = color / cover.clamp(min=1e-8)
     return out[:, :h, :w]
 
@@ -399,10 +405,13 @@ def render_layered(
             ys, xs = torch.nonzero(cover.any(1)).flatten(), torch.nonzero(cover.any(0)).flatten()
             boxes.append((int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1) if len(ys) else (0, 0, 0, 0))
         part_radii = [[radii[j] for j in group] for group in members]
-        color, _ = composite_layers(
-            [make(g) for g in members], [min(p, key=abs) for p in part_radii], boxes, ap, tuple(stacks.shape[-2:]),
-            config, kernel_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad, parts=part_radii,
-        )
+        color = None
+        for weight, cell_fn in split_kernel_fns(ap, config.splits_for(ap, layered=True), kernel_fn):
+            part, _ = composite_layers(
+                [make(g) for g in members], [min(p, key=abs) for p in part_radii], boxes, ap, tuple(stacks.shape[-2:]),
+                config, cell_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad, parts=part_radii,
+            )
+            color = part * weight if color is None else color + part * weight
         outs.append(color[:, :h, :w])
     return linear_rgb_to_rgb(torch.stack(outs).clamp(0.0, 1.0))
 

@@ -27,8 +27,13 @@ import numpy as np
 import torch
 
 from ...errors import check
+from ...simulators.layered import RenderConfig
 from ...simulators.render import render_layered
 from ...simulators.scenes import dead_leaves_scene, two_plane_scene
+
+# The tiny model's data (v1) is rendered with the whole aperture at once; pinned so that its data hashes
+# do not change with the renderer's automatic sub-aperture setting.
+_RENDER = RenderConfig(aperture_splits=1)
 
 __all__ = ["SPLIT_SEEDS", "INPUT_APERTURES", "OUTPUT_APERTURES", "make_pair", "make_pairs", "pairs_digest"]
 
@@ -69,12 +74,12 @@ def make_pair(seed: int, size: int = 192, max_coc_in_px: float = 12.0, max_coc_o
     s_in = float(flat[int(rng.integers(flat.numel()))])
     k_in = _strength(visible, s_in, float(rng.uniform(1.0, max_coc_in_px)))
     ap_in = INPUT_APERTURES[int(rng.integers(len(INPUT_APERTURES)))]
-    blurry = render_layered(scene.layers[None], coc_px=_coc_layers(scene.depth_m, k_in, s_in)[None], aperture=ap_in)
+    blurry = render_layered(scene.layers[None], coc_px=_coc_layers(scene.depth_m, k_in, s_in)[None], aperture=ap_in, config=_RENDER)
 
     s_out = float(flat[int(rng.integers(flat.numel()))])
     k_out = _strength(visible, s_out, float(rng.uniform(1.0, max_coc_out_px)))
     ap_idx = int(rng.integers(len(OUTPUT_APERTURES)))
-    bokeh = render_layered(scene.layers[None], coc_px=_coc_layers(scene.depth_m, k_out, s_out)[None], aperture=OUTPUT_APERTURES[ap_idx])
+    bokeh = render_layered(scene.layers[None], coc_px=_coc_layers(scene.depth_m, k_out, s_out)[None], aperture=OUTPUT_APERTURES[ap_idx], config=_RENDER)
     return {
         "aif": aif[0],
         "depth": depth[0],
