@@ -260,6 +260,21 @@ def test_content_hash_depends_on_the_definition(tmp_path):
     assert widest != every
 
 
+def test_benchmarks_pickle_for_workers(tmp_path):
+    import pickle
+
+    tree = enlarge(fx.build_realbokeh(tmp_path))
+    bench = create_benchmark("realbokeh-deblur", root=tree.root)
+    h = bench.content_hash()
+    copy = pickle.loads(pickle.dumps(bench))
+    assert copy.spec == bench.spec and copy.sample_ids() == bench.sample_ids() and copy.content_hash() == h
+    a, b = bench.load("0012_f2.0"), copy.load("0012_f2.0")
+    assert torch.equal(a.image, b.image) and torch.equal(a.target, b.target)  # still reversed after reopening
+    blb = create_benchmark("blb-bokeh", root=enlarge(fx.build_blb(tmp_path, depth_format="npy")).root)
+    sid = blb.sample_ids()[-1]
+    assert pickle.loads(pickle.dumps(blb)).load(sid).condition["k_px_m"] == blb.load(sid).condition["k_px_m"]
+
+
 # -- errors --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(NAMES))
 def test_missing_root_names_root_and_where_to_get_the_data(name):

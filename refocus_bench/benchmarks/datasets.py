@@ -86,7 +86,7 @@ def _all_specs() -> dict[str, BenchmarkSpec]:
               f"view) -> all-in-focus, 1680x1120 16-bit PNG; indoor/outdoor subsets. {_EXTRAS}",
               "dpdd", DEBLUR_METRICS, subsets=("scene",),
               source={"view": "combined (c): inputC/ or test_c/source/; the dual-pixel views are not used",
-                      "labels": "indoor_labels / outdoor_labels at root -> subset 'scene' (unlabelled samples: none)"},
+                      "labels": "indoor_labels / outdoor_labels (.txt or .npy) at root -> subset 'scene'; samples in neither list carry no scene label"},
               preprocessing={"bit_depth": 16, "bit_depth_note": "16-bit PNG read at 16 bits (/ 65535); the loader "
                              "rejects 8-bit files"}),
         _spec("realdof", "deblur",
@@ -225,7 +225,7 @@ class DatasetBenchmark(Benchmark):
     loader's ids, order and subset labels, tensors cropped per ``spec.preprocessing["crop_multiple"]``.
     """
 
-    def __init__(self, spec: BenchmarkSpec, dataset: Any) -> None:
+    def __init__(self, spec: BenchmarkSpec, dataset: Any, loader_kwargs: Mapping[str, Any] | None = None) -> None:
         src = spec.source
         check(src.get("condition", "none") in _CONDITIONS,
               lambda: f"{spec.name}: unknown condition adapter {src.get('condition')!r}; known: {sorted(_CONDITIONS)}")
@@ -233,10 +233,31 @@ class DatasetBenchmark(Benchmark):
               lambda: f"{spec.name}: unknown sample selection {src.get('samples')!r}; known: {sorted(_SELECTIONS)}")
         self.spec = spec
         self.dataset = dataset
-        self._samples = {s.id: s for s in _SELECTIONS[src.get("samples", "all")](list(dataset))}
-        self._ids = list(self._samples)
-        check(len(self._ids) > 0, lambda: f"{spec.name}: the {dataset.card.title} copy at {str(dataset.root)!r} has no samples")
+        self.loader_kwargs = dict(loader_kwargs or {})
         self._hash: str | None = None
+        self._select()
+
+    def _select(self) -> None:
+        self._samples = {s.id: s for s in _SELECTIONS[self.spec.source.get("samples", "all")](list(self.dataset))}
+        self._ids = list(self._samples)
+        check(len(self._ids) > 0,
+              lambda: f"{self.spec.name}: the {self.dataset.card.title} copy at {str(self.dataset.root)!r} has no samples")
+
+    # Loader samples hold read-only mappings that do not pickle: a pickled benchmark (process-pool and
+    # Ray workers) carries how to reopen the copy instead, and reopens it without re-validating.
+    def __getstate__(self) -> dict[str, Any]:
+        ds = self.dataset
+        return {"spec": self.spec, "hash": self._hash, "loader_kwargs": self.loader_kwargs,
+                "open": {"name": ds.card.name, "root": str(ds.root), "split": ds.split, "layout": ds.layout.name}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from ..datasets.benchmarks import open_dataset
+
+        o = state["open"]
+        self.spec, self._hash, self.loader_kwargs = state["spec"], state["hash"], dict(state["loader_kwargs"])
+        self.dataset = open_dataset(o["name"], o["root"], split=o["split"], layout=o["layout"], check=False,
+                                    **self.loader_kwargs)
+        self._select()
 
     @property
     def root(self) -> Path:
@@ -333,7 +354,7 @@ def _open(name: str, root: Any, *, layout: str = "auto", split: str | None = Non
     split = split or spec.source["split"]
     ds = open_dataset(dataset, root, split=split, layout=layout, check=check_copy, strict=strict, **loader_kw)
     src = {**spec.source, **(source or {}), "split": ds.split, "layout": ds.layout.name}
-    return DatasetBenchmark(replace(spec, source=src), ds)
+    return DatasetBenchmark(replace(spec, source=src), ds, loader_kw)
 
 
 def dpdd_test(root: Any = None, *, layout: str = "auto", check: bool = True, strict: bool = False) -> DatasetBenchmark:
@@ -385,7 +406,7 @@ def _open_realbokeh(root: Any, *, split: str, layout: str, check_copy: bool, str
     ds = open_dataset(source["dataset"], root, split=split, layout=layout, check=check_copy, strict=strict, reverse=True)
     card = dataset_card(source["dataset"])
     src = {**spec.source, **source, "split": ds.split, "layout": ds.layout.name}
-    return DatasetBenchmark(replace(spec, source=src, licence=card.licence, citation=card.citation), ds)
+    return DatasetBenchmark(replace(spec, source=src, licence=card.licence, citation=card.citation), ds, {"reverse": True})
 
 
 def blb_bokeh(root: Any = None, *, layout: str = "auto", check: bool = True, strict: bool = False) -> DatasetBenchmark:
