@@ -89,3 +89,14 @@ def test_bad_split_settings_are_rejected():
     layers = torch.rand(1, 2, 4, 16, 16)
     with pytest.raises(InvalidInputError, match="cat's-eye"):
         render_layered(layers, coc_px=torch.tensor([[1.0, 2.0]]), aperture="cats-eye", config=RenderConfig(aperture_splits=2))
+
+
+@pytest.mark.slow
+def test_dead_leaves_fidelity_target_with_the_default_layered_renderer():
+    """The README's dead-leaves row: >= 40 dB whole image and >= 30 dB in the occlusion band."""
+    from refocus_bench.simulators.fidelity import default_cases, evaluate_case
+
+    case = next(c for c in default_cases(256) if c.name.startswith("dead leaves"))
+    rows = {r["renderer"]: r for r in evaluate_case(case, samples=1024)}
+    full = rows["layered, full layers"]
+    assert full["psnr_whole_db"] >= 40.0 and full["psnr_band_db"] >= 30.0, full
