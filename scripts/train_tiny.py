@@ -1,18 +1,25 @@
 #!/usr/bin/env python
 """Train ``genrefocus.tiny`` (DeblurNet + BokehNet) on simulator pairs, on a CPU, in under an hour.
 
-Usage (the shipped weights were made with the defaults)::
+Usage (see ``reports/genrefocus_tiny/README.md`` for the commands behind the shipped weights)::
 
     nice -n 10 python scripts/train_tiny.py --out refocus_bench/data/weights/genrefocus_tiny_v1.safetensors \\
         --report reports/genrefocus_tiny
 
 Steps: generate ``--train-pairs`` training and ``--val-pairs`` validation pairs
-(:mod:`refocus_bench.models.genrefocus.synthetic`, disjoint seed ranges), train DeblurNet then
-BokehNet with Adam on random crops - DeblurNet's defocus-map output against the true |CoC| (L1),
-BokehNet's image against the target (L1 + 0.5 x L1 of image gradients) - each for its minutes budget
-or ``--max-steps`` steps, whichever comes first, with a cosine learning-rate decay over that budget,
-keeping the checkpoint with the best validation LPIPS (LPIPS is used for checkpoint selection on
-the validation split only, never as a training loss). Writes the weights (safetensors, architecture and data hash in the metadata), a JSON
+(:mod:`refocus_bench.models.genrefocus.synthetic`, disjoint seed ranges), then train, in the order of
+``--stages`` and each for its minutes budget or ``--max-steps`` steps, whichever comes first, with a
+cosine learning-rate decay over that budget and Adam on random crops:
+
+* ``deblur``: DeblurNet's defocus-map U-Net, L1 against the true |CoC|;
+* ``refine``: DeblurNet's refinement U-Net (the defocus-map U-Net fixed), LPIPS-alex (real weights,
+  :func:`refocus_bench.metrics.perceptual.lpips_distance`, differentiable) + ``--l1-weight`` x L1 on
+  the image; its zero-initialised head makes the untrained refinement the identity;
+* ``bokeh``: BokehNet, L1 + 0.5 x L1 of image gradients.
+
+Each stage keeps the checkpoint with the best validation LPIPS-alex (validation split only; the test
+split of :mod:`.synthetic` is never touched here). ``--init`` starts from earlier weights (stages not
+trained keep them). Writes the weights (safetensors, architecture and data hash in the metadata), a JSON
 report with every setting and curve, ``curves.svg`` and a README with the summary.
 """
 
@@ -51,13 +58,20 @@ _LPIPS: list = []
 
 
 def lpips_alex(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean LPIPS-alex (validation only: checkpoint selection, never a training loss)."""
+    """Mean LPIPS-alex without gradients (validation: checkpoint selection)."""
     if not _LPIPS:
         from refocus_bench.metrics import create_metric
 
         _LPIPS.append(create_metric("lpips.alex"))
     with torch.no_grad():
         return float(_LPIPS[0].score(a, b).mean())
+
+
+def lpips_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean LPIPS-alex with gradients (the refinement's training loss; the LPIPS network stays frozen)."""
+    from refocus_bench.metrics.perceptual import lpips_distance
+
+    return lpips_distance(pred.clamp(0.0, 1.0), target).mean()
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -132,7 +146,10 @@ def load_or_make(args) -> tuple[dict, dict]:
 def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator, minutes: float) -> dict:
     import copy
 
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    if name == "refine":  # the defocus-map U-Net stays fixed; only the refinement learns
+        net.unet.requires_grad_(False)
+    params = net.refine.parameters() if name == "refine" else net.unet.parameters() if name == "deblur" else net.parameters()
+    opt = torch.optim.Adam(params, lr=args.lr)
     n = pairs["aif"].shape[0]
     curve, val_curve = [], []
     start, step, ema = time.time(), 0, None
@@ -142,16 +159,18 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
         net.eval()
         with torch.no_grad():
             idx = list(range(val["aif"].shape[0]))
-            if name == "deblur":
+            if name in ("deblur", "refine"):
                 c, e, t, r = deblur_inputs(val, idx, net, None, g, False)
-                pred, coc = net.fuse(c, e, return_coc=True)
+                pred, coc = net.fuse(c, e, return_coc=True, refine=name == "refine")
                 base = val["blurry"]
             else:
                 c, coc, dmap, aps, t = bokeh_inputs(val, idx, net, None, g)
                 pred = torch.cat([net.fuse(c[i : i + 1], coc[i : i + 1], dmap[i : i + 1], aps[i : i + 1]) for i in idx])
                 base = val["aif"]
         net.train()
-        extra = {"val_coc_mae_px": float((coc - r).abs().mean())} if name == "deblur" else {}
+        extra = {"val_coc_mae_px": float((coc - r).abs().mean())} if name in ("deblur", "refine") else {}
+        if name == "refine":
+            extra["input_lpips"] = lpips_alex(base, t)
         return {"step": step, "minutes": (time.time() - start) / 60, "val_l1": float((pred.clamp(0, 1) - t).abs().mean()),
                 "val_psnr": psnr(pred.clamp(0, 1), t), "input_psnr": psnr(base, t), "val_lpips": lpips_alex(pred.clamp(0, 1), t),
                 **extra}
@@ -164,9 +183,9 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
         for group in opt.param_groups:
             group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         idx = torch.randint(0, n, (args.batch,), generator=g).tolist()
-        if name == "deblur":
+        if name in ("deblur", "refine"):
             c, e, t, r = deblur_inputs(pairs, idx, net, args.crop, g, True)
-            pred, coc = net.fuse(c, e, return_coc=True)
+            pred, coc = net.fuse(c, e, return_coc=True, refine=name == "refine")
         else:
             c, coc, dmap, aps, t = bokeh_inputs(pairs, idx, net, args.crop, g)
             pred = net.fuse(c, coc, dmap, aps)
@@ -174,6 +193,8 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
             loss = (coc - r).abs().mean() / COC_SCALE_PX
             if net.fusion == "learned":
                 loss = loss + loss_fn(pred, t)
+        elif name == "refine":  # LPIPS-alex (differentiable, real weights) + L1 on the refined image
+            loss = lpips_loss(pred, t) + args.l1_weight * (pred - t).abs().mean()
         else:
             loss = loss_fn(pred, t)
         opt.zero_grad(set_to_none=True)
@@ -196,6 +217,7 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
     if -val_curve[-1]["val_lpips"] > best[0]:
         best = (-val_curve[-1]["val_lpips"], step, copy.deepcopy(net.state_dict()))
     net.load_state_dict(best[2])  # keep the best validation checkpoint
+    net.requires_grad_(True)
     net.eval()
     return {"steps": step, "minutes": (time.time() - start) / 60, "train_curve": curve, "val_curve": val_curve,
             "best_step": best[1], "best_val_lpips": -best[0]}
@@ -206,7 +228,7 @@ def svg_curves(stages: dict, path: Path) -> None:
     w, h, pad = 640, 300, 40
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
              f'<rect width="{w}" height="{h}" fill="white"/>']
-    colours = {"deblur": "#1f77b4", "bokeh": "#d62728"}
+    colours = {"deblur": "#1f77b4", "refine": "#2ca02c", "bokeh": "#d62728"}
     pts_all = [(v["step"], v["val_psnr"]) for s in stages.values() for v in s["val_curve"]]
     xmax = max(p[0] for p in pts_all) or 1
     ymin, ymax = min(p[1] for p in pts_all) - 0.5, max(p[1] for p in pts_all) + 0.5
@@ -238,6 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=16.0, help="training budget per stage (see --bokeh-minutes)")
     p.add_argument("--bokeh-minutes", type=float, help="training budget of the BokehNet stage (default: --minutes)")
+    p.add_argument("--refine-minutes", type=float, help="training budget of the DeblurNet refinement stage (default: --minutes)")
+    p.add_argument("--refine-crop", type=int, help="crop size of the refinement stage (default: --crop)")
+    p.add_argument("--l1-weight", type=float, default=1.0, help="weight of the image L1 beside LPIPS in the refinement loss")
+    p.add_argument("--stages", default="deblur,refine,bokeh",
+                   help="stages to train, in order (deblur: defocus map; refine: LPIPS + L1 refinement; bokeh: BokehNet)")
+    p.add_argument("--init", help="safetensors weights to start from (e.g. an earlier release); tensors of the "
+                                  "refinement may be missing (they start at the zero head, i.e. the identity)")
     p.add_argument("--max-steps", type=int, default=4000)
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--workers", type=int, default=2)
@@ -257,9 +286,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data ready in {data_minutes:.1f} min; train sha256 {digests['train']}", flush=True)
 
     model = GenRefocusTiny(weights=None)
+    init_sha = None
+    if args.init:
+        from safetensors.torch import load_file
+
+        init_sha = file_sha256(args.init)
+        tensors = load_file(args.init)
+        own = model.state_to_save()
+        unknown = set(tensors) - set(own)
+        missing = set(own) - set(tensors)
+        if unknown or any(not k.startswith("deblur.refine.") for k in missing):
+            raise SystemExit(f"--init {args.init} does not match the architecture: unknown {sorted(unknown)[:5]}, missing {sorted(missing)[:5]}")
+        model.load_saved_state({**own, **tensors})
+        print(f"initialised from {args.init} (sha256 {init_sha}); {len(missing)} refinement tensors start at zero head", flush=True)
     g = torch.Generator().manual_seed(args.seed)
-    stages = {"deblur": train_stage("deblur", model.deblur_net, train, val, args, g, args.minutes),
-              "bokeh": train_stage("bokeh", model.bokeh_net, train, val, args, g, args.bokeh_minutes or args.minutes)}
+    stage_names = [x for x in args.stages.split(",") if x]
+    if set(stage_names) - {"deblur", "refine", "bokeh"}:
+        raise SystemExit(f"unknown stages in {args.stages!r}")
+    stages = {}
+    for name in stage_names:
+        if name == "bokeh":
+            stages[name] = train_stage(name, model.bokeh_net, train, val, args, g, args.bokeh_minutes or args.minutes)
+        elif name == "refine":
+            crop = args.crop
+            args.crop = args.refine_crop or crop
+            stages[name] = train_stage(name, model.deblur_net, train, val, args, g, args.refine_minutes or args.minutes)
+            args.crop = crop
+        else:
+            stages[name] = train_stage(name, model.deblur_net, train, val, args, g, args.minutes)
 
     from safetensors.torch import save_file
 
@@ -274,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         "weights": {"path": str(out), "sha256": sha, "bytes": out.stat().st_size},
         "settings": vars(args), "arch": ARCH, "data_sha256": digests, "data_minutes": data_minutes,
         "total_minutes": total, "torch": torch.__version__, "python": platform.python_version(),
-        "machine": platform.machine(), "threads": args.threads, "stages": stages,
+        "machine": platform.machine(), "threads": args.threads, "init": args.init, "init_sha256": init_sha, "stages": stages,
     }
     (report_dir / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")
     svg_curves(stages, report_dir / "curves.svg")
@@ -286,8 +340,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(seed ranges in `refocus_bench/models/genrefocus/synthetic.py`), generated in {data_minutes:.1f} min",
         f"- data sha256: train `{digests['train']}`, val `{digests['val']}`",
         f"- total wall time {total:.1f} min on {args.threads} CPU threads (torch {torch.__version__})",
-        f"- crops {args.crop} px, batch {args.batch}, Adam lr {args.lr} with cosine decay; DeblurNet: L1 on the defocus map "
-        "(px / 16) against the true |CoC|; BokehNet: L1 + 0.5 x gradient L1 on the image; checkpoint kept by validation LPIPS", "",
+        f"- stages trained: {', '.join(stages)}"
+        + (f"; the others kept from `--init {args.init}` (sha256 `{init_sha}`)" if args.init else ""),
+        f"- crops {args.crop} px (refinement {args.refine_crop or args.crop} px), batch {args.batch}, Adam lr {args.lr} with cosine decay; "
+        "DeblurNet defocus map (`deblur`): L1 (px / 16) against the true |CoC|; DeblurNet refinement (`refine`, defocus-map U-Net "
+        f"fixed): LPIPS-alex + {args.l1_weight} x L1 on the image; BokehNet (`bokeh`): L1 + 0.5 x gradient L1 on the image; "
+        "checkpoint kept by validation LPIPS-alex", "",
         "| stage | steps | minutes | val LPIPS at step 0 | kept step | val LPIPS kept | val PSNR kept (dB) | input vs target PSNR (dB) |",
         "|---|---|---|---|---|---|---|---|",
     ]

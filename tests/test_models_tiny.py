@@ -9,7 +9,7 @@ from refocus_bench.models import create_model, model_card
 from refocus_bench.models.baselines.deconvolution import fft_convolve
 from refocus_bench.models.genrefocus.synthetic import SPLIT_SEEDS, make_pair, pairs_digest
 from refocus_bench.models.genrefocus.tiny import WEIGHTS, GenRefocusTiny
-from refocus_bench.models.genrefocus.tiny_nets import TinyBokehNet, interp_weights
+from refocus_bench.models.genrefocus.tiny_nets import TinyBokehNet, TinyDeblurNet, interp_weights
 from refocus_bench.models.weights import file_sha256, package_weights_dir
 from refocus_bench.simulators.apertures import make_aperture
 
@@ -33,6 +33,24 @@ def test_untrained_bokeh_net_is_the_aperture_blur():
     k = torch.flip(ap.kernel(4.0), dims=(0, 1))
     expected = linear_rgb_to_rgb(fft_convolve(rgb_to_linear_rgb(img), k).clamp(0, 1))
     assert (out - expected).abs().max() < 0.02
+
+
+def test_untrained_deblur_refinement_is_the_identity():
+    # the refinement's head starts at zero: input + 0 x (candidates - input) + 0 residual
+    net = TinyDeblurNet(refine_widths=(8, 8, 8)).eval()
+    img = torch.rand(2, 3, 40, 36, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = net(img)
+        blend = net.fuse(net.candidates(img), net.coc_estimate(img), refine=False)
+    torch.testing.assert_close(out, img)
+    assert (blend - img).abs().max() > 1e-3  # the prior blend itself is not the identity
+
+
+def test_previous_architecture_without_refinement_still_builds():
+    m = GenRefocusTiny(weights=None, arch={"deblur_refine_widths": None})
+    assert m.deblur_net.refine is None
+    assert not any(k.startswith("deblur.refine.") for k in m.state_to_save())
+    assert m.deblur(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
 
 
 def test_zero_k_returns_the_input_and_refocus_the_deblurred_image():

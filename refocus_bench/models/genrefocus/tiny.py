@@ -39,6 +39,7 @@ ARCH: dict[str, Any] = {
     "deblur_radii": [1.0, 1.5, 2.0, 3.0, 4.0, 5.5, 8.0, 12.0],
     "deblur_nsr": 3e-2,
     "deblur_fusion": "prior",
+    "deblur_refine_widths": [24, 32, 48],
     "bokeh_radii": [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
     "aperture_px": 32,
     "widths": [24, 32, 48],
@@ -47,7 +48,7 @@ ARCH: dict[str, Any] = {
 
 WEIGHTS = WeightsFile(
     filename="genrefocus_tiny_v1.safetensors",
-    sha256="6248941e25c379c8f8dc1b9a57c6bb0bc65539ba532c24463d346d70aa3cc228",
+    sha256="c078c8646b1186c1bfad7b6d00eb7614125a3941163ef2081c5a2870f7b6c22a",
     location="package",
     source="python scripts/train_tiny.py (see reports/genrefocus_tiny/README.md)",
     licence="Apache-2.0",
@@ -81,7 +82,8 @@ class GenRefocusTiny(RefocusModel):
         check(not unknown, lambda: f"unknown arch keys {sorted(unknown)}; known: {sorted(ARCH)}")
         self.arch = {**ARCH, **(arch or {})}
         a = self.arch
-        self.deblur_net = TinyDeblurNet(tuple(a["deblur_radii"]), a["deblur_nsr"], tuple(a["widths"]), a["deblur_fusion"])
+        self.deblur_net = TinyDeblurNet(tuple(a["deblur_radii"]), a["deblur_nsr"], tuple(a["widths"]), a["deblur_fusion"],
+                                        tuple(a["deblur_refine_widths"]) if a["deblur_refine_widths"] else None)
         self.bokeh_net = TinyBokehNet(tuple(a["bokeh_radii"]), a["aperture_px"], tuple(a["widths"]))
         self.weights_path: str | None = None
         if weights is not None:

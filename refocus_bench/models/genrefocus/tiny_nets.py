@@ -11,8 +11,12 @@ kernels; inverse filters).
   kernels of a few radii (linear light, mirror boundary); the U-Net predicts the defocus map (a
   correction of the classical gradient-ratio estimate,
   :func:`~refocus_bench.models.baselines.deconvolution.estimate_coc_px`; trained against the true
-  |CoC|) and the prior interpolates between the candidates bracketing it. Blind: it sees only the
-  blurry image, like GenRefocus's DeblurNet.
+  |CoC|) and the prior interpolates between the candidates bracketing it. An optional second U-Net
+  (``refine_widths``; used by the shipped weights) then writes the output as
+  ``input + sum_k g_k (candidate_k - input) + g (blend - input) + residual`` with per-pixel gates in
+  (-1, 1); its head starts at zero, so the untrained refinement is the identity (the blurry input),
+  and it is trained with LPIPS-alex + L1. Blind: it sees only the blurry image, like GenRefocus's
+  DeblurNet.
 * :class:`TinyBokehNet` - candidates: the AIF image blurred with the *aperture kernel* at a few
   radii (linear light; the kernel is rotated by 180 degrees in front of the focus plane); the prior
   interpolates linearly between the two candidates whose radii bracket the requested CoC. The U-Net is conditioned on GenRefocus's defocus map
@@ -131,7 +135,8 @@ class TinyDeblurNet(nn.Module):
     The U-Net predicts, per pixel, the blur radius (a correction of the classical gradient-ratio
     estimate, supervised with the true |CoC| in training). The output blends the two Wiener
     candidates whose radii bracket the predicted radius, so with a perfect radius map the network
-    reproduces layered Wiener deconvolution with the oracle CoC. With ``fusion="learned"`` the U-Net
+    reproduces layered Wiener deconvolution with the oracle CoC. With ``refine_widths`` a second
+    U-Net refines that blend (:meth:`refine_image`). With ``fusion="learned"`` the first U-Net
     also predicts bounded corrections of the blend logits and a small residual (trained with an
     image loss; on our validation split that traded LPIPS for PSNR, so the shipped model uses
     ``fusion="prior"``).
@@ -141,16 +146,20 @@ class TinyDeblurNet(nn.Module):
         nsr: Wiener noise-to-signal ratio of the candidates.
         widths: U-Net widths.
         fusion: "prior" (blend fixed by the predicted radius) or "learned".
+        refine_widths: widths of the refinement U-Net, or ``None`` for no refinement.
     """
 
     def __init__(self, radii: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 5.5, 8.0, 12.0), nsr: float = 3e-2,
-                 widths: tuple[int, int, int] = (24, 32, 48), fusion: str = "prior") -> None:
+                 widths: tuple[int, int, int] = (24, 32, 48), fusion: str = "prior",
+                 refine_widths: tuple[int, int, int] | None = None) -> None:
         super().__init__()
         if fusion not in ("prior", "learned"):
             raise ValueError(f"fusion must be 'prior' or 'learned', got {fusion!r}")
         self.radii, self.nsr, self.fusion = tuple(float(r) for r in radii), float(nsr), fusion
         n = len(self.radii) + 1
         self.unet = TinyUNet(3 * n + 1, n + 4 if fusion == "learned" else 1, widths)
+        # refinement: input + gated candidate differences + residual; zero head = the identity
+        self.refine = TinyUNet(3 * n + 5, n + 3, tuple(refine_widths)) if refine_widths else None
 
     def coc_estimate(self, image: torch.Tensor) -> torch.Tensor:
         """Classical blind CoC estimate (B, 1, H, W) px, the starting point of the learned one."""
@@ -166,10 +175,11 @@ class TinyDeblurNet(nn.Module):
             out.append(linear_rgb_to_rgb(wiener_deconvolve(lin, k, nsr=self.nsr).clamp(0.0, 1.0)))
         return torch.stack(out, dim=1)
 
-    def fuse(self, cands: torch.Tensor, coc_est: torch.Tensor, return_coc: bool = False):
+    def fuse(self, cands: torch.Tensor, coc_est: torch.Tensor, return_coc: bool = False, refine: bool = True):
         """Fusion of precomputed :meth:`candidates` given :meth:`coc_estimate` (training crops both).
 
         Returns the image (B, 3, H, W), and with ``return_coc`` also the predicted |CoC| (B, 1, H, W) px.
+        ``refine=False`` skips the refinement (the prior blend by the predicted radius).
         """
         n = cands.shape[1]
         out = self.unet(torch.cat([cands.flatten(1, 2), coc_est / COC_SCALE_PX], dim=1))
@@ -179,7 +189,23 @@ class TinyDeblurNet(nn.Module):
             image = _fuse(out[:, : n + 3], cands, prior)
         else:
             image = (prior[:, :, None] * cands).sum(1)
+        if refine and self.refine is not None:
+            image = self.refine_image(cands, image, coc, coc_est)
         return (image, coc) if return_coc else image
+
+    def refine_image(self, cands: torch.Tensor, blend: torch.Tensor, coc: torch.Tensor, coc_est: torch.Tensor) -> torch.Tensor:
+        """``input + sum_k g_k (candidate_k - input) + g (blend - input) + residual``, gates in (-1, 1).
+
+        ``cands`` (B, N, 3, H, W) from :meth:`candidates`, ``blend`` the prior blend (B, 3, H, W), ``coc``
+        the predicted and ``coc_est`` the classical |CoC| (B, 1, H, W) px. The head of the refinement
+        U-Net starts at zero, so an untrained refinement returns the blurry input unchanged.
+        """
+        n = cands.shape[1]
+        x = cands[:, 0]
+        out = self.refine(torch.cat([cands.flatten(1, 2), blend, coc / COC_SCALE_PX, coc_est / COC_SCALE_PX], dim=1))
+        gates = torch.tanh(out[:, :n])[:, :, None]  # (B, N, 1, H, W): N-1 candidates and the blend
+        diffs = torch.cat([cands[:, 1:], blend[:, None]], dim=1) - x[:, None]
+        return x + (gates * diffs).sum(1) + 0.1 * torch.tanh(out[:, n : n + 3])
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.fuse(self.candidates(image), self.coc_estimate(image))
