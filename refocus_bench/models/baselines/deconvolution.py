@@ -180,11 +180,19 @@ def deconvolve_layered(image: torch.Tensor, coc_px: torch.Tensor, deconvolve: De
             frac = ((c - t[idx]) / (t[idx + 1] - t[idx])).clamp(0.0, 1.0)
             weights = [torch.where(idx == j, 1.0 - frac, torch.zeros_like(c)) + torch.where(idx == j - 1, frac, torch.zeros_like(c))
                        for j in range(len(centres))]
+        h, w = c.shape
         for r, wgt in zip(centres, weights):
-            if not bool((wgt > 0).any()):
+            rows, cols = torch.nonzero((wgt > 0).any(1)).flatten(), torch.nonzero((wgt > 0).any(0)).flatten()
+            if len(rows) == 0:
                 continue
             kernel = signed_kernel(ap, r, device=image.device, dtype=image.dtype)
-            acc = acc + wgt * deconvolve(lin[i : i + 1], kernel)
+            # deconvolve only the layer's bounding box plus a margin of several kernel widths: pixels
+            # farther away barely influence the result, and most layers cover a small part of the frame
+            m = 4 * kernel.shape[-1] + 8
+            y0, y1 = max(0, int(rows[0]) - m), min(h, int(rows[-1]) + 1 + m)
+            x0, x1 = max(0, int(cols[0]) - m), min(w, int(cols[-1]) + 1 + m)
+            part = deconvolve(lin[i : i + 1, :, y0:y1, x0:x1], kernel)
+            acc[..., y0:y1, x0:x1] = acc[..., y0:y1, x0:x1] + wgt[y0:y1, x0:x1] * part
         outs.append(acc)
     return linear_rgb_to_rgb(torch.cat(outs).clamp(0.0, 1.0))
 
