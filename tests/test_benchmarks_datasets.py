@@ -135,9 +135,6 @@ def test_cuhk_blur_without_metric_weights_is_a_clear_error(tmp_path, monkeypatch
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="bug outside this module: metrics/no_reference.py's _Adapter._apply(model, preds, target) "
-                          "overrides torch.nn.Module._apply, so the runner's metric.to(device) raises TypeError")
 def test_cuhk_blur_runs_with_local_no_reference_weights(tmp_path):
     from refocus_bench.metrics.no_reference import CLIPIQA, CLIPModelIQA, ViTConfig
 

@@ -131,3 +131,10 @@ def test_cli_build_prints_table_and_site(tmp_path, capsys):
     assert "synthetic-deblur v1" in out and "lpips.alex" in out and "95% CI" in out
     assert out.index(" m ") < out.index(" n ")
     assert out.strip().endswith(f"site: {(tmp_path / 'site' / 'index.html').resolve()}")
+
+
+def test_dataset_benchmark_needing_root_is_rejected_with_a_reason():
+    from refocus_bench.leaderboards.submit import SubmissionRejected, registered_content_hash
+
+    with pytest.raises(SubmissionRejected, match="dpdd-test.*cannot be checked here.*root"):
+        registered_content_hash("dpdd-test", "1")

@@ -61,7 +61,12 @@ def registered_content_hash(name: str, version: str) -> str:
     if name not in list_benchmarks():
         raise SubmissionRejected(f"benchmark {name!r} is not registered here, so its content hash cannot be "
                                  "verified (install the package that provides it)")
-    bench = create_benchmark(name)
+    from ..errors import InvalidInputError
+
+    try:
+        bench = create_benchmark(name)
+    except InvalidInputError as err:  # e.g. a dataset benchmark that needs root= (a local copy)
+        raise SubmissionRejected(f"benchmark {name!r} cannot be checked here: {err}") from None
     if bench.spec.version != version:
         raise SubmissionRejected(f"benchmark {name!r}: the record is for version {version!r} but the registered "
                                  f"benchmark is version {bench.spec.version!r}; rerun it on the current version")

@@ -277,9 +277,9 @@ class _Adapter(RefocusMetric):
     def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
         model = self._model(preds.device)
         with torch.set_grad_enabled(preds.requires_grad):
-            return self._apply(model, preds.float(), None if target is None else target.float()).to(preds.dtype)
+            return self._run_model(model, preds.float(), None if target is None else target.float()).to(preds.dtype)
 
-    def _apply(self, model: Any, preds: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+    def _run_model(self, model: Any, preds: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
         return model.quality(preds)
 
     def definition(self) -> dict[str, Any]:
@@ -313,7 +313,7 @@ class CLIPImageSimilarity(_Adapter):
     spec = _nr_spec("clip_i.vit", "full", (-1.0, 1.0), True, "CLIP image-embedding cosine similarity (local weights)", preprocess="bicubic resize to image_size, CLIP mean/std")
     _model_cls = CLIPModelIQA
 
-    def _apply(self, model: Any, preds: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+    def _run_model(self, model: Any, preds: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
         e = model.embed(torch.cat([preds, target], dim=0))
         b = preds.shape[0]
         return (e[:b] * e[b:]).sum(dim=-1)
