@@ -129,6 +129,21 @@ def test_ties_share_a_rank_and_failed_rows_come_last(tmp_path):
     assert [(r.model, r.rank) for r in tables[0].rows] == [("c", 1), ("a", 2), ("b", 2)]
 
 
+def test_a_model_that_failed_on_some_samples_is_not_ranked(tmp_path):
+    from refocus_bench.results import finalize_record
+
+    # "d" would be best on the samples it managed, but it failed on two of six: listed after the ranked rows
+    partial = make_record("d", -0.09)
+    for s in partial["samples"][:2]:
+        s["scores"] = {"lpips.alex": None, "psnr": None}
+        s["error"] = "model failed: InvalidInputError: disk apertures only"
+    partial = finalize_record(partial)
+    recs = {"b/a.json": make_record("a", 0.0), "b/c.json": make_record("c", 0.05), "b/d.json": partial}
+    tables = build_tables(load_results(write_results(tmp_path / "r", recs)))
+    assert [(r.model, r.rank, r.headline.n) for r in tables[0].rows] == [("a", 1, 6), ("c", 2, 6), ("d", None, 4)]
+    assert "4/6" in headline_table(tables)
+
+
 def test_runtime_and_subsets_in_rows(built):
     first, _, _ = built
     row = next(r for t in first.tables if t.name == "synthetic-deblur" for r in t.rows if r.model == "identity")

@@ -129,7 +129,8 @@ def test_cli_build_prints_table_and_site(tmp_path, capsys):
     assert cli_main(["leaderboard", "build", str(root), "-o", str(tmp_path / "site")]) == 0
     out = capsys.readouterr().out
     assert "synthetic-deblur v1" in out and "lpips.alex" in out and "95% CI" in out
-    assert out.index(" m ") < out.index(" n ")
+    body = out.split("\n", 2)[2]  # below the title and the header row (which has an "n" column)
+    assert body.index(" m ") < body.index(" n ")
     assert out.strip().endswith(f"site: {(tmp_path / 'site' / 'index.html').resolve()}")
 
 

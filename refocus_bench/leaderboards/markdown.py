@@ -39,7 +39,8 @@ def _benchmark(t: BenchmarkTable) -> list[str]:
         lines += [md_escape(desc), ""]
     lines += [f"Task `{md_escape(t.task)}`, {t.num_samples} samples, content hash `{md_escape(t.content_hash[:16])}…`. "
               f"Ranked by **{md_escape(t.headline_metric)}** ({arrow}); "
-              f"{int(BOOTSTRAP_CONFIDENCE * 100)}% bootstrap CI over samples.", ""]
+              f"{int(BOOTSTRAP_CONFIDENCE * 100)}% bootstrap CI over samples; rows with n below {t.num_samples} "
+              "(the model failed on some samples) are listed without a rank.", ""]
     others = [m for m, _ in t.metrics if m != t.headline_metric]
     header = ["Rank", "Model", "Weights", md_escape(t.headline_metric), "95% CI", "n"]
     header += [md_escape(m) for m in others] + ["s/image"]

@@ -4,7 +4,7 @@ Each :class:`Row` carries the headline mean with a bootstrap interval over sampl
 other metric, the mean runtime per image, the headline mean per subset label (aperture, blur level,
 scene...) and the record's provenance. Everything is sorted, so a table is a pure function of the
 loaded records. Ties share a rank (competition ranking: 1, 1, 3); rows whose headline metric failed on
-every sample are listed last without a rank.
+some samples (scored on ``n`` < the benchmark's samples) or on every sample are listed last without a rank.
 """
 
 from __future__ import annotations
@@ -149,11 +149,15 @@ def _row(entry: ResultEntry, headline: str, ci_kwargs: Mapping[str, Any]) -> Row
     )
 
 
-def _rank(rows: list[Row], higher_is_better: bool) -> list[Row]:
+def _rank(rows: list[Row], higher_is_better: bool, num_samples: int) -> list[Row]:
+    """Rank the rows scored on every sample; rows scored on only some samples (a model that failed on
+    the others) follow without a rank, since their mean is over an easier or different subset."""
     sign = -1.0 if higher_is_better else 1.0
-    scored = sorted((r for r in rows if r.headline.mean is not None),
-                    key=lambda r: (sign * r.headline.mean, r.model, r.weights_sha256 or ""))  # type: ignore[operator]
-    unscored = sorted((r for r in rows if r.headline.mean is None), key=lambda r: (r.model, r.weights_sha256 or ""))
+    complete = [r for r in rows if r.headline.mean is not None and r.headline.n == num_samples]
+    scored = sorted(complete, key=lambda r: (sign * r.headline.mean, r.model, r.weights_sha256 or ""))  # type: ignore[operator]
+    incomplete = sorted((r for r in rows if r.headline.mean is not None and r.headline.n != num_samples),
+                        key=lambda r: (-r.headline.n, sign * r.headline.mean, r.model, r.weights_sha256 or ""))  # type: ignore[operator]
+    unscored = incomplete + sorted((r for r in rows if r.headline.mean is None), key=lambda r: (r.model, r.weights_sha256 or ""))
     prev: float | None = None
     for i, r in enumerate(scored):
         r.rank = i + 1 if prev is None or r.headline.mean != prev else scored[i - 1].rank
@@ -183,7 +187,7 @@ def build_tables(entries: Sequence[ResultEntry], *, n_resamples: int = BOOTSTRAP
             for s in e.record["samples"]:
                 subset_keys.update((s.get("subset") or {}).keys())
         headline = b["headline_metric"]
-        rows = _rank([_row(e, headline, ci_kwargs) for e in group], directions[headline])
+        rows = _rank([_row(e, headline, ci_kwargs) for e in group], directions[headline], b["num_samples"])
         tables.append(BenchmarkTable(
             name=name, version=str(b["version"]), task=b["task"], content_hash=b["content_hash"],
             num_samples=b["num_samples"], headline_metric=headline, higher_is_better=directions[headline],
@@ -201,11 +205,12 @@ def headline_table(tables: Sequence[BenchmarkTable]) -> str:
         lines.append(f"{printable(t.name)} v{printable(t.version)} ({t.task}, {t.num_samples} samples) - {t.headline_metric}, {arrow}")
         names = [_clip(printable(r.model), 48) for r in t.rows]
         width = max([len(n) for n in names] + [5])
-        lines.append(f"  {'rank':>4}  {'model':<{width}}  {t.headline_metric:>12}  {'95% CI':>21}  {'s/image':>8}")
+        lines.append(f"  {'rank':>4}  {'model':<{width}}  {t.headline_metric:>12}  {'95% CI':>21}  {'n':>7}  {'s/image':>8}")
         for r, name in zip(t.rows, names):
             ci = f"[{fmt_num(r.headline.low)}, {fmt_num(r.headline.high)}]"
             rank = "-" if r.rank is None else str(r.rank)
-            lines.append(f"  {rank:>4}  {name:<{width}}  {fmt_num(r.headline.mean):>12}  {ci:>21}  "
+            n = f"{r.headline.n}/{t.num_samples}"
+            lines.append(f"  {rank:>4}  {name:<{width}}  {fmt_num(r.headline.mean):>12}  {ci:>21}  {n:>7}  "
                          f"{fmt_num(r.runtime_s, 3):>8}")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
