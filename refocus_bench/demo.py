@@ -90,11 +90,13 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
     torch thread: on a small shared machine that is faster and far steadier than one process with
     several threads (whose parallel regions stall whenever another job holds a core).
     """
+    import torch
     from tqdm import tqdm
 
     from .benchmarks.builtin import BUILTIN_BENCHMARKS, prepare_builtin
     from .leaderboards import build_site, headline_table
     from .metrics.weights import fetch_weights
+    torch.set_num_threads(1)  # see above; the workers set the same
     out = Path(out_dir)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
