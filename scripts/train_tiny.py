@@ -39,19 +39,22 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from refocus_bench.models.genrefocus.synthetic import OUTPUT_APERTURES, make_pairs, pairs_digest  # noqa: E402
-from refocus_bench.models.genrefocus.tiny import ARCH, GenRefocusTiny  # noqa: E402
+from refocus_bench.models.genrefocus.tiny import GenRefocusTiny  # noqa: E402
 from refocus_bench.models.genrefocus.tiny_nets import COC_SCALE_PX, aperture_image  # noqa: E402
 from refocus_bench.models.weights import file_sha256  # noqa: E402
 from refocus_bench.optics import genrefocus_defocus_map  # noqa: E402
 from refocus_bench.simulators.apertures import make_aperture  # noqa: E402
 
 
-def loss_fn(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def loss_fn(pred: torch.Tensor, target: torch.Tensor, grad_weight: float = 0.5) -> torch.Tensor:
+    """L1 + ``grad_weight`` x L1 of the horizontal and vertical image differences."""
     l1 = (pred - target).abs().mean()
+    if not grad_weight:
+        return l1
     dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
     dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
     grad = (dx(pred) - dx(target)).abs().mean() + (dy(pred) - dy(target)).abs().mean()
-    return l1 + 0.5 * grad
+    return l1 + grad_weight * grad
 
 
 _LPIPS: list = []
@@ -194,7 +197,7 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
             if net.fusion == "learned":
                 loss = loss + loss_fn(pred, t)
         elif name == "refine":  # LPIPS-alex (differentiable, real weights) + L1 on the refined image
-            loss = lpips_loss(pred, t) + args.l1_weight * (pred - t).abs().mean()
+            loss = lpips_loss(pred, t) + args.l1_weight * (loss_fn(pred, t, args.refine_grad_weight))
         else:
             loss = loss_fn(pred, t)
         opt.zero_grad(set_to_none=True)
@@ -263,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--refine-minutes", type=float, help="training budget of the DeblurNet refinement stage (default: --minutes)")
     p.add_argument("--refine-crop", type=int, help="crop size of the refinement stage (default: --crop)")
     p.add_argument("--l1-weight", type=float, default=1.0, help="weight of the image L1 beside LPIPS in the refinement loss")
+    p.add_argument("--refine-grad-weight", type=float, default=0.0,
+                   help="weight of the gradient L1 inside the refinement's L1 term (0 = plain L1)")
+    p.add_argument("--arch", default="{}", help="JSON overrides of the architecture (keys of ARCH in tiny.py)")
     p.add_argument("--stages", default="deblur,refine,bokeh",
                    help="stages to train, in order (deblur: defocus map; refine: LPIPS + L1 refinement; bokeh: BokehNet)")
     p.add_argument("--init", help="safetensors weights to start from (e.g. an earlier release); tensors of the "
@@ -285,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     digests = {"train": pairs_digest(train), "val": pairs_digest(val)}
     print(f"data ready in {data_minutes:.1f} min; train sha256 {digests['train']}", flush=True)
 
-    model = GenRefocusTiny(weights=None)
+    model = GenRefocusTiny(weights=None, arch=json.loads(args.arch))
     init_sha = None
     if args.init:
         from safetensors.torch import load_file
@@ -326,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     total = (time.time() - t0) / 60
     report = {
         "weights": {"path": str(out), "sha256": sha, "bytes": out.stat().st_size},
-        "settings": vars(args), "arch": ARCH, "data_sha256": digests, "data_minutes": data_minutes,
+        "settings": vars(args), "arch": model.arch, "data_sha256": digests, "data_minutes": data_minutes,
         "total_minutes": total, "torch": torch.__version__, "python": platform.python_version(),
         "machine": platform.machine(), "threads": args.threads, "init": args.init, "init_sha256": init_sha, "stages": stages,
     }
@@ -344,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f"; the others kept from `--init {args.init}` (sha256 `{init_sha}`)" if args.init else ""),
         f"- crops {args.crop} px (refinement {args.refine_crop or args.crop} px), batch {args.batch}, Adam lr {args.lr} with cosine decay; "
         "DeblurNet defocus map (`deblur`): L1 (px / 16) against the true |CoC|; DeblurNet refinement (`refine`, defocus-map U-Net "
-        f"fixed): LPIPS-alex + {args.l1_weight} x L1 on the image; BokehNet (`bokeh`): L1 + 0.5 x gradient L1 on the image; "
+        f"fixed): LPIPS-alex + {args.l1_weight} x (L1 + {args.refine_grad_weight} x gradient L1) on the image; BokehNet (`bokeh`): L1 + 0.5 x gradient L1 on the image; "
         "checkpoint kept by validation LPIPS-alex", "",
         "| stage | steps | minutes | val LPIPS at step 0 | kept step | val LPIPS kept | val PSNR kept (dB) | input vs target PSNR (dB) |",
         "|---|---|---|---|---|---|---|---|",

@@ -40,6 +40,7 @@ ARCH: dict[str, Any] = {
     "deblur_nsr": 3e-2,
     "deblur_fusion": "prior",
     "deblur_refine_widths": [24, 32, 48],
+    "deblur_refine_residual": 0.0,
     "bokeh_radii": [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
     "aperture_px": 32,
     "widths": [24, 32, 48],
@@ -48,7 +49,7 @@ ARCH: dict[str, Any] = {
 
 WEIGHTS = WeightsFile(
     filename="genrefocus_tiny_v1.safetensors",
-    sha256="c078c8646b1186c1bfad7b6d00eb7614125a3941163ef2081c5a2870f7b6c22a",
+    sha256="124a42ca9a83cf7f6dfe110c7f68e4a4f3505e74c9fcdf887e6355ed0f6a8eb4",
     location="package",
     source="python scripts/train_tiny.py (see reports/genrefocus_tiny/README.md)",
     licence="Apache-2.0",
@@ -83,7 +84,8 @@ class GenRefocusTiny(RefocusModel):
         self.arch = {**ARCH, **(arch or {})}
         a = self.arch
         self.deblur_net = TinyDeblurNet(tuple(a["deblur_radii"]), a["deblur_nsr"], tuple(a["widths"]), a["deblur_fusion"],
-                                        tuple(a["deblur_refine_widths"]) if a["deblur_refine_widths"] else None)
+                                        tuple(a["deblur_refine_widths"]) if a["deblur_refine_widths"] else None,
+                                        a["deblur_refine_residual"])
         self.bokeh_net = TinyBokehNet(tuple(a["bokeh_radii"]), a["aperture_px"], tuple(a["widths"]))
         self.weights_path: str | None = None
         if weights is not None:

@@ -147,11 +147,12 @@ class TinyDeblurNet(nn.Module):
         widths: U-Net widths.
         fusion: "prior" (blend fixed by the predicted radius) or "learned".
         refine_widths: widths of the refinement U-Net, or ``None`` for no refinement.
+        refine_residual: bound of the refinement's free RGB residual (0 = gated candidates only).
     """
 
     def __init__(self, radii: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 5.5, 8.0, 12.0), nsr: float = 3e-2,
                  widths: tuple[int, int, int] = (24, 32, 48), fusion: str = "prior",
-                 refine_widths: tuple[int, int, int] | None = None) -> None:
+                 refine_widths: tuple[int, int, int] | None = None, refine_residual: float = 0.1) -> None:
         super().__init__()
         if fusion not in ("prior", "learned"):
             raise ValueError(f"fusion must be 'prior' or 'learned', got {fusion!r}")
@@ -160,6 +161,7 @@ class TinyDeblurNet(nn.Module):
         self.unet = TinyUNet(3 * n + 1, n + 4 if fusion == "learned" else 1, widths)
         # refinement: input + gated candidate differences + residual; zero head = the identity
         self.refine = TinyUNet(3 * n + 5, n + 3, tuple(refine_widths)) if refine_widths else None
+        self.refine_residual = float(refine_residual)
 
     def coc_estimate(self, image: torch.Tensor) -> torch.Tensor:
         """Classical blind CoC estimate (B, 1, H, W) px, the starting point of the learned one."""
@@ -196,6 +198,8 @@ class TinyDeblurNet(nn.Module):
     def refine_image(self, cands: torch.Tensor, blend: torch.Tensor, coc: torch.Tensor, coc_est: torch.Tensor) -> torch.Tensor:
         """``input + sum_k g_k (candidate_k - input) + g (blend - input) + residual``, gates in (-1, 1).
 
+        The residual is ``refine_residual * tanh(.)`` per channel (absent when ``refine_residual`` is 0).
+
         ``cands`` (B, N, 3, H, W) from :meth:`candidates`, ``blend`` the prior blend (B, 3, H, W), ``coc``
         the predicted and ``coc_est`` the classical |CoC| (B, 1, H, W) px. The head of the refinement
         U-Net starts at zero, so an untrained refinement returns the blurry input unchanged.
@@ -205,7 +209,8 @@ class TinyDeblurNet(nn.Module):
         out = self.refine(torch.cat([cands.flatten(1, 2), blend, coc / COC_SCALE_PX, coc_est / COC_SCALE_PX], dim=1))
         gates = torch.tanh(out[:, :n])[:, :, None]  # (B, N, 1, H, W): N-1 candidates and the blend
         diffs = torch.cat([cands[:, 1:], blend[:, None]], dim=1) - x[:, None]
-        return x + (gates * diffs).sum(1) + 0.1 * torch.tanh(out[:, n : n + 3])
+        out_img = x + (gates * diffs).sum(1)
+        return out_img + self.refine_residual * torch.tanh(out[:, n : n + 3]) if self.refine_residual else out_img
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.fuse(self.candidates(image), self.coc_estimate(image))
