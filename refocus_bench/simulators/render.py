@@ -273,7 +273,9 @@ def _render_rgbd_one(
             [make(i) for i in range(n)], centres, boxes, aperture, (hp, wp), config, cell_fn,
             alpha_channels=n_alpha, margins=margins, requires_grad=lin.requires_grad or coc.requires_grad,
         )
-        color, cover = (c * weight, v * weight) if color is None else (color + c * weight, cover + v * weight)
+        if weight != 1.0:
+            c, v = c * weight, v * weight
+        color, cover = (c, v) if color is None else (color + c, cover + v)
     out = color / cover.clamp(min=1e-8)
     return out[:, :h, :w]
 
@@ -411,7 +413,8 @@ def render_layered(
                 [make(g) for g in members], [min(p, key=abs) for p in part_radii], boxes, ap, tuple(stacks.shape[-2:]),
                 config, cell_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad, parts=part_radii,
             )
-            color = part * weight if color is None else color + part * weight
+            part = part * weight if weight != 1.0 else part
+            color = part if color is None else color + part
         outs.append(color[:, :h, :w])
     return linear_rgb_to_rgb(torch.stack(outs).clamp(0.0, 1.0))
 
