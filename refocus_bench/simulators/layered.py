@@ -296,13 +296,14 @@ class _Accumulator:
         self.copy = copy and torch.is_grad_enabled()
 
     def update(self, box: tuple[slice, slice], fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Apply ``fn`` to the crop ``box``; ``fn`` updates its argument in place and returns it."""
         region = (slice(None),) + box
         if self.copy:
             new = self.value.clone()
             new[region] = fn(self.value[region].clone())
             self.value = new
         else:
-            self.value[region] = fn(self.value[region])
+            fn(self.value[region])
 
     def resize(self, size: tuple[int, int]) -> None:
         if tuple(self.value.shape[-2:]) != size:
@@ -397,9 +398,9 @@ def composite_layers(
         acc_c, acc_a, trans = near_acc
         t_old = trans.value[(slice(None),) + sl]
         p, a = out[:3], out[3:]
-        acc_c.update(sl, lambda v: v + t_old * p)
-        acc_a.update(sl, lambda v: v + t_old * a)
-        trans.update(sl, lambda v: v * (1.0 - a))
+        acc_c.update(sl, lambda v: v.add_(t_old * p))
+        acc_a.update(sl, lambda v: v.add_(t_old * a))
+        trans.update(sl, lambda v: v.mul_(1.0 - a))
 
     # far group, back to front: (C, A) <- (P, A_l) over (C, A)
     far_acc: list[_Accumulator] = []
@@ -411,8 +412,9 @@ def composite_layers(
         for acc in far_acc:
             acc.resize((h // s, w // s))
         p, a = out[:3], out[3:]
-        far_acc[0].update(sl, lambda v: p + (1.0 - a) * v)
-        far_acc[1].update(sl, lambda v: a + (1.0 - a) * v)
+        one_minus_a = 1.0 - a
+        far_acc[0].update(sl, lambda v: v.mul_(one_minus_a).add_(p))  # p + (1 - a) v
+        far_acc[1].update(sl, lambda v: v.mul_(one_minus_a).add_(a))
 
     for acc in near_acc + far_acc:
         acc.resize((h, w))

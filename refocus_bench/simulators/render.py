@@ -146,7 +146,7 @@ def _fill_hidden(stack: torch.Tensor, reach: float, cells: int = 4) -> torch.Ten
     proportion to how much of each is seen nearby. The local means are computed on a grid about
     ``reach / cells`` pixels coarse and upsampled bilinearly. Returns (4, h, w).
     """
-    color, wgt, hidden = stack[:3], stack[3:4], stack[5:6]
+    hidden = stack[5:6]
     h, w = stack.shape[-2:]
     down = 2 ** max(0, int(math.floor(math.log2(max(reach, 1.0) / cells))))
     small = F.avg_pool2d(stack[None, :5], down, ceil_mode=True)[0] if down > 1 else stack[:5]
@@ -158,7 +158,7 @@ def _fill_hidden(stack: torch.Tensor, reach: float, cells: int = 4) -> torch.Ten
     fill = torch.cat([s_color / s_wgt.clamp(min=tiny) * share, share])
     if down > 1:
         fill = F.interpolate(fill[None], scale_factor=down, mode="bilinear", align_corners=False)[0, :, :h, :w]
-    return torch.cat([color + hidden * fill[:3], wgt + hidden * fill[3:4]])
+    return stack[:4] + hidden * fill  # colour and weight, each extended by its fill
 
 
 def _layer_boxes(idx: torch.Tensor, frac: torch.Tensor, n_layers: int, tile: int = 32) -> list[tuple[int, int, int, int]]:
@@ -236,6 +236,8 @@ def _render_rgbd_one(
         idx = (torch.bucketize(coc_p.detach(), c_t, right=True, out_int32=True) - 1).clamp(0, n - 2)
         lo, hi = c_t[idx.long()], c_t[idx.long() + 1]
         frac = ((coc_p - lo) / (hi - lo)).clamp(0.0, 1.0)
+    # per-pixel inputs of every layer's weights (see ``build``), in the image's dtype
+    idx_f, one_minus_frac, zero = idx.to(frac.dtype), 1.0 - frac, frac.new_zeros(())
     boxes = _layer_boxes(idx, frac, n)
     # disocclusion reach of each layer: how far the blur of layers clearly in front can reveal it
     reach = [max((abs(centres[j] - centres[i]) for j in range(i - 1)), default=0.0) for i in range(n)]
@@ -244,23 +246,38 @@ def _render_rgbd_one(
     def make(layer: int) -> Callable[[int, tuple], torch.Tensor]:
         def build(scale: int, box: tuple[int, int, int, int]) -> torch.Tensor:
             y0, y1, x0, x1 = box
-            i, f = idx[y0:y1, x0:x1], frac[y0:y1, x0:x1]
-            zero = torch.zeros_like(f)
-            wgt = torch.where(i == layer, 1.0 - f, zero)
-            if layer > 0:
-                wgt = wgt + torch.where(i == layer - 1, f, zero)
-            stack = [lin_p[:, y0:y1, x0:x1] * wgt[None], wgt[None]]
-            if fill[layer]:
-                # coverage by layers at or behind this one, and by layers clearly in front of it
-                behind = torch.where(i >= layer, torch.ones_like(f), torch.where(i == layer - 1, f, zero))
-                hidden = torch.where(i <= layer - 3, torch.ones_like(f), torch.where(i == layer - 2, 1.0 - f, zero))
-                stack += [behind[None], hidden[None]]
-            stack = torch.cat(stack)
+            # the layer's share of each pixel, by its offset d = idx - (layer - 1): frac where d = 0
+            # (the pixel lies between the previous layer and this one), 1 - frac where d = 1, else 0;
+            # with v = d + frac, coverage at or behind the layer is clamp(v, 0, 1) and coverage clearly
+            # in front of it clamp(-v, 0, 1). Every value is rounded as in the plain formulas: the
+            # disocclusion fill divides small box sums and amplifies any change in the last bit.
+            d = idx_f[y0:y1, x0:x1] - (layer - 1)  # (h, w), whole numbers
+            f = frac[y0:y1, x0:x1]
+            c = 6 if fill[layer] else 4
+            if torch.is_grad_enabled() and (lin_p.requires_grad or frac.requires_grad):
+                stack = torch.empty((c, y1 - y0, x1 - x0), dtype=f.dtype, device=f.device)  # autograd: no out=
+                wgt = torch.where(d == 1, one_minus_frac[y0:y1, x0:x1], torch.where(d == 0, f, 0.0))
+                stack[3] = wgt
+                stack[:3] = lin_p[:, y0:y1, x0:x1] * wgt
+                if fill[layer]:
+                    v = d + f  # layer coordinate relative to the previous layer
+                    stack[4] = v.clamp(0.0, 1.0)  # coverage by layers at or behind this one
+                    stack[5] = v.clamp(-1.0, 0.0).neg()  # coverage by layers clearly in front of it
+            else:  # the same, written straight into one (c, h, w) buffer
+                stack = torch.empty((c, y1 - y0, x1 - x0), dtype=f.dtype, device=f.device)
+                wgt = stack[3]
+                torch.where(d == 0, f, zero, out=wgt)
+                torch.where(d == 1, one_minus_frac[y0:y1, x0:x1], wgt, out=wgt)
+                torch.mul(lin_p[:, y0:y1, x0:x1], wgt, out=stack[:3])
+                if fill[layer]:
+                    v = torch.add(d, f, out=stack[5])
+                    torch.clamp(v, 0.0, 1.0, out=stack[4])
+                    v.clamp_(-1.0, 0.0).neg_()
             if scale > 1:
                 stack = F.avg_pool2d(stack[None], scale)[0]
             if fill[layer]:
                 stack = _fill_hidden(stack, reach[layer] / scale)
-            return torch.cat([stack[:3]] + [stack[3:4]] * n_alpha)
+            return stack if n_alpha == 1 else torch.cat([stack[:3]] + [stack[3:4]] * n_alpha)
 
         return build
 
