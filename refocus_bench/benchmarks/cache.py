@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ..errors import RefocusBenchError, check
+from ..hashing import bytes_sha256 as sha256_bytes
 
 __all__ = [
     "CACHE_FORMAT",
@@ -126,10 +127,6 @@ def decode_npy(data: bytes, where: str = "map") -> torch.Tensor:
     if a.ndim != 2 or a.dtype != np.dtype("<f4"):
         raise CacheError(f"{where}: expected a float32 (H, W) array, got {a.dtype} {a.shape}")
     return torch.from_numpy(a.copy())[None, None]
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # -- verification ----------------------------------------------------------------------------------------

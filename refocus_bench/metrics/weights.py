@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from ..errors import MissingFileError, RefocusBenchError, UnknownNameError, check
+from ..hashing import bytes_sha256, file_sha256
 from ..io import atomic_path, atomic_write_json
 
 __all__ = [
@@ -217,14 +218,6 @@ def weight_path(name: str, home: str | os.PathLike[str] | None = None) -> Path:
 
 
 # -- hashing ---------------------------------------------------------------------------------------
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
     """sha256 over sorted (name, dtype, shape, little-endian bytes): independent of file layout."""
     h = hashlib.sha256()
@@ -233,10 +226,6 @@ def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes())
     return h.hexdigest()
-
-
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # -- converters ------------------------------------------------------------------------------------
@@ -419,7 +408,7 @@ def fetch_weights(
             archive = _obtain_archive(source, Path(tmp), src_dir)
             for card in group:
                 data = _read_member(archive, card.member)
-                got = _sha256_bytes(data)
+                got = bytes_sha256(data)
                 check(got == card.member_sha256,
                       lambda: f"{card.member}: sha256 {got} does not match the pinned {card.member_sha256}", exc=WeightsError)
                 tensors = _convert(card, data)

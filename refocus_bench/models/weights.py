@@ -14,13 +14,13 @@ safetensors are read, so loading never executes code.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import torch
 
 from ..errors import MissingFileError, RefocusBenchError, check
+from ..hashing import file_sha256
 from .base import WeightsFile
 
 __all__ = [
@@ -49,15 +49,6 @@ def cache_weights_dir() -> Path:
     env = os.environ.get("REFOCUS_BENCH_HOME")
     home = Path(env).expanduser() if env else Path.home() / ".cache" / "refocus_bench"
     return home / "weights" / "models"
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def resolve_weights(entry: WeightsFile, path: str | os.PathLike[str] | None = None, *, model: str = "model") -> Path:

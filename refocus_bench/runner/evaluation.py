@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import check
-from ..models.weights import file_sha256
+from ..hashing import file_sha256
 from ..results import write_record
 from .cache import SampleCache
 from .executors import EXECUTORS, default_threads, run_chunks

@@ -139,7 +139,7 @@ def weights_sha256(model: Any) -> str | None:
     initialisation -> None); else the card's single weight file's pinned sha256; for several files,
     the sha256 of their ``"<filename> <sha256>"`` lines (sorted); None if any hash is unknown.
     """
-    from ..models.weights import file_sha256
+    from ..hashing import file_sha256
 
     if hasattr(model, "weights_path"):
         p = getattr(model, "weights_path")

@@ -52,6 +52,7 @@ import torch
 
 from .. import __version__
 from ..errors import InvalidInputError, check
+from ..hashing import file_sha256
 from ..io import atomic_path, atomic_write_bytes, atomic_write_json, write_depth
 from .pairs import PairConfig, Sample, SampleFailure, scene_samples
 
@@ -220,7 +221,7 @@ def _write_parquet(config: PairConfig, out: Path, shard: int, samples: list[Samp
             # float maps: byte-stream-split + zstd (about 25 % smaller than dictionary encoding on real depth)
             pq.write_table(table, tmp, compression="zstd", row_group_size=16, use_byte_stream_split=list(_MAPS),
                            use_dictionary=[n for n in features if n not in _MAPS])  # fmt: skip
-        written[rel] = _sha256_file(out / rel)
+        written[rel] = file_sha256(out / rel)
     return written
 
 
@@ -263,18 +264,10 @@ def _write_folder(config: PairConfig, out: Path, shard: int, samples: list[Sampl
     return {rel: digest}
 
 
-def _sha256_file(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _sha256_tree(root: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(q for q in root.rglob("*") if q.is_file()):
-        h.update(f"{p.relative_to(root).as_posix()}\0{_sha256_file(p)}\n".encode())
+        h.update(f"{p.relative_to(root).as_posix()}\0{file_sha256(p)}\n".encode())
     return h.hexdigest()
 
 
@@ -282,7 +275,7 @@ def _digest(out: Path, rel: str) -> str | None:
     p = out / rel
     if p.is_dir():
         return _sha256_tree(p)
-    return _sha256_file(p) if p.is_file() else None
+    return file_sha256(p) if p.is_file() else None
 
 
 # -------------------------------------------------------------------------------------- shards

@@ -9,7 +9,6 @@ that are missing; extra files and folders in the dataset folders; extensions per
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import InvalidInputError, check
+from ...hashing import file_sha256 as sha256_file
 from .manifest import Issue, ValidationReport
 from .probe import ImageHeader, decode_check, probe_image
 
@@ -24,15 +24,6 @@ if TYPE_CHECKING:
     from .base import BenchmarkDataset, ScanResult
 
 __all__ = ["validate_scan", "sha256_file", "load_checksums"]
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_checksums(source: Mapping[str, str] | str | os.PathLike[str]) -> dict[str, str]:
