@@ -147,3 +147,63 @@ def test_peak_memory_6720x4480(benchmark):
     benchmark.extra_info.update({"rss_before_render_mb": before, "peak_rss_mb": peak})
     print(f"\npeak RSS {peak:.0f} MB (before rendering: {before:.0f} MB)")
     assert peak <= 4096
+
+
+# -- CUDA (run where a GPU is present; the targets above are for the CPU) ------------------------
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def _best_of_cuda(fn, rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@needs_cuda
+@torch.no_grad()
+def test_cuda_layered_vs_scatter_1024(benchmark, rgbd_1024):
+    """The same scene on the GPU, float32: layered vs scatter, and the layered render's backward pass."""
+    image, coc = (t.cuda() for t in rgbd_1024)
+    render_bokeh(image, coc_px=coc)  # warm-up: kernel cache, cuDNN/cuFFT plans
+    render_scatter(image, coc_px=coc)
+    layered = _best_of_cuda(lambda: render_bokeh(image, coc_px=coc), rounds=5)
+    scatter = _best_of_cuda(lambda: render_scatter(image, coc_px=coc), rounds=3)
+    benchmark.pedantic(lambda: (render_bokeh(image, coc_px=coc), torch.cuda.synchronize()), rounds=3, iterations=1)
+
+    def forward_backward():
+        with torch.enable_grad():
+            x = image.clone().requires_grad_(True)
+            render_bokeh(x, coc_px=coc).mean().backward()
+
+    forward_backward()
+    backward = _best_of_cuda(forward_backward, rounds=3)
+    info = {"device": torch.cuda.get_device_name(), "layered_s": layered, "scatter_s": scatter,
+            "speedup": scatter / layered, "forward_backward_s": backward}
+    benchmark.extra_info.update(info)
+    print("\n" + json.dumps(info, indent=1))
+    assert scatter / layered >= 1.0
+
+
+@needs_cuda
+@torch.no_grad()
+def test_cuda_peak_memory_6720x4480(benchmark):
+    """Peak GPU memory (allocator high-water mark, inputs included) and time at DPDD's size."""
+    h, w = 4480, 6720
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, h // 16, w // 16, generator=g).repeat_interleave(16, 2).repeat_interleave(16, 3).cuda()
+    yy, xx = torch.linspace(-1, 1, h)[:, None], torch.linspace(-1, 1, w)[None, :]
+    coc = (32.0 * torch.sin(3 * xx) * torch.cos(2 * yy))[None, None].cuda()
+    render_bokeh(image, coc_px=coc)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    benchmark.pedantic(lambda: (render_bokeh(image, coc_px=coc), torch.cuda.synchronize()), rounds=2, iterations=1)
+    seconds = benchmark.stats.stats.min
+    peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    benchmark.extra_info.update({"peak_gpu_mb": peak_mb, "render_s": seconds})
+    print(f"\n6720x4480 on {torch.cuda.get_device_name()}: {seconds:.3f} s, peak GPU memory {peak_mb:.0f} MB")
+    assert peak_mb <= 4096

@@ -65,6 +65,7 @@ def check_tensor(
     min_value: float | None = None,
     max_value: float | None = None,
     floating: bool = True,
+    device: Any = None,
 ) -> dict[str, int]:
     """Validate a tensor argument and return the sizes bound to symbolic dims.
 
@@ -76,6 +77,7 @@ def check_tensor(
         allow_inf: accept +-inf (NaN is never accepted).
         min_value, max_value: inclusive bounds on finite values.
         floating: require a floating-point dtype.
+        device: if given, the ``torch.device`` the tensor must be on (e.g. the image's).
 
     Returns:
         The bound symbolic sizes, e.g. ``{"B": 2, "H": 64, "W": 64}``.
@@ -106,6 +108,8 @@ def check_tensor(
                     )
                 sizes[want] = got
     check(x.numel() > 0, lambda: f"{name} must not be empty, got shape {_shape_str(x.shape)}")
+    if device is not None:
+        check(x.device == torch.device(device), lambda: f"{name} must be on the same device as the image ({device}), got {x.device}")
     if floating:
         check(
             x.is_floating_point(),

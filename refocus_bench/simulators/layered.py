@@ -179,13 +179,35 @@ def _reflect_indices(n: int, pad: int, device: torch.device) -> torch.Tensor:
     return torch.where(i < n, i, period - i)
 
 
+@contextlib.contextmanager
+def _ieee_float32(x: torch.Tensor) -> Iterator[None]:
+    """Full float32 precision for cuDNN convolutions of ``x``.
+
+    cuDNN may run float32 convolutions in TF32 (10-bit mantissa, ~1e-3 relative error) by default,
+    which breaks energy conservation at the 1e-4 level; the flag is restored afterwards.
+    """
+    if not (x.is_cuda and x.dtype == torch.float32 and torch.backends.cudnn.allow_tf32):
+        yield
+        return
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = True
+
+
 def run_convolution(backend: str, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """One raw convolution as the renderer calls it: (C, h, w) * (C, K, K), reflect borders."""
+    with _ieee_float32(x):
+        return _run_convolution(backend, x, kernels)
+
+
+def _run_convolution(backend: str, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     pad = kernels.shape[-1] // 2
     h, w = x.shape[-2:]
     if pad >= min(h, w):  # a kernel wider than the frame: padding by reflection needs pad < size
         x = x[:, _reflect_indices(h, pad, x.device)][:, :, _reflect_indices(w, pad, x.device)]
-        return run_convolution(backend, x, kernels)[:, pad : pad + h, pad : pad + w]
+        return _run_convolution(backend, x, kernels)[:, pad : pad + h, pad : pad + w]
     if backend == "direct":
         return direct_conv(x, kernels)
     fn = fft_conv if backend == "fft" else filter2d

@@ -76,9 +76,9 @@ def resolve_coc(
     )
     if coc_px is not None:
         check(depth_m is None and lens is None and k_px_m is None, "coc_px cannot be combined with depth_m, lens or k_px_m")
-        check_tensor(coc_px, "coc_px", [b, 1, h, w])
+        check_tensor(coc_px, "coc_px", [b, 1, h, w], device=image.device)
         return coc_px.to(image.dtype)
-    check_tensor(depth_m, "depth_m", [b, 1, h, w], allow_inf=True)
+    check_tensor(depth_m, "depth_m", [b, 1, h, w], allow_inf=True, device=image.device)
     check(bool((depth_m > 0).all()), lambda: f"depth_m must be > 0 m (inf allowed for sky), got minimum {float(depth_m.min()):g}")
     if lens is not None:
         check(k_px_m is None and focus_distance_m is None, "with lens=..., do not pass k_px_m or focus_distance_m")

@@ -79,6 +79,9 @@ class FluxSampler(nn.Module):
         super().__init__()
         self.pipe = pipe
         self.transformer, self.vae = pipe.transformer, pipe.vae
+        # registered as submodules so that ``.to(device)`` moves them with the rest (the pipeline
+        # holds the same objects)
+        self.text_encoder, self.text_encoder_2 = pipe.text_encoder, pipe.text_encoder_2
         self.tile, self.max_sequence_length, self.black_offset = int(tile), int(max_sequence_length), tuple(black_offset)
         self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self._prompt_cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
@@ -97,12 +100,14 @@ class FluxSampler(nn.Module):
         return next(self.transformer.parameters()).dtype
 
     def encode_prompt(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(T5 embeddings, pooled CLIP embedding, text ids) on the sampler's current device and dtype."""
         if prompt not in self._prompt_cache:
             with torch.no_grad():
                 emb, pooled, ids = self.pipe.encode_prompt(prompt=prompt, prompt_2=None, device=self.device,
                                                            num_images_per_prompt=1, max_sequence_length=self.max_sequence_length)
-            self._prompt_cache[prompt] = (emb.to(self.dtype), pooled.to(self.dtype), ids.to(self.dtype))
-        return self._prompt_cache[prompt]
+            self._prompt_cache[prompt] = (emb, pooled, ids)
+        # the cache may predate a move of the model to another device
+        return tuple(t.to(device=self.device, dtype=self.dtype) for t in self._prompt_cache[prompt])
 
     def encode_image(self, x: torch.Tensor, rescale: bool = True) -> torch.Tensor:
         """Packed latent tokens of (B, 3, H, W) in [0, 1] (rescaled to [-1, 1] unless ``rescale=False``)."""
