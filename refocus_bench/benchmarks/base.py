@@ -34,7 +34,7 @@ from typing import Any
 
 from ..errors import check
 
-__all__ = ["TASKS", "ORACLE_CONDITION_KEYS", "BenchmarkSpec", "BenchmarkSample", "Benchmark", "tensor_digest"]
+__all__ = ["TASKS", "ORACLE_CONDITION_KEYS", "BenchmarkSpec", "BenchmarkSample", "Benchmark", "update_digest"]
 
 TASKS = ("deblur", "bokeh", "refocus")
 ORACLE_CONDITION_KEYS = ("coc_px", "input_coc_px")
@@ -104,7 +104,7 @@ class BenchmarkSample:
     metric_inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
-def tensor_digest(h: Any, value: Any) -> None:
+def update_digest(h: Any, value: Any) -> None:
     """Feed ``value`` into the hashlib object ``h`` deterministically (tensors as float32 little-endian bytes)."""
     import numpy as np
     import torch
@@ -119,7 +119,7 @@ def tensor_digest(h: Any, value: Any) -> None:
     elif isinstance(value, Mapping):
         for k in sorted(value):
             h.update(f"key:{k};".encode())
-            tensor_digest(h, value[k])
+            update_digest(h, value[k])
     elif value is None or isinstance(value, (bool, int, float, str)):
         h.update(json.dumps(value).encode())
     else:
@@ -162,7 +162,7 @@ class Benchmark(ABC):
                       "condition": dict(s.condition)}
             if s.metric_inputs:  # only when present: hashes of samples without them are unchanged
                 fields["metric_inputs"] = dict(s.metric_inputs)
-            tensor_digest(h, fields)
+            update_digest(h, fields)
         return h.hexdigest()
 
     def __repr__(self) -> str:
