@@ -116,6 +116,7 @@ def check_tensor(
             lambda: f"{name} must be a floating-point tensor (float32 or float64), got {x.dtype}",
         )
     if x.is_floating_point():
+        x = x.detach()
         check(not bool(torch.isnan(x).any()), lambda: f"{name} contains NaN values")
         if not allow_inf:
             check(bool(torch.isfinite(x).all()), lambda: f"{name} contains infinite values")

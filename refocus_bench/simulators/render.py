@@ -35,6 +35,7 @@ from ..errors import check, check_tensor
 from ..optics import ThinLens
 from .apertures import Aperture, CatsEye, make_aperture, signed_kernel
 from .layered import RenderConfig, composite_layers, layer_scale
+from .soft_layers import SoftLayers
 from .subaperture import split_kernel_fns
 
 __all__ = [
@@ -161,30 +162,6 @@ def _fill_hidden(stack: torch.Tensor, reach: float, cells: int = 4) -> torch.Ten
     return stack[:4] + hidden * fill  # colour and weight, each extended by its fill
 
 
-def _layer_boxes(idx: torch.Tensor, frac: torch.Tensor, n_layers: int, tile: int = 32) -> list[tuple[int, int, int, int]]:
-    """Bounding box (y0, y1, x0, x1) of every soft layer's support, from the tiles it touches.
-
-    The image is cut into ``tile`` x ``tile`` tiles; a layer touches a tile when the tile's range of
-    layer coordinates covers it. One reduction pass, then a small (L, tiles) table.
-    """
-    h, w = idx.shape
-    hi = (idx + (frac > 0).to(idx.dtype))[None, None].float()
-    lo = idx[None, None].float()
-    tmin = -F.max_pool2d(-lo, tile, ceil_mode=True)[0, 0]
-    tmax = F.max_pool2d(hi, tile, ceil_mode=True)[0, 0]
-    layers = torch.arange(n_layers, device=idx.device, dtype=tmin.dtype)[:, None, None]
-    present = (tmin[None] <= layers) & (tmax[None] >= layers)  # (L, tiles_y, tiles_x)
-    rows, cols = present.any(2).cpu(), present.any(1).cpu()
-    boxes = []
-    for r, c in zip(rows, cols):
-        ys, xs = torch.nonzero(r).flatten(), torch.nonzero(c).flatten()
-        if len(ys) == 0:
-            boxes.append((0, 0, 0, 0))
-        else:
-            boxes.append((int(ys[0]) * tile, min(h, (int(ys[-1]) + 1) * tile), int(xs[0]) * tile, min(w, (int(xs[-1]) + 1) * tile)))
-    return boxes
-
-
 def _render_rgbd_tiled(
     lin: torch.Tensor, coc: torch.Tensor, aperture: Aperture, config: RenderConfig, kernel_fn: Callable
 ) -> torch.Tensor:
@@ -233,48 +210,18 @@ def _render_rgbd_one(
         frac = torch.zeros_like(coc_p)
     else:
         c_t = torch.tensor(centres, dtype=coc.dtype, device=coc.device)
-        idx = (torch.bucketize(coc_p.detach(), c_t, right=True, out_int32=True) - 1).clamp(0, n - 2)
+        idx = (torch.bucketize(coc_p.detach().contiguous(), c_t, right=True, out_int32=True) - 1).clamp(0, n - 2)
         lo, hi = c_t[idx.long()], c_t[idx.long() + 1]
         frac = ((coc_p - lo) / (hi - lo)).clamp(0.0, 1.0)
-    # per-pixel inputs of every layer's weights (see ``build``), in the image's dtype
-    idx_f, one_minus_frac, zero = idx.to(frac.dtype), 1.0 - frac, frac.new_zeros(())
-    boxes = _layer_boxes(idx, frac, n)
+    layers = SoftLayers(lin_p, idx, frac, n)
+    boxes = layers.boxes()
     # disocclusion reach of each layer: how far the blur of layers clearly in front can reveal it
     reach = [max((abs(centres[j] - centres[i]) for j in range(i - 1)), default=0.0) for i in range(n)]
     fill = [config.fill_disocclusions and r >= 1.0 for r in reach]
 
     def make(layer: int) -> Callable[[int, tuple], torch.Tensor]:
         def build(scale: int, box: tuple[int, int, int, int]) -> torch.Tensor:
-            y0, y1, x0, x1 = box
-            # the layer's share of each pixel, by its offset d = idx - (layer - 1): frac where d = 0
-            # (the pixel lies between the previous layer and this one), 1 - frac where d = 1, else 0;
-            # with v = d + frac, coverage at or behind the layer is clamp(v, 0, 1) and coverage clearly
-            # in front of it clamp(-v, 0, 1). Every value is rounded as in the plain formulas: the
-            # disocclusion fill divides small box sums and amplifies any change in the last bit.
-            d = idx_f[y0:y1, x0:x1] - (layer - 1)  # (h, w), whole numbers
-            f = frac[y0:y1, x0:x1]
-            c = 6 if fill[layer] else 4
-            if torch.is_grad_enabled() and (lin_p.requires_grad or frac.requires_grad):
-                stack = torch.empty((c, y1 - y0, x1 - x0), dtype=f.dtype, device=f.device)  # autograd: no out=
-                wgt = torch.where(d == 1, one_minus_frac[y0:y1, x0:x1], torch.where(d == 0, f, 0.0))
-                stack[3] = wgt
-                stack[:3] = lin_p[:, y0:y1, x0:x1] * wgt
-                if fill[layer]:
-                    v = d + f  # layer coordinate relative to the previous layer
-                    stack[4] = v.clamp(0.0, 1.0)  # coverage by layers at or behind this one
-                    stack[5] = v.clamp(-1.0, 0.0).neg()  # coverage by layers clearly in front of it
-            else:  # the same, written straight into one (c, h, w) buffer
-                stack = torch.empty((c, y1 - y0, x1 - x0), dtype=f.dtype, device=f.device)
-                wgt = stack[3]
-                torch.where(d == 0, f, zero, out=wgt)
-                torch.where(d == 1, one_minus_frac[y0:y1, x0:x1], wgt, out=wgt)
-                torch.mul(lin_p[:, y0:y1, x0:x1], wgt, out=stack[:3])
-                if fill[layer]:
-                    v = torch.add(d, f, out=stack[5])
-                    torch.clamp(v, 0.0, 1.0, out=stack[4])
-                    v.clamp_(-1.0, 0.0).neg_()
-            if scale > 1:
-                stack = F.avg_pool2d(stack[None], scale)[0]
+            stack = layers.stack(layer, scale, box, coverage=fill[layer])
             if fill[layer]:
                 stack = _fill_hidden(stack, reach[layer] / scale)
             return stack if n_alpha == 1 else torch.cat([stack[:3]] + [stack[3:4]] * n_alpha)

@@ -39,6 +39,9 @@ def scatter_linear(lin: torch.Tensor, coc_px: torch.Tensor) -> torch.Tensor:
     # zero padding: pixels outside the frame contribute nothing (weights are renormalised)
     src = F.pad(torch.cat([lin * inv_area, inv_area[None], r[None] + 0.5]), (reach,) * 4)
     acc = torch.zeros(4, h, w, dtype=lin.dtype, device=lin.device)
+    # in place (no temporaries per offset) unless autograd records: ~3x faster on a CPU
+    in_place = not (torch.is_grad_enabled() and src.requires_grad)
+    wgt = torch.empty(h, w, dtype=lin.dtype, device=lin.device)
     for dy in range(-reach, reach + 1):
         for dx in range(-reach, reach + 1):
             d = math.hypot(dx, dy)
@@ -46,8 +49,11 @@ def scatter_linear(lin: torch.Tensor, coc_px: torch.Tensor) -> torch.Tensor:
                 continue
             # the source pixel at (y - dy, x - dx) lands on (y, x)
             window = src[:, reach - dy : reach - dy + h, reach - dx : reach - dx + w]
-            wgt = (window[4] - d).clamp(0.0, 1.0)
-            acc = acc + wgt * window[:4]
+            if in_place:
+                torch.sub(window[4], d, out=wgt).clamp_(0.0, 1.0)
+                acc.addcmul_(window[:4], wgt)
+            else:
+                acc = acc + (window[4] - d).clamp(0.0, 1.0) * window[:4]
     return acc[:3] / acc[3:].clamp(min=1e-12)
 
 
