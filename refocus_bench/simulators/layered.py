@@ -345,6 +345,7 @@ def composite_layers(
     margins: Sequence[int] | None = None,
     requires_grad: bool = False,
     parts: Sequence[Sequence[float]] | None = None,
+    psf_normalizer: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Blur and composite layers sorted near -> far; returns premultiplied colour and coverage.
 
@@ -362,9 +363,15 @@ def composite_layers(
         parts: optional radii of the parts of each layer: the layer's stack then holds one
             (3 + alpha_channels)-channel block per part, each blurred with its own radius and
             summed (a group of planes at nearly equal depths, composited sharp beforehand).
+        psf_normalizer: with a spatially varying (cat's-eye) aperture, also composite each layer's
+            blurred coverage divided by the blur of a constant 1 with the same kernels (which is not
+            1 where the PSF changes across the frame), as ``alpha_channels`` extra colour channels.
+            Dividing the colour by that instead of the coverage fills compositing gaps without
+            undoing the energy that each source spreads with its own PSF.
 
     Returns:
-        ``(color (3, H, W), coverage (alpha_channels, H, W))`` - the "over" composite of all layers.
+        ``(color (3 [+ alpha_channels], H, W), coverage (alpha_channels, H, W))`` - the "over"
+        composite of all layers.
     """
     check(len(layers) == len(cocs) == len(boxes) and len(cocs) > 0, "composite_layers needs one CoC and box per layer")
     conv = _Convolver(config, kernel_fn)
@@ -399,9 +406,17 @@ def composite_layers(
             centres, weights = zones[s]
             zw = (centres, weights[(slice(None),) + sl])
         block = stack.shape[0] // len(radii[i])
-        out = _blur_layer(conv, stack[:block], aperture, radii[i][0], s, zw)
-        for k, r in enumerate(radii[i][1:], start=1):
-            out = out + _blur_layer(conv, stack[k * block : (k + 1) * block], aperture, r, s, zw)
+        normalize = psf_normalizer and zw is not None
+        out = None
+        for k, r in enumerate(radii[i]):
+            part = stack[k * block : (k + 1) * block]
+            if normalize:  # blur constant 1s alongside (one per alpha): the local sum of the varying PSFs
+                part = torch.cat([part, torch.ones_like(part[3:])])
+            b = _blur_layer(conv, part, aperture, r, s, zw)
+            if normalize:
+                b, psf_sum = b[:block], b[block:]
+                b = torch.cat([b[:3], b[3:] / psf_sum.clamp(min=1e-8), b[3:]])
+            out = b if out is None else out + b
         return out, sl
 
     def frame(fill: float, channels: int, s: int, like: torch.Tensor) -> _Accumulator:
@@ -409,17 +424,18 @@ def composite_layers(
         return _Accumulator(value, copy=requires_grad)
 
     # near group, front to back: C += T * P ; A += T * A_l ; T *= (1 - A_l)
+    n_color = 3 + (alpha_channels if psf_normalizer else 0)
     near_acc: list[_Accumulator] = []
     for i in near:
         out, sl = blurred(i)
         s = scales[i]
         if not near_acc:
-            near_acc = [frame(0.0, 3, s, out), frame(0.0, alpha_channels, s, out), frame(1.0, alpha_channels, s, out)]
+            near_acc = [frame(0.0, n_color, s, out), frame(0.0, alpha_channels, s, out), frame(1.0, alpha_channels, s, out)]
         for acc in near_acc:
             acc.resize((h // s, w // s))
         acc_c, acc_a, trans = near_acc
         t_old = trans.value[(slice(None),) + sl]
-        p, a = out[:3], out[3:]
+        p, a = out[:n_color], out[n_color:]
         acc_c.update(sl, lambda v: v.add_(t_old * p))
         acc_a.update(sl, lambda v: v.add_(t_old * a))
         trans.update(sl, lambda v: v.mul_(1.0 - a))
@@ -430,10 +446,10 @@ def composite_layers(
         out, sl = blurred(i)
         s = scales[i]
         if not far_acc:
-            far_acc = [frame(0.0, 3, s, out), frame(0.0, alpha_channels, s, out)]
+            far_acc = [frame(0.0, n_color, s, out), frame(0.0, alpha_channels, s, out)]
         for acc in far_acc:
             acc.resize((h // s, w // s))
-        p, a = out[:3], out[3:]
+        p, a = out[:n_color], out[n_color:]
         one_minus_a = 1.0 - a
         far_acc[0].update(sl, lambda v: v.mul_(one_minus_a).add_(p))  # p + (1 - a) v
         far_acc[1].update(sl, lambda v: v.mul_(one_minus_a).add_(a))

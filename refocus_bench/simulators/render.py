@@ -229,6 +229,7 @@ def _render_rgbd_one(
         return build
 
     margins = [int(math.ceil(2 * r)) if f else 0 for r, f in zip(reach, fill)]
+    varying_psf = isinstance(aperture, CatsEye) and config.cats_eye_zones > 1
     color = cover = None
     # sub-apertures: sum colour and coverage over cells before normalising, so that a uniform depth
     # stays exactly one convolution with the whole kernel
@@ -236,10 +237,13 @@ def _render_rgbd_one(
         c, v = composite_layers(
             [make(i) for i in range(n)], centres, boxes, aperture, (hp, wp), config, cell_fn,
             alpha_channels=n_alpha, margins=margins, requires_grad=lin.requires_grad or coc.requires_grad,
+            psf_normalizer=varying_psf,
         )
         if weight != 1.0:
             c, v = c * weight, v * weight
         color, cover = (c, v) if color is None else (color + c, cover + v)
+    if varying_psf:  # coverage measured against the local sum of the PSFs (see composite_layers)
+        color, cover = color[:3], color[3:]
     out = color / cover.clamp(min=1e-8)
     return out[:, :h, :w]
 
