@@ -338,3 +338,18 @@ def test_unknown_aperture_name_lists_close_matches():
     assert isinstance(err.value, KeyError)
     with pytest.raises(UnknownNameError, match="octagon"):
         make_aperture("octogon")
+
+
+@pytest.mark.parametrize("config", [FULL_RES, RenderConfig()], ids=["full-res", "default"])
+def test_chromatic_cats_eye_point_light_keeps_every_channel_energy(config):
+    """Cat's eye with per-channel radii: each colour channel's point light keeps its energy."""
+    size, r = 81, 12.0
+    image = torch.zeros(1, 3, size, size, dtype=torch.float64)
+    image[0, :, 50, 30] = 1.0  # off-centre, where the PSF is cut
+    coc = torch.full((1, 1, size, size), r, dtype=torch.float64)
+    cfg = RenderConfig(coarse_radius_px=config.coarse_radius_px, chromatic_scale=(1.05, 1.0, 0.95))
+    blob = rgb_to_linear_rgb(render_bokeh(image, coc_px=coc, aperture="cats-eye", config=cfg))[0]
+    for c in range(3):
+        assert float(blob[c].sum()) == pytest.approx(1.0, abs=1e-6)
+    # the red disc (5% larger radius) covers more pixels than the blue one (5% smaller)
+    assert int((blob[0] > 1e-4).sum()) > int((blob[2] > 1e-4).sum())
