@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,mean,max,rounds -q
+	mkdir -p out/bench && $(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,mean,max,rounds -q -s --benchmark-json out/bench/benchmarks.json
 
 fidelity: $(STAMP)
 	$(BIN)/python -m refocus_bench.simulators.fidelity --samples 2048

@@ -111,7 +111,39 @@ def layer_centres(cmin: float, cmax: float, config: RenderConfig) -> list[float]
     return out
 
 
+_CHUNK_PX = 1 << 22
+"""Colour conversions of larger images run in row blocks of about this many pixels when autograd is
+off: kornia's transfer functions make several full-size temporaries, which set the peak memory of a
+6720x4480 render."""
+
+
+def _by_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out[..., rows, :] = fn(x[..., rows, :])`` block by block (an elementwise ``fn``); returns ``out``."""
+    rows = max(1, _CHUNK_PX // x.shape[-1])
+    for r in range(0, x.shape[-2], rows):
+        out[..., r : r + rows, :] = fn(x[..., r : r + rows, :])
+    return out
+
+
+def _chunked(x: torch.Tensor) -> bool:
+    return x.shape[-2] * x.shape[-1] > _CHUNK_PX and not (torch.is_grad_enabled() and x.requires_grad)
+
+
+def _to_srgb(lin: torch.Tensor) -> torch.Tensor:
+    """Clamp linear RGB to [0, 1] and encode it to sRGB; large tensors are converted in place."""
+    if _chunked(lin):
+        return _by_rows(lambda t: linear_rgb_to_rgb(t.clamp(0.0, 1.0)), lin, lin)
+    return linear_rgb_to_rgb(lin.clamp(0.0, 1.0))
+
+
 def _to_linear(image: torch.Tensor, config: RenderConfig) -> torch.Tensor:
+    if _chunked(image):
+        return _by_rows(lambda t: _to_linear_block(t, config), image, torch.empty_like(image))
+    return _to_linear_block(image, config)
+
+
+def _to_linear_block(image: torch.Tensor, config: RenderConfig) -> torch.Tensor:
+    """sRGB -> linear RGB (kornia's exact transfer), with the optional highlight boost."""
     lin = rgb_to_linear_rgb(image)
     if config.highlight_gain > 1.0:
         peak = image.amax(dim=1, keepdim=True)
@@ -286,7 +318,7 @@ def render_bokeh(
     else:
         out = torch.stack([_render_rgbd_tiled(lin[i], coc[i, 0], ap, config, kernel_fn) for i in range(image.shape[0])])
     del lin
-    return linear_rgb_to_rgb(out.clamp(0.0, 1.0))
+    return _to_srgb(out)
 
 
 def _near_equal_groups(radii: list[float], config: RenderConfig) -> list[list[int]]:
