@@ -191,7 +191,7 @@ def _fill_hidden(stack: torch.Tensor, reach: float, cells: int = 4) -> torch.Ten
     fill = torch.cat([s_color / s_wgt.clamp(min=tiny) * share, share])
     if down > 1:
         fill = F.interpolate(fill[None], scale_factor=down, mode="bilinear", align_corners=False)[0, :, :h, :w]
-    return stack[:4] + hidden * fill  # colour and weight, each extended by its fill
+    return torch.addcmul(stack[:4], hidden, fill)  # colour and weight, each extended by its fill
 
 
 def _render_rgbd_tiled(
