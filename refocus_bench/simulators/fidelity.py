@@ -27,7 +27,7 @@ from kornia.color import rgb_to_linear_rgb
 from .reference import margin_px, render_reference
 from .render import RenderConfig, render_bokeh, render_layered
 from .scatter import render_scatter
-from .scenes import LayeredScene, dead_leaves_scene, two_plane_scene
+from .scenes import LayeredScene, dead_leaves_scene, slanted_plane_scene, two_plane_scene
 
 __all__ = ["FidelityCase", "default_cases", "occlusion_band", "psnr_linear", "evaluate_case", "main"]
 
@@ -62,18 +62,22 @@ def psnr_linear(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 def default_cases(size: int = 256, radius_px: float = 12.0) -> list[FidelityCase]:
-    """Two-plane scenes (each plane in focus in turn, then both defocused) and a dead-leaves scene."""
+    """Two-plane scenes (each plane in focus in turn, then both defocused), a dead-leaves scene and a
+    plane receding across the frame (continuous depth; same K and focus as the dead leaves)."""
     two = two_plane_scene((size, size), seed=1)
     leaves = dead_leaves_scene((size, size), n_leaves=24, seed=2)
     # dead leaves: a 30 px*m blur gain (K), focused at 2 m, depths 1..6 m -> CoC -14..+10 px at 256 px
     k = 30.0 * size / 256.0
     leaves_coc = [k * (1.0 / 2.0 - 1.0 / float(z)) for z in leaves.depth_m]
+    slanted = slanted_plane_scene((size, size), seed=3)
+    slanted_coc = [k * (1.0 / 2.0 - 1.0 / float(z)) for z in slanted.depth_m]
     return [
         FidelityCase("sharp foreground, defocused background", two, [0.0, radius_px]),
         FidelityCase("defocused foreground, sharp background", two, [-radius_px, 0.0]),
         FidelityCase("both defocused", two, [-radius_px / 2, radius_px * 5 / 6]),
         FidelityCase("dead leaves (25 layers)", leaves, leaves_coc),
         FidelityCase("sharp foreground, hexagon aperture", two, [0.0, radius_px], "hexagon"),
+        FidelityCase("slanted plane (64 strips)", slanted, slanted_coc),
     ]
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "photo_texture",
     "two_plane_scene",
     "dead_leaves_scene",
+    "slanted_plane_scene",
     "middlebury_motorcycle",
     "disparity_to_depth_m",
     "TEXTURE_SOURCES",
@@ -186,6 +187,31 @@ def dead_leaves_scene(
     order = np.argsort(depths, kind="stable")
     stack = torch.stack([layers[i] for i in order])
     return LayeredScene(stack, torch.tensor([depths[i] for i in order], dtype=torch.float64))
+
+
+def slanted_plane_scene(
+    size: tuple[int, int] = (256, 256), depth_range_m: tuple[float, float] = (1.0, 6.0), strips: int = 64, seed: int = 0
+) -> LayeredScene:
+    """A textured plane receding from left to right: depth varies continuously across the frame.
+
+    The plane is cut into ``strips`` vertical strips of one column range each, fronto-parallel at
+    depths spaced evenly in inverse depth over ``depth_range_m`` (near on the left), so the RGB-D
+    view has a depth ramp with steps far smaller than a layer spacing. Each strip extends 4 px to
+    the left under its nearer neighbour (hidden content), so defocus opens no cracks between strips.
+    """
+    near, far = depth_range_m
+    check(0 < near < far, lambda: f"depth_range_m must satisfy 0 < near < far, got {depth_range_m}")
+    h, w = size
+    check(1 <= strips <= w, lambda: f"strips must be in [1, {w}], got {strips}")
+    texture = photo_texture(size, _rng(seed))
+    edges = [round(i * w / strips) for i in range(strips + 1)]
+    layers, depths = [], []
+    for i in range(strips):
+        alpha = torch.zeros(1, h, w)
+        alpha[:, :, max(0, edges[i] - 4) : edges[i + 1]] = 1.0
+        layers.append(torch.cat([texture, alpha]))
+        depths.append(1.0 / (1.0 / near + (1.0 / far - 1.0 / near) * (i + 0.5) / strips))
+    return LayeredScene(torch.stack(layers), torch.tensor(depths, dtype=torch.float64))
 
 
 # -- real RGB-D -------------------------------------------------------------------------------
