@@ -189,3 +189,26 @@ def test_rgbd_fill_stays_out_of_the_way_on_a_receding_surface():
     without = psnr(rgb_to_linear_rgb(render_bokeh(image.double(), coc_px=coc_map, config=RenderConfig(fill_disocclusions=False)))[0], ref, valid)
     assert with_fill >= 40.0
     assert with_fill >= without - 0.5
+
+
+def test_layered_opaque_scene_of_thin_planes_is_normalised_and_a_see_through_one_is_not():
+    """A plane receding in 32 strips (opaque: every pixel covered): "over" with blurred alpha leaks a few
+    per cent where thin planes overlap, which the renderer divides out for opaque scenes. Measured:
+    45.9 dB (40.2 dB before). With a see-through hole the scene is composited onto black as before."""
+    from refocus_bench.simulators.scenes import slanted_plane_scene
+
+    scene = slanted_plane_scene((128, 128), strips=32, seed=3)
+    coc = torch.tensor([[15.0 * (0.5 - 1.0 / float(z)) for z in scene.depth_m]], dtype=torch.float64)
+    layers = scene.layers[None].double()
+    m = margin_px(coc)
+    valid = np.zeros((128, 128), dtype=bool)
+    valid[m:-m, m:-m] = True
+    ref = render_reference(layers, coc_px=coc, samples=256, linear=True)[0]
+    assert psnr(rgb_to_linear_rgb(render_layered(layers, coc_px=coc))[0], ref, valid) >= 44.0
+    holes = layers.clone()
+    holes[0, :, 3, 60:64, 60:64] = 0.0
+    out = rgb_to_linear_rgb(render_layered(holes, coc_px=coc))[0]
+    # not normalised: the hole lets black through, as in the exact image
+    hole_ref = render_reference(holes, coc_px=coc, samples=256, linear=True)[0]
+    assert float(out[:, 62, 62].mean()) < float(ref[:, 62, 62].mean())
+    assert abs(float(out[:, 62, 62].mean()) - float(hole_ref[:, 62, 62].mean())) < 0.02

@@ -308,6 +308,11 @@ def _near_equal_groups(radii: list[float], config: RenderConfig) -> list[list[in
     return groups
 
 
+def _covers_every_pixel(alpha: torch.Tensor) -> bool:
+    """Whether planes with coverage ``alpha`` (L, H, W) leave no pixel of the pinhole view see-through."""
+    return bool(((1.0 - alpha.detach()).prod(0) <= 1e-6).all())
+
+
 def render_layered(
     layers: torch.Tensor,
     depth_m: torch.Tensor | None = None,
@@ -329,7 +334,12 @@ def render_layered(
 
     Returns:
         sRGB (B, 3, H, W): the planes blurred at their exact radii and composited front to back
-        ("over", blurred alpha) onto black where nothing covers.
+        ("over", blurred alpha) onto black where nothing covers. When the planes together cover
+        every pixel of the all-in-focus view (an opaque scene), the composite is divided by its
+        blurred coverage: "over" with blurred alpha lets a few per cent of nothing show through
+        where thin planes overlap (the product of the ``1 - alpha`` is not ``1 - sum(alpha)``),
+        which no opaque scene does (receding plane of 64 strips: 39.4 -> 43.3 dB; dead leaves
+        45.5 -> 46.4 dB against the reference; two-plane scenes unchanged).
     """
     config = config or RenderConfig()
     sizes = check_tensor(layers, "layers", ["B", "L", 4, "H", "W"], min_value=0.0, max_value=1.0)
@@ -376,14 +386,20 @@ def render_layered(
             ys, xs = torch.nonzero(cover.any(1)).flatten(), torch.nonzero(cover.any(0)).flatten()
             boxes.append((int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1) if len(ys) else (0, 0, 0, 0))
         part_radii = [[radii[j] for j in group] for group in members]
-        color = None
+        color = cover = None
         for weight, cell_fn in split_kernel_fns(ap, config.splits_for(ap, layered=True), kernel_fn):
-            part, _ = composite_layers(
+            part, cov = composite_layers(
                 [make(g) for g in members], [min(p, key=abs) for p in part_radii], boxes, ap, tuple(stacks.shape[-2:]),
                 config, cell_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad, parts=part_radii,
             )
             part = part * weight if weight != 1.0 else part
+            cov = cov * weight if weight != 1.0 else cov
             color = part if color is None else color + part
+            cover = cov if cover is None else cover + cov
+        if _covers_every_pixel(layers[i, :, 3]):
+            # every ray meets a surface, so the exact coverage is 1: what "over" with blurred alpha
+            # leaves uncovered (a few per cent where thin planes overlap) is an artefact; divide it out
+            color = color / cover.clamp(min=1e-8)
         outs.append(color[:, :h, :w])
     return linear_rgb_to_rgb(torch.stack(outs).clamp(0.0, 1.0))
 
