@@ -59,7 +59,6 @@ class SoftLayers:
 
     def __post_init__(self) -> None:
         self.idx_f = self.idx.to(self.frac.dtype)
-        self.one_minus_frac = 1.0 - self.frac
         # per tile: the lowest layer index and the highest layer with a non-zero weight
         hi = (self.idx + (self.frac > 0).to(self.idx.dtype))[None, None].float()
         lo = self.idx[None, None].float()
@@ -131,7 +130,7 @@ class SoftLayers:
         lin = self.lin[:, y0:y1, x0:x1]
         c = 6 if coverage else 4
         if self.requires_grad and torch.is_grad_enabled():  # autograd: no out= arguments
-            wgt = torch.where(d == 1, self.one_minus_frac[y0:y1, x0:x1], torch.where(d == 0, f, 0.0))
+            wgt = torch.where(d == 1, 1.0 - f, torch.where(d == 0, f, 0.0))
             parts = [lin * wgt, wgt[None]]
             if coverage:
                 v = d + f
