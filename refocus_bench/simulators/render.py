@@ -401,7 +401,7 @@ def render_layered(
             # leaves uncovered (a few per cent where thin planes overlap) is an artefact; divide it out
             color = color / cover.clamp(min=1e-8)
         outs.append(color[:, :h, :w])
-    return linear_rgb_to_rgb(torch.stack(outs).clamp(0.0, 1.0))
+    return _to_srgb(torch.stack(outs))
 
 
 class DefocusRenderer(nn.Module):
