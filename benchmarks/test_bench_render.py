@@ -50,11 +50,14 @@ def rgbd_1024() -> tuple[torch.Tensor, torch.Tensor]:
     return image, coc
 
 
-def _best_of(fn, rounds: int) -> float:
+def _best_of(fn, rounds: int, sync=lambda: None) -> float:
+    """Fastest of ``rounds`` calls; ``sync`` waits for queued device work (``torch.cuda.synchronize``)."""
     best = float("inf")
     for _ in range(rounds):
+        sync()
         start = time.perf_counter()
         fn()
+        sync()
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -153,17 +156,6 @@ def test_peak_memory_6720x4480(benchmark):
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-def _best_of_cuda(fn, rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 @needs_cuda
 @torch.no_grad()
 def test_cuda_layered_vs_scatter_1024(benchmark, rgbd_1024):
@@ -171,8 +163,8 @@ def test_cuda_layered_vs_scatter_1024(benchmark, rgbd_1024):
     image, coc = (t.cuda() for t in rgbd_1024)
     render_bokeh(image, coc_px=coc)  # warm-up: kernel cache, cuDNN/cuFFT plans
     render_scatter(image, coc_px=coc)
-    layered = _best_of_cuda(lambda: render_bokeh(image, coc_px=coc), rounds=5)
-    scatter = _best_of_cuda(lambda: render_scatter(image, coc_px=coc), rounds=3)
+    layered = _best_of(lambda: render_bokeh(image, coc_px=coc), rounds=5, sync=torch.cuda.synchronize)
+    scatter = _best_of(lambda: render_scatter(image, coc_px=coc), rounds=3, sync=torch.cuda.synchronize)
     benchmark.pedantic(lambda: (render_bokeh(image, coc_px=coc), torch.cuda.synchronize()), rounds=3, iterations=1)
 
     def forward_backward():
@@ -181,7 +173,7 @@ def test_cuda_layered_vs_scatter_1024(benchmark, rgbd_1024):
             render_bokeh(x, coc_px=coc).mean().backward()
 
     forward_backward()
-    backward = _best_of_cuda(forward_backward, rounds=3)
+    backward = _best_of(forward_backward, rounds=3, sync=torch.cuda.synchronize)
     info = {"device": torch.cuda.get_device_name(), "layered_s": layered, "scatter_s": scatter,
             "speedup": scatter / layered, "forward_backward_s": backward}
     benchmark.extra_info.update(info)
