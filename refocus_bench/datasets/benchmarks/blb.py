@@ -28,11 +28,11 @@ from .manifest import Issue, Layout, Manifest
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["BLB", "blb_normalized_disparity"]
+__all__ = ["BLB", "BOKEHME_CITATION", "blb_normalized_disparity"]
 
 _BOKEH = re.compile(r"^bokeh_(\d{2})_(\d{2})$")
 _DEPTH_SUFFIXES = (".exr", ".npy")
-_CITATION = """@inproceedings{peng2022bokehme,
+BOKEHME_CITATION = """@inproceedings{peng2022bokehme,
   title     = {{BokehMe}: When Neural Rendering Meets Classical Rendering},
   author    = {Peng, Juewen and Cao, Zhiguo and Luo, Xianrui and Lu, Hao and Xian, Ke and Zhang, Jianming},
   booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
@@ -71,7 +71,7 @@ class BLB(BenchmarkDataset):
         task="bokeh",
         has_target=True,
         licence="see source (the BokehMe code repository is MIT-licensed; no separate data licence is stated)",
-        citation=_CITATION,
+        citation=BOKEHME_CITATION,
         homepage="https://github.com/JuewenPeng/BokehMe",
         notes="Depth 65504 (float16 max) = infinity. blur_parameters are BokehMe K values (blur per unit of normalised "
         "disparity), not lens parameters; invert depth to disparity before normalising (blb_normalized_disparity).",

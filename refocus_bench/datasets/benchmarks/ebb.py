@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from ...errors import check
 from .base import DatasetInfo, ScanResult
+from .blb import BOKEHME_CITATION
 from .manifest import Issue, Layout, Manifest
 from .paired import PairedFolderDataset
 
@@ -34,12 +35,6 @@ _EBB_CITATION = """@inproceedings{ignatov2020rendering,
   author    = {Ignatov, Andrey and Patel, Jagruti and Timofte, Radu},
   booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition Workshops (CVPRW)},
   year      = {2020}
-}"""
-_BOKEHME_CITATION = """@inproceedings{peng2022bokehme,
-  title     = {{BokehMe}: When Neural Rendering Meets Classical Rendering},
-  author    = {Peng, Juewen and Cao, Zhiguo and Luo, Xianrui and Lu, Hao and Xian, Ke and Zhang, Jianming},
-  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
-  year      = {2022}
 }"""
 _HOMEPAGE = "https://people.ee.ethz.ch/~ihnatova/pynet-bokeh.html"
 
@@ -127,7 +122,7 @@ class EBB400(_EBBValidationSubset):
         task="bokeh",
         has_target=True,
         licence=_EBB_LICENCE + " (EBB! images); disparity maps: see source",
-        citation=_EBB_CITATION + "\n" + _BOKEHME_CITATION,
+        citation=_EBB_CITATION + "\n" + BOKEHME_CITATION,
         homepage="https://github.com/JuewenPeng/BokehMe",
         notes="Disparity maps are relative inverse depth (MiDaS in disparity/, DPT in disparity_dpt/), not metric.",
     )
