@@ -117,15 +117,17 @@ def check_tensor(
         )
     if x.is_floating_point():
         x = x.detach()
-        check(not bool(torch.isnan(x).any()), lambda: f"{name} contains NaN values")
+        # one pass: min and max propagate NaN and show infinities
+        lo, hi = (float(v) for v in torch.aminmax(x))
+        check(not (math.isnan(lo) or math.isnan(hi)), lambda: f"{name} contains NaN values")
         if not allow_inf:
-            check(bool(torch.isfinite(x).all()), lambda: f"{name} contains infinite values")
-        finite = x[torch.isfinite(x)] if allow_inf else x
-        if min_value is not None and finite.numel():
-            lo = float(finite.min())
+            check(math.isfinite(lo) and math.isfinite(hi), lambda: f"{name} contains infinite values")
+        elif (min_value is not None or max_value is not None) and not (math.isfinite(lo) and math.isfinite(hi)):
+            finite = x[torch.isfinite(x)]  # bounds apply to the finite values
+            lo, hi = (float(v) for v in torch.aminmax(finite)) if finite.numel() else (math.inf, -math.inf)
+        if min_value is not None and math.isfinite(lo):
             check(lo >= min_value, lambda: f"{name} must be >= {min_value}, got minimum {lo:g}")
-        if max_value is not None and finite.numel():
-            hi = float(finite.max())
+        if max_value is not None and math.isfinite(hi):
             check(hi <= max_value, lambda: f"{name} must be <= {max_value}, got maximum {hi:g}")
     return sizes
 

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 from kornia.filters import filter2d
 from scipy import signal
@@ -376,3 +377,13 @@ def test_colour_conversion_in_row_blocks_equals_whole(monkeypatch):
     blocks = render_bokeh(image, coc_px=coc, config=config)
     torch.testing.assert_close(blocks, whole, atol=2e-7, rtol=0)  # vectorised pow: last-bit differences
     assert image.equal(rand_image(h=40, w=56, seed=14, dtype=torch.float32))  # the input is not modified
+
+
+@pytest.mark.parametrize("c,h,w,pad", [(4, 10, 13, 3), (1, 5, 7, 4), (6, 40, 33, 0), (3, 9, 9, 8)])
+def test_channels_last_reflect_padding_equals_f_pad(c, h, w, pad):
+    from refocus_bench.simulators.layered import _reflect_pad_channels_last
+
+    x = torch.rand(c, h, w, dtype=torch.float64)
+    got = _reflect_pad_channels_last(x, pad)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(got, F.pad(x[None], (pad,) * 4, mode="reflect"))

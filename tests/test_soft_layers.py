@@ -77,3 +77,48 @@ def test_autograd_path_gives_the_same_values_and_gradients():
     # d(sum of pooled premultiplied colour)/d(lin) = the layer's weight / 4 per pixel
     wgt = layers.stack(2, 1, box, False)[3]
     torch.testing.assert_close(lin.grad, (wgt / 4).expand(3, 64, 64), atol=1e-15, rtol=0)
+
+
+@pytest.mark.parametrize("size", [(192, 256), (200, 264)])  # whole tiles, and a frame cutting tiles and cells
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_filled_by_tiles_equals_the_whole_region_fill(size, dtype):
+    """The tile-sparse fill equals fill_hidden over the whole region (the autograd path) to rounding."""
+    from refocus_bench.simulators.disocclusion import CocExtremes
+
+    h, w = size
+    layers = layers_of(h, w, 9, seed=1, dtype=dtype)
+    coc = ((layers.idx.double() + layers.frac.double()) * 3.0 - 10.0).to(dtype)
+    extremes = CocExtremes(coc, 8)
+    tol = 1e-12 if dtype == torch.float64 else 1e-6
+    filled_somewhere = 0
+    for layer in range(2, 9):
+        centre = layer * 3.0 - 10.0
+        for scale in (1, 2, 4, 8):
+            hp, wp = h // scale * scale, w // scale * scale
+            for box in ((0, hp, 0, wp), (scale * 3, hp - scale * 5, scale * 7, wp - scale)):
+                for reach in (1.0, 3.0, 9.0, 20.0, 40.0):
+                    with torch.no_grad():
+                        tiles = layers.filled(layer, scale, box, reach, extremes, centre)
+                    grad_layers = SoftLayers(layers.lin.clone().requires_grad_(True), layers.idx, layers.frac, 9)
+                    whole = grad_layers.filled(layer, scale, box, reach, extremes, centre)
+                    assert whole.requires_grad and tiles.shape == whole.shape
+                    torch.testing.assert_close(tiles, whole.detach(), atol=tol, rtol=0)
+                    plain_stack = layers.stack(layer, scale, box, False)
+                    filled_somewhere += int(bool((tiles[3] > plain_stack[3] + 1e-3).any()))
+    assert filled_somewhere > 50  # the fill is at work in most configurations
+
+
+def test_upsample_cell_tiles_equals_whole_grid_interpolation():
+    from refocus_bench.simulators.disocclusion import upsample_cell_tiles
+
+    g = torch.Generator().manual_seed(0)
+    for cells, down in ((4, 8), (2, 2), (8, 4), (4, 1)):
+        ty, tx = 3, 5
+        grid = torch.rand(4, ty * cells, tx * cells, generator=g, dtype=torch.float64)
+        whole = F.interpolate(grid[None], scale_factor=down, mode="bilinear", align_corners=False)[0] if down > 1 else grid
+        padded = F.pad(grid[None], (1, 1, 1, 1), mode="replicate")[0]
+        ys, xs = torch.tensor([0, 2, 1, 2]), torch.tensor([0, 4, 2, 0])
+        got = upsample_cell_tiles(padded, ys, xs, cells, down)
+        q = cells * down
+        for k, (y, x) in enumerate(zip(ys.tolist(), xs.tolist())):
+            torch.testing.assert_close(got[k], whole[:, y * q : (y + 1) * q, x * q : (x + 1) * q], atol=1e-14, rtol=0)

@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["box_sum", "fill_hidden", "CocExtremes"]
+__all__ = ["box_sum", "fill_cell_px", "fill_hidden", "local_fill", "upsample_cell_tiles", "CocExtremes"]
 
 
 def box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -26,6 +26,12 @@ def box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
     return c[:, k:, k:] - c[:, :-k, k:] - c[:, k:, :-k] + c[:, :-k, :-k]
 
 
+def fill_cell_px(reach: float, cells: int = 4) -> int:
+    """Side (px of the layer's grid, a power of two) of the cells on which :func:`fill_hidden` computes
+    its local means: about ``reach / cells``."""
+    return 2 ** max(0, int(math.floor(math.log2(max(reach, 1.0) / cells))))
+
+
 def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = None, cells: int = 4) -> torch.Tensor:
     """Extend a soft RGB-D layer behind the layers in front of it (disocclusion fill).
 
@@ -33,8 +39,8 @@ def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = No
     coverage clearly in front of it. Hidden pixels near the layer's visible pixels receive the
     layer's local mean colour, with an alpha equal to the layer's share of the visible background
     around them, so all layers behind an occluder share its hidden area in proportion to how much of
-    each is seen nearby. The local means are computed on a grid about ``reach / cells`` pixels
-    coarse and upsampled bilinearly. Returns (4, h, w).
+    each is seen nearby. The local means are computed from sums over cells :func:`fill_cell_px` wide
+    (about ``reach / cells`` px) and upsampled bilinearly. Returns (4, h, w).
 
     How far to look: the blur of a front layer with CoC ``r_f`` reveals what lies behind it, on a
     layer with CoC ``r``, only within about ``|r_f - r|`` pixels of its edge (each aperture point
@@ -45,11 +51,36 @@ def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = No
     hidden pixel looks ``reach`` far. On a receding surface (depth changing slowly across the frame)
     the gaps are small, so the fill stays out of the way; at a depth jump it reaches as far as the
     jump's blur difference.
+
+    This is the whole-array form; :meth:`~refocus_bench.simulators.soft_layers.SoftLayers.filled`
+    computes the same tile by tile where the layer is present.
     """
-    hidden = stack[5:6]
     h, w = stack.shape[-2:]
-    down = 2 ** max(0, int(math.floor(math.log2(max(reach, 1.0) / cells))))
-    small = F.avg_pool2d(stack[None, :5], down, ceil_mode=True)[0] if down > 1 else stack[:5]
+    down = fill_cell_px(reach, cells)
+    # cell sums (not means: a cell cut by the frame edge then weighs what it holds)
+    small = F.avg_pool2d(stack[None, :5], down, ceil_mode=True, divisor_override=1)[0] if down > 1 else stack[:5]
+    g = None
+    if gap is not None:  # the largest gap within each cell (the hidden pixels' side of a cell on an edge)
+        g = F.max_pool2d(gap[None, None], down, ceil_mode=True)[0] if down > 1 else gap[None]
+    fill = local_fill(small, reach, down, g)
+    if down > 1:
+        fill = F.interpolate(fill[None], scale_factor=down, mode="bilinear", align_corners=False)[0, :, :h, :w]
+    return torch.addcmul(stack[:4], stack[5:6], fill)  # colour and weight, each extended by its fill
+
+
+def local_fill(small: torch.Tensor, reach: float, down: int, gap: torch.Tensor | None) -> torch.Tensor:
+    """The fill of :func:`fill_hidden` on its grid of cells, before upsampling.
+
+    Args:
+        small: (5, hc, wc) cell sums of premultiplied colour (3), weight and coverage at or behind
+            the layer (only their ratios matter).
+        reach: how far to look, in px of the layer's grid; ``down``: cell side in those px.
+        gap: (1, hc, wc) largest CoC gap per cell in px of the layer's grid, or None (look ``reach`` far).
+
+    Returns:
+        (4, hc, wc): fill colour (premultiplied by its alpha) and alpha, to be applied to the hidden
+        coverage.
+    """
     tiny = 1e-6
 
     def fill_at(radius: int) -> torch.Tensor:
@@ -60,45 +91,82 @@ def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = No
 
     r = max(1, int(math.ceil(reach / down)))
     if gap is None:
-        fill = fill_at(r)
-    else:
-        # the largest gap within each grid cell (the hidden pixels' side of a cell on an edge)
-        g = F.max_pool2d(gap[None, None], down, ceil_mode=True)[0] if down > 1 else gap[None]
-        fill = torch.zeros((4,) + small.shape[-2:], dtype=small.dtype, device=small.device)
-        upper = math.inf
-        while True:  # radii r, r/2, ... (grid cells), each for the gaps it covers
-            lower = (r - 1) * down if r > 1 else 1.0
-            sel = (g >= lower) & (g < upper)
-            if bool(sel.any()):
-                fill = torch.where(sel, fill_at(r), fill)
-            if r == 1:
-                break
-            upper, r = lower, max(1, r // 2)
-    if down > 1:
-        fill = F.interpolate(fill[None], scale_factor=down, mode="bilinear", align_corners=False)[0, :, :h, :w]
-    return torch.addcmul(stack[:4], hidden, fill)  # colour and weight, each extended by its fill
+        return fill_at(r)
+    fill = torch.zeros((4,) + small.shape[-2:], dtype=small.dtype, device=small.device)
+    upper = math.inf
+    while True:  # radii r, r/2, ... (cells), each for the gaps it covers
+        lower = (r - 1) * down if r > 1 else 1.0
+        sel = (gap >= lower) & (gap < upper)
+        if bool(sel.any()):
+            fill = torch.where(sel, fill_at(r), fill)
+        if r == 1:
+            return fill
+        upper, r = lower, max(1, r // 2)
+
+
+def upsample_cell_tiles(fill: torch.Tensor, tiles_y: torch.Tensor, tiles_x: torch.Tensor, cells: int, down: int) -> torch.Tensor:
+    """Bilinear ``down``-fold upsampling of a cell grid, computed only for some tiles of the output.
+
+    ``fill`` is (C, ty * cells + 2, tx * cells + 2): a grid of ``ty`` x ``tx`` tiles of ``cells`` x
+    ``cells`` cells, with a border of one cell all round (replicated from the edge, so that it stands
+    for the clamping of a whole-grid upsampling). Returns (N, C, cells * down, cells * down): for each
+    tile (``tiles_y[k]``, ``tiles_x[k]``) the values that ``F.interpolate(..., scale_factor=down,
+    mode="bilinear", align_corners=False)`` of the grid without its border gives on that tile. Bilinear
+    weights reach one cell beyond the tile, which the windows include; each window is upsampled as
+    ``A @ window @ A.T`` with the (cells * down, cells + 2) linear-interpolation matrix ``A`` (many
+    small ``F.interpolate`` calls cost ~20x more on a CPU).
+    """
+    c = fill.shape[0]
+    win = cells + 2
+    sc, sy, sx = fill.stride()
+    windows = fill.as_strided(((fill.shape[1] - 2) // cells, (fill.shape[2] - 2) // cells, c, win, win),
+                              (cells * sy, cells * sx, sc, sy, sx))
+    patches = windows[tiles_y, tiles_x]  # (N, C, win, win)
+    if down == 1:
+        return patches[:, :, 1:-1, 1:-1]
+    a = _interpolation_matrix(cells, down, fill.dtype, fill.device)
+    return a @ patches @ a.T
+
+
+def _interpolation_matrix(cells: int, down: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(cells * down, cells + 2): linear upsampling (align_corners=False) of cells + 2 samples, the
+    outer two dropped from the output."""
+    eye = torch.eye(cells + 2, dtype=torch.float64)
+    rows = F.interpolate(eye[None], scale_factor=down, mode="linear", align_corners=False)[0]  # (n, n * down)
+    return rows[:, down : down + cells * down].T.to(dtype=dtype, device=device)
 
 
 class CocExtremes:
     """Minimum and maximum of a signed CoC map (px) over aligned blocks of 2, 4, ... pixels.
 
     Args:
-        coc_px: (H, W) signed CoC in pixels; H and W divisible by ``max_scale``.
-        max_scale: the largest block size needed (a power of two).
+        coc_px: (H, W) signed CoC in pixels.
+        max_scale: the largest block size built up front (a power of two); larger ones are built on
+            first use. Blocks of a size that does not divide H or W are cut at the frame edge.
     """
 
     def __init__(self, coc_px: torch.Tensor, max_scale: int) -> None:
         self.hi, self.lo = {1: coc_px}, {1: coc_px}
+        self._level(max_scale)
+
+    def _level(self, scale: int) -> None:
         s = 1
-        while s < max_scale:
-            self.hi[2 * s] = F.max_pool2d(self.hi[s][None, None], 2)[0, 0]
-            self.lo[2 * s] = -F.max_pool2d(-self.lo[s][None, None], 2)[0, 0]
+        while s < scale:
+            if 2 * s not in self.hi:
+                self.hi[2 * s] = F.max_pool2d(self.hi[s][None, None], 2, ceil_mode=True)[0, 0]
+                self.lo[2 * s] = -F.max_pool2d(-self.lo[s][None, None], 2, ceil_mode=True)[0, 0]
             s *= 2
 
-    def gap_px(self, centre_px: float, scale: int, box: tuple[int, int, int, int]) -> torch.Tensor:
-        """Largest ``|CoC - centre_px|`` over each ``scale`` x ``scale`` block of ``box`` (y0, y1, x0, x1,
-        aligned to ``scale``), in reduced pixels (divided by ``scale``): ((y1 - y0) / scale, (x1 - x0) / scale)."""
-        sl = (slice(box[0] // scale, box[1] // scale), slice(box[2] // scale, box[3] // scale))
+    def gap_px(self, centre_px: float, scale: int, box: tuple[int, int, int, int], unit: int | None = None) -> torch.Tensor:
+        """Largest ``|CoC - centre_px|`` over each ``scale`` x ``scale`` block of ``box`` (y0, y1, x0, x1;
+        the start aligned to ``scale``, an end not aligned takes the partial block), in px of a grid
+        ``unit`` times coarser than the full resolution (default ``scale``): (ceil((y1 - y0) / scale),
+        ceil((x1 - x0) / scale))."""
+        self._level(scale)
+        unit = scale if unit is None else unit
+        sl = (slice(box[0] // scale, -(-box[1] // scale)), slice(box[2] // scale, -(-box[3] // scale)))
         if scale == 1:
-            return (self.hi[1][sl] - centre_px).abs_()
-        return torch.maximum(self.hi[scale][sl] - centre_px, centre_px - self.lo[scale][sl]).div_(scale)
+            gap = (self.hi[1][sl] - centre_px).abs_()
+        else:
+            gap = torch.maximum(self.hi[scale][sl] - centre_px, centre_px - self.lo[scale][sl])
+        return gap.div_(unit) if unit != 1 else gap

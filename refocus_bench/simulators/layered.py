@@ -265,9 +265,27 @@ def direct_conv(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """
     c, k = x.shape[0], kernels.shape[-1]
     pad = k // 2
-    xp = F.pad(x[None], (pad, pad, pad, pad), mode="reflect").contiguous(memory_format=torch.channels_last)
+    if x.requires_grad and torch.is_grad_enabled():
+        xp = F.pad(x[None], (pad, pad, pad, pad), mode="reflect").contiguous(memory_format=torch.channels_last)
+    else:
+        xp = _reflect_pad_channels_last(x, pad)
     weight = torch.flip(kernels, dims=(-2, -1)).reshape(c, 1, k, k).to(x.dtype)
     return F.conv2d(xp, weight, groups=c)[0].contiguous()
+
+
+def _reflect_pad_channels_last(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """``F.pad(x[None], [pad] * 4, mode="reflect")`` in channels-last memory, written in one pass
+    (padding first and converting after copies the frame twice); ``pad`` < h, w; no autograd."""
+    c, h, w = x.shape
+    xp = torch.empty((1, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+    inner = xp[0, :, :, pad : pad + w]
+    inner[:, pad : pad + h] = x
+    if pad:
+        inner[:, :pad] = x[:, 1 : pad + 1].flip(-2)
+        inner[:, pad + h :] = x[:, h - pad - 1 : h - 1].flip(-2)
+        xp[0, :, :, :pad] = xp[0, :, :, pad + 1 : 2 * pad + 1].flip(-1)
+        xp[0, :, :, pad + w :] = xp[0, :, :, w - 1 : w + pad - 1].flip(-1)
+    return xp
 
 
 def _zone_weights(h: int, w: int, zones: int, device, dtype) -> tuple[list[tuple[float, float]], torch.Tensor]:

@@ -34,7 +34,7 @@ from .. import optics
 from ..errors import check, check_tensor
 from ..optics import ThinLens
 from .apertures import Aperture, CatsEye, make_aperture, signed_kernel
-from .disocclusion import CocExtremes, fill_hidden
+from .disocclusion import CocExtremes
 from .layered import RenderConfig, composite_layers, layer_scale
 from .soft_layers import SoftLayers
 from .subaperture import split_kernel_fns
@@ -222,9 +222,10 @@ def _render_rgbd_one(
 
     def make(layer: int) -> Callable[[int, tuple], torch.Tensor]:
         def build(scale: int, box: tuple[int, int, int, int]) -> torch.Tensor:
-            stack = layers.stack(layer, scale, box, coverage=fill[layer])
             if fill[layer]:
-                stack = fill_hidden(stack, reach[layer] / scale, extremes.gap_px(centres[layer], scale, box))
+                stack = layers.filled(layer, scale, box, reach[layer] / scale, extremes, centres[layer])
+            else:
+                stack = layers.stack(layer, scale, box, coverage=False)
             return stack if n_alpha == 1 else torch.cat([stack[:3]] + [stack[3:4]] * n_alpha)
 
         return build

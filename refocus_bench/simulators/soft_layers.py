@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from .disocclusion import CocExtremes, fill_cell_px, fill_hidden, local_fill, upsample_cell_tiles
+
 __all__ = ["SoftLayers", "TILE_PX"]
 
 TILE_PX = 32
@@ -183,3 +185,105 @@ class SoftLayers:
         out = out.reshape(c, nty * q, ntx * q)
         oy, ox = ty0 * t, tx0 * t
         return out[:, (y0 - oy) // scale : (y1 - oy) // scale, (x0 - ox) // scale : (x1 - ox) // scale]
+
+    def filled(self, layer: int, scale: int, box: Box, reach: float, extremes: CocExtremes, centre_px: float) -> torch.Tensor:
+        """Layer ``layer`` inside ``box`` at ``scale``, extended behind nearer layers (disocclusion fill).
+
+        The result of :func:`~refocus_bench.simulators.disocclusion.fill_hidden` on
+        ``stack(layer, scale, region, coverage=True)`` with the gap ``|CoC - centre_px|`` from
+        ``extremes``, where ``region`` is ``box`` grown to whole cells of the fill's grid, cropped to
+        ``box``. Without autograd, on the CPU, the tiles are computed only where the layer has weight
+        or hidden coverage, and the fill is upsampled and applied only on tiles it reaches: the cost
+        follows the layer's own area rather than its box. Equal to the whole-region computation up to
+        rounding (cell means over pixels beyond a frame edge that is not a multiple of the tile).
+
+        Args:
+            layer, scale, box: as in :meth:`stack`.
+            reach: how far the fill may look, in px of the layer's grid (full-resolution px / scale).
+            extremes: CoC extremes of the image; ``centre_px``: the layer's CoC radius (px).
+
+        Returns:
+            (4, (y1 - y0) / scale, (x1 - x0) / scale): premultiplied linear RGB and weight, filled.
+        """
+        y0, y1, x0, x1 = box
+        h, w = self.idx.shape
+        down = fill_cell_px(reach)
+        cell = scale * down  # full-resolution px per cell of the fill's grid
+        region = (y0 // cell * cell, min(h, -(-y1 // cell) * cell), x0 // cell * cell, min(w, -(-x1 // cell) * cell))
+        crop = (slice(None), slice((y0 - region[0]) // scale, (y1 - region[0]) // scale),
+                slice((x0 - region[2]) // scale, (x1 - region[2]) // scale))
+        tiled = not (self.requires_grad and torch.is_grad_enabled()) and self.lin.device.type == "cpu"
+        if not tiled or self.tile % cell:
+            stack = self.stack(layer, scale, region, coverage=True)
+            return fill_hidden(stack, reach, extremes.gap_px(centre_px, scale, region))[crop]
+        return self._filled_by_tiles(layer, scale, region, reach, down, extremes.gap_px(centre_px, cell, region, unit=scale))[crop]
+
+    def _filled_by_tiles(self, layer: int, scale: int, region: Box, reach: float, down: int, gap: torch.Tensor) -> torch.Tensor:
+        """:meth:`filled` over ``region`` (aligned to ``scale * down``), tile by tile; ``gap`` is per cell."""
+        y0, y1, x0, x1 = region
+        t, q = self.tile, self.tile // scale
+        m = q // down  # cells per tile side
+        cell = scale * down
+        ty0, ty1, tx0, tx1 = y0 // t, -(-y1 // t), x0 // t, -(-x1 // t)
+        nty, ntx = ty1 - ty0, tx1 - tx0
+        tmin, tmax = self._tmin[ty0:ty1, tx0:tx1], self._tmax[ty0:ty1, tx0:tx1]
+        behind = tmin >= layer + 1  # weight 0, coverage at or behind 1, hidden 0
+        front = tmax <= layer - 2  # weight 0, coverage at or behind 0, hidden 1
+        weighted = (tmin <= layer) & (tmax >= layer)  # all channels computed
+        varying = (tmin <= layer - 2) & ~front  # hidden coverage between 0 and 1
+        dtype, device = self.frac.dtype, self.frac.device
+        stack = torch.zeros((4, nty, q, ntx, q), dtype=dtype, device=device)
+        small = torch.zeros((5, nty, m, ntx, m), dtype=dtype, device=device)
+        by, bx = torch.nonzero(behind, as_tuple=True)
+        if len(by):
+            small[4, by, :, bx, :] = float(down * down)  # cell sums of a coverage of 1
+        tile_ids = self._tmin.shape[1]
+
+        def gather(ky: torch.Tensor, kx: torch.Tensor) -> torch.Tensor:
+            return self._tile_major().index_select(0, ((ky + ty0) * tile_ids + kx + tx0).to(device))
+
+        ky, kx = torch.nonzero(weighted, as_tuple=True)
+        hid_w = None
+        if len(ky):
+            tiles = gather(ky, kx)
+            full = torch.empty((len(ky), 6, t, t), dtype=dtype, device=device)
+            self._fill(full, tiles[:, :3], tiles[:, 3] - (layer - 1), tiles[:, 4], coverage=True)
+            full = F.avg_pool2d(full, scale) if scale > 1 else full
+            stack[:, ky, :, kx, :] = full[:, :4]
+            small[:, ky, :, kx, :] = F.avg_pool2d(full[:, :5], down, divisor_override=1) if down > 1 else full[:, :5]
+            hid_w = full[:, 5:6]
+        # hidden coverage of the tiles that vary but carry no weight: 1 channel
+        vy, vx = torch.nonzero(varying & ~weighted, as_tuple=True)
+        hid_v = None
+        if len(vy):
+            tiles = gather(vy, vx)
+            v = (tiles[:, 3] - (layer - 1)).add_(tiles[:, 4]).clamp_(-1.0, 0.0).neg_()[:, None]
+            hid_v = F.avg_pool2d(v, scale) if scale > 1 else v
+
+        # the fill on the cells of the region, then padded by replication to whole tiles plus one cell
+        c0y, c0x = (y0 - ty0 * t) // cell, (x0 - tx0 * t) // cell
+        hc, wc = gap.shape[-2:]
+        small = small.reshape(5, nty * m, ntx * m)[:, c0y : c0y + hc, c0x : c0x + wc]
+        fill = local_fill(small, reach, down, gap[None])
+        pad = (c0x + 1, ntx * m - c0x - wc + 1, c0y + 1, nty * m - c0y - hc + 1)
+        fill = F.pad(fill[None], pad, mode="replicate")[0]
+        # tiles that have hidden coverage and a fill reaching them: wholly hidden ones take the fill as
+        # it is (their weight is 0), the others add it times their hidden coverage
+        reached = (F.max_pool2d((fill[3:4] > 0).to(dtype)[None], m + 2, stride=m)[0, 0] > 0).cpu()
+        for tiles_hidden, values in ((front, None), (varying & weighted, hid_w), (varying & ~weighted, hid_v)):
+            fy, fx = torch.nonzero(tiles_hidden & reached, as_tuple=True)
+            if not len(fy):
+                continue
+            fyd, fxd = fy.to(device), fx.to(device)
+            up = upsample_cell_tiles(fill, fyd, fxd, m, down)
+            if values is None:
+                stack[:, fyd, :, fxd, :] = up
+                continue
+            pos = torch.full((nty, ntx), -1, dtype=torch.int64)  # row of each tile in ``values``
+            ny, nx = torch.nonzero(weighted if values is hid_w else varying & ~weighted, as_tuple=True)
+            pos[ny, nx] = torch.arange(len(ny))
+            hid = values.index_select(0, pos[fy, fx].to(device))
+            stack[:, fyd, :, fxd, :] = torch.addcmul(stack[:, fyd, :, fxd, :], hid, up)
+        stack = stack.reshape(4, nty * q, ntx * q)
+        oy, ox = (y0 - ty0 * t) // scale, (x0 - tx0 * t) // scale
+        return stack[:, oy : oy + (y1 - y0) // scale, ox : ox + (x1 - x0) // scale]
