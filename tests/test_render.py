@@ -387,3 +387,38 @@ def test_channels_last_reflect_padding_equals_f_pad(c, h, w, pad):
     got = _reflect_pad_channels_last(x, pad)
     assert got.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(got, F.pad(x[None], (pad,) * 4, mode="reflect"))
+
+
+def test_scratch_buffers_are_reused_in_a_scope_and_dropped_after():
+    from refocus_bench.simulators import scratch as module
+    from refocus_bench.simulators.scratch import scratch, scratch_scope
+
+    cpu = torch.device("cpu")
+    held = scratch("t", 10, torch.float32, cpu)
+    assert held.data_ptr() != scratch("t", 10, torch.float32, cpu).data_ptr()  # no scope: fresh
+    with scratch_scope():
+        a = scratch("t", 100, torch.float32, cpu)
+        with scratch_scope():  # nested scopes share the outer one's buffers
+            b = scratch("t", 50, torch.float32, cpu)
+        assert b.data_ptr() == a.data_ptr() and b.numel() == 50
+        c = scratch("t", 200, torch.float32, cpu)  # grows
+        assert c.numel() == 200 and scratch("other", 10, torch.float32, cpu).data_ptr() != c.data_ptr()
+        assert scratch("t", 10, torch.float64, cpu).dtype == torch.float64
+        assert len(module._LOCAL.buffers) == 3
+    assert module._LOCAL.buffers == {} and module._LOCAL.depth == 0  # dropped with the outer scope
+
+
+def test_renders_with_and_without_scratch_reuse_agree(monkeypatch):
+    """Reused scratch must not leak one layer's values into the next one's."""
+    import contextlib
+
+    import refocus_bench.simulators.render as render_module
+
+    g = torch.Generator().manual_seed(5)
+    image = torch.rand(1, 3, 96, 128, generator=g)
+    coc = (torch.rand(1, 1, 12, 16, generator=g) * 24 - 12).repeat_interleave(8, 2).repeat_interleave(8, 3)
+    with torch.no_grad():
+        reused = render_bokeh(image, coc_px=coc)
+        monkeypatch.setattr(render_module, "scratch_scope", contextlib.nullcontext)  # every buffer fresh
+        fresh = render_bokeh(image, coc_px=coc)
+    torch.testing.assert_close(reused, fresh, atol=0, rtol=0)

@@ -36,6 +36,7 @@ from ..optics import ThinLens
 from .apertures import Aperture, CatsEye, make_aperture, signed_kernel
 from .disocclusion import CocExtremes
 from .layered import RenderConfig, composite_layers, layer_scale
+from .scratch import scratch_scope
 from .soft_layers import SoftLayers
 from .subaperture import split_kernel_fns
 
@@ -112,10 +113,11 @@ def layer_centres(cmin: float, cmax: float, config: RenderConfig) -> list[float]
     return out
 
 
-_CHUNK_PX = 1 << 22
+_CHUNK_PX = 1 << 18
 """Colour conversions of larger images run in row blocks of about this many pixels when autograd is
 off: kornia's transfer functions make several full-size temporaries, which set the peak memory of a
-6720x4480 render."""
+6720x4480 render and, at any size, cost a page fault per 4 KiB when they are freshly mapped (blocks
+of 2^18 px keep them small enough for the allocator to reuse: 1024^2 render, 18 000 -> ~0 faults)."""
 
 
 def _by_rows(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -283,10 +285,11 @@ def render_bokeh(
     ap = make_aperture(aperture)
     kernel_fn = _kernel_fn or _default_kernel
     lin = _to_linear(image, config)
-    if image.shape[0] == 1:
-        out = _render_rgbd_tiled(lin[0], coc[0, 0], ap, config, kernel_fn)[None]
-    else:
-        out = torch.stack([_render_rgbd_tiled(lin[i], coc[i, 0], ap, config, kernel_fn) for i in range(image.shape[0])])
+    with scratch_scope():
+        if image.shape[0] == 1:
+            out = _render_rgbd_tiled(lin[0], coc[0, 0], ap, config, kernel_fn)[None]
+        else:
+            out = torch.stack([_render_rgbd_tiled(lin[i], coc[i, 0], ap, config, kernel_fn) for i in range(image.shape[0])])
     del lin
     return _to_srgb(out)
 
@@ -355,54 +358,58 @@ def render_layered(
     ap = make_aperture(aperture)
     kernel_fn = _kernel_fn or _default_kernel
     n_alpha = 3 if config.chromatic_scale is not None else 1
-    outs = []
-    for i in range(b):
-        radii = [float(r) for r in coc_px[i]]
-        order = sorted(range(n), key=lambda j: radii[j])
-        max_scale = max(layer_scale(radii[j], config.coarse_radius_px) for j in order)
-        lin = _to_linear(layers[i, :, :3], config)
-        alpha = layers[i, :, 3:4]
-        stacks = _pad_to_multiple(torch.cat([lin * alpha] + [alpha] * n_alpha, dim=1).flatten(0, 1), max_scale)
-        stacks = stacks.reshape(n, 3 + n_alpha, *stacks.shape[-2:])
-
-        groups = _near_equal_groups([radii[j] for j in order], config)
-
-        def make(members: list[int]) -> Callable[[int, tuple], torch.Tensor]:
-            def build(s: int, box: tuple[int, int, int, int]) -> torch.Tensor:
-                blocks, trans = [], None
-                for j in members:  # sharp "over" inside the group: each part sees the ones in front
-                    crop = stacks[j][:, box[0] : box[1], box[2] : box[3]]
-                    blocks.append(crop if trans is None else crop * trans)
-                    t = 1.0 - crop[-1:]
-                    trans = t if trans is None else trans * t
-                out = torch.cat(blocks)
-                return F.avg_pool2d(out[None], s)[0] if s > 1 else out
-
-            return build
-
-        members = [[order[k] for k in g] for g in groups]
-        boxes = []
-        for group in members:
-            cover = torch.stack([stacks[j][-1] > 0 for j in group]).any(0)
-            ys, xs = torch.nonzero(cover.any(1)).flatten(), torch.nonzero(cover.any(0)).flatten()
-            boxes.append((int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1) if len(ys) else (0, 0, 0, 0))
-        part_radii = [[radii[j] for j in group] for group in members]
-        color = cover = None
-        for weight, cell_fn in split_kernel_fns(ap, config.splits_for(ap, layered=True), kernel_fn):
-            part, cov = composite_layers(
-                [make(g) for g in members], [min(p, key=abs) for p in part_radii], boxes, ap, tuple(stacks.shape[-2:]),
-                config, cell_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad, parts=part_radii,
-            )
-            part = part * weight if weight != 1.0 else part
-            cov = cov * weight if weight != 1.0 else cov
-            color = part if color is None else color + part
-            cover = cov if cover is None else cover + cov
-        if _covers_every_pixel(layers[i, :, 3]):
-            # every ray meets a surface, so the exact coverage is 1: what "over" with blurred alpha
-            # leaves uncovered (a few per cent where thin planes overlap) is an artefact; divide it out
-            color = color / cover.clamp(min=1e-8)
-        outs.append(color[:, :h, :w])
+    with scratch_scope():
+        outs = [_render_layered_one(layers[i], [float(r) for r in coc_px[i]], ap, config, kernel_fn, n_alpha) for i in range(b)]
     return _to_srgb(torch.stack(outs))
+
+
+def _render_layered_one(layers: torch.Tensor, radii: list[float], ap: Aperture, config: RenderConfig, kernel_fn: Callable, n_alpha: int) -> torch.Tensor:
+    """One sample of :func:`render_layered`: (L, 4, H, W) sRGB planes -> linear premultiplied (3, H, W)."""
+    n, h, w = layers.shape[0], layers.shape[-2], layers.shape[-1]
+    order = sorted(range(n), key=lambda j: radii[j])
+    max_scale = max(layer_scale(radii[j], config.coarse_radius_px) for j in order)
+    lin = _to_linear(layers[:, :3], config)
+    alpha = layers[:, 3:4]
+    stacks = _pad_to_multiple(torch.cat([lin * alpha] + [alpha] * n_alpha, dim=1).flatten(0, 1), max_scale)
+    stacks = stacks.reshape(n, 3 + n_alpha, *stacks.shape[-2:])
+
+    groups = _near_equal_groups([radii[j] for j in order], config)
+
+    def make(members: list[int]) -> Callable[[int, tuple], torch.Tensor]:
+        def build(s: int, box: tuple[int, int, int, int]) -> torch.Tensor:
+            blocks, trans = [], None
+            for j in members:  # sharp "over" inside the group: each part sees the ones in front
+                crop = stacks[j][:, box[0] : box[1], box[2] : box[3]]
+                blocks.append(crop if trans is None else crop * trans)
+                t = 1.0 - crop[-1:]
+                trans = t if trans is None else trans * t
+            out = torch.cat(blocks)
+            return F.avg_pool2d(out[None], s)[0] if s > 1 else out
+
+        return build
+
+    members = [[order[k] for k in g] for g in groups]
+    boxes = []
+    for group in members:
+        cover = torch.stack([stacks[j][-1] > 0 for j in group]).any(0)
+        ys, xs = torch.nonzero(cover.any(1)).flatten(), torch.nonzero(cover.any(0)).flatten()
+        boxes.append((int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1) if len(ys) else (0, 0, 0, 0))
+    part_radii = [[radii[j] for j in group] for group in members]
+    color = cover = None
+    for weight, cell_fn in split_kernel_fns(ap, config.splits_for(ap, layered=True), kernel_fn):
+        part, cov = composite_layers(
+            [make(g) for g in members], [min(p, key=abs) for p in part_radii], boxes, ap, tuple(stacks.shape[-2:]),
+            config, cell_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad, parts=part_radii,
+        )
+        part = part * weight if weight != 1.0 else part
+        cov = cov * weight if weight != 1.0 else cov
+        color = part if color is None else color + part
+        cover = cov if cover is None else cover + cov
+    if _covers_every_pixel(layers[:, 3]):
+        # every ray meets a surface, so the exact coverage is 1: what "over" with blurred alpha
+        # leaves uncovered (a few per cent where thin planes overlap) is an artefact; divide it out
+        color = color / cover.clamp(min=1e-8)
+    return color[:, :h, :w]
 
 
 class DefocusRenderer(nn.Module):

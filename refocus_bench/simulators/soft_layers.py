@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .disocclusion import CocExtremes, fill_cell_px, fill_hidden, local_fill, upsample_cell_tiles
+from .scratch import scratch
 
 __all__ = ["SoftLayers", "TILE_PX"]
 
@@ -168,7 +169,7 @@ class SoftLayers:
         c = 6 if coverage else 4
         nty, ntx = ty1 - ty0, tx1 - tx0
         dtype, device = self.frac.dtype, self.frac.device
-        out = torch.zeros((c, nty, q, ntx, q), dtype=dtype, device=device)
+        out = scratch("layer_stack", c * nty * q * ntx * q, dtype, device).view(c, nty, q, ntx, q).zero_()
         if coverage:
             for ch, const in ((4, behind), (5, front)):
                 if bool(const.any()):
@@ -232,7 +233,7 @@ class SoftLayers:
         weighted = (tmin <= layer) & (tmax >= layer)  # all channels computed
         varying = (tmin <= layer - 2) & ~front  # hidden coverage between 0 and 1
         dtype, device = self.frac.dtype, self.frac.device
-        stack = torch.zeros((4, nty, q, ntx, q), dtype=dtype, device=device)
+        stack = scratch("layer_stack", 4 * nty * q * ntx * q, dtype, device).view(4, nty, q, ntx, q).zero_()
         small = torch.zeros((5, nty, m, ntx, m), dtype=dtype, device=device)
         by, bx = torch.nonzero(behind, as_tuple=True)
         if len(by):
