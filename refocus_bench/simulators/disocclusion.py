@@ -82,14 +82,20 @@ def local_fill(small: torch.Tensor, reach: float, down: int, gap: torch.Tensor |
         coverage.
     """
     tiny = 1e-6
+    r = max(1, int(math.ceil(reach / down)))
+    hc, wc = small.shape[-2:]
+    # one table of cumulative sums (zero border of r cells) serves the box sums of every radius <= r
+    p = r
+    table = F.pad(small, (p + 1, p, p + 1, p)).cumsum(-1).cumsum(-2)
 
     def fill_at(radius: int) -> torch.Tensor:
-        sums = box_sum(small, radius)
+        hi_y, lo_y = slice(p + 1 + radius, p + 1 + radius + hc), slice(p - radius, p - radius + hc)
+        hi_x, lo_x = slice(p + 1 + radius, p + 1 + radius + wc), slice(p - radius, p - radius + wc)
+        sums = table[:, hi_y, hi_x] - table[:, lo_y, hi_x] - table[:, hi_y, lo_x] + table[:, lo_y, lo_x]
         s_color, s_wgt, s_behind = sums[:3], sums[3:4], sums[4:5]
         share = torch.where(s_behind > tiny, s_wgt / s_behind.clamp(min=tiny), torch.zeros_like(s_wgt)).clamp(0.0, 1.0)
         return torch.cat([s_color / s_wgt.clamp(min=tiny) * share, share])
 
-    r = max(1, int(math.ceil(reach / down)))
     if gap is None:
         return fill_at(r)
     fill = torch.zeros((4,) + small.shape[-2:], dtype=small.dtype, device=small.device)

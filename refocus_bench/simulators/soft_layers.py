@@ -40,6 +40,13 @@ def _pad_to(x: torch.Tensor, tile: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph)) if ph or pw else x
 
 
+def _channels_last_tiles(c: int, nty: int, ntx: int, q: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Zeros viewed as (c, nty, q, ntx, q) tiles whose memory is (nty * q, ntx * q, c): reshaped to
+    (c, H, W) it is channels-last, the layout the CPU convolution reads (no transposing copy)."""
+    buf = scratch("layer_stack", c * nty * q * ntx * q, dtype, device).zero_()
+    return buf.view(nty, q, ntx, q, c).permute(4, 0, 1, 2, 3)
+
+
 @dataclass
 class SoftLayers:
     """The soft layers of one RGB-D image (or tile of one).
@@ -169,7 +176,7 @@ class SoftLayers:
         c = 6 if coverage else 4
         nty, ntx = ty1 - ty0, tx1 - tx0
         dtype, device = self.frac.dtype, self.frac.device
-        out = scratch("layer_stack", c * nty * q * ntx * q, dtype, device).view(c, nty, q, ntx, q).zero_()
+        out = _channels_last_tiles(c, nty, ntx, q, dtype, device)
         if coverage:
             for ch, const in ((4, behind), (5, front)):
                 if bool(const.any()):
@@ -233,7 +240,7 @@ class SoftLayers:
         weighted = (tmin <= layer) & (tmax >= layer)  # all channels computed
         varying = (tmin <= layer - 2) & ~front  # hidden coverage between 0 and 1
         dtype, device = self.frac.dtype, self.frac.device
-        stack = scratch("layer_stack", 4 * nty * q * ntx * q, dtype, device).view(4, nty, q, ntx, q).zero_()
+        stack = _channels_last_tiles(4, nty, ntx, q, dtype, device)
         small = torch.zeros((5, nty, m, ntx, m), dtype=dtype, device=device)
         by, bx = torch.nonzero(behind, as_tuple=True)
         if len(by):
