@@ -64,7 +64,7 @@ def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = No
         g = F.max_pool2d(gap[None, None], down, ceil_mode=True)[0] if down > 1 else gap[None]
     fill = local_fill(small, reach, down, g)
     if down > 1:
-        fill = F.interpolate(fill[None], scale_factor=down, mode="bilinear", align_corners=False)[0, :, :h, :w]
+        fill = F.interpolate(fill[:, None], scale_factor=down, mode="bilinear", align_corners=False)[:, 0, :h, :w]  # channels as images (faster on CPU)
     return torch.addcmul(stack[:4], stack[5:6], fill)  # colour and weight, each extended by its fill
 
 

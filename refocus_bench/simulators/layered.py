@@ -343,6 +343,12 @@ Box = tuple[int, int, int, int]
 LayerFn = Callable[[int, Box], torch.Tensor]
 
 
+def upsample_planes(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear (align_corners=False) resize of (C, h, w) to (C, *size), each channel as its own image:
+    PyTorch's CPU kernel converts a multi-channel image to channels-last and back (2x slower)."""
+    return F.interpolate(x[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
 class _Accumulator:
     """A full-frame tensor updated crop by crop: in place, or on a copy when autograd records."""
 
@@ -362,7 +368,7 @@ class _Accumulator:
 
     def resize(self, size: tuple[int, int]) -> None:
         if tuple(self.value.shape[-2:]) != size:
-            self.value = F.interpolate(self.value[None], size=size, mode="bilinear", align_corners=False)[0]
+            self.value = upsample_planes(self.value, size)
 
 
 def composite_layers(
