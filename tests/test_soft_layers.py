@@ -24,15 +24,24 @@ def layers_of(h: int, w: int, n: int, seed: int, dtype=torch.float32) -> SoftLay
 def plain(layers: SoftLayers, layer: int, scale: int, box, coverage: bool) -> torch.Tensor:
     """The formulas of the module docstring over the whole box, then area-downsampling."""
     y0, y1, x0, x1 = box
-    d = layers.idx[y0:y1, x0:x1].to(layers.frac.dtype) - (layer - 1)
-    f = layers.frac[y0:y1, x0:x1]
-    wgt = torch.where(d == 0, f, torch.where(d == 1, 1.0 - f, torch.zeros_like(f)))
+    pos = layers.idx[y0:y1, x0:x1].to(layers.frac.dtype) + layers.frac[y0:y1, x0:x1]
+    wgt = (1.0 - (pos - layer).abs()).clamp(min=0.0)
     parts = [layers.lin[:, y0:y1, x0:x1] * wgt, wgt[None]]
     if coverage:
-        v = d + f
-        parts += [v.clamp(0.0, 1.0)[None], (-v).clamp(0.0, 1.0)[None]]
+        parts += [(pos - layer + 1.0).clamp(0.0, 1.0)[None], (-1.0 - (pos - layer)).clamp(0.0, 1.0)[None]]
     out = torch.cat(parts)
     return F.avg_pool2d(out[None], scale)[0] if scale > 1 else out
+
+
+def test_hat_weights_are_frac_and_one_minus_frac():
+    """Independent of the hat formula: layer idx gets 1 - frac, layer idx + 1 gets frac, others 0."""
+    for dtype, tol in ((torch.float32, 2e-6), (torch.float64, 1e-14)):
+        layers = layers_of(64, 96, 7, seed=6, dtype=dtype)
+        full = (0, 64, 0, 96)
+        idx, frac = layers.idx.long(), layers.frac
+        for k in range(7):
+            want = torch.where(idx == k, 1.0 - frac, torch.where(idx == k - 1, frac, torch.zeros_like(frac)))
+            torch.testing.assert_close(layers.stack(k, 1, full, False)[3], want, atol=tol, rtol=0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -256,6 +256,8 @@ class _Convolver:
     def __call__(self, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
         """Convolve (C, h, w) with (C, K, K) kernels; true convolution, reflect borders."""
         if kernels.shape[-1] == 1:
+            if not (x.requires_grad and torch.is_grad_enabled()) and bool((kernels == 1).all()):
+                return x  # radius 0: the identity (the caller only reads the result)
             return x * kernels.reshape(-1, 1, 1)
         backend = self.config.backend
         if backend == "auto":

@@ -3,9 +3,11 @@
 Each pixel's signed CoC lies between two adjacent layer radii (see
 :func:`~refocus_bench.simulators.render.layer_centres`): with ``idx`` the lower one and ``frac`` in
 [0, 1] its position between them, the pixel belongs to layer ``idx`` with weight ``1 - frac`` and to
-layer ``idx + 1`` with weight ``frac``, so radii are never rounded. A layer's stack holds, per pixel,
-its premultiplied linear colour (3 channels) and weight, and for the disocclusion fill also the
-coverage by layers at or behind it and by layers clearly in front of it (6 channels).
+layer ``idx + 1`` with weight ``frac``, so radii are never rounded. With ``pos = idx + frac``, the
+weight of layer ``k`` is the hat ``max(0, 1 - |pos - k|)``. A layer's stack holds, per pixel, its
+premultiplied linear colour (3 channels) and weight, and for the disocclusion fill also the coverage
+by layers at or behind it, ``clamp(pos - k + 1, 0, 1)``, and by layers clearly in front of it,
+``clamp(k - 1 - pos, 0, 1)`` (6 channels).
 
 Most of a layer's bounding box is far from its depth range: there its colour and weight are zero and
 its two coverage channels are constant (all behind, or all clearly in front). :class:`SoftLayers`
@@ -68,7 +70,7 @@ class SoftLayers:
     _tmax: torch.Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.idx_f = self.idx.to(self.frac.dtype)
+        self.pos = self.idx.to(self.frac.dtype) + self.frac  # continuous layer coordinate of each pixel
         # per tile: the lowest layer index and the highest layer with a non-zero weight
         hi = (self.idx + (self.frac > 0).to(self.idx.dtype))[None, None].float()
         lo = self.idx[None, None].float()
@@ -114,52 +116,51 @@ class SoftLayers:
             return F.avg_pool2d(out[None], scale)[0] if scale > 1 else out
         return self._by_tiles(layer, scale, box, coverage)
 
-    def _fill(self, stack: torch.Tensor, lin: torch.Tensor, d: torch.Tensor, f: torch.Tensor, coverage: bool) -> None:
+    def _fill(self, stack: torch.Tensor, lin: torch.Tensor, u: torch.Tensor, coverage: bool) -> None:
         """Write a layer's channels (leading dim C) into ``stack`` (channels at dim -3) from inputs.
 
-        ``d = idx - (layer - 1)`` (whole numbers) selects the layer's share of each pixel: ``frac`` where
-        d = 0 (between the previous layer and this one), ``1 - frac`` where d = 1, else 0; with
-        ``v = d + frac``, coverage at or behind the layer is clamp(v, 0, 1) and coverage clearly in
-        front of it clamp(-v, 0, 1). Values are rounded exactly as in these plain formulas: the
-        disocclusion fill divides small box sums and amplifies any change in the last bit.
+        ``u = pos - layer`` is each pixel's position relative to the layer (``pos = idx + frac``): the
+        layer's share is the hat ``max(0, 1 - |u|)`` (``frac`` just above the previous layer, ``1 -
+        frac`` just below the next), the coverage at or behind the layer ``clamp(u + 1, 0, 1)`` and
+        the coverage clearly in front of it ``clamp(-u - 1, 0, 1)``.
         """
         wgt = stack[..., 3, :, :]
-        torch.where(d == 0, f, f.new_zeros(()), out=wgt)
-        torch.where(d == 1, 1.0 - f, wgt, out=wgt)
+        torch.abs(u, out=wgt).neg_().add_(1.0).clamp_(min=0.0)
         torch.mul(lin, wgt.unsqueeze(-3), out=stack[..., :3, :, :])
         if coverage:
-            v = torch.add(d, f, out=stack[..., 5, :, :])
-            torch.clamp(v, 0.0, 1.0, out=stack[..., 4, :, :])
-            v.clamp_(-1.0, 0.0).neg_()
+            torch.add(u, 1.0, out=stack[..., 4, :, :]).clamp_(0.0, 1.0)
+            if stack.shape[-3] > 5:
+                torch.sub(-1.0, u, out=stack[..., 5, :, :]).clamp_(0.0, 1.0)
 
     def _dense(self, layer: int, box: Box, coverage: bool) -> torch.Tensor:
         """The layer over the whole box at full resolution (also the autograd path)."""
         y0, y1, x0, x1 = box
-        d = self.idx_f[y0:y1, x0:x1] - (layer - 1)
-        f = self.frac[y0:y1, x0:x1]
+        u = self.pos[y0:y1, x0:x1] - layer
         lin = self.lin[:, y0:y1, x0:x1]
-        c = 6 if coverage else 4
         if self.requires_grad and torch.is_grad_enabled():  # autograd: no out= arguments
-            wgt = torch.where(d == 1, 1.0 - f, torch.where(d == 0, f, 0.0))
+            wgt = (1.0 - u.abs()).clamp(min=0.0)
             parts = [lin * wgt, wgt[None]]
             if coverage:
-                v = d + f
-                parts += [v.clamp(0.0, 1.0)[None], v.clamp(-1.0, 0.0).neg()[None]]
+                parts += [(u + 1.0).clamp(0.0, 1.0)[None], (-1.0 - u).clamp(0.0, 1.0)[None]]
             return torch.cat(parts)
-        stack = torch.empty((c, y1 - y0, x1 - x0), dtype=f.dtype, device=f.device)
-        self._fill(stack, lin, d, f, coverage)
+        stack = torch.empty((6 if coverage else 4, y1 - y0, x1 - x0), dtype=u.dtype, device=u.device)
+        self._fill(stack, lin, u, coverage)
         return stack
 
     def _tile_major(self) -> torch.Tensor:
-        """(tiles, 5, t, t): linear RGB, idx (as float) and frac of every tile, contiguous per tile.
+        """(tiles, 4, t, t): linear RGB and layer coordinate ``pos`` of every tile, contiguous per tile.
 
         Built once (zero-padded to whole tiles) so that gathering tiles copies whole blocks.
         """
         if self._tiles is None:
             t = self.tile
-            x = _pad_to(torch.cat([self.lin, self.idx_f[None], self.frac[None]]), t)
-            ty, tx = x.shape[-2] // t, x.shape[-1] // t
-            self._tiles = x.reshape(5, ty, t, tx, t).permute(1, 3, 0, 2, 4).reshape(ty * tx, 5, t, t).contiguous()
+            h, w = self.idx.shape
+            ty, tx = -(-h // t), -(-w // t)
+            tiles = torch.empty((ty * tx, 4, t, t), dtype=self.frac.dtype, device=self.frac.device)
+            by_tile = tiles.view(ty, tx, 4, t, t).permute(2, 0, 3, 1, 4)  # (4, ty, t, tx, t) view
+            for channels, part in ((slice(0, 3), self.lin), (slice(3, 4), self.pos[None])):
+                by_tile[channels] = _pad_to(part, t).reshape(part.shape[0], ty, t, tx, t)  # one copy per input
+            self._tiles = tiles
         return self._tiles
 
     def _by_tiles(self, layer: int, scale: int, box: Box, coverage: bool) -> torch.Tensor:
@@ -184,9 +185,9 @@ class SoftLayers:
         ky, kx = torch.nonzero(compute, as_tuple=True)
         if len(ky):
             tiles = self._tile_major().index_select(0, ((ky + ty0) * self._tmin.shape[1] + kx + tx0).to(device))
-            lin, d, f = tiles[:, :3], tiles[:, 3] - (layer - 1), tiles[:, 4]  # (N, 3, t, t), (N, t, t), (N, t, t)
+            lin, u = tiles[:, :3], tiles[:, 3] - layer  # (N, 3, t, t), (N, t, t)
             stack = torch.empty((len(ky), c, t, t), dtype=dtype, device=device)
-            self._fill(stack, lin, d, f, coverage)
+            self._fill(stack, lin, u, coverage)
             if scale > 1:
                 stack = F.avg_pool2d(stack, scale)
             out[:, ky.to(device), :, kx.to(device), :] = stack
@@ -251,22 +252,13 @@ class SoftLayers:
             return self._tile_major().index_select(0, ((ky + ty0) * tile_ids + kx + tx0).to(device))
 
         ky, kx = torch.nonzero(weighted, as_tuple=True)
-        hid_w = None
-        if len(ky):
+        if len(ky):  # colour, weight and coverage at or behind
             tiles = gather(ky, kx)
-            full = torch.empty((len(ky), 6, t, t), dtype=dtype, device=device)
-            self._fill(full, tiles[:, :3], tiles[:, 3] - (layer - 1), tiles[:, 4], coverage=True)
+            full = torch.empty((len(ky), 5, t, t), dtype=dtype, device=device)
+            self._fill(full, tiles[:, :3], tiles[:, 3] - layer, coverage=True)
             full = F.avg_pool2d(full, scale) if scale > 1 else full
             stack[:, ky, :, kx, :] = full[:, :4]
-            small[:, ky, :, kx, :] = F.avg_pool2d(full[:, :5], down, divisor_override=1) if down > 1 else full[:, :5]
-            hid_w = full[:, 5:6]
-        # hidden coverage of the tiles that vary but carry no weight: 1 channel
-        vy, vx = torch.nonzero(varying & ~weighted, as_tuple=True)
-        hid_v = None
-        if len(vy):
-            tiles = gather(vy, vx)
-            v = (tiles[:, 3] - (layer - 1)).add_(tiles[:, 4]).clamp_(-1.0, 0.0).neg_()[:, None]
-            hid_v = F.avg_pool2d(v, scale) if scale > 1 else v
+            small[:, ky, :, kx, :] = F.avg_pool2d(full, down, divisor_override=1) if down > 1 else full
 
         # the fill on the cells of the region, then padded by replication to whole tiles plus one cell
         c0y, c0x = (y0 - ty0 * t) // cell, (x0 - tx0 * t) // cell
@@ -278,20 +270,18 @@ class SoftLayers:
         # tiles that have hidden coverage and a fill reaching them: wholly hidden ones take the fill as
         # it is (their weight is 0), the others add it times their hidden coverage
         reached = (F.max_pool2d((fill[3:4] > 0).to(dtype)[None], m + 2, stride=m)[0, 0] > 0).cpu()
-        for tiles_hidden, values in ((front, None), (varying & weighted, hid_w), (varying & ~weighted, hid_v)):
+        for tiles_hidden, whole in ((front, True), (varying, False)):
             fy, fx = torch.nonzero(tiles_hidden & reached, as_tuple=True)
             if not len(fy):
                 continue
             fyd, fxd = fy.to(device), fx.to(device)
             up = upsample_cell_tiles(fill, fyd, fxd, m, down)
-            if values is None:
+            if whole:
                 stack[:, fyd, :, fxd, :] = up
                 continue
-            pos = torch.full((nty, ntx), -1, dtype=torch.int64)  # row of each tile in ``values``
-            ny, nx = torch.nonzero(weighted if values is hid_w else varying & ~weighted, as_tuple=True)
-            pos[ny, nx] = torch.arange(len(ny))
-            hid = values.index_select(0, pos[fy, fx].to(device))
-            stack[:, fyd, :, fxd, :] = torch.addcmul(stack[:, fyd, :, fxd, :], hid, up)
+            hidden = torch.sub(-1.0, gather(fy, fx)[:, 3:4] - layer).clamp_(0.0, 1.0)  # as in _fill
+            hidden = F.avg_pool2d(hidden, scale) if scale > 1 else hidden
+            stack[:, fyd, :, fxd, :] = torch.addcmul(stack[:, fyd, :, fxd, :], hidden, up)
         stack = stack.reshape(4, nty * q, ntx * q)
         oy, ox = (y0 - ty0 * t) // scale, (x0 - tx0 * t) // scale
         return stack[:, oy : oy + (y1 - y0) // scale, ox : ox + (x1 - x0) // scale]
