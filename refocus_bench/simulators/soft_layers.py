@@ -49,6 +49,12 @@ def _channels_last_tiles(c: int, nty: int, ntx: int, q: int, dtype: torch.dtype,
     return buf.view(nty, q, ntx, q, c).permute(4, 0, 1, 2, 3)
 
 
+def _put_tiles(dest: torch.Tensor, ty: torch.Tensor, tx: torch.Tensor, values: torch.Tensor) -> None:
+    """``dest[:, ty, :, tx, :] = values`` for a :func:`_channels_last_tiles` ``dest`` and (N, C, q, q)
+    ``values``: transposed to channels-last first, which makes the scattered writes whole rows (2x faster)."""
+    dest[:, ty, :, tx, :] = values.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+
+
 @dataclass
 class SoftLayers:
     """The soft layers of one RGB-D image (or tile of one).
@@ -190,7 +196,7 @@ class SoftLayers:
             self._fill(stack, lin, u, coverage)
             if scale > 1:
                 stack = F.avg_pool2d(stack, scale)
-            out[:, ky.to(device), :, kx.to(device), :] = stack
+            _put_tiles(out, ky.to(device), kx.to(device), stack)
         out = out.reshape(c, nty * q, ntx * q)
         oy, ox = ty0 * t, tx0 * t
         return out[:, (y0 - oy) // scale : (y1 - oy) // scale, (x0 - ox) // scale : (x1 - ox) // scale]
@@ -257,7 +263,7 @@ class SoftLayers:
             full = torch.empty((len(ky), 5, t, t), dtype=dtype, device=device)
             self._fill(full, tiles[:, :3], tiles[:, 3] - layer, coverage=True)
             full = F.avg_pool2d(full, scale) if scale > 1 else full
-            stack[:, ky, :, kx, :] = full[:, :4]
+            _put_tiles(stack, ky.to(device), kx.to(device), full[:, :4])
             small[:, ky, :, kx, :] = F.avg_pool2d(full, down, divisor_override=1) if down > 1 else full
 
         # the fill on the cells of the region, then padded by replication to whole tiles plus one cell
@@ -277,11 +283,11 @@ class SoftLayers:
             fyd, fxd = fy.to(device), fx.to(device)
             up = upsample_cell_tiles(fill, fyd, fxd, m, down)
             if whole:
-                stack[:, fyd, :, fxd, :] = up
+                _put_tiles(stack, fyd, fxd, up)
                 continue
             hidden = torch.sub(-1.0, gather(fy, fx)[:, 3:4] - layer).clamp_(0.0, 1.0)  # as in _fill
             hidden = F.avg_pool2d(hidden, scale) if scale > 1 else hidden
-            stack[:, fyd, :, fxd, :] = torch.addcmul(stack[:, fyd, :, fxd, :], hidden, up)
+            _put_tiles(stack, fyd, fxd, torch.addcmul(stack[:, fyd, :, fxd, :], hidden, up))
         stack = stack.reshape(4, nty * q, ntx * q)
         oy, ox = (y0 - ty0 * t) // scale, (x0 - tx0 * t) // scale
         return stack[:, oy : oy + (y1 - y0) // scale, ox : ox + (x1 - x0) // scale]
