@@ -422,3 +422,33 @@ def test_renders_with_and_without_scratch_reuse_agree(monkeypatch):
         monkeypatch.setattr(render_module, "scratch_scope", contextlib.nullcontext)  # every buffer fresh
         fresh = render_bokeh(image, coc_px=coc)
     torch.testing.assert_close(reused, fresh, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("rect", [(0, 10, 0, 13), (0, 4, 2, 9), (6, 10, 10, 13), (2, 8, 3, 11), (0, 10, 5, 6)])
+def test_padded_window_equals_a_crop_of_the_reflect_padded_frame(rect):
+    from refocus_bench.simulators.layered import _reflect_pad_channels_last
+
+    x = torch.rand(4, 10, 13, dtype=torch.float64)
+    y0, y1, x0, x1 = rect
+    for pad in (0, 1, 3):
+        want = F.pad(x[None], (pad,) * 4, mode="reflect")[:, :, y0 : y1 + 2 * pad, x0 : x1 + 2 * pad]
+        assert torch.equal(_reflect_pad_channels_last(x, pad, rect), want)
+
+
+def test_convolution_pieces_equal_crops_of_the_whole_convolution():
+    from refocus_bench.simulators.layered import direct_conv, direct_conv_pieces, occupied_bands
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(4, 100, 130, dtype=torch.float64)
+    x[:, 40:50, 10:20] = torch.rand(4, 10, 10, generator=g, dtype=torch.float64)
+    x[:, 90:100, 120:130] = 1.0  # touches the frame corner: reflection
+    k = torch.rand(4, 7, 7, generator=g, dtype=torch.float64)
+    rects = occupied_bands(x[3], 3)
+    assert rects is not None and sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in rects) < 0.85 * 100 * 130
+    whole = direct_conv(x, k)
+    covered = torch.zeros(100, 130, dtype=torch.bool)
+    for piece, (y0, y1, x0, x1) in zip(direct_conv_pieces(x, k, rects), rects):
+        torch.testing.assert_close(piece, whole[:, y0:y1, x0:x1], atol=1e-14, rtol=0)
+        covered[y0:y1, x0:x1] = True
+    assert float(whole[:, ~covered].abs().max()) == 0.0  # nothing of the blur lies outside the pieces
+    assert occupied_bands(torch.ones(100, 130), 3) is None  # a full frame: one whole convolution
