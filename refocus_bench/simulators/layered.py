@@ -61,8 +61,12 @@ class RenderConfig:
     Attributes:
         min_layer_step_px: largest spacing of RGB-D depth layers near the focus plane (px of CoC).
         rel_layer_step: spacing of RGB-D layers far from focus, relative to the radius
-            (0.2 = one layer every 20% of CoC growth). Pixels between two layers are split between
-            them linearly, so radii are never rounded.
+            (0.3 = one layer every 30% of CoC growth). Pixels between two layers are split between
+            them linearly, so radii are never rounded; a point light between two layers is drawn as
+            the mix of the two discs (its RMS radius stays within ~0.3 px of the true one from
+            1 px up). The defaults (2 px, 0.3) render the 1024x1024 benchmark scene ~11x faster
+            than the scatter baseline; (1 px, 0.2) halves the spacing for ~1.6x the time, with
+            the same fidelity against the reference (README, "Fidelity").
         coarse_radius_px: layers with |CoC| >= 2x this are rendered at reduced resolution, keeping
             the reduced kernel radius in [coarse, 2 coarse). ``inf`` renders everything at full size.
         backend: "spatial" (kornia ``filter2d``), "fft" (kornia ``fft_conv``), "direct" (channels-last
@@ -88,8 +92,8 @@ class RenderConfig:
             known and occlusion order is the remaining error), 1 for RGB-D input and cat's-eye apertures.
     """
 
-    min_layer_step_px: float = 1.0
-    rel_layer_step: float = 0.2
+    min_layer_step_px: float = 2.0
+    rel_layer_step: float = 0.3
     coarse_radius_px: float = 3.0
     backend: str = "auto"
     fft_min_kernel_px: int = 17
