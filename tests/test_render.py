@@ -452,3 +452,27 @@ def test_convolution_pieces_equal_crops_of_the_whole_convolution():
         covered[y0:y1, x0:x1] = True
     assert float(whole[:, ~covered].abs().max()) == 0.0  # nothing of the blur lies outside the pieces
     assert occupied_bands(torch.ones(100, 130), 3) is None  # a full frame: one whole convolution
+
+
+def test_sparse_bands_give_the_same_render(monkeypatch):
+    """Convolving and compositing only near each layer's pixels changes nothing but rounding."""
+    from refocus_bench.simulators import layered
+    from refocus_bench.simulators.scenes import middlebury_motorcycle
+
+    scene = middlebury_motorcycle()
+    size = (384, 576)
+    image = F.interpolate(scene.image, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    inv = 1.0 / F.interpolate(scene.depth_m, size=size, mode="nearest")
+    focus = 0.5 * (inv.min() + inv.max())
+    coc = (focus - inv) / (focus - inv).abs().max() * 14.0
+    used = []
+    occupied = layered.occupied_bands
+    monkeypatch.setattr(layered, "occupied_bands", lambda *a, **k: used.append(occupied(*a, **k)) or used[-1])
+    with torch.no_grad():
+        whole = render_bokeh(image, coc_px=coc)
+        assert not used  # off by default
+        bands = render_bokeh(image, coc_px=coc, config=RenderConfig(sparse_bands=True))
+    assert sum(r is not None for r in used) >= 3  # several layers took the band path
+    torch.testing.assert_close(bands, whole, atol=2e-6, rtol=0)
+    with pytest.raises(InvalidInputError, match="sparse_bands"):
+        RenderConfig(sparse_bands=1)
