@@ -18,9 +18,7 @@ Speed comes from these things:
 * kernels are cached per (aperture, radius); large kernels run through kornia's ``fft_conv``, small
   ones through kornia's ``filter2d`` on GPU and, on CPU, through the same depthwise convolution on a
   channels-last tensor (:func:`direct_conv`, ~3-10x faster there, identical results);
-* each layer is processed only inside the bounding box of the tiles it touches and, with
-  ``sparse_bands`` (CPU, no autograd), convolved and composited only on the bands of 32 px tiles
-  near its pixels (:func:`occupied_bands`, :func:`direct_conv_pieces`);
+* each layer is processed only inside the bounding box of the tiles it touches;
 * large temporaries (layer stacks, padded convolution inputs) reuse scratch buffers
   (:mod:`~refocus_bench.simulators.scratch`) instead of being faulted in afresh for every layer.
 """
@@ -46,8 +44,6 @@ __all__ = [
     "layer_scale",
     "reduced_radius",
     "direct_conv",
-    "direct_conv_pieces",
-    "occupied_bands",
     "run_convolution",
     "record_convolutions",
     "BACKENDS",
@@ -94,11 +90,6 @@ class RenderConfig:
             :mod:`~refocus_bench.simulators.subaperture`): more exact occlusion between defocused
             layers, 4x the cost; 1 renders the whole aperture at once. None = automatic: 2 for layered scenes (:func:`render_layered`, where hidden content is
             known and occlusion order is the remaining error), 1 for RGB-D input and cat's-eye apertures.
-        sparse_bands: on CPU without autograd, convolve and composite each layer only on the bands
-            of 32 px tiles near its pixels (outside them its blur is exactly 0): ~8-13% faster on
-            the benchmark scene, same result to rounding. Off by default: it removes convolution
-            work but none of the rest, so the render then takes 2.5x the time of the kornia
-            convolutions it performs (the project's target is at most 1.3x).
     """
 
     min_layer_step_px: float = 2.0
@@ -115,7 +106,6 @@ class RenderConfig:
     group_tolerance_px: float = 1.0
     group_tolerance_rel: float = 0.1
     aperture_splits: int | None = None
-    sparse_bands: bool = False
 
     def __post_init__(self) -> None:
         check(self.min_layer_step_px > 0, lambda: f"min_layer_step_px must be > 0 px, got {self.min_layer_step_px}")
@@ -131,7 +121,6 @@ class RenderConfig:
         check(isinstance(self.tile_px, int) and self.tile_px >= 64, lambda: f"tile_px must be an int >= 64, got {self.tile_px!r}")
         check(self.aperture_splits in (None, 1, 2) and not isinstance(self.aperture_splits, bool),
               lambda: f"aperture_splits must be None (automatic), 1 or 2, got {self.aperture_splits!r}")
-        check(isinstance(self.sparse_bands, bool), lambda: f"sparse_bands must be True or False, got {self.sparse_bands!r}")
 
     def splits_for(self, aperture: Aperture, layered: bool) -> int:
         """Sub-aperture grid size to use: ``aperture_splits`` or the automatic choice."""
@@ -290,11 +279,6 @@ class _Convolver:
             _TRACE.append((backend, x.detach(), kernels.detach()))
         return run_convolution(backend, x, kernels)
 
-    def pieces(self, x: torch.Tensor, kernels: torch.Tensor, rects: Sequence[Box]) -> list[torch.Tensor]:
-        """:func:`direct_conv_pieces` (CPU, no autograd), recorded for the benchmarks like ``__call__``."""
-        if _TRACE is not None and kernels.shape[-1] > 1:
-            _TRACE.extend(("direct", x[:, y0:y1, x0:x1].detach(), kernels.detach()) for y0, y1, x0, x1 in rects)
-        return direct_conv_pieces(x, kernels, rects)
 
 
 def direct_conv(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
@@ -315,68 +299,19 @@ def direct_conv(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     return F.conv2d(xp, weight, groups=c)[0]  # channels-last strides: the compositing reads them as they are
 
 
-def direct_conv_pieces(x: torch.Tensor, kernels: torch.Tensor, rects: Sequence[Box]) -> list[torch.Tensor]:
-    """``[direct_conv(x, kernels)[:, y0:y1, x0:x1] for (y0, y1, x0, x1) in rects]``, computing only those
-    rectangles (of the layer's grid), each from a channels-last copy of it with its surroundings; no autograd."""
-    c, k = x.shape[0], kernels.shape[-1]
-    pad = k // 2
-    if k == 1:
-        return [x[:, y0:y1, x0:x1] * kernels.reshape(-1, 1, 1) for y0, y1, x0, x1 in rects]
-    weight = torch.flip(kernels, dims=(-2, -1)).reshape(c, 1, k, k).to(x.dtype)
-    return [F.conv2d(_reflect_pad_channels_last(x, pad, rect), weight, groups=c)[0] for rect in rects]
-
-
-def occupied_bands(alpha: torch.Tensor, reach: int, band: int = 32, worth: float = 0.85) -> list[Box] | None:
-    """Rectangles covering every pixel of (h, w) within ``reach`` px of a non-zero ``alpha``: per row of
-    ``band`` x ``band`` tiles, the span of its occupied tiles (grown by one tile), consecutive rows
-    merged where that adds under 10% of area. None when they would cover more than ``worth`` of the
-    frame (then one convolution of the whole frame is cheaper)."""
-    h, w = alpha.shape
-    if reach > band:
-        return None
-    occ = F.max_pool2d(alpha.detach().abs()[None, None], band, ceil_mode=True)[0, 0] > 0
-    if reach > 0:
-        occ = F.max_pool2d(occ[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
-    rects: list[Box] = []
-    spans: list[int] = []  # area of the rows merged into each rectangle
-    for r, row in enumerate(occ.cpu()):
-        cols = torch.nonzero(row).flatten()
-        if not len(cols):
-            continue
-        y0, y1, x0, x1 = r * band, min(h, (r + 1) * band), int(cols[0]) * band, min(w, (int(cols[-1]) + 1) * band)
-        if rects and rects[-1][1] == y0:  # merge with the band above when that wastes < 10% (fewer calls)
-            py0, _, px0, px1 = rects[-1]
-            ux0, ux1 = min(px0, x0), max(px1, x1)
-            if (y1 - py0) * (ux1 - ux0) <= 1.1 * (spans[-1] + (y1 - y0) * (x1 - x0)):
-                rects[-1], spans[-1] = (py0, y1, ux0, ux1), spans[-1] + (y1 - y0) * (x1 - x0)
-                continue
-        rects.append((y0, y1, x0, x1))
-        spans.append((y1 - y0) * (x1 - x0))
-    area = sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in rects)
-    return None if not rects or area > worth * h * w else rects
-
-
-def _reflect_pad_channels_last(x: torch.Tensor, pad: int, rect: Box | None = None) -> torch.Tensor:
-    """``F.pad(x[None], [pad] * 4, mode="reflect")[..., y0 : y1 + 2 pad, x0 : x1 + 2 pad]`` in
-    channels-last memory, written in one pass (padding first and converting after copies twice):
-    the rectangle ``rect`` of (C, H, W) ``x`` (default: all of it) with ``pad`` px of its real
-    surroundings, reflected where they fall outside ``x``; ``pad`` < H, W; no autograd."""
+def _reflect_pad_channels_last(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """``F.pad(x[None], [pad] * 4, mode="reflect")`` in channels-last memory, written in one pass
+    (padding first and converting after copies the frame twice); ``pad`` < h, w; no autograd."""
     c, h, w = x.shape
-    y0, y1, x0, x1 = rect if rect is not None else (0, h, 0, w)
-    hh, ww = y1 - y0 + 2 * pad, x1 - x0 + 2 * pad
-    xp = scratch("conv_input", c * hh * ww, x.dtype, x.device).view(1, hh, ww, c).permute(0, 3, 1, 2)
-    ya, yb, xa, xb = max(0, y0 - pad), min(h, y1 + pad), max(0, x0 - pad), min(w, x1 + pad)  # inside x
-    top, bottom, left, right = ya - (y0 - pad), (y1 + pad) - yb, xa - (x0 - pad), (x1 + pad) - xb
-    inner = xp[0, :, :, left : ww - right]
-    inner[:, top : hh - bottom] = x[:, ya:yb, xa:xb]
-    if top:  # rows above the frame: reflection about its first row
-        inner[:, :top] = inner[:, top + 1 : 2 * top + 1].flip(-2)
-    if bottom:
-        inner[:, hh - bottom :] = inner[:, hh - 2 * bottom - 1 : hh - bottom - 1].flip(-2)
-    if left:
-        xp[0, :, :, :left] = xp[0, :, :, left + 1 : 2 * left + 1].flip(-1)
-    if right:
-        xp[0, :, :, ww - right :] = xp[0, :, :, ww - 2 * right - 1 : ww - right - 1].flip(-1)
+    hp, wp = h + 2 * pad, w + 2 * pad
+    xp = scratch("conv_input", c * hp * wp, x.dtype, x.device).view(1, hp, wp, c).permute(0, 3, 1, 2)
+    inner = xp[0, :, :, pad : pad + w]
+    inner[:, pad : pad + h] = x
+    if pad:
+        inner[:, :pad] = x[:, 1 : pad + 1].flip(-2)
+        inner[:, pad + h :] = x[:, h - pad - 1 : h - 1].flip(-2)
+        xp[0, :, :, :pad] = xp[0, :, :, pad + 1 : 2 * pad + 1].flip(-1)
+        xp[0, :, :, pad + w :] = xp[0, :, :, w - 1 : w + pad - 1].flip(-1)
     return xp
 
 
@@ -513,21 +448,10 @@ def composite_layers(
         y1, x1 = min(h, -(-(y1 + grow) // s) * s), min(w, -(-(x1 + grow) // s) * s)
         return (y0, y1, x0, x1), (slice(y0 // s, y1 // s), slice(x0 // s, x1 // s))
 
-    def blurred(i: int) -> list[tuple[torch.Tensor, tuple[slice, slice]]]:
-        """The blurred layer as pieces (output, frame slice at the layer's scale); outside them it is 0."""
+    def blurred(i: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
         s = scales[i]
         box, sl = crop(i)
         stack = layers[i](s, box)
-        if (config.sparse_bands and len(radii[i]) == 1 and stack.device.type == "cpu" and not isinstance(aperture, CatsEye)
-                and not (requires_grad and torch.is_grad_enabled())):
-            kernels = conv.kernels(aperture, radii[i][0], s, stack.shape[0], stack.device, stack.dtype)
-            if kernels.shape[-1] == 1 or conv.backend(stack, kernels) == "direct":
-                # convolve only the bands of tiles near the layer's pixels (its box is mostly empty)
-                rects = occupied_bands(stack[3], kernels.shape[-1] // 2)
-                if rects is not None:
-                    y, x = sl[0].start, sl[1].start
-                    return [(out, (slice(y + y0, y + y1), slice(x + x0, x + x1)))
-                            for out, (y0, y1, x0, x1) in zip(conv.pieces(stack, kernels, rects), rects)]
         zw = None
         if isinstance(aperture, CatsEye) and config.cats_eye_zones > 1:
             if s not in zones:
@@ -546,7 +470,7 @@ def composite_layers(
                 b, psf_sum = b[:block], b[block:]
                 b = torch.cat([b[:3], b[3:] / psf_sum.clamp(min=1e-8), b[3:]])
             out = b if out is None else out + b
-        return [(out, sl)]
+        return out, sl
 
     def frame(fill: float, channels: int, s: int, like: torch.Tensor) -> _Accumulator:
         value = torch.full((channels, h // s, w // s), fill, dtype=like.dtype, device=like.device)
@@ -561,35 +485,32 @@ def composite_layers(
 
     near_acc: list[_Accumulator] = []
     for i in near:
-        pieces = blurred(i)
+        out, sl = blurred(i)
         s = scales[i]
         if not near_acc:
-            like = pieces[0][0]
-            near_acc = [frame(0.0, n_color, s, like), frame(0.0, alpha_channels, s, like), frame(1.0, alpha_channels, s, like)]
+            near_acc = [frame(0.0, n_color, s, out), frame(0.0, alpha_channels, s, out), frame(1.0, alpha_channels, s, out)]
         for acc in near_acc:
             acc.resize((h // s, w // s))
         acc_c, acc_a, trans = near_acc
-        for out, sl in pieces:
-            t_old = trans.value[(slice(None),) + sl]
-            p, a = out[:n_color], out[n_color:]
-            acc_c.update(sl, lambda v: v.addcmul_(per_color(t_old), p))
-            acc_a.update(sl, lambda v: v.addcmul_(t_old, a))
-            trans.update(sl, lambda v: v.mul_(1.0 - a))
+        t_old = trans.value[(slice(None),) + sl]
+        p, a = out[:n_color], out[n_color:]
+        acc_c.update(sl, lambda v: v.addcmul_(per_color(t_old), p))
+        acc_a.update(sl, lambda v: v.addcmul_(t_old, a))
+        trans.update(sl, lambda v: v.mul_(1.0 - a))
 
     # far group, back to front: (C, A) <- (P, A_l) over (C, A)
     far_acc: list[_Accumulator] = []
     for i in far:
-        pieces = blurred(i)
+        out, sl = blurred(i)
         s = scales[i]
         if not far_acc:
-            far_acc = [frame(0.0, n_color, s, pieces[0][0]), frame(0.0, alpha_channels, s, pieces[0][0])]
+            far_acc = [frame(0.0, n_color, s, out), frame(0.0, alpha_channels, s, out)]
         for acc in far_acc:
             acc.resize((h // s, w // s))
-        for out, sl in pieces:
-            p, a = out[:n_color], out[n_color:]
-            one_minus_a = 1.0 - a
-            far_acc[0].update(sl, lambda v: v.mul_(per_color(one_minus_a)).add_(p))  # p + (1 - a) v
-            far_acc[1].update(sl, lambda v: v.mul_(one_minus_a).add_(a))
+        p, a = out[:n_color], out[n_color:]
+        one_minus_a = 1.0 - a
+        far_acc[0].update(sl, lambda v: v.mul_(per_color(one_minus_a)).add_(p))  # p + (1 - a) v
+        far_acc[1].update(sl, lambda v: v.mul_(one_minus_a).add_(a))
 
     for acc in near_acc + far_acc:
         acc.resize((h, w))
