@@ -210,7 +210,7 @@ class SoftLayers:
         ``box``. Without autograd, on the CPU, the tiles are computed only where the layer has weight
         or hidden coverage, and the fill is upsampled and applied only on tiles it reaches: the cost
         follows the layer's own area rather than its box. Equal to the whole-region computation up to
-        rounding (cell means over pixels beyond a frame edge that is not a multiple of the tile).
+        rounding (tested, frame edges cutting tiles and cells included).
 
         Args:
             layer, scale, box: as in :meth:`stack`.
