@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from refocus_bench.simulators.disocclusion import CocExtremes, box_sum, fill_hidden
+from refocus_bench.simulators.disocclusion import CocExtremes, box_sums, fill_hidden
 
 
 def half_hidden_layer(size: int = 96, edge: int = 48, colour: float = 0.5) -> torch.Tensor:
@@ -54,10 +55,13 @@ def test_without_gap_every_hidden_pixel_looks_the_whole_reach():
 def test_box_sum_and_coc_extremes_against_direct_loops():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 9, 11, generator=g, dtype=torch.float64)
-    sums = box_sum(x, 2)
-    for y, xx in ((0, 0), (4, 5), (8, 10)):
-        want = x[:, max(0, y - 2) : y + 3, max(0, xx - 2) : xx + 3].sum((-2, -1))
-        torch.testing.assert_close(sums[:, y, xx], want, atol=1e-12, rtol=0)
+    sums = box_sums(x, 3)
+    for r in range(4):
+        for y, xx in ((0, 0), (4, 5), (8, 10), (2, 9)):
+            want = x[:, max(0, y - r) : y + r + 1, max(0, xx - r) : xx + r + 1].sum((-2, -1))
+            torch.testing.assert_close(sums(r)[:, y, xx], want, atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match="radius"):
+        sums(4)
     coc = torch.randn(16, 24, generator=g, dtype=torch.float64) * 10
     ext = CocExtremes(coc, 8)
     gap = ext.gap_px(1.5, 4, (4, 16, 8, 24))  # blocks of 4 px inside rows 4-16, columns 8-24

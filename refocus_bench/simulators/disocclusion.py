@@ -10,20 +10,30 @@ that distance (the CoC difference) per block at every reduced resolution.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["box_sum", "fill_cell_px", "fill_hidden", "local_fill", "upsample_cell_tiles", "CocExtremes"]
+__all__ = ["box_sums", "fill_cell_px", "fill_hidden", "local_fill", "upsample_cell_tiles", "CocExtremes"]
 
 
-def box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """Sum of (C, H, W) over a (2r+1)^2 window, zero outside the frame (cumulative sums, O(1)/px)."""
-    if radius <= 0:
-        return x
-    c = F.pad(x, (radius + 1, radius, radius + 1, radius)).cumsum(-1).cumsum(-2)
-    k = 2 * radius + 1
-    return c[:, k:, k:] - c[:, :-k, k:] - c[:, k:, :-k] + c[:, :-k, :-k]
+def box_sums(x: torch.Tensor, max_radius: int) -> Callable[[int], torch.Tensor]:
+    """``sums(r)``: the sum of (C, H, W) ``x`` over the (2r+1)^2 window around every pixel, zero
+    outside the frame, for any ``r`` in [0, ``max_radius``]; one table of cumulative sums serves
+    every radius (O(1) per pixel each)."""
+    p = max_radius
+    h, w = x.shape[-2:]
+    table = F.pad(x, (p + 1, p, p + 1, p)).cumsum(-1).cumsum(-2)
+
+    def sums(radius: int) -> torch.Tensor:
+        if not 0 <= radius <= p:
+            raise ValueError(f"radius must be in [0, {p}], got {radius}")
+        hi_y, lo_y = slice(p + 1 + radius, p + 1 + radius + h), slice(p - radius, p - radius + h)
+        hi_x, lo_x = slice(p + 1 + radius, p + 1 + radius + w), slice(p - radius, p - radius + w)
+        return table[:, hi_y, hi_x] - table[:, lo_y, hi_x] - table[:, hi_y, lo_x] + table[:, lo_y, lo_x]
+
+    return sums
 
 
 def fill_cell_px(reach: float, cells: int = 4) -> int:
@@ -83,15 +93,10 @@ def local_fill(small: torch.Tensor, reach: float, down: int, gap: torch.Tensor |
     """
     tiny = 1e-6
     r = max(1, int(math.ceil(reach / down)))
-    hc, wc = small.shape[-2:]
-    # one table of cumulative sums (zero border of r cells) serves the box sums of every radius <= r
-    p = r
-    table = F.pad(small, (p + 1, p, p + 1, p)).cumsum(-1).cumsum(-2)
+    box = box_sums(small, r)
 
     def fill_at(radius: int) -> torch.Tensor:
-        hi_y, lo_y = slice(p + 1 + radius, p + 1 + radius + hc), slice(p - radius, p - radius + hc)
-        hi_x, lo_x = slice(p + 1 + radius, p + 1 + radius + wc), slice(p - radius, p - radius + wc)
-        sums = table[:, hi_y, hi_x] - table[:, lo_y, hi_x] - table[:, hi_y, lo_x] + table[:, lo_y, lo_x]
+        sums = box(radius)
         s_color, s_wgt, s_behind = sums[:3], sums[3:4], sums[4:5]
         share = torch.where(s_behind > tiny, s_wgt / s_behind.clamp(min=tiny), torch.zeros_like(s_wgt)).clamp(0.0, 1.0)
         return torch.cat([s_color / s_wgt.clamp(min=tiny) * share, share])
