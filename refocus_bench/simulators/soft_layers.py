@@ -55,6 +55,12 @@ def _put_tiles(dest: torch.Tensor, ty: torch.Tensor, tx: torch.Tensor, values: t
     dest[:, ty, :, tx, :] = values.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
 
 
+def _sparse_fill(layers: "SoftLayers") -> bool:
+    """Whether :meth:`SoftLayers.filled` works tile by tile: without autograd, on the CPU (on a GPU
+    the many small tile operations cost more than the whole-region computation saves)."""
+    return not (layers.requires_grad and torch.is_grad_enabled()) and layers.lin.device.type == "cpu"
+
+
 @dataclass
 class SoftLayers:
     """The soft layers of one RGB-D image (or tile of one).
@@ -227,8 +233,7 @@ class SoftLayers:
         region = (y0 // cell * cell, min(h, -(-y1 // cell) * cell), x0 // cell * cell, min(w, -(-x1 // cell) * cell))
         crop = (slice(None), slice((y0 - region[0]) // scale, (y1 - region[0]) // scale),
                 slice((x0 - region[2]) // scale, (x1 - region[2]) // scale))
-        tiled = not (self.requires_grad and torch.is_grad_enabled()) and self.lin.device.type == "cpu"
-        if not tiled or self.tile % cell:
+        if not _sparse_fill(self) or self.tile % cell:
             stack = self.stack(layer, scale, region, coverage=True)
             return fill_hidden(stack, reach, extremes.gap_px(centre_px, scale, region))[crop]
         return self._filled_by_tiles(layer, scale, region, reach, down, extremes.gap_px(centre_px, cell, region, unit=scale))[crop]
