@@ -280,7 +280,6 @@ class _Convolver:
         return run_convolution(backend, x, kernels)
 
 
-
 def direct_conv(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """(C, h, w) * (C, K, K) true convolution with reflect borders: kornia ``filter2d``'s result.
 

@@ -55,7 +55,7 @@ def _put_tiles(dest: torch.Tensor, ty: torch.Tensor, tx: torch.Tensor, values: t
     dest[:, ty, :, tx, :] = values.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
 
 
-def _sparse_fill(layers: "SoftLayers") -> bool:
+def _sparse_fill(layers: SoftLayers) -> bool:
     """Whether :meth:`SoftLayers.filled` works tile by tile: without autograd, on the CPU (on a GPU
     the many small tile operations cost more than the whole-region computation saves)."""
     return not (layers.requires_grad and torch.is_grad_enabled()) and layers.lin.device.type == "cpu"
@@ -175,6 +175,10 @@ class SoftLayers:
             self._tiles = tiles
         return self._tiles
 
+    def _tiles_at(self, ty: torch.Tensor, tx: torch.Tensor) -> torch.Tensor:
+        """(N, 4, t, t) inputs (linear RGB, ``pos``) of the tiles at rows ``ty``, columns ``tx`` (CPU int64)."""
+        return self._tile_major().index_select(0, (ty * self._tmin.shape[1] + tx).to(self.frac.device))
+
     def _by_tiles(self, layer: int, scale: int, box: Box, coverage: bool) -> torch.Tensor:
         y0, y1, x0, x1 = box
         t, q = self.tile, self.tile // scale
@@ -196,7 +200,7 @@ class SoftLayers:
                     out[ch] = const.to(device=device, dtype=dtype)[:, None, :, None]
         ky, kx = torch.nonzero(compute, as_tuple=True)
         if len(ky):
-            tiles = self._tile_major().index_select(0, ((ky + ty0) * self._tmin.shape[1] + kx + tx0).to(device))
+            tiles = self._tiles_at(ky + ty0, kx + tx0)
             lin, u = tiles[:, :3], tiles[:, 3] - layer  # (N, 3, t, t), (N, t, t)
             stack = torch.empty((len(ky), c, t, t), dtype=dtype, device=device)
             self._fill(stack, lin, u, coverage)
@@ -257,14 +261,10 @@ class SoftLayers:
         by, bx = torch.nonzero(behind, as_tuple=True)
         if len(by):
             small[4, by, :, bx, :] = float(down * down)  # cell sums of a coverage of 1
-        tile_ids = self._tmin.shape[1]
-
-        def gather(ky: torch.Tensor, kx: torch.Tensor) -> torch.Tensor:
-            return self._tile_major().index_select(0, ((ky + ty0) * tile_ids + kx + tx0).to(device))
 
         ky, kx = torch.nonzero(weighted, as_tuple=True)
         if len(ky):  # colour, weight and coverage at or behind
-            tiles = gather(ky, kx)
+            tiles = self._tiles_at(ky + ty0, kx + tx0)
             full = torch.empty((len(ky), 5, t, t), dtype=dtype, device=device)
             self._fill(full, tiles[:, :3], tiles[:, 3] - layer, coverage=True)
             full = F.avg_pool2d(full, scale) if scale > 1 else full
@@ -290,7 +290,7 @@ class SoftLayers:
             if whole:
                 _put_tiles(stack, fyd, fxd, up)
                 continue
-            hidden = torch.sub(-1.0, gather(fy, fx)[:, 3:4] - layer).clamp_(0.0, 1.0)  # as in _fill
+            hidden = torch.sub(-1.0, self._tiles_at(fy + ty0, fx + tx0)[:, 3:4] - layer).clamp_(0.0, 1.0)  # as in _fill
             hidden = F.avg_pool2d(hidden, scale) if scale > 1 else hidden
             _put_tiles(stack, fyd, fxd, torch.addcmul(stack[:, fyd, :, fxd, :], hidden, up))
         stack = stack.reshape(4, nty * q, ntx * q)
