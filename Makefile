@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 bench: $(STAMP)
-	mkdir -p out/bench && $(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,mean,max,rounds -q -s --benchmark-json out/bench/benchmarks.json
+	mkdir -p out/bench && $(BIN)/python -m pytest perf --benchmark-only --benchmark-columns=min,mean,max,rounds -q -s --benchmark-json out/bench/benchmarks.json
 
 fidelity: $(STAMP)
 	$(BIN)/python -m refocus_bench.simulators.fidelity --samples 2048

@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.pairs} pairs from the `test` seed range of `refocus_bench/models/genrefocus/synthetic.py` at {args.size} px "
         f"(data sha256 `{digest}`); targets are exact layered renders (hidden content included). "
         f"`genrefocus.tiny` weights sha256 `{tiny.card.weights[0].sha256}`. Seconds per image on this shared 2-core CPU "
-        "include other engineers' load; see benchmarks/test_bench_models.py for timings.", "",
+        "include other engineers' load; see perf/test_bench_models.py for timings.", "",
         "## Deblur (blurry input -> all-in-focus target)", "", *table(results["deblur"]), "",
         "## Bokeh (AIF + depth + focus + K + aperture -> bokeh target), all apertures", "", *table(results["bokeh"]), "",
         f"## Bokeh, disk-aperture pairs only ({len(disks)} pairs; the only ones bokeh.scatter can render)", "",

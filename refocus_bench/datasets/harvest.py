@@ -25,7 +25,7 @@ hundred bytes); metadata and rows are streamed batch by batch.
 
 Speed: ExifTool reads batch ``i + 1`` in a worker thread while Python hashes, checks and normalises
 batch ``i``, so on two cores the harvest runs at about ExifTool's own speed (see
-``benchmarks/test_bench_harvest.py``).
+``perf/test_bench_harvest.py``).
 """
 
 from __future__ import annotations

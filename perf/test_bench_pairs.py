@@ -1,6 +1,6 @@
 """Training-pair throughput at 512x512 on CPU with 1 and 2 worker processes.
 
-Run with ``make bench`` (or ``pytest benchmarks/test_bench_pairs.py --benchmark-only``). Each round
+Run with ``make bench`` (or ``pytest perf/test_bench_pairs.py --benchmark-only``). Each round
 generates the same small dataset from scratch: 4 dead-leaves scenes (12-40 leaves, 0-4 point lights)
 x 2 blur settings x 3 tasks = 24 records (pairs) at 512x512, in 4 shards of one scene, Parquet output
 with every map. A sample costs one scene (shared by its 2 settings), two occlusion-aware layered

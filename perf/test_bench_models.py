@@ -3,7 +3,7 @@
 Scene: the Middlebury "Motorcycle" RGB-D image resized to 512x512; the blurry input is rendered with
 the layered renderer at K = 12 px*m focused mid-depth (|CoC| up to about 3.5 px), the bokeh and
 refocus tasks ask for K = 40 px*m (|CoC| up to about 11 px) focused on the motorcycle. Run with
-``make bench`` (or ``pytest benchmarks/test_bench_models.py --benchmark-only``); the fastest round is
+``make bench`` (or ``pytest perf/test_bench_models.py --benchmark-only``); the fastest round is
 the figure least disturbed by other load on a shared machine.
 
 Target (issue: models): ``genrefocus.tiny`` runs a 512 px image "in seconds" on a CPU - asserted as

@@ -3,7 +3,7 @@
 Workload: ``deblur.richardson_lucy`` (30 iterations, estimated CoC; about 0.15 s per image here) on
 32 synthetic 128x128 deblur samples (``tests.runner_fixtures.PerfBench``), metrics PSNR + SSIM,
 4 example PNGs, per-sample cache and record written to a fresh folder. Imports are warmed first.
-Run with ``pytest benchmarks/test_bench_runner.py --benchmark-only`` (about 1-2 minutes); the
+Run with ``pytest perf/test_bench_runner.py --benchmark-only`` (about 1-2 minutes); the
 figures land in ``extra_info`` of the benchmark JSON.
 
 Targets (issue 7): the runner adds at most 5 % to the time spent in the model and the metrics of the
