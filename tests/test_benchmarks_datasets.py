@@ -1,4 +1,4 @@
-"""Dataset benchmarks (refocus_bench.benchmarks.datasets) on fixture trees from tests/dataset_fixtures.py.
+"""Dataset benchmarks (refocus_bench.benchmarks.from_datasets) on fixture trees from tests/dataset_fixtures.py.
 
 The fixtures write flat colours per (sample, role) at 6x8 px; :func:`enlarge` re-encodes every file at
 20x28 px with the same colour, so the pinned crop to a multiple of 8 (-> 16x24, offset 2, 2) happens
@@ -17,9 +17,9 @@ import torch
 
 from refocus_bench.benchmarks import BenchmarkSample, create_benchmark, list_benchmarks
 from refocus_bench.benchmarks.builtin_specs import BOKEH_METRICS, DEBLUR_METRICS
-from refocus_bench.benchmarks.datasets import NR_DEBLUR_METRICS, bokehme_k_to_k_px_m
+from refocus_bench.benchmarks.from_datasets import NR_DEBLUR_METRICS, bokehme_k_to_k_px_m
 from refocus_bench.cli import main
-from refocus_bench.datasets.benchmarks import dataset_card
+from refocus_bench.datasets.loaders import dataset_card
 from refocus_bench.errors import InvalidInputError, MissingFileError
 from refocus_bench.results import read_record
 from refocus_bench.runner.evaluation import evaluate
@@ -168,7 +168,7 @@ def test_realbokeh_deblur_reverses_the_pairs(tmp_path, samples):
 
 def test_blb_bokeh_converts_bokehme_k_exactly(tmp_path):
     from refocus_bench import optics
-    from refocus_bench.datasets.benchmarks.blb import blb_normalized_disparity
+    from refocus_bench.datasets.loaders.blb import blb_normalized_disparity
 
     blur, focus = (0.0, 10.0), (1.5, 3.0, 6.0)
     tree = enlarge(fx.build_blb(tmp_path, blur=blur, focus=focus, depth_format="npy"))
@@ -211,8 +211,8 @@ def test_blb_bokeh_converts_bokehme_k_exactly(tmp_path):
 def test_content_hash_stable_cached_location_free_and_sensitive_to_bytes(tmp_path, monkeypatch):
     import cv2
 
-    from refocus_bench.datasets.benchmarks import sample as sample_mod
-    from refocus_bench.datasets.benchmarks import validate as validate_mod
+    from refocus_bench.datasets.loaders import sample as sample_mod
+    from refocus_bench.datasets.loaders import validate as validate_mod
 
     tree = enlarge(fx.build_dpdd(tmp_path, "b"))
     bench = create_benchmark("dpdd-test", root=tree.root)

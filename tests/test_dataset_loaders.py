@@ -23,7 +23,7 @@ from tests.dataset_fixtures import (
     build_realbokeh,
     build_realdof,
 )
-from refocus_bench.datasets.benchmarks import (
+from refocus_bench.datasets.loaders import (
     DATASETS,
     dataset_card,
     list_datasets,
@@ -96,7 +96,7 @@ def test_dpdd_layouts_pair_16bit_images_views_and_labels(tmp_path, layout):
         # 16-bit precision survived: codes 257*c + 3 are not 8-bit values
         assert not torch.allclose(loaded.input * 255, (loaded.input * 255).round(), atol=1e-3)
         assert set(s.aux_paths) == {"dp_left", "dp_right"}
-        from refocus_bench.datasets.benchmarks import load_image
+        from refocus_bench.datasets.loaders import load_image
 
         for role in ("dp_left", "dp_right"):
             view, bits = load_image(s.aux_paths[role])
@@ -211,7 +211,7 @@ def test_blb_data_folder_as_root(tmp_path):
 
 
 def test_blb_normalized_disparity_inverts_depth_before_normalising():
-    from refocus_bench.datasets.benchmarks.blb import blb_normalized_disparity
+    from refocus_bench.datasets.loaders.blb import blb_normalized_disparity
 
     depth = torch.tensor([1.0, 2.0, 4.0, math.inf]).view(1, 1, 1, 4)
     disp, focus = blb_normalized_disparity(depth, 2.0)

@@ -21,7 +21,7 @@ from tests.dataset_fixtures import (
     write_jpg,
     write_png8,
 )
-from refocus_bench.datasets.benchmarks import open_dataset, validate_dataset
+from refocus_bench.datasets.loaders import open_dataset, validate_dataset
 from refocus_bench.errors import InvalidInputError, MissingFileError
 
 

@@ -29,13 +29,13 @@ _LAZY: dict[str, str] = {
     "synthetic-refocus-lvcorr": "refocus_bench.benchmarks.synthetic:synthetic_refocus_lvcorr",
     "middlebury-bokeh": "refocus_bench.benchmarks.middlebury:middlebury_bokeh",
     # Benchmarks on local dataset copies (nothing downloaded): factories need root=<your copy>; see
-    # refocus_bench/benchmarks/datasets.py and docs/benchmarks.md.
-    "dpdd-test": "refocus_bench.benchmarks.datasets:dpdd_test",
-    "realdof": "refocus_bench.benchmarks.datasets:realdof",
-    "lfdof-test": "refocus_bench.benchmarks.datasets:lfdof_test",
-    "cuhk-blur": "refocus_bench.benchmarks.datasets:cuhk_blur",
-    "realbokeh-deblur": "refocus_bench.benchmarks.datasets:realbokeh_deblur",
-    "blb-bokeh": "refocus_bench.benchmarks.datasets:blb_bokeh",
+    # refocus_bench/benchmarks/from_datasets.py and docs/benchmarks.md.
+    "dpdd-test": "refocus_bench.benchmarks.from_datasets:dpdd_test",
+    "realdof": "refocus_bench.benchmarks.from_datasets:realdof",
+    "lfdof-test": "refocus_bench.benchmarks.from_datasets:lfdof_test",
+    "cuhk-blur": "refocus_bench.benchmarks.from_datasets:cuhk_blur",
+    "realbokeh-deblur": "refocus_bench.benchmarks.from_datasets:realbokeh_deblur",
+    "blb-bokeh": "refocus_bench.benchmarks.from_datasets:blb_bokeh",
 }
 for _name, _ref in _LAZY.items():
     BENCHMARKS.register(_name, _ref)

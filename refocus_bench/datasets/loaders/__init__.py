@@ -2,7 +2,7 @@
 
 The registry verbs are the public API::
 
-    >>> from refocus_bench.datasets.benchmarks import list_datasets, dataset_card
+    >>> from refocus_bench.datasets.loaders import list_datasets, dataset_card
     >>> "dpdd" in list_datasets()
     True
     >>> dataset_card("realbokeh").licence
@@ -12,7 +12,7 @@ The registry verbs are the public API::
 iteration over :class:`DatasetSample` records, ``info`` (licence, citation, task, layout, split),
 ``manifest`` and ``validate(strict=..., decode=...)``. Entries are lazy ``"module:Class"``
 placeholders, so importing this package reads no dataset module. Third-party packages add datasets
-through the ``refocus_bench.datasets`` entry-point group (a subclass of :class:`BenchmarkDataset`).
+through the ``refocus_bench.datasets`` entry-point group (a subclass of :class:`DatasetLoader`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = [
     "open_dataset",
     "dataset_card",
     "validate_dataset",
-    "BenchmarkDataset",
+    "DatasetLoader",
     "DatasetInfo",
     "DatasetSample",
     "LoadedSample",
@@ -42,17 +42,17 @@ __all__ = [
 DATASETS = Registry("dataset", "refocus_bench.datasets")
 
 _LAZY = {
-    "dpdd": "refocus_bench.datasets.benchmarks.dpdd:DPDD",
-    "realdof": "refocus_bench.datasets.benchmarks.realdof:RealDOF",
-    "lfdof": "refocus_bench.datasets.benchmarks.lfdof:LFDOF",
-    "cuhk_blur": "refocus_bench.datasets.benchmarks.cuhk:CUHKBlur",
-    "ebb": "refocus_bench.datasets.benchmarks.ebb:EBB",
-    "ebb400": "refocus_bench.datasets.benchmarks.ebb:EBB400",
-    "ebb_val294": "refocus_bench.datasets.benchmarks.ebb:EBBVal294",
-    "blb": "refocus_bench.datasets.benchmarks.blb:BLB",
-    "realbokeh": "refocus_bench.datasets.benchmarks.realbokeh:RealBokeh",
-    "realbokeh_3mp": "refocus_bench.datasets.benchmarks.realbokeh:RealBokeh3MP",
-    "ntire23_bokeh": "refocus_bench.datasets.benchmarks.ntire23:NTIRE23Bokeh",
+    "dpdd": "refocus_bench.datasets.loaders.dpdd:DPDD",
+    "realdof": "refocus_bench.datasets.loaders.realdof:RealDOF",
+    "lfdof": "refocus_bench.datasets.loaders.lfdof:LFDOF",
+    "cuhk_blur": "refocus_bench.datasets.loaders.cuhk:CUHKBlur",
+    "ebb": "refocus_bench.datasets.loaders.ebb:EBB",
+    "ebb400": "refocus_bench.datasets.loaders.ebb:EBB400",
+    "ebb_val294": "refocus_bench.datasets.loaders.ebb:EBBVal294",
+    "blb": "refocus_bench.datasets.loaders.blb:BLB",
+    "realbokeh": "refocus_bench.datasets.loaders.realbokeh:RealBokeh",
+    "realbokeh_3mp": "refocus_bench.datasets.loaders.realbokeh:RealBokeh3MP",
+    "ntire23_bokeh": "refocus_bench.datasets.loaders.ntire23:NTIRE23Bokeh",
 }
 for _name, _ref in _LAZY.items():
     DATASETS.register(_name, _ref)
@@ -113,7 +113,7 @@ def validate_dataset(
 
 
 _REEXPORTS = {
-    "BenchmarkDataset": "base",
+    "DatasetLoader": "base",
     "DatasetInfo": "base",
     "DatasetSample": "sample",
     "LoadedSample": "sample",

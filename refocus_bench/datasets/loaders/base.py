@@ -1,13 +1,13 @@
 """The loader protocol shared by every benchmark dataset: layout detection, scanning, checking.
 
 A dataset class declares a :class:`DatasetInfo` card (licence, citation, task) and a
-:class:`~refocus_bench.datasets.benchmarks.manifest.Manifest`, and implements :meth:`_scan`, which
+:class:`~refocus_bench.datasets.loaders.manifest.Manifest`, and implements :meth:`_scan`, which
 turns the files of one split of one layout into :class:`DatasetSample` records plus the problems it
 saw while pairing (:class:`ScanResult`). Everything else - picking the layout, sorting, the
 structural / bit-depth / size / count / checksum checks and their messages - lives here and in
 :mod:`.validate`, so every dataset reports broken trees the same way.
 
-    >>> from refocus_bench.datasets.benchmarks import open_dataset   # doctest: +SKIP
+    >>> from refocus_bench.datasets.loaders import open_dataset   # doctest: +SKIP
     >>> ds = open_dataset("dpdd", "/data/DPDD", split="test")          # doctest: +SKIP
     >>> len(ds), ds.info.layout, ds[0].subset                          # doctest: +SKIP
     (76, 'b', {'scene': 'indoor'})
@@ -27,7 +27,7 @@ from ...errors import InvalidInputError, MissingFileError, check
 from .manifest import Issue, Layout, Manifest, ValidationReport
 from .sample import DatasetSample
 
-__all__ = ["DatasetInfo", "ScanResult", "BenchmarkDataset", "natural_key", "index_folder", "TASKS"]
+__all__ = ["DatasetInfo", "ScanResult", "DatasetLoader", "natural_key", "index_folder", "TASKS"]
 
 TASKS = ("deblur", "bokeh", "refocus")
 
@@ -70,7 +70,7 @@ class DatasetInfo:
 
 @dataclass
 class ScanResult:
-    """What :meth:`BenchmarkDataset._scan` found in one split.
+    """What :meth:`DatasetLoader._scan` found in one split.
 
     Attributes:
         samples: the records, any order (the dataset sorts them).
@@ -105,7 +105,7 @@ def index_folder(folder: Path, extensions: tuple[str, ...]) -> tuple[dict[str, P
     return out, issues
 
 
-class BenchmarkDataset(ABC):
+class DatasetLoader(ABC):
     """Base of every benchmark loader: a sized, sorted, re-iterable collection of samples.
 
     Args:

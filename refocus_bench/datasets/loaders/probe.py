@@ -3,7 +3,7 @@
 PNG sizes and bit depths come from the IHDR chunk (the first 33 bytes), JPEG ones from the first
 start-of-frame segment; other formats (TIFF, BMP, WebP) fall back to a full decode with OpenCV.
 Used by the manifests to check bit depth and pair sizes of a whole dataset in about a second,
-and by :func:`~refocus_bench.datasets.benchmarks.sample.load_image` to record the source bit depth.
+and by :func:`~refocus_bench.datasets.loaders.sample.load_image` to record the source bit depth.
 """
 
 from __future__ import annotations

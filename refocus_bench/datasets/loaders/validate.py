@@ -21,7 +21,7 @@ from .manifest import Issue, ValidationReport
 from .probe import ImageHeader, decode_check, probe_image
 
 if TYPE_CHECKING:
-    from .base import BenchmarkDataset, ScanResult
+    from .base import DatasetLoader, ScanResult
 
 __all__ = ["validate_scan", "sha256_file", "load_checksums"]
 
@@ -45,7 +45,7 @@ def _ignored(name: str, patterns: tuple[str, ...]) -> bool:
 
 
 def validate_scan(
-    ds: "BenchmarkDataset",
+    ds: "DatasetLoader",
     scan: "ScanResult",
     *,
     strict: bool,
@@ -169,7 +169,7 @@ def _reason(err: BaseException, p: Path) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
-def _decode_all(ds: "BenchmarkDataset", samples: list, present: dict[Path, bool], headers: dict) -> list[Issue]:
+def _decode_all(ds: "DatasetLoader", samples: list, present: dict[Path, bool], headers: dict) -> list[Issue]:
     issues: list[Issue] = []
     done: set[Path] = set()
     for s in samples:

@@ -2,7 +2,7 @@
 
 A :class:`Manifest` is data, not logic: the accepted :class:`Layout` s (required sub-folders per
 split), official sample counts per split, allowed extensions and bit depth per file role, and
-optional sha256 checksums. :mod:`~refocus_bench.datasets.benchmarks.validate` checks a user's copy
+optional sha256 checksums. :mod:`~refocus_bench.datasets.loaders.validate` checks a user's copy
 against it and returns a :class:`ValidationReport` whose every :class:`Issue` names the file.
 """
 

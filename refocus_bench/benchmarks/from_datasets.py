@@ -1,8 +1,8 @@
 """Benchmarks on local copies of the field's datasets: the loaders of
-:mod:`refocus_bench.datasets.benchmarks` behind the :class:`Benchmark` interface.
+:mod:`refocus_bench.datasets.loaders` behind the :class:`Benchmark` interface.
 
 Nothing is downloaded. Every factory takes ``root=`` (the folder of the user's copy), opens the loader
-(layout detection plus the quick validation of :func:`~refocus_bench.datasets.benchmarks.open_dataset`,
+(layout detection plus the quick validation of :func:`~refocus_bench.datasets.loaders.open_dataset`,
 whose messages name the files) and wraps it in one generic :class:`DatasetBenchmark`::
 
     refocus-bench evaluate --model deblur.wiener --benchmark dpdd-test --benchmark-arg root=/data/DPDD -o results
@@ -68,7 +68,7 @@ _NR_NOTE = ("No ground truth: scored only by no-reference metrics. None that exi
 def _spec(name: str, task: str, description: str, dataset: str, metrics: tuple[str, ...], *, split: str = "test",
           subsets: tuple[str, ...] = (), headline: str = "lpips.alex", source: Mapping[str, Any] | None = None,
           preprocessing: Mapping[str, Any] | None = None) -> BenchmarkSpec:
-    from ..datasets.benchmarks import dataset_card
+    from ..datasets.loaders import dataset_card
 
     card = dataset_card(dataset)
     return BenchmarkSpec(
@@ -219,7 +219,7 @@ class DatasetBenchmark(Benchmark):
     Args:
         spec: the definition; ``spec.source`` names the ``dataset``, ``split``, ``condition`` adapter
             (``"none"`` or ``"blb_bokehme_k"``) and ``samples`` selection (``"all"`` or ``"widest"``).
-        dataset: the loader (:func:`~refocus_bench.datasets.benchmarks.open_dataset`).
+        dataset: the loader (:func:`~refocus_bench.datasets.loaders.open_dataset`).
 
     Samples: ``BenchmarkSample(id, image=input, target=target or None, condition, subset)`` with the
     loader's ids, order and subset labels, tensors cropped per ``spec.preprocessing["crop_multiple"]``.
@@ -251,7 +251,7 @@ class DatasetBenchmark(Benchmark):
                 "open": {"name": ds.card.name, "root": str(ds.root), "split": ds.split, "layout": ds.layout.name}}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from ..datasets.benchmarks import open_dataset
+        from ..datasets.loaders import open_dataset
 
         o = state["open"]
         self.spec, self._hash, self.loader_kwargs = state["spec"], state["hash"], dict(state["loader_kwargs"])
@@ -302,7 +302,7 @@ class DatasetBenchmark(Benchmark):
     def content_hash(self) -> str:
         """sha256 over the spec and the sha256 of every file read (see the module docstring); cached."""
         if self._hash is None:
-            from ..datasets.benchmarks.validate import sha256_file
+            from ..datasets.loaders.validate import sha256_file
 
             file_sums: dict[str, str] = {}
 
@@ -341,7 +341,7 @@ def _cropper(h: int, w: int, multiple: int, sample_id: str) -> Callable[[Any], A
 # -- factories ---------------------------------------------------------------------------------------
 def _open(name: str, root: Any, *, layout: str = "auto", split: str | None = None, check_copy: bool = True,
           strict: bool = False, source: Mapping[str, Any] | None = None, **loader_kw: Any) -> DatasetBenchmark:
-    from ..datasets.benchmarks import dataset_card, open_dataset
+    from ..datasets.loaders import dataset_card, open_dataset
 
     spec = _specs()[name]
     dataset = spec.source["dataset"]
@@ -390,7 +390,7 @@ def realbokeh_deblur(root: Any = None, *, split: str = "test", samples: str = "w
         raise InvalidInputError(f"release must be 'realbokeh' or 'realbokeh_3mp', got {release!r}")
     extra = {"samples": samples, "dataset": release}
     if release != "realbokeh":
-        from ..datasets.benchmarks import dataset_card
+        from ..datasets.loaders import dataset_card
 
         extra["homepage"] = dataset_card(release).homepage
     return _open_realbokeh(root, split=split, layout=layout, check_copy=check, strict=strict, source=extra)
@@ -398,7 +398,7 @@ def realbokeh_deblur(root: Any = None, *, split: str = "test", samples: str = "w
 
 def _open_realbokeh(root: Any, *, split: str, layout: str, check_copy: bool, strict: bool,
                     source: Mapping[str, Any]) -> DatasetBenchmark:
-    from ..datasets.benchmarks import dataset_card, open_dataset
+    from ..datasets.loaders import dataset_card, open_dataset
 
     spec = _specs()["realbokeh-deblur"]
     if root is None:

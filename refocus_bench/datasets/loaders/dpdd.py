@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import BenchmarkDataset, DatasetInfo, ScanResult, index_folder, natural_key
+from .base import DatasetLoader, DatasetInfo, ScanResult, index_folder, natural_key
 from .manifest import Issue, Layout, Manifest
 
 __all__ = ["DPDD"]
@@ -48,7 +48,7 @@ def _view_key(stem: str) -> str:
     return _VIEW_TAG.sub("", stem)
 
 
-class DPDD(BenchmarkDataset):
+class DPDD(DatasetLoader):
     """DPDD defocus deblurring pairs (16-bit PNG), with dual-pixel views and indoor/outdoor labels."""
 
     card = DatasetInfo(

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .base import BenchmarkDataset, DatasetInfo, ScanResult
+from .base import DatasetLoader, DatasetInfo, ScanResult
 from .manifest import Issue, Layout, Manifest
 
 __all__ = ["NTIRE23Bokeh", "parse_lens", "read_meta"]
@@ -67,7 +67,7 @@ def read_meta(path: Path, rel: str) -> tuple[list[tuple[str, str, str, float]], 
     return rows, issues
 
 
-class NTIRE23Bokeh(BenchmarkDataset):
+class NTIRE23Bokeh(DatasetLoader):
     """NTIRE 2023 lens-to-lens bokeh transformation tuples (source lens -> target lens)."""
 
     card = DatasetInfo(

@@ -11,7 +11,7 @@ Layouts: ``detection`` = ``images/out_of_focus*.jpg`` + ``gt/out_of_focus*.png``
 
 from __future__ import annotations
 
-from .base import BenchmarkDataset, DatasetInfo, ScanResult, index_folder
+from .base import DatasetLoader, DatasetInfo, ScanResult, index_folder
 from .manifest import DEFAULT_IGNORE, Layout, Manifest
 
 __all__ = ["CUHKBlur"]
@@ -25,7 +25,7 @@ _CITATION = """@inproceedings{shi2014discriminative,
 }"""
 
 
-class CUHKBlur(BenchmarkDataset):
+class CUHKBlur(DatasetLoader):
     """CUHK defocused photos (no ground truth: no-reference evaluation), with blur masks."""
 
     card = DatasetInfo(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import check
-from .base import BenchmarkDataset, DatasetInfo, ScanResult, natural_key
+from .base import DatasetLoader, DatasetInfo, ScanResult, natural_key
 from .manifest import Issue, Layout, Manifest
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def blb_normalized_disparity(depth: "torch.Tensor", focus_distance: float) -> tu
     return (disp - lo) / (hi - lo), (1.0 / focus_distance - lo) / (hi - lo)
 
 
-class BLB(BenchmarkDataset):
+class BLB(DatasetLoader):
     """BLB: 10 Blender scenes x 5 blur levels x 10 focus distances of bokeh targets, with depth."""
 
     card = DatasetInfo(

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from .base import BenchmarkDataset, ScanResult, index_folder
+from .base import DatasetLoader, ScanResult, index_folder
 from .manifest import Issue
 
 __all__ = ["PairedFolderDataset"]
 
 
-class PairedFolderDataset(BenchmarkDataset):
+class PairedFolderDataset(DatasetLoader):
     """Input / target folders paired by stem; subclasses set the folder names below.
 
     Class attributes:

@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .base import BenchmarkDataset, DatasetInfo, ScanResult, index_folder
+from .base import DatasetLoader, DatasetInfo, ScanResult, index_folder
 from .manifest import Issue, Layout, Manifest
 
 __all__ = ["RealBokeh", "RealBokeh3MP", "parse_f_number"]
@@ -47,7 +47,7 @@ def parse_f_number(name: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-class RealBokeh(BenchmarkDataset):
+class RealBokeh(DatasetLoader):
     """RealBokeh: aperture-controlled real bokeh, one target per f-number (``reverse=True``: deblurring).
 
     Args:
