@@ -22,7 +22,7 @@ bench: $(STAMP)
 	mkdir -p out/bench && $(BIN)/python -m pytest perf --benchmark-only --benchmark-columns=min,mean,max,rounds -q -s --benchmark-json out/bench/benchmarks.json
 
 fidelity: $(STAMP)
-	$(BIN)/python -m refocus_bench.simulators.fidelity --samples 2048
+	$(BIN)/python -m refocus_bench.simulators.render.fidelity --samples 2048
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .benchmarks

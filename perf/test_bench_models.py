@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from refocus_bench.models import create_model
-from refocus_bench.simulators.render import render_bokeh
-from refocus_bench.simulators.scenes import middlebury_motorcycle
+from refocus_bench.simulators.render.rgbd import render_bokeh
+from refocus_bench.simulators.render.scenes import middlebury_motorcycle
 
 SIZE = 512
 TINY_MAX_SECONDS = 10.0

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from refocus_bench.simulators.pair_shards import run
-from refocus_bench.simulators.pairs import PairConfig
+from refocus_bench.simulators.pairs.shards import run
+from refocus_bench.simulators.pairs.generate import PairConfig
 
 CONFIG = dict(size=(512, 512), num_scenes=4, pairs_per_scene=2, scenes_per_shard=1, seed=2026)
 RESULTS: dict[int, dict] = {}

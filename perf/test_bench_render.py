@@ -21,10 +21,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from refocus_bench.simulators.layered import record_convolutions, run_convolution
-from refocus_bench.simulators.render import render_bokeh
-from refocus_bench.simulators.scatter import render_scatter
-from refocus_bench.simulators.scenes import middlebury_motorcycle
+from refocus_bench.simulators.render.layered import record_convolutions, run_convolution
+from refocus_bench.simulators.render.rgbd import render_bokeh
+from refocus_bench.simulators.render.scatter import render_scatter
+from refocus_bench.simulators.render.scenes import middlebury_motorcycle
 
 MAX_COC_PX = 32.0
 
@@ -111,7 +111,7 @@ def test_overhead_over_raw_convolutions_1024(benchmark, rgbd_1024):
 
 _MEMORY_SCRIPT = r"""
 import resource, sys, torch
-from refocus_bench.simulators.render import render_bokeh
+from refocus_bench.simulators.render.rgbd import render_bokeh
 
 def peak_mb():
     # VmHWM: this process's own high-water mark. ru_maxrss is not usable here: Linux keeps it across

@@ -18,8 +18,9 @@ from .errors import RefocusBenchError
 
 # Modules that contribute sub-commands (each defines ``add_parser(subparsers)``).
 COMMAND_MODULES = [
-    "refocus_bench.simulators.cli",
-    "refocus_bench.simulators.cli_pairs",
+    "refocus_bench.simulators.render.cli",
+    "refocus_bench.simulators.pairs.cli",
+    "refocus_bench.benchmarks.cli",
     "refocus_bench.datasets.cli",
     "refocus_bench.metrics.cli",
     "refocus_bench.models.cli",

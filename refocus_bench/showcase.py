@@ -28,9 +28,9 @@ def render_showcase(out_dir: str | Path, apertures: tuple[str, ...] = DEMO_APERT
     from tqdm import tqdm
 
     from .optics import ThinLens
-    from .simulators.layered import RenderConfig
-    from .simulators.render import render_bokeh, resolve_coc
-    from .simulators.scenes import middlebury_motorcycle
+    from .simulators.render.layered import RenderConfig
+    from .simulators.render.rgbd import render_bokeh, resolve_coc
+    from .simulators.render.scenes import middlebury_motorcycle
 
     out = Path(out_dir)
     scene = middlebury_motorcycle()

@@ -43,7 +43,7 @@ from refocus_bench.models.genrefocus.tiny import GenRefocusTiny  # noqa: E402
 from refocus_bench.models.genrefocus.tiny_nets import COC_SCALE_PX, aperture_image  # noqa: E402
 from refocus_bench.models.weights import file_sha256  # noqa: E402
 from refocus_bench.optics import genrefocus_defocus_map  # noqa: E402
-from refocus_bench.simulators.apertures import make_aperture  # noqa: E402
+from refocus_bench.simulators.render.apertures import make_aperture  # noqa: E402
 
 
 def loss_fn(pred: torch.Tensor, target: torch.Tensor, grad_weight: float = 0.5) -> torch.Tensor:

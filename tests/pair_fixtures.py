@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from refocus_bench.simulators.pairs import PairConfig
+from refocus_bench.simulators.pairs.generate import PairConfig
 
 SIZE = (40, 56)  # (H, W): not square, so height/width mix-ups show
 

@@ -14,14 +14,14 @@ import cv2
 import numpy as np
 import pytest
 
-from refocus_bench.simulators.layered import REDUCED_RADIUS_SHRINK
+from refocus_bench.simulators.render.layered import REDUCED_RADIUS_SHRINK
 import torch
 from kornia.color import rgb_to_linear_rgb
 from scipy import integrate
 
 import refocus_bench
 from refocus_bench.errors import InvalidInputError, UnknownNameError
-from refocus_bench.simulators.apertures import (
+from refocus_bench.simulators.render.apertures import (
     MAX_RADIUS_PX,
     Anamorphic,
     Annulus,
@@ -33,7 +33,7 @@ from refocus_bench.simulators.apertures import (
     make_aperture,
     signed_kernel,
 )
-from refocus_bench.simulators.render import RenderConfig, render_bokeh
+from refocus_bench.simulators.render.rgbd import RenderConfig, render_bokeh
 
 APERTURES = list_apertures()
 DATA = Path(refocus_bench.__file__).parent / "data" / "apertures"

@@ -210,7 +210,7 @@ def test_sample_i_does_not_depend_on_num_samples(built):
 @pytest.mark.parametrize("name", BASES)
 def test_samples_follow_the_contract(built, name):
     from refocus_bench.optics import coc_radius_from_k
-    from refocus_bench.simulators.apertures import list_apertures
+    from refocus_bench.simulators.render.apertures import list_apertures
 
     bench = tiny(name, built)
     spec = bench.spec

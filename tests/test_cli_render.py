@@ -12,7 +12,7 @@ import torch
 
 from refocus_bench.cli import main
 from refocus_bench.optics import coc_radius_px
-from refocus_bench.simulators.render import render_bokeh
+from refocus_bench.simulators.render.rgbd import render_bokeh
 
 H, W = 32, 48
 SENSOR_MM = 1.0  # a tiny sensor so that a 48 px image gets blur radii of several pixels

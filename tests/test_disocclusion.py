@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from refocus_bench.simulators.disocclusion import CocExtremes, box_sums, fill_hidden
+from refocus_bench.simulators.render.disocclusion import CocExtremes, box_sums, fill_hidden
 
 
 def half_hidden_layer(size: int = 96, edge: int = 48, colour: float = 0.5) -> torch.Tensor:

@@ -12,8 +12,8 @@ import torch
 from refocus_bench.errors import InvalidInputError, MissingFileError
 from refocus_bench.io import read_image, write_image
 from refocus_bench.optics import coc_radius_px
-from refocus_bench.simulators.lf_benchmark import make_lf_benchmark
-from refocus_bench.simulators.lightfield import (
+from refocus_bench.benchmarks.lightfield import make_lf_benchmark
+from refocus_bench.simulators.lightfield.field import (
     LightField,
     grid_aperture,
     load_lightfield,
@@ -22,8 +22,8 @@ from refocus_bench.simulators.lightfield import (
     synthetic_lightfield,
     view_weights,
 )
-from refocus_bench.simulators.reference import margin_px, render_reference
-from refocus_bench.simulators.scenes import dead_leaves_scene
+from refocus_bench.simulators.render.reference import margin_px, render_reference
+from refocus_bench.simulators.render.scenes import dead_leaves_scene
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor, margin: int) -> float:

@@ -19,9 +19,9 @@ from refocus_bench.models.baselines.deconvolution import (
     wiener_deconvolve,
 )
 from refocus_bench.optics import ThinLens
-from refocus_bench.simulators.apertures import Disk, make_aperture
-from refocus_bench.simulators.render import render_bokeh
-from refocus_bench.simulators.scenes import dead_leaves_scene
+from refocus_bench.simulators.render.apertures import Disk, make_aperture
+from refocus_bench.simulators.render.rgbd import render_bokeh
+from refocus_bench.simulators.render.scenes import dead_leaves_scene
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

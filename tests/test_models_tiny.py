@@ -11,7 +11,7 @@ from refocus_bench.models.genrefocus.synthetic import SPLIT_SEEDS, make_pair, pa
 from refocus_bench.models.genrefocus.tiny import WEIGHTS, GenRefocusTiny
 from refocus_bench.models.genrefocus.tiny_nets import TinyBokehNet, TinyDeblurNet, interp_weights
 from refocus_bench.models.weights import file_sha256, package_weights_dir
-from refocus_bench.simulators.apertures import make_aperture
+from refocus_bench.simulators.render.apertures import make_aperture
 
 
 def test_interp_weights_are_hat_functions():

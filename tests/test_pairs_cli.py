@@ -8,7 +8,7 @@ import shlex
 import pytest
 
 from refocus_bench.cli import build_parser, main
-from refocus_bench.simulators.cli_pairs import _config_from_args, config_command, parse_floats, parse_size, parse_source
+from refocus_bench.simulators.pairs.cli import _config_from_args, config_command, parse_floats, parse_size, parse_source
 from tests.pair_fixtures import data_hashes, small_config
 
 

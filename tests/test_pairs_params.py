@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from refocus_bench.errors import InvalidInputError
-from refocus_bench.simulators.pair_params import Dist, draw_focus
-from refocus_bench.simulators.pairs import prepare_scene
-from refocus_bench.simulators.scenes import MIDDLEBURY_MOTORCYCLE, disparity_to_depth_m, middlebury_motorcycle
+from refocus_bench.simulators.pairs.params import Dist, draw_focus
+from refocus_bench.simulators.pairs.generate import prepare_scene
+from refocus_bench.simulators.render.scenes import MIDDLEBURY_MOTORCYCLE, disparity_to_depth_m, middlebury_motorcycle
 from tests.pair_fixtures import small_config
 
 

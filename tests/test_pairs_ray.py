@@ -6,7 +6,7 @@ import pytest
 
 from refocus_bench.cli import main
 from refocus_bench.errors import InvalidInputError
-from refocus_bench.simulators.pair_shards import run
+from refocus_bench.simulators.pairs.shards import run
 from tests.pair_fixtures import data_hashes, small_config
 
 ray = pytest.importorskip("ray")  # skips only where the optional extra 'ray' is not installed

@@ -14,8 +14,8 @@ import pytest
 
 from refocus_bench.errors import InvalidInputError
 from refocus_bench.io import write_image
-from refocus_bench.simulators import pair_shards
-from refocus_bench.simulators.pair_shards import run
+from refocus_bench.simulators.pairs import shards as pair_shards
+from refocus_bench.simulators.pairs.shards import run
 from tests.pair_fixtures import data_hashes, read_records, small_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,8 +24,8 @@ KILLER = textwrap.dedent(
     """
     import json, os, signal, sys
     import pyarrow.parquet as pq
-    from refocus_bench.simulators.pairs import PairConfig
-    from refocus_bench.simulators import pair_shards
+    from refocus_bench.simulators.pairs.generate import PairConfig
+    from refocus_bench.simulators.pairs import shards as pair_shards
 
     real = pq.write_table
     calls = [0]

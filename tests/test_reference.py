@@ -16,12 +16,12 @@ import torch
 from kornia.color import rgb_to_linear_rgb
 from scipy import ndimage
 
-from refocus_bench.simulators import fidelity
-from refocus_bench.simulators.apertures import make_aperture
-from refocus_bench.simulators.reference import margin_px, render_reference
-from refocus_bench.simulators.render import render_bokeh, render_layered
-from refocus_bench.simulators.scatter import render_scatter
-from refocus_bench.simulators.scenes import two_plane_scene
+from refocus_bench.simulators.render import fidelity
+from refocus_bench.simulators.render.apertures import make_aperture
+from refocus_bench.simulators.render.reference import margin_px, render_reference
+from refocus_bench.simulators.render.rgbd import render_bokeh, render_layered
+from refocus_bench.simulators.render.scatter import render_scatter
+from refocus_bench.simulators.render.scenes import two_plane_scene
 
 R = 8.0  # CoC radius of the defocused plane (px)
 SAMPLES = 512
@@ -174,8 +174,8 @@ def test_rgbd_fill_stays_out_of_the_way_on_a_receding_surface():
     front layer reveals only ~|CoC difference| px behind it, so the disocclusion fill must not paint
     local means over a smooth surface. Measured: 43.5 dB with the fill, 43.1 dB without it; the fill
     that looked a fixed reach behind every nearer layer scored 34.2 dB."""
-    from refocus_bench.simulators.render import RenderConfig
-    from refocus_bench.simulators.scenes import slanted_plane_scene
+    from refocus_bench.simulators.render.rgbd import RenderConfig
+    from refocus_bench.simulators.render.scenes import slanted_plane_scene
 
     scene = slanted_plane_scene((128, 128), strips=32, seed=3)
     coc = torch.tensor([[15.0 * (0.5 - 1.0 / float(z)) for z in scene.depth_m]], dtype=torch.float64)
@@ -195,7 +195,7 @@ def test_layered_opaque_scene_of_thin_planes_is_normalised_and_a_see_through_one
     """A plane receding in 32 strips (opaque: every pixel covered): "over" with blurred alpha leaks a few
     per cent where thin planes overlap, which the renderer divides out for opaque scenes. Measured:
     45.9 dB (40.2 dB before). With a see-through hole the scene is composited onto black as before."""
-    from refocus_bench.simulators.scenes import slanted_plane_scene
+    from refocus_bench.simulators.render.scenes import slanted_plane_scene
 
     scene = slanted_plane_scene((128, 128), strips=32, seed=3)
     coc = torch.tensor([[15.0 * (0.5 - 1.0 / float(z)) for z in scene.depth_m]], dtype=torch.float64)

@@ -19,8 +19,8 @@ from scipy import signal
 
 from refocus_bench.errors import InvalidInputError
 from refocus_bench.optics import ThinLens
-from refocus_bench.simulators.apertures import make_aperture, signed_kernel
-from refocus_bench.simulators.render import DefocusRenderer, RenderConfig, render_bokeh, render_layered
+from refocus_bench.simulators.render.apertures import make_aperture, signed_kernel
+from refocus_bench.simulators.render.rgbd import DefocusRenderer, RenderConfig, render_bokeh, render_layered
 
 FULL_RES = RenderConfig(coarse_radius_px=float("inf"))
 
@@ -142,7 +142,7 @@ def test_sharp_foreground_is_never_overrun(config):
 
 
 def test_sharp_foreground_never_overrun_layered():
-    from refocus_bench.simulators.scenes import two_plane_scene
+    from refocus_bench.simulators.render.scenes import two_plane_scene
 
     scene = two_plane_scene((64, 64), seed=4)
     layers = scene.layers[None].double()
@@ -367,7 +367,7 @@ def test_bad_input_raises_naming_the_argument(call, name):
 
 def test_colour_conversion_in_row_blocks_equals_whole(monkeypatch):
     """Large images are converted to and from linear light in row blocks (peak memory); same result."""
-    import refocus_bench.simulators.render as render_module
+    import refocus_bench.simulators.render.rgbd as render_module
 
     image = rand_image(h=40, w=56, seed=14, dtype=torch.float32)
     coc = torch.linspace(-6.0, 6.0, 56).expand(1, 1, 40, 56).contiguous()
@@ -381,7 +381,7 @@ def test_colour_conversion_in_row_blocks_equals_whole(monkeypatch):
 
 @pytest.mark.parametrize("c,h,w,pad", [(4, 10, 13, 3), (1, 5, 7, 4), (6, 40, 33, 0), (3, 9, 9, 8)])
 def test_channels_last_reflect_padding_equals_f_pad(c, h, w, pad):
-    from refocus_bench.simulators.layered import _reflect_pad_channels_last
+    from refocus_bench.simulators.render.layered import _reflect_pad_channels_last
 
     x = torch.rand(c, h, w, dtype=torch.float64)
     got = _reflect_pad_channels_last(x, pad)
@@ -390,8 +390,8 @@ def test_channels_last_reflect_padding_equals_f_pad(c, h, w, pad):
 
 
 def test_scratch_buffers_are_reused_in_a_scope_and_dropped_after():
-    from refocus_bench.simulators import scratch as module
-    from refocus_bench.simulators.scratch import scratch, scratch_scope
+    from refocus_bench.simulators.render import scratch as module
+    from refocus_bench.simulators.render.scratch import scratch, scratch_scope
 
     cpu = torch.device("cpu")
     held = scratch("t", 10, torch.float32, cpu)
@@ -412,7 +412,7 @@ def test_renders_with_and_without_scratch_reuse_agree(monkeypatch):
     """Reused scratch must not leak one layer's values into the next one's."""
     import contextlib
 
-    import refocus_bench.simulators.render as render_module
+    import refocus_bench.simulators.render.rgbd as render_module
 
     g = torch.Generator().manual_seed(5)
     image = torch.rand(1, 3, 96, 128, generator=g)
@@ -428,8 +428,8 @@ def test_renders_with_and_without_scratch_reuse_agree(monkeypatch):
 def test_whole_region_fill_gives_the_same_render(monkeypatch, aperture):
     """The fill path a GPU takes (whole region: tiles with coverage, then fill_hidden) renders the
     same image as the CPU's tile-sparse path; checked here on the CPU by forcing it."""
-    from refocus_bench.simulators import soft_layers
-    from refocus_bench.simulators.scenes import middlebury_motorcycle
+    from refocus_bench.simulators.render import soft_layers
+    from refocus_bench.simulators.render.scenes import middlebury_motorcycle
 
     scene = middlebury_motorcycle()
     size = (160, 240)

@@ -12,8 +12,8 @@ from scipy import signal
 
 from refocus_bench.errors import InvalidInputError
 from refocus_bench.optics import ThinLens
-from refocus_bench.simulators.render import render_bokeh
-from refocus_bench.simulators.scatter import render_scatter
+from refocus_bench.simulators.render.rgbd import render_bokeh
+from refocus_bench.simulators.render.scatter import render_scatter
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

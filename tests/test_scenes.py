@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from refocus_bench.errors import InvalidInputError
-from refocus_bench.simulators.scenes import (
+from refocus_bench.simulators.render.scenes import (
     LayeredScene,
     dead_leaves_scene,
     disparity_to_depth_m,

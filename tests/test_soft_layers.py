@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from refocus_bench.simulators.soft_layers import SoftLayers
+from refocus_bench.simulators.render.soft_layers import SoftLayers
 
 
 def layers_of(h: int, w: int, n: int, seed: int, dtype=torch.float32) -> SoftLayers:
@@ -92,7 +92,7 @@ def test_autograd_path_gives_the_same_values_and_gradients():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_filled_by_tiles_equals_the_whole_region_fill(size, dtype):
     """The tile-sparse fill equals fill_hidden over the whole region (the autograd path) to rounding."""
-    from refocus_bench.simulators.disocclusion import CocExtremes
+    from refocus_bench.simulators.render.disocclusion import CocExtremes
 
     h, w = size
     layers = layers_of(h, w, 9, seed=1, dtype=dtype)
@@ -118,7 +118,7 @@ def test_filled_by_tiles_equals_the_whole_region_fill(size, dtype):
 
 
 def test_upsample_cell_tiles_equals_whole_grid_interpolation():
-    from refocus_bench.simulators.disocclusion import upsample_cell_tiles
+    from refocus_bench.simulators.render.disocclusion import upsample_cell_tiles
 
     g = torch.Generator().manual_seed(0)
     for cells, down in ((4, 8), (2, 2), (8, 4), (4, 1)):

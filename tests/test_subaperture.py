@@ -10,13 +10,13 @@ import torch
 from kornia.color import rgb_to_linear_rgb
 
 from refocus_bench.errors import InvalidInputError
-from refocus_bench.simulators.apertures import make_aperture, signed_kernel
-from refocus_bench.simulators.fidelity import psnr_linear
-from refocus_bench.simulators.layered import RenderConfig
-from refocus_bench.simulators.reference import margin_px, render_reference
-from refocus_bench.simulators.render import render_bokeh, render_layered
-from refocus_bench.simulators.scenes import dead_leaves_scene
-from refocus_bench.simulators.subaperture import cell_mask, cell_weights, split_kernel_fns
+from refocus_bench.simulators.render.apertures import make_aperture, signed_kernel
+from refocus_bench.simulators.render.fidelity import psnr_linear
+from refocus_bench.simulators.render.layered import RenderConfig
+from refocus_bench.simulators.render.reference import margin_px, render_reference
+from refocus_bench.simulators.render.rgbd import render_bokeh, render_layered
+from refocus_bench.simulators.render.scenes import dead_leaves_scene
+from refocus_bench.simulators.render.subaperture import cell_mask, cell_weights, split_kernel_fns
 
 
 @pytest.mark.parametrize("aperture", ["disk", "hexagon", "heart"])
@@ -94,7 +94,7 @@ def test_bad_split_settings_are_rejected():
 @pytest.mark.slow
 def test_dead_leaves_fidelity_target_with_the_default_layered_renderer():
     """The README's dead-leaves row: >= 40 dB whole image and >= 30 dB in the occlusion band."""
-    from refocus_bench.simulators.fidelity import default_cases, evaluate_case
+    from refocus_bench.simulators.render.fidelity import default_cases, evaluate_case
 
     case = next(c for c in default_cases(256) if c.name.startswith("dead leaves"))
     rows = {r["renderer"]: r for r in evaluate_case(case, samples=1024)}

@@ -10,7 +10,7 @@ import torch
 
 from refocus_bench.errors import InvalidInputError, MissingFileError
 from refocus_bench.io import write_depth, write_image
-from refocus_bench.simulators.user_scenes import (
+from refocus_bench.simulators.pairs.user_scenes import (
     SCENE_PROBLEMS,
     SceneLoadError,
     find_user_scenes,

@@ -40,7 +40,7 @@ _SYN_PRE = {"color": "sRGB", "data_range": 1.0, "bit_depth": 16, "resize": "none
 _SYN_SOURCE = {"kind": "generated", "generator": "refocus_bench.benchmarks.synthetic",
                "scenes": ["dead-leaves", "planes", "lights"], "apertures": ["disk", "hexagon", "heart"],
                "blur_levels_max_abs_coc_px": {"low": [1.5, 4.0], "mid": [4.0, 9.0], "high": [9.0, 16.0]},
-               "ground_truth": "refocus_bench.simulators.reference (shift-and-add over the aperture, "
+               "ground_truth": "refocus_bench.simulators.render.reference (shift-and-add over the aperture, "
                                "exact occlusion with hidden content)"}
 _SYN_LICENCE = "generated; textures: scikit-image sample photographs (public domain / CC0)"
 _MB_LICENCE = "Middlebury stereo datasets: free for research use, cite the paper (redistributed in scikit-image)"
@@ -90,7 +90,7 @@ _ALL = [
                 "depth": "Z = f B / (d + doffs), f=994.978 px, B=193.001 mm, doffs=31.086 px; 7% missing pixels "
                          "filled from the nearest valid pixel",
                 "apertures": ["disk", "hexagon", "heart"],
-                "ground_truth": "refocus_bench.simulators.reference on a depth-sliced layering with "
+                "ground_truth": "refocus_bench.simulators.render.reference on a depth-sliced layering with "
                                 "nearest-neighbour fill of hidden content"},
         preprocessing={"color": "sRGB", "data_range": 1.0, "bit_depth": 16,
                        "resize": "0.5x bilinear antialiased (500x741 -> 250x370), centre crop 248x368",

@@ -1,7 +1,7 @@
 """Ground truth of the generated benchmarks: the exact shift-and-add reference, and its convergence.
 
-:func:`render_exact` is :func:`refocus_bench.simulators.reference.render_reference` for one layered
-scene, calling :func:`~refocus_bench.simulators.reference.reference_linear` with 8 aperture points per
+:func:`render_exact` is :func:`refocus_bench.simulators.render.reference.render_reference` for one layered
+scene, calling :func:`~refocus_bench.simulators.render.reference.reference_linear` with 8 aperture points per
 chunk instead of 32: the same integral, but its per-chunk buffers stay small enough to be reused by
 the allocator (at 248x368 with 15 layers, 32-point chunks spent as much time in page faults as in
 arithmetic: 9.5 s vs 4.5 s wall for 128 points on this machine). Results differ from
@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 
-from ..simulators.apertures import make_aperture
-from ..simulators.reference import reference_linear
+from ..simulators.render.apertures import make_aperture
+from ..simulators.render.reference import reference_linear
 
 __all__ = ["render_exact", "convergence", "CHUNK"]
 

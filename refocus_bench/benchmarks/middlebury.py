@@ -1,6 +1,6 @@
 """``middlebury-bokeh``: bokeh synthesis on the real Middlebury 2014 Motorcycle RGB-D scene.
 
-Scene: :func:`~refocus_bench.simulators.scenes.middlebury_motorcycle` (left view, depth from the
+Scene: :func:`~refocus_bench.simulators.render.scenes.middlebury_motorcycle` (left view, depth from the
 calibrated disparity, 2.1-5.0 m; the 7% of pixels without ground truth take their nearest valid
 neighbour's depth), downscaled 0.5x (bilinear, antialiased; depth nearest) to 250x370 and centre-cropped
 to 248x368.
@@ -54,7 +54,7 @@ def motorcycle_rgbd(scale: float = 0.5, crop: tuple[int, int] = (248, 368)) -> t
     Returns:
         image (1, 3, H, W) sRGB in [0, 1] float32; depth (1, 1, H, W) metres float32.
     """
-    from ..simulators.scenes import middlebury_motorcycle
+    from ..simulators.render.scenes import middlebury_motorcycle
 
     mb = middlebury_motorcycle()
     h, w = (int(math.floor(s * scale)) for s in mb.image.shape[-2:])

@@ -1,6 +1,6 @@
 """Scenes, sample plan and blur settings of the synthetic built-in benchmarks.
 
-Three scene kinds, all :class:`~refocus_bench.simulators.scenes.LayeredScene` stacks with their
+Three scene kinds, all :class:`~refocus_bench.simulators.render.scenes.LayeredScene` stacks with their
 hidden content (so the shift-and-add reference is exact):
 
 * ``dead-leaves``: 8 textured discs/polygons at depths uniform in inverse depth over a textured
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .. import optics
-from ..simulators.scenes import LayeredScene, dead_leaves_scene, two_plane_scene
+from ..simulators.render.scenes import LayeredScene, dead_leaves_scene, two_plane_scene
 
 __all__ = [
     "APERTURES",

@@ -33,7 +33,7 @@ from torch import nn
 from .. import optics
 from ..errors import as_batch_param, check, check_tensor
 from ..optics import ThinLens
-from ..simulators.apertures import Aperture, make_aperture
+from ..simulators.render.apertures import Aperture, make_aperture
 
 __all__ = [
     "TASKS",

@@ -150,7 +150,7 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from ..simulators.apertures import list_apertures
+    from ..simulators.render.apertures import list_apertures
 
     p = subparsers.add_parser("refocus", help="deblur, add bokeh or refocus one image with a registered model",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -3,10 +3,10 @@
 All three take an all-in-focus sRGB image (B, 3, H, W) in [0, 1] with a depth map and a blur
 specification (:class:`~refocus_bench.models.base.BokehRequest`) and return sRGB.
 
-* ``bokeh.layered`` - :func:`~refocus_bench.simulators.render.render_bokeh`: linear light, the
+* ``bokeh.layered`` - :func:`~refocus_bench.simulators.render.rgbd.render_bokeh`: linear light, the
   aperture kernel at each pixel's fractional radius, occlusion-aware compositing with a fill of
   disoccluded background.
-* ``bokeh.scatter`` - :func:`~refocus_bench.simulators.scatter.render_scatter`: BokehMe's classical
+* ``bokeh.scatter`` - :func:`~refocus_bench.simulators.render.scatter.render_scatter`: BokehMe's classical
   normalised scatter, disk aperture only, no occlusion reasoning.
 * ``bokeh.gaussian`` - :func:`gaussian_bokeh`: what a photo editor's "lens blur" slider without
   physics does: a Gaussian of std ``|r| / 2`` per pixel (the disk's second moment), blended between
@@ -26,9 +26,9 @@ import torch
 from kornia.filters import gaussian_blur2d
 
 from ...errors import check, check_tensor
-from ...simulators.apertures import Disk
-from ...simulators.layered import RenderConfig
-from ...simulators.render import layer_centres, render_bokeh
+from ...simulators.render.apertures import Disk
+from ...simulators.render.layered import RenderConfig
+from ...simulators.render.rgbd import layer_centres, render_bokeh
 from ..base import BokehRequest, ModelCard, RefocusModel
 
 __all__ = ["gaussian_bokeh", "LayeredBokeh", "ScatterBokeh", "GaussianBokeh"]
@@ -84,7 +84,7 @@ class LayeredBokeh(RefocusModel):
 
     card = ModelCard(
         name="bokeh.layered", tasks=("bokeh",),
-        summary="occlusion-aware layered renderer in linear light (refocus_bench.simulators.render)",
+        summary="occlusion-aware layered renderer in linear light (refocus_bench.simulators.render.rgbd)",
         source="refocus-bench", licence="Apache-2.0", paper="",
         input_contract=_BOKEH_CONTRACT + "; any aperture",
     )
@@ -116,7 +116,7 @@ class ScatterBokeh(RefocusModel):
     )
 
     def _bokeh(self, image: torch.Tensor, req: BokehRequest) -> torch.Tensor:
-        from ...simulators.scatter import render_scatter
+        from ...simulators.render.scatter import render_scatter
 
         check(isinstance(req.aperture, Disk), lambda: f"bokeh.scatter renders disk apertures only, got {req.aperture!r}; "
               "use bokeh.layered for other shapes")

@@ -1,7 +1,7 @@
 """Deblurring baselines: Wiener and Richardson-Lucy deconvolution per CoC layer, unsharp masking.
 
 Defocus blur is spatially varying, so the image is deconvolved once per CoC *layer*: the signed
-CoC range is covered by the renderer's layer radii (:func:`~refocus_bench.simulators.render.layer_centres`),
+CoC range is covered by the renderer's layer radii (:func:`~refocus_bench.simulators.render.rgbd.layer_centres`),
 the whole image is deconvolved with the aperture kernel at each layer radius, and every pixel takes
 a linear blend of the two layers that bracket its own CoC. The CoC comes from an oracle (the
 ``coc_px`` hint of :meth:`RefocusModel.deblur`) or is estimated per tile by
@@ -32,9 +32,9 @@ from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 from kornia.filters import gaussian_blur2d, spatial_gradient
 
 from ...errors import check, check_tensor
-from ...simulators.apertures import Aperture, Disk, make_aperture, signed_kernel  # noqa: F401 (Disk: doctest)
-from ...simulators.layered import RenderConfig
-from ...simulators.render import layer_centres
+from ...simulators.render.apertures import Aperture, Disk, make_aperture, signed_kernel  # noqa: F401 (Disk: doctest)
+from ...simulators.render.layered import RenderConfig
+from ...simulators.render.rgbd import layer_centres
 from ..base import ModelCard, RefocusModel
 
 __all__ = [

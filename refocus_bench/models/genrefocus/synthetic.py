@@ -1,8 +1,8 @@
 """Synthetic deblur and bokeh pairs for training and evaluating ``genrefocus.tiny``.
 
-Until :mod:`refocus_bench.simulators.pairs` lands, this module builds pairs directly from the
+Until :mod:`refocus_bench.simulators.pairs.generate` lands, this module builds pairs directly from the
 simulator: a procedural layered scene (dead leaves or two planes, with hidden content) is rendered
-*exactly* with :func:`~refocus_bench.simulators.render.render_layered` (every plane blurred at its
+*exactly* with :func:`~refocus_bench.simulators.render.rgbd.render_layered` (every plane blurred at its
 own radius, composited front to back), so the targets carry correct occlusion effects that an RGB-D
 renderer can only approximate.
 
@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from ...errors import check
-from ...simulators.layered import RenderConfig
-from ...simulators.render import render_layered
-from ...simulators.scenes import dead_leaves_scene, two_plane_scene
+from ...simulators.render.layered import RenderConfig
+from ...simulators.render.rgbd import render_layered
+from ...simulators.render.scenes import dead_leaves_scene, two_plane_scene
 
 # The tiny model's data (v1) is rendered with the whole aperture at once; pinned so that its data hashes
 # do not change with the renderer's automatic sub-aperture setting.

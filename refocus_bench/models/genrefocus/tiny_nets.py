@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 from torch import nn
 
-from ...simulators.apertures import Aperture, Disk, signed_kernel
+from ...simulators.render.apertures import Aperture, Disk, signed_kernel
 from ..baselines.deconvolution import estimate_coc_px, fft_convolve, wiener_deconvolve
 
 __all__ = ["TinyUNet", "TinyDeblurNet", "TinyBokehNet", "aperture_image", "interp_weights", "COC_SCALE_PX"]

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ....errors import MissingFileError, check
-from ....simulators.apertures import Disk
+from ....simulators.render.apertures import Disk
 from ...base import BokehRequest, ModelCard, RefocusModel, WeightsFile
 from ...weights import cache_weights_dir, resolve_weights
 from .lora import GatedLoRALinear, adapter_state, inject_lora, parse_lora_state, read_lora_file

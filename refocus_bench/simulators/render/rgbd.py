@@ -8,7 +8,7 @@ Three ways to say how much blur each pixel gets:
 
 The image is converted to linear light with kornia's exact sRGB transfer function, split into soft
 depth layers by CoC (each pixel is shared linearly between the two nearest layer radii, so radii
-are never rounded), blurred and composited by :mod:`refocus_bench.simulators.layered`, normalised by
+are never rounded), blurred and composited by :mod:`refocus_bench.simulators.render.layered`, normalised by
 the composite coverage (which fills disoccluded background from its visible neighbours), and
 encoded back to sRGB. For a layered scene (RGBA planes including hidden content),
 :func:`render_layered` blurs each plane at its exact radius and composites without normalisation.
@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 from torch import nn
 
-from .. import optics
-from ..errors import check, check_tensor
-from ..optics import ThinLens
+from ... import optics
+from ...errors import check, check_tensor
+from ...optics import ThinLens
 from .apertures import Aperture, CatsEye, make_aperture, signed_kernel
 from .disocclusion import CocExtremes
 from .layered import RenderConfig, composite_layers, layer_scale

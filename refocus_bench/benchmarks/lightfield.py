@@ -16,7 +16,7 @@ apertures=[("disk", None), ("hexagon", 3)])`` (CLI ``refocus-bench make-lf-bench
   ordered pair, or ``refocus_pairs`` of them per light field drawn with ``seed``.
 
 A plane of disparity ``d`` has signed CoC radius ``radius_views * (d - d_f)`` pixels in a target
-(see :mod:`refocus_bench.simulators.lightfield`); records carry ``coc_px_per_disparity`` for that.
+(see :mod:`refocus_bench.simulators.lightfield.field`); records carry ``coc_px_per_disparity`` for that.
 Images are 8-bit sRGB PNG computed in linear light. Each light field is written to a temporary
 folder and renamed into place, so a rerun skips finished light fields and a killed run leaves no
 partial one. A light field that cannot be loaded, or an aperture whose shape at that radius would be
@@ -42,8 +42,8 @@ import numpy as np
 from .. import __version__
 from ..errors import InvalidInputError, MissingFileError, check
 from ..io import atomic_write_bytes, atomic_write_json, write_depth, write_image
-from .apertures import list_apertures
-from .lightfield import LightField, load_lightfield, refocus, view_weights
+from ..simulators.render.apertures import list_apertures
+from ..simulators.lightfield.field import LightField, load_lightfield, refocus, view_weights
 
 __all__ = ["make_lf_benchmark", "LFBenchmarkResult", "DEFAULT_FOCUS_DISPARITIES"]
 
@@ -214,7 +214,7 @@ def _card(manifest: dict, command: str | None) -> str:
         f"{len(manifest['lf-bokeh'])} LF-Bokeh records (all-in-focus centre view -> synthetic-aperture bokeh) and "
         f"{len(manifest['lf-refocus'])} LF-Refocus records (focus plane A -> B) from {len(manifest['lightfields'])} light fields; "
         f"{len(manifest['failures'])} problems listed in `manifest.json` (`failures`).", "",
-        "Made by:", "", "```", command or "refocus_bench.simulators.lf_benchmark.make_lf_benchmark(...)", "```", "",
+        "Made by:", "", "```", command or "refocus_bench.benchmarks.lightfield.make_lf_benchmark(...)", "```", "",
         f"refocus-bench {__version__}. Options: `{json.dumps(o, sort_keys=True)}`.", "",
         "## Conventions", "",
         "- Views: `views[j, i]`, row j (v, down), column i (u, right); positions in view steps from the grid centre.",

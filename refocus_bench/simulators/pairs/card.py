@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .pair_params import SENSOR_FORMATS
-from .pairs import MIDDLEBURY_LICENCE, TEXTURE_LICENCE, PairConfig
+from .params import SENSOR_FORMATS
+from .generate import MIDDLEBURY_LICENCE, TEXTURE_LICENCE, PairConfig
 
 __all__ = ["dataset_card", "DIST_DOCS"]
 
@@ -16,7 +16,7 @@ DIST_DOCS = {
     "f_number": ("physical", "f-number N"),
     "k_px_m": ("k", "blur gain K (pixel-metres) at the output size: CoC = K (1/s - 1/z)"),
     "focus_method": ("both", "how the focus depth s is chosen: depth-histogram, point (5x5 median), mask-median"),
-    "aperture": ("both", "aperture shape (refocus_bench.simulators.apertures)"),
+    "aperture": ("both", "aperture shape (refocus_bench.simulators.render.apertures)"),
     "leaves": ("dead-leaves", "number of leaves (discs and convex polygons, radii ~ r^-3)"),
     "point_lights": ("dead-leaves", "number of point lights (bright 1.5 px discs at random depths)"),
     "near_m": ("dead-leaves", "nearest leaf depth (m); leaf depths are uniform in 1/z"),
@@ -36,7 +36,7 @@ def _source_licence(source: str) -> str:
 
 def dataset_card(config: PairConfig, summary: dict[str, Any], command: str) -> str:
     """Markdown card with YAML front matter (one config per task) for ``datasets.load_dataset``."""
-    from .pair_shards import FIELD_DOCS, SIDE_DOCS
+    from .shards import FIELD_DOCS, SIDE_DOCS
 
     parquet = config.format == "parquet"
     lines = ["---", "pretty_name: refocus-bench synthetic refocusing pairs", "license: other", "task_categories:",

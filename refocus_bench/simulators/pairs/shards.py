@@ -1,4 +1,4 @@
-"""Output of :mod:`refocus_bench.simulators.pairs`: shards, resume, parallel workers, dataset card.
+"""Output of :mod:`refocus_bench.simulators.pairs.generate`: shards, resume, parallel workers, dataset card.
 
 Layout of ``out/`` (``format="parquet"``)::
 
@@ -50,11 +50,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
-from ..errors import InvalidInputError, check
-from ..hashing import file_sha256
-from ..io import atomic_path, atomic_write_bytes, atomic_write_json, write_depth
-from .pairs import PairConfig, Sample, SampleFailure, scene_samples
+from ... import __version__
+from ...errors import InvalidInputError, check
+from ...hashing import file_sha256
+from ...io import atomic_path, atomic_write_bytes, atomic_write_json, write_depth
+from .generate import PairConfig, Sample, SampleFailure, scene_samples
 
 __all__ = ["run", "PairRunResult", "pair_features", "shard_files", "STATE_VERSION", "FIELD_DOCS", "SIDE_DOCS"]
 
@@ -88,7 +88,7 @@ SIDE_DOCS = {
     "f_number": "f-number (physical mode)",
     "sensor_format": "sensor format name (physical mode)",
     "sensor_width_mm": "long-side sensor width in mm spanned by the image's longest edge (physical mode)",
-    "aperture": "aperture shape name (refocus_bench.simulators.apertures)",
+    "aperture": "aperture shape name (refocus_bench.simulators.render.apertures)",
     "focus_method": "depth-histogram, point or mask-median",
     "focus_x": "pixel (x right) the focus came from (mask centre for mask-median)",
     "focus_y": "pixel (y down) the focus came from",
@@ -404,7 +404,7 @@ def run(
     check(isinstance(workers, int) and workers >= 1, lambda: f"workers must be an int >= 1, got {workers!r}")
     check(executor in ("local", "ray"), lambda: f"executor must be 'local' or 'ray', got {executor!r}")
     if executor == "ray":
-        from ..runner.ray_backend import require_ray
+        from ...runner.ray_backend import require_ray
 
         require_ray()
     out = Path(out_dir).absolute()
@@ -453,7 +453,7 @@ def run(
         cfg = config.to_dict()
         try:
             if executor == "ray" and todo:
-                from ..runner.ray_backend import ray_map_function
+                from ...runner.ray_backend import ray_map_function
 
                 for i, info, err in ray_map_function(generate_shard, [(cfg, str(out), j) for j in todo], workers):
                     if err is None:
@@ -515,7 +515,7 @@ def _progress(progress: bool | Callable[[int, int], None], total: int) -> tuple[
 
 
 def _write_outputs(out: Path, config: PairConfig, state: dict, failures: list, failed: dict, command: str | None) -> None:
-    from .pair_card import dataset_card
+    from .card import dataset_card
 
     counts = Counter()
     for info in state["shards"].values():
@@ -532,5 +532,5 @@ def _write_outputs(out: Path, config: PairConfig, state: dict, failures: list, f
         "fingerprint": state["fingerprint"], "refocus_bench_version": __version__, "torch_version": torch.__version__,
     }  # fmt: skip
     atomic_write_json(out / "summary.json", summary)
-    cmd = command or f"refocus_bench.simulators.pairs.make_pairs(PairConfig.from_dict({json.dumps(config.to_dict(), sort_keys=True)}), ...)"
+    cmd = command or f"refocus_bench.simulators.pairs.generate.make_pairs(PairConfig.from_dict({json.dumps(config.to_dict(), sort_keys=True)}), ...)"
     atomic_write_bytes(out / "README.md", dataset_card(config, summary, cmd).encode("utf-8"))

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 
-from ..errors import check, check_tensor
-from ..optics import ThinLens
+from ...errors import check, check_tensor
+from ...optics import ThinLens
 from .apertures import Aperture, make_aperture
 
 __all__ = ["render_reference", "reference_linear", "margin_px"]

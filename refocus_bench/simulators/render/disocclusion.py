@@ -62,7 +62,7 @@ def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = No
     the gaps are small, so the fill stays out of the way; at a depth jump it reaches as far as the
     jump's blur difference.
 
-    This is the whole-array form; :meth:`~refocus_bench.simulators.soft_layers.SoftLayers.filled`
+    This is the whole-array form; :meth:`~refocus_bench.simulators.render.soft_layers.SoftLayers.filled`
     computes the same tile by tile where the layer is present.
     """
     h, w = stack.shape[-2:]

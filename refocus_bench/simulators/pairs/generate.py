@@ -20,11 +20,11 @@ run seed and the scene/pair indices (the sample's random generator is seeded wit
 Scene sources (``sources``, weighted): ``dead-leaves`` (procedural layered scenes with hidden
 content, rendered with :func:`render_layered`), ``middlebury`` (the Middlebury 2014 Motorcycle RGB-D
 scene) and ``folder:PATH`` (any user folder of image + depth files, see
-:mod:`refocus_bench.simulators.user_scenes`); real RGB-D scenes are rendered with
+:mod:`refocus_bench.simulators.pairs.user_scenes`); real RGB-D scenes are rendered with
 :func:`render_bokeh` after a random crop scaled to ``size`` (image: bilinear, antialiased; depth and
 its validity: nearest). With a single folder source the scenes are taken in name order, cycling.
-Parameter distributions are documented in :mod:`refocus_bench.simulators.pair_params`; output,
-resume and parallelism in :mod:`refocus_bench.simulators.pair_shards`.
+Parameter distributions are documented in :mod:`refocus_bench.simulators.pairs.params`; output,
+resume and parallelism in :mod:`refocus_bench.simulators.pairs.shards`.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import optics
-from ..errors import InvalidInputError, check
-from .apertures import list_apertures, make_aperture
-from .pair_params import FOCUS_METHODS, MODES, SENSOR_FORMATS, Dist, LensDraw, ParameterError, coc_map, draw_lens, draw_refocus
+from ... import optics
+from ...errors import InvalidInputError, check
+from ..render.apertures import list_apertures, make_aperture
+from .params import FOCUS_METHODS, MODES, SENSOR_FORMATS, Dist, LensDraw, ParameterError, coc_map, draw_lens, draw_refocus
 from .user_scenes import SceneLoadError, UserScene, find_user_scenes, folder_fingerprint, folder_licence, load_user_scene
 
 __all__ = [
@@ -280,7 +280,7 @@ class PreparedScene:
 
 @functools.lru_cache(maxsize=1)
 def _middlebury():  # noqa: ANN202 - RGBDScene
-    from .scenes import middlebury_motorcycle
+    from ..render.scenes import middlebury_motorcycle
 
     return middlebury_motorcycle()
 
@@ -313,7 +313,7 @@ def prepare_scene(config: PairConfig, scene_index: int) -> PreparedScene:
     weights = np.asarray([w for _, w in config.sources], dtype=np.float64)
     source = names[int(rng.choice(len(names), p=weights / weights.sum()))] if len(names) > 1 else names[0]
     if source == "dead-leaves":
-        from .scenes import dead_leaves_scene
+        from ..render.scenes import dead_leaves_scene
 
         seed = int(rng.integers(2**31))
         n, lights = int(config.leaves.sample(rng)), int(config.point_lights.sample(rng))
@@ -375,7 +375,7 @@ class SampleFailure:
 
 
 def _render(scene: PreparedScene, draw: LensDraw, coc: torch.Tensor, long_px: int) -> torch.Tensor:
-    from .render import render_bokeh, render_layered
+    from ..render.rgbd import render_bokeh, render_layered
 
     ap = make_aperture(draw.aperture)
     with torch.no_grad():
@@ -429,7 +429,7 @@ def scene_samples(config: PairConfig, scene_index: int) -> tuple[list[Sample], l
 
 
 def make_pairs(config: PairConfig, out_dir: Any, **kwargs: Any) -> Any:
-    """Generate the dataset into ``out_dir``; see :func:`refocus_bench.simulators.pair_shards.run`."""
-    from .pair_shards import run
+    """Generate the dataset into ``out_dir``; see :func:`refocus_bench.simulators.pairs.shards.run`."""
+    from .shards import run
 
     return run(config, out_dir, **kwargs)

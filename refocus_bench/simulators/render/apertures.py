@@ -8,7 +8,7 @@ at CoC radius ``r`` pixels the aperture spans ``r`` pixels from the centre. The 
   the pixel footprint (a separable tent, the pixel box convolved with itself, which is exact for a
   piecewise-constant scene seen by area-integrating pixels) and normalised to unit sum;
 * :meth:`Aperture.sample_points` - weighted quasi-random points over the pupil, used by the
-  ground-truth shift-and-add renderer in :mod:`refocus_bench.simulators.reference`.
+  ground-truth shift-and-add renderer in :mod:`refocus_bench.simulators.render.reference`.
 
 Orientation: a point *behind* the focus plane (positive signed CoC) draws the aperture as given;
 a point in front of it (negative CoC) draws it rotated by 180 degrees, as a thin lens does
@@ -32,8 +32,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..errors import InvalidInputError, check, check_tensor
-from ..registry import Registry
+from ...errors import InvalidInputError, check, check_tensor
+from ...registry import Registry
 
 __all__ = [
     "Aperture",
@@ -53,7 +53,7 @@ __all__ = [
 MAX_RADIUS_PX = 512.0
 """Largest kernel radius (px) accepted; kernels are (2*ceil(r+1)+1)^2 large."""
 
-_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "apertures"
+_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "apertures"
 
 
 class Aperture:
@@ -252,7 +252,7 @@ class Raster(Aperture):
     def __post_init__(self) -> None:
         mask = self.mask
         if isinstance(mask, (str, os.PathLike)):
-            from ..io import read_image
+            from ...io import read_image
 
             mask = read_image(mask, name="mask")[0].mean(0)
         check_tensor(mask, "mask", ["H", "W"], min_value=0.0, max_value=1.0)

@@ -1,6 +1,6 @@
 """Parameter distributions of the training-pair generator, and the draw of one sample's parameters.
 
-Every random quantity of :mod:`refocus_bench.simulators.pairs` is a :class:`Dist`, written on the
+Every random quantity of :mod:`refocus_bench.simulators.pairs.generate` is a :class:`Dist`, written on the
 command line as a short string:
 
 =====================  ============================================  ===========================
@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import optics
-from ..errors import InvalidInputError, check
+from ... import optics
+from ...errors import InvalidInputError, check
 
 __all__ = [
     "Dist",
@@ -341,7 +341,7 @@ def draw_lens(
 ) -> LensDraw:
     """Draw one accepted blur setting for a (H, W) depth map (see the module docstring).
 
-    ``config`` is a :class:`~refocus_bench.simulators.pairs.PairConfig`. Raises
+    ``config`` is a :class:`~refocus_bench.simulators.pairs.generate.PairConfig`. Raises
     :class:`ParameterError` after ``config.max_draws`` rejected draws.
     """
     h, w = depth.shape

@@ -44,9 +44,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import InvalidInputError, MissingFileError, check
-from ..io import DEPTH_SUFFIXES, IMAGE_SUFFIXES, read_depth, read_image
-from .scenes import RGBDScene
+from ...errors import InvalidInputError, MissingFileError, check
+from ...io import DEPTH_SUFFIXES, IMAGE_SUFFIXES, read_depth, read_image
+from ..render.scenes import RGBDScene
 
 __all__ = [
     "UserScene",

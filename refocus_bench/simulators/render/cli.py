@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import InvalidInputError, check
-from ..io import read_depth, read_image, write_depth, write_image
-from ..optics import ThinLens
+from ...errors import InvalidInputError, check
+from ...io import read_depth, read_image, write_depth, write_image
+from ...optics import ThinLens
 from .apertures import list_apertures, make_aperture
 from .layered import RenderConfig
 
@@ -49,7 +49,7 @@ def focus_from_point(depth_m: torch.Tensor, point: tuple[int, int], name: str = 
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .render import render_bokeh
+    from .rgbd import render_bokeh
 
     image = read_image(args.image)
     depth = read_depth(args.depth, png_scale_m=args.png_depth_scale)
@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         check(args.f_number is not None, "give --f-number (with --focal-length) or --k")
         lens = ThinLens(args.focal_length, args.f_number, focus, args.sensor_width)
         coc_kwargs = {}
-    from .render import resolve_coc
+    from .rgbd import resolve_coc
 
     with torch.no_grad():
         coc = resolve_coc(image, depth, lens, **coc_kwargs)

@@ -11,7 +11,7 @@ Conventions:
   displaced by ``d * (u, v)`` pixels from where the centre view shows it;
 * **focus plane**: a disparity ``d_f``; view ``(u, v)`` is resampled at ``x + d_f * (u, v)`` so that
   plane lines up, and the views are averaged in linear light;
-* **aperture**: a shape (any :mod:`~refocus_bench.simulators.apertures` name) and a radius ``R`` in
+* **aperture**: a shape (any :mod:`~refocus_bench.simulators.render.apertures` name) and a radius ``R`` in
   view units; view ``(u, v)`` gets the weight ``transmittance(u / R, v / R)``, so the shape is
   sampled at the view positions (a 9x9 grid samples a disk of radius 4 at 49 points). A shape that
   would reach view positions beyond the grid is refused rather than silently cut off.
@@ -19,10 +19,10 @@ Conventions:
 With these, a plane of disparity ``d`` is blurred exactly as a thin lens blurs a plane of signed CoC
 radius ``r = R * (d - d_f)`` pixels (positive for planes with a larger disparity than the focus plane),
 the aperture being sampled at the view positions: :func:`refocus` equals
-:func:`~refocus_bench.simulators.reference.render_reference` with that aperture sampling (see
+:func:`~refocus_bench.simulators.render.reference.render_reference` with that aperture sampling (see
 :func:`grid_aperture`), which the tests check on :func:`synthetic_lightfield`\\ s.
 
-:func:`make_lf_benchmark` (in :mod:`refocus_bench.simulators.lf_benchmark`, CLI
+:func:`make_lf_benchmark` (in :mod:`refocus_bench.benchmarks.lightfield`, CLI
 ``refocus-bench make-lf-benchmark``) builds, per light field, an LF-Bokeh set (centre view =
 all-in-focus input -> bokeh at every focus plane and aperture) and an LF-Refocus set (refocused at
 plane A -> refocused at plane B, same aperture).
@@ -41,9 +41,9 @@ import torch
 import torch.nn.functional as F
 from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 
-from ..errors import InvalidInputError, MissingFileError, check, check_tensor
-from ..io import IMAGE_SUFFIXES, read_image
-from .apertures import Aperture, make_aperture
+from ...errors import InvalidInputError, MissingFileError, check, check_tensor
+from ...io import IMAGE_SUFFIXES, read_image
+from ..render.apertures import Aperture, make_aperture
 
 __all__ = [
     "LightField",
@@ -243,7 +243,7 @@ def refocus(lf: LightField, focus_disparity: float, aperture: str | Aperture = "
 class GridAperture(Aperture):
     """An aperture whose 'samples' are given points and weights (the views of a grid).
 
-    :func:`~refocus_bench.simulators.reference.render_reference` with this aperture averages pinhole
+    :func:`~refocus_bench.simulators.render.reference.render_reference` with this aperture averages pinhole
     views at exactly these pupil points, which is what shift-and-add over a light field does.
     """
 
@@ -283,11 +283,11 @@ def synthetic_lightfield(
         grid: (V, U) views.
 
     Layers are composited in the given order (near -> far, as in a LayeredScene) with the reference
-    renderer's per-view occlusion (:func:`~refocus_bench.simulators.reference.reference_linear` with
+    renderer's per-view occlusion (:func:`~refocus_bench.simulators.render.reference.reference_linear` with
     one pupil point). For a physical light field, give each layer ``coc_px / R`` for a lens whose
     aperture spans ``R`` view steps: then far planes have larger disparities, as CoCs grow behind focus.
     """
-    from .reference import reference_linear
+    from ..render.reference import reference_linear
 
     check_tensor(layers, "layers", ["L", 4, "H", "W"], min_value=0.0, max_value=1.0)
     check_tensor(disparities, "disparities", [layers.shape[0]])
@@ -316,7 +316,7 @@ def synthetic_dead_leaves_lightfield(
     The layer at the middle inverse depth has disparity 0 and the extremes ``+-max_disparity``
     (px per view step, far positive). The centre view's disparity map is kept in ``disparity``.
     """
-    from .scenes import dead_leaves_scene
+    from ..render.scenes import dead_leaves_scene
 
     check(math.isfinite(max_disparity) and max_disparity >= 0, lambda: f"max_disparity must be >= 0, got {max_disparity}")
     scene = dead_leaves_scene(size, seed=seed, **scene_kw)
@@ -328,10 +328,3 @@ def synthetic_dead_leaves_lightfield(
     _, _, front = scene.flatten()
     lf.disparity = disp[front][None, None].to(torch.float32)
     return lf
-
-
-def make_lf_benchmark(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - see lf_benchmark.make_lf_benchmark
-    """Build LF-Bokeh / LF-Refocus benchmarks: :func:`refocus_bench.simulators.lf_benchmark.make_lf_benchmark`."""
-    from .lf_benchmark import make_lf_benchmark as build
-
-    return build(*args, **kwargs)

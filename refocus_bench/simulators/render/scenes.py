@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import check
+from ...errors import check
 
 __all__ = [
     "LayeredScene",

@@ -20,7 +20,7 @@ Speed comes from these things:
   channels-last tensor (:func:`direct_conv`, ~3-10x faster there, identical results);
 * each layer is processed only inside the bounding box of the tiles it touches;
 * large temporaries (layer stacks, padded convolution inputs) reuse scratch buffers
-  (:mod:`~refocus_bench.simulators.scratch`) instead of being faulted in afresh for every layer.
+  (:mod:`~refocus_bench.simulators.render.scratch`) instead of being faulted in afresh for every layer.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from kornia.filters import fft_conv, filter2d
 
-from ..errors import check
+from ...errors import check
 from .apertures import Aperture, CatsEye
 from .scratch import scratch
 
@@ -87,7 +87,7 @@ class RenderConfig:
         tile_px: RGB-D images larger than this are rendered in tiles of this size (with a halo
             covering every blur), which bounds peak memory; cat's-eye apertures are not tiled.
         aperture_splits: 2 renders the four quadrants of the aperture separately and sums them (see
-            :mod:`~refocus_bench.simulators.subaperture`): more exact occlusion between defocused
+            :mod:`~refocus_bench.simulators.render.subaperture`): more exact occlusion between defocused
             layers, 4x the cost; 1 renders the whole aperture at once. None = automatic: 2 for layered scenes (:func:`render_layered`, where hidden content is
             known and occlusion order is the remaining error), 1 for RGB-D input and cat's-eye apertures.
     """

@@ -1,7 +1,7 @@
 """Soft depth layers of an RGB-D image: the per-layer inputs of the layered renderer, built tile by tile.
 
 Each pixel's signed CoC lies between two adjacent layer radii (see
-:func:`~refocus_bench.simulators.render.layer_centres`): with ``idx`` the lower one and ``frac`` in
+:func:`~refocus_bench.simulators.render.rgbd.layer_centres`): with ``idx`` the lower one and ``frac`` in
 [0, 1] its position between them, the pixel belongs to layer ``idx`` with weight ``1 - frac`` and to
 layer ``idx + 1`` with weight ``frac``, so radii are never rounded. With ``pos = idx + frac``, the
 weight of layer ``k`` is the hat ``max(0, 1 - |pos - k|)``. A layer's stack holds, per pixel, its
@@ -214,7 +214,7 @@ class SoftLayers:
     def filled(self, layer: int, scale: int, box: Box, reach: float, extremes: CocExtremes, centre_px: float) -> torch.Tensor:
         """Layer ``layer`` inside ``box`` at ``scale``, extended behind nearer layers (disocclusion fill).
 
-        The result of :func:`~refocus_bench.simulators.disocclusion.fill_hidden` on
+        The result of :func:`~refocus_bench.simulators.render.disocclusion.fill_hidden` on
         ``stack(layer, scale, region, coverage=True)`` with the gap ``|CoC - centre_px|`` from
         ``extremes``, where ``region`` is ``box`` grown to whole cells of the fill's grid, cropped to
         ``box``. Without autograd, on the CPU, the tiles are computed only where the layer has weight

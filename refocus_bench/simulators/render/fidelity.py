@@ -1,6 +1,6 @@
 """Fidelity report: renderers measured against the shift-and-add ground truth.
 
-For each case a layered scene is rendered exactly by :func:`~refocus_bench.simulators.reference.render_reference`
+For each case a layered scene is rendered exactly by :func:`~refocus_bench.simulators.render.reference.render_reference`
 and approximately by
 
 * the layered renderer on the full layers (hidden content known): :func:`render_layered`;
@@ -11,7 +11,7 @@ Errors are PSNR in linear light (peak 1) over the whole image and over a band of
 around occlusion edges (where the front-most layer changes), both excluding a border of
 ``margin_px`` where the reference reads reflected content.
 
-Run: ``python -m refocus_bench.simulators.fidelity [--samples 2048] [--size 256]``.
+Run: ``python -m refocus_bench.simulators.render.fidelity [--samples 2048] [--size 256]``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from kornia.color import rgb_to_linear_rgb
 
 from .reference import margin_px, render_reference
-from .render import RenderConfig, render_bokeh, render_layered
+from .rgbd import RenderConfig, render_bokeh, render_layered
 from .scatter import render_scatter
 from .scenes import LayeredScene, dead_leaves_scene, slanted_plane_scene, two_plane_scene
 

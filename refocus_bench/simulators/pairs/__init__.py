@@ -1,0 +1,1 @@
+"""refocus_bench.simulators.pairs."""
