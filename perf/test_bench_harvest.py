@@ -49,9 +49,17 @@ def make_photos(folder: Path, n: int) -> list[Path]:
         img[(i // 80) % 53 * 8 : (i // 80) % 53 * 8 + 8, (i % 80) * 8 : (i % 80) * 8 + 8] = (i * 37) % 256
         img[0, :16, 0] = np.frombuffer(i.to_bytes(16, "little"), np.uint8)  # inside the NEF crop too
         ex = Image.Exif()
-        ex[0x010F], ex[0x0110] = ("NIKON CORPORATION", "NIKON D7000") if i % 8 == 7 else ("Canon", "Canon EOS 5D Mark II")
+        ex[0x010F], ex[0x0110] = (
+            ("NIKON CORPORATION", "NIKON D7000") if i % 8 == 7 else ("Canon", "Canon EOS 5D Mark II")
+        )
         ifd = ex.get_ifd(0x8769)
-        ifd[0x829D], ifd[0x920A], ifd[0x9206], ifd[0x829A], ifd[0x8827] = rat(18, 10), rat(50, 1), rat(2 + i % 7, 1), rat(1, 250), 100
+        ifd[0x829D], ifd[0x920A], ifd[0x9206], ifd[0x829A], ifd[0x8827] = (
+            rat(18, 10),
+            rat(50, 1),
+            rat(2 + i % 7, 1),
+            rat(1, 250),
+            100,
+        )
         if i % 2:
             ifd[0xA405] = 50  # 35 mm equivalent on half of them; the others go through lensfun
         if i % 8 == 7:
@@ -81,7 +89,12 @@ def test_harvest_throughput_vs_raw_exiftool(benchmark, photos):
     def setup():
         shutil.rmtree(out, ignore_errors=True)
         t0 = time.perf_counter()
-        subprocess.run([EXIFTOOL, "-json", "-n", "-@", str(listing)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [EXIFTOOL, "-json", "-n", "-@", str(listing)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         raw_times.append(time.perf_counter() - t0)
         return (), {}
 
@@ -90,11 +103,17 @@ def test_harvest_throughput_vs_raw_exiftool(benchmark, photos):
     harvest_s, raw_s = benchmark.stats.stats.min, min(raw_times)
     ratio = raw_s / harvest_s
     benchmark.extra_info.update(
-        files=N_FILES, harvest_files_per_s=round(N_FILES / harvest_s, 1), raw_exiftool_files_per_s=round(N_FILES / raw_s, 1),
+        files=N_FILES,
+        harvest_files_per_s=round(N_FILES / harvest_s, 1),
+        raw_exiftool_files_per_s=round(N_FILES / raw_s, 1),
         throughput_ratio=round(ratio, 3),
-    )  # fmt: skip
-    print(f"\nharvest {N_FILES / harvest_s:.0f} files/s, raw exiftool -json -n {N_FILES / raw_s:.0f} files/s, ratio {ratio:.2f}")
-    assert ratio >= MIN_THROUGHPUT_RATIO, f"harvest reaches {ratio:.2f} of raw ExifTool's throughput (< {MIN_THROUGHPUT_RATIO})"
+    )
+    print(
+        f"\nharvest {N_FILES / harvest_s:.0f} files/s, raw exiftool -json -n {N_FILES / raw_s:.0f} files/s, ratio {ratio:.2f}"
+    )
+    assert ratio >= MIN_THROUGHPUT_RATIO, (
+        f"harvest reaches {ratio:.2f} of raw ExifTool's throughput (< {MIN_THROUGHPUT_RATIO})"
+    )
 
 
 _MEMORY_PROBE = r"""
@@ -134,9 +153,11 @@ def test_harvest_memory_is_flat_in_the_number_of_files(benchmark, photos, tmp_pa
         f"heap ratio {heap_ratio:.2f}, RSS growth {rss_growth_mib:.1f} MiB"
     )
     benchmark.extra_info.update(
-        n_files=MEMORY_N, heap_peak_mib_n=round(m1["tracemalloc_peak_bytes"] / 2**20, 2),
-        heap_peak_mib_4n=round(m4["tracemalloc_peak_bytes"] / 2**20, 2), max_rss_mib_n=round(m1["max_rss_kib"] / 1024),
+        n_files=MEMORY_N,
+        heap_peak_mib_n=round(m1["tracemalloc_peak_bytes"] / 2**20, 2),
+        heap_peak_mib_4n=round(m4["tracemalloc_peak_bytes"] / 2**20, 2),
+        max_rss_mib_n=round(m1["max_rss_kib"] / 1024),
         max_rss_mib_4n=round(m4["max_rss_kib"] / 1024),
-    )  # fmt: skip
+    )
     assert heap_ratio < 1.5, f"Python heap peak grew {heap_ratio:.2f}x for 4x the files"
     assert rss_growth_mib < 64, f"resident memory grew {rss_growth_mib:.0f} MiB for 3N more files"

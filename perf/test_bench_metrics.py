@@ -63,12 +63,15 @@ def raw_calls():
         def call(p, t):
             with torch.no_grad():
                 return net(p, t, normalize=True)
+
         return call
 
     return {
         "psnr.rgb": lambda p, t: peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3)),
         "ssim.rgb": lambda p, t: structural_similarity_index_measure(p, t, data_range=1.0, reduction="none"),
-        "ms_ssim.rgb": lambda p, t: multiscale_structural_similarity_index_measure(p, t, data_range=1.0, reduction="none"),
+        "ms_ssim.rgb": lambda p, t: multiscale_structural_similarity_index_measure(
+            p, t, data_range=1.0, reduction="none"
+        ),
         "mae.rgb": lambda p, t: (p - t).abs().mean(dim=(1, 2, 3)),
         "lpips.alex": lpips_raw(alex),
         "lpips.vgg": lpips_raw(vgg),
@@ -101,8 +104,15 @@ def test_suite_overhead_on_1mp_pair(benchmark, pair, raw_calls):
     suite_min = benchmark.stats.stats.min
     raw_min = sum(min(v) for v in raw_times.values())
     ratio = suite_min / raw_min
-    benchmark.extra_info.update({"suite_min_s": suite_min, "raw_sum_min_s": raw_min, "ratio": ratio,
-                                 "raw_min_s": {k: min(v) for k, v in raw_times.items()}, "metrics": SUITE})
+    benchmark.extra_info.update(
+        {
+            "suite_min_s": suite_min,
+            "raw_sum_min_s": raw_min,
+            "ratio": ratio,
+            "raw_min_s": {k: min(v) for k, v in raw_times.items()},
+            "metrics": SUITE,
+        }
+    )
     print(f"\nsuite {suite_min:.3f} s, sum of raw library calls {raw_min:.3f} s, ratio {ratio:.3f}")
     assert ratio <= MAX_RATIO, f"suite costs {ratio:.3f}x the raw library calls (limit {MAX_RATIO}x)"
 
@@ -116,7 +126,7 @@ def test_lpips_batched_is_not_slower_than_one_by_one(benchmark, pair):
     lpips_distance(x[:1], y[:1])
 
     def looped():
-        return torch.cat([lpips_distance(x[i:i + 1], y[i:i + 1]) for i in range(8)])
+        return torch.cat([lpips_distance(x[i : i + 1], y[i : i + 1]) for i in range(8)])
 
     loop_times: list[float] = []
 

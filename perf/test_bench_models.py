@@ -57,7 +57,11 @@ def test_seconds_per_512px_image(benchmark, scene, name, kwargs, task):
         call, args, kw = model.deblur, (scene["blurry"],), {}
     else:
         src = scene["aif"] if task == "bokeh" else scene["blurry"]
-        call, args, kw = getattr(model, task), (src, scene["depth"]), {"focus_distance_m": scene["focus"], "k_px_m": 40.0}
+        call, args, kw = (
+            getattr(model, task),
+            (src, scene["depth"]),
+            {"focus_distance_m": scene["focus"], "k_px_m": 40.0},
+        )
     call(*args, **kw)  # warm caches (kernels, allocator)
     out = benchmark.pedantic(call, args=args, kwargs=kw, rounds=3, iterations=1)
     assert out.shape == (1, 3, SIZE, SIZE)

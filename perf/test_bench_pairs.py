@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from refocus_bench.simulators.pairs.shards import run
 from refocus_bench.simulators.pairs.generate import PairConfig
+from refocus_bench.simulators.pairs.shards import run
 
 CONFIG = dict(size=(512, 512), num_scenes=4, pairs_per_scene=2, scenes_per_shard=1, seed=2026)
 RESULTS: dict[int, dict] = {}
@@ -51,10 +51,15 @@ def test_pairs_per_second_512(benchmark, tmp_path_factory, workers):
     hashes = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted((out / "data").rglob("*.parquet"))}
     RESULTS[workers] = {"seconds": seconds, "hashes": hashes}
     benchmark.extra_info.update(
-        workers=workers, pairs=result.records, seconds=round(seconds, 2), pairs_per_s=round(result.records / seconds, 3),
-        samples_per_s=round(result.records / 3 / seconds, 3), cpu_seconds=round(cpu, 2),
-        cpu_seconds_per_pair=round(cpu / result.records, 3), load_average_1min=round(os.getloadavg()[0], 2),
-    )  # fmt: skip
+        workers=workers,
+        pairs=result.records,
+        seconds=round(seconds, 2),
+        pairs_per_s=round(result.records / seconds, 3),
+        samples_per_s=round(result.records / 3 / seconds, 3),
+        cpu_seconds=round(cpu, 2),
+        cpu_seconds_per_pair=round(cpu / result.records, 3),
+        load_average_1min=round(os.getloadavg()[0], 2),
+    )
     if 1 in RESULTS and 2 in RESULTS:
         assert RESULTS[1]["hashes"] == RESULTS[2]["hashes"]
         benchmark.extra_info["speedup_vs_1_worker"] = round(RESULTS[1]["seconds"] / RESULTS[2]["seconds"], 2)

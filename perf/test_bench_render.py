@@ -42,7 +42,9 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def rgbd_1024() -> tuple[torch.Tensor, torch.Tensor]:
     scene = middlebury_motorcycle()
-    image = F.interpolate(scene.image, size=(1024, 1024), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    image = F.interpolate(scene.image, size=(1024, 1024), mode="bilinear", antialias=True, align_corners=False).clamp(
+        0, 1
+    )
     depth = F.interpolate(scene.depth_m, size=(1024, 1024), mode="nearest")
     inv = 1.0 / depth
     focus_inv = 0.5 * (inv.min() + inv.max())
@@ -174,8 +176,13 @@ def test_cuda_layered_vs_scatter_1024(benchmark, rgbd_1024):
 
     forward_backward()
     backward = _best_of(forward_backward, rounds=3, sync=torch.cuda.synchronize)
-    info = {"device": torch.cuda.get_device_name(), "layered_s": layered, "scatter_s": scatter,
-            "speedup": scatter / layered, "forward_backward_s": backward}
+    info = {
+        "device": torch.cuda.get_device_name(),
+        "layered_s": layered,
+        "scatter_s": scatter,
+        "speedup": scatter / layered,
+        "forward_backward_s": backward,
+    }
     benchmark.extra_info.update(info)
     print("\n" + json.dumps(info, indent=1))
     assert scatter / layered >= 1.0

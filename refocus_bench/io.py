@@ -115,7 +115,9 @@ def write_image(path: str | os.PathLike[str], image: torch.Tensor, bit_depth: in
     check_tensor(image, "image", [3, "H", "W"])
     arr = image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()[..., ::-1]  # RGB -> BGR
     suffix = Path(path).suffix.lower()
-    check(suffix in IMAGE_SUFFIXES, lambda: f"output path must end in one of {sorted(IMAGE_SUFFIXES)}, got {str(path)!r}")
+    check(
+        suffix in IMAGE_SUFFIXES, lambda: f"output path must end in one of {sorted(IMAGE_SUFFIXES)}, got {str(path)!r}"
+    )
     if bit_depth == 16:
         check(suffix in (".png", ".tif", ".tiff"), lambda: "16-bit output needs a .png or .tif path")
         data = np.round(arr * 65535.0).astype(np.uint16)
@@ -137,7 +139,10 @@ def read_depth(path: str | os.PathLike[str], png_scale_m: float = 1e-3, name: st
     """
     p = _existing(path, name)
     suffix = p.suffix.lower()
-    check(suffix in DEPTH_SUFFIXES, lambda: f"{name}: unsupported depth file {str(p)!r}; expected one of {sorted(DEPTH_SUFFIXES)}")
+    check(
+        suffix in DEPTH_SUFFIXES,
+        lambda: f"{name}: unsupported depth file {str(p)!r}; expected one of {sorted(DEPTH_SUFFIXES)}",
+    )
     try:
         if suffix == ".npy":
             arr = np.load(p, allow_pickle=False).astype(np.float64)

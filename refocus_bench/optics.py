@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
 
 import torch
 
 from .errors import check, check_positive, check_tensor
 
-Scalar = Union[float, torch.Tensor]
+Scalar = float | torch.Tensor
 
 __all__ = [
     "ThinLens",
@@ -103,7 +102,10 @@ def _fmt(x: Scalar) -> str:
 def _check_depth(depth_m: Scalar, name: str = "depth_m") -> None:
     if isinstance(depth_m, torch.Tensor):
         check_tensor(depth_m, name, allow_inf=True)
-        check(bool((depth_m > 0).all()), lambda: f"{name} must be > 0 m (inf allowed for sky), got minimum {float(depth_m.min()):g}")
+        check(
+            bool((depth_m > 0).all()),
+            lambda: f"{name} must be > 0 m (inf allowed for sky), got minimum {float(depth_m.min()):g}",
+        )
     else:
         check(isinstance(depth_m, (int, float)), lambda: f"{name} must be a number or tensor")
         check(not math.isnan(depth_m) and depth_m > 0, lambda: f"{name} must be > 0 m (inf allowed), got {depth_m}")
@@ -183,8 +185,12 @@ def coc_radius_px(
     """
     _check_depth(depth_m)
     _check_per_sample(
-        depth_m, focal_length_mm=focal_length_mm, f_number=f_number, focus_distance_m=focus_distance_m,
-        sensor_width_mm=sensor_width_mm, image_width_px=image_width_px,
+        depth_m,
+        focal_length_mm=focal_length_mm,
+        f_number=f_number,
+        focus_distance_m=focus_distance_m,
+        sensor_width_mm=sensor_width_mm,
+        image_width_px=image_width_px,
     )
     k = coc_gain_px_m(focal_length_mm, f_number, focus_distance_m, sensor_width_mm, image_width_px)
     return coc_radius_from_k(depth_m, k, focus_distance_m)
@@ -204,8 +210,12 @@ def depth_from_coc_px(
     at infinity (``K / s``) map to ``inf``; radii in front of the lens are rejected.
     """
     _check_per_sample(
-        coc_px, focal_length_mm=focal_length_mm, f_number=f_number, focus_distance_m=focus_distance_m,
-        sensor_width_mm=sensor_width_mm, image_width_px=image_width_px,
+        coc_px,
+        focal_length_mm=focal_length_mm,
+        f_number=f_number,
+        focus_distance_m=focus_distance_m,
+        sensor_width_mm=sensor_width_mm,
+        image_width_px=image_width_px,
     )
     k = coc_gain_px_m(focal_length_mm, f_number, focus_distance_m, sensor_width_mm, image_width_px)
     k = _like(k, coc_px)
@@ -214,7 +224,9 @@ def depth_from_coc_px(
     if isinstance(inv, torch.Tensor):
         check(not bool(torch.isnan(inv).any()), "coc_px contains NaN values")
         inv = torch.clamp(inv, min=0.0)
-        return torch.where(inv > 0, 1.0 / torch.where(inv > 0, inv, torch.ones_like(inv)), torch.full_like(inv, math.inf))
+        return torch.where(
+            inv > 0, 1.0 / torch.where(inv > 0, inv, torch.ones_like(inv)), torch.full_like(inv, math.inf)
+        )
     check(not math.isnan(inv), "coc_px must not be NaN")
     return math.inf if inv <= 0 else 1.0 / inv
 
@@ -254,7 +266,11 @@ def depth_of_field_m(
     if isinstance(h, torch.Tensor) or isinstance(s, torch.Tensor):
         h_t, s_t = torch.as_tensor(h, dtype=torch.float64), torch.as_tensor(s, dtype=torch.float64)
         denom = h_t - s_t
-        far = torch.where(denom > 0, s_t * (h_t - f) / torch.where(denom > 0, denom, torch.ones_like(denom)), torch.full_like(denom, math.inf))
+        far = torch.where(
+            denom > 0,
+            s_t * (h_t - f) / torch.where(denom > 0, denom, torch.ones_like(denom)),
+            torch.full_like(denom, math.inf),
+        )
         return near, far
     far = s * (h - f) / (h - s) if h > s else math.inf
     return near, far
@@ -319,11 +335,15 @@ class ThinLens:
 
     def k_px_m(self, image_width_px: Scalar) -> Scalar:
         """Blur gain ``K`` (pixel-metres) for an image ``image_width_px`` wide."""
-        return coc_gain_px_m(self.focal_length_mm, self.f_number, self.focus_distance_m, self.sensor_width_mm, image_width_px)
+        return coc_gain_px_m(
+            self.focal_length_mm, self.f_number, self.focus_distance_m, self.sensor_width_mm, image_width_px
+        )
 
     def coc_radius_px(self, depth_m: Scalar, image_width_px: Scalar) -> Scalar:
         """Signed CoC radius (px) of points at ``depth_m``; see :func:`coc_radius_px`."""
-        return coc_radius_px(depth_m, self.focal_length_mm, self.f_number, self.focus_distance_m, self.sensor_width_mm, image_width_px)
+        return coc_radius_px(
+            depth_m, self.focal_length_mm, self.f_number, self.focus_distance_m, self.sensor_width_mm, image_width_px
+        )
 
     def depth_of_field_m(self, coc_limit_mm: Scalar = 0.03) -> tuple[Scalar, Scalar]:
         return depth_of_field_m(self.focal_length_mm, self.f_number, self.focus_distance_m, coc_limit_mm)

@@ -61,20 +61,19 @@ class Registry:
         self._discovered = entry_point_group is None
 
     # -- registration -------------------------------------------------------------------------
-    def register(
-        self, name: str, obj: Any = None, *, description: str = "", override: bool = False
-    ) -> Any:
+    def register(self, name: str, obj: Any = None, *, description: str = "", override: bool = False) -> Any:
         """Register ``obj`` (an object or a ``"module:obj"`` string) under ``name``.
 
         Without ``obj`` this returns a decorator.
         """
-        check(isinstance(name, str) and name.strip() == name and name, f"{self.kind} name must be a non-empty string without surrounding spaces, got {name!r}")
+        check(
+            isinstance(name, str) and name.strip() == name and name,
+            f"{self.kind} name must be a non-empty string without surrounding spaces, got {name!r}",
+        )
 
         def add(target: Any) -> Any:
             if name in self._entries and not override:
-                raise InvalidInputError(
-                    f"{self.kind} {name!r} is already registered; pass override=True to replace it"
-                )
+                raise InvalidInputError(f"{self.kind} {name!r} is already registered; pass override=True to replace it")
             self._entries[name] = target
             doc = description
             if not doc and not isinstance(target, str):

@@ -64,8 +64,21 @@ __all__ = [
 SCHEMA = "refocus-bench.results/1"
 STATUSES = {"complete", "partial"}
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_TOP_KEYS = ("schema", "status", "toolkit", "model", "benchmark", "metrics", "seeds", "environment",
-             "started", "wall_time_s", "samples", "summary", "digest")
+_TOP_KEYS = (
+    "schema",
+    "status",
+    "toolkit",
+    "model",
+    "benchmark",
+    "metrics",
+    "seeds",
+    "environment",
+    "started",
+    "wall_time_s",
+    "samples",
+    "summary",
+    "digest",
+)
 _BENCH_KEYS = ("name", "version", "content_hash", "task", "headline_metric", "num_samples")
 _TASKS = {"deblur", "bokeh", "refocus"}
 
@@ -153,7 +166,9 @@ def validate_record(record: Any, *, where: str = "results") -> dict[str, Any]:
     bench = record["benchmark"]
     _need(bench, _BENCH_KEYS, f"{where}.benchmark")
     if not (isinstance(bench["content_hash"], str) and _HEX64.match(bench["content_hash"])):
-        raise _fail(f"{where}.benchmark.content_hash", f"expected 64 lowercase hex digits, got {bench['content_hash']!r}")
+        raise _fail(
+            f"{where}.benchmark.content_hash", f"expected 64 lowercase hex digits, got {bench['content_hash']!r}"
+        )
     if bench["task"] not in _TASKS:
         raise _fail(f"{where}.benchmark.task", f"expected one of {sorted(_TASKS)}, got {bench['task']!r}")
     n_expected = bench["num_samples"]
@@ -171,8 +186,10 @@ def validate_record(record: Any, *, where: str = "results") -> dict[str, Any]:
     if len(set(names)) != len(names):
         raise _fail(f"{where}.metrics", f"duplicate metric names in {names}")
     if bench["headline_metric"] not in names:
-        raise _fail(f"{where}.benchmark.headline_metric",
-                    f"{bench['headline_metric']!r} is not among the record's metrics {names}")
+        raise _fail(
+            f"{where}.benchmark.headline_metric",
+            f"{bench['headline_metric']!r} is not among the record's metrics {names}",
+        )
     samples = record["samples"]
     if not isinstance(samples, list):
         raise _fail(f"{where}.samples", "expected a list")
@@ -200,24 +217,33 @@ def validate_record(record: Any, *, where: str = "results") -> dict[str, Any]:
         if has_null and not (isinstance(s["error"], str) and s["error"]):
             raise _fail(f"{w}.error", "a sample with a null score must say why in 'error'")
         n_errors += bool(s["error"])
-        if "subset" in s and not (isinstance(s["subset"], Mapping)
-                                  and all(isinstance(k, str) and isinstance(v, str) for k, v in s["subset"].items())):
+        if "subset" in s and not (
+            isinstance(s["subset"], Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in s["subset"].items())
+        ):
             raise _fail(f"{w}.subset", "expected an object of string keys and string values")
     if record["status"] == "complete":
         if len(samples) != n_expected:
-            raise _fail(f"{where}.samples", f"a complete record needs {n_expected} samples "
-                                            f"(benchmark.num_samples), got {len(samples)}")
+            raise _fail(
+                f"{where}.samples",
+                f"a complete record needs {n_expected} samples (benchmark.num_samples), got {len(samples)}",
+            )
     elif len(samples) > n_expected:
         raise _fail(f"{where}.samples", f"{len(samples)} samples exceed benchmark.num_samples={n_expected}")
     expected_summary = summarize(samples, names)
     if record["summary"] != expected_summary:
-        raise _fail(f"{where}.summary", "does not match the per-sample scores "
-                                        f"(recomputed {expected_summary}, recorded {record['summary']})")
+        raise _fail(
+            f"{where}.summary",
+            f"does not match the per-sample scores (recomputed {expected_summary}, recorded {record['summary']})",
+        )
     digest = record_digest(record)
     if record["digest"] != digest:
-        raise _fail(f"{where}.digest", "does not match the record's content: the file was edited after it "
-                                       "was written (recompute it with refocus_bench.results.finalize_record "
-                                       "only if the edit is legitimate)")
+        raise _fail(
+            f"{where}.digest",
+            "does not match the record's content: the file was edited after it "
+            "was written (recompute it with refocus_bench.results.finalize_record "
+            "only if the edit is legitimate)",
+        )
     return dict(record)
 
 

@@ -23,7 +23,9 @@ DEMO_FOCUS_M = (2.3, 4.2)
 DEMO_LENS = {"focal_length_mm": 85.0, "f_number": 1.4, "sensor_width_mm": 36.0}
 
 
-def render_showcase(out_dir: str | Path, apertures: tuple[str, ...] = DEMO_APERTURES, highlight_gain: float = 1.0) -> dict:
+def render_showcase(
+    out_dir: str | Path, apertures: tuple[str, ...] = DEMO_APERTURES, highlight_gain: float = 1.0
+) -> dict:
     """Render the demo set into ``out_dir`` and return the JSON-able record of what was made."""
     from tqdm import tqdm
 
@@ -89,16 +91,22 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     record = render_showcase(args.output, highlight_gain=args.highlight_gain)
     out = Path(args.output)
-    print(f"\nRendered {len(record['renders'])} images of {record['scene']['name']} in {time.perf_counter() - start:.1f} s")
+    print(
+        f"\nRendered {len(record['renders'])} images of {record['scene']['name']} in {time.perf_counter() - start:.1f} s"
+    )
     print("| focus (m) | aperture | CoC range (px) | seconds |\n|---:|---|---|---:|")
     for r in record["renders"]:
-        print(f"| {r['focus_distance_m']} | {r['aperture']} | {r['coc_px_min']:.1f} .. {r['coc_px_max']:.1f} | {r['seconds']:.2f} |")
+        print(
+            f"| {r['focus_distance_m']} | {r['aperture']} | {r['coc_px_min']:.1f} .. {r['coc_px_max']:.1f} | {r['seconds']:.2f} |"
+        )
     print(f"\nContact sheet: {out / 'contact_sheet.png'}\nRecord: {out / 'showcase.json'}")
     return 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("showcase", help="render the bundled real RGB-D scene with several apertures", description=__doc__)
+    p = subparsers.add_parser(
+        "showcase", help="render the bundled real RGB-D scene with several apertures", description=__doc__
+    )
     p.add_argument("-o", "--output", default="out/showcase", help="output folder (default out/showcase)")
     p.add_argument("--highlight-gain", type=float, default=1.0, help="boost clipped highlights (1 = off)")
     p.set_defaults(func=_run)

@@ -49,10 +49,16 @@ BOKEH_ROWS = [
 ]
 REFOCUS_ROWS = [
     ("identity", "identity", {}),
-    ("cascade wiener(est) -> gaussian", "refocus.cascade", {"deblur": "deblur.wiener", "bokeh": "bokeh.gaussian",
-                                                            "deblur_kwargs": {"coc_source": "estimate"}}),
-    ("cascade wiener(est) -> layered", "refocus.cascade", {"deblur": "deblur.wiener", "bokeh": "bokeh.layered",
-                                                           "deblur_kwargs": {"coc_source": "estimate"}}),
+    (
+        "cascade wiener(est) -> gaussian",
+        "refocus.cascade",
+        {"deblur": "deblur.wiener", "bokeh": "bokeh.gaussian", "deblur_kwargs": {"coc_source": "estimate"}},
+    ),
+    (
+        "cascade wiener(est) -> layered",
+        "refocus.cascade",
+        {"deblur": "deblur.wiener", "bokeh": "bokeh.layered", "deblur_kwargs": {"coc_source": "estimate"}},
+    ),
     ("genrefocus.tiny", "genrefocus.tiny", {}),
 ]
 
@@ -76,7 +82,9 @@ def run_rows(task: str, rows, pairs: dict, metrics: dict, cache: Path | None = N
         oracle = bool(rest and rest[0])
         model = create_model(name, **kwargs).eval()
         wpath = getattr(model, "weights_path", None)
-        key = json.dumps([task, label, name, kwargs, oracle, wpath and file_sha256(wpath), digest, sorted(metrics)], default=str)
+        key = json.dumps(
+            [task, label, name, kwargs, oracle, wpath and file_sha256(wpath), digest, sorted(metrics)], default=str
+        )
         entry = cache / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json" if cache else None
         if entry is not None and entry.is_file():
             out.append(json.loads(entry.read_text()))
@@ -91,16 +99,30 @@ def run_rows(task: str, rows, pairs: dict, metrics: dict, cache: Path | None = N
                 p = model.deblur(pairs["blurry"][i : i + 1], coc_px=pairs["coc_in"][i : i + 1] if oracle else None)
             else:
                 src = pairs["aif"] if task == "bokeh" else pairs["blurry"]
-                p = getattr(model, task)(src[i : i + 1], pairs["depth"][i : i + 1], focus_distance_m=float(pairs["focus_out"][i]),
-                                         k_px_m=float(pairs["k_out"][i]), aperture=ap)
+                p = getattr(model, task)(
+                    src[i : i + 1],
+                    pairs["depth"][i : i + 1],
+                    focus_distance_m=float(pairs["focus_out"][i]),
+                    k_px_m=float(pairs["k_out"][i]),
+                    aperture=ap,
+                )
             preds.append(p)
             keep.append(i)
         seconds = (time.time() - t0) / max(1, len(keep))
         target = (pairs["aif"] if task == "deblur" else pairs["bokeh"])[keep]
         scores = score_all(metrics, torch.cat(preds), target)
-        out.append({"label": label, "model": name, "kwargs": {k: v for k, v in kwargs.items() if k != "weights"},
-                    "weights_sha256": wpath and file_sha256(wpath), "oracle_coc": oracle, "samples": keep,
-                    "seconds_per_image": seconds, "scores": scores})
+        out.append(
+            {
+                "label": label,
+                "model": name,
+                "kwargs": {k: v for k, v in kwargs.items() if k != "weights"},
+                "weights_sha256": wpath and file_sha256(wpath),
+                "oracle_coc": oracle,
+                "samples": keep,
+                "seconds_per_image": seconds,
+                "scores": scores,
+            }
+        )
         if entry is not None:
             entry.write_text(json.dumps(out[-1], default=str))
         print(f"[{task}] {label}: LPIPS {sum(scores['lpips.alex']) / len(keep):.4f} ({seconds:.2f} s/img)", flush=True)
@@ -113,15 +135,21 @@ def mean(xs: list[float]) -> float:
 
 def table(rows: list[dict], subset: set[int] | None = None) -> list[str]:
     vgg = all("lpips.vgg" in r["scores"] for r in rows)
-    lines = ["| model | LPIPS-alex (lower is better) | " + ("LPIPS-vgg | " if vgg else "") + "PSNR dB | SSIM | pairs | s / image |",
-             "|---|---|---|---|---|---|" + ("---|" if vgg else "")]
+    lines = [
+        "| model | LPIPS-alex (lower is better) | "
+        + ("LPIPS-vgg | " if vgg else "")
+        + "PSNR dB | SSIM | pairs | s / image |",
+        "|---|---|---|---|---|---|" + ("---|" if vgg else ""),
+    ]
     for r in rows:
         idx = [j for j, s in enumerate(r["samples"]) if subset is None or s in subset]
         if not idx:
             continue
         sc = {k: mean([v[j] for j in idx]) for k, v in r["scores"].items()}
         v = f"{sc['lpips.vgg']:.4f} | " if vgg else ""
-        lines.append(f"| {r['label']} | {sc['lpips.alex']:.4f} | {v}{sc['psnr.rgb']:.2f} | {sc['ssim.rgb']:.4f} | {len(idx)} | {r['seconds_per_image']:.2f} |")
+        lines.append(
+            f"| {r['label']} | {sc['lpips.alex']:.4f} | {v}{sc['psnr.rgb']:.2f} | {sc['ssim.rgb']:.4f} | {len(idx)} | {r['seconds_per_image']:.2f} |"
+        )
     return lines
 
 
@@ -142,8 +170,10 @@ PREVIOUS = "genrefocus.tiny (previous weights)"
 
 def paired_table(results: dict, metric: str = "lpips.alex") -> list[str]:
     """Per-pair ``metric`` differences (mean, standard error, mean / s.e., wins) of the headline comparisons."""
-    lines = [f"| task | comparison | mean {metric} difference +- s.e. (negative: first is better) | mean / s.e. | pairs where the first is better |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"| task | comparison | mean {metric} difference +- s.e. (negative: first is better) | mean / s.e. | pairs where the first is better |",
+        "|---|---|---|---|---|",
+    ]
     comparisons = list(PAIRED)
     if any(r["label"] == PREVIOUS for r in results["deblur"]):
         comparisons += [("deblur", "genrefocus.tiny", PREVIOUS), ("refocus", "genrefocus.tiny", PREVIOUS)]
@@ -156,7 +186,9 @@ def paired_table(results: dict, metric: str = "lpips.alex") -> list[str]:
         d = [sa[i] - sb[i] for i in sorted(set(sa) & set(sb))]
         m = mean(d)
         se = (sum((x - m) ** 2 for x in d) / max(1, len(d) - 1)) ** 0.5 / len(d) ** 0.5
-        lines.append(f"| {task} | {a} vs {b} | {m:+.4f} +- {se:.4f} | {m / se if se else float('nan'):+.1f} | {sum(x < 0 for x in d)}/{len(d)} |")
+        lines.append(
+            f"| {task} | {a} vs {b} | {m:+.4f} +- {se:.4f} | {m / se if se else float('nan'):+.1f} | {sum(x < 0 for x in d)}/{len(d)} |"
+        )
     return lines
 
 
@@ -167,10 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="reports/model_comparison")
-    p.add_argument("--previous-weights", help="also score genrefocus.tiny with these (earlier) weights, paired with the current ones")
-    p.add_argument("--previous-arch", default='{"deblur_refine_widths": null}', help="JSON arch overrides of --previous-weights")
-    p.add_argument("--cache", help="folder caching the test pairs and per-row scores (rows re-run only when data, model, "
-                                   "weights or metrics change)")
+    p.add_argument(
+        "--previous-weights",
+        help="also score genrefocus.tiny with these (earlier) weights, paired with the current ones",
+    )
+    p.add_argument(
+        "--previous-arch", default='{"deblur_refine_widths": null}', help="JSON arch overrides of --previous-weights"
+    )
+    p.add_argument(
+        "--cache",
+        help="folder caching the test pairs and per-row scores (rows re-run only when data, model, "
+        "weights or metrics change)",
+    )
     p.add_argument("--only", help="comma-separated tasks to run (the report needs all three; for warming --cache)")
     p.add_argument("--deblur-vgg", action="store_true", help="also score deblurring by LPIPS-vgg (not a training loss)")
     args = p.parse_args(argv)
@@ -199,39 +239,79 @@ def main(argv: list[str] | None = None) -> int:
         deblur_rows.append((PREVIOUS, "genrefocus.tiny", prev, False))
         refocus_rows.append((PREVIOUS, "genrefocus.tiny", prev))
     if args.only:  # warm the cache with the rows that do not depend on genrefocus.tiny's new weights
-        todo = {"deblur": (deblur_rows, deblur_metrics), "bokeh": (BOKEH_ROWS, metrics), "refocus": (refocus_rows, metrics)}
+        todo = {
+            "deblur": (deblur_rows, deblur_metrics),
+            "bokeh": (BOKEH_ROWS, metrics),
+            "refocus": (refocus_rows, metrics),
+        }
         for task in args.only.split(","):
             rows, ms = todo[task]
             run_rows(task, [r for r in rows if r[0] != "genrefocus.tiny"], pairs, ms, cache, digest)
         return 0
-    results = {"deblur": run_rows("deblur", deblur_rows, pairs, deblur_metrics, cache, digest),
-               "bokeh": run_rows("bokeh", BOKEH_ROWS, pairs, metrics, cache, digest),
-               "refocus": run_rows("refocus", refocus_rows, pairs, metrics, cache, digest)}
+    results = {
+        "deblur": run_rows("deblur", deblur_rows, pairs, deblur_metrics, cache, digest),
+        "bokeh": run_rows("bokeh", BOKEH_ROWS, pairs, metrics, cache, digest),
+        "refocus": run_rows("refocus", refocus_rows, pairs, metrics, cache, digest),
+    }
     tiny = create_model("genrefocus.tiny")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    record = {"settings": vars(args), "data_sha256": digest, "split": "test", "tiny_weights": tiny.weights_path,
-              "tiny_sha256": tiny.card.weights[0].sha256, "torch": torch.__version__, "python": platform.python_version(),
-              "minutes": (time.time() - t0) / 60, "metrics": {k: m.definition() for k, m in metrics.items()}, "results": results}
+    record = {
+        "settings": vars(args),
+        "data_sha256": digest,
+        "split": "test",
+        "tiny_weights": tiny.weights_path,
+        "tiny_sha256": tiny.card.weights[0].sha256,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "minutes": (time.time() - t0) / 60,
+        "metrics": {k: m.definition() for k, m in metrics.items()},
+        "results": results,
+    }
     (out / "results.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     disks = {i for i in range(args.pairs) if OUTPUT_APERTURES[int(pairs["aperture_out"][i])] == "disk"}
     lines = [
-        "# Model comparison on held-out generated pairs", "",
-        f"Command: `python scripts/eval_models.py {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
+        "# Model comparison on held-out generated pairs",
+        "",
+        f"Command: `python scripts/eval_models.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        "",
         f"{args.pairs} pairs from the `test` seed range of `refocus_bench/models/genrefocus/synthetic.py` at {args.size} px "
         f"(data sha256 `{digest}`); targets are exact layered renders (hidden content included). "
         f"`genrefocus.tiny` weights sha256 `{tiny.card.weights[0].sha256}`. Seconds per image on this shared 2-core CPU "
-        "include other engineers' load; see perf/test_bench_models.py for timings.", "",
-        "## Deblur (blurry input -> all-in-focus target)", "", *table(results["deblur"]), "",
-        "## Bokeh (AIF + depth + focus + K + aperture -> bokeh target), all apertures", "", *table(results["bokeh"]), "",
-        f"## Bokeh, disk-aperture pairs only ({len(disks)} pairs; the only ones bokeh.scatter can render)", "",
-        *table(results["bokeh"], disks), "",
-        "## Refocus (blurry input -> new focus / K / aperture target)", "", *table(results["refocus"]), "",
-        "## Paired differences (same pairs)", "", *paired_table(results), "",
-        *(["LPIPS-vgg (a second perceptual metric; the refinement was trained with LPIPS-alex, not this one):", "",
-            *paired_table({"deblur": results["deblur"]} | {t: [] for t in ("bokeh", "refocus")}, "lpips.vgg"), ""]
-          if args.deblur_vgg else []),
-        "Per-sample scores: `results.json`.", "",
+        "include other engineers' load; see perf/test_bench_models.py for timings.",
+        "",
+        "## Deblur (blurry input -> all-in-focus target)",
+        "",
+        *table(results["deblur"]),
+        "",
+        "## Bokeh (AIF + depth + focus + K + aperture -> bokeh target), all apertures",
+        "",
+        *table(results["bokeh"]),
+        "",
+        f"## Bokeh, disk-aperture pairs only ({len(disks)} pairs; the only ones bokeh.scatter can render)",
+        "",
+        *table(results["bokeh"], disks),
+        "",
+        "## Refocus (blurry input -> new focus / K / aperture target)",
+        "",
+        *table(results["refocus"]),
+        "",
+        "## Paired differences (same pairs)",
+        "",
+        *paired_table(results),
+        "",
+        *(
+            [
+                "LPIPS-vgg (a second perceptual metric; the refinement was trained with LPIPS-alex, not this one):",
+                "",
+                *paired_table({"deblur": results["deblur"]} | {t: [] for t in ("bokeh", "refocus")}, "lpips.vgg"),
+                "",
+            ]
+            if args.deblur_vgg
+            else []
+        ),
+        "Per-sample scores: `results.json`.",
+        "",
     ]
     (out / "README.md").write_text("\n".join(lines))
     print("\n".join(lines))

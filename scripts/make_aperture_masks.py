@@ -8,8 +8,8 @@ Run: .venv/bin/python scripts/make_aperture_masks.py
 import math
 from pathlib import Path
 
-import numpy as np
 import cv2
+import numpy as np
 
 SIZE, SUB = 256, 4
 OUT = Path(__file__).resolve().parents[1] / "refocus_bench" / "data" / "apertures"
@@ -53,7 +53,9 @@ def star(x, y):
 
 
 def triangle(x, y):
-    verts = [(math.cos(a), math.sin(a)) for a in (math.pi / 2, math.pi / 2 + 2 * math.pi / 3, math.pi / 2 + 4 * math.pi / 3)]
+    verts = [
+        (math.cos(a), math.sin(a)) for a in (math.pi / 2, math.pi / 2 + 2 * math.pi / 3, math.pi / 2 + 4 * math.pi / 3)
+    ]
     return polygon_inside(x, y, verts)
 
 

@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -136,12 +135,18 @@ def load_or_make(args) -> tuple[dict, dict]:
         if cached_key == key:
             flat = load_file(args.cache)
             print(f"reusing cached pairs {args.cache}", flush=True)
-            return ({k[6:]: v for k, v in flat.items() if k.startswith("train.")}, {k[4:]: v for k, v in flat.items() if k.startswith("val.")})
+            return (
+                {k[6:]: v for k, v in flat.items() if k.startswith("train.")},
+                {k[4:]: v for k, v in flat.items() if k.startswith("val.")},
+            )
     print(f"generating {args.train_pairs} train + {args.val_pairs} val pairs at {args.size} px", flush=True)
     train = make_pairs("train", args.train_pairs, args.size, workers=args.workers)
     val = make_pairs("val", args.val_pairs, args.size, workers=args.workers)
     if args.cache:
-        flat = {**{f"train.{k}": v.contiguous() for k, v in train.items()}, **{f"val.{k}": v.contiguous() for k, v in val.items()}}
+        flat = {
+            **{f"train.{k}": v.contiguous() for k, v in train.items()},
+            **{f"val.{k}": v.contiguous() for k, v in val.items()},
+        }
         save_file(flat, args.cache, metadata={"key": key})
     return train, val
 
@@ -151,7 +156,9 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
 
     if name == "refine":  # the defocus-map U-Net stays fixed; only the refinement learns
         net.unet.requires_grad_(False)
-    params = net.refine.parameters() if name == "refine" else net.unet.parameters() if name == "deblur" else net.parameters()
+    params = (
+        net.refine.parameters() if name == "refine" else net.unet.parameters() if name == "deblur" else net.parameters()
+    )
     opt = torch.optim.Adam(params, lr=args.lr)
     n = pairs["aif"].shape[0]
     curve, val_curve = [], []
@@ -174,9 +181,15 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
         extra = {"val_coc_mae_px": float((coc - r).abs().mean())} if name in ("deblur", "refine") else {}
         if name == "refine":
             extra["input_lpips"] = lpips_alex(base, t)
-        return {"step": step, "minutes": (time.time() - start) / 60, "val_l1": float((pred.clamp(0, 1) - t).abs().mean()),
-                "val_psnr": psnr(pred.clamp(0, 1), t), "input_psnr": psnr(base, t), "val_lpips": lpips_alex(pred.clamp(0, 1), t),
-                **extra}
+        return {
+            "step": step,
+            "minutes": (time.time() - start) / 60,
+            "val_l1": float((pred.clamp(0, 1) - t).abs().mean()),
+            "val_psnr": psnr(pred.clamp(0, 1), t),
+            "input_psnr": psnr(base, t),
+            "val_lpips": lpips_alex(pred.clamp(0, 1), t),
+            **extra,
+        }
 
     val_curve.append(evaluate())
     best = (-val_curve[0]["val_lpips"], 0, copy.deepcopy(net.state_dict()))
@@ -214,23 +227,34 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
             v = val_curve[-1]
             if -v["val_lpips"] > best[0]:
                 best = (-v["val_lpips"], step, copy.deepcopy(net.state_dict()))
-            print(f"[{name}] step {step} {v['minutes']:.1f} min loss {ema:.4f} val PSNR {v['val_psnr']:.2f} dB "
-                  f"(input {v['input_psnr']:.2f}) LPIPS {v['val_lpips']:.4f} {v.get('val_coc_mae_px', '')}", flush=True)
+            print(
+                f"[{name}] step {step} {v['minutes']:.1f} min loss {ema:.4f} val PSNR {v['val_psnr']:.2f} dB "
+                f"(input {v['input_psnr']:.2f}) LPIPS {v['val_lpips']:.4f} {v.get('val_coc_mae_px', '')}",
+                flush=True,
+            )
     val_curve.append(evaluate())
     if -val_curve[-1]["val_lpips"] > best[0]:
         best = (-val_curve[-1]["val_lpips"], step, copy.deepcopy(net.state_dict()))
     net.load_state_dict(best[2])  # keep the best validation checkpoint
     net.requires_grad_(True)
     net.eval()
-    return {"steps": step, "minutes": (time.time() - start) / 60, "train_curve": curve, "val_curve": val_curve,
-            "best_step": best[1], "best_val_lpips": -best[0]}
+    return {
+        "steps": step,
+        "minutes": (time.time() - start) / 60,
+        "train_curve": curve,
+        "val_curve": val_curve,
+        "best_step": best[1],
+        "best_val_lpips": -best[0],
+    }
 
 
 def svg_curves(stages: dict, path: Path) -> None:
     """Validation PSNR vs step for each stage, as a dependency-free SVG line chart."""
     w, h, pad = 640, 300, 40
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
-             f'<rect width="{w}" height="{h}" fill="white"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
+        f'<rect width="{w}" height="{h}" fill="white"/>',
+    ]
     colours = {"deblur": "#1f77b4", "refine": "#2ca02c", "bokeh": "#d62728"}
     pts_all = [(v["step"], v["val_psnr"]) for s in stages.values() for v in s["val_curve"]]
     xmax = max(p[0] for p in pts_all) or 1
@@ -245,8 +269,12 @@ def svg_curves(stages: dict, path: Path) -> None:
         pts = " ".join(f"{sx(v['step']):.1f},{sy(v['val_psnr']):.1f}" for v in s["val_curve"])
         parts.append(f'<polyline fill="none" stroke="{colours[name]}" stroke-width="2" points="{pts}"/>')
         base = s["val_curve"][0]["input_psnr"]
-        parts.append(f'<line x1="{pad}" x2="{w - pad}" y1="{sy(base):.1f}" y2="{sy(base):.1f}" stroke="{colours[name]}" stroke-dasharray="4 3"/>')
-        parts.append(f'<text x="{w - pad - 200}" y="{pad + 14 * i}" fill="{colours[name]}">{name} (dashed: input vs target)</text>')
+        parts.append(
+            f'<line x1="{pad}" x2="{w - pad}" y1="{sy(base):.1f}" y2="{sy(base):.1f}" stroke="{colours[name]}" stroke-dasharray="4 3"/>'
+        )
+        parts.append(
+            f'<text x="{w - pad - 200}" y="{pad + 14 * i}" fill="{colours[name]}">{name} (dashed: input vs target)</text>'
+        )
     parts.append("</svg>")
     path.write_text("\n".join(parts) + "\n")
 
@@ -263,16 +291,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=16.0, help="training budget per stage (see --bokeh-minutes)")
     p.add_argument("--bokeh-minutes", type=float, help="training budget of the BokehNet stage (default: --minutes)")
-    p.add_argument("--refine-minutes", type=float, help="training budget of the DeblurNet refinement stage (default: --minutes)")
+    p.add_argument(
+        "--refine-minutes", type=float, help="training budget of the DeblurNet refinement stage (default: --minutes)"
+    )
     p.add_argument("--refine-crop", type=int, help="crop size of the refinement stage (default: --crop)")
-    p.add_argument("--l1-weight", type=float, default=1.0, help="weight of the image L1 beside LPIPS in the refinement loss")
-    p.add_argument("--refine-grad-weight", type=float, default=0.0,
-                   help="weight of the gradient L1 inside the refinement's L1 term (0 = plain L1)")
+    p.add_argument(
+        "--l1-weight", type=float, default=1.0, help="weight of the image L1 beside LPIPS in the refinement loss"
+    )
+    p.add_argument(
+        "--refine-grad-weight",
+        type=float,
+        default=0.0,
+        help="weight of the gradient L1 inside the refinement's L1 term (0 = plain L1)",
+    )
     p.add_argument("--arch", default="{}", help="JSON overrides of the architecture (keys of ARCH in tiny.py)")
-    p.add_argument("--stages", default="deblur,refine,bokeh",
-                   help="stages to train, in order (deblur: defocus map; refine: LPIPS + L1 refinement; bokeh: BokehNet)")
-    p.add_argument("--init", help="safetensors weights to start from (e.g. an earlier release); tensors of the "
-                                  "refinement may be missing (they start at the zero head, i.e. the identity)")
+    p.add_argument(
+        "--stages",
+        default="deblur,refine,bokeh",
+        help="stages to train, in order (deblur: defocus map; refine: LPIPS + L1 refinement; bokeh: BokehNet)",
+    )
+    p.add_argument(
+        "--init",
+        help="safetensors weights to start from (e.g. an earlier release); tensors of the "
+        "refinement may be missing (they start at the zero head, i.e. the identity)",
+    )
     p.add_argument("--max-steps", type=int, default=4000)
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--workers", type=int, default=2)
@@ -302,9 +344,14 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(tensors) - set(own)
         missing = set(own) - set(tensors)
         if unknown or any(not k.startswith("deblur.refine.") for k in missing):
-            raise SystemExit(f"--init {args.init} does not match the architecture: unknown {sorted(unknown)[:5]}, missing {sorted(missing)[:5]}")
+            raise SystemExit(
+                f"--init {args.init} does not match the architecture: unknown {sorted(unknown)[:5]}, missing {sorted(missing)[:5]}"
+            )
         model.load_saved_state({**own, **tensors})
-        print(f"initialised from {args.init} (sha256 {init_sha}); {len(missing)} refinement tensors start at zero head", flush=True)
+        print(
+            f"initialised from {args.init} (sha256 {init_sha}); {len(missing)} refinement tensors start at zero head",
+            flush=True,
+        )
     g = torch.Generator().manual_seed(args.seed)
     stage_names = [x for x in args.stages.split(",") if x]
     if set(stage_names) - {"deblur", "refine", "bokeh"}:
@@ -325,22 +372,37 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {**model.metadata(), "train_sha256": digests["train"], "val_sha256": digests["val"],
-            "steps": json.dumps({k: v["steps"] for k, v in stages.items()})}
+    meta = {
+        **model.metadata(),
+        "train_sha256": digests["train"],
+        "val_sha256": digests["val"],
+        "steps": json.dumps({k: v["steps"] for k, v in stages.items()}),
+    }
     save_file({k: v.float().contiguous() for k, v in model.state_to_save().items()}, str(out), metadata=meta)
     sha = file_sha256(out)
     total = (time.time() - t0) / 60
     report = {
         "weights": {"path": str(out), "sha256": sha, "bytes": out.stat().st_size},
-        "settings": vars(args), "arch": model.arch, "data_sha256": digests, "data_minutes": data_minutes,
-        "total_minutes": total, "torch": torch.__version__, "python": platform.python_version(),
-        "machine": platform.machine(), "threads": args.threads, "init": args.init, "init_sha256": init_sha, "stages": stages,
+        "settings": vars(args),
+        "arch": model.arch,
+        "data_sha256": digests,
+        "data_minutes": data_minutes,
+        "total_minutes": total,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "threads": args.threads,
+        "init": args.init,
+        "init_sha256": init_sha,
+        "stages": stages,
     }
     (report_dir / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")
     svg_curves(stages, report_dir / "curves.svg")
     lines = [
-        "# genrefocus.tiny training report", "",
-        f"Command: `python scripts/train_tiny.py {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
+        "# genrefocus.tiny training report",
+        "",
+        f"Command: `python scripts/train_tiny.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        "",
         f"- weights: `{out}` ({out.stat().st_size / 1e6:.2f} MB), sha256 `{sha}`",
         f"- data: {args.train_pairs} train / {args.val_pairs} val simulator pairs at {args.size} px "
         f"(seed ranges in `refocus_bench/models/genrefocus/synthetic.py`), generated in {data_minutes:.1f} min",
@@ -351,15 +413,18 @@ def main(argv: list[str] | None = None) -> int:
         f"- crops {args.crop} px (refinement {args.refine_crop or args.crop} px), batch {args.batch}, Adam lr {args.lr} with cosine decay; "
         "DeblurNet defocus map (`deblur`): L1 (px / 16) against the true |CoC|; DeblurNet refinement (`refine`, defocus-map U-Net "
         f"fixed): LPIPS-alex + {args.l1_weight} x (L1 + {args.refine_grad_weight} x gradient L1) on the image; BokehNet (`bokeh`): L1 + 0.5 x gradient L1 on the image; "
-        "checkpoint kept by validation LPIPS-alex", "",
+        "checkpoint kept by validation LPIPS-alex",
+        "",
         "| stage | steps | minutes | val LPIPS at step 0 | kept step | val LPIPS kept | val PSNR kept (dB) | input vs target PSNR (dB) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in stages.items():
         v0 = s["val_curve"][0]
         kept = next(v for v in s["val_curve"] if v["step"] == s["best_step"])
-        lines.append(f"| {name} | {s['steps']} | {s['minutes']:.1f} | {v0['val_lpips']:.4f} | {s['best_step']} | "
-                     f"{kept['val_lpips']:.4f} | {kept['val_psnr']:.2f} | {v0['input_psnr']:.2f} |")
+        lines.append(
+            f"| {name} | {s['steps']} | {s['minutes']:.1f} | {v0['val_lpips']:.4f} | {s['best_step']} | "
+            f"{kept['val_lpips']:.4f} | {kept['val_psnr']:.2f} | {v0['input_psnr']:.2f} |"
+        )
     lines += ["", "Curves: `curves.svg` (validation PSNR per step); every point is in `train_report.json`.", ""]
     (report_dir / "README.md").write_text("\n".join(lines))
     print(f"done in {total:.1f} min; weights {out} sha256 {sha}", flush=True)

@@ -84,12 +84,21 @@ def build_dpdd(tmp: Path, layout: str = "a", split: str = "test", views: bool = 
     root = tmp / f"DPDD_{layout}"
     tree = Tree(root, list(DPDD_STEMS))
     if layout == "b":
-        folders = {"input": root / "inputC", "target": root / "target", "dp_left": root / "inputL", "dp_right": root / "inputR"}
+        folders = {
+            "input": root / "inputC",
+            "target": root / "target",
+            "dp_left": root / "inputL",
+            "dp_right": root / "inputR",
+        }
         tags = {"dp_left": "_L", "dp_right": "_R"}  # views tagged in their names
     else:
         base = root / "dd_dp_dataset_canon" if layout == "a" else root
-        folders = {"input": base / f"{split}_c/source", "target": base / f"{split}_c/target",
-                   "dp_left": base / f"{split}_l/source", "dp_right": base / f"{split}_r/source"}  # fmt: skip
+        folders = {
+            "input": base / f"{split}_c/source",
+            "target": base / f"{split}_c/target",
+            "dp_left": base / f"{split}_l/source",
+            "dp_right": base / f"{split}_r/source",
+        }
         tags = {"dp_left": "", "dp_right": ""}
     for i, stem in enumerate(DPDD_STEMS):
         for role, folder in folders.items():
@@ -176,8 +185,13 @@ def _write_exr(path: Path, depth: np.ndarray) -> None:
         f.write(str(path))
 
 
-def build_blb(tmp: Path, scenes: tuple[str, ...] = ("277", "280"), blur: tuple[float, ...] = (0.0, 10.0),
-              focus: tuple[float, ...] = (1.5, 3.0, 6.0), depth_format: str = "exr") -> Tree:  # fmt: skip
+def build_blb(
+    tmp: Path,
+    scenes: tuple[str, ...] = ("277", "280"),
+    blur: tuple[float, ...] = (0.0, 10.0),
+    focus: tuple[float, ...] = (1.5, 3.0, 6.0),
+    depth_format: str = "exr",
+) -> Tree:
     """BLB ``data/<id>/{image.jpg, depth.exr|npy, info.json, bokeh_KK_FF.jpg}``.
 
     Depth: the top half 2.5 (metres), the bottom half 65504 (float16 max = infinity), stored as
@@ -205,8 +219,12 @@ def build_blb(tmp: Path, scenes: tuple[str, ...] = ("277", "280"), blur: tuple[f
     return tree
 
 
-def build_realbokeh(tmp: Path, split: str = "test", f_numbers: tuple[str, ...] = ("2.0", "5.6", "16"),
-                    scenes: tuple[str, ...] = ("0007", "0012")) -> Tree:  # fmt: skip
+def build_realbokeh(
+    tmp: Path,
+    split: str = "test",
+    f_numbers: tuple[str, ...] = ("2.0", "5.6", "16"),
+    scenes: tuple[str, ...] = ("0007", "0012"),
+) -> Tree:
     """RealBokeh ``{split}/{in/<id>.JPG, gt/<id>/<id>_f<N>.JPG, metadata/<id>.json}``."""
     root = tmp / "RealBokeh"
     tree = Tree(root, [], tol=JPEG_TOL)
@@ -219,17 +237,27 @@ def build_realbokeh(tmp: Path, split: str = "test", f_numbers: tuple[str, ...] =
             names.append(name)
             sid = f"{scene}_f{float(fn):.1f}"
             tree.ids.append(sid)
-            tree.colours[(sid, "target")] = write_jpg(base / "gt" / scene / name, ((30 + 70 * j) % 250, 90 + 40 * s, 200 - 30 * j))
-        meta = {"id": scene, "source_image": f"{scene}.JPG", "target_images": names,
-                "target_avs": [float(f) for f in f_numbers], "focus_plane_distance": 1.25 + s,
-                "focus_plane_uncertainty": 0.1}  # fmt: skip
+            tree.colours[(sid, "target")] = write_jpg(
+                base / "gt" / scene / name, ((30 + 70 * j) % 250, 90 + 40 * s, 200 - 30 * j)
+            )
+        meta = {
+            "id": scene,
+            "source_image": f"{scene}.JPG",
+            "target_images": names,
+            "target_avs": [float(f) for f in f_numbers],
+            "focus_plane_distance": 1.25 + s,
+            "focus_plane_uncertainty": 0.1,
+        }
         (base / "metadata").mkdir(parents=True, exist_ok=True)
         (base / "metadata" / f"{scene}.json").write_text(json.dumps(meta))
     return tree
 
 
-NTIRE_META = [("00000", "Sony50mmf16.0BS", "Sony50mmf1.8BS", 22), ("00001", "Canon50mmf1.4BS", "Sony50mmf16.0BS", 35),
-              ("00010", "Sony50mmf1.8BS", "Canon50mmf1.8BS", 7)]  # fmt: skip
+NTIRE_META = [
+    ("00000", "Sony50mmf16.0BS", "Sony50mmf1.8BS", 22),
+    ("00001", "Canon50mmf1.4BS", "Sony50mmf16.0BS", 35),
+    ("00010", "Sony50mmf1.8BS", "Canon50mmf1.8BS", 7),
+]
 
 
 def build_ntire23(tmp: Path, layout: str = "flat", split: str = "train", with_target: bool = True) -> Tree:

@@ -65,23 +65,50 @@ def pillow_exif(make: str, model: str, exif_ifd: dict[int, object]) -> Image.Exi
 R = TiffImagePlugin.IFDRational
 
 CANON = dict(
-    Make="Canon", Model="Canon EOS 5D Mark II", LensModel="EF50mm f/1.8 II", FNumber=1.8, FocalLength=50,
-    FocalLengthIn35mmFormat=50, SubjectDistance=2.0, ExposureTime=0.005, ISO=400,
-    DateTimeOriginal="2024:05:01 12:34:56", SubSecTimeOriginal="25", OffsetTimeOriginal="+01:00", Orientation=1,
+    Make="Canon",
+    Model="Canon EOS 5D Mark II",
+    LensModel="EF50mm f/1.8 II",
+    FNumber=1.8,
+    FocalLength=50,
+    FocalLengthIn35mmFormat=50,
+    SubjectDistance=2.0,
+    ExposureTime=0.005,
+    ISO=400,
+    DateTimeOriginal="2024:05:01 12:34:56",
+    SubSecTimeOriginal="25",
+    OffsetTimeOriginal="+01:00",
+    Orientation=1,
 )
 CANON_SIZE = (600, 400)  # stored width, height (3:2 like the 36 x 24 mm sensor)
 
 PHONE = dict(
-    Make="Apple", Model="iPhone 12", FNumber=1.6, FocalLength=4.25, FocalLengthIn35mmFormat=26, Orientation=6,
-    XMP__ApproximateFocusDistance=1.5, ExposureTime=0.01, ISO=50, DateTimeOriginal="2023:12:24 18:00:00",
+    Make="Apple",
+    Model="iPhone 12",
+    FNumber=1.6,
+    FocalLength=4.25,
+    FocalLengthIn35mmFormat=26,
+    Orientation=6,
+    XMP__ApproximateFocusDistance=1.5,
+    ExposureTime=0.01,
+    ISO=50,
+    DateTimeOriginal="2023:12:24 18:00:00",
 )
 PHONE_SIZE = (400, 300)  # stored landscape; Orientation 6 makes it 300 x 400
 
 NIKON = dict(Make="NIKON CORPORATION", Model="NIKON D7000", FNumber=2.8, FocalLength=35)
 NIKON_SIZE = (300, 200)
 
-ACME = dict(Make="Acme", Model="Model X", DNGVersion="1 4 0 0", FNumber=4, FocalLength=12,
-            FocalPlaneXResolution=500, FocalPlaneYResolution=500, FocalPlaneResolutionUnit=3, SubjectDistance=0.8)
+ACME = dict(
+    Make="Acme",
+    Model="Model X",
+    DNGVersion="1 4 0 0",
+    FNumber=4,
+    FocalLength=12,
+    FocalPlaneXResolution=500,
+    FocalPlaneYResolution=500,
+    FocalPlaneResolutionUnit=3,
+    SubjectDistance=0.8,
+)
 ACME_SIZE = (300, 200)  # 500 px/cm = 50 px/mm -> 6 x 4 mm sensor
 
 TOO_CLOSE = dict(Make="Canon", Model="Canon EOS 5D Mark II", FNumber=4.0, FocalLength=200, SubjectDistance=0.1)
@@ -145,8 +172,9 @@ def build_simple_folder(folder: Path, n: int, start: int = 0, size: tuple[int, i
     out = []
     for i in range(start, start + n):
         p = folder / f"img_{i:05d}.jpg"
-        ex = pillow_exif("Canon", "Canon EOS 5D Mark II",
-                         {0x829D: R(18, 10), 0x920A: R(50, 1), 0x9206: R(2 + i % 5, 1), 0x8827: 100})  # fmt: skip
+        ex = pillow_exif(
+            "Canon", "Canon EOS 5D Mark II", {0x829D: R(18, 10), 0x920A: R(50, 1), 0x9206: R(2 + i % 5, 1), 0x8827: 100}
+        )
         Image.fromarray(texture(size[1], size[0], 1000 + i)).save(p, exif=ex, quality=85)
         out.append(p)
     return out

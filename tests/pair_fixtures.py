@@ -14,16 +14,28 @@ SIZE = (40, 56)  # (H, W): not square, so height/width mix-ups show
 
 
 def small_config(**kw: Any) -> PairConfig:
-    base = dict(size=SIZE, num_scenes=3, pairs_per_scene=2, scenes_per_shard=1, seed=7, coc_range_px=(0.5, 10.0),
-                sources=(("dead-leaves", 2.0), ("middlebury", 1.0)), leaves="6:12:int", point_lights="0:2:int")  # fmt: skip
+    base = dict(
+        size=SIZE,
+        num_scenes=3,
+        pairs_per_scene=2,
+        scenes_per_shard=1,
+        seed=7,
+        coc_range_px=(0.5, 10.0),
+        sources=(("dead-leaves", 2.0), ("middlebury", 1.0)),
+        leaves="6:12:int",
+        point_lights="0:2:int",
+    )
     base.update(kw)
     return PairConfig(**base)
 
 
 def data_hashes(out: Path) -> dict[str, str]:
     """sha256 of every file under ``out/data`` by relative path."""
-    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((out / "data").rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((out / "data").rglob("*"))
+        if p.is_file()
+    }
 
 
 def _png(data: bytes) -> np.ndarray:

@@ -37,9 +37,16 @@ def _box(x: torch.Tensor, r: int = 1) -> torch.Tensor:
 class TinyDeblurBench(Benchmark):
     def __init__(self, n: int = 6, blank: int | None = None, name: str = "tiny-deblur", target: bool = True) -> None:
         self.n, self.blank, self.target = n, blank, target
-        self.spec = BenchmarkSpec(name=name, version="1", task="deblur", description="tiny test deblur benchmark",
-                                  headline_metric="psnr.rgb", metrics=("psnr.rgb", "ssim.rgb", "mae.rgb"),
-                                  source={"kind": "generated", "seed": 0}, subsets=("group",))
+        self.spec = BenchmarkSpec(
+            name=name,
+            version="1",
+            task="deblur",
+            description="tiny test deblur benchmark",
+            headline_metric="psnr.rgb",
+            metrics=("psnr.rgb", "ssim.rgb", "mae.rgb"),
+            source={"kind": "generated", "seed": 0},
+            subsets=("group",),
+        )
 
     def sample_ids(self) -> list[str]:
         return [f"s{i:03d}" for i in range(self.n)]
@@ -49,8 +56,13 @@ class TinyDeblurBench(Benchmark):
         sharp = _texture(i)
         blurry = torch.zeros_like(sharp) if i == self.blank else _box(sharp)
         coc = torch.full((1, 1, SIZE, SIZE), 1.0)
-        return BenchmarkSample(sample_id, blurry, sharp if self.target else None, {"coc_px": coc},
-                               {"group": "even" if i % 2 == 0 else "odd"})
+        return BenchmarkSample(
+            sample_id,
+            blurry,
+            sharp if self.target else None,
+            {"coc_px": coc},
+            {"group": "even" if i % 2 == 0 else "odd"},
+        )
 
 
 class NoTargetBench(TinyDeblurBench):
@@ -59,12 +71,24 @@ class NoTargetBench(TinyDeblurBench):
 
 
 class TinyBokehBench(Benchmark):
-    def __init__(self, n: int = 4, protocol: dict[str, Any] | None = None, metrics: tuple[str, ...] = ("ssim.rgb", "psnr.rgb"),
-                 name: str = "tiny-bokeh") -> None:
+    def __init__(
+        self,
+        n: int = 4,
+        protocol: dict[str, Any] | None = None,
+        metrics: tuple[str, ...] = ("ssim.rgb", "psnr.rgb"),
+        name: str = "tiny-bokeh",
+    ) -> None:
         self.n = n
-        self.spec = BenchmarkSpec(name=name, version="1", task="bokeh", description="tiny test bokeh benchmark",
-                                  headline_metric=metrics[0], metrics=metrics, source={"kind": "generated", "seed": 0},
-                                  protocol=protocol or {"name": "direct"})
+        self.spec = BenchmarkSpec(
+            name=name,
+            version="1",
+            task="bokeh",
+            description="tiny test bokeh benchmark",
+            headline_metric=metrics[0],
+            metrics=metrics,
+            source={"kind": "generated", "seed": 0},
+            protocol=protocol or {"name": "direct"},
+        )
 
     def sample_ids(self) -> list[str]:
         return [f"b{i:02d}" for i in range(self.n)]

@@ -13,8 +13,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from refocus_bench.simulators.render.layered import REDUCED_RADIUS_SHRINK
 import torch
 from kornia.color import rgb_to_linear_rgb
 from scipy import integrate
@@ -33,6 +31,7 @@ from refocus_bench.simulators.render.apertures import (
     make_aperture,
     signed_kernel,
 )
+from refocus_bench.simulators.render.layered import REDUCED_RADIUS_SHRINK
 from refocus_bench.simulators.render.rgbd import RenderConfig, render_bokeh
 
 APERTURES = list_apertures()
@@ -215,10 +214,14 @@ def test_signed_kernel_rotates_in_front_of_focus(name):
 # -- shape properties -----------------------------------------------------------------------------
 def test_polygon_rotation_symmetry():
     hexagon = Polygon(6).kernel(11.3, dtype=torch.float64)
-    torch.testing.assert_close(Polygon(6, rotation_deg=60.0).kernel(11.3, dtype=torch.float64), hexagon, atol=1e-9, rtol=0)
+    torch.testing.assert_close(
+        Polygon(6, rotation_deg=60.0).kernel(11.3, dtype=torch.float64), hexagon, atol=1e-9, rtol=0
+    )
     assert float((Polygon(6, rotation_deg=30.0).kernel(11.3, dtype=torch.float64) - hexagon).abs().max()) > 1e-4
     pentagon = Polygon(5).kernel(8.0, dtype=torch.float64)
-    torch.testing.assert_close(Polygon(5, rotation_deg=72.0).kernel(8.0, dtype=torch.float64), pentagon, atol=1e-9, rtol=0)
+    torch.testing.assert_close(
+        Polygon(5, rotation_deg=72.0).kernel(8.0, dtype=torch.float64), pentagon, atol=1e-9, rtol=0
+    )
     # a vertex points up (v < 0): the top row of a triangle kernel is a point, the bottom an edge
     tri = Polygon(3).kernel(20.0, dtype=torch.float64)
     rows = (tri > 1e-6).sum(1)
@@ -229,7 +232,12 @@ def test_polygon_rotation_symmetry():
 def test_polygon_area_and_curvature():
     for n in (3, 5, 6, 8):
         assert Polygon(n).area(512) == pytest.approx(n / 2 * math.sin(2 * math.pi / n), rel=2e-3)
-    torch.testing.assert_close(Polygon(6, curvature=1.0).kernel(7.7, dtype=torch.float64), Disk().kernel(7.7, dtype=torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        Polygon(6, curvature=1.0).kernel(7.7, dtype=torch.float64),
+        Disk().kernel(7.7, dtype=torch.float64),
+        atol=1e-12,
+        rtol=0,
+    )
     areas = [Polygon(6, curvature=c).area(512) for c in (0.0, 0.5, 1.0)]
     assert areas[0] < areas[1] < areas[2] == pytest.approx(math.pi, rel=1e-3)
 
@@ -295,7 +303,12 @@ def test_raster_from_png_equals_raster_from_tensor(tmp_path):
     for r in (3.3, 12.0):
         k = from_file.kernel(r, dtype=torch.float64)
         torch.testing.assert_close(k, from_tensor.kernel(r, dtype=torch.float64), atol=1e-7, rtol=0)
-    torch.testing.assert_close(make_aperture(str(path)).kernel(12.0, dtype=torch.float64), from_file.kernel(12.0, dtype=torch.float64), atol=0, rtol=0)
+    torch.testing.assert_close(
+        make_aperture(str(path)).kernel(12.0, dtype=torch.float64),
+        from_file.kernel(12.0, dtype=torch.float64),
+        atol=0,
+        rtol=0,
+    )
     # an RGB file uses its luminance (channel mean)
     rgb = np.stack([codes.numpy()] * 3, axis=-1).astype(np.uint8)
     assert cv2.imwrite(str(tmp_path / "rgb.png"), rgb)

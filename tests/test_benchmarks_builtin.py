@@ -71,7 +71,11 @@ def test_specs_are_well_formed():
             assert p == {"name": p["name"]}
         elif p["name"] == "oracle_blur_strength":
             assert p["objective"] in known and len(p["k_range_px_m"]) == 2
-            assert 0 < p["k_range_px_m"][0] < p["k_range_px_m"][1] and isinstance(p["iterations"], int) and p["iterations"] > 0
+            assert (
+                0 < p["k_range_px_m"][0] < p["k_range_px_m"][1]
+                and isinstance(p["iterations"], int)
+                and p["iterations"] > 0
+            )
             assert spec.task in ("bokeh", "refocus")
         elif p["name"] == "lvcorr_sweep":
             ks = p["k_values_px_m"]
@@ -97,13 +101,18 @@ def test_protocol_variants_share_their_base_data(tmp_path):
 def test_default_cache_root_follows_refocus_bench_home(monkeypatch, tmp_path):
     monkeypatch.setenv("REFOCUS_BENCH_HOME", str(tmp_path / "home"))
     assert benchmarks_home() == tmp_path / "home" / "benchmarks"
-    assert create_benchmark("middlebury-bokeh", progress=False).folder == tmp_path / "home" / "benchmarks" / "middlebury-bokeh" / "v1"
+    assert (
+        create_benchmark("middlebury-bokeh", progress=False).folder
+        == tmp_path / "home" / "benchmarks" / "middlebury-bokeh" / "v1"
+    )
 
 
 # -- determinism and integrity ------------------------------------------------------------------------
 def test_cache_is_byte_identical_across_processes(built, tmp_path):
-    code = ("import sys; from refocus_bench.benchmarks import create_benchmark as c; "
-            "c('synthetic-refocus', cache_dir=sys.argv[1], num_samples=3, size=(48, 48), aperture_samples=8, progress=False).prepare()")
+    code = (
+        "import sys; from refocus_bench.benchmarks import create_benchmark as c; "
+        "c('synthetic-refocus', cache_dir=sys.argv[1], num_samples=3, size=(48, 48), aperture_samples=8, progress=False).prepare()"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, env=env, timeout=120)
     mine = tiny("synthetic-refocus", built).folder
@@ -229,7 +238,12 @@ def test_samples_follow_the_contract(built, name):
             continue
         assert {"depth_m", "focus_distance_m", "k_px_m", "aperture"} <= set(c)
         d = c["depth_m"]
-        assert d.shape == (1, 1, h, w) and d.dtype == torch.float32 and bool(torch.isfinite(d).all()) and float(d.min()) > 0
+        assert (
+            d.shape == (1, 1, h, w)
+            and d.dtype == torch.float32
+            and bool(torch.isfinite(d).all())
+            and float(d.min()) > 0
+        )
         assert c["aperture"] in list_apertures() and c["k_px_m"] > 0 and c["focus_distance_m"] > 0
         coc = s.metric_inputs["coc"]
         assert coc.shape == (1, 1, h, w)

@@ -30,8 +30,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SIZE = (36, 44)
 CROPPED = (32, 40)
 JPEG_TOL = 5.0 / 255.0  # fixture JPEG (2.5 codes) re-encoded once more at quality 100
-NAMES = {"dpdd-test": "dpdd", "realdof": "realdof", "lfdof-test": "lfdof", "cuhk-blur": "cuhk_blur",
-         "realbokeh-deblur": "realbokeh", "blb-bokeh": "blb"}
+NAMES = {
+    "dpdd-test": "dpdd",
+    "realdof": "realdof",
+    "lfdof-test": "lfdof",
+    "cuhk-blur": "cuhk_blur",
+    "realbokeh-deblur": "realbokeh",
+    "blb-bokeh": "blb",
+}
 
 
 def enlarge(tree: fx.Tree) -> fx.Tree:
@@ -67,7 +73,12 @@ def test_dpdd_test_pairs_values_labels_and_spec(tmp_path, layout):
     tree = enlarge(fx.build_dpdd(tmp_path, layout))
     bench = create_benchmark("dpdd-test", root=tree.root)
     spec = bench.spec
-    assert (spec.task, spec.version, spec.headline_metric, spec.metrics) == ("deblur", "1", "lpips.alex", DEBLUR_METRICS)
+    assert (spec.task, spec.version, spec.headline_metric, spec.metrics) == (
+        "deblur",
+        "1",
+        "lpips.alex",
+        DEBLUR_METRICS,
+    )
     assert spec.source["dataset"] == "dpdd" and spec.source["split"] == "test" and spec.source["layout"] == layout
     assert spec.preprocessing["bit_depth"] == 16 and spec.preprocessing["resize"] == "none"
     assert spec.preprocessing["crop_multiple"] == 8 and spec.subsets == ("scene",)
@@ -139,7 +150,9 @@ def test_cuhk_blur_runs_with_local_no_reference_weights(tmp_path):
     from refocus_bench.metrics.no_reference import CLIPIQA, CLIPModelIQA, ViTConfig
 
     torch.manual_seed(0)
-    CLIPModelIQA(ViTConfig(image_size=32, patch_size=8, width=32, layers=2, heads=2, output_dim=16)).save(tmp_path / "clip")
+    CLIPModelIQA(ViTConfig(image_size=32, patch_size=8, width=32, layers=2, heads=2, output_dim=16)).save(
+        tmp_path / "clip"
+    )
     bench = create_benchmark("cuhk-blur", root=enlarge(fx.build_cuhk(tmp_path)).root)
     clipiqa = CLIPIQA(weights_dir=tmp_path / "clip")
     df = evaluate("identity", bench, [clipiqa], out_dir=tmp_path / "out", progress=False)

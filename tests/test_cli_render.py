@@ -66,10 +66,24 @@ def read_16bit_rgb(path: Path) -> torch.Tensor:
 
 def lens_args(depth: Path, out: Path, *extra: str) -> list[str]:
     return [
-        "render", str(depth.parent / "photo.png"), "--depth", str(depth), "--focal-length", str(F_MM),
-        "--f-number", str(N), "--focus-distance", str(FOCUS_M), "--sensor-width", str(SENSOR_MM),
-        "--bit-depth", "16", "-o", str(out), *extra,
-    ]  # fmt: skip
+        "render",
+        str(depth.parent / "photo.png"),
+        "--depth",
+        str(depth),
+        "--focal-length",
+        str(F_MM),
+        "--f-number",
+        str(N),
+        "--focus-distance",
+        str(FOCUS_M),
+        "--sensor-width",
+        str(SENSOR_MM),
+        "--bit-depth",
+        "16",
+        "-o",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("depth_file", ["depth.npy", "depth.png", "depth.exr"])
@@ -83,10 +97,14 @@ def test_render_with_each_depth_format(inputs, tmp_path, depth_file, capsys):
     np.testing.assert_allclose(coc, want, rtol=1e-5, atol=1e-5)
     assert want[0, 40] == pytest.approx(7.6923, abs=1e-3) and want[0, 0] == pytest.approx(15.3846, abs=1e-3)
     # optics' own values for the same lens
-    optics_coc = coc_radius_px(torch.from_numpy(depth_m()).double()[None, None], F_MM, N, FOCUS_M, SENSOR_MM, W)[0, 0].numpy()
+    optics_coc = coc_radius_px(torch.from_numpy(depth_m()).double()[None, None], F_MM, N, FOCUS_M, SENSOR_MM, W)[
+        0, 0
+    ].numpy()
     np.testing.assert_allclose(coc, optics_coc, rtol=1e-6, atol=1e-5)
     # the written image is the renderer's output for that CoC map (16-bit quantisation)
-    image = torch.from_numpy(cv2.imread(str(inputs / "photo.png"))[..., ::-1].astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    image = torch.from_numpy(cv2.imread(str(inputs / "photo.png"))[..., ::-1].astype(np.float32) / 255.0).permute(
+        2, 0, 1
+    )[None]
     with torch.no_grad():
         want_img = render_bokeh(image.contiguous(), coc_px=torch.from_numpy(want.astype(np.float32))[None, None])
     got = read_16bit_rgb(out_dir / "bokeh.png")
@@ -97,9 +115,19 @@ def test_render_with_each_depth_format(inputs, tmp_path, depth_file, capsys):
 def test_k_with_focus_point_and_exr_coc(inputs, tmp_path):
     out_dir = tmp_path / "out"
     args = [
-        "render", str(inputs / "photo.png"), "--depth", str(inputs / "depth.npy"), "--k", "20",
-        "--focus-point", "24,16", "-o", str(out_dir / "bokeh.png"), "--save-coc", str(out_dir / "coc.exr"),
-    ]  # fmt: skip
+        "render",
+        str(inputs / "photo.png"),
+        "--depth",
+        str(inputs / "depth.npy"),
+        "--k",
+        "20",
+        "--focus-point",
+        "24,16",
+        "-o",
+        str(out_dir / "bokeh.png"),
+        "--save-coc",
+        str(out_dir / "coc.exr"),
+    ]
     assert main(args) == 0
     import OpenEXR
 

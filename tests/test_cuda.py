@@ -45,7 +45,9 @@ def test_kernels_are_built_on_the_device(name, dtype):
     for r in (0.0, 0.7, 5.5, 33.3, 100.0):
         k = ap.kernel(r, dtype=dtype, device=CUDA)
         assert k.device.type == CUDA.type and k.dtype == dtype
-        torch.testing.assert_close(k.cpu(), ap.kernel(r, dtype=dtype, device="cpu"), atol=1e-6 if dtype == torch.float32 else 1e-12, rtol=0)
+        torch.testing.assert_close(
+            k.cpu(), ap.kernel(r, dtype=dtype, device="cpu"), atol=1e-6 if dtype == torch.float32 else 1e-12, rtol=0
+        )
 
 
 CONFIGS = {
@@ -62,7 +64,9 @@ CONFIGS = {
 
 
 # every config with every aperture, except splitting with a cat's-eye (rejected; tested on CPU)
-RENDER_CASES = [(a, c) for a in ("disk", "hexagon", "heart", "cats-eye") for c in CONFIGS if (a, c) != ("cats-eye", "split-2")]
+RENDER_CASES = [
+    (a, c) for a in ("disk", "hexagon", "heart", "cats-eye") for c in CONFIGS if (a, c) != ("cats-eye", "split-2")
+]
 
 
 @pytest.mark.parametrize("aperture, config", RENDER_CASES, ids=[f"{a}-{c}" for a, c in RENDER_CASES])
@@ -76,7 +80,10 @@ def test_rgbd_render_matches_cpu_float64(aperture, config):
 
 def test_rgbd_render_float32_matches_cpu_to_rounding():
     """float32: no TF32 in the convolutions (cuDNN would use it by default: ~1e-3 relative error)."""
-    image, coc = rand_image(h=160, w=160, dtype=torch.float32), coc_ramp(h=160, w=160, lo=-6.0, hi=5.0, dtype=torch.float32)
+    image, coc = (
+        rand_image(h=160, w=160, dtype=torch.float32),
+        coc_ramp(h=160, w=160, lo=-6.0, hi=5.0, dtype=torch.float32),
+    )
     want = render_bokeh(image.double(), coc_px=coc.double(), config=FULL_RES)
     gpu = render_bokeh(image.to(CUDA), coc_px=coc.to(CUDA), config=FULL_RES)
     assert gpu.dtype == torch.float32
@@ -127,8 +134,12 @@ def test_batch_with_per_sample_cpu_lens_tensors():
     image = rand_image(b=3, h=40, w=40, seed=6)
     g = torch.Generator().manual_seed(7)
     depth = 0.8 + 4.0 * torch.rand(3, 1, 40, 40, generator=g, dtype=torch.float64)
-    lens = ThinLens(torch.tensor([35.0, 50.0, 85.0], dtype=torch.float64), torch.tensor([1.4, 2.0, 4.0], dtype=torch.float64),
-                    torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), 36.0)
+    lens = ThinLens(
+        torch.tensor([35.0, 50.0, 85.0], dtype=torch.float64),
+        torch.tensor([1.4, 2.0, 4.0], dtype=torch.float64),
+        torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64),
+        36.0,
+    )
     cpu = render_bokeh(image, depth, lens)
     gpu = render_bokeh(image.to(CUDA), depth.to(CUDA), lens)
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-10, rtol=0)
@@ -149,7 +160,9 @@ def test_layered_and_reference_match_cpu():
 
 def test_scatter_matches_cpu():
     image, coc = rand_image(h=64, w=64, seed=8), coc_ramp(h=64, w=64, lo=-6.0, hi=6.0)
-    torch.testing.assert_close(render_scatter(image.to(CUDA), coc_px=coc.to(CUDA)).cpu(), render_scatter(image, coc_px=coc), atol=1e-10, rtol=0)
+    torch.testing.assert_close(
+        render_scatter(image.to(CUDA), coc_px=coc.to(CUDA)).cpu(), render_scatter(image, coc_px=coc), atol=1e-10, rtol=0
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
@@ -167,8 +180,14 @@ def test_gradients_match_cpu_and_gradcheck():
     ramp = torch.linspace(-2.0, 2.0, 8, dtype=torch.float64, device=CUDA).expand(8, 8)[None, None].contiguous()
     # CUDA backward kernels of padding/indexing accumulate with atomics: repeated backward passes
     # may differ in the last bits, hence a non-zero nondet_tol
-    assert torch.autograd.gradcheck(lambda x: render_bokeh(x, coc_px=ramp, config=FULL_RES), (small,), eps=1e-6, atol=1e-5,
-                                    rtol=1e-4, nondet_tol=1e-12)
+    assert torch.autograd.gradcheck(
+        lambda x: render_bokeh(x, coc_px=ramp, config=FULL_RES),
+        (small,),
+        eps=1e-6,
+        atol=1e-5,
+        rtol=1e-4,
+        nondet_tol=1e-12,
+    )
 
 
 def test_module_on_cuda_equals_function():

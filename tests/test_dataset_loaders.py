@@ -8,11 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 
+from refocus_bench.datasets.loaders import (
+    DATASETS,
+    dataset_card,
+    list_datasets,
+    open_dataset,
+    validate_dataset,
+)
+from refocus_bench.errors import InvalidInputError, UnknownNameError
 from tests.dataset_fixtures import (
     DPDD_STEMS,
     H,
-    W,
     Tree,
+    W,
     build_blb,
     build_cuhk,
     build_dpdd,
@@ -23,16 +31,20 @@ from tests.dataset_fixtures import (
     build_realbokeh,
     build_realdof,
 )
-from refocus_bench.datasets.loaders import (
-    DATASETS,
-    dataset_card,
-    list_datasets,
-    open_dataset,
-    validate_dataset,
-)
-from refocus_bench.errors import InvalidInputError, UnknownNameError
 
-ALL = ["blb", "cuhk_blur", "dpdd", "ebb", "ebb400", "ebb_val294", "lfdof", "ntire23_bokeh", "realbokeh", "realbokeh_3mp", "realdof"]
+ALL = [
+    "blb",
+    "cuhk_blur",
+    "dpdd",
+    "ebb",
+    "ebb400",
+    "ebb_val294",
+    "lfdof",
+    "ntire23_bokeh",
+    "realbokeh",
+    "realbokeh_3mp",
+    "realdof",
+]
 
 
 def assert_colour(image: torch.Tensor, rgb: tuple[float, float, float], tol: float) -> None:
@@ -171,7 +183,9 @@ def test_ebb_test_split_without_targets(tmp_path):
     assert report.ok and any("no ground truth" in w.message for w in report.warnings)
 
 
-@pytest.mark.parametrize("disparity,folder,other", [("midas", "disparity", "disparity_dpt"), ("dpt", "disparity_dpt", "disparity")])
+@pytest.mark.parametrize(
+    "disparity,folder,other", [("midas", "disparity", "disparity_dpt"), ("dpt", "disparity_dpt", "disparity")]
+)
 def test_ebb400_disparity_choice(tmp_path, disparity, folder, other):
     tree = build_ebb_subset(tmp_path, "ebb400")
     ds = open_dataset("ebb400", tree.root, disparity=disparity)

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from refocus_bench.datasets.loaders import open_dataset, validate_dataset
+from refocus_bench.errors import InvalidInputError, MissingFileError
 from tests.dataset_fixtures import (
     DPDD_STEMS,
     build_blb,
@@ -21,8 +23,6 @@ from tests.dataset_fixtures import (
     write_jpg,
     write_png8,
 )
-from refocus_bench.datasets.loaders import open_dataset, validate_dataset
-from refocus_bench.errors import InvalidInputError, MissingFileError
 
 
 def rejected(name: str, root, **kw) -> str:
@@ -44,7 +44,9 @@ def test_unrecognised_root_lists_every_layout_and_what_was_found(tmp_path):
     assert msg.endswith("found: bar, foo")
 
 
-@pytest.mark.parametrize("name", ["realdof", "lfdof", "cuhk_blur", "ebb", "ebb400", "ebb_val294", "blb", "realbokeh", "ntire23_bokeh"])
+@pytest.mark.parametrize(
+    "name", ["realdof", "lfdof", "cuhk_blur", "ebb", "ebb400", "ebb_val294", "blb", "realbokeh", "ntire23_bokeh"]
+)
 def test_every_loader_rejects_an_empty_folder(tmp_path, name):
     msg = rejected(name, tmp_path)
     assert "root" in msg and "Expected one of:" in msg and "missing" in msg and "(empty folder)" in msg
@@ -86,7 +88,9 @@ def test_dpdd_unpaired_extra_file_and_stray_folder(tmp_path):
     report = validate_dataset("dpdd", tree.root)
     assert not report.ok
     msgs = [str(i) for i in report.errors]
-    assert any("[extra_file] extra file 'dd_dp_dataset_canon/test_c/target/1P0A9999.png': no sample uses it" in m for m in msgs)
+    assert any(
+        "[extra_file] extra file 'dd_dp_dataset_canon/test_c/target/1P0A9999.png': no sample uses it" in m for m in msgs
+    )
     assert any("unexpected folder 'dd_dp_dataset_canon/test_c/source/old'" in m for m in msgs)
     # also on open
     assert "1P0A9999.png" in rejected("dpdd", tree.root)
@@ -99,7 +103,9 @@ def test_dpdd_missing_dual_pixel_view(tmp_path):
     assert f"sample '{DPDD_STEMS[2]}': dp_right file missing: 'inputR/{DPDD_STEMS[2]}.png'" in msg
 
 
-@pytest.mark.parametrize("name,builder,folder", [("realdof", build_realdof, "target"), ("lfdof", build_lfdof, "ground_truth")])
+@pytest.mark.parametrize(
+    "name,builder,folder", [("realdof", build_realdof, "target"), ("lfdof", build_lfdof, "ground_truth")]
+)
 def test_paired_sets_reject_missing_and_unpaired(tmp_path, name, builder, folder):
     tree = builder(tmp_path)
     (tree.root / folder / f"{tree.ids[0]}.png").unlink()
@@ -128,13 +134,18 @@ def test_ebb_val294_extra_input(tmp_path):
     tree = build_ebb_subset(tmp_path, "val294")
     write_jpg(tree.root / "validation" / "in" / "999.jpg", (1, 1, 1))
     msg = rejected("ebb_val294", tree.root)
-    assert "sample '999': target file missing: 'validation/gt/999.jpg' (input 'validation/in/999.jpg' has no target)" in msg
+    assert (
+        "sample '999': target file missing: 'validation/gt/999.jpg' (input 'validation/in/999.jpg' has no target)"
+        in msg
+    )
 
 
 def test_cuhk_missing_mask(tmp_path):
     tree = build_cuhk(tmp_path, "detection")
     (tree.root / "gt" / "out_of_focus0002.png").unlink()
-    assert "sample 'out_of_focus0002': blur_mask file missing: 'gt/out_of_focus0002.png'" in rejected("cuhk_blur", tree.root)
+    assert "sample 'out_of_focus0002': blur_mask file missing: 'gt/out_of_focus0002.png'" in rejected(
+        "cuhk_blur", tree.root
+    )
 
 
 # -- formats -------------------------------------------------------------------------------------
@@ -143,7 +154,10 @@ def test_dpdd_8bit_png_where_16bit_expected(tmp_path):
     bad = tree.root / "test_c" / "source" / f"{DPDD_STEMS[0]}.png"
     write_png8(bad, code8(0, "input"))
     msg = rejected("dpdd", tree.root)
-    assert f"sample '{DPDD_STEMS[0]}': input 'test_c/source/{DPDD_STEMS[0]}.png' is 8-bit; DPDD input images are 16-bit PNG" in msg
+    assert (
+        f"sample '{DPDD_STEMS[0]}': input 'test_c/source/{DPDD_STEMS[0]}.png' is 8-bit; DPDD input images are 16-bit PNG"
+        in msg
+    )
 
 
 def test_wrong_extension_for_role(tmp_path):
@@ -182,7 +196,10 @@ def test_pair_size_mismatch(tmp_path):
     tree = build_lfdof(tmp_path)
     write_png8(tree.root / "ground_truth" / "IMG_0021.png", (1, 2, 3), size=(6, 9))
     msg = rejected("lfdof", tree.root)
-    assert "sample 'IMG_0021': images differ in size (W x H): input 'input/IMG_0021.png' is 8x6, target 'ground_truth/IMG_0021.png' is 9x6" in msg
+    assert (
+        "sample 'IMG_0021': images differ in size (W x H): input 'input/IMG_0021.png' is 8x6, target 'ground_truth/IMG_0021.png' is 9x6"
+        in msg
+    )
 
 
 # -- counts and checksums ------------------------------------------------------------------------

@@ -35,7 +35,21 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
         demo_plan(models=["idenity"])
     with pytest.raises(InvalidInputError, match="jobs must be an int >= 1"):
         run_demo(tmp_path / "x", jobs=0, showcase=False)
-    assert cli_main(["demo", "-o", str(tmp_path / "y"), "--no-showcase", "--benchmarks", "synthetic-deblur",
-                     "--models", "bokeh.gaussian", "-q"]) == 2
+    assert (
+        cli_main(
+            [
+                "demo",
+                "-o",
+                str(tmp_path / "y"),
+                "--no-showcase",
+                "--benchmarks",
+                "synthetic-deblur",
+                "--models",
+                "bokeh.gaussian",
+                "-q",
+            ]
+        )
+        == 2
+    )
     assert "none of ['bokeh.gaussian'] supports the task" in capsys.readouterr().err
     assert not (tmp_path / "y" / "site").exists()

@@ -48,7 +48,10 @@ def test_the_fill_reaches_about_as_far_as_the_gap():
 def test_without_gap_every_hidden_pixel_looks_the_whole_reach():
     stack = half_hidden_layer()
     torch.testing.assert_close(
-        fill_hidden(stack, reach=16.0), fill_hidden(stack, reach=16.0, gap=torch.full((96, 96), 1e9, dtype=torch.float64)), atol=0, rtol=0
+        fill_hidden(stack, reach=16.0),
+        fill_hidden(stack, reach=16.0, gap=torch.full((96, 96), 1e9, dtype=torch.float64)),
+        atol=0,
+        rtol=0,
     )
 
 

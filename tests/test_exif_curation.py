@@ -109,7 +109,9 @@ def test_png_and_bmff_truncation():
 
 def test_tiff_extents():
     assert curation.tiff_extent_problem({"IFD0:StripOffsets": ("8 108", "100 100")}, 208) is None
-    msg = curation.tiff_extent_problem({"IFD0:StripOffsets": ("8", "100"), "SubIFD:StripOffsets": ("300", "5000")}, 1000)
+    msg = curation.tiff_extent_problem(
+        {"IFD0:StripOffsets": ("8", "100"), "SubIFD:StripOffsets": ("300", "5000")}, 1000
+    )
     assert "SubIFD" in msg and "5300" in msg
     assert curation.tiff_extent_problem({"IFD0:StripOffsets": ("(Binary data 4 bytes)", "1")}, 10) is None
 

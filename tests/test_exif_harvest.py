@@ -29,11 +29,15 @@ from refocus_bench.errors import InvalidInputError, MissingFileError
 
 from . import exif_photos as ph
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _exiftool_installed():
     """ExifTool is part of the set-up (scripts/setup.sh); its absence is a failure, not a skip."""
     if ph.EXIFTOOL is None:
-        pytest.fail("ExifTool is not installed: run `make setup` as root or `sudo apt-get install libimage-exiftool-perl`")
+        pytest.fail(
+            "ExifTool is not installed: run `make setup` as root or `sudo apt-get install libimage-exiftool-perl`"
+        )
+
 
 FF_DIAG = math.hypot(36.0, 24.0)
 
@@ -108,22 +112,47 @@ def test_canon_jpeg_every_field(edge):
     hyper = (f * f / (n * c) + f) / 1000
     k_mm = f * f * (s * 1000) / (2 * n * (s * 1000 - f)) * (w / 36.0)  # GenRefocus's formula, in px*mm
     expected = {
-        "path": str(photos / "canon 50mm.jpg"), "relative_path": "canon 50mm.jpg", "size_bytes": len(data),
+        "path": str(photos / "canon 50mm.jpg"),
+        "relative_path": "canon 50mm.jpg",
+        "size_bytes": len(data),
         "mtime_ns": (photos / "canon 50mm.jpg").stat().st_mtime_ns,
         "sha256": __import__("hashlib").sha256(data).hexdigest(),
-        "file_type": "JPEG", "mime_type": "image/jpeg", "make": "Canon", "model": "Canon EOS 5D Mark II",
-        "lens_model": "EF50mm f/1.8 II", "f_number": n, "focal_length_mm": f, "focal_length_35mm_mm": 50.0,
-        "crop_factor": 1.0, "sensor_width_mm": 36.0, "sensor_height_mm": 24.0, "sensor_source": "35mm_equivalent",
-        "focus_distance_m": s, "focus_distance_tag": "EXIF:SubjectDistance", "focus_distance_reliable": False,
-        "focus_distance_lower_m": None, "focus_distance_upper_m": None, "orientation": 1,
-        "image_width_px": w, "image_height_px": h, "exposure_time_s": 0.005, "iso": 400,
-        "capture_time": "2024-05-01T12:34:56.25+01:00", "aperture_diameter_mm": a, "pixels_per_mm": w / 36.0,
-        "coc_limit_mm": c, "hyperfocal_distance_m": hyper,
-        "dof_near_m": s * (hyper - f / 1000) / (hyper + s - 2 * f / 1000), "dof_far_m": s * (hyper - f / 1000) / (hyper - s),
-        "coc_inf_px": a * f / (s * 1000 - f) / 2 * (w / 36.0), "k_px_m": k_mm / 1000,
-        "k_inf_px_m": (f / 1000) ** 2 / (2 * n) * (w / 36.0 * 1000), "exif_warning": None, "notes": None,
+        "file_type": "JPEG",
+        "mime_type": "image/jpeg",
+        "make": "Canon",
+        "model": "Canon EOS 5D Mark II",
+        "lens_model": "EF50mm f/1.8 II",
+        "f_number": n,
+        "focal_length_mm": f,
+        "focal_length_35mm_mm": 50.0,
+        "crop_factor": 1.0,
+        "sensor_width_mm": 36.0,
+        "sensor_height_mm": 24.0,
+        "sensor_source": "35mm_equivalent",
+        "focus_distance_m": s,
+        "focus_distance_tag": "EXIF:SubjectDistance",
+        "focus_distance_reliable": False,
+        "focus_distance_lower_m": None,
+        "focus_distance_upper_m": None,
+        "orientation": 1,
+        "image_width_px": w,
+        "image_height_px": h,
+        "exposure_time_s": 0.005,
+        "iso": 400,
+        "capture_time": "2024-05-01T12:34:56.25+01:00",
+        "aperture_diameter_mm": a,
+        "pixels_per_mm": w / 36.0,
+        "coc_limit_mm": c,
+        "hyperfocal_distance_m": hyper,
+        "dof_near_m": s * (hyper - f / 1000) / (hyper + s - 2 * f / 1000),
+        "dof_far_m": s * (hyper - f / 1000) / (hyper - s),
+        "coc_inf_px": a * f / (s * 1000 - f) / 2 * (w / 36.0),
+        "k_px_m": k_mm / 1000,
+        "k_inf_px_m": (f / 1000) ** 2 / (2 * n) * (w / 36.0 * 1000),
+        "exif_warning": None,
+        "notes": None,
         "sharpness_scale": 1,
-    }  # fmt: skip
+    }
     assert set(expected) | {"sharpness_laplacian_var"} == set(row)
     for key, value in expected.items():
         if isinstance(value, float):
@@ -157,11 +186,18 @@ def test_raw_like_files_lensfun_and_focal_plane(edge):
     dng = rows["acme_focalplane.dng"]
     assert (dng["file_type"], dng["sensor_source"]) == ("DNG", "focal_plane_resolution")
     assert (dng["sensor_width_mm"], dng["sensor_height_mm"]) == (pytest.approx(6.0), pytest.approx(4.0))
-    assert dng["pixels_per_mm"] == pytest.approx(50.0) and dng["crop_factor"] == pytest.approx(FF_DIAG / math.hypot(6, 4))
+    assert dng["pixels_per_mm"] == pytest.approx(50.0) and dng["crop_factor"] == pytest.approx(
+        FF_DIAG / math.hypot(6, 4)
+    )
     assert dng["k_px_m"] == pytest.approx(0.012**2 * 0.8 / (2 * 4 * (0.8 - 0.012)) * 50_000)
     tif, png = rows["tiff_photo.tif"], rows["png_with_exif.png"]
     assert (tif["file_type"], tif["crop_factor"]) == ("TIFF", pytest.approx(53 / 35))
-    assert (png["file_type"], png["f_number"], png["focal_length_mm"], png["sensor_source"]) == ("PNG", 2.8, 85.0, "lensfun")
+    assert (png["file_type"], png["f_number"], png["focal_length_mm"], png["sensor_source"]) == (
+        "PNG",
+        2.8,
+        85.0,
+        "lensfun",
+    )
 
 
 def test_odd_rationals_and_impossible_focus_are_nulls_with_reasons(edge):
@@ -206,8 +242,18 @@ def test_resume_after_sigkill_of_the_cli_equals_an_uninterrupted_run(tmp_path):
     photos = tmp_path / "photos"
     ph.build_simple_folder(photos, 400, size=(32, 24))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    cmd = [sys.executable, "-m", "refocus_bench.cli", "harvest", str(photos), "-o", str(tmp_path / "killed"),
-           "--batch-size", "4", "-q"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "refocus_bench.cli",
+        "harvest",
+        str(photos),
+        "-o",
+        str(tmp_path / "killed"),
+        "--batch-size",
+        "4",
+        "-q",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     parts = tmp_path / "killed" / "state" / "parts"
     deadline = time.monotonic() + 60

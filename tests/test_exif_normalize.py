@@ -42,7 +42,9 @@ def genrefocus_k_px_mm(f_mm, n, d_mm, long_px, sensor_mm):
 
 # ------------------------------------------------------------------------------ focus distance
 def test_makernote_bounds_give_harmonic_mean_and_are_reliable_when_narrow():
-    rec = normalize_tags(canon(**{"MakerNotes:Canon:FocusDistanceLower": 1.9, "MakerNotes:Canon:FocusDistanceUpper": 2.1}))
+    rec = normalize_tags(
+        canon(**{"MakerNotes:Canon:FocusDistanceLower": 1.9, "MakerNotes:Canon:FocusDistanceUpper": 2.1})
+    )
     assert rec["focus_distance_m"] == pytest.approx(2.0 / (1 / 1.9 + 1 / 2.1))
     assert rec["focus_distance_tag"] == "MakerNotes:FocusDistanceLower/Upper"
     assert rec["focus_distance_reliable"] is True
@@ -50,11 +52,15 @@ def test_makernote_bounds_give_harmonic_mean_and_are_reliable_when_narrow():
 
 
 def test_wide_or_open_bounds_are_unreliable():
-    wide = normalize_tags(canon(**{"MakerNotes:Canon:FocusDistanceLower": 1.0, "MakerNotes:Canon:FocusDistanceUpper": 3.0}))
+    wide = normalize_tags(
+        canon(**{"MakerNotes:Canon:FocusDistanceLower": 1.0, "MakerNotes:Canon:FocusDistanceUpper": 3.0})
+    )
     assert wide["focus_distance_reliable"] is False
     assert wide["focus_distance_m"] == pytest.approx(1.5)  # 2 / (1/1 + 1/3)
     # Canon writes 655.35 m for an open upper bound: infinity, so the harmonic mean is 2 x lower
-    open_ = normalize_tags(canon(**{"MakerNotes:Canon:FocusDistanceLower": 5.0, "MakerNotes:Canon:FocusDistanceUpper": 655.35}))
+    open_ = normalize_tags(
+        canon(**{"MakerNotes:Canon:FocusDistanceLower": 5.0, "MakerNotes:Canon:FocusDistanceUpper": 655.35})
+    )
     assert math.isinf(open_["focus_distance_upper_m"])
     assert open_["focus_distance_m"] == pytest.approx(10.0)
     assert open_["focus_distance_reliable"] is False
@@ -63,15 +69,23 @@ def test_wide_or_open_bounds_are_unreliable():
 def test_makernote_focus_distance_wins_and_is_reliable():
     rec = normalize_tags(canon(**{"MakerNotes:Nikon:FocusDistance": 3.2, "EXIF:ExifIFD:SubjectDistance": 9.0}))
     assert (rec["focus_distance_m"], rec["focus_distance_tag"], rec["focus_distance_reliable"]) == (
-        3.2, "MakerNotes:FocusDistance", True)  # fmt: skip
+        3.2,
+        "MakerNotes:FocusDistance",
+        True,
+    )
 
 
 @pytest.mark.parametrize("subject, reliable", [(2.0, True), (5.0, False)])
 def test_subject_distance_is_reliable_only_inside_the_bounds(subject, reliable):
-    rec = normalize_tags(canon(**{
-        "EXIF:ExifIFD:SubjectDistance": subject,
-        "MakerNotes:Canon:FocusDistanceLower": 1.9, "MakerNotes:Canon:FocusDistanceUpper": 2.1,
-    }))  # fmt: skip
+    rec = normalize_tags(
+        canon(
+            **{
+                "EXIF:ExifIFD:SubjectDistance": subject,
+                "MakerNotes:Canon:FocusDistanceLower": 1.9,
+                "MakerNotes:Canon:FocusDistanceUpper": 2.1,
+            }
+        )
+    )
     assert rec["focus_distance_m"] == subject
     assert rec["focus_distance_tag"] == "EXIF:SubjectDistance"
     assert rec["focus_distance_reliable"] is reliable
@@ -80,7 +94,10 @@ def test_subject_distance_is_reliable_only_inside_the_bounds(subject, reliable):
 def test_unknown_subject_distance_falls_through_to_approximate_focus_distance():
     rec = normalize_tags(canon(**{"EXIF:ExifIFD:SubjectDistance": 0, "XMP:XMP-aux:ApproximateFocusDistance": 4.0}))
     assert (rec["focus_distance_m"], rec["focus_distance_tag"], rec["focus_distance_reliable"]) == (
-        4.0, "XMP:ApproximateFocusDistance", False)  # fmt: skip
+        4.0,
+        "XMP:ApproximateFocusDistance",
+        False,
+    )
     assert "SubjectDistance=0" in rec["notes"]
 
 
@@ -94,14 +111,23 @@ def test_focus_at_infinity_has_no_blur_at_infinity_and_the_limiting_k():
 
 
 def test_reversed_bounds_are_ignored():
-    rec = normalize_tags(canon(**{"MakerNotes:Canon:FocusDistanceLower": 3.0, "MakerNotes:Canon:FocusDistanceUpper": 2.0}))
+    rec = normalize_tags(
+        canon(**{"MakerNotes:Canon:FocusDistanceLower": 3.0, "MakerNotes:Canon:FocusDistanceUpper": 2.0})
+    )
     assert rec["focus_distance_m"] is None and rec["focus_distance_lower_m"] is None
     assert "reversed" in rec["notes"]
 
 
 def test_focus_closer_than_focal_length_is_null_with_a_reason_not_a_crash():
-    rec = normalize_tags(canon(**{"EXIF:ExifIFD:FocalLength": 200.0, "EXIF:ExifIFD:FocalLengthIn35mmFormat": 200,
-                                  "EXIF:ExifIFD:SubjectDistance": 0.15}))  # fmt: skip
+    rec = normalize_tags(
+        canon(
+            **{
+                "EXIF:ExifIFD:FocalLength": 200.0,
+                "EXIF:ExifIFD:FocalLengthIn35mmFormat": 200,
+                "EXIF:ExifIFD:SubjectDistance": 0.15,
+            }
+        )
+    )
     assert rec["focus_distance_m"] is None and rec["k_px_m"] is None and rec["coc_inf_px"] is None
     assert "not beyond the focal length" in rec["notes"]
     assert rec["k_inf_px_m"] is not None  # K as a function of the focus distance is still known
@@ -147,13 +173,17 @@ def test_k_inf_coefficient_gives_k_at_any_focus_distance():
 
 # --------------------------------------------------------------------------------- odd values
 def test_odd_rationals_and_negative_values_become_nulls_with_notes():
-    rec = normalize_tags(canon(**{
-        "EXIF:ExifIFD:FNumber": "undef",  # 0/0
-        "EXIF:ExifIFD:FocalLength": -50,
-        "EXIF:ExifIFD:ExposureTime": "inf",  # 1/0
-        "EXIF:ExifIFD:ISO": "100 0",
-        "EXIF:IFD0:Orientation": 9,
-    }))  # fmt: skip
+    rec = normalize_tags(
+        canon(
+            **{
+                "EXIF:ExifIFD:FNumber": "undef",  # 0/0
+                "EXIF:ExifIFD:FocalLength": -50,
+                "EXIF:ExifIFD:ExposureTime": "inf",  # 1/0
+                "EXIF:ExifIFD:ISO": "100 0",
+                "EXIF:IFD0:Orientation": 9,
+            }
+        )
+    )
     assert rec["f_number"] is None and rec["focal_length_mm"] is None and rec["exposure_time_s"] is None
     assert rec["iso"] == 100
     assert rec["orientation"] == 1 and "Orientation=9" in rec["notes"]
@@ -179,8 +209,14 @@ def test_orientation_swaps_width_and_height():
 @pytest.mark.parametrize(
     "extra, expected",
     [
-        ({"EXIF:ExifIFD:DateTimeOriginal": "2024:05:01 12:34:56", "EXIF:ExifIFD:SubSecTimeOriginal": "07",
-          "EXIF:ExifIFD:OffsetTimeOriginal": "-05:00"}, "2024-05-01T12:34:56.07-05:00"),  # fmt: skip
+        (
+            {
+                "EXIF:ExifIFD:DateTimeOriginal": "2024:05:01 12:34:56",
+                "EXIF:ExifIFD:SubSecTimeOriginal": "07",
+                "EXIF:ExifIFD:OffsetTimeOriginal": "-05:00",
+            },
+            "2024-05-01T12:34:56.07-05:00",
+        ),
         ({"EXIF:ExifIFD:DateTimeOriginal": "0000:00:00 00:00:00"}, None),
         ({"EXIF:ExifIFD:CreateDate": "2020:02:29 23:59:59"}, "2020-02-29T23:59:59"),
         ({"XMP:XMP-exif:DateTimeOriginal": "2021:01:02 03:04:05.5+09:00"}, "2021-01-02T03:04:05.5+09:00"),
@@ -193,21 +229,37 @@ def test_capture_time_is_iso_8601(extra, expected):
 # --------------------------------------------------------------------------------- image size
 def test_raw_image_size_uses_the_largest_ifd_not_the_thumbnail():
     raw = {
-        "File:FileType": "NEF", "File:MIMEType": "image/x-nikon-nef", "EXIF:IFD0:Make": "NIKON CORPORATION",
-        "EXIF:IFD0:ImageWidth": 160, "EXIF:IFD0:ImageHeight": 120,
-        "EXIF:SubIFD:ImageWidth": 4950, "EXIF:SubIFD:ImageHeight": 3280,
-    }  # fmt: skip
+        "File:FileType": "NEF",
+        "File:MIMEType": "image/x-nikon-nef",
+        "EXIF:IFD0:Make": "NIKON CORPORATION",
+        "EXIF:IFD0:ImageWidth": 160,
+        "EXIF:IFD0:ImageHeight": 120,
+        "EXIF:SubIFD:ImageWidth": 4950,
+        "EXIF:SubIFD:ImageHeight": 3280,
+    }
     rec = normalize_tags(raw)
     assert (rec["image_width_px"], rec["image_height_px"]) == (4950, 3280)
 
 
 def test_dng_default_crop_size_and_cr2_exif_size_win():
-    dng = {"File:FileType": "DNG", "File:MIMEType": "image/x-adobe-dng", "EXIF:IFD0:Make": "Leica",
-           "EXIF:SubIFD:ImageWidth": 6080, "EXIF:SubIFD:ImageHeight": 4044, "EXIF:SubIFD:DefaultCropSize": "6000 4000"}
+    dng = {
+        "File:FileType": "DNG",
+        "File:MIMEType": "image/x-adobe-dng",
+        "EXIF:IFD0:Make": "Leica",
+        "EXIF:SubIFD:ImageWidth": 6080,
+        "EXIF:SubIFD:ImageHeight": 4044,
+        "EXIF:SubIFD:DefaultCropSize": "6000 4000",
+    }
     assert (normalize_tags(dng)["image_width_px"], normalize_tags(dng)["image_height_px"]) == (6000, 4000)
-    cr2 = {"File:FileType": "CR2", "File:MIMEType": "image/x-canon-cr2", "EXIF:IFD0:Make": "Canon",
-           "EXIF:IFD0:ImageWidth": 5184, "EXIF:IFD0:ImageHeight": 3456,
-           "EXIF:ExifIFD:ExifImageWidth": 5472, "EXIF:ExifIFD:ExifImageHeight": 3648}  # fmt: skip
+    cr2 = {
+        "File:FileType": "CR2",
+        "File:MIMEType": "image/x-canon-cr2",
+        "EXIF:IFD0:Make": "Canon",
+        "EXIF:IFD0:ImageWidth": 5184,
+        "EXIF:IFD0:ImageHeight": 3456,
+        "EXIF:ExifIFD:ExifImageWidth": 5472,
+        "EXIF:ExifIFD:ExifImageHeight": 3648,
+    }
     assert (normalize_tags(cr2)["image_width_px"], normalize_tags(cr2)["image_height_px"]) == (5472, 3648)
 
 
@@ -241,14 +293,27 @@ def test_focal_plane_resolution_in_inches_cm_and_mm():
 
 
 def test_estimate_sensor_order_and_notes():
-    est, notes = sensors.estimate_sensor(width_px=6000, height_px=4000, focal_length_mm=10.0,
-                                         focal_length_35mm_mm=9999.0, make="NIKON CORPORATION", model="NIKON D7000")  # fmt: skip
+    est, notes = sensors.estimate_sensor(
+        width_px=6000,
+        height_px=4000,
+        focal_length_mm=10.0,
+        focal_length_35mm_mm=9999.0,
+        make="NIKON CORPORATION",
+        model="NIKON D7000",
+    )
     assert est.source == "lensfun" and "implausible" in notes[0]
-    est, _ = sensors.estimate_sensor(width_px=6000, height_px=4000, make="Acme", model="X",
-                                     focal_plane_x_resolution=250.0, focal_plane_resolution_unit=4)  # fmt: skip
+    est, _ = sensors.estimate_sensor(
+        width_px=6000,
+        height_px=4000,
+        make="Acme",
+        model="X",
+        focal_plane_x_resolution=250.0,
+        focal_plane_resolution_unit=4,
+    )
     assert est.source == "focal_plane_resolution" and est.sensor_width_mm == pytest.approx(24.0)
-    est, _ = sensors.estimate_sensor(width_px=6000, height_px=4000, make="Canon", model="Canon EOS 5D Mark II",
-                                     use_lensfun=False)  # fmt: skip
+    est, _ = sensors.estimate_sensor(
+        width_px=6000, height_px=4000, make="Canon", model="Canon EOS 5D Mark II", use_lensfun=False
+    )
     assert est is None
     assert "lensfun" in sensors.LENSFUN_ATTRIBUTION and "CC BY-SA 3.0" in sensors.LENSFUN_ATTRIBUTION
 
@@ -264,8 +329,15 @@ def test_estimate_sensor_order_and_notes():
         ({"File:FileType": "MP4", "File:MIMEType": "video/mp4", "QuickTime:Make": "Apple"}, "not_image"),
         ({"File:FileType": "PNG", "File:MIMEType": "image/png", "PNG:ImageWidth": 4}, "no_exif"),
         ({"File:FileType": "TIFF", "File:MIMEType": "image/tiff", "ExifTool:Warning": "Bad IFD0 directory"}, "corrupt"),
-        ({"File:FileType": "JPEG", "File:MIMEType": "image/jpeg", "EXIF:IFD0:Make": "Canon",
-          "ExifTool:Warning": "[minor] Bad MakerNotes offset"}, None),  # fmt: skip
+        (
+            {
+                "File:FileType": "JPEG",
+                "File:MIMEType": "image/jpeg",
+                "EXIF:IFD0:Make": "Canon",
+                "ExifTool:Warning": "[minor] Bad MakerNotes offset",
+            },
+            None,
+        ),
     ],
 )
 def test_classify(raw, reason):

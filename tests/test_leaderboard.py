@@ -12,8 +12,16 @@ from pathlib import Path
 import pytest
 
 from refocus_bench.cli import main as cli_main
-from refocus_bench.leaderboards import (LeaderboardError, LeaderboardWarning, bootstrap_ci, build_site, build_tables,
-                                        headline_table, load_results, mean_ci)
+from refocus_bench.leaderboards import (
+    LeaderboardError,
+    LeaderboardWarning,
+    bootstrap_ci,
+    build_site,
+    build_tables,
+    headline_table,
+    load_results,
+    mean_ci,
+)
 from refocus_bench.leaderboards.markdown import md_escape
 from refocus_bench.leaderboards.site import SITE_MARKER
 
@@ -104,8 +112,14 @@ def test_parquet_loads_with_datasets_features(built):
     # 3 models x 6 samples x (2 metrics on synthetic-deblur + 3 on synthetic-bokeh)
     assert len(ds) == 3 * 6 * 5
     assert XSS in set(ds["model"])  # names are stored verbatim in the data table
-    row = next(r for r in ds if r["model"] == "identity" and r["benchmark"] == "synthetic-deblur"
-               and r["metric"] == "lpips.alex" and r["sample_id"] == "s002")
+    row = next(
+        r
+        for r in ds
+        if r["model"] == "identity"
+        and r["benchmark"] == "synthetic-deblur"
+        and r["metric"] == "lpips.alex"
+        and r["sample_id"] == "s002"
+    )
     assert row["score"] == pytest.approx(0.17) and row["is_headline"] and row["rank"] == 2
     assert json.loads(row["subset"]) == {"aperture": "disk", "blur": "4"}
 
@@ -212,8 +226,10 @@ def test_conflicting_duplicates_are_an_error_identical_ones_merge(tmp_path):
 
 
 def test_partial_records_are_skipped_with_a_warning(tmp_path):
-    root = write_results(tmp_path / "r", {"b/full.json": make_record("full", 0.0),
-                                          "b/part.json": make_record("part", 0.0, status="partial")})
+    root = write_results(
+        tmp_path / "r",
+        {"b/full.json": make_record("full", 0.0), "b/part.json": make_record("part", 0.0, status="partial")},
+    )
     with pytest.warns(LeaderboardWarning, match="part.json.*partial"):
         entries = load_results(root)
     assert [e.record["model"]["name"] for e in entries] == ["full"]
@@ -251,8 +267,14 @@ def test_unsafe_example_paths_are_skipped(tmp_path):
     (root / "ex" / "fake.png").write_bytes(b"GIF89a not a png")
     (root / "ex" / "ok.jpg").write_bytes(tiny_png((1, 2, 3)))
     (root / "ex" / "good.png").write_bytes(tiny_png((9, 9, 9)))
-    examples = {"s000": "../outside.png", "s001": str(outside), "s002": "ex/link.png", "s003": "ex/fake.png",
-                "s004": "ex/ok.jpg", "s005": "ex/good.png"}
+    examples = {
+        "s000": "../outside.png",
+        "s001": str(outside),
+        "s002": "ex/link.png",
+        "s003": "ex/fake.png",
+        "s004": "ex/ok.jpg",
+        "s005": "ex/good.png",
+    }
     write_results(root, {"b/m.json": make_record("m", 0.0, examples=examples)})
     with pytest.warns(LeaderboardWarning) as caught:
         result = build_site(root, tmp_path / "site", max_examples=10)

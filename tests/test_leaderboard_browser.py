@@ -25,17 +25,28 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 def _driver():
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not (os.path.isfile(p) and os.access(p, os.X_OK))]
     if missing:
-        pytest.fail(f"{', '.join(missing)} not found: the leaderboard browser test needs Chromium and its driver; "
-                    "install them with `bash scripts/setup.sh` (or `sudo apt-get install -y chromium chromium-driver`)")
+        pytest.fail(
+            f"{', '.join(missing)} not found: the leaderboard browser test needs Chromium and its driver; "
+            "install them with `bash scripts/setup.sh` (or `sudo apt-get install -y chromium chromium-driver`)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1200,1300"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--proxy-server=127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1200,1300",
+    ):
         opts.add_argument(arg)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 
@@ -43,8 +54,10 @@ def _driver():
 def _models(driver) -> list[str]:
     from selenium.webdriver.common.by import By
 
-    return [row.find_elements(By.TAG_NAME, "td")[1].text
-            for row in driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")]
+    return [
+        row.find_elements(By.TAG_NAME, "td")[1].text
+        for row in driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")
+    ]
 
 
 def _header(driver, label: str):

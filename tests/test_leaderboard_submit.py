@@ -40,8 +40,13 @@ def test_accepted_record_is_stored_under_a_hash_name(tmp_path):
     assert sub.added and re.fullmatch(r"[0-9a-f]{32}\.json", sub.path.name)
     assert sub.path.parent == tmp_path / "store"
     assert json.loads(sub.path.read_text()) == rec
-    again = submit_record(_write(tmp_path, make_record("deblur.wiener", 0.0, runtime=3.0, examples={
-        "s000": "../../evil.png"}), "again.json"), tmp_path / "store", hash_lookup=lookup)
+    again = submit_record(
+        _write(
+            tmp_path, make_record("deblur.wiener", 0.0, runtime=3.0, examples={"s000": "../../evil.png"}), "again.json"
+        ),
+        tmp_path / "store",
+        hash_lookup=lookup,
+    )
     assert not again.added and again.path == sub.path
     # the store is a RESULTS_DIR: the leaderboard builds from it (the bad example path is skipped)
     with pytest.warns(UserWarning, match="outside the results folder"):
@@ -86,7 +91,8 @@ def test_default_lookup_rejects_an_unregistered_benchmark(tmp_path):
 
 def test_missing_samples_are_rejected(tmp_path):
     assert "incomplete: status is 'partial' (5 of 6 samples)" in _reason(
-        tmp_path, _write(tmp_path, make_record("m", 0.0, status="partial")))
+        tmp_path, _write(tmp_path, make_record("m", 0.0, status="partial"))
+    )
     rec = make_record("m", 0.0)
     rec["samples"][2]["scores"]["psnr"] = None
     rec["samples"][2]["error"] = "RuntimeError: out of memory"

@@ -29,13 +29,26 @@ def tiny_png(rgb: tuple[int, int, int], size: int = 4) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
 
 
-def make_record(model: str, offset: float, *, bench: str = "synthetic-deblur", version: str = "1",
-                n: int = 6, runtime: float = 0.05, weights: str | None = None, status: str = "complete",
-                headline: str = "lpips.alex", content_hash: str = BENCH_HASH, examples: dict | None = None,
-                lvcorr: bool = False) -> dict[str, Any]:
+def make_record(
+    model: str,
+    offset: float,
+    *,
+    bench: str = "synthetic-deblur",
+    version: str = "1",
+    n: int = 6,
+    runtime: float = 0.05,
+    weights: str | None = None,
+    status: str = "complete",
+    headline: str = "lpips.alex",
+    content_hash: str = BENCH_HASH,
+    examples: dict | None = None,
+    lvcorr: bool = False,
+) -> dict[str, Any]:
     """A finalized record: lpips.alex (lower better) = 0.1 + offset + 0.01 i, psnr (higher better) = 30 - 10 offset + i."""
-    metrics = [{"name": "lpips.alex", "higher_is_better": False, "version": "1", "definition": {"net": "alex"}},
-               {"name": "psnr", "higher_is_better": True, "version": "1", "definition": {"data_range": 1.0}}]
+    metrics = [
+        {"name": "lpips.alex", "higher_is_better": False, "version": "1", "definition": {"net": "alex"}},
+        {"name": "psnr", "higher_is_better": True, "version": "1", "definition": {"data_range": 1.0}},
+    ]
     if lvcorr:
         metrics.append({"name": "lvcorr.pearson", "higher_is_better": True, "version": "1", "definition": {}})
     apertures = ["disk", "hexagon"]
@@ -45,16 +58,34 @@ def make_record(model: str, offset: float, *, bench: str = "synthetic-deblur", v
         scores = {"lpips.alex": round(0.1 + offset + 0.01 * i, 6), "psnr": round(30.0 - 10 * offset + i, 6)}
         if lvcorr:
             scores["lvcorr.pearson"] = round(0.9 - offset - 0.05 * (i % 3), 6)
-        samples.append({"id": f"s{i:03d}", "subset": {"aperture": apertures[i % 2], "blur": levels[i % 3]},
-                        "scores": scores, "runtime_s": runtime * (1 + 0.1 * i), "error": None})
+        samples.append(
+            {
+                "id": f"s{i:03d}",
+                "subset": {"aperture": apertures[i % 2], "blur": levels[i % 3]},
+                "scores": scores,
+                "runtime_s": runtime * (1 + 0.1 * i),
+                "error": None,
+            }
+        )
     draft = {
         "status": status,
         "toolkit": {"name": "refocus-bench", "version": "0.1.0", "git_commit": None},
         "model": {"name": model, "weights_sha256": weights, "config": {}, "tasks": ["deblur"]},
-        "benchmark": {"name": bench, "version": version, "content_hash": content_hash, "task": "deblur",
-                      "headline_metric": headline, "num_samples": n,
-                      "definition": {"name": bench, "version": version, "task": "deblur", "headline_metric": headline,
-                                     "description": "Generated deblurring pairs"}},
+        "benchmark": {
+            "name": bench,
+            "version": version,
+            "content_hash": content_hash,
+            "task": "deblur",
+            "headline_metric": headline,
+            "num_samples": n,
+            "definition": {
+                "name": bench,
+                "version": version,
+                "task": "deblur",
+                "headline_metric": headline,
+                "description": "Generated deblurring pairs",
+            },
+        },
         "metrics": metrics,
         "seeds": {"benchmark": 0, "model": 0},
         "environment": {"device": "cpu", "python": "3.11", "threads": 1},
@@ -92,10 +123,12 @@ def standard_results(root: Path, *, model_names: tuple[str, ...] = ("deblur.wien
             rel = f"examples/synthetic-deblur/m{i}/{sid}.png"
             pngs[rel] = tiny_png((10 * i, 10, 100 + 10 * i))
             ex[sid] = rel
-        records[f"synthetic-deblur/m{i}.json"] = make_record(name, 0.05 * i, runtime=0.02 * (3 - i) ** 2,
-                                                             weights=f"{i + 1:x}" * 64 if i else None, examples=ex)
-        records[f"synthetic-bokeh/m{i}.json"] = make_record(name, 0.02 * (2 - i), bench="synthetic-bokeh",
-                                                            headline="psnr", lvcorr=True)
+        records[f"synthetic-deblur/m{i}.json"] = make_record(
+            name, 0.05 * i, runtime=0.02 * (3 - i) ** 2, weights=f"{i + 1:x}" * 64 if i else None, examples=ex
+        )
+        records[f"synthetic-bokeh/m{i}.json"] = make_record(
+            name, 0.02 * (2 - i), bench="synthetic-bokeh", headline="psnr", lvcorr=True
+        )
     return write_results(root, records, pngs)
 
 

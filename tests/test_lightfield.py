@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from refocus_bench.benchmarks.lightfield import make_lf_benchmark
 from refocus_bench.errors import InvalidInputError, MissingFileError
 from refocus_bench.io import read_image, write_image
 from refocus_bench.optics import coc_radius_px
-from refocus_bench.benchmarks.lightfield import make_lf_benchmark
 from refocus_bench.simulators.lightfield.field import (
     LightField,
     grid_aperture,
@@ -120,16 +120,22 @@ def test_load_lightfield_layouts(tmp_path):
     _write_grid(tmp_path / "a", 3, 5)
     lf = load_lightfield(tmp_path / "a")
     assert lf.grid == (3, 5) and lf.views.shape == (3, 5, 3, 6, 8)
-    assert float(lf.views[2, 4, 0, 0, 0]) == pytest.approx(0.2, abs=1 / 255) and float(lf.views[2, 4, 1, 0, 0]) == pytest.approx(0.4, abs=1 / 255)
+    assert float(lf.views[2, 4, 0, 0, 0]) == pytest.approx(0.2, abs=1 / 255) and float(
+        lf.views[2, 4, 1, 0, 0]
+    ) == pytest.approx(0.4, abs=1 / 255)
     swapped = load_lightfield(tmp_path / "a", order="col-row")
     assert swapped.grid == (5, 3) and torch.equal(swapped.views[4, 2], lf.views[2, 4])
     _write_grid(tmp_path / "hci", 1, 9, name=lambda r, c: f"input_Cam{c:03d}.png")
     cams = load_lightfield(tmp_path / "hci")
-    assert cams.grid == (3, 3) and float(cams.views[1, 2, 1, 0, 0]) == pytest.approx(0.5, abs=1 / 255)  # Cam005 -> row 1, col 2
+    assert cams.grid == (3, 3) and float(cams.views[1, 2, 1, 0, 0]) == pytest.approx(
+        0.5, abs=1 / 255
+    )  # Cam005 -> row 1, col 2
     arr = (np.random.default_rng(0).random((3, 3, 4, 5, 3)) * 255).astype(np.uint8)
     np.save(tmp_path / "lf.npy", arr)
     npy = load_lightfield(tmp_path / "lf.npy")
-    assert npy.name == "lf" and torch.allclose(npy.views[1, 2].permute(1, 2, 0), torch.from_numpy(arr[1, 2] / 255.0).float())
+    assert npy.name == "lf" and torch.allclose(
+        npy.views[1, 2].permute(1, 2, 0), torch.from_numpy(arr[1, 2] / 255.0).float()
+    )
 
 
 def test_load_lightfield_problems_name_the_view(tmp_path):
@@ -156,7 +162,9 @@ def test_lf_benchmark_records_files_failures_and_resume(scene, tmp_path):
     (tmp_path / "broken" / "view_00_00.png").unlink()
     out = tmp_path / "bench"
     focus = [-1.0, 0.0, 0.5]
-    kw = dict(focus_disparities=focus, apertures=[("disk", None), ("star", 2.0), ("disk", 3.0)], refocus_pairs=4, seed=1)
+    kw = dict(
+        focus_disparities=focus, apertures=[("disk", None), ("star", 2.0), ("disk", 3.0)], refocus_pairs=4, seed=1
+    )
     result = make_lf_benchmark([lf, tmp_path / "broken"], out, **kw)
     assert result.built == ["synth"] and (result.bokeh_records, result.refocus_records) == (6, 8)
     reasons = {(f["lightfield"], f["reason"]) for f in result.failures}

@@ -49,7 +49,9 @@ def test_region_psnr_and_ssim_known_answers():
     preds = target.clone()
     preds[..., 32:] += 0.1  # error only in the out-of-focus half
     coc = _two_planes()
-    res = MetricSuite(["bokeh.psnr_in_focus", "bokeh.psnr_out_of_focus", "bokeh.ssim_in_focus", "psnr.rgb"])(preds, target, coc=coc)
+    res = MetricSuite(["bokeh.psnr_in_focus", "bokeh.psnr_out_of_focus", "bokeh.ssim_in_focus", "psnr.rgb"])(
+        preds, target, coc=coc
+    )
     assert torch.isinf(res.scores["bokeh.psnr_in_focus"]).all()
     torch.testing.assert_close(res.scores["bokeh.psnr_out_of_focus"], torch.full((2,), 20.0), atol=1e-3, rtol=0)
     torch.testing.assert_close(res.scores["psnr.rgb"], torch.full((2,), 10 * math.log10(2 / 0.01)), atol=1e-3, rtol=0)
@@ -84,7 +86,11 @@ def _discs(centres, radius, h=64, w=64, square=False):
     yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
     img = torch.full((1, 3, h, w), 0.05)
     for cx, cy in centres:
-        inside = (torch.maximum((xx - cx).abs(), (yy - cy).abs()) <= radius) if square else ((xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2)
+        inside = (
+            (torch.maximum((xx - cx).abs(), (yy - cy).abs()) <= radius)
+            if square
+            else ((xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2)
+        )
         img[..., inside] = 0.9
     return img
 

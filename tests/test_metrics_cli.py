@@ -22,7 +22,18 @@ def test_weights_list_on_an_empty_cache_says_missing(tmp_path, capsys):
 def test_fetch_failure_is_one_clear_line(tmp_path, capsys):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "DISTS_pytorch-0.1-py3-none-any.whl").write_bytes(b"not a wheel")
-    code = main(["weights", "fetch", "--only", "dists.alpha_beta", "--home", str(tmp_path / "h"), "--source-dir", str(tmp_path / "src")])
+    code = main(
+        [
+            "weights",
+            "fetch",
+            "--only",
+            "dists.alpha_beta",
+            "--home",
+            str(tmp_path / "h"),
+            "--source-dir",
+            str(tmp_path / "src"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "does not match the pinned" in err and "Traceback" not in err
 

@@ -62,11 +62,19 @@ def test_ssim_matches_skimage(color):
     got = ssim(p, t, color=color)
     for i in range(3):
         if color == "rgb":
-            ref = sk_ssim(_np(t[i]), _np(p[i]), channel_axis=-1, gaussian_weights=True, sigma=1.5,
-                          use_sample_covariance=False, data_range=1.0)
+            ref = sk_ssim(
+                _np(t[i]),
+                _np(p[i]),
+                channel_axis=-1,
+                gaussian_weights=True,
+                sigma=1.5,
+                use_sample_covariance=False,
+                data_range=1.0,
+            )
         else:
-            ref = sk_ssim(_y_np(t[i]), _y_np(p[i]), gaussian_weights=True, sigma=1.5,
-                          use_sample_covariance=False, data_range=1.0)
+            ref = sk_ssim(
+                _y_np(t[i]), _y_np(p[i]), gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0
+            )
         assert got[i].item() == pytest.approx(ref, abs=TOL)
 
 
@@ -149,8 +157,14 @@ def test_functional_and_metric_forms_agree_and_suite_equals_individual_calls():
     p, t = _pairs(b=2, h=176, w=180, seed=6)
     names = ["psnr.rgb", "psnr.y", "ssim.rgb", "ssim.y", "ms_ssim.rgb", "mae.rgb"]
     res = MetricSuite(names)(p, t)
-    fns = {"psnr.rgb": psnr(p, t), "psnr.y": psnr(p, t, color="y"), "ssim.rgb": ssim(p, t),
-           "ssim.y": ssim(p, t, color="y"), "ms_ssim.rgb": ms_ssim(p, t), "mae.rgb": mae(p, t)}
+    fns = {
+        "psnr.rgb": psnr(p, t),
+        "psnr.y": psnr(p, t, color="y"),
+        "ssim.rgb": ssim(p, t),
+        "ssim.y": ssim(p, t, color="y"),
+        "ms_ssim.rgb": ms_ssim(p, t),
+        "mae.rgb": mae(p, t),
+    }
     for n in names:
         torch.testing.assert_close(res.scores[n], fns[n])
         torch.testing.assert_close(create_metric(n).score(p, t), fns[n])

@@ -30,13 +30,15 @@ def _images(b=3, h=40, w=56, seed=1):
     return torch.rand(b, 3, h, w, generator=g)
 
 
-@pytest.mark.parametrize(("name", "folder"), [("clipiqa.vit", "clip"), ("musiq.vit", "musiq"), ("maniqa.vit", "maniqa")])
+@pytest.mark.parametrize(
+    ("name", "folder"), [("clipiqa.vit", "clip"), ("musiq.vit", "musiq"), ("maniqa.vit", "maniqa")]
+)
 def test_no_reference_adapters_score_batches_consistently(tiny_models, name, folder):
     m = create_metric(name, weights_dir=tiny_models / folder)
     x = _images()
     s = m.score(x)
     assert s.shape == (3,) and torch.isfinite(s).all()
-    single = torch.cat([m.score(x[i:i + 1]) for i in range(3)])
+    single = torch.cat([m.score(x[i : i + 1]) for i in range(3)])
     torch.testing.assert_close(s, single, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(s, s[:1].expand(3))  # the images are told apart
     m.update(x)
@@ -68,7 +70,9 @@ def test_clip_i_is_cosine_similarity(tiny_models):
     x, y = _images(b=2, seed=2), _images(b=2, seed=3)
     torch.testing.assert_close(m.score(x, x), torch.ones(2), atol=1e-5, rtol=0)
     model = CLIPModelIQA.load(tiny_models / "clip")
-    torch.testing.assert_close(m.score(x, y), F.cosine_similarity(model.embed(x), model.embed(y), dim=-1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        m.score(x, y), F.cosine_similarity(model.embed(x), model.embed(y), dim=-1), atol=1e-5, rtol=0
+    )
 
 
 def test_adapters_are_differentiable(tiny_models):
@@ -81,7 +85,9 @@ def test_missing_weights_name_the_expected_path(tmp_path, monkeypatch):
     monkeypatch.setenv("REFOCUS_BENCH_HOME", str(tmp_path / "home"))
     with pytest.raises(MissingFileError, match=str(tmp_path / "config.json")):
         create_metric("musiq.vit", weights_dir=tmp_path)
-    with pytest.raises(MissingFileError, match=str(tmp_path / "home" / "weights" / "metrics" / "clipiqa.vit" / "config.json")):
+    with pytest.raises(
+        MissingFileError, match=str(tmp_path / "home" / "weights" / "metrics" / "clipiqa.vit" / "config.json")
+    ):
         create_metric("clipiqa.vit")  # default location under $REFOCUS_BENCH_HOME holds nothing
 
 

@@ -57,7 +57,9 @@ def test_dists_known_answer_and_agreement_with_dists_pytorch(metric_weights, mon
 def test_converted_linear_layers_equal_the_lpips_package_weights(metric_weights, net):
     import lpips
 
-    official = torch.load(Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth", map_location="cpu", weights_only=True)
+    official = torch.load(
+        Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth", map_location="cpu", weights_only=True
+    )
     ours = W.load_weights(f"lpips.{net}.linear")
     assert len(official) == 5
     for k in range(5):
@@ -69,7 +71,7 @@ def test_lpips_is_batched_and_matches_single_calls(metric_weights):
     x, y = torch.rand(4, 3, 48, 64, generator=g), torch.rand(4, 3, 48, 64, generator=g)
     for net in ("alex", "vgg"):
         batched = lpips_distance(x, y, net=net)
-        single = torch.cat([lpips_distance(x[i:i + 1], y[i:i + 1], net=net) for i in range(4)])
+        single = torch.cat([lpips_distance(x[i : i + 1], y[i : i + 1], net=net) for i in range(4)])
         torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
         assert lpips_distance(x, x, net=net).abs().max() < 1e-6
 

@@ -15,10 +15,30 @@ from refocus_bench.metrics import METRICS, create_metric, list_metrics, metric_s
 from refocus_bench.metrics.base import MetricSpec, RefocusMetric
 
 EXPECTED = {
-    "psnr.rgb", "psnr.y", "ssim.rgb", "ssim.y", "ms_ssim.rgb", "mae.rgb", "lpips.alex", "lpips.vgg", "dists.vgg16",
-    "clipiqa.vit", "clip_i.vit", "musiq.vit", "maniqa.vit", "bokeh.psnr_in_focus", "bokeh.psnr_out_of_focus",
-    "bokeh.psnr_edge_band", "bokeh.ssim_in_focus", "bokeh.ssim_out_of_focus", "bokeh.ssim_edge_band",
-    "bokeh.blur_size_error", "bokeh.aperture_iou", "bokeh.aperture_ncc", "lvcorr.pearson", "lvcorr.spearman",
+    "psnr.rgb",
+    "psnr.y",
+    "ssim.rgb",
+    "ssim.y",
+    "ms_ssim.rgb",
+    "mae.rgb",
+    "lpips.alex",
+    "lpips.vgg",
+    "dists.vgg16",
+    "clipiqa.vit",
+    "clip_i.vit",
+    "musiq.vit",
+    "maniqa.vit",
+    "bokeh.psnr_in_focus",
+    "bokeh.psnr_out_of_focus",
+    "bokeh.psnr_edge_band",
+    "bokeh.ssim_in_focus",
+    "bokeh.ssim_out_of_focus",
+    "bokeh.ssim_edge_band",
+    "bokeh.blur_size_error",
+    "bokeh.aperture_iou",
+    "bokeh.aperture_ncc",
+    "lvcorr.pearson",
+    "lvcorr.spearman",
 }
 # Direction is part of the meaning: pin it per metric so a flipped declaration fails loudly.
 LOWER_IS_BETTER = {"mae.rgb", "lpips.alex", "lpips.vgg", "dists.vgg16", "bokeh.blur_size_error"}
@@ -52,15 +72,27 @@ def test_every_metric_declares_direction_reference_range_and_differentiability(n
 
 
 def test_metric_spec_has_no_defaults_for_its_meaning():
-    required = {f.name for f in dataclasses.fields(MetricSpec)
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    required = {
+        f.name
+        for f in dataclasses.fields(MetricSpec)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
     assert {"higher_is_better", "reference", "value_range", "differentiable", "conventions"} <= required
     with pytest.raises(TypeError):
         MetricSpec(name="x.y", reference="full", value_range=(0, 1), differentiable=True, conventions={})  # type: ignore[call-arg]
     with pytest.raises(InvalidInputError, match="reference must be one of"):
-        MetricSpec(name="x.y", higher_is_better=True, reference="partial", value_range=(0, 1), differentiable=True, conventions={})
+        MetricSpec(
+            name="x.y",
+            higher_is_better=True,
+            reference="partial",
+            value_range=(0, 1),
+            differentiable=True,
+            conventions={},
+        )
     with pytest.raises(InvalidInputError, match="low < high"):
-        MetricSpec(name="x.y", higher_is_better=True, reference="full", value_range=(1, 0), differentiable=True, conventions={})
+        MetricSpec(
+            name="x.y", higher_is_better=True, reference="full", value_range=(1, 0), differentiable=True, conventions={}
+        )
 
 
 def test_unknown_metric_suggests_close_names():
@@ -77,11 +109,13 @@ def test_conventions_are_overridable_recorded_and_checked():
 
 
 def test_importing_the_package_loads_no_network_code():
-    code = ("import sys, refocus_bench.metrics as m; m.list_metrics(); "
-            "early = [k for k in ('torchmetrics', 'lpips', 'torchvision') if k in sys.modules]; "
-            "m.metric_spec('psnr.rgb'); m.metric_spec('bokeh.psnr_in_focus'); "
-            "late = [k for k in ('lpips', 'DISTS_pytorch', 'refocus_bench.metrics.perceptual', "
-            "'refocus_bench.metrics.no_reference') if k in sys.modules]; "
-            "print(early, late); sys.exit(1 if early or late else 0)")
+    code = (
+        "import sys, refocus_bench.metrics as m; m.list_metrics(); "
+        "early = [k for k in ('torchmetrics', 'lpips', 'torchvision') if k in sys.modules]; "
+        "m.metric_spec('psnr.rgb'); m.metric_spec('bokeh.psnr_in_focus'); "
+        "late = [k for k in ('lpips', 'DISTS_pytorch', 'refocus_bench.metrics.perceptual', "
+        "'refocus_bench.metrics.no_reference') if k in sys.modules]; "
+        "print(early, late); sys.exit(1 if early or late else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

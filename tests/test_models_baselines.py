@@ -46,8 +46,10 @@ def test_wiener_inverts_a_noise_free_circular_blur():
 def test_fft_convolve_matches_direct_convolution():
     img = torch.rand(1, 1, 20, 20, dtype=torch.float64)
     k = make_aperture("heart").kernel(2.5, dtype=torch.float64)
-    direct = torch.nn.functional.conv2d(torch.nn.functional.pad(img, (k.shape[1] // 2,) * 2 + (k.shape[0] // 2,) * 2, mode="circular"),
-                                        torch.flip(k, (0, 1))[None, None])
+    direct = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(img, (k.shape[1] // 2,) * 2 + (k.shape[0] // 2,) * 2, mode="circular"),
+        torch.flip(k, (0, 1))[None, None],
+    )
     torch.testing.assert_close(fft_convolve(img, k, boundary="periodic"), direct)
 
 

@@ -27,8 +27,22 @@ def files(tmp_path):
 
 def test_refocus_matches_the_python_api(files):
     out = files / "out.png"
-    rc = main(["refocus", str(files / "in.png"), "--model", "bokeh.gaussian", "--depth", str(files / "depth.npy"),
-               "--focus-point", "4,5", "--k", "8", "-o", str(out)])
+    rc = main(
+        [
+            "refocus",
+            str(files / "in.png"),
+            "--model",
+            "bokeh.gaussian",
+            "--depth",
+            str(files / "depth.npy"),
+            "--focus-point",
+            "4,5",
+            "--k",
+            "8",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     image = read_image(files / "in.png")
     depth = torch.from_numpy(np.load(files / "depth.npy"))[None, None]
@@ -38,9 +52,28 @@ def test_refocus_matches_the_python_api(files):
 
 def test_focus_mask_and_lens_options(files):
     out = files / "out.png"
-    rc = main(["refocus", str(files / "in.png"), "--model", "refocus.cascade", "--model-arg", "deblur=identity",
-               "--model-arg", "bokeh=bokeh.gaussian", "--depth", str(files / "depth.npy"), "--focus-mask", str(files / "mask.png"),
-               "--f-number", "2", "--focal-length", "50", "-o", str(out)])
+    rc = main(
+        [
+            "refocus",
+            str(files / "in.png"),
+            "--model",
+            "refocus.cascade",
+            "--model-arg",
+            "deblur=identity",
+            "--model-arg",
+            "bokeh=bokeh.gaussian",
+            "--depth",
+            str(files / "depth.npy"),
+            "--focus-mask",
+            str(files / "mask.png"),
+            "--f-number",
+            "2",
+            "--focal-length",
+            "50",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     image = read_image(files / "in.png")
     depth = torch.from_numpy(np.load(files / "depth.npy"))[None, None]
@@ -63,16 +96,24 @@ def test_deblur_task_and_model_list(files, capsys):
         (["--model", "bokeh.gausian", "--depth", "D", "--k", "1"], "did you mean 'bokeh.gaussian'"),
         (["--model", "bokeh.gaussian", "--k", "1"], "exactly one of --depth FILE or --depth-model"),
         (["--model", "bokeh.gaussian", "--depth", "D"], "exactly one of --k"),
-        (["--model", "bokeh.gaussian", "--depth", "D", "--k", "1", "--focus-text", "a cat"], "needs the image and a grounder"),
+        (
+            ["--model", "bokeh.gaussian", "--depth", "D", "--k", "1", "--focus-text", "a cat"],
+            "needs the image and a grounder",
+        ),
         (["--model", "bokeh.gaussian", "--depth", "D", "--k", "1", "--grounder", "x"], "only used with --focus-text"),
         (["--model", "bokeh.gaussian", "--depth", "D", "--k", "1", "--focus-point", "99,1"], "outside the 32x24 image"),
         (["--model", "deblur.wiener", "--k", "1"], "not used by --task deblur"),
         (["--model", "deblur.wiener", "--task", "bokeh", "--depth", "D", "--k", "1"], "does not support --task bokeh"),
-        (["--model", "genrefocus.tiny", "--model-arg", "weights=/no/such.safetensors", "--depth", "D", "--k", "1"], "weight file not found"),
+        (
+            ["--model", "genrefocus.tiny", "--model-arg", "weights=/no/such.safetensors", "--depth", "D", "--k", "1"],
+            "weight file not found",
+        ),
     ],
 )
 def test_bad_options_give_one_clear_line(files, capsys, extra, message):
-    args = ["refocus", str(files / "in.png"), "-o", str(files / "o.png")] + [str(files / "depth.npy") if a == "D" else a for a in extra]
+    args = ["refocus", str(files / "in.png"), "-o", str(files / "o.png")] + [
+        str(files / "depth.npy") if a == "D" else a for a in extra
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
@@ -80,7 +121,19 @@ def test_bad_options_give_one_clear_line(files, capsys, extra, message):
 
 def test_conflicting_focus_options_are_rejected_by_the_parser(files, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["refocus", str(files / "in.png"), "--model", "bokeh.gaussian", "--focus-point", "1,1", "--focus-distance", "2",
-              "-o", str(files / "o.png")])
+        main(
+            [
+                "refocus",
+                str(files / "in.png"),
+                "--model",
+                "bokeh.gaussian",
+                "--focus-point",
+                "1,1",
+                "--focus-distance",
+                "2",
+                "-o",
+                str(files / "o.png"),
+            ]
+        )
     assert exc.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err

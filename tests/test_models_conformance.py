@@ -38,7 +38,12 @@ def inputs(batch: int = 2) -> dict:
     image = torch.rand(batch, 3, SIZE, SIZE, generator=g)
     depth = 1.0 + 4.0 * torch.rand(batch, 1, SIZE, SIZE, generator=g)
     depth[:, :, :4, :4] = float("inf")  # sky
-    return {"image": image, "depth": depth, "focus": torch.tensor([2.0, 3.0])[:batch], "k": torch.tensor([5.0, 2.5])[:batch]}
+    return {
+        "image": image,
+        "depth": depth,
+        "focus": torch.tensor([2.0, 3.0])[:batch],
+        "k": torch.tensor([5.0, 2.5])[:batch],
+    }
 
 
 def run(model, task: str, x: dict, sl: slice = slice(None)) -> torch.Tensor:
@@ -49,8 +54,17 @@ def run(model, task: str, x: dict, sl: slice = slice(None)) -> torch.Tensor:
 
 
 def test_registry_lists_every_kind_of_model():
-    for expected in ("identity", "deblur.wiener", "deblur.richardson_lucy", "deblur.unsharp", "bokeh.layered",
-                     "bokeh.scatter", "bokeh.gaussian", "refocus.cascade", "genrefocus.tiny"):
+    for expected in (
+        "identity",
+        "deblur.wiener",
+        "deblur.richardson_lucy",
+        "deblur.unsharp",
+        "bokeh.layered",
+        "bokeh.scatter",
+        "bokeh.gaussian",
+        "refocus.cascade",
+        "genrefocus.tiny",
+    ):
         assert expected in NAMES
     assert set(list_models(task="deblur")) >= {"deblur.wiener", "genrefocus.tiny", "identity"}
     assert "deblur.wiener" not in list_models(task="bokeh")

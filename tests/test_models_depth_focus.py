@@ -28,7 +28,9 @@ class Stub(nn.Module):
         self.config = SimpleNamespace(**config)
 
     def forward(self, pixel_values):
-        return SimpleNamespace(predicted_depth=self.pred.expand(pixel_values.shape[0], *self.pred.shape[1:]), field_of_view=self.fov)
+        return SimpleNamespace(
+            predicted_depth=self.pred.expand(pixel_values.shape[0], *self.pred.shape[1:]), field_of_view=self.fov
+        )
 
 
 @pytest.mark.parametrize("name", list_depth_estimators())
@@ -52,10 +54,14 @@ def test_depth_pro_converts_canonical_inverse_depth_to_metres():
 
 def test_depth_anything_maps_relative_disparity_between_near_and_far():
     ramp = torch.linspace(0.0, 3.0, 16).expand(1, 16, 16).contiguous()
-    est = DepthAnythingAdapter(model=Stub(ramp, patch_size=14, depth_estimation_type="relative"), input_size=28, near_m=1.0, far_m=10.0)
+    est = DepthAnythingAdapter(
+        model=Stub(ramp, patch_size=14, depth_estimation_type="relative"), input_size=28, near_m=1.0, far_m=10.0
+    )
     d = est.estimate(torch.rand(1, 3, 16, 16))
     assert abs(float(d.min()) - 1.0) < 1e-4 and abs(float(d.max()) - 10.0) < 1e-3
-    metric = DepthAnythingAdapter(model=Stub(torch.full((1, 16, 16), 7.5), patch_size=14, depth_estimation_type="metric"))
+    metric = DepthAnythingAdapter(
+        model=Stub(torch.full((1, 16, 16), 7.5), patch_size=14, depth_estimation_type="metric")
+    )
     torch.testing.assert_close(metric.estimate(torch.rand(1, 3, 16, 16)), torch.full((1, 1, 16, 16), 7.5))
 
 
@@ -122,11 +128,15 @@ def test_focus_by_text_uses_a_pluggable_grounder(two_planes, monkeypatch):
         return m
 
     image = torch.rand(2, 3, 16, 16)
-    torch.testing.assert_close(select_focus(two_planes, text="the far wall", image=image, grounder=right_half),
-                               torch.tensor([4.0, 4.0], dtype=torch.float64))
+    torch.testing.assert_close(
+        select_focus(two_planes, text="the far wall", image=image, grounder=right_half),
+        torch.tensor([4.0, 4.0], dtype=torch.float64),
+    )
     monkeypatch.setitem(GROUNDERS._entries, "test.right_half", lambda: right_half)
-    torch.testing.assert_close(select_focus(two_planes, text="the far wall", image=image, grounder="test.right_half"),
-                               torch.tensor([4.0, 4.0], dtype=torch.float64))
+    torch.testing.assert_close(
+        select_focus(two_planes, text="the far wall", image=image, grounder="test.right_half"),
+        torch.tensor([4.0, 4.0], dtype=torch.float64),
+    )
     with pytest.raises(InvalidInputError, match="mask is empty"):
         select_focus(two_planes, text="a unicorn", image=image, grounder=right_half)
 
@@ -149,20 +159,27 @@ def test_owlv2_grounder_maps_its_best_box_to_a_mask(two_planes):
     boxes = torch.tensor([[[0.1, 0.1, 0.1, 0.1], [0.75, 0.5, 0.5, 1.0], [0.2, 0.2, 0.1, 0.1]]])
     logits = torch.tensor([[[-3.0], [4.0], [0.0]]])
     stub = Stub(logits, vision_config=SimpleNamespace(image_size=32))
-    stub.forward = lambda input_ids, attention_mask, pixel_values: SimpleNamespace(logits=logits.expand(pixel_values.shape[0], -1, -1),
-                                                                               pred_boxes=boxes.expand(pixel_values.shape[0], -1, -1))
+    stub.forward = lambda input_ids, attention_mask, pixel_values: SimpleNamespace(
+        logits=logits.expand(pixel_values.shape[0], -1, -1), pred_boxes=boxes.expand(pixel_values.shape[0], -1, -1)
+    )
     g = create_grounder("owlv2", model=stub, tokenizer=_word_tokenizer())
     mask = g(torch.rand(2, 3, 16, 16), "the far wall")
     expected = torch.zeros(2, 1, 16, 16)
     expected[..., 8:] = 1.0
     torch.testing.assert_close(mask, expected)
-    torch.testing.assert_close(select_focus(two_planes, text="the far wall", image=torch.rand(2, 3, 16, 16), grounder=g),
-                               torch.tensor([4.0, 4.0], dtype=torch.float64))
+    torch.testing.assert_close(
+        select_focus(two_planes, text="the far wall", image=torch.rand(2, 3, 16, 16), grounder=g),
+        torch.tensor([4.0, 4.0], dtype=torch.float64),
+    )
     # a non-square image: boxes are relative to the square padded at the bottom/right
     assert g(torch.rand(1, 3, 8, 16), "the far wall")[..., :, 8:].all()
     with pytest.raises(InvalidInputError, match="mask is empty"):  # below the score threshold
-        select_focus(two_planes, text="the far wall", image=torch.rand(2, 3, 16, 16),
-                     grounder=create_grounder("owlv2", model=stub, tokenizer=_word_tokenizer(), threshold=0.999))
+        select_focus(
+            two_planes,
+            text="the far wall",
+            image=torch.rand(2, 3, 16, 16),
+            grounder=create_grounder("owlv2", model=stub, tokenizer=_word_tokenizer(), threshold=0.999),
+        )
 
 
 def test_owlv2_grounder_runs_a_tiny_random_model():
@@ -171,11 +188,28 @@ def test_owlv2_grounder_runs_a_tiny_random_model():
     from refocus_bench.models.focus import create_grounder
 
     torch.manual_seed(0)
-    cfg = Owlv2Config(text_config={"vocab_size": 8, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
-                                   "num_attention_heads": 2, "max_position_embeddings": 8, "bos_token_id": 0, "eos_token_id": 1,
-                                   "pad_token_id": 0},
-                      vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                                     "image_size": 32, "patch_size": 8}, projection_dim=16)
+    cfg = Owlv2Config(
+        text_config={
+            "vocab_size": 8,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 8,
+            "bos_token_id": 0,
+            "eos_token_id": 1,
+            "pad_token_id": 0,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=16,
+    )
     g = create_grounder("owlv2", model=Owlv2ForObjectDetection(cfg), tokenizer=_word_tokenizer(), threshold=0.0)
     mask = g(torch.rand(2, 3, 24, 20), "the wall")
     assert mask.shape == (2, 1, 24, 20) and set(mask.unique().tolist()) <= {0.0, 1.0}

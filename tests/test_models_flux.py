@@ -15,7 +15,13 @@ from refocus_bench.models import create_model
 from refocus_bench.models.genrefocus.flux import pipeline as flux_pipeline
 from refocus_bench.models.genrefocus.flux.lora import GatedLoRALinear, adapter_state, parse_lora_state, set_active
 from refocus_bench.models.genrefocus.flux.pipeline import BOKEH, DEBLUR
-from refocus_bench.models.genrefocus.flux.transformer import Branch, _double_block, branch_mask, latent_ids, multi_branch_forward
+from refocus_bench.models.genrefocus.flux.transformer import (
+    Branch,
+    _double_block,
+    branch_mask,
+    latent_ids,
+    multi_branch_forward,
+)
 from refocus_bench.optics import genrefocus_defocus_map
 
 
@@ -30,8 +36,18 @@ def prompt(model):
 
 
 def test_released_stage_settings():
-    assert (DEBLUR.prompt, DEBLUR.steps, DEBLUR.guidance, DEBLUR.seed) == ("a sharp photo with everything in focus", 28, 3.5, 42)
-    assert (BOKEH.prompt, BOKEH.steps, BOKEH.guidance, BOKEH.seed) == ("an excellent photo with a large aperture", 28, 1.0, 1234)
+    assert (DEBLUR.prompt, DEBLUR.steps, DEBLUR.guidance, DEBLUR.seed) == (
+        "a sharp photo with everything in focus",
+        28,
+        3.5,
+        42,
+    )
+    assert (BOKEH.prompt, BOKEH.steps, BOKEH.guidance, BOKEH.seed) == (
+        "an excellent photo with a large aperture",
+        28,
+        1.0,
+        1234,
+    )
 
 
 def test_without_conditions_the_forward_is_the_base_model_even_with_lora_active(model, prompt):
@@ -41,8 +57,15 @@ def test_without_conditions_the_forward_is_the_base_model_even_with_lora_active(
     ids, t, g = latent_ids(4, 4), torch.tensor([0.7]), torch.tensor([3.5])
     with torch.no_grad():
         set_active(tr, None)
-        ref = tr(hidden_states=lat, encoder_hidden_states=emb.expand(2, -1, -1), pooled_projections=pooled.expand(2, -1),
-                 timestep=t.expand(2), img_ids=ids, txt_ids=txt_ids, guidance=g.expand(2)).sample
+        ref = tr(
+            hidden_states=lat,
+            encoder_hidden_states=emb.expand(2, -1, -1),
+            pooled_projections=pooled.expand(2, -1),
+            timestep=t.expand(2),
+            img_ids=ids,
+            txt_ids=txt_ids,
+            guidance=g.expand(2),
+        ).sample
         set_active(tr, "deblur")
         mine = multi_branch_forward(tr, lat, ids, [], emb.expand(2, -1, -1), txt_ids, pooled.expand(2, -1), t, g)
         set_active(tr, None)
@@ -58,7 +81,9 @@ def test_lora_is_gated_to_condition_tokens(model, prompt, monkeypatch):
     def spy(self, x):
         if self.active is not None:
             g = self.gate
-            seen.append((x.shape[-2] if x.ndim == 3 else None, g.flatten().tolist() if isinstance(g, torch.Tensor) else g))
+            seen.append(
+                (x.shape[-2] if x.ndim == 3 else None, g.flatten().tolist() if isinstance(g, torch.Tensor) else g)
+            )
         return original(self, x)
 
     monkeypatch.setattr(GatedLoRALinear, "forward", spy)
@@ -66,7 +91,9 @@ def test_lora_is_gated_to_condition_tokens(model, prompt, monkeypatch):
     cond = Branch(torch.randn(1, 16, tr.config.in_channels), latent_ids(4, 4))
     set_active(tr, "bokeh")
     with torch.no_grad():
-        multi_branch_forward(tr, lat, latent_ids(4, 4), [cond], emb, txt_ids, pooled, torch.tensor([0.5]), torch.tensor([1.0]))
+        multi_branch_forward(
+            tr, lat, latent_ids(4, 4), [cond], emb, txt_ids, pooled, torch.tensor([0.5]), torch.tensor([1.0])
+        )
     set_active(tr, None)
     n_txt = emb.shape[1]
     token_gates = [g for _, g in seen if isinstance(g, list)]
@@ -93,7 +120,9 @@ def test_attention_is_blocked_between_condition_branches(model, prompt):
     m = branch_mask(txt.shape[1], 16, [16, 16])
     with torch.no_grad():
         (o_img, o_c1, _), _ = _double_block(block, [img, c1, c2], txt, [temb] * 3, temb, [0.0, 1.0, 1.0], rope, m)
-        (p_img, p_c1, _), _ = _double_block(block, [img, c1, torch.randn(1, 16, d, generator=g)], txt, [temb] * 3, temb, [0.0, 1.0, 1.0], rope, m)
+        (p_img, p_c1, _), _ = _double_block(
+            block, [img, c1, torch.randn(1, 16, d, generator=g)], txt, [temb] * 3, temb, [0.0, 1.0, 1.0], rope, m
+        )
     torch.testing.assert_close(p_c1, o_c1)  # condition 1 does not see condition 2
     assert (p_img - o_img).abs().max() > 1e-4  # the image does
 
@@ -173,7 +202,9 @@ def test_lora_files_round_trip(model, tmp_path):
         parse_lora_state({"transformer.x_embedder.weight": torch.zeros(2, 2)})
     with pytest.raises(InvalidInputError, match="A without B"):
         parse_lora_state({"x_embedder.lora_A.weight": torch.zeros(2, 4)})
-    parsed = parse_lora_state({"x.lora_A.weight": torch.ones(4, 3), "x.lora_B.weight": torch.ones(5, 4), "x.alpha": torch.tensor(8.0)})
+    parsed = parse_lora_state(
+        {"x.lora_A.weight": torch.ones(4, 3), "x.lora_B.weight": torch.ones(5, 4), "x.alpha": torch.tensor(8.0)}
+    )
     assert parsed["x"][2] == 2.0  # alpha / rank
 
 
@@ -184,4 +215,10 @@ def test_missing_weights_and_unsupported_apertures(model, tmp_path, monkeypatch)
     with pytest.raises(MissingFileError, match="deblurNet.safetensors"):
         create_model("genrefocus.flux", tiny={}, bokeh_lora=None)
     with pytest.raises(InvalidInputError, match="round aperture only"):
-        model.bokeh(torch.rand(1, 3, 32, 32), torch.full((1, 1, 32, 32), 3.0), focus_distance_m=2.0, k_px_m=5.0, aperture="heart")
+        model.bokeh(
+            torch.rand(1, 3, 32, 32),
+            torch.full((1, 1, 32, 32), 3.0),
+            focus_distance_m=2.0,
+            k_px_m=5.0,
+            aperture="heart",
+        )

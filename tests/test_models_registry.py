@@ -10,7 +10,7 @@ import torch
 from refocus_bench.errors import InvalidInputError, MissingFileError, UnknownNameError
 from refocus_bench.models import create_model, list_models, model_card
 from refocus_bench.models import weights as model_weights
-from refocus_bench.models.base import BokehRenderer, Deblurrer, ModelCard, RefocusModel, Refocuser, WeightsFile
+from refocus_bench.models.base import BokehRenderer, Deblurrer, ModelCard, Refocuser, RefocusModel, WeightsFile
 from refocus_bench.optics import ThinLens
 from refocus_bench.registry import Registry
 
@@ -18,8 +18,15 @@ from refocus_bench.registry import Registry
 class EchoModel(RefocusModel):
     """A third-party model: returns its input (used through a fake entry point)."""
 
-    card = ModelCard(name="thirdparty.echo", tasks=("deblur",), summary="echo", source="tests", licence="MIT",
-                     paper="", input_contract="any")
+    card = ModelCard(
+        name="thirdparty.echo",
+        tasks=("deblur",),
+        summary="echo",
+        source="tests",
+        licence="MIT",
+        paper="",
+        input_contract="any",
+    )
 
     def _deblur(self, image, coc_px):
         return image
@@ -40,7 +47,9 @@ def test_list_models_filters():
 
 
 def test_third_party_models_register_through_entry_points(monkeypatch):
-    ep = metadata.EntryPoint(name="thirdparty.echo", value="tests.test_models_registry:EchoModel", group="refocus_bench.models")
+    ep = metadata.EntryPoint(
+        name="thirdparty.echo", value="tests.test_models_registry:EchoModel", group="refocus_bench.models"
+    )
     real = metadata.entry_points
 
     def fake(**kw):
@@ -69,11 +78,17 @@ def test_models_satisfy_their_task_protocols():
         (lambda m, x, z: m.bokeh(x, z[..., :8], focus_distance_m=2.0, k_px_m=3.0), r"depth_m must have shape"),
         (lambda m, x, z: m.bokeh(x, z, k_px_m=3.0), "k_px_m needs focus_distance_m"),
         (lambda m, x, z: m.bokeh(x, z, focus_distance_m=2.0), "exactly one of k_px_m"),
-        (lambda m, x, z: m.bokeh(x, z, focus_distance_m=2.0, k_px_m=3.0, lens=ThinLens(50, 2, 2)), "exactly one of k_px_m"),
+        (
+            lambda m, x, z: m.bokeh(x, z, focus_distance_m=2.0, k_px_m=3.0, lens=ThinLens(50, 2, 2)),
+            "exactly one of k_px_m",
+        ),
         (lambda m, x, z: m.bokeh(x, z, focus_distance_m=2.0, lens=ThinLens(50, 2, 2)), "do not pass focus_distance_m"),
         (lambda m, x, z: m.bokeh(x, z, focus_distance_m=2.0, k_px_m=-1.0), "k_px_m must be finite and >= 0"),
         (lambda m, x, z: m.bokeh(x, -z, focus_distance_m=2.0, k_px_m=1.0), "depth_m must be > 0"),
-        (lambda m, x, z: m.bokeh(x, z, focus_distance_m=torch.ones(3), k_px_m=1.0), r"focus_distance_m must be a scalar or a tensor of shape \(2,\)"),
+        (
+            lambda m, x, z: m.bokeh(x, z, focus_distance_m=torch.ones(3), k_px_m=1.0),
+            r"focus_distance_m must be a scalar or a tensor of shape \(2,\)",
+        ),
         (lambda m, x, z: m.bokeh(x, z, focus_distance_m=2.0, k_px_m=1.0, aperture="hexagn"), "did you mean 'hexagon'"),
     ],
 )

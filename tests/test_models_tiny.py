@@ -18,7 +18,9 @@ def test_interp_weights_are_hat_functions():
     r = torch.tensor([0.0, 1.5, 4.0, 9.0, 40.0]).reshape(1, 1, 1, 5)
     w = interp_weights(r, (0.0, 1.0, 2.0, 4.0, 8.0, 16.0))
     torch.testing.assert_close(w.sum(1), torch.ones(1, 1, 5))
-    expected = torch.tensor([[1, 0, 0, 0, 0, 0], [0, 0.5, 0.5, 0, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0.875, 0.125], [0, 0, 0, 0, 0, 1]]).T
+    expected = torch.tensor(
+        [[1, 0, 0, 0, 0, 0], [0, 0.5, 0.5, 0, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0.875, 0.125], [0, 0, 0, 0, 0, 1]]
+    ).T
     torch.testing.assert_close(w[0, :, 0], expected.float())
 
 

@@ -56,7 +56,9 @@ def test_point_at_infinity_worked_example():
     assert expected == pytest.approx(59.35, abs=0.005)
     got = coc_radius_px(math.inf, F_MM, N, S_M, SENSOR_MM, WIDTH_PX)
     assert got == pytest.approx(expected, rel=1e-12)
-    assert ThinLens(F_MM, N, S_M, SENSOR_MM).coc_radius_px(math.inf, image_width_px=WIDTH_PX) == pytest.approx(expected, rel=1e-12)
+    assert ThinLens(F_MM, N, S_M, SENSOR_MM).coc_radius_px(math.inf, image_width_px=WIDTH_PX) == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("z_m", [0.3, 1.0, 1.5, 1.99, 2.0, 2.01, 3.0, 10.0, 1e4])
@@ -96,7 +98,8 @@ def test_depth_of_field_worked_example():
 
 
 @pytest.mark.parametrize(
-    "f_mm, n, s_m, c_mm", [(50.0, 1.8, 2.0, 0.03), (24.0, 8.0, 3.0, 0.02), (85.0, 1.4, 5.0, 0.03), (200.0, 4.0, 30.0, 0.015)]
+    "f_mm, n, s_m, c_mm",
+    [(50.0, 1.8, 2.0, 0.03), (24.0, 8.0, 3.0, 0.02), (85.0, 1.4, 5.0, 0.03), (200.0, 4.0, 30.0, 0.015)],
 )
 def test_blur_equals_coc_limit_at_dof_limits(f_mm, n, s_m, c_mm):
     near, far = depth_of_field_m(f_mm, n, s_m, c_mm)
@@ -155,7 +158,10 @@ def test_depth_from_coc_at_and_beyond_infinity_radius():
         assert blur_radius_px_by_hand(z) == pytest.approx(r, rel=1e-9)
 
 
-@pytest.mark.parametrize("f_mm, n, s_m, sensor, width", [(50.0, 1.8, 2.0, 36.0, 6000), (35.0, 2.8, 1.2, 23.5, 1024), (85.0, 1.2, 0.9, 36.0, 512)])
+@pytest.mark.parametrize(
+    "f_mm, n, s_m, sensor, width",
+    [(50.0, 1.8, 2.0, 36.0, 6000), (35.0, 2.8, 1.2, 23.5, 1024), (85.0, 1.2, 0.9, 36.0, 512)],
+)
 def test_k_matches_genrefocus_exif_formula(f_mm, n, s_m, sensor, width):
     d_mm = s_m * 1000.0
     k_mm = f_mm**2 * d_mm / (2 * n * (d_mm - f_mm)) * (width / sensor)  # px*mm
@@ -200,16 +206,31 @@ def test_per_sample_parameters_equal_scalar_calls():
         fi, ni, si, ki = float(f[i]), float(n[i]), float(s[i]), float(k[i])
         single = coc_radius_px(depth[i : i + 1], fi, ni, si, SENSOR_MM, 640)
         torch.testing.assert_close(batch[i : i + 1], single, rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(from_k[i : i + 1], coc_radius_from_k(depth[i : i + 1], ki, si), rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(gmap[i : i + 1], genrefocus_defocus_map(depth[i : i + 1], ki, si), rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(inverse[i : i + 1], depth_from_coc_px(single, fi, ni, si, SENSOR_MM, 640), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            from_k[i : i + 1], coc_radius_from_k(depth[i : i + 1], ki, si), rtol=1e-12, atol=1e-12
+        )
+        torch.testing.assert_close(
+            gmap[i : i + 1], genrefocus_defocus_map(depth[i : i + 1], ki, si), rtol=1e-12, atol=1e-12
+        )
+        torch.testing.assert_close(
+            inverse[i : i + 1], depth_from_coc_px(single, fi, ni, si, SENSOR_MM, 640), rtol=1e-12, atol=1e-12
+        )
         z = float(depth[i, 0, 1, 1])
-        assert float(batch[i, 0, 1, 1]) == pytest.approx(blur_radius_px_by_hand(z, fi, ni, si, 640 / SENSOR_MM), rel=1e-10)
+        assert float(batch[i, 0, 1, 1]) == pytest.approx(
+            blur_radius_px_by_hand(z, fi, ni, si, 640 / SENSOR_MM), rel=1e-10
+        )
 
 
 # -- errors -------------------------------------------------------------------------------------
 def _coc(**overrides):
-    args = dict(depth_m=3.0, focal_length_mm=F_MM, f_number=N, focus_distance_m=S_M, sensor_width_mm=SENSOR_MM, image_width_px=WIDTH_PX)
+    args = dict(
+        depth_m=3.0,
+        focal_length_mm=F_MM,
+        f_number=N,
+        focus_distance_m=S_M,
+        sensor_width_mm=SENSOR_MM,
+        image_width_px=WIDTH_PX,
+    )
     args.update(overrides)
     return coc_radius_px(**args)
 
@@ -243,7 +264,9 @@ def test_bad_input_names_the_argument(overrides, name):
 @pytest.mark.parametrize("name", ["focal_length_mm", "f_number", "focus_distance_m"])
 def test_mismatched_per_sample_parameter_names_the_argument(name):
     depth = torch.full((2, 1, 3, 3), 3.0)
-    value = {"focal_length_mm": [35.0, 50.0, 85.0], "f_number": [1.8, 2.8, 4.0], "focus_distance_m": [1.0, 2.0, 3.0]}[name]
+    value = {"focal_length_mm": [35.0, 50.0, 85.0], "f_number": [1.8, 2.8, 4.0], "focus_distance_m": [1.0, 2.0, 3.0]}[
+        name
+    ]
     with pytest.raises(InvalidInputError, match=name):
         _coc(depth_m=depth, **{name: torch.tensor(value)})
 

@@ -50,8 +50,12 @@ def _check_side(side, coc, defocus, depth, lo, hi):
     s, k = side["focus_distance_m"], side["k_px_m"]
     z = torch.from_numpy(depth.astype(np.float64))
     if side["mode"] == "physical":
-        assert k == pytest.approx(_hand_k(side["focal_length_mm"], side["f_number"], s, side["sensor_width_mm"], LONG_PX), rel=1e-9)
-        expected = optics.coc_radius_px(z, side["focal_length_mm"], side["f_number"], s, side["sensor_width_mm"], LONG_PX).numpy()
+        assert k == pytest.approx(
+            _hand_k(side["focal_length_mm"], side["f_number"], s, side["sensor_width_mm"], LONG_PX), rel=1e-9
+        )
+        expected = optics.coc_radius_px(
+            z, side["focal_length_mm"], side["f_number"], s, side["sensor_width_mm"], LONG_PX
+        ).numpy()
     else:
         assert side["focal_length_mm"] is None and side["f_number"] is None
         expected = optics.coc_radius_from_k(z, k, s).numpy()
@@ -76,7 +80,9 @@ def test_every_record_coc_and_defocus_maps_match_optics(physical_run):
             for side in (r["source"], r["target_params"]):
                 if side["kind"] == "defocused":  # depth-histogram focus: the depth under the drawn pixel
                     assert side["focus_method"] == "depth-histogram"
-                    assert side["focus_distance_m"] == pytest.approx(float(depth[side["focus_y"], side["focus_x"]]), rel=1e-7)
+                    assert side["focus_distance_m"] == pytest.approx(
+                        float(depth[side["focus_y"], side["focus_x"]]), rel=1e-7
+                    )
             assert r["seed"] == 7 and r["scene"]["licence"]
             n += 1
     assert n == 3 * 3 * 2  # tasks x scenes x pairs
@@ -96,8 +102,12 @@ def test_tasks_share_images_and_parameters_as_documented(physical_run):
         np.testing.assert_array_equal(f["input"], d["input"])
         assert d["source"] == b["target_params"] == f["source"]
         a, t = f["source"], f["target_params"]
-        assert (a["f_number"], a["focal_length_mm"], a["aperture"], a["sensor_format"]) == \
-            (t["f_number"], t["focal_length_mm"], t["aperture"], t["sensor_format"])  # fmt: skip
+        assert (a["f_number"], a["focal_length_mm"], a["aperture"], a["sensor_format"]) == (
+            t["f_number"],
+            t["focal_length_mm"],
+            t["aperture"],
+            t["sensor_format"],
+        )
         assert abs(1 / a["focus_distance_m"] - 1 / t["focus_distance_m"]) >= 0.1
         assert np.abs(f["target"] - f["input"]).max() > 0
         # a defocused image of a textured scene has less high-frequency energy than the pinhole view
@@ -108,8 +118,15 @@ def test_tasks_share_images_and_parameters_as_documented(physical_run):
 
 
 def test_k_mode_point_and_mask_median_focus(tmp_path):
-    cfg = small_config(mode="k", k_px_m="3:12", focus_method="point,mask-median", num_scenes=2, pairs_per_scene=3, seed=3,
-                       tasks=("bokeh",))  # fmt: skip
+    cfg = small_config(
+        mode="k",
+        k_px_m="3:12",
+        focus_method="point,mask-median",
+        num_scenes=2,
+        pairs_per_scene=3,
+        seed=3,
+        tasks=("bokeh",),
+    )
     result = run(cfg, tmp_path / "k")
     assert result.failures == []
     methods, planes_checked = set(), 0
@@ -139,7 +156,12 @@ def test_parquet_dataset_loads_with_explicit_features(physical_run, tmp_path):
 
     out, _ = physical_run
     card = (out / "README.md").read_text()
-    assert "config_name: refocus" in card and "make_pairs" in card and "Middlebury" in card and "log-uniform on [1.2, 8]" in card
+    assert (
+        "config_name: refocus" in card
+        and "make_pairs" in card
+        and "Middlebury" in card
+        and "log-uniform on [1.2, 8]" in card
+    )
     ds = datasets.load_dataset(str(out), "refocus", split="train", cache_dir=str(tmp_path / "hf"))
     assert ds.features == pair_features(SIZE)
     assert len(ds) == 6
@@ -156,7 +178,11 @@ def test_folder_format_matches_parquet_pixels_and_optics(physical_run, tmp_path)
     folder = tmp_path / "folder"
     run(small_config(format="folder"), folder)
     parquet = {r["sample_id"]: r for r in read_records(out, "refocus")}
-    lines = [json.loads(line) for p in sorted((folder / "data").glob("shard-*/records.jsonl")) for line in p.read_text().splitlines()]
+    lines = [
+        json.loads(line)
+        for p in sorted((folder / "data").glob("shard-*/records.jsonl"))
+        for line in p.read_text().splitlines()
+    ]
     assert len(lines) == 18 and len({x["id"] for x in lines}) == 18
     import cv2
 

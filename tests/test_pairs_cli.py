@@ -29,9 +29,31 @@ def test_card_command_reproduces_the_config():
 
 def test_make_pairs_cli_runs_resumes_and_reports(tmp_path, capsys):
     out = tmp_path / "pairs"
-    argv = ["make-pairs", "-o", str(out), "--size", "56x40", "--num-scenes", "2", "--pairs-per-scene", "1",
-            "--scenes-per-shard", "1", "--seed", "7", "--source", "dead-leaves", "--leaves", "6:12:int",
-            "--point-lights", "0:2:int", "--coc-range=0.5,10", "--tasks", "bokeh", "-q"]  # fmt: skip
+    argv = [
+        "make-pairs",
+        "-o",
+        str(out),
+        "--size",
+        "56x40",
+        "--num-scenes",
+        "2",
+        "--pairs-per-scene",
+        "1",
+        "--scenes-per-shard",
+        "1",
+        "--seed",
+        "7",
+        "--source",
+        "dead-leaves",
+        "--leaves",
+        "6:12:int",
+        "--point-lights",
+        "0:2:int",
+        "--coc-range=0.5,10",
+        "--tasks",
+        "bokeh",
+        "-q",
+    ]
     assert main(argv) == 0
     first = capsys.readouterr().out
     assert "2 records in 2 shards (0 already done, 2 made" in first
@@ -47,9 +69,13 @@ def test_make_pairs_cli_runs_resumes_and_reports(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--f-number", "8:1.2"], "range is empty"), (["--aperture", "moon"], "aperture must be a choice"),
-     (["--size", "big"], "--size must be N or WxH"), (["--source", "flickr"], "unknown scene source")],
-)  # fmt: skip
+    [
+        (["--f-number", "8:1.2"], "range is empty"),
+        (["--aperture", "moon"], "aperture must be a choice"),
+        (["--size", "big"], "--size must be N or WxH"),
+        (["--source", "flickr"], "unknown scene source"),
+    ],
+)
 def test_make_pairs_cli_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
     assert main(["make-pairs", "-o", str(tmp_path / "x"), *args]) == 2
     err = capsys.readouterr().err
@@ -58,8 +84,24 @@ def test_make_pairs_cli_bad_input_is_one_clear_line(tmp_path, capsys, args, mess
 
 def test_make_lf_benchmark_cli_synthetic(tmp_path, capsys):
     out = tmp_path / "lf"
-    argv = ["make-lf-benchmark", "--synthetic", "1", "--synthetic-size", "32", "--synthetic-grid", "5", "-o", str(out),
-            "--focus=-0.5,0,0.5", "--aperture", "disk", "--aperture", "hexagon:1.5", "--refocus-pairs", "2"]  # fmt: skip
+    argv = [
+        "make-lf-benchmark",
+        "--synthetic",
+        "1",
+        "--synthetic-size",
+        "32",
+        "--synthetic-grid",
+        "5",
+        "-o",
+        str(out),
+        "--focus=-0.5,0,0.5",
+        "--aperture",
+        "disk",
+        "--aperture",
+        "hexagon:1.5",
+        "--refocus-pairs",
+        "2",
+    ]
     assert main(argv) == 0
     assert "6 LF-Bokeh and 4 LF-Refocus records (1 light fields built" in capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())

@@ -9,17 +9,23 @@ import pytest
 import torch
 
 from refocus_bench.errors import InvalidInputError
-from refocus_bench.simulators.pairs.params import Dist, draw_focus
 from refocus_bench.simulators.pairs.generate import prepare_scene
+from refocus_bench.simulators.pairs.params import Dist, draw_focus
 from refocus_bench.simulators.render.scenes import MIDDLEBURY_MOTORCYCLE, disparity_to_depth_m, middlebury_motorcycle
 from tests.pair_fixtures import small_config
 
 
 @pytest.mark.parametrize(
     ("text", "kind", "support"),
-    [("1.8", "const", (1.8, 1.8)), ("2:40", "uniform", (2.0, 40.0)), ("1.2:8:log", "log-uniform", (1.2, 8.0)),
-     ("12:40:int", "int", (12.0, 40.0)), ("disk=3,heart=1", "choice", ("disk", "heart")), ("1.4,2.8", "choice", (1.4, 2.8))],
-)  # fmt: skip
+    [
+        ("1.8", "const", (1.8, 1.8)),
+        ("2:40", "uniform", (2.0, 40.0)),
+        ("1.2:8:log", "log-uniform", (1.2, 8.0)),
+        ("12:40:int", "int", (12.0, 40.0)),
+        ("disk=3,heart=1", "choice", ("disk", "heart")),
+        ("1.4,2.8", "choice", (1.4, 2.8)),
+    ],
+)
 def test_dist_parse_round_trip_and_support(text, kind, support):
     d = Dist.parse(text)
     assert d.kind == kind and d.support() == support

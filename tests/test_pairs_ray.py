@@ -19,8 +19,26 @@ def test_ray_shards_are_byte_identical_to_local_and_resume(tmp_path, capsys):
     try:
         res = run(config, tmp_path / "ray", workers=2, executor="ray")
         again = run(config, tmp_path / "ray", workers=2, executor="ray")
-        code = main(["make-pairs", "-o", str(tmp_path / "cli"), "--size", "32", "--num-scenes", "2", "--pairs-per-scene", "1",
-                     "--scenes-per-shard", "1", "--executor", "ray", "--workers", "2", "-q"])
+        code = main(
+            [
+                "make-pairs",
+                "-o",
+                str(tmp_path / "cli"),
+                "--size",
+                "32",
+                "--num-scenes",
+                "2",
+                "--pairs-per-scene",
+                "1",
+                "--scenes-per-shard",
+                "1",
+                "--executor",
+                "ray",
+                "--workers",
+                "2",
+                "-q",
+            ]
+        )
     finally:
         ray.shutdown()
     assert res.shards_made == 3 and not res.failed_shards and res.records == local.records

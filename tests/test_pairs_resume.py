@@ -61,8 +61,13 @@ def test_resume_after_sigkill_equals_uninterrupted_run_without_redoing_shards(re
     out = tmp_path / "killed"
     # 3 shards x 3 task files; call 5 is shard 1's second file: shard 0 is done and recorded, shard 1's
     # first file is already renamed into place (not recorded), its second is a partial temporary
-    proc = subprocess.run([sys.executable, "-c", KILLER, json.dumps(small_config().to_dict()), str(out), "5"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, json.dumps(small_config().to_dict()), str(out), "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     recorded = sorted(p.name for p in (out / "state" / "shards").iterdir())
     assert recorded == ["shard-00000.json"]
@@ -137,13 +142,19 @@ def test_bad_user_input_is_reported_per_sample_and_good_scenes_are_kept(tmp_path
     assert {r["scene"]["licence"] for r in rows} == {"unknown (user-supplied folder without a LICENSE file)"}
     logged = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     assert logged == result.failures
-    assert json.loads((out / "summary.json").read_text())["failures_by_reason"] == {"corrupt_image": 1, "missing_depth": 1, "size_mismatch": 1}
+    assert json.loads((out / "summary.json").read_text())["failures_by_reason"] == {
+        "corrupt_image": 1,
+        "missing_depth": 1,
+        "size_mismatch": 1,
+    }
     before = data_hashes(out)
 
     again = run(cfg, out)  # resumed: failures are not repeated, nothing is rewritten
     assert again.shards_made == 0 and again.failures == result.failures and data_hashes(out) == before
 
-    np.save(folder / "nodepth_depth.npy", np.tile(np.linspace(1, 6, 44, dtype=np.float32), (30, 1)))  # the folder changed
+    np.save(
+        folder / "nodepth_depth.npy", np.tile(np.linspace(1, 6, 44, dtype=np.float32), (30, 1))
+    )  # the folder changed
     with pytest.raises(InvalidInputError, match="another config .*changed folder sources"):
         run(cfg, out)
     assert data_hashes(out) == before  # refusing loses nothing
@@ -156,7 +167,9 @@ def test_impossible_parameter_ranges_fail_each_sample_with_the_reason(tmp_path):
     result = run(cfg, tmp_path / "out")
     assert result.records == 0 and len(result.failures) == 4 and not result.failed_shards
     assert {f["reason"] for f in result.failures} == {"parameter_ranges"}
-    assert all("outside coc_range_px [300, 400]" in f["detail"] and "widen the ranges" in f["detail"] for f in result.failures)
+    assert all(
+        "outside coc_range_px [300, 400]" in f["detail"] and "widen the ranges" in f["detail"] for f in result.failures
+    )
     assert not (tmp_path / "out" / "data").exists() or not any((tmp_path / "out" / "data").rglob("*.parquet"))
 
 

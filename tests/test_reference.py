@@ -80,7 +80,9 @@ def fidelity_rows(scene):
         f_band = fidelity.occlusion_band(front, 10).numpy() & valid
         np.testing.assert_array_equal(f_band, band)
         lin = rgb_to_linear_rgb(outs["layered, RGB-D"])[0]
-        assert fidelity.psnr_linear(lin, ref, torch.from_numpy(band)) == pytest.approx(rows[case, "layered, RGB-D"][1], abs=1e-9)
+        assert fidelity.psnr_linear(lin, ref, torch.from_numpy(band)) == pytest.approx(
+            rows[case, "layered, RGB-D"][1], abs=1e-9
+        )
     return rows
 
 
@@ -128,9 +130,15 @@ def test_reference_point_light_draws_the_aperture(aperture, radius):
     layers = torch.zeros(1, 1, 4, size, size, dtype=torch.float64)
     layers[0, 0, 3] = 1.0
     layers[0, 0, :3, size // 2, size // 2] = 1.0
-    out = render_reference(layers, coc_px=torch.tensor([[radius]], dtype=torch.float64), aperture=aperture, samples=1024, linear=True)[0, 1]
+    out = render_reference(
+        layers, coc_px=torch.tensor([[radius]], dtype=torch.float64), aperture=aperture, samples=1024, linear=True
+    )[0, 1]
     assert float(out.sum()) == pytest.approx(1.0, abs=1e-9)
-    unit_area = math.pi if aperture == "disk" else (3 * math.sqrt(3) / 2 if aperture == "hexagon" else make_aperture(aperture).area(2048))
+    unit_area = (
+        math.pi
+        if aperture == "disk"
+        else (3 * math.sqrt(3) / 2 if aperture == "hexagon" else make_aperture(aperture).area(2048))
+    )
     drawn = float((out > 0.5 / (unit_area * radius * radius)).sum())
     assert math.sqrt(drawn / unit_area) == pytest.approx(radius, abs=0.5)
 
@@ -145,7 +153,12 @@ def test_reference_zero_coc_is_the_over_composite():
     expected = lin[0] * a + (1 - a) * lin[1]  # "over" in linear light, straight colour
     torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
     # layer order in the input does not matter: the nearer plane is the one with the smaller CoC
-    swapped = render_reference(layers.flip(1), coc_px=torch.zeros(1, 2, dtype=torch.float64) + torch.tensor([[1e-9, 0.0]]), samples=16, linear=True)[0]
+    swapped = render_reference(
+        layers.flip(1),
+        coc_px=torch.zeros(1, 2, dtype=torch.float64) + torch.tensor([[1e-9, 0.0]]),
+        samples=16,
+        linear=True,
+    )[0]
     torch.testing.assert_close(swapped, expected, atol=1e-6, rtol=0)
 
 
@@ -186,7 +199,13 @@ def test_rgbd_fill_stays_out_of_the_way_on_a_receding_surface():
     valid = np.zeros((128, 128), dtype=bool)
     valid[m:-m, m:-m] = True
     with_fill = psnr(rgb_to_linear_rgb(render_bokeh(image.double(), coc_px=coc_map))[0], ref, valid)
-    without = psnr(rgb_to_linear_rgb(render_bokeh(image.double(), coc_px=coc_map, config=RenderConfig(fill_disocclusions=False)))[0], ref, valid)
+    without = psnr(
+        rgb_to_linear_rgb(render_bokeh(image.double(), coc_px=coc_map, config=RenderConfig(fill_disocclusions=False)))[
+            0
+        ],
+        ref,
+        valid,
+    )
     assert with_fill >= 40.0
     assert with_fill >= without - 0.5
 

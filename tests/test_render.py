@@ -95,7 +95,9 @@ def test_energy_is_conserved_in_linear_light(aperture, radius, config):
     assert abs(after - before) / before <= 1e-9  # required: 1e-4; float64 gives ~1e-16
 
 
-@pytest.mark.parametrize("aperture, radius", [("disk", 3.5), ("disk", 9.25), ("heart", -6.7), ("triangle-blades", 12.0), ("annulus", 5.0)])
+@pytest.mark.parametrize(
+    "aperture, radius", [("disk", 3.5), ("disk", 9.25), ("heart", -6.7), ("triangle-blades", 12.0), ("annulus", 5.0)]
+)
 def test_uniform_coc_equals_one_convolution(aperture, radius):
     image = rand_image(h=40, w=48, seed=1)
     out = render_bokeh(image, coc_px=uniform(image, radius), aperture=aperture, config=FULL_RES)
@@ -106,7 +108,9 @@ def test_uniform_coc_equals_one_convolution(aperture, radius):
 def test_uniform_coc_default_config_is_close_to_one_convolution(radius):
     """Default config: radii >= 6 px go through the reduced-resolution path (smooth content only)."""
     image = rand_image(h=64, w=64, seed=2)
-    image = linear_rgb_to_rgb(torch.nn.functional.avg_pool2d(lin(image), 5, stride=1, padding=2, count_include_pad=False))
+    image = linear_rgb_to_rgb(
+        torch.nn.functional.avg_pool2d(lin(image), 5, stride=1, padding=2, count_include_pad=False)
+    )
     out = render_bokeh(image, coc_px=uniform(image, radius), config=RenderConfig())
     ref = one_convolution(image, "disk", radius)
     err = (lin(out) - ref)[..., 8:-8, 8:-8].abs()
@@ -118,7 +122,12 @@ def test_uniform_coc_default_config_is_close_to_one_convolution(radius):
 def test_kernel_wider_than_the_frame(h, w, radius, backend):
     """A blur larger than the image reflects at the borders as often as needed (no crash)."""
     image = rand_image(h=h, w=w, seed=3)
-    out = render_bokeh(image, coc_px=uniform(image, radius), aperture="heart", config=RenderConfig(coarse_radius_px=math.inf, backend=backend))
+    out = render_bokeh(
+        image,
+        coc_px=uniform(image, radius),
+        aperture="heart",
+        config=RenderConfig(coarse_radius_px=math.inf, backend=backend),
+    )
     k = signed_kernel(make_aperture("heart"), radius, dtype=torch.float64).numpy()
     p = k.shape[0] // 2
     ref = np.stack([signal.convolve(np.pad(c, p, mode="reflect"), k, mode="valid") for c in lin(image)[0].numpy()])
@@ -181,7 +190,9 @@ def test_fractional_radii_are_not_rounded(render):
             outs.append(lin(render_bokeh(image, coc_px=uniform(image, r), config=FULL_RES))[0, 0])
         else:
             layers = torch.cat([image, torch.ones(1, 1, size, size, dtype=torch.float64)], dim=1)[:, None]
-            outs.append(lin(render_layered(layers, coc_px=torch.tensor([[r]], dtype=torch.float64), config=FULL_RES))[0, 0])
+            outs.append(
+                lin(render_layered(layers, coc_px=torch.tensor([[r]], dtype=torch.float64), config=FULL_RES))[0, 0]
+            )
     a, b, c = outs
     for p, q in ((a, b), (b, c), (a, c)):
         assert float((p - q).abs().max()) > 1e-3
@@ -222,7 +233,9 @@ def test_batch_with_per_sample_lens_equals_single_renders():
     coc = torch.tensor([[-3.0, 2.0], [0.0, 6.5], [-9.0, -1.0]], dtype=torch.float64)
     batch = render_layered(layers, coc_px=coc)
     for i in range(3):
-        torch.testing.assert_close(batch[i : i + 1], render_layered(layers[i : i + 1], coc_px=coc[i : i + 1]), atol=1e-12, rtol=0)
+        torch.testing.assert_close(
+            batch[i : i + 1], render_layered(layers[i : i + 1], coc_px=coc[i : i + 1]), atol=1e-12, rtol=0
+        )
 
 
 def test_function_equals_module():
@@ -235,7 +248,12 @@ def test_function_equals_module():
     torch.testing.assert_close(module(image, coc_px=coc), want, atol=1e-12, rtol=0)  # cached kernels
     layers = torch.cat([image, torch.ones(2, 1, 32, 32, dtype=torch.float64)], dim=1)[:, None]
     c = torch.tensor([[4.5], [-7.0]], dtype=torch.float64)
-    torch.testing.assert_close(module.render_layered(layers, coc_px=c), render_layered(layers, coc_px=c, aperture="hexagon", config=config), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        module.render_layered(layers, coc_px=c),
+        render_layered(layers, coc_px=c, aperture="hexagon", config=config),
+        atol=1e-12,
+        rtol=0,
+    )
 
 
 def test_backends_agree():
@@ -260,7 +278,11 @@ def test_lens_path_equals_coc_path_and_k_path():
     # independent CoC map: thin-lens blur diameter, half, in px (48 px span 36 mm)
     f, a, s = 50.0, 50.0 / 1.4, 1500.0
     z = depth * 1000.0
-    coc = torch.where(torch.isinf(z), torch.full_like(z, a * f / (s - f)), a * f * (z - s) / (z * (s - f))) / 2 * (48 / 36.0)
+    coc = (
+        torch.where(torch.isinf(z), torch.full_like(z, a * f / (s - f)), a * f * (z - s) / (z * (s - f)))
+        / 2
+        * (48 / 36.0)
+    )
     torch.testing.assert_close(by_lens, render_bokeh(image, coc_px=coc), atol=1e-9, rtol=0)
     by_k = render_bokeh(image, depth, k_px_m=lens.k_px_m(48), focus_distance_m=1.5)
     torch.testing.assert_close(by_k, by_lens, atol=1e-9, rtol=0)
@@ -272,7 +294,12 @@ def test_highlight_gain_brightens_clipped_highlight_bokeh():
     image[..., 20, 20] = 1.0  # a clipped highlight
     coc = uniform(image, 6.0)
     plain = render_bokeh(image, coc_px=coc, config=FULL_RES)
-    torch.testing.assert_close(render_bokeh(image, coc_px=coc, config=RenderConfig(coarse_radius_px=math.inf, highlight_gain=1.0)), plain, atol=0, rtol=0)
+    torch.testing.assert_close(
+        render_bokeh(image, coc_px=coc, config=RenderConfig(coarse_radius_px=math.inf, highlight_gain=1.0)),
+        plain,
+        atol=0,
+        rtol=0,
+    )
     boosted = render_bokeh(image, coc_px=coc, config=RenderConfig(coarse_radius_px=math.inf, highlight_gain=8.0))
     disc = distance_to(torch.nn.functional.pad(torch.ones(1, 1, dtype=torch.bool), (20, 20, 20, 20))) <= 4
     extra = lin(boosted) - lin(plain)
@@ -282,7 +309,10 @@ def test_highlight_gain_brightens_clipped_highlight_bokeh():
     # an image with no clipped pixels is unaffected
     dull = rand_image(h=24, w=24, lo=0.0, hi=0.9, seed=12)
     torch.testing.assert_close(
-        render_bokeh(dull, coc_px=uniform(dull, 4.0), config=RenderConfig(highlight_gain=8.0)), render_bokeh(dull, coc_px=uniform(dull, 4.0)), atol=0, rtol=0
+        render_bokeh(dull, coc_px=uniform(dull, 4.0), config=RenderConfig(highlight_gain=8.0)),
+        render_bokeh(dull, coc_px=uniform(dull, 4.0)),
+        atol=0,
+        rtol=0,
     )
 
 
@@ -316,7 +346,9 @@ def test_cats_eye_differs_from_disk_at_corners_not_centre():
         diff = (cats - disk).abs()[0].mean(0)
         c = n // 2
         centre.append(float(diff[c - 2 : c + 3, c - 2 : c + 3].max()))
-        corners += [float(x.mean()) for x in (diff[6:12, 6:12], diff[6:12, -12:-6], diff[-12:-6, 6:12], diff[-12:-6, -12:-6])]
+        corners += [
+            float(x.mean()) for x in (diff[6:12, 6:12], diff[6:12, -12:-6], diff[-12:-6, 6:12], diff[-12:-6, -12:-6])
+        ]
     assert centre[1] < 0.6 * centre[0]  # measured: 0.0110 -> 0.0053
     assert min(corners) > 1.5 * centre[1]  # measured: corners >= 0.010
 
@@ -433,7 +465,9 @@ def test_whole_region_fill_gives_the_same_render(monkeypatch, aperture):
 
     scene = middlebury_motorcycle()
     size = (160, 240)
-    image = F.interpolate(scene.image, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1).double()
+    image = (
+        F.interpolate(scene.image, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1).double()
+    )
     inv = 1.0 / F.interpolate(scene.depth_m, size=size, mode="nearest").double()
     focus = 0.5 * (inv.min() + inv.max())
     coc = (focus - inv) / (focus - inv).abs().max() * 12.0

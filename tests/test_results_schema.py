@@ -8,8 +8,16 @@ import json
 import pytest
 
 from refocus_bench.errors import MissingFileError
-from refocus_bench.results import (SCHEMA, InvalidResultError, finalize_record, read_record, record_digest,
-                                   summarize, validate_record, write_record)
+from refocus_bench.results import (
+    SCHEMA,
+    InvalidResultError,
+    finalize_record,
+    read_record,
+    record_digest,
+    summarize,
+    validate_record,
+    write_record,
+)
 
 
 def _draft(n: int = 3, status: str = "complete") -> dict:
@@ -17,16 +25,33 @@ def _draft(n: int = 3, status: str = "complete") -> dict:
         "status": status,
         "toolkit": {"name": "refocus-bench", "version": "0.1.0", "git_commit": None},
         "model": {"name": "identity", "weights_sha256": None, "config": {}, "tasks": ["deblur"]},
-        "benchmark": {"name": "synthetic-deblur", "version": "1", "content_hash": "ab" * 32, "task": "deblur",
-                      "headline_metric": "lpips.alex", "num_samples": n, "definition": {}},
-        "metrics": [{"name": "lpips.alex", "higher_is_better": False, "version": "1", "definition": {}},
-                    {"name": "psnr", "higher_is_better": True, "version": "1", "definition": {}}],
+        "benchmark": {
+            "name": "synthetic-deblur",
+            "version": "1",
+            "content_hash": "ab" * 32,
+            "task": "deblur",
+            "headline_metric": "lpips.alex",
+            "num_samples": n,
+            "definition": {},
+        },
+        "metrics": [
+            {"name": "lpips.alex", "higher_is_better": False, "version": "1", "definition": {}},
+            {"name": "psnr", "higher_is_better": True, "version": "1", "definition": {}},
+        ],
         "seeds": {"benchmark": 0},
         "environment": {"device": "cpu"},
         "started": "2026-11-25T00:00:00Z",
         "wall_time_s": 1.0,
-        "samples": [{"id": f"{i:04d}", "subset": {"aperture": "disk"}, "scores": {"lpips.alex": 0.1 * (i + 1),
-                     "psnr": 30.0 + i}, "runtime_s": 0.01, "error": None} for i in range(n)],
+        "samples": [
+            {
+                "id": f"{i:04d}",
+                "subset": {"aperture": "disk"},
+                "scores": {"lpips.alex": 0.1 * (i + 1), "psnr": 30.0 + i},
+                "runtime_s": 0.01,
+                "error": None,
+            }
+            for i in range(n)
+        ],
     }
 
 
@@ -45,17 +70,20 @@ def test_summary_skips_failed_samples():
     assert summarize([], ["m"]) == {"m": {"mean": None, "n": 0}}
 
 
-@pytest.mark.parametrize("edit,field", [
-    (lambda r: r["samples"][0]["scores"].__setitem__("psnr", 99.0), "summary"),
-    (lambda r: r["samples"].pop(), "samples"),
-    (lambda r: r["benchmark"].__setitem__("content_hash", "zz"), "content_hash"),
-    (lambda r: r.__setitem__("schema", "other/1"), "schema"),
-    (lambda r: r["samples"][1].__setitem__("id", "0000"), "duplicate sample id"),
-    (lambda r: r["samples"][0]["scores"].pop("psnr"), "scores"),
-    (lambda r: r["samples"][0]["scores"].__setitem__("psnr", None), "error"),
-    (lambda r: r["benchmark"].__setitem__("headline_metric", "ssim"), "headline_metric"),
-    (lambda r: r["model"].__setitem__("name", ""), "model.name"),
-])
+@pytest.mark.parametrize(
+    "edit,field",
+    [
+        (lambda r: r["samples"][0]["scores"].__setitem__("psnr", 99.0), "summary"),
+        (lambda r: r["samples"].pop(), "samples"),
+        (lambda r: r["benchmark"].__setitem__("content_hash", "zz"), "content_hash"),
+        (lambda r: r.__setitem__("schema", "other/1"), "schema"),
+        (lambda r: r["samples"][1].__setitem__("id", "0000"), "duplicate sample id"),
+        (lambda r: r["samples"][0]["scores"].pop("psnr"), "scores"),
+        (lambda r: r["samples"][0]["scores"].__setitem__("psnr", None), "error"),
+        (lambda r: r["benchmark"].__setitem__("headline_metric", "ssim"), "headline_metric"),
+        (lambda r: r["model"].__setitem__("name", ""), "model.name"),
+    ],
+)
 def test_tampered_or_broken_records_are_rejected(edit, field):
     rec = finalize_record(_draft())
     bad = copy.deepcopy(rec)

@@ -13,8 +13,14 @@ from refocus_bench.errors import InvalidInputError, RefocusBenchError, UnknownNa
 from refocus_bench.results import read_record
 from refocus_bench.runner.evaluation import evaluate
 from refocus_bench.runner.naming import record_path, safe_name
-from tests.runner_fixtures import (BokehOnlyIdentity, FailingModel, NoTargetBench, SlowModel, TinyBokehBench,
-                                   TinyDeblurBench)
+from tests.runner_fixtures import (
+    BokehOnlyIdentity,
+    FailingModel,
+    NoTargetBench,
+    SlowModel,
+    TinyBokehBench,
+    TinyDeblurBench,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -33,23 +39,45 @@ def test_dataframe_record_and_examples(tmp_path):
     assert df.attrs["path"] == str(path)
     rec = read_record(path)  # validates schema, summary and digest
     assert rec["status"] == "complete" and len(rec["samples"]) == 5
-    assert rec["model"] == {"name": "identity", "weights_sha256": None, "config": {}, "tasks": ["deblur", "bokeh", "refocus"],
-                            "class": "refocus_bench.models.baselines.identity:Identity"}
+    assert rec["model"] == {
+        "name": "identity",
+        "weights_sha256": None,
+        "config": {},
+        "tasks": ["deblur", "bokeh", "refocus"],
+        "class": "refocus_bench.models.baselines.identity:Identity",
+    }
     b = rec["benchmark"]
-    assert (b["name"], b["version"], b["task"], b["num_samples"], b["headline_metric"]) == ("tiny-deblur", "1", "deblur", 5, "psnr.rgb")
+    assert (b["name"], b["version"], b["task"], b["num_samples"], b["headline_metric"]) == (
+        "tiny-deblur",
+        "1",
+        "deblur",
+        5,
+        "psnr.rgb",
+    )
     assert b["content_hash"] == TinyDeblurBench(n=5).content_hash()
     assert b["definition"] == TinyDeblurBench(n=5).spec.as_dict()
     assert [m["name"] for m in rec["metrics"]] == ["psnr.rgb", "ssim.rgb", "mae.rgb"]
     assert rec["metrics"][0]["definition"]["conventions"]["data_range"] == 1.0
     env = rec["environment"]
-    assert env["executor"] == "local" and env["workers"] == 1 and env["device"] == "cpu" and env["torch"] == torch.__version__
+    assert (
+        env["executor"] == "local"
+        and env["workers"] == 1
+        and env["device"] == "cpu"
+        and env["torch"] == torch.__version__
+    )
     assert rec["toolkit"]["version"] == refocus_bench.__version__
     assert rec["toolkit"]["git_commit"] is None or len(rec["toolkit"]["git_commit"]) == 40
     assert rec["seeds"]["model"] == 0 and rec["summary"]["psnr.rgb"]["n"] == 5
     assert math.isclose(rec["summary"]["psnr.rgb"]["mean"], df["psnr.rgb"].mean(), rel_tol=1e-12)
-    assert rec["examples"] == {"s000": "examples/tiny-deblur/identity/s000.png", "s001": "examples/tiny-deblur/identity/s001.png"}
+    assert rec["examples"] == {
+        "s000": "examples/tiny-deblur/identity/s000.png",
+        "s001": "examples/tiny-deblur/identity/s001.png",
+    }
     for sub in ("identity", "_input", "_target"):
-        assert sorted(p.name for p in (tmp_path / "examples" / "tiny-deblur" / sub).iterdir()) == ["s000.png", "s001.png"]
+        assert sorted(p.name for p in (tmp_path / "examples" / "tiny-deblur" / sub).iterdir()) == [
+            "s000.png",
+            "s001.png",
+        ]
 
 
 def test_lazy_top_level_export_and_no_out_dir_writes_nothing(tmp_path, monkeypatch):
@@ -124,17 +152,24 @@ def test_lvcorr_sweep_scores_controllability():
     assert ident["lvcorr.spearman"].isna().all() and ident["error"].str.contains("undefined").all()
 
 
-@pytest.mark.parametrize("kwargs, exc, message", [
-    (dict(model="identiti"), UnknownNameError, "did you mean 'identity'"),
-    (dict(metrics=["psnr.rbg"]), UnknownNameError, "did you mean 'psnr.rgb'"),
-    (dict(model=BokehOnlyIdentity()), InvalidInputError, "does not support task 'deblur'"),
-    (dict(benchmark=NoTargetBench()), InvalidInputError, "full-reference but benchmark 'tiny-no-target' has no targets"),
-    (dict(metrics=["lvcorr.pearson"]), InvalidInputError, "needs the lvcorr_sweep protocol"),
-    (dict(metrics=["bokeh.aperture_iou"]), InvalidInputError, "needs the input 'points'"),
-    (dict(executor="spark"), InvalidInputError, "executor must be one of"),
-    (dict(workers=0), InvalidInputError, "workers must be an int >= 1"),
-    (dict(device="gpu7"), InvalidInputError, "is not a torch device"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, exc, message",
+    [
+        (dict(model="identiti"), UnknownNameError, "did you mean 'identity'"),
+        (dict(metrics=["psnr.rbg"]), UnknownNameError, "did you mean 'psnr.rgb'"),
+        (dict(model=BokehOnlyIdentity()), InvalidInputError, "does not support task 'deblur'"),
+        (
+            dict(benchmark=NoTargetBench()),
+            InvalidInputError,
+            "full-reference but benchmark 'tiny-no-target' has no targets",
+        ),
+        (dict(metrics=["lvcorr.pearson"]), InvalidInputError, "needs the lvcorr_sweep protocol"),
+        (dict(metrics=["bokeh.aperture_iou"]), InvalidInputError, "needs the input 'points'"),
+        (dict(executor="spark"), InvalidInputError, "executor must be one of"),
+        (dict(workers=0), InvalidInputError, "workers must be an int >= 1"),
+        (dict(device="gpu7"), InvalidInputError, "is not a torch device"),
+    ],
+)
 def test_bad_input_is_a_clear_error_before_any_work(tmp_path, kwargs, exc, message):
     args = {"model": "identity", "benchmark": TinyDeblurBench(n=2), **kwargs}
     model, bench = args.pop("model"), args.pop("benchmark")
@@ -144,13 +179,16 @@ def test_bad_input_is_a_clear_error_before_any_work(tmp_path, kwargs, exc, messa
     assert not (tmp_path / ".cache").exists() or not any((tmp_path / ".cache").rglob("s*.json"))
 
 
-@pytest.mark.parametrize("protocol, message", [
-    ({"name": "guess"}, "unknown evaluation protocol 'guess'; known protocols"),
-    ({"name": "direct", "k": 1}, "unknown option"),
-    ({"name": "oracle_blur_strength"}, "missing option"),
-    ({"name": "oracle_blur_strength", "k_range_px_m": [5, 1]}, "must be \\[low, high\\]"),
-    ({"name": "lvcorr_sweep", "k_values_px_m": [1, 2]}, ">= 3 finite values"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "protocol, message",
+    [
+        ({"name": "guess"}, "unknown evaluation protocol 'guess'; known protocols"),
+        ({"name": "direct", "k": 1}, "unknown option"),
+        ({"name": "oracle_blur_strength"}, "missing option"),
+        ({"name": "oracle_blur_strength", "k_range_px_m": [5, 1]}, "must be \\[low, high\\]"),
+        ({"name": "lvcorr_sweep", "k_values_px_m": [1, 2]}, ">= 3 finite values"),
+    ],
+)
 def test_bad_protocols_are_refused(protocol, message):
     with pytest.raises(InvalidInputError, match=message):
         evaluate("bokeh.gaussian", TinyBokehBench(n=1, protocol=protocol), out_dir=None, progress=False)
@@ -200,7 +238,9 @@ def test_batched_calls_match_single_calls_and_isolate_failures(tmp_path):
     batched = evaluate(Counting(), TinyDeblurBench(n=5, blank=3), out_dir=tmp_path, progress=False, batch_size=4)
     assert calls == [4, 1, 1, 1, 1, 1]  # [s0..s3] fails on s3 -> one by one; then [s4]
     cols = ["psnr.rgb", "ssim.rgb", "mae.rgb"]
-    assert batched[cols].fillna(-1).to_numpy().ravel().tolist() == pytest.approx(single[cols].fillna(-1).to_numpy().ravel().tolist(), rel=1e-6)
+    assert batched[cols].fillna(-1).to_numpy().ravel().tolist() == pytest.approx(
+        single[cols].fillna(-1).to_numpy().ravel().tolist(), rel=1e-6
+    )
     assert batched["error"].notna().tolist() == [False, False, False, True, False]
     bokeh = TinyBokehBench(n=3)
     ref = evaluate("bokeh.gaussian", bokeh, out_dir=None, progress=False)
@@ -269,8 +309,16 @@ def test_weights_sha256_from_file_card_or_none(tmp_path):
     w = WeightsFile("w.safetensors", sha, "cache", "somewhere", "MIT")
 
     class FromCard(FailingModel):
-        card = ModelCard(name="test.card", tasks=("deblur",), summary="", source="", licence="", paper="",
-                         input_contract="", weights=(w,))
+        card = ModelCard(
+            name="test.card",
+            tasks=("deblur",),
+            summary="",
+            source="",
+            licence="",
+            paper="",
+            input_contract="",
+            weights=(w,),
+        )
 
     assert weights_sha256(FromFile()) == hashlib.sha256(b"weights").hexdigest()
     assert weights_sha256(RandomInit()) is None and weights_sha256(FailingModel()) is None

@@ -22,8 +22,22 @@ def bench_cache(tmp_path_factory):
 
 
 def test_cli_on_synthetic_deblur_with_default_metrics(metric_weights, bench_cache, tmp_path, capsys):
-    argv = ["evaluate", "--model", "deblur.wiener", "--benchmark", "synthetic-deblur", "--benchmark-arg", "num_samples=2",
-            "--benchmark-arg", "size=[64, 64]", "--benchmark-arg", f"cache_dir={bench_cache}", "-o", str(tmp_path), "-q"]
+    argv = [
+        "evaluate",
+        "--model",
+        "deblur.wiener",
+        "--benchmark",
+        "synthetic-deblur",
+        "--benchmark-arg",
+        "num_samples=2",
+        "--benchmark-arg",
+        "size=[64, 64]",
+        "--benchmark-arg",
+        f"cache_dir={bench_cache}",
+        "-o",
+        str(tmp_path),
+        "-q",
+    ]
     assert main(argv) == 0, capsys.readouterr().err
     rec = read_record(tmp_path / "synthetic-deblur" / "deblur.wiener.json")
     bench = create_benchmark("synthetic-deblur", cache_dir=bench_cache, **SMALL)
@@ -48,11 +62,20 @@ def test_scores_skip_the_pinned_border_and_oracle_coc_reaches_the_model(bench_ca
 
 
 def test_oracle_and_lvcorr_builtins_run(bench_cache):
-    lv = evaluate("bokeh.gaussian", create_benchmark("synthetic-bokeh-oracle", cache_dir=bench_cache, **SMALL),
-                  ["ssim.rgb"], out_dir=None, progress=False)
+    lv = evaluate(
+        "bokeh.gaussian",
+        create_benchmark("synthetic-bokeh-oracle", cache_dir=bench_cache, **SMALL),
+        ["ssim.rgb"],
+        out_dir=None,
+        progress=False,
+    )
     assert "oracle_k_px_m" in lv.columns and lv["runtime_s"].gt(0).all()
     assert torch.isfinite(torch.tensor(lv["oracle_k_px_m"].dropna().to_numpy())).all()
-    sweep = evaluate("refocus.cascade", create_benchmark("synthetic-refocus-lvcorr", cache_dir=bench_cache, **SMALL),
-                     out_dir=None, progress=False)
+    sweep = evaluate(
+        "refocus.cascade",
+        create_benchmark("synthetic-refocus-lvcorr", cache_dir=bench_cache, **SMALL),
+        out_dir=None,
+        progress=False,
+    )
     assert list(sweep.columns[-4:]) == ["lvcorr.pearson", "lvcorr.spearman", "runtime_s", "error"]
     assert sweep["lvcorr.pearson"].between(-1, 1).all()

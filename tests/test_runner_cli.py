@@ -14,14 +14,28 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module", autouse=True)
 def registered():
-    BENCHMARKS.register("test-tiny-deblur", TinyDeblurBench, description="tiny deblur benchmark for tests", override=True)
+    BENCHMARKS.register(
+        "test-tiny-deblur", TinyDeblurBench, description="tiny deblur benchmark for tests", override=True
+    )
     yield
     BENCHMARKS._entries.pop("test-tiny-deblur", None)
 
 
 def test_evaluate_writes_the_record_and_resumes(tmp_path, capsys):
-    argv = ["evaluate", "--model", "identity", "--benchmark", "test-tiny-deblur", "--benchmark-arg", "n=3",
-            "--metrics", "psnr.rgb,mae.rgb", "-o", str(tmp_path), "-q"]
+    argv = [
+        "evaluate",
+        "--model",
+        "identity",
+        "--benchmark",
+        "test-tiny-deblur",
+        "--benchmark-arg",
+        "n=3",
+        "--metrics",
+        "psnr.rgb,mae.rgb",
+        "-o",
+        str(tmp_path),
+        "-q",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "identity on tiny-deblur: 3 samples (0 from cache), 0 with errors; psnr.rgb" in out and "(headline)" in out
@@ -34,20 +48,41 @@ def test_evaluate_writes_the_record_and_resumes(tmp_path, capsys):
 
 
 def test_failing_samples_give_exit_code_1(tmp_path, capsys):
-    argv = ["evaluate", "--model", "identity", "--benchmark", "test-tiny-deblur", "--benchmark-arg", "n=2",
-            "--metrics", "bokeh.psnr_out_of_focus", "-o", str(tmp_path), "-q"]
+    argv = [
+        "evaluate",
+        "--model",
+        "identity",
+        "--benchmark",
+        "test-tiny-deblur",
+        "--benchmark-arg",
+        "n=2",
+        "--metrics",
+        "bokeh.psnr_out_of_focus",
+        "-o",
+        str(tmp_path),
+        "-q",
+    ]
     assert main(argv) == 1  # the region metric is undefined (empty out-of-focus region: |CoC| = 1 px everywhere)
     captured = capsys.readouterr()
     assert "2 with errors" in captured.out and "sample s000: bokeh.psnr_out_of_focus is undefined" in captured.err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "identiti", "--benchmark", "test-tiny-deblur"], "unknown model 'identiti'; did you mean 'identity'?"),
-    (["--model", "identity", "--benchmark", "test-tiny-deblr"], "did you mean 'test-tiny-deblur'"),
-    (["--model", "bokeh.gaussian", "--benchmark", "test-tiny-deblur"], "does not support task 'deblur'"),
-    (["--model", "identity", "--benchmark", "test-tiny-deblur", "--metrics", "lvcorr.pearson"], "needs the lvcorr_sweep protocol"),
-    (["--model", "identity", "--benchmark", "test-tiny-deblur", "--metrics", "psnr"], "unknown metric 'psnr'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--model", "identiti", "--benchmark", "test-tiny-deblur"],
+            "unknown model 'identiti'; did you mean 'identity'?",
+        ),
+        (["--model", "identity", "--benchmark", "test-tiny-deblr"], "did you mean 'test-tiny-deblur'"),
+        (["--model", "bokeh.gaussian", "--benchmark", "test-tiny-deblur"], "does not support task 'deblur'"),
+        (
+            ["--model", "identity", "--benchmark", "test-tiny-deblur", "--metrics", "lvcorr.pearson"],
+            "needs the lvcorr_sweep protocol",
+        ),
+        (["--model", "identity", "--benchmark", "test-tiny-deblur", "--metrics", "psnr"], "unknown metric 'psnr'"),
+    ],
+)
 def test_errors_are_one_line_without_traceback(tmp_path, capsys, argv, message):
     assert main(["evaluate", *argv, "-o", str(tmp_path), "-q"]) == 2
     err = capsys.readouterr().err

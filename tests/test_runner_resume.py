@@ -17,19 +17,24 @@ from tests.runner_fixtures import SlowModel, TinyDeblurBench
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 8
-SCRIPT = """
+SCRIPT = f"""
 import sys, torch
 torch.set_num_threads(1)
 from refocus_bench.runner.evaluation import evaluate
 from tests.runner_fixtures import SlowModel, TinyDeblurBench
-evaluate(SlowModel(delay=float(sys.argv[3]), log=sys.argv[2]), TinyDeblurBench(n={n}), out_dir=sys.argv[1], progress=False)
-""".format(n=N)
+evaluate(SlowModel(delay=float(sys.argv[3]), log=sys.argv[2]), TinyDeblurBench(n={N}), out_dir=sys.argv[1], progress=False)
+"""
 
 
 def _run(out: Path, log: Path, delay: float) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(out), str(log), str(delay)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(out), str(log), str(delay)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _comparable(rec: dict) -> dict:

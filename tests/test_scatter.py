@@ -15,7 +15,6 @@ from refocus_bench.optics import ThinLens
 from refocus_bench.simulators.render.rgbd import render_bokeh
 from refocus_bench.simulators.render.scatter import render_scatter
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -63,7 +63,9 @@ def test_flatten_composites_over_in_linear_light():
     scene = LayeredScene(layers, torch.tensor([1.5, 4.0], dtype=torch.float64))
     image, depth, front = scene.flatten()
     a = alpha.astype(np.float32).astype(np.float64)  # the stored alpha is float32
-    lin = srgb_to_linear(front_rgb.astype(np.float32).astype(np.float64)) * a + (1 - a) * srgb_to_linear(back_rgb.astype(np.float32).astype(np.float64))
+    lin = srgb_to_linear(front_rgb.astype(np.float32).astype(np.float64)) * a + (1 - a) * srgb_to_linear(
+        back_rgb.astype(np.float32).astype(np.float64)
+    )
     np.testing.assert_allclose(image[0].numpy(), linear_to_srgb(lin), atol=2e-6)
     # the front-most layer with alpha > 0.5 gives the depth
     want_front = np.array([[0, 0, 1], [1, 1, 0]])
@@ -89,4 +91,7 @@ def test_middlebury_motorcycle_metric_depth():
     assert float(valid.mean()) == pytest.approx(0.93, abs=0.01)
     # pixels without ground truth are filled from valid neighbours: finite, in range
     assert np.isfinite(z).all() and z[~valid].min() >= z[valid].min() and z[~valid].max() <= z[valid].max()
-    assert disparity_to_depth_m(np.array([np.inf, -40.0]), 994.978, 193.001, 31.086).tolist() == [pytest.approx(np.nan, nan_ok=True)] * 2
+    assert (
+        disparity_to_depth_m(np.array([np.inf, -40.0]), 994.978, 193.001, 31.086).tolist()
+        == [pytest.approx(np.nan, nan_ok=True)] * 2
+    )

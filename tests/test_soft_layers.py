@@ -13,7 +13,9 @@ def layers_of(h: int, w: int, n: int, seed: int, dtype=torch.float32) -> SoftLay
     """A depth ramp with a noisy patch and a hard-edged block: smooth, cluttered and constant tiles."""
     g = torch.Generator().manual_seed(seed)
     pos = torch.linspace(0, n - 1.001, w, dtype=torch.float64).expand(h, w).clone()
-    pos[h // 4 : h // 2, w // 4 : w // 2] = (n - 1.001) * torch.rand(h // 2 - h // 4, w // 2 - w // 4, generator=g, dtype=torch.float64)
+    pos[h // 4 : h // 2, w // 4 : w // 2] = (n - 1.001) * torch.rand(
+        h // 2 - h // 4, w // 2 - w // 4, generator=g, dtype=torch.float64
+    )
     pos[h // 2 :, : w // 3] = 1.0  # exactly on a layer: frac 0
     idx = pos.floor().clamp(max=n - 2).to(torch.int32)
     frac = (pos - idx).to(dtype)
@@ -50,7 +52,11 @@ def test_tiles_equal_the_plain_formulas(scale, dtype):
     h, w, n = 200, 264, 9  # not multiples of the 32 px tiles
     layers = layers_of(h, w, n, seed=scale, dtype=dtype)
     hp, wp = h // scale * scale, w // scale * scale
-    boxes = [(0, hp, 0, wp), (scale * 3, hp - scale * 5, scale * 7, wp - scale), (scale * 9, scale * 20, scale, scale * 30)]
+    boxes = [
+        (0, hp, 0, wp),
+        (scale * 3, hp - scale * 5, scale * 7, wp - scale),
+        (scale * 9, scale * 20, scale, scale * 30),
+    ]
     for layer in range(n):
         for box in boxes:
             if not (0 <= box[0] < box[1] <= hp and 0 <= box[2] < box[3] <= wp):
@@ -124,7 +130,9 @@ def test_upsample_cell_tiles_equals_whole_grid_interpolation():
     for cells, down in ((4, 8), (2, 2), (8, 4), (4, 1)):
         ty, tx = 3, 5
         grid = torch.rand(4, ty * cells, tx * cells, generator=g, dtype=torch.float64)
-        whole = F.interpolate(grid[None], scale_factor=down, mode="bilinear", align_corners=False)[0] if down > 1 else grid
+        whole = (
+            F.interpolate(grid[None], scale_factor=down, mode="bilinear", align_corners=False)[0] if down > 1 else grid
+        )
         padded = F.pad(grid[None], (1, 1, 1, 1), mode="replicate")[0]
         ys, xs = torch.tensor([0, 2, 1, 2]), torch.tensor([0, 4, 2, 0])
         got = upsample_cell_tiles(padded, ys, xs, cells, down)

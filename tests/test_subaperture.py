@@ -35,7 +35,11 @@ def test_cell_weights_follow_the_aperture_symmetry():
     # a disk is symmetric under both flips: the four quadrants weigh 1/4; the 3x3 corners weigh less
     assert cell_weights(make_aperture("disk"), 2) == pytest.approx((0.25,) * 4, abs=1e-12)
     w3 = cell_weights(make_aperture("disk"), 3)
-    assert w3[0] == pytest.approx(w3[2], abs=1e-12) and w3[0] == pytest.approx(w3[6], abs=1e-12) and w3[0] == pytest.approx(w3[8], abs=1e-12)
+    assert (
+        w3[0] == pytest.approx(w3[2], abs=1e-12)
+        and w3[0] == pytest.approx(w3[6], abs=1e-12)
+        and w3[0] == pytest.approx(w3[8], abs=1e-12)
+    )
     assert w3[0] < w3[1] < w3[4]
     # masks of all cells sum to one at every pixel, for any radius sign
     for r in (-5.0, 5.0):
@@ -53,7 +57,11 @@ def test_uniform_depth_is_one_convolution_whatever_the_split(n):
     torch.manual_seed(0)
     img = torch.rand(1, 3, 48, 48, dtype=torch.float64)
     cfg = RenderConfig(coarse_radius_px=math.inf, aperture_splits=n)
-    ref = render_bokeh(img, coc_px=torch.full((1, 1, 48, 48), 5.0, dtype=torch.float64), config=RenderConfig(coarse_radius_px=math.inf, aperture_splits=1))
+    ref = render_bokeh(
+        img,
+        coc_px=torch.full((1, 1, 48, 48), 5.0, dtype=torch.float64),
+        config=RenderConfig(coarse_radius_px=math.inf, aperture_splits=1),
+    )
     out = render_bokeh(img, coc_px=torch.full((1, 1, 48, 48), 5.0, dtype=torch.float64), config=cfg)
     torch.testing.assert_close(out, ref, atol=1e-12, rtol=0)
     layers = torch.cat([img, torch.ones(1, 1, 48, 48, dtype=torch.float64)], 1)[:, None]
@@ -88,7 +96,9 @@ def test_bad_split_settings_are_rejected():
         RenderConfig(aperture_splits=3)
     layers = torch.rand(1, 2, 4, 16, 16)
     with pytest.raises(InvalidInputError, match="cat's-eye"):
-        render_layered(layers, coc_px=torch.tensor([[1.0, 2.0]]), aperture="cats-eye", config=RenderConfig(aperture_splits=2))
+        render_layered(
+            layers, coc_px=torch.tensor([[1.0, 2.0]]), aperture="cats-eye", config=RenderConfig(aperture_splits=2)
+        )
 
 
 @pytest.mark.slow

@@ -20,7 +20,11 @@ from refocus_bench.simulators.pairs.user_scenes import (
 
 
 def _img(path, h=12, w=16, value=None):
-    img = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(h * w)) if value is None else torch.full((1, 3, h, w), value)
+    img = (
+        torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(h * w))
+        if value is None
+        else torch.full((1, 3, h, w), value)
+    )
     write_image(path, img)
     return img
 
@@ -99,12 +103,25 @@ def test_problems_are_reported_per_scene_with_reasons(tmp_path):
     np.save(tmp_path / "twice_depth.npy", np.ones((12, 16)))
     entries = {e.name: e for e in find_user_scenes(tmp_path)}
     assert {n: e.problem for n, e in entries.items()} == {
-        "good": None, "nodepth": "missing_depth", "orphan": "orphan_depth", "small": None, "broken": None,
-        "baddepth": None, "empty": None, "twice": "ambiguous",
-    }  # fmt: skip
+        "good": None,
+        "nodepth": "missing_depth",
+        "orphan": "orphan_depth",
+        "small": None,
+        "broken": None,
+        "baddepth": None,
+        "empty": None,
+        "twice": "ambiguous",
+    }
     load_user_scene(entries["good"])
-    expected = {"nodepth": "missing_depth", "orphan": "orphan_depth", "small": "size_mismatch", "broken": "corrupt_image",
-                "baddepth": "bad_depth", "empty": "no_valid_depth", "twice": "ambiguous"}  # fmt: skip
+    expected = {
+        "nodepth": "missing_depth",
+        "orphan": "orphan_depth",
+        "small": "size_mismatch",
+        "broken": "corrupt_image",
+        "baddepth": "bad_depth",
+        "empty": "no_valid_depth",
+        "twice": "ambiguous",
+    }
     for name, reason in expected.items():
         with pytest.raises(SceneLoadError) as info:
             load_user_scene(entries[name])

@@ -12,7 +12,15 @@ from typing import Any
 from ..registry import Registry
 from .base import TASKS, Benchmark, BenchmarkSample, BenchmarkSpec
 
-__all__ = ["BENCHMARKS", "list_benchmarks", "create_benchmark", "Benchmark", "BenchmarkSample", "BenchmarkSpec", "TASKS"]
+__all__ = [
+    "BENCHMARKS",
+    "list_benchmarks",
+    "create_benchmark",
+    "Benchmark",
+    "BenchmarkSample",
+    "BenchmarkSpec",
+    "TASKS",
+]
 
 BENCHMARKS = Registry("benchmark", "refocus_bench.benchmarks")
 

@@ -79,16 +79,25 @@ class BenchmarkSpec:
     def __post_init__(self) -> None:
         check(isinstance(self.name, str) and bool(self.name), "BenchmarkSpec.name must be a non-empty string")
         check(self.task in TASKS, lambda: f"{self.name}: task must be one of {TASKS}, got {self.task!r}")
-        check(self.headline_metric in self.metrics,
-              lambda: f"{self.name}: headline_metric {self.headline_metric!r} must be one of metrics {self.metrics}")
-        check(isinstance(self.version, str) and bool(self.version), lambda: f"{self.name}: version must be a non-empty string")
+        check(
+            self.headline_metric in self.metrics,
+            lambda: f"{self.name}: headline_metric {self.headline_metric!r} must be one of metrics {self.metrics}",
+        )
+        check(
+            isinstance(self.version, str) and bool(self.version),
+            lambda: f"{self.name}: version must be a non-empty string",
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready definition (the ``benchmark.definition`` field of a results record)."""
         d = asdict(self)
         d["metrics"] = list(self.metrics)
         d["subsets"] = list(self.subsets)
-        d["source"], d["preprocessing"], d["protocol"] = dict(self.source), dict(self.preprocessing), dict(self.protocol)
+        d["source"], d["preprocessing"], d["protocol"] = (
+            dict(self.source),
+            dict(self.preprocessing),
+            dict(self.protocol),
+        )
         return json.loads(json.dumps(d, sort_keys=True))
 
 
@@ -131,8 +140,11 @@ class Benchmark(ABC):
 
     spec: BenchmarkSpec
 
-    def prepare(self, progress: bool = True) -> None:
-        """Build or verify whatever the samples need (generate and cache, validate a dataset copy)."""
+    def prepare(self, progress: bool = True) -> None:  # noqa: B027 - optional hook, not abstract
+        """Build or verify whatever the samples need (generate and cache, validate a dataset copy).
+
+        The default does nothing: a benchmark whose samples need no preparation keeps it.
+        """
 
     @abstractmethod
     def sample_ids(self) -> list[str]:
@@ -155,11 +167,19 @@ class Benchmark(ABC):
         Subclasses that cache data may store this value and return it without reloading.
         """
         h = hashlib.sha256()
-        h.update(json.dumps({"name": self.spec.name, "version": self.spec.version, "task": self.spec.task},
-                            sort_keys=True).encode())
+        h.update(
+            json.dumps(
+                {"name": self.spec.name, "version": self.spec.version, "task": self.spec.task}, sort_keys=True
+            ).encode()
+        )
         for s in self:
-            fields = {"id": s.id, "subset": dict(s.subset), "image": s.image, "target": s.target,
-                      "condition": dict(s.condition)}
+            fields = {
+                "id": s.id,
+                "subset": dict(s.subset),
+                "image": s.image,
+                "target": s.target,
+                "condition": dict(s.condition),
+            }
             if s.metric_inputs:  # only when present: hashes of samples without them are unchanged
                 fields["metric_inputs"] = dict(s.metric_inputs)
             update_digest(h, fields)

@@ -19,8 +19,13 @@ BUILTIN_BENCHMARKS = tuple(SPECS)
 """Names of the built-in generated benchmarks (base benchmarks and their protocol variants)."""
 
 
-def prepare_builtin(names: tuple[str, ...] | list[str] | None = None, *, cache_dir: str | Path | None = None,
-                    progress: bool = True, **kwargs: Any) -> dict[str, str]:
+def prepare_builtin(
+    names: tuple[str, ...] | list[str] | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    **kwargs: Any,
+) -> dict[str, str]:
     """Generate (or verify) the caches of ``names`` (default: all built-ins); variants reuse their
     base's data. Returns ``{name: content_hash}``."""
     from . import create_benchmark

@@ -32,71 +32,152 @@ DEBLUR_METRICS = ("lpips.alex", "dists.vgg16", "psnr.rgb", "ssim.rgb")
 BOKEH_METRICS = ("lpips.alex", "dists.vgg16", "psnr.rgb", "ssim.rgb", "bokeh.psnr_edge_band")
 LVCORR_METRICS = ("lvcorr.pearson", "lvcorr.spearman")
 
-_NOT_OFFLINE = ("CLIP-IQA/MUSIQ/MANIQA/CLIP-I (GenRefocus's no-reference and CLIP metrics) are left out: "
-                "no weights offline.")
-_SYN_PRE = {"color": "sRGB", "data_range": 1.0, "bit_depth": 16, "resize": "none", "crop_multiple": 8,
-            "border_crop_px": 16, "border_note": "the reference renderer reflects at the frame edge; scores "
-            "skip a 16 px border (the largest CoC radius)"}
-_SYN_SOURCE = {"kind": "generated", "generator": "refocus_bench.benchmarks.synthetic",
-               "scenes": ["dead-leaves", "planes", "lights"], "apertures": ["disk", "hexagon", "heart"],
-               "blur_levels_max_abs_coc_px": {"low": [1.5, 4.0], "mid": [4.0, 9.0], "high": [9.0, 16.0]},
-               "ground_truth": "refocus_bench.simulators.render.reference (shift-and-add over the aperture, "
-                               "exact occlusion with hidden content)"}
+_NOT_OFFLINE = (
+    "CLIP-IQA/MUSIQ/MANIQA/CLIP-I (GenRefocus's no-reference and CLIP metrics) are left out: no weights offline."
+)
+_SYN_PRE = {
+    "color": "sRGB",
+    "data_range": 1.0,
+    "bit_depth": 16,
+    "resize": "none",
+    "crop_multiple": 8,
+    "border_crop_px": 16,
+    "border_note": "the reference renderer reflects at the frame edge; scores "
+    "skip a 16 px border (the largest CoC radius)",
+}
+_SYN_SOURCE = {
+    "kind": "generated",
+    "generator": "refocus_bench.benchmarks.synthetic",
+    "scenes": ["dead-leaves", "planes", "lights"],
+    "apertures": ["disk", "hexagon", "heart"],
+    "blur_levels_max_abs_coc_px": {"low": [1.5, 4.0], "mid": [4.0, 9.0], "high": [9.0, 16.0]},
+    "ground_truth": "refocus_bench.simulators.render.reference (shift-and-add over the aperture, "
+    "exact occlusion with hidden content)",
+}
 _SYN_LICENCE = "generated; textures: scikit-image sample photographs (public domain / CC0)"
 _MB_LICENCE = "Middlebury stereo datasets: free for research use, cite the paper (redistributed in scikit-image)"
-_MB_CITATION = ("D. Scharstein, H. Hirschmüller, Y. Kitajima, G. Krathwohl, N. Nesic, X. Wang, P. Westling. "
-                "High-resolution stereo datasets with subpixel-accurate ground truth. GCPR 2014.")
+_MB_CITATION = (
+    "D. Scharstein, H. Hirschmüller, Y. Kitajima, G. Krathwohl, N. Nesic, X. Wang, P. Westling. "
+    "High-resolution stereo datasets with subpixel-accurate ground truth. GCPR 2014."
+)
 _SUBSETS = ("aperture", "blur", "scene")
 _ORACLE_K = {"name": "oracle_blur_strength", "objective": "ssim.rgb", "k_range_px_m": [0.5, 80.0], "iterations": 10}
 _LVCORR = {"name": "lvcorr_sweep", "k_values_px_m": [4.0, 8.0, 12.0, 16.0, 20.0], "metric": "lvcorr.pearson"}
 
 
-def _syn(name: str, task: str, desc: str, metrics: tuple[str, ...], protocol: dict[str, Any], data: str,
-         headline: str = "lpips.alex") -> BenchmarkSpec:
+def _syn(
+    name: str,
+    task: str,
+    desc: str,
+    metrics: tuple[str, ...],
+    protocol: dict[str, Any],
+    data: str,
+    headline: str = "lpips.alex",
+) -> BenchmarkSpec:
     return BenchmarkSpec(
-        name=name, version="1", task=task, description=f"{desc} {_NOT_OFFLINE}", headline_metric=headline,
-        metrics=metrics, source={**_SYN_SOURCE, "data": data}, preprocessing=dict(_SYN_PRE),
-        protocol=protocol, subsets=_SUBSETS, licence=_SYN_LICENCE,
+        name=name,
+        version="1",
+        task=task,
+        description=f"{desc} {_NOT_OFFLINE}",
+        headline_metric=headline,
+        metrics=metrics,
+        source={**_SYN_SOURCE, "data": data},
+        preprocessing=dict(_SYN_PRE),
+        protocol=protocol,
+        subsets=_SUBSETS,
+        licence=_SYN_LICENCE,
         citation="refocus-bench built-in synthetic benchmark (this toolkit); protocols after GenRefocus, arXiv 2512.16923",
     )
 
 
 _ALL = [
-    _syn("synthetic-deblur", "deblur", "Defocus deblurring of procedural layered scenes: reference-rendered "
-         "defocused input -> all-in-focus target; 16 samples, 256x256.", DEBLUR_METRICS, {"name": "direct"},
-         "synthetic-deblur"),
-    _syn("synthetic-deblur-oracle-coc", "deblur", "synthetic-deblur with the ground-truth signed CoC map of the "
-         "input passed to the model (coc_px).", DEBLUR_METRICS, {"name": "oracle_coc"}, "synthetic-deblur"),
-    _syn("synthetic-bokeh", "bokeh", "Bokeh synthesis on procedural layered scenes: all-in-focus + depth (m) + "
-         "focus distance (m) + K (px*m) + aperture -> reference bokeh; 16 samples, 256x256.", BOKEH_METRICS,
-         {"name": "direct"}, "synthetic-bokeh"),
-    _syn("synthetic-bokeh-oracle", "bokeh", "synthetic-bokeh scored after GenRefocus's per-image blur-strength "
-         "search (K maximising SSIM to the target).", BOKEH_METRICS, dict(_ORACLE_K), "synthetic-bokeh"),
-    _syn("synthetic-refocus", "refocus", "Refocusing procedural layered scenes: input defocused with one "
-         "focus/K/aperture -> reference with another; condition depth (m) + the new focus, K, aperture "
-         "(+ input_coc_px oracle); 12 samples, 256x256.", BOKEH_METRICS, {"name": "direct"}, "synthetic-refocus"),
-    _syn("synthetic-refocus-lvcorr", "refocus", "Controllability on synthetic-refocus inputs: LVCorr between K "
-         "and the Laplacian variance of the model's renderings over a K sweep (higher is better).",
-         LVCORR_METRICS, dict(_LVCORR), "synthetic-refocus", headline="lvcorr.pearson"),
+    _syn(
+        "synthetic-deblur",
+        "deblur",
+        "Defocus deblurring of procedural layered scenes: reference-rendered "
+        "defocused input -> all-in-focus target; 16 samples, 256x256.",
+        DEBLUR_METRICS,
+        {"name": "direct"},
+        "synthetic-deblur",
+    ),
+    _syn(
+        "synthetic-deblur-oracle-coc",
+        "deblur",
+        "synthetic-deblur with the ground-truth signed CoC map of the input passed to the model (coc_px).",
+        DEBLUR_METRICS,
+        {"name": "oracle_coc"},
+        "synthetic-deblur",
+    ),
+    _syn(
+        "synthetic-bokeh",
+        "bokeh",
+        "Bokeh synthesis on procedural layered scenes: all-in-focus + depth (m) + "
+        "focus distance (m) + K (px*m) + aperture -> reference bokeh; 16 samples, 256x256.",
+        BOKEH_METRICS,
+        {"name": "direct"},
+        "synthetic-bokeh",
+    ),
+    _syn(
+        "synthetic-bokeh-oracle",
+        "bokeh",
+        "synthetic-bokeh scored after GenRefocus's per-image blur-strength search (K maximising SSIM to the target).",
+        BOKEH_METRICS,
+        dict(_ORACLE_K),
+        "synthetic-bokeh",
+    ),
+    _syn(
+        "synthetic-refocus",
+        "refocus",
+        "Refocusing procedural layered scenes: input defocused with one "
+        "focus/K/aperture -> reference with another; condition depth (m) + the new focus, K, aperture "
+        "(+ input_coc_px oracle); 12 samples, 256x256.",
+        BOKEH_METRICS,
+        {"name": "direct"},
+        "synthetic-refocus",
+    ),
+    _syn(
+        "synthetic-refocus-lvcorr",
+        "refocus",
+        "Controllability on synthetic-refocus inputs: LVCorr between K "
+        "and the Laplacian variance of the model's renderings over a K sweep (higher is better).",
+        LVCORR_METRICS,
+        dict(_LVCORR),
+        "synthetic-refocus",
+        headline="lvcorr.pearson",
+    ),
     BenchmarkSpec(
-        name="middlebury-bokeh", version="1", task="bokeh",
+        name="middlebury-bokeh",
+        version="1",
+        task="bokeh",
         description="Bokeh synthesis on the real Middlebury 2014 Motorcycle RGB-D scene (calibrated stereo depth, "
-                    "2.1-5 m), 248x368, 12 focus/aperture/blur settings; ground truth is the exact reference render "
-                    "of the RGB-D image sliced into depth layers - content hidden behind foreground objects is not "
-                    f"known for a real scene and is filled from its nearest visible neighbours. {_NOT_OFFLINE}",
-        headline_metric="lpips.alex", metrics=BOKEH_METRICS,
-        source={"kind": "generated", "generator": "refocus_bench.benchmarks.middlebury", "data": "middlebury-bokeh",
-                "scene": "skimage.data.stereo_motorcycle (Middlebury 2014 Motorcycle, left view + disparity)",
-                "depth": "Z = f B / (d + doffs), f=994.978 px, B=193.001 mm, doffs=31.086 px; 7% missing pixels "
-                         "filled from the nearest valid pixel",
-                "apertures": ["disk", "hexagon", "heart"],
-                "ground_truth": "refocus_bench.simulators.render.reference on a depth-sliced layering with "
-                                "nearest-neighbour fill of hidden content"},
-        preprocessing={"color": "sRGB", "data_range": 1.0, "bit_depth": 16,
-                       "resize": "0.5x bilinear antialiased (500x741 -> 250x370), centre crop 248x368",
-                       "crop_multiple": 8, "border_crop_px": 16},
-        protocol={"name": "direct"}, subsets=("aperture", "blur", "focus"),
-        licence=_MB_LICENCE, citation=_MB_CITATION,
+        "2.1-5 m), 248x368, 12 focus/aperture/blur settings; ground truth is the exact reference render "
+        "of the RGB-D image sliced into depth layers - content hidden behind foreground objects is not "
+        f"known for a real scene and is filled from its nearest visible neighbours. {_NOT_OFFLINE}",
+        headline_metric="lpips.alex",
+        metrics=BOKEH_METRICS,
+        source={
+            "kind": "generated",
+            "generator": "refocus_bench.benchmarks.middlebury",
+            "data": "middlebury-bokeh",
+            "scene": "skimage.data.stereo_motorcycle (Middlebury 2014 Motorcycle, left view + disparity)",
+            "depth": "Z = f B / (d + doffs), f=994.978 px, B=193.001 mm, doffs=31.086 px; 7% missing pixels "
+            "filled from the nearest valid pixel",
+            "apertures": ["disk", "hexagon", "heart"],
+            "ground_truth": "refocus_bench.simulators.render.reference on a depth-sliced layering with "
+            "nearest-neighbour fill of hidden content",
+        },
+        preprocessing={
+            "color": "sRGB",
+            "data_range": 1.0,
+            "bit_depth": 16,
+            "resize": "0.5x bilinear antialiased (500x741 -> 250x370), centre crop 248x368",
+            "crop_multiple": 8,
+            "border_crop_px": 16,
+        },
+        protocol={"name": "direct"},
+        subsets=("aperture", "blur", "focus"),
+        licence=_MB_LICENCE,
+        citation=_MB_CITATION,
     ),
 ]
 

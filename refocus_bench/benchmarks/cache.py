@@ -87,7 +87,9 @@ def encode_png16(image: torch.Tensor) -> bytes:
 
     img = image[0] if image.ndim == 4 else image
     check(img.ndim == 3 and img.shape[0] == 3, lambda: f"expected an RGB image (3, H, W), got {tuple(image.shape)}")
-    arr = torch.round(img.detach().to(torch.float64).clamp(0.0, 1.0) * 65535.0).to(torch.int32).numpy().astype(np.uint16)
+    arr = (
+        torch.round(img.detach().to(torch.float64).clamp(0.0, 1.0) * 65535.0).to(torch.int32).numpy().astype(np.uint16)
+    )
     bgr = np.ascontiguousarray(arr.transpose(1, 2, 0)[..., ::-1])
     ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     check(ok, "could not encode a 16-bit PNG")
@@ -160,19 +162,27 @@ def verify_cache(folder: Path, expect: Mapping[str, Any] | None = None) -> dict[
     manifest = read_manifest(folder)
     for key, value in (expect or {}).items():
         if manifest.get(key) != value:
-            raise CacheError(f"benchmark cache {str(folder)!r}: manifest field {key!r} is {manifest.get(key)!r}, expected {value!r}")
+            raise CacheError(
+                f"benchmark cache {str(folder)!r}: manifest field {key!r} is {manifest.get(key)!r}, expected {value!r}"
+            )
     samples = manifest.get("samples")
-    if not isinstance(samples, list) or not all(isinstance(s, dict) and "id" in s and isinstance(s.get("files"), dict) for s in samples):
+    if not isinstance(samples, list) or not all(
+        isinstance(s, dict) and "id" in s and isinstance(s.get("files"), dict) for s in samples
+    ):
         raise CacheError(f"benchmark cache {str(folder)!r}: manifest has no valid 'samples' list")
     for sample in samples:
         for role, entry in sample["files"].items():
             path = folder / entry["path"]
             if not path.is_file():
-                raise CacheError(f"benchmark cache {str(folder)!r}: file {entry['path']!r} ({role} of sample {sample['id']!r}) is missing")
+                raise CacheError(
+                    f"benchmark cache {str(folder)!r}: file {entry['path']!r} ({role} of sample {sample['id']!r}) is missing"
+                )
             digest = sha256_bytes(path.read_bytes())
             if digest != entry["sha256"]:
-                raise CacheError(f"benchmark cache {str(folder)!r}: file {entry['path']!r} has sha256 {digest[:12]}..., "
-                                 f"the manifest records {entry['sha256'][:12]}... (the file was modified or corrupted)")
+                raise CacheError(
+                    f"benchmark cache {str(folder)!r}: file {entry['path']!r} has sha256 {digest[:12]}..., "
+                    f"the manifest records {entry['sha256'][:12]}... (the file was modified or corrupted)"
+                )
     return manifest
 
 
@@ -209,8 +219,9 @@ def _remove_stale_temporaries(parent: Path) -> None:
                 shutil.rmtree(p, ignore_errors=True)
 
 
-def build_atomically(folder: Path, write: Callable[[Callable[[str, bytes], str]], dict[str, Any]], *,
-                     replace: bool = False) -> dict[str, Any]:
+def build_atomically(
+    folder: Path, write: Callable[[Callable[[str, bytes], str]], dict[str, Any]], *, replace: bool = False
+) -> dict[str, Any]:
     """Build a cache folder under a temporary name and rename it into place when complete.
 
     Args:
@@ -229,12 +240,15 @@ def build_atomically(folder: Path, write: Callable[[Callable[[str, bytes], str]]
     tmp = parent / f".{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
+
         def put(rel: str, data: bytes) -> str:
             _fsync_write(tmp / rel, data)
             return sha256_bytes(data)
 
         manifest = write(put)
-        _fsync_write(tmp / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii"))
+        _fsync_write(
+            tmp / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+        )
         old = None
         if folder.exists() and not replace:
             return read_manifest(folder)

@@ -23,16 +23,24 @@ from ..simulators.pairs.cli import parse_floats, parse_size
 
 
 def _run_make_lf(args: argparse.Namespace) -> int:
-    from .lightfield import DEFAULT_FOCUS_DISPARITIES, make_lf_benchmark
     from ..simulators.lightfield.field import synthetic_dead_leaves_lightfield
+    from .lightfield import DEFAULT_FOCUS_DISPARITIES, make_lf_benchmark
 
     sources: list[Any] = list(args.lightfields)
     if args.synthetic:
         size = parse_size(args.synthetic_size)
         grid = args.synthetic_grid
-        sources += [synthetic_dead_leaves_lightfield(seed=args.seed + i, size=size, grid=(grid, grid),
-                                                     max_disparity=args.max_disparity, n_leaves=16, point_lights=2)
-                    for i in range(args.synthetic)]  # fmt: skip
+        sources += [
+            synthetic_dead_leaves_lightfield(
+                seed=args.seed + i,
+                size=size,
+                grid=(grid, grid),
+                max_disparity=args.max_disparity,
+                n_leaves=16,
+                point_lights=2,
+            )
+            for i in range(args.synthetic)
+        ]
     check(len(sources) > 0, "give light-field folders / .npy files, or --synthetic N")
     focus = parse_floats(args.focus, "--focus") if args.focus else list(DEFAULT_FOCUS_DISPARITIES)
     apertures = []
@@ -42,39 +50,82 @@ def _run_make_lf(args: argparse.Namespace) -> int:
             apertures.append((name, float(r) if r else None))
         except ValueError as err:
             raise InvalidInputError(f"--aperture must be NAME or NAME:RADIUS (views), got {spec!r}") from err
-    argv = ["refocus-bench", "make-lf-benchmark", *map(str, args.lightfields), "-o", args.out, f"--focus={','.join(map(repr, focus))}"]
+    argv = [
+        "refocus-bench",
+        "make-lf-benchmark",
+        *map(str, args.lightfields),
+        "-o",
+        args.out,
+        f"--focus={','.join(map(repr, focus))}",
+    ]
     argv += [x for a, r in apertures for x in ("--aperture", a if r is None else f"{a}:{r:g}")]
     if args.synthetic:
-        argv += ["--synthetic", str(args.synthetic), "--synthetic-size", args.synthetic_size,
-                 "--synthetic-grid", str(args.synthetic_grid), f"--max-disparity={args.max_disparity!r}"]  # fmt: skip
+        argv += [
+            "--synthetic",
+            str(args.synthetic),
+            "--synthetic-size",
+            args.synthetic_size,
+            "--synthetic-grid",
+            str(args.synthetic_grid),
+            f"--max-disparity={args.max_disparity!r}",
+        ]
     if args.refocus_pairs is not None:
         argv += ["--refocus-pairs", str(args.refocus_pairs)]
     argv += ["--seed", str(args.seed), "--order", args.order]
-    result = make_lf_benchmark(sources, args.out, focus_disparities=focus, apertures=apertures, refocus_pairs=args.refocus_pairs,
-                               seed=args.seed, order=args.order, licence=args.licence, overwrite=args.overwrite,
-                               command=shlex.join(argv))  # fmt: skip
-    print(f"make-lf-benchmark: {result.bokeh_records} LF-Bokeh and {result.refocus_records} LF-Refocus records "
-          f"({len(result.built)} light fields built, {len(result.skipped)} already done, {len(result.failures)} problems) -> {result.out_dir}")  # fmt: skip
+    result = make_lf_benchmark(
+        sources,
+        args.out,
+        focus_disparities=focus,
+        apertures=apertures,
+        refocus_pairs=args.refocus_pairs,
+        seed=args.seed,
+        order=args.order,
+        licence=args.licence,
+        overwrite=args.overwrite,
+        command=shlex.join(argv),
+    )
+    print(
+        f"make-lf-benchmark: {result.bokeh_records} LF-Bokeh and {result.refocus_records} LF-Refocus records "
+        f"({len(result.built)} light fields built, {len(result.skipped)} already done, {len(result.failures)} problems) -> {result.out_dir}"
+    )
     for f in result.failures:
         print(f"make-lf-benchmark: {f['lightfield']}: {f['reason']}: {f['detail']}", file=sys.stderr)
     return 0
 
 
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    q = subparsers.add_parser("make-lf-benchmark", help="build LF-Bokeh / LF-Refocus benchmarks from light fields",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    q.add_argument("lightfields", nargs="*", help="folders of sub-aperture views (row_col names) or .npy (V, U, H, W, 3)")
+    q = subparsers.add_parser(
+        "make-lf-benchmark",
+        help="build LF-Bokeh / LF-Refocus benchmarks from light fields",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument(
+        "lightfields", nargs="*", help="folders of sub-aperture views (row_col names) or .npy (V, U, H, W, 3)"
+    )
     q.add_argument("-o", "--out", required=True, help="output folder (rerun into it to resume)")
-    q.add_argument("--focus", help="focus disparities in px per view step: 'a,b,c' or 'lo:hi:n' (default -1,-0.5,0,0.5,1)")
-    q.add_argument("--aperture", action="append", metavar="NAME[:R]", help="aperture shape and radius in views (repeatable; default disk, largest radius)")
-    q.add_argument("--refocus-pairs", type=int, help="LF-Refocus pairs per light field and aperture (default: all ordered pairs)")
+    q.add_argument(
+        "--focus", help="focus disparities in px per view step: 'a,b,c' or 'lo:hi:n' (default -1,-0.5,0,0.5,1)"
+    )
+    q.add_argument(
+        "--aperture",
+        action="append",
+        metavar="NAME[:R]",
+        help="aperture shape and radius in views (repeatable; default disk, largest radius)",
+    )
+    q.add_argument(
+        "--refocus-pairs", type=int, help="LF-Refocus pairs per light field and aperture (default: all ordered pairs)"
+    )
     q.add_argument("--seed", type=int, default=0, help="seed for choosing refocus pairs and synthetic scenes")
     q.add_argument("--order", choices=("row-col", "col-row"), default="row-col", help="index order in view file names")
     q.add_argument("--licence", default="unknown", help="licence of the light fields given as paths")
-    q.add_argument("--synthetic", type=int, default=0, metavar="N", help="also build N synthetic dead-leaves light fields")
+    q.add_argument(
+        "--synthetic", type=int, default=0, metavar="N", help="also build N synthetic dead-leaves light fields"
+    )
     q.add_argument("--synthetic-size", default="128", help="synthetic light-field view size N or WxH (default 128)")
     q.add_argument("--synthetic-grid", type=int, default=9, help="synthetic grid side in views (default 9)")
-    q.add_argument("--max-disparity", type=float, default=1.0, help="synthetic: largest |disparity| px per view (default 1)")
+    q.add_argument(
+        "--max-disparity", type=float, default=1.0, help="synthetic: largest |disparity| px per view (default 1)"
+    )
     q.add_argument("--overwrite", action="store_true", help="rebuild an OUT made with other options")
     q.set_defaults(func=_run_make_lf)

@@ -47,85 +47,172 @@ from ..errors import InvalidInputError, check
 from .base import Benchmark, BenchmarkSample, BenchmarkSpec
 from .builtin_specs import BOKEH_METRICS, DEBLUR_METRICS
 
-__all__ = ["DatasetBenchmark", "DATASET_SPECS", "NR_DEBLUR_METRICS", "CROP_MULTIPLE", "bokehme_k_to_k_px_m",
-           "dpdd_test", "realdof", "lfdof_test", "cuhk_blur", "realbokeh_deblur", "blb_bokeh"]
+__all__ = [
+    "DatasetBenchmark",
+    "DATASET_SPECS",  # noqa: F822 - built on first use by the module __getattr__
+    "NR_DEBLUR_METRICS",
+    "CROP_MULTIPLE",
+    "bokehme_k_to_k_px_m",
+    "dpdd_test",
+    "realdof",
+    "lfdof_test",
+    "cuhk_blur",
+    "realbokeh_deblur",
+    "blb_bokeh",
+]
 
 CROP_MULTIPLE = 8
 NR_DEBLUR_METRICS = ("clipiqa.vit", "musiq.vit", "maniqa.vit")
 """GenRefocus's no-reference deblurring metrics; their adapters load local weights only."""
 
-_PRE = {"color": "sRGB", "data_range": 1.0, "resize": "none", "crop_multiple": CROP_MULTIPLE,
-        "crop": "centred crop of input, target and depth to the largest multiple of 8 in each side, only when "
-                "a side is not one already", "border_crop_px": 0}
+_PRE = {
+    "color": "sRGB",
+    "data_range": 1.0,
+    "resize": "none",
+    "crop_multiple": CROP_MULTIPLE,
+    "crop": "centred crop of input, target and depth to the largest multiple of 8 in each side, only when "
+    "a side is not one already",
+    "border_crop_px": 0,
+}
 _EXTRAS = "PSNR/SSIM (sRGB, whole frame) are extras GenRefocus does not report."
-_NR_NOTE = ("No ground truth: scored only by no-reference metrics. None that exists in refocus_bench.metrics runs "
-            "without downloaded weights (CLIP-IQA, MUSIQ, MANIQA need converted weights under "
-            "$REFOCUS_BENCH_HOME/weights/metrics/<name>/ or weights_dir=...; lvcorr.* needs a blur-strength sweep, "
-            "i.e. a bokeh/refocus task); without the weights evaluation stops before any sample with an error naming "
-            "the expected files.")
+_NR_NOTE = (
+    "No ground truth: scored only by no-reference metrics. None that exists in refocus_bench.metrics runs "
+    "without downloaded weights (CLIP-IQA, MUSIQ, MANIQA need converted weights under "
+    "$REFOCUS_BENCH_HOME/weights/metrics/<name>/ or weights_dir=...; lvcorr.* needs a blur-strength sweep, "
+    "i.e. a bokeh/refocus task); without the weights evaluation stops before any sample with an error naming "
+    "the expected files."
+)
 
 
-def _spec(name: str, task: str, description: str, dataset: str, metrics: tuple[str, ...], *, split: str = "test",
-          subsets: tuple[str, ...] = (), headline: str = "lpips.alex", source: Mapping[str, Any] | None = None,
-          preprocessing: Mapping[str, Any] | None = None) -> BenchmarkSpec:
+def _spec(
+    name: str,
+    task: str,
+    description: str,
+    dataset: str,
+    metrics: tuple[str, ...],
+    *,
+    split: str = "test",
+    subsets: tuple[str, ...] = (),
+    headline: str = "lpips.alex",
+    source: Mapping[str, Any] | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+) -> BenchmarkSpec:
     from ..datasets.loaders import dataset_card
 
     card = dataset_card(dataset)
     return BenchmarkSpec(
-        name=name, version="1", task=task, description=description, headline_metric=headline, metrics=metrics,
-        source={"kind": "dataset", "dataset": dataset, "split": split, "layout": "auto", "homepage": card.homepage,
-                "condition": "none", "samples": "all", **(source or {})},
-        preprocessing={**_PRE, **(preprocessing or {})}, subsets=subsets, licence=card.licence, citation=card.citation,
+        name=name,
+        version="1",
+        task=task,
+        description=description,
+        headline_metric=headline,
+        metrics=metrics,
+        source={
+            "kind": "dataset",
+            "dataset": dataset,
+            "split": split,
+            "layout": "auto",
+            "homepage": card.homepage,
+            "condition": "none",
+            "samples": "all",
+            **(source or {}),
+        },
+        preprocessing={**_PRE, **(preprocessing or {})},
+        subsets=subsets,
+        licence=card.licence,
+        citation=card.citation,
     )
 
 
 def _all_specs() -> dict[str, BenchmarkSpec]:
     specs = [
-        _spec("dpdd-test", "deblur",
-              "DPDD test split (Abuolaim & Brown 2020): 76 real Canon 5D IV defocused photos (combined dual-pixel "
-              f"view) -> all-in-focus, 1680x1120 16-bit PNG; indoor/outdoor subsets. {_EXTRAS}",
-              "dpdd", DEBLUR_METRICS, subsets=("scene",),
-              source={"view": "combined (c): inputC/ or test_c/source/; the dual-pixel views are not used",
-                      "labels": "indoor_labels / outdoor_labels (.txt or .npy) at root -> subset 'scene'; samples in neither list carry no scene label"},
-              preprocessing={"bit_depth": 16, "bit_depth_note": "16-bit PNG read at 16 bits (/ 65535); the loader "
-                             "rejects 8-bit files"}),
-        _spec("realdof", "deblur",
-              "RealDOF (Lee et al. 2021): 50 real defocused / all-in-focus pairs from a beam-splitter dual-camera rig. "
-              f"{_EXTRAS}", "realdof", DEBLUR_METRICS,
-              preprocessing={"bit_depth": "as stored (8-bit / 255, 16-bit / 65535)"}),
-        _spec("lfdof-test", "deblur",
-              "LFDOF test set (Ruan et al. 2021): light-field refocused inputs -> all-in-focus centre views, 688x1008. "
-              f"{_EXTRAS}", "lfdof", DEBLUR_METRICS,
-              preprocessing={"bit_depth": "as stored (8-bit / 255, 16-bit / 65535)"}),
-        _spec("cuhk-blur", "deblur",
-              f"CUHK blur detection (Shi et al. 2014): 704 real defocused photos, no ground truth. {_NR_NOTE}",
-              "cuhk_blur", NR_DEBLUR_METRICS, headline="clipiqa.vit",
-              source={"files": "out_of_focus*.jpg only (motion*.jpg skipped by the loader)"},
-              preprocessing={"bit_depth": 8}),
-        _spec("realbokeh-deblur", "deblur",
-              "RealBokeh reversed (Seizinger et al. 2025): each test scene's widest-aperture photo -> the scene's "
-              f"source photo in/<id>.JPG (the loader's reverse=True). {_EXTRAS}",
-              "realbokeh", DEBLUR_METRICS, subsets=("scene", "f_number"),
-              source={"reverse": True, "samples": "widest",
-                      "pairing": "input = gt/<id>/<id>_f<N>.JPG with the smallest N of the scene (samples='widest'; "
-                                 "'all' keeps every f-number), target = in/<id>.JPG"},
-              preprocessing={"bit_depth": 8, "exif_orientation": "not applied"}),
-        _spec("blb-bokeh", "bokeh",
-              "BLB (BokehMe, Peng et al. 2022): 10 Blender scenes x 5 blur strengths x 10 focus distances; "
-              "all-in-focus + depth + focus distance -> rendered bokeh. BokehMe's K (px per unit of image-normalised "
-              "disparity) is converted exactly to k_px_m = K / (max(1/z) - min(1/z)) per image; aperture disk.",
-              "blb", BOKEH_METRICS, subsets=("scene", "blur_level"),
-              source={"condition": "blb_bokehme_k",
-                      "k_conversion": "BokehMe: r = K (d - d_f), d = (1/z - lo) / (hi - lo), lo/hi = min/max of 1/z over "
-                                      "the full image (z = inf -> 1/z = 0), d_f the focus distance under the same map; "
-                                      "so |r| = K / (hi - lo) |1/z - 1/s|, i.e. k_px_m = K / (hi - lo) in "
-                                      "refocus_bench.optics' r = k_px_m (1/s - 1/z) (opposite sign convention: "
-                                      "positive behind the focus plane). Scene units are taken as metres; the CoC "
-                                      "does not depend on that choice. K is a radius in pixels of the distributed "
-                                      "images (BokehMe's renderer scatters over |r|), so images are not resized.",
-                      "aperture": "disk"},
-              preprocessing={"bit_depth": 8, "depth": "depth.exr half float (or .npy); 65504 = infinity, cropped "
-                             "like the images; the K conversion uses the uncropped map"}),
+        _spec(
+            "dpdd-test",
+            "deblur",
+            "DPDD test split (Abuolaim & Brown 2020): 76 real Canon 5D IV defocused photos (combined dual-pixel "
+            f"view) -> all-in-focus, 1680x1120 16-bit PNG; indoor/outdoor subsets. {_EXTRAS}",
+            "dpdd",
+            DEBLUR_METRICS,
+            subsets=("scene",),
+            source={
+                "view": "combined (c): inputC/ or test_c/source/; the dual-pixel views are not used",
+                "labels": "indoor_labels / outdoor_labels (.txt or .npy) at root -> subset 'scene'; samples in neither list carry no scene label",
+            },
+            preprocessing={
+                "bit_depth": 16,
+                "bit_depth_note": "16-bit PNG read at 16 bits (/ 65535); the loader rejects 8-bit files",
+            },
+        ),
+        _spec(
+            "realdof",
+            "deblur",
+            "RealDOF (Lee et al. 2021): 50 real defocused / all-in-focus pairs from a beam-splitter dual-camera rig. "
+            f"{_EXTRAS}",
+            "realdof",
+            DEBLUR_METRICS,
+            preprocessing={"bit_depth": "as stored (8-bit / 255, 16-bit / 65535)"},
+        ),
+        _spec(
+            "lfdof-test",
+            "deblur",
+            "LFDOF test set (Ruan et al. 2021): light-field refocused inputs -> all-in-focus centre views, 688x1008. "
+            f"{_EXTRAS}",
+            "lfdof",
+            DEBLUR_METRICS,
+            preprocessing={"bit_depth": "as stored (8-bit / 255, 16-bit / 65535)"},
+        ),
+        _spec(
+            "cuhk-blur",
+            "deblur",
+            f"CUHK blur detection (Shi et al. 2014): 704 real defocused photos, no ground truth. {_NR_NOTE}",
+            "cuhk_blur",
+            NR_DEBLUR_METRICS,
+            headline="clipiqa.vit",
+            source={"files": "out_of_focus*.jpg only (motion*.jpg skipped by the loader)"},
+            preprocessing={"bit_depth": 8},
+        ),
+        _spec(
+            "realbokeh-deblur",
+            "deblur",
+            "RealBokeh reversed (Seizinger et al. 2025): each test scene's widest-aperture photo -> the scene's "
+            f"source photo in/<id>.JPG (the loader's reverse=True). {_EXTRAS}",
+            "realbokeh",
+            DEBLUR_METRICS,
+            subsets=("scene", "f_number"),
+            source={
+                "reverse": True,
+                "samples": "widest",
+                "pairing": "input = gt/<id>/<id>_f<N>.JPG with the smallest N of the scene (samples='widest'; "
+                "'all' keeps every f-number), target = in/<id>.JPG",
+            },
+            preprocessing={"bit_depth": 8, "exif_orientation": "not applied"},
+        ),
+        _spec(
+            "blb-bokeh",
+            "bokeh",
+            "BLB (BokehMe, Peng et al. 2022): 10 Blender scenes x 5 blur strengths x 10 focus distances; "
+            "all-in-focus + depth + focus distance -> rendered bokeh. BokehMe's K (px per unit of image-normalised "
+            "disparity) is converted exactly to k_px_m = K / (max(1/z) - min(1/z)) per image; aperture disk.",
+            "blb",
+            BOKEH_METRICS,
+            subsets=("scene", "blur_level"),
+            source={
+                "condition": "blb_bokehme_k",
+                "k_conversion": "BokehMe: r = K (d - d_f), d = (1/z - lo) / (hi - lo), lo/hi = min/max of 1/z over "
+                "the full image (z = inf -> 1/z = 0), d_f the focus distance under the same map; "
+                "so |r| = K / (hi - lo) |1/z - 1/s|, i.e. k_px_m = K / (hi - lo) in "
+                "refocus_bench.optics' r = k_px_m (1/s - 1/z) (opposite sign convention: "
+                "positive behind the focus plane). Scene units are taken as metres; the CoC "
+                "does not depend on that choice. K is a radius in pixels of the distributed "
+                "images (BokehMe's renderer scatters over |r|), so images are not resized.",
+                "aperture": "disk",
+            },
+            preprocessing={
+                "bit_depth": 8,
+                "depth": "depth.exr half float (or .npy); 65504 = infinity, cropped "
+                "like the images; the K conversion uses the uncropped map",
+            },
+        ),
     ]
     return {s.name: s for s in specs}
 
@@ -165,8 +252,10 @@ def bokehme_k_to_k_px_m(k_bokehme: float, depth: Any) -> float:
     """
     import torch
 
-    check(isinstance(k_bokehme, (int, float)) and math.isfinite(k_bokehme) and k_bokehme >= 0,
-          lambda: f"BokehMe K must be a finite number >= 0, got {k_bokehme!r}")
+    check(
+        isinstance(k_bokehme, (int, float)) and math.isfinite(k_bokehme) and k_bokehme >= 0,
+        lambda: f"BokehMe K must be a finite number >= 0, got {k_bokehme!r}",
+    )
     check(bool((depth > 0).all()), "depth must be > 0 (inf allowed) to invert it to disparity")
     depth = depth.double()
     disp = torch.where(torch.isinf(depth), torch.zeros_like(depth), 1.0 / depth)
@@ -184,8 +273,12 @@ def _condition_blb(loaded: Any, crop: Callable[[Any], Any]) -> dict[str, Any]:
     params = loaded.sample.params
     check(loaded.depth is not None, lambda: f"BLB sample {loaded.id!r} has no metric depth")
     k = bokehme_k_to_k_px_m(float(params["bokehme_k"]), loaded.depth)
-    return {"depth_m": crop(loaded.depth).contiguous(), "focus_distance_m": float(params["focus_distance_m"]),
-            "k_px_m": k, "aperture": "disk"}
+    return {
+        "depth_m": crop(loaded.depth).contiguous(),
+        "focus_distance_m": float(params["focus_distance_m"]),
+        "k_px_m": k,
+        "aperture": "disk",
+    }
 
 
 _CONDITIONS: dict[str, Callable[[Any, Callable[[Any], Any]], dict[str, Any]]] = {
@@ -227,10 +320,14 @@ class DatasetBenchmark(Benchmark):
 
     def __init__(self, spec: BenchmarkSpec, dataset: Any, loader_kwargs: Mapping[str, Any] | None = None) -> None:
         src = spec.source
-        check(src.get("condition", "none") in _CONDITIONS,
-              lambda: f"{spec.name}: unknown condition adapter {src.get('condition')!r}; known: {sorted(_CONDITIONS)}")
-        check(src.get("samples", "all") in _SELECTIONS,
-              lambda: f"{spec.name}: unknown sample selection {src.get('samples')!r}; known: {sorted(_SELECTIONS)}")
+        check(
+            src.get("condition", "none") in _CONDITIONS,
+            lambda: f"{spec.name}: unknown condition adapter {src.get('condition')!r}; known: {sorted(_CONDITIONS)}",
+        )
+        check(
+            src.get("samples", "all") in _SELECTIONS,
+            lambda: f"{spec.name}: unknown sample selection {src.get('samples')!r}; known: {sorted(_SELECTIONS)}",
+        )
         self.spec = spec
         self.dataset = dataset
         self.loader_kwargs = dict(loader_kwargs or {})
@@ -240,23 +337,30 @@ class DatasetBenchmark(Benchmark):
     def _select(self) -> None:
         self._samples = {s.id: s for s in _SELECTIONS[self.spec.source.get("samples", "all")](list(self.dataset))}
         self._ids = list(self._samples)
-        check(len(self._ids) > 0,
-              lambda: f"{self.spec.name}: the {self.dataset.card.title} copy at {str(self.dataset.root)!r} has no samples")
+        check(
+            len(self._ids) > 0,
+            lambda: f"{self.spec.name}: the {self.dataset.card.title} copy at {str(self.dataset.root)!r} has no samples",
+        )
 
     # Loader samples hold read-only mappings that do not pickle: a pickled benchmark (process-pool and
     # Ray workers) carries how to reopen the copy instead, and reopens it without re-validating.
     def __getstate__(self) -> dict[str, Any]:
         ds = self.dataset
-        return {"spec": self.spec, "hash": self._hash, "loader_kwargs": self.loader_kwargs,
-                "open": {"name": ds.card.name, "root": str(ds.root), "split": ds.split, "layout": ds.layout.name}}
+        return {
+            "spec": self.spec,
+            "hash": self._hash,
+            "loader_kwargs": self.loader_kwargs,
+            "open": {"name": ds.card.name, "root": str(ds.root), "split": ds.split, "layout": ds.layout.name},
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         from ..datasets.loaders import open_dataset
 
         o = state["open"]
         self.spec, self._hash, self.loader_kwargs = state["spec"], state["hash"], dict(state["loader_kwargs"])
-        self.dataset = open_dataset(o["name"], o["root"], split=o["split"], layout=o["layout"], check=False,
-                                    **self.loader_kwargs)
+        self.dataset = open_dataset(
+            o["name"], o["root"], split=o["split"], layout=o["layout"], check=False, **self.loader_kwargs
+        )
         self._select()
 
     @property
@@ -293,8 +397,11 @@ class DatasetBenchmark(Benchmark):
         out: dict[str, list[str]] = {}
         for sid in self._ids:
             s = self._samples[sid]
-            paths = [s.input_path] + ([s.target_path] if s.target_path is not None else []) + \
-                ([s.depth_path] if depth and s.depth_path is not None else [])
+            paths = (
+                [s.input_path]
+                + ([s.target_path] if s.target_path is not None else [])
+                + ([s.depth_path] if depth and s.depth_path is not None else [])
+            )
             out[sid] = [ds.relpath(p) for p in paths]
         out["_metadata"] = sorted(ds.relpath(p) for p in ds._scan_result.claimed if Path(p).is_file())
         return out
@@ -312,35 +419,54 @@ class DatasetBenchmark(Benchmark):
                 return file_sums[rel]
 
             h = hashlib.sha256()
-            h.update(json.dumps({"definition": self.spec.as_dict(), "loader": self.dataset.card.version},
-                                sort_keys=True).encode())
+            h.update(
+                json.dumps(
+                    {"definition": self.spec.as_dict(), "loader": self.dataset.card.version}, sort_keys=True
+                ).encode()
+            )
             files = self.files()
             for sid in self._ids:
-                entry = {"id": sid, "subset": dict(self._samples[sid].subset),
-                         "files": [[rel, digest(rel)] for rel in files[sid]]}
+                entry = {
+                    "id": sid,
+                    "subset": dict(self._samples[sid].subset),
+                    "files": [[rel, digest(rel)] for rel in files[sid]],
+                }
                 h.update(json.dumps(entry, sort_keys=True).encode())
             h.update(json.dumps({"metadata": [[rel, digest(rel)] for rel in files["_metadata"]]}).encode())
             self._hash = h.hexdigest()
         return self._hash
 
     def __repr__(self) -> str:
-        return (f"DatasetBenchmark({self.spec.name!r}, version={self.spec.version!r}, root={str(self.root)!r}, "
-                f"layout={self.spec.source.get('layout')!r}, samples={len(self._ids)})")
+        return (
+            f"DatasetBenchmark({self.spec.name!r}, version={self.spec.version!r}, root={str(self.root)!r}, "
+            f"layout={self.spec.source.get('layout')!r}, samples={len(self._ids)})"
+        )
 
 
 def _cropper(h: int, w: int, multiple: int, sample_id: str) -> Callable[[Any], Any]:
     if multiple <= 1 or (h % multiple == 0 and w % multiple == 0):
         return lambda x: x
-    check(h >= multiple and w >= multiple,
-          lambda: f"sample {sample_id!r}: {h}x{w} px is smaller than the pinned crop multiple {multiple}")
+    check(
+        h >= multiple and w >= multiple,
+        lambda: f"sample {sample_id!r}: {h}x{w} px is smaller than the pinned crop multiple {multiple}",
+    )
     nh, nw = h - h % multiple, w - w % multiple
     top, left = (h - nh) // 2, (w - nw) // 2
     return lambda x: x[..., top : top + nh, left : left + nw]
 
 
 # -- factories ---------------------------------------------------------------------------------------
-def _open(name: str, root: Any, *, layout: str = "auto", split: str | None = None, check_copy: bool = True,
-          strict: bool = False, source: Mapping[str, Any] | None = None, **loader_kw: Any) -> DatasetBenchmark:
+def _open(
+    name: str,
+    root: Any,
+    *,
+    layout: str = "auto",
+    split: str | None = None,
+    check_copy: bool = True,
+    strict: bool = False,
+    source: Mapping[str, Any] | None = None,
+    **loader_kw: Any,
+) -> DatasetBenchmark:
     from ..datasets.loaders import dataset_card, open_dataset
 
     spec = _specs()[name]
@@ -350,7 +476,8 @@ def _open(name: str, root: Any, *, layout: str = "auto", split: str | None = Non
         raise InvalidInputError(
             f"benchmark {name!r} needs root=<folder of your local {card.title} copy> (CLI: --benchmark-arg "
             f"root=/path/to/{card.title.split()[0]}); refocus-bench does not download it: get it from {card.homepage} "
-            "and see docs/datasets.md for the accepted layouts")
+            "and see docs/datasets.md for the accepted layouts"
+        )
     split = split or spec.source["split"]
     ds = open_dataset(dataset, root, split=split, layout=layout, check=check_copy, strict=strict, **loader_kw)
     src = {**spec.source, **(source or {}), "split": ds.split, "layout": ds.layout.name}
@@ -377,8 +504,16 @@ def cuhk_blur(root: Any = None, *, layout: str = "auto", check: bool = True, str
     return _open("cuhk-blur", root, layout=layout, check_copy=check, strict=strict)
 
 
-def realbokeh_deblur(root: Any = None, *, split: str = "test", samples: str = "widest", release: str = "realbokeh",
-                     layout: str = "auto", check: bool = True, strict: bool = False) -> DatasetBenchmark:
+def realbokeh_deblur(
+    root: Any = None,
+    *,
+    split: str = "test",
+    samples: str = "widest",
+    release: str = "realbokeh",
+    layout: str = "auto",
+    check: bool = True,
+    strict: bool = False,
+) -> DatasetBenchmark:
     """RealBokeh reversed: widest-aperture photo -> the scene's source photo (deblurring); needs root=.
 
     ``samples="all"`` keeps every f-number of a scene as its own sample; ``release="realbokeh_3mp"``
@@ -396,17 +531,22 @@ def realbokeh_deblur(root: Any = None, *, split: str = "test", samples: str = "w
     return _open_realbokeh(root, split=split, layout=layout, check_copy=check, strict=strict, source=extra)
 
 
-def _open_realbokeh(root: Any, *, split: str, layout: str, check_copy: bool, strict: bool,
-                    source: Mapping[str, Any]) -> DatasetBenchmark:
+def _open_realbokeh(
+    root: Any, *, split: str, layout: str, check_copy: bool, strict: bool, source: Mapping[str, Any]
+) -> DatasetBenchmark:
     from ..datasets.loaders import dataset_card, open_dataset
 
     spec = _specs()["realbokeh-deblur"]
     if root is None:
         return _open("realbokeh-deblur", None)
-    ds = open_dataset(source["dataset"], root, split=split, layout=layout, check=check_copy, strict=strict, reverse=True)
+    ds = open_dataset(
+        source["dataset"], root, split=split, layout=layout, check=check_copy, strict=strict, reverse=True
+    )
     card = dataset_card(source["dataset"])
     src = {**spec.source, **source, "split": ds.split, "layout": ds.layout.name}
-    return DatasetBenchmark(replace(spec, source=src, licence=card.licence, citation=card.citation), ds, {"reverse": True})
+    return DatasetBenchmark(
+        replace(spec, source=src, licence=card.licence, citation=card.citation), ds, {"reverse": True}
+    )
 
 
 def blb_bokeh(root: Any = None, *, layout: str = "auto", check: bool = True, strict: bool = False) -> DatasetBenchmark:

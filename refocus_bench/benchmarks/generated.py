@@ -136,9 +136,18 @@ def hash_samples(name: str, version: str, task: str, samples: list[Mapping[str, 
     """Content hash from manifest entries: name, version, task, and per sample its id, labels,
     scalar condition and the sha256 of every stored file (so any changed byte changes it)."""
     body = {
-        "name": name, "version": version, "task": task,
-        "samples": [{"id": s["id"], "subset": s["subset"], "condition": s["condition"],
-                     "files": {role: f["sha256"] for role, f in s["files"].items()}} for s in samples],
+        "name": name,
+        "version": version,
+        "task": task,
+        "samples": [
+            {
+                "id": s["id"],
+                "subset": s["subset"],
+                "condition": s["condition"],
+                "files": {role: f["sha256"] for role, f in s["files"].items()},
+            }
+            for s in samples
+        ],
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -155,10 +164,20 @@ class GeneratedBenchmark(Benchmark):
         progress: show a tqdm bar while generating.
     """
 
-    def __init__(self, spec: BenchmarkSpec, source: DataSource, *, cache_dir: str | Path | None = None,
-                 on_corrupt: str = "rebuild", progress: bool = True) -> None:
+    def __init__(
+        self,
+        spec: BenchmarkSpec,
+        source: DataSource,
+        *,
+        cache_dir: str | Path | None = None,
+        on_corrupt: str = "rebuild",
+        progress: bool = True,
+    ) -> None:
         check(on_corrupt in ON_CORRUPT, lambda: f"on_corrupt must be one of {ON_CORRUPT}, got {on_corrupt!r}")
-        check(spec.task == source.task, lambda: f"{spec.name}: spec task {spec.task!r} differs from the data's {source.task!r}")
+        check(
+            spec.task == source.task,
+            lambda: f"{spec.name}: spec task {spec.task!r} differs from the data's {source.task!r}",
+        )
         self.spec = spec
         self.source = source
         self.cache_root = Path(cache_dir).expanduser() if cache_dir is not None else benchmarks_home()
@@ -176,8 +195,13 @@ class GeneratedBenchmark(Benchmark):
 
     def _expect(self) -> dict[str, Any]:
         s = self.source
-        return {"format": CACHE_FORMAT, "name": s.name, "version": s.version, "task": s.task,
-                "config": json.loads(json.dumps(dict(s.config)))}
+        return {
+            "format": CACHE_FORMAT,
+            "name": s.name,
+            "version": s.version,
+            "task": s.task,
+            "config": json.loads(json.dumps(dict(s.config))),
+        }
 
     def _build(self, replace: bool, progress: bool) -> dict[str, Any]:
         src = self.source
@@ -194,12 +218,19 @@ class GeneratedBenchmark(Benchmark):
                     it = tqdm(it, total=src.num_samples, desc=f"generating {src.name}", unit="sample")
                 for gs in it:
                     entries.append(_stored_sample(gs, put))
-            check(len(entries) == src.num_samples,
-                  lambda: f"{src.name}: generator gave {len(entries)} samples, expected {src.num_samples}")
+            check(
+                len(entries) == src.num_samples,
+                lambda: f"{src.name}: generator gave {len(entries)} samples, expected {src.num_samples}",
+            )
             manifest = dict(self._expect())
-            manifest.update({"samples": entries, "report": report,
-                             "content_hash": hash_samples(src.name, src.version, src.task, entries),
-                             "torch": torch.__version__.split("+")[0]})
+            manifest.update(
+                {
+                    "samples": entries,
+                    "report": report,
+                    "content_hash": hash_samples(src.name, src.version, src.task, entries),
+                    "torch": torch.__version__.split("+")[0],
+                }
+            )
             return manifest
 
         manifest = build_atomically(self.folder, write, replace=replace)
@@ -218,7 +249,9 @@ class GeneratedBenchmark(Benchmark):
                 manifest = verify_cache(self.folder, self._expect())
             except CacheError as err:
                 if self.on_corrupt == "error":
-                    raise CacheError(f"{err}; delete the folder or pass on_corrupt='rebuild' to regenerate it") from None
+                    raise CacheError(
+                        f"{err}; delete the folder or pass on_corrupt='rebuild' to regenerate it"
+                    ) from None
                 warnings.warn(f"{err}; regenerating it", stacklevel=2)
                 manifest = self._build(replace=True, progress=progress)
         self._manifest = manifest
@@ -245,7 +278,9 @@ class GeneratedBenchmark(Benchmark):
                 raise CacheError(f"{self.spec.name}: cache file {str(path)!r} disappeared")
             data = path.read_bytes()
             if sha256_bytes(data) != f["sha256"]:
-                raise CacheError(f"{self.spec.name}: cache file {str(path)!r} changed since it was verified (sha256 mismatch)")
+                raise CacheError(
+                    f"{self.spec.name}: cache file {str(path)!r} changed since it was verified (sha256 mismatch)"
+                )
             blobs[role] = data
         return sample_from_blobs(entry, blobs)
 
@@ -259,9 +294,16 @@ class GeneratedBenchmark(Benchmark):
         out = []
         with single_thread(), torch.no_grad():
             for gs in self.source.generate(self.source.config, {}):
-                cond = {k: (v.to(torch.float32).reshape(1, 1, *v.shape[-2:]) if _is_map(v) else v) for k, v in gs.condition.items()}
+                cond = {
+                    k: (v.to(torch.float32).reshape(1, 1, *v.shape[-2:]) if _is_map(v) else v)
+                    for k, v in gs.condition.items()
+                }
                 mi = {k: v.to(torch.float32).reshape(1, 1, *v.shape[-2:]) for k, v in gs.metric_inputs.items()}
-                out.append(BenchmarkSample(gs.id, quantize_image(gs.image), quantize_image(gs.target), cond, dict(gs.subset), mi))
+                out.append(
+                    BenchmarkSample(
+                        gs.id, quantize_image(gs.image), quantize_image(gs.target), cond, dict(gs.subset), mi
+                    )
+                )
         return out
 
 
@@ -272,9 +314,9 @@ def sample_from_blobs(entry: Mapping[str, Any], blobs: Mapping[str, bytes]) -> B
     metric_inputs: dict[str, Any] = {}
     for role, data in blobs.items():
         if role.startswith("condition."):
-            condition[role[len("condition."):]] = decode_npy(data, f"{sid}/{role}")
+            condition[role[len("condition.") :]] = decode_npy(data, f"{sid}/{role}")
         elif role.startswith("metric_inputs."):
-            metric_inputs[role[len("metric_inputs."):]] = decode_npy(data, f"{sid}/{role}")
+            metric_inputs[role[len("metric_inputs.") :]] = decode_npy(data, f"{sid}/{role}")
     return BenchmarkSample(
         id=sid,
         image=decode_png16(blobs["image"], f"{sid}/image"),

@@ -23,7 +23,9 @@ __all__ = ["render_exact", "convergence", "CHUNK"]
 CHUNK = 8
 
 
-def render_exact(layers: torch.Tensor, coc_px: torch.Tensor, aperture: str, samples: int, seed: int = 0) -> torch.Tensor:
+def render_exact(
+    layers: torch.Tensor, coc_px: torch.Tensor, aperture: str, samples: int, seed: int = 0
+) -> torch.Tensor:
     """Exact (converging) thin-lens render of a layered scene.
 
     Args:
@@ -38,7 +40,9 @@ def render_exact(layers: torch.Tensor, coc_px: torch.Tensor, aperture: str, samp
     order = torch.argsort(coc_px.detach(), stable=True)  # near -> far
     lin = rgb_to_linear_rgb(layers[order, :3])
     alpha = layers[order, 3:4]
-    out = reference_linear(lin * alpha, alpha, coc_px[order].to(layers.dtype), make_aperture(aperture), samples, seed, CHUNK)
+    out = reference_linear(
+        lin * alpha, alpha, coc_px[order].to(layers.dtype), make_aperture(aperture), samples, seed, CHUNK
+    )
     return linear_rgb_to_rgb(out.clamp(0.0, 1.0))[None]
 
 

@@ -42,8 +42,8 @@ import numpy as np
 from .. import __version__
 from ..errors import InvalidInputError, MissingFileError, check
 from ..io import atomic_write_bytes, atomic_write_json, write_depth, write_image
-from ..simulators.render.apertures import list_apertures
 from ..simulators.lightfield.field import LightField, load_lightfield, refocus, view_weights
+from ..simulators.render.apertures import list_apertures
 
 __all__ = ["make_lf_benchmark", "LFBenchmarkResult", "DEFAULT_FOCUS_DISPARITIES"]
 
@@ -70,9 +70,16 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def _options(focus: Sequence[float], apertures: Sequence[tuple[str, float | None]], refocus_pairs: int | None, seed: int) -> dict:
-    return {"focus_disparities": [float(f) for f in focus], "apertures": [[a, r] for a, r in apertures],
-            "refocus_pairs": refocus_pairs, "seed": seed, "version": MANIFEST_VERSION}  # fmt: skip
+def _options(
+    focus: Sequence[float], apertures: Sequence[tuple[str, float | None]], refocus_pairs: int | None, seed: int
+) -> dict:
+    return {
+        "focus_disparities": [float(f) for f in focus],
+        "apertures": [[a, r] for a, r in apertures],
+        "refocus_pairs": refocus_pairs,
+        "seed": seed,
+        "version": MANIFEST_VERSION,
+    }
 
 
 def _build_one(lf: LightField, index: int, name: str, folder: Path, opts: dict) -> tuple[list[dict], list[dict]]:
@@ -95,18 +102,40 @@ def _build_one(lf: LightField, index: int, name: str, folder: Path, opts: dict) 
             fname = f"bokeh/f{k}-{ap}-r{r:g}.png"
             write_image(folder / fname, refocus(lf, d, ap, r))
             paths.append(f"{rel}/{fname}")
-            records.append({"id": f"{name}/bokeh/f{k}-{ap}-r{r:g}", "task": "lf-bokeh", "lightfield": name,
-                            "input": f"{rel}/aif.png", "target": paths[-1], "focus_disparity_px": d, "aperture": ap,
-                            "radius_views": r, "coc_px_per_disparity": r, "grid": list(lf.grid)})  # fmt: skip
+            records.append(
+                {
+                    "id": f"{name}/bokeh/f{k}-{ap}-r{r:g}",
+                    "task": "lf-bokeh",
+                    "lightfield": name,
+                    "input": f"{rel}/aif.png",
+                    "target": paths[-1],
+                    "focus_disparity_px": d,
+                    "aperture": ap,
+                    "radius_views": r,
+                    "coc_px_per_disparity": r,
+                    "grid": list(lf.grid),
+                }
+            )
         pairs = [(a, b) for a, b in itertools.permutations(range(len(focus)), 2)]
         if opts["refocus_pairs"] is not None and opts["refocus_pairs"] < len(pairs):
             rng = np.random.default_rng(np.random.SeedSequence([opts["seed"], index, len(records)]))
             pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), opts["refocus_pairs"], replace=False))]
         for a, b in pairs:
-            records.append({"id": f"{name}/refocus/f{a}-f{b}-{ap}-r{r:g}", "task": "lf-refocus", "lightfield": name,
-                            "input": paths[a], "target": paths[b], "source_focus_disparity_px": focus[a],
-                            "focus_disparity_px": focus[b], "aperture": ap, "radius_views": r,
-                            "coc_px_per_disparity": r, "grid": list(lf.grid)})  # fmt: skip
+            records.append(
+                {
+                    "id": f"{name}/refocus/f{a}-f{b}-{ap}-r{r:g}",
+                    "task": "lf-refocus",
+                    "lightfield": name,
+                    "input": paths[a],
+                    "target": paths[b],
+                    "source_focus_disparity_px": focus[a],
+                    "focus_disparity_px": focus[b],
+                    "aperture": ap,
+                    "radius_views": r,
+                    "coc_px_per_disparity": r,
+                    "grid": list(lf.grid),
+                }
+            )
     return records, failures
 
 
@@ -137,21 +166,29 @@ def make_lf_benchmark(
     """
     check(len(sources) > 0, "give at least one light field")
     focus = [float(f) for f in focus_disparities]
-    check(len(focus) > 0 and all(math.isfinite(f) for f in focus), lambda: f"focus_disparities must be finite numbers, got {focus}")
+    check(
+        len(focus) > 0 and all(math.isfinite(f) for f in focus),
+        lambda: f"focus_disparities must be finite numbers, got {focus}",
+    )
     check(len(set(focus)) == len(focus), lambda: f"focus_disparities must be distinct, got {focus}")
     check(len(apertures) > 0, "give at least one aperture")
     for ap, r in apertures:
         check(ap in list_apertures(), lambda: f"unknown aperture {ap!r}; choose from {list_apertures()}")
         check(r is None or (math.isfinite(r) and r > 0), lambda: f"aperture radius must be > 0 views, got {r}")
-    check(refocus_pairs is None or (isinstance(refocus_pairs, int) and refocus_pairs >= 0),
-          lambda: f"refocus_pairs must be an int >= 0 or None, got {refocus_pairs!r}")  # fmt: skip
+    check(
+        refocus_pairs is None or (isinstance(refocus_pairs, int) and refocus_pairs >= 0),
+        lambda: f"refocus_pairs must be an int >= 0 or None, got {refocus_pairs!r}",
+    )
     out = Path(out_dir).absolute()
     opts = _options(focus, [(a, None if r is None else float(r)) for a, r in apertures], refocus_pairs, seed)
     state = out / "state.json"
     if state.is_file():
         old = json.loads(state.read_text(encoding="utf-8"))
         if old != opts:
-            check(overwrite, lambda: f"{str(out)!r} was built with other options {old}; use a new folder or overwrite=True")
+            check(
+                overwrite,
+                lambda: f"{str(out)!r} was built with other options {old}; use a new folder or overwrite=True",
+            )
             shutil.rmtree(out / "scenes", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(state, opts)
@@ -180,8 +217,13 @@ def make_lf_benchmark(
         tmp.mkdir(parents=True)
         try:
             records, fails = _build_one(lf, i, name, tmp, opts)
-            info = {"name": name, "licence": lf.licence, "grid": list(lf.grid), "size_hw": list(lf.views.shape[-2:]),
-                    "origin": None if isinstance(src, LightField) else os.fspath(src)}  # fmt: skip
+            info = {
+                "name": name,
+                "licence": lf.licence,
+                "grid": list(lf.grid),
+                "size_hw": list(lf.views.shape[-2:]),
+                "origin": None if isinstance(src, LightField) else os.fspath(src),
+            }
             atomic_write_json(tmp / "records.json", {"source": info, "records": records, "failures": fails})
             if final.exists():
                 shutil.rmtree(final)
@@ -190,7 +232,14 @@ def make_lf_benchmark(
             shutil.rmtree(tmp, ignore_errors=True)
         built.append(name)
         sources_info.append(info)
-    manifest = {"options": opts, "lf-bokeh": [], "lf-refocus": [], "lightfields": sources_info, "failures": list(failures), "files": {}}
+    manifest = {
+        "options": opts,
+        "lf-bokeh": [],
+        "lf-refocus": [],
+        "lightfields": sources_info,
+        "failures": list(failures),
+        "files": {},
+    }
     for name in sorted(names):
         rec_path = out / "scenes" / name / "records.json"
         if not rec_path.is_file():
@@ -204,27 +253,45 @@ def make_lf_benchmark(
                 manifest["files"][p.relative_to(out).as_posix()] = _sha(p)
     atomic_write_json(out / "manifest.json", manifest)
     atomic_write_bytes(out / "README.md", _card(manifest, command).encode("utf-8"))
-    return LFBenchmarkResult(out, len(manifest["lf-bokeh"]), len(manifest["lf-refocus"]), built, skipped, manifest["failures"])
+    return LFBenchmarkResult(
+        out, len(manifest["lf-bokeh"]), len(manifest["lf-refocus"]), built, skipped, manifest["failures"]
+    )
 
 
 def _card(manifest: dict, command: str | None) -> str:
     o = manifest["options"]
     lines = [
-        "# Light-field bokeh / refocus benchmark (refocus-bench)", "",
+        "# Light-field bokeh / refocus benchmark (refocus-bench)",
+        "",
         f"{len(manifest['lf-bokeh'])} LF-Bokeh records (all-in-focus centre view -> synthetic-aperture bokeh) and "
         f"{len(manifest['lf-refocus'])} LF-Refocus records (focus plane A -> B) from {len(manifest['lightfields'])} light fields; "
-        f"{len(manifest['failures'])} problems listed in `manifest.json` (`failures`).", "",
-        "Made by:", "", "```", command or "refocus_bench.benchmarks.lightfield.make_lf_benchmark(...)", "```", "",
-        f"refocus-bench {__version__}. Options: `{json.dumps(o, sort_keys=True)}`.", "",
-        "## Conventions", "",
+        f"{len(manifest['failures'])} problems listed in `manifest.json` (`failures`).",
+        "",
+        "Made by:",
+        "",
+        "```",
+        command or "refocus_bench.benchmarks.lightfield.make_lf_benchmark(...)",
+        "```",
+        "",
+        f"refocus-bench {__version__}. Options: `{json.dumps(o, sort_keys=True)}`.",
+        "",
+        "## Conventions",
+        "",
         "- Views: `views[j, i]`, row j (v, down), column i (u, right); positions in view steps from the grid centre.",
         "- Focus plane: a disparity d_f (px per view step); view (u, v) is sampled at x + d_f (u, v) (bilinear) "
         "and the views are averaged in linear light with weights transmittance(u / R, v / R) of the aperture "
         "shape at radius R (view steps).",
         "- A plane of disparity d gets the signed CoC radius R (d - d_f) px (`coc_px_per_disparity` = R).",
-        "- Images: 8-bit sRGB PNG; `disparity.exr` (synthetic light fields) is the centre view's disparity.", "",
-        "## Light fields and licences", "", "| light field | grid | size (H, W) | licence | origin |", "|---|---|---|---|---|",
-    ]  # fmt: skip
-    lines += [f"| {s['name']} | {s['grid'][0]}x{s['grid'][1]} | {s['size_hw'][0]}x{s['size_hw'][1]} | {s['licence']} | "
-              f"{s['origin'] or 'in memory'} |" for s in manifest["lightfields"]]  # fmt: skip
+        "- Images: 8-bit sRGB PNG; `disparity.exr` (synthetic light fields) is the centre view's disparity.",
+        "",
+        "## Light fields and licences",
+        "",
+        "| light field | grid | size (H, W) | licence | origin |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {s['name']} | {s['grid'][0]}x{s['grid'][1]} | {s['size_hw'][0]}x{s['size_hw'][1]} | {s['licence']} | "
+        f"{s['origin'] or 'in memory'} |"
+        for s in manifest["lightfields"]
+    ]
     return "\n".join(lines) + "\n"

@@ -37,12 +37,26 @@ from .generated import DataSource, GeneratedBenchmark, GeneratedSample
 from .ground_truth import convergence, render_exact
 from .synthetic_scenes import APERTURES, BLUR_LEVELS, blur_level, coc_map_px, k_for_max_coc
 
-__all__ = ["DATA_VERSION", "DEFAULT_CONFIG", "FOCUS_QUANTILES", "motorcycle_rgbd", "rgbd_layers",
-           "middlebury_source", "middlebury_bokeh"]
+__all__ = [
+    "DATA_VERSION",
+    "DEFAULT_CONFIG",
+    "FOCUS_QUANTILES",
+    "motorcycle_rgbd",
+    "rgbd_layers",
+    "middlebury_source",
+    "middlebury_bokeh",
+]
 
 DATA_VERSION = "1"
-DEFAULT_CONFIG = {"num_samples": 12, "scale": 0.5, "crop": [248, 368], "seed": 0, "aperture_samples": 64,
-                  "max_layer_step_px": 0.5, "max_layers": 17}
+DEFAULT_CONFIG = {
+    "num_samples": 12,
+    "scale": 0.5,
+    "crop": [248, 368],
+    "seed": 0,
+    "aperture_samples": 64,
+    "max_layer_step_px": 0.5,
+    "max_layers": 17,
+}
 FOCUS_QUANTILES = {"near": 0.1, "mid": 0.5, "far": 0.9}
 _SEED_TAG = 7_2025_11_27
 
@@ -118,43 +132,93 @@ def _generate(config: Mapping[str, Any], report: dict[str, Any]) -> Iterator[Gen
         n_ap = int(config["aperture_samples"]) * (1 if m < BLUR_LEVELS["low"][1] else 2)
         target = render_exact(layers, radii, aperture, n_ap)
         if worst is None or m > worst["m"]:
-            worst = {"m": m, "id": f"{i:04d}", "layers": layers, "radii": radii, "aperture": aperture, "n": n_ap, "image": target}
+            worst = {
+                "m": m,
+                "id": f"{i:04d}",
+                "layers": layers,
+                "radii": radii,
+                "aperture": aperture,
+                "n": n_ap,
+                "image": target,
+            }
         cond = {"depth_m": depth, "focus_distance_m": s, "k_px_m": k, "aperture": aperture}
-        meta = {"max_abs_coc_px": m, "layers": int(layers.shape[0]), "layer_step_px": step, "aperture_samples": n_ap,
-                "focus_quantile": FOCUS_QUANTILES[fname]}
-        yield GeneratedSample(f"{i:04d}", image, target, cond, {"coc": coc},
-                              {"aperture": aperture, "blur": blur_level(m), "focus": fname}, meta)
+        meta = {
+            "max_abs_coc_px": m,
+            "layers": int(layers.shape[0]),
+            "layer_step_px": step,
+            "aperture_samples": n_ap,
+            "focus_quantile": FOCUS_QUANTILES[fname],
+        }
+        yield GeneratedSample(
+            f"{i:04d}",
+            image,
+            target,
+            cond,
+            {"coc": coc},
+            {"aperture": aperture, "blur": blur_level(m), "focus": fname},
+            meta,
+        )
     if worst is not None:
         twice = render_exact(worst["layers"], worst["radii"], worst["aperture"], 2 * worst["n"])
-        report["convergence"] = {"sample": worst["id"], "max_abs_coc_px": worst["m"], "aperture_samples": worst["n"],
-                                 "against": 2 * worst["n"], **convergence(worst["image"], twice)}
+        report["convergence"] = {
+            "sample": worst["id"],
+            "max_abs_coc_px": worst["m"],
+            "aperture_samples": worst["n"],
+            "against": 2 * worst["n"],
+            **convergence(worst["image"], twice),
+        }
 
 
-def middlebury_source(*, num_samples: int | None = None, crop: tuple[int, int] | None = None, scale: float | None = None,
-                      seed: int = 0, aperture_samples: int | None = None) -> DataSource:
+def middlebury_source(
+    *,
+    num_samples: int | None = None,
+    crop: tuple[int, int] | None = None,
+    scale: float | None = None,
+    seed: int = 0,
+    aperture_samples: int | None = None,
+) -> DataSource:
     """The :class:`DataSource` of ``middlebury-bokeh`` (defaults in :data:`DEFAULT_CONFIG`)."""
     cfg = dict(DEFAULT_CONFIG)
     if num_samples is not None:
-        check(isinstance(num_samples, int) and num_samples >= 1, lambda: f"num_samples must be an int >= 1, got {num_samples!r}")
+        check(
+            isinstance(num_samples, int) and num_samples >= 1,
+            lambda: f"num_samples must be an int >= 1, got {num_samples!r}",
+        )
         cfg["num_samples"] = num_samples
     if scale is not None:
         check(0.05 <= float(scale) <= 1.0, lambda: f"scale must be in [0.05, 1], got {scale!r}")
         cfg["scale"] = float(scale)
     if crop is not None:
-        check(len(crop) == 2 and all(isinstance(v, int) and v >= 16 for v in crop), lambda: f"crop must be (H, W) ints >= 16, got {crop!r}")
+        check(
+            len(crop) == 2 and all(isinstance(v, int) and v >= 16 for v in crop),
+            lambda: f"crop must be (H, W) ints >= 16, got {crop!r}",
+        )
         cfg["crop"] = [int(crop[0]), int(crop[1])]
     cfg["seed"] = int(seed)
     if aperture_samples is not None:
-        check(isinstance(aperture_samples, int) and aperture_samples >= 8,
-              lambda: f"aperture_samples must be an int >= 8, got {aperture_samples!r}")
+        check(
+            isinstance(aperture_samples, int) and aperture_samples >= 8,
+            lambda: f"aperture_samples must be an int >= 8, got {aperture_samples!r}",
+        )
         cfg["aperture_samples"] = aperture_samples
     return DataSource("middlebury-bokeh", DATA_VERSION, "bokeh", cfg, dict(DEFAULT_CONFIG), _generate)
 
 
-def middlebury_bokeh(*, cache_dir: str | Path | None = None, num_samples: int | None = None,
-                     crop: tuple[int, int] | None = None, scale: float | None = None, seed: int = 0,
-                     aperture_samples: int | None = None, on_corrupt: str = "rebuild",
-                     progress: bool = True) -> GeneratedBenchmark:
+def middlebury_bokeh(
+    *,
+    cache_dir: str | Path | None = None,
+    num_samples: int | None = None,
+    crop: tuple[int, int] | None = None,
+    scale: float | None = None,
+    seed: int = 0,
+    aperture_samples: int | None = None,
+    on_corrupt: str = "rebuild",
+    progress: bool = True,
+) -> GeneratedBenchmark:
     """Bokeh synthesis on the Middlebury 2014 Motorcycle RGB-D scene (reference render of its depth layering)."""
-    src = middlebury_source(num_samples=num_samples, crop=crop, scale=scale, seed=seed, aperture_samples=aperture_samples)
-    return GeneratedBenchmark(SPECS["middlebury-bokeh"], src, cache_dir=cache_dir, on_corrupt=on_corrupt, progress=progress)
+    src = middlebury_source(
+        num_samples=num_samples, crop=crop, scale=scale, seed=seed, aperture_samples=aperture_samples
+    )
+    return GeneratedBenchmark(
+        SPECS["middlebury-bokeh"], src, cache_dir=cache_dir, on_corrupt=on_corrupt, progress=progress
+    )

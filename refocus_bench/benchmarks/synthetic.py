@@ -39,8 +39,8 @@ from .generated import DataSource, GeneratedBenchmark, GeneratedSample
 from .ground_truth import convergence, render_exact
 from .synthetic_scenes import (
     APERTURES,
-    aperture_samples_for,
     BLUR_LEVELS,
+    aperture_samples_for,
     blur_level,
     coc_map_px,
     k_for_max_coc,
@@ -50,9 +50,19 @@ from .synthetic_scenes import (
     plan,
 )
 
-__all__ = ["DATA_VERSION", "DEFAULT_CONFIG", "NUM_SAMPLES", "synthetic_source", "make_synthetic", "synthetic_deblur",
-           "synthetic_deblur_oracle_coc", "synthetic_bokeh", "synthetic_bokeh_oracle", "synthetic_refocus",
-           "synthetic_refocus_lvcorr"]
+__all__ = [
+    "DATA_VERSION",
+    "DEFAULT_CONFIG",
+    "NUM_SAMPLES",
+    "synthetic_source",
+    "make_synthetic",
+    "synthetic_deblur",
+    "synthetic_deblur_oracle_coc",
+    "synthetic_bokeh",
+    "synthetic_bokeh_oracle",
+    "synthetic_refocus",
+    "synthetic_refocus_lvcorr",
+]
 
 DATA_VERSION = "1"
 DEFAULT_CONFIG = {"num_samples": 16, "size": [256, 256], "seed": 0, "aperture_samples": 64}
@@ -91,16 +101,21 @@ def _generate(task: str, config: Mapping[str, Any], report: dict[str, Any]) -> I
         s, k, m = _setting(scene, depth, front, rng, level)
         n_ap = aperture_samples_for(base, m, kind)
         subset = {"aperture": aperture, "blur": blur_level(m), "scene": kind}
-        meta: dict[str, Any] = {"scene": params, "layers": int(scene.layers.shape[0]), "max_abs_coc_px": m,
-                                "aperture_samples": n_ap}
+        meta: dict[str, Any] = {
+            "scene": params,
+            "layers": int(scene.layers.shape[0]),
+            "max_abs_coc_px": m,
+            "aperture_samples": n_ap,
+        }
         rendered = _render(scene, k, s, aperture, n_ap)
         setting = {"focus_distance_m": s, "k_px_m": k, "aperture": aperture}
         key = (m, kind == "lights")
         if worst is None or key > worst["key"]:
             worst = {"key": key, "id": f"{i:04d}", "scene": scene, "setting": setting, "n": n_ap, "image": rendered}
         if task == "deblur":
-            yield GeneratedSample(f"{i:04d}", rendered, aif, {"coc_px": coc_map_px(depth, k, s)}, {}, subset,
-                                  {**meta, **setting})
+            yield GeneratedSample(
+                f"{i:04d}", rendered, aif, {"coc_px": coc_map_px(depth, k, s)}, {}, subset, {**meta, **setting}
+            )
         elif task == "bokeh":
             cond = {"depth_m": depth, **setting}
             yield GeneratedSample(f"{i:04d}", aif, rendered, cond, {"coc": coc_map_px(depth, k, s)}, subset, meta)
@@ -111,42 +126,86 @@ def _generate(task: str, config: Mapping[str, Any], report: dict[str, Any]) -> I
             n_a = aperture_samples_for(base, m_a, kind)
             source = _render(scene, k_a, s_a, src_ap, n_a)
             cond = {"depth_m": depth, **setting, "input_coc_px": coc_map_px(depth, k_a, s_a)}
-            meta["source"] = {"focus_distance_m": s_a, "k_px_m": k_a, "aperture": src_ap, "max_abs_coc_px": m_a,
-                              "aperture_samples": n_a}
-            yield GeneratedSample(f"{i:04d}", source, rendered, cond, {"coc": coc_map_px(depth, k, s)},
-                                  {**subset, "source_aperture": src_ap, "source_blur": blur_level(m_a)}, meta)
+            meta["source"] = {
+                "focus_distance_m": s_a,
+                "k_px_m": k_a,
+                "aperture": src_ap,
+                "max_abs_coc_px": m_a,
+                "aperture_samples": n_a,
+            }
+            yield GeneratedSample(
+                f"{i:04d}",
+                source,
+                rendered,
+                cond,
+                {"coc": coc_map_px(depth, k, s)},
+                {**subset, "source_aperture": src_ap, "source_blur": blur_level(m_a)},
+                meta,
+            )
     if worst is not None:  # convergence of the most blurred target: N vs 2N aperture points
         st = worst["setting"]
         twice = _render(worst["scene"], st["k_px_m"], st["focus_distance_m"], st["aperture"], 2 * worst["n"])
-        report["convergence"] = {"sample": worst["id"], "max_abs_coc_px": worst["key"][0], "aperture_samples": worst["n"],
-                                 "against": 2 * worst["n"], **convergence(worst["image"], twice)}
+        report["convergence"] = {
+            "sample": worst["id"],
+            "max_abs_coc_px": worst["key"][0],
+            "aperture_samples": worst["n"],
+            "against": 2 * worst["n"],
+            **convergence(worst["image"], twice),
+        }
 
 
-def synthetic_source(task: str, *, num_samples: int | None = None, size: tuple[int, int] | None = None,
-                     seed: int = 0, aperture_samples: int | None = None) -> DataSource:
+def synthetic_source(
+    task: str,
+    *,
+    num_samples: int | None = None,
+    size: tuple[int, int] | None = None,
+    seed: int = 0,
+    aperture_samples: int | None = None,
+) -> DataSource:
     """The :class:`DataSource` of ``synthetic-<task>`` (defaults: :data:`NUM_SAMPLES`, 256x256, seed 0,
     64 base aperture points, see :func:`~refocus_bench.benchmarks.synthetic_scenes.aperture_samples_for`)."""
     check(task in _TASK_TAG, lambda: f"task must be one of {tuple(_TASK_TAG)}, got {task!r}")
     cfg = {**DEFAULT_CONFIG, "num_samples": NUM_SAMPLES[task]}
     if num_samples is not None:
-        check(isinstance(num_samples, int) and num_samples >= 1, lambda: f"num_samples must be an int >= 1, got {num_samples!r}")
+        check(
+            isinstance(num_samples, int) and num_samples >= 1,
+            lambda: f"num_samples must be an int >= 1, got {num_samples!r}",
+        )
         cfg["num_samples"] = num_samples
     if size is not None:
-        check(len(size) == 2 and all(isinstance(v, int) and 32 <= v <= 2048 for v in size),
-              lambda: f"size must be (H, W) ints in [32, 2048], got {size!r}")
+        check(
+            len(size) == 2 and all(isinstance(v, int) and 32 <= v <= 2048 for v in size),
+            lambda: f"size must be (H, W) ints in [32, 2048], got {size!r}",
+        )
         cfg["size"] = [int(size[0]), int(size[1])]
     cfg["seed"] = int(seed)
     if aperture_samples is not None:
-        check(isinstance(aperture_samples, int) and aperture_samples >= 8,
-              lambda: f"aperture_samples must be an int >= 8, got {aperture_samples!r}")
+        check(
+            isinstance(aperture_samples, int) and aperture_samples >= 8,
+            lambda: f"aperture_samples must be an int >= 8, got {aperture_samples!r}",
+        )
         cfg["aperture_samples"] = aperture_samples
-    return DataSource(f"synthetic-{task}", DATA_VERSION, task, cfg, {**DEFAULT_CONFIG, "num_samples": NUM_SAMPLES[task]},
-                      lambda config, report: _generate(task, config, report))
+    return DataSource(
+        f"synthetic-{task}",
+        DATA_VERSION,
+        task,
+        cfg,
+        {**DEFAULT_CONFIG, "num_samples": NUM_SAMPLES[task]},
+        lambda config, report: _generate(task, config, report),
+    )
 
 
-def make_synthetic(name: str, *, cache_dir: str | Path | None = None, num_samples: int | None = None,
-                   size: tuple[int, int] | None = None, seed: int = 0, aperture_samples: int | None = None,
-                   on_corrupt: str = "rebuild", progress: bool = True) -> GeneratedBenchmark:
+def make_synthetic(
+    name: str,
+    *,
+    cache_dir: str | Path | None = None,
+    num_samples: int | None = None,
+    size: tuple[int, int] | None = None,
+    seed: int = 0,
+    aperture_samples: int | None = None,
+    on_corrupt: str = "rebuild",
+    progress: bool = True,
+) -> GeneratedBenchmark:
     """Build the registered synthetic benchmark ``name`` (a base benchmark or a protocol variant).
 
     Args:

@@ -79,7 +79,9 @@ def _disc_coverage(h: int, w: int, discs: list[tuple[float, float, float]], sub:
 
 def _light_layer(h: int, w: int, rng: np.random.Generator, count: int) -> torch.Tensor:
     """(4, H, W) RGBA plane of ``count`` near-white point lights (straight colour)."""
-    discs = [(rng.uniform(0.1 * w, 0.9 * w), rng.uniform(0.1 * h, 0.9 * h), rng.uniform(2.0, 3.0)) for _ in range(count)]
+    discs = [
+        (rng.uniform(0.1 * w, 0.9 * w), rng.uniform(0.1 * h, 0.9 * h), rng.uniform(2.0, 3.0)) for _ in range(count)
+    ]
     tints = torch.tensor(rng.uniform(0.85, 1.0, (count, 3)), dtype=torch.float32)
     cov = _disc_coverage(h, w, discs)
     alpha = cov.sum(0).clamp(max=1.0)
@@ -106,7 +108,13 @@ def make_scene(kind: str, size: tuple[int, int], rng: np.random.Generator) -> tu
     near, far = float(rng.uniform(0.7, 1.5)), float(rng.uniform(4.0, 10.0))
     if kind == "dead-leaves":
         sc = dead_leaves_scene(size, n_leaves=8, depth_range_m=(near, far), seed=seed)
-        return _sorted(sc.layers, sc.depth_m.tolist()), {"kind": kind, "seed": seed, "near_m": near, "far_m": far, "leaves": 8}
+        return _sorted(sc.layers, sc.depth_m.tolist()), {
+            "kind": kind,
+            "seed": seed,
+            "near_m": near,
+            "far_m": far,
+            "leaves": 8,
+        }
     if kind == "lights":
         sc = dead_leaves_scene(size, n_leaves=2, depth_range_m=(near, far), seed=seed)
         layers = sc.layers.clone()
@@ -115,8 +123,14 @@ def make_scene(kind: str, size: tuple[int, int], rng: np.random.Generator) -> tu
         light_depths = [1.0 / rng.uniform(1.0 / far, 1.0 / near) for _ in range(2)]
         lights = [_light_layer(h, w, rng, 5) for _ in light_depths]
         stack = torch.cat([layers, torch.stack(lights)])
-        return _sorted(stack, depths + light_depths), {"kind": kind, "seed": seed, "near_m": near, "far_m": far,
-                                                        "leaves": 2, "light_depths_m": light_depths}
+        return _sorted(stack, depths + light_depths), {
+            "kind": kind,
+            "seed": seed,
+            "near_m": near,
+            "far_m": far,
+            "leaves": 2,
+            "light_depths_m": light_depths,
+        }
     raise ValueError(f"unknown scene kind {kind!r}; one of {SCENE_KINDS}")
 
 
@@ -126,8 +140,14 @@ def visible_layers(front: torch.Tensor, n_layers: int, min_fraction: float = 0.0
     return [i for i in range(n_layers) if counts[i] >= min_fraction * front.numel()]
 
 
-def pick_focus(scene: LayeredScene, front: torch.Tensor, rng: np.random.Generator, *,
-               away_from_m: float | None = None, min_dioptre: float = 0.15) -> float:
+def pick_focus(
+    scene: LayeredScene,
+    front: torch.Tensor,
+    rng: np.random.Generator,
+    *,
+    away_from_m: float | None = None,
+    min_dioptre: float = 0.15,
+) -> float:
     """A focus distance (m): the depth of a visible layer, at least ``min_dioptre`` (1/m) from
     ``away_from_m`` when given (falls back to the visible layer farthest from it in inverse depth)."""
     cand = visible_layers(front, scene.layers.shape[0])

@@ -24,12 +24,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="DIR", help="folders (recursive) or files to harvest")
     p.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder (also holds the resume state)")
-    p.add_argument("--batch-size", type=int, default=None, metavar="N", help="files per ExifTool call and resume step (default 128)")
-    p.add_argument("--sharpness", action="store_true", help="also measure Laplacian-variance sharpness (decodes images; slower)")
     p.add_argument(
-        "--filter", action="append", default=[], metavar="EXPR", dest="filters",
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="files per ExifTool call and resume step (default 128)",
+    )
+    p.add_argument(
+        "--sharpness", action="store_true", help="also measure Laplacian-variance sharpness (decodes images; slower)"
+    )
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        dest="filters",
         help="keep rows where EXPR holds, e.g. 'coc_inf_px>=8' (repeatable; nulls fail)",
-    )  # fmt: skip
+    )
     p.add_argument("--no-lensfun", action="store_true", help="do not look cameras up in the lensfun database")
     p.add_argument("--exiftool", default=None, metavar="PATH", help="ExifTool executable (default: exiftool on PATH)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")

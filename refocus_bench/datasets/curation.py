@@ -175,7 +175,10 @@ def laplacian_variance(gray: np.ndarray, mask: np.ndarray | None = None) -> floa
     """
     import cv2
 
-    check(isinstance(gray, np.ndarray) and gray.ndim == 2, lambda: f"gray must be a 2-D array (H, W), got {getattr(gray, 'shape', type(gray))}")
+    check(
+        isinstance(gray, np.ndarray) and gray.ndim == 2,
+        lambda: f"gray must be a 2-D array (H, W), got {getattr(gray, 'shape', type(gray))}",
+    )
     check(min(gray.shape) >= 3, lambda: f"gray must be at least 3x3 pixels, got {gray.shape}")
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(gray.dtype, 1.0)
     g = gray.astype(np.float32) / np.float32(scale)
@@ -323,7 +326,10 @@ class Filter:
     def parse(cls, text: str, columns: Sequence[str] | None = None) -> Filter:
         """Parse ``"column<op>value"``; ``columns`` (if given) are the valid column names."""
         m = _FILTER_RE.match(text or "")
-        check(m is not None, lambda: f"filter {text!r} must look like COLUMN OP VALUE with OP in {FILTER_OPS}, e.g. 'coc_inf_px>=8'")
+        check(
+            m is not None,
+            lambda: f"filter {text!r} must look like COLUMN OP VALUE with OP in {FILTER_OPS}, e.g. 'coc_inf_px>=8'",
+        )
         column, op, raw = m.groups()
         if columns is not None and column not in columns:
             close = difflib.get_close_matches(column, list(columns), n=3)
@@ -338,15 +344,25 @@ class Filter:
             return False, f"{self.column} unknown (null) fails {self}"
         try:
             ok = {
-                ">=": lambda: v >= self.value, "<=": lambda: v <= self.value, ">": lambda: v > self.value,
-                "<": lambda: v < self.value, "==": lambda: v == self.value, "!=": lambda: v != self.value,
-            }[self.op]()  # fmt: skip
+                ">=": lambda: v >= self.value,
+                "<=": lambda: v <= self.value,
+                ">": lambda: v > self.value,
+                "<": lambda: v < self.value,
+                "==": lambda: v == self.value,
+                "!=": lambda: v != self.value,
+            }[self.op]()
         except TypeError:
             return False, f"{self.column}={v!r} cannot be compared in {self}"
         return (True, "") if ok else (False, f"{self.column}={v!r} fails {self}")
 
     def __str__(self) -> str:
-        return f"{self.column}{self.op}{self.value!r}" if isinstance(self.value, str) else f"{self.column}{self.op}{self.value:g}" if isinstance(self.value, float) else f"{self.column}{self.op}{self.value}"
+        return (
+            f"{self.column}{self.op}{self.value!r}"
+            if isinstance(self.value, str)
+            else f"{self.column}{self.op}{self.value:g}"
+            if isinstance(self.value, float)
+            else f"{self.column}{self.op}{self.value}"
+        )
 
 
 def parse_filters(texts: Iterable[str], columns: Sequence[str] | None = None) -> list[Filter]:

@@ -62,16 +62,44 @@ __all__ = [
 EXIFTOOL_INSTALL_HINT = "sudo apt-get install libimage-exiftool-perl"
 
 REQUESTED_TAGS = (
-    "FileType", "MIMEType", "Error", "Warning",
-    "Make", "Model", "LensModel", "Lens",
-    "FNumber", "ApertureValue", "FocalLength", "FocalLengthIn35mmFormat",
-    "FocalPlaneXResolution", "FocalPlaneResolutionUnit",
-    "FocusDistance", "SubjectDistance", "ApproximateFocusDistance", "FocusDistanceUpper", "FocusDistanceLower",
-    "ImageWidth", "ImageHeight", "ExifImageWidth", "ExifImageHeight", "DefaultCropSize", "ImageSpatialExtent",
+    "FileType",
+    "MIMEType",
+    "Error",
+    "Warning",
+    "Make",
+    "Model",
+    "LensModel",
+    "Lens",
+    "FNumber",
+    "ApertureValue",
+    "FocalLength",
+    "FocalLengthIn35mmFormat",
+    "FocalPlaneXResolution",
+    "FocalPlaneResolutionUnit",
+    "FocusDistance",
+    "SubjectDistance",
+    "ApproximateFocusDistance",
+    "FocusDistanceUpper",
+    "FocusDistanceLower",
+    "ImageWidth",
+    "ImageHeight",
+    "ExifImageWidth",
+    "ExifImageHeight",
+    "DefaultCropSize",
+    "ImageSpatialExtent",
     "Orientation",
-    "ExposureTime", "ShutterSpeedValue", "ISO", "DateTimeOriginal", "SubSecTimeOriginal", "OffsetTimeOriginal",
-    "CreateDate", "StripOffsets", "StripByteCounts", "TileOffsets", "TileByteCounts",
-)  # fmt: skip
+    "ExposureTime",
+    "ShutterSpeedValue",
+    "ISO",
+    "DateTimeOriginal",
+    "SubSecTimeOriginal",
+    "OffsetTimeOriginal",
+    "CreateDate",
+    "StripOffsets",
+    "StripByteCounts",
+    "TileOffsets",
+    "TileByteCounts",
+)
 """ExifTool tags requested for every file (any group)."""
 
 _EXIFTOOL_ARGS = ("-q", "-q", "-j", "-n", "-a", "-G0:1", "-e", "-api", "LargeFileSupport=1")
@@ -96,7 +124,11 @@ PHOTO_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("focal_length_mm", "float64", "focal length in millimetres"),
     ("focal_length_35mm_mm", "float64", "35 mm-equivalent focal length in millimetres (FocalLengthIn35mmFormat)"),
     ("crop_factor", "float64", "35 mm diagonal / sensor diagonal (unitless)"),
-    ("sensor_width_mm", "float64", "long side of the imaged sensor area in millimetres (pairs with the longest image edge)"),
+    (
+        "sensor_width_mm",
+        "float64",
+        "long side of the imaged sensor area in millimetres (pairs with the longest image edge)",
+    ),
     ("sensor_height_mm", "float64", "short side of the imaged sensor area in millimetres"),
     ("sensor_source", "string", "where the sensor size came from: 35mm_equivalent, lensfun, focal_plane_resolution"),
     ("focus_distance_m", "float64", "focus distance in metres (inf: focused at infinity)"),
@@ -118,7 +150,11 @@ PHOTO_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("dof_far_m", "float64", "far limit of the depth of field in metres (inf beyond the hyperfocal)"),
     ("coc_inf_px", "float64", "CoC radius in pixels of a point at infinity (0 when focused at infinity)"),
     ("k_px_m", "float64", "GenRefocus blur gain K in pixel-metres (GenRefocus's mm form = 1000 x)"),
-    ("k_inf_px_m", "float64", "K as focus -> infinity, pixel-metres; K(s) = k_inf_px_m * s / (s - f), s and f in metres"),
+    (
+        "k_inf_px_m",
+        "float64",
+        "K as focus -> infinity, pixel-metres; K(s) = k_inf_px_m * s / (s - f), s and f in metres",
+    ),
     ("exif_warning", "string", "ExifTool warnings"),
     ("notes", "string", "why fields are null or were rejected (semicolon-separated)"),
 )
@@ -243,7 +279,9 @@ class ExifToolReader:
                     entries.append({"SourceFile": a, "ExifTool:Error": f"ExifTool failed on this file: {err}"})
                     self._stop()
         by_source = {e.get("SourceFile"): e for e in entries}
-        return [by_source.get(a) or {"SourceFile": a, "ExifTool:Error": "ExifTool could not open the file"} for a in args]
+        return [
+            by_source.get(a) or {"SourceFile": a, "ExifTool:Error": "ExifTool could not open the file"} for a in args
+        ]
 
 
 _RANKS: dict[tuple[str, ...], dict[str, int]] = {}
@@ -451,9 +489,12 @@ def _focus_distance(idx: TagIndex, focal_length_mm: float | None, notes: list[st
         notes.append(f"focus bounds reversed ({lower:g} > {upper:g} m); ignored")
         lower = upper = None
     out: dict[str, Any] = {
-        "focus_distance_m": None, "focus_distance_tag": None, "focus_distance_reliable": None,
-        "focus_distance_lower_m": lower, "focus_distance_upper_m": upper,
-    }  # fmt: skip
+        "focus_distance_m": None,
+        "focus_distance_tag": None,
+        "focus_distance_reliable": None,
+        "focus_distance_lower_m": lower,
+        "focus_distance_upper_m": upper,
+    }
     candidates: list[tuple[str, float | None, bool]] = []
     for tag in ("FocusDistance", "SubjectDistance", "ApproximateFocusDistance"):
         found = idx.find(tag, ("MakerNotes", "EXIF", "XMP", "QuickTime", "Composite"))
@@ -510,7 +551,9 @@ def normalize_tags(raw: Mapping[str, Any] | TagIndex, *, use_lensfun: bool = Tru
     rec["lens_model"] = _text(idx.get("LensModel")) or _text(idx.get("Lens"))
     n = rec["f_number"] = _positive(idx, ("FNumber", "ApertureValue"), "f-number", notes, upper=1000.0)
     f = rec["focal_length_mm"] = _positive(idx, ("FocalLength",), "focal length (mm)", notes, upper=1e5)
-    rec["focal_length_35mm_mm"] = _positive(idx, ("FocalLengthIn35mmFormat",), "35mm-equivalent focal length", notes, 1e5)
+    rec["focal_length_35mm_mm"] = _positive(
+        idx, ("FocalLengthIn35mmFormat",), "35mm-equivalent focal length", notes, 1e5
+    )
     w, h, rec["orientation"] = _image_size(idx, notes)
     rec["image_width_px"], rec["image_height_px"] = w, h
     rec["exposure_time_s"] = _positive(idx, ("ExposureTime", "ShutterSpeedValue"), "exposure time (s)", notes, 1e6)
@@ -521,17 +564,26 @@ def normalize_tags(raw: Mapping[str, Any] | TagIndex, *, use_lensfun: bool = Tru
     rec["exif_warning"] = "; ".join(warnings) or None
 
     sensor, sensor_notes = estimate_sensor(
-        width_px=w, height_px=h, focal_length_mm=f, focal_length_35mm_mm=rec["focal_length_35mm_mm"],
-        make=rec["make"], model=rec["model"],
+        width_px=w,
+        height_px=h,
+        focal_length_mm=f,
+        focal_length_35mm_mm=rec["focal_length_35mm_mm"],
+        make=rec["make"],
+        model=rec["model"],
         focal_plane_x_resolution=_num(idx.get("FocalPlaneXResolution")),
         focal_plane_resolution_unit=_num(idx.get("FocalPlaneResolutionUnit")),
-        exif_width_px=_num(idx.get("ExifImageWidth")), exif_height_px=_num(idx.get("ExifImageHeight")),
+        exif_width_px=_num(idx.get("ExifImageWidth")),
+        exif_height_px=_num(idx.get("ExifImageHeight")),
         use_lensfun=use_lensfun,
-    )  # fmt: skip
+    )
     notes.extend(sensor_notes)
     if sensor is not None:
-        rec.update(crop_factor=sensor.crop_factor, sensor_width_mm=sensor.sensor_width_mm,
-                   sensor_height_mm=sensor.sensor_height_mm, sensor_source=sensor.source)  # fmt: skip
+        rec.update(
+            crop_factor=sensor.crop_factor,
+            sensor_width_mm=sensor.sensor_width_mm,
+            sensor_height_mm=sensor.sensor_height_mm,
+            sensor_source=sensor.source,
+        )
     rec.update(_focus_distance(idx, f, notes))
     s = rec["focus_distance_m"]
     _derive(rec, f, n, s, sensor, w, h, notes)
@@ -539,8 +591,16 @@ def normalize_tags(raw: Mapping[str, Any] | TagIndex, *, use_lensfun: bool = Tru
     return rec
 
 
-def _derive(rec: dict[str, Any], f: float | None, n: float | None, s: float | None, sensor: Any,
-            w: int | None, h: int | None, notes: list[str]) -> None:  # fmt: skip
+def _derive(
+    rec: dict[str, Any],
+    f: float | None,
+    n: float | None,
+    s: float | None,
+    sensor: Any,
+    w: int | None,
+    h: int | None,
+    notes: list[str],
+) -> None:
     """Optics fields through :mod:`refocus_bench.optics`; each failure is a null plus a note."""
     long_px = max(w, h) if w and h else None
     sw = sensor.sensor_width_mm if sensor is not None else None
@@ -591,5 +651,8 @@ def k_at_focus_distance(record: Mapping[str, Any], focus_distance_m: float) -> f
     missing = [k for k in need if record.get(k) is None]
     check(not missing, lambda: f"record lacks {missing} needed for K")
     long_px = max(record["image_width_px"], record["image_height_px"])
-    return float(optics.coc_gain_px_m(record["focal_length_mm"], record["f_number"], focus_distance_m,
-                                      record["sensor_width_mm"], long_px))  # fmt: skip
+    return float(
+        optics.coc_gain_px_m(
+            record["focal_length_mm"], record["f_number"], focus_distance_m, record["sensor_width_mm"], long_px
+        )
+    )

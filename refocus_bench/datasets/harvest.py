@@ -62,7 +62,7 @@ __all__ = [
     "HarvestResult",
     "SKIP_REASONS",
     "FILE_FIELDS",
-    "DATASET_FEATURES",
+    "DATASET_FEATURES",  # noqa: F822 - built on first use by the module __getattr__
     "DATASET_COLUMNS",
     "MANIFEST_COLUMNS",
     "DEFAULT_BATCH_SIZE",
@@ -93,7 +93,11 @@ FILE_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("size_bytes", "int64", "file size in bytes"),
     ("mtime_ns", "int64", "modification time, nanoseconds since the Unix epoch"),
     ("sha256", "string", "sha256 of the file content (hex)"),
-    ("sharpness_laplacian_var", "float64", "variance of the 4-neighbour Laplacian of luminance in [0,1] (with --sharpness)"),
+    (
+        "sharpness_laplacian_var",
+        "float64",
+        "variance of the 4-neighbour Laplacian of luminance in [0,1] (with --sharpness)",
+    ),
     ("sharpness_scale", "int32", "downscale factor the sharpness was measured at (1, 2, 4 or 8)"),
 )
 _STATUS_FIELDS = (
@@ -102,7 +106,18 @@ _STATUS_FIELDS = (
     ("detail", "string", "skip detail in words"),
 )
 DATASET_COLUMNS = tuple(n for n, _, _ in FILE_FIELDS + PHOTO_FIELDS)
-MANIFEST_COLUMNS = ("path", "relative_path", "status", "reason", "detail", "duplicate_of", "size_bytes", "mtime_ns", "sha256", "file_type")
+MANIFEST_COLUMNS = (
+    "path",
+    "relative_path",
+    "status",
+    "reason",
+    "detail",
+    "duplicate_of",
+    "size_bytes",
+    "mtime_ns",
+    "sha256",
+    "file_type",
+)
 _PART_FIELDS = FILE_FIELDS + _STATUS_FIELDS + PHOTO_FIELDS
 
 
@@ -163,8 +178,12 @@ def _scan(inputs: Sequence[str], exclude: Sequence[str]) -> list[_Entry]:
         st = os.stat(root)
         if not stat.S_ISDIR(st.st_mode):
             rel = os.path.basename(root)
-            found.setdefault(root, _Entry(root, rel, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode)
-                             else _Entry(root, rel, reason="unreadable", detail="not a regular file"))  # fmt: skip
+            found.setdefault(
+                root,
+                _Entry(root, rel, st.st_size, st.st_mtime_ns)
+                if stat.S_ISREG(st.st_mode)
+                else _Entry(root, rel, reason="unreadable", detail="not a regular file"),
+            )
             continue
         active: dict[tuple[int, int], str] = {(st.st_dev, st.st_ino): root}
         stack: list[tuple[str, tuple[tuple[int, int], ...]]] = [(root, ((st.st_dev, st.st_ino),))]
@@ -174,8 +193,15 @@ def _scan(inputs: Sequence[str], exclude: Sequence[str]) -> list[_Entry]:
                 with os.scandir(folder) as it:
                     children = sorted(it, key=lambda e: e.name, reverse=True)
             except OSError as err:
-                found.setdefault(folder, _Entry(folder, os.path.relpath(folder, root), reason="unreadable",
-                                                detail=f"cannot list folder: {err.strerror}"))  # fmt: skip
+                found.setdefault(
+                    folder,
+                    _Entry(
+                        folder,
+                        os.path.relpath(folder, root),
+                        reason="unreadable",
+                        detail=f"cannot list folder: {err.strerror}",
+                    ),
+                )
                 continue
             for child in children:
                 p = child.path
@@ -184,7 +210,9 @@ def _scan(inputs: Sequence[str], exclude: Sequence[str]) -> list[_Entry]:
                     cst = os.stat(p)
                 except OSError as err:
                     if err.errno == errno.ELOOP:
-                        found.setdefault(p, _Entry(p, rel, reason="symlink_loop", detail="symlink loop (too many levels of links)"))
+                        found.setdefault(
+                            p, _Entry(p, rel, reason="symlink_loop", detail="symlink loop (too many levels of links)")
+                        )
                     elif child.is_symlink():
                         target = _display(os.readlink(p)) if os.path.islink(p) else "?"
                         found.setdefault(p, _Entry(p, rel, reason="unreadable", detail=f"broken symlink -> {target}"))
@@ -196,15 +224,18 @@ def _scan(inputs: Sequence[str], exclude: Sequence[str]) -> list[_Entry]:
                     if os.path.realpath(p) in excluded:
                         continue
                     if key in ancestors:
-                        found.setdefault(p, _Entry(p, rel, reason="symlink_loop",
-                                                   detail=f"leads back to {_display(active[key])}"))  # fmt: skip
+                        found.setdefault(
+                            p, _Entry(p, rel, reason="symlink_loop", detail=f"leads back to {_display(active[key])}")
+                        )
                         continue
                     active.setdefault(key, p)
                     stack.append((p, ancestors + (key,)))
                 elif stat.S_ISREG(cst.st_mode):
                     found.setdefault(p, _Entry(p, rel, cst.st_size, cst.st_mtime_ns))
                 else:
-                    found.setdefault(p, _Entry(p, rel, reason="unreadable", detail="not a regular file (fifo, socket or device)"))
+                    found.setdefault(
+                        p, _Entry(p, rel, reason="unreadable", detail="not a regular file (fifo, socket or device)")
+                    )
                 if not os.access(p, os.R_OK) and p in found and found[p].reason is None:
                     found[p] = _Entry(p, rel, reason="unreadable", detail="permission denied")
     return sorted(found.values(), key=lambda e: _display(e.path))
@@ -296,8 +327,15 @@ def _iter_run(paths: list[tuple[int, Path]]) -> Iterator[tuple[str, int, dict[st
 # ------------------------------------------------------------------------------------ processing
 def _skipped(entry: _Entry, reason: str, detail: str, **extra: Any) -> dict[str, Any]:
     row = {name: None for name, _, _ in _PART_FIELDS}
-    row.update(path=_display(entry.path), relative_path=_display(entry.relative_path), size_bytes=entry.size_bytes,
-               mtime_ns=entry.mtime_ns, status="skipped", reason=reason, detail=detail)  # fmt: skip
+    row.update(
+        path=_display(entry.path),
+        relative_path=_display(entry.relative_path),
+        size_bytes=entry.size_bytes,
+        mtime_ns=entry.mtime_ns,
+        status="skipped",
+        reason=reason,
+        detail=detail,
+    )
     row.update(extra)
     return row
 
@@ -326,11 +364,17 @@ def _process(entry: _Entry, raw: dict[str, Any] | None, options: dict[str, Any])
                 long_edge = max(photo["image_width_px"], photo["image_height_px"])
         want_sharpness = options["sharpness"] and reason is None and idx.get("FileType") in SHARPNESS_FILE_TYPES
         try:
-            info = curation.inspect_file(entry.path, sharpness=want_sharpness, long_edge_px=long_edge, tiff_strips=_strips(idx))
+            info = curation.inspect_file(
+                entry.path, sharpness=want_sharpness, long_edge_px=long_edge, tiff_strips=_strips(idx)
+            )
         except OSError as err:
             return _skipped(entry, "unreadable", f"cannot read: {err.strerror or err}")
-        extra = {"sha256": info.sha256, "size_bytes": info.size_bytes,
-                 "file_type": idx.get("FileType"), "mime_type": idx.get("MIMEType")}  # fmt: skip
+        extra = {
+            "sha256": info.sha256,
+            "size_bytes": info.size_bytes,
+            "file_type": idx.get("FileType"),
+            "mime_type": idx.get("MIMEType"),
+        }
         if reason == "not_image" or reason == "unreadable":
             return _skipped(entry, reason, detail, **extra)
         if info.problem is not None:
@@ -339,9 +383,18 @@ def _process(entry: _Entry, raw: dict[str, Any] | None, options: dict[str, Any])
             return _skipped(entry, reason, detail, **extra)
         row = {name: None for name, _, _ in _PART_FIELDS}
         row.update(photo)
-        row.update(path=_display(entry.path), relative_path=_display(entry.relative_path), size_bytes=info.size_bytes,
-                   mtime_ns=entry.mtime_ns, sha256=info.sha256, sharpness_laplacian_var=info.sharpness,
-                   sharpness_scale=info.sharpness_scale, status="ok", reason=None, detail=None)  # fmt: skip
+        row.update(
+            path=_display(entry.path),
+            relative_path=_display(entry.relative_path),
+            size_bytes=info.size_bytes,
+            mtime_ns=entry.mtime_ns,
+            sha256=info.sha256,
+            sharpness_laplacian_var=info.sharpness,
+            sharpness_scale=info.sharpness_scale,
+            status="ok",
+            reason=None,
+            detail=None,
+        )
         return row
     except Exception as err:  # noqa: BLE001 - one file must never take the harvest down
         return _skipped(entry, "error", f"{type(err).__name__}: {err}")
@@ -358,8 +411,13 @@ def _batches(todo: list[_Entry], batch_size: int) -> list[list[_Entry]]:
 
 
 # -------------------------------------------------------------------------------------- assembly
-def _assemble(out: Path, parts: list[tuple[int, str, Path]], present: set[str], filters: list[curation.Filter],
-              options: dict[str, Any]) -> tuple[Counter, dict[str, Path]]:  # fmt: skip
+def _assemble(
+    out: Path,
+    parts: list[tuple[int, str, Path]],
+    present: set[str],
+    filters: list[curation.Filter],
+    options: dict[str, Any],
+) -> tuple[Counter, dict[str, Path]]:
     """Merge the parts into the outputs and one compacted part; returns counts and output paths."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -407,7 +465,9 @@ def _assemble(out: Path, parts: list[tuple[int, str, Path]], present: set[str], 
             if row["status"] == "ok":
                 kept = kept_by_hash.setdefault(row["sha256"], path)
                 if kept != path:
-                    row.update(status="skipped", reason="duplicate", detail=f"same content as {kept}", duplicate_of=kept)
+                    row.update(
+                        status="skipped", reason="duplicate", detail=f"same content as {kept}", duplicate_of=kept
+                    )
             if row["status"] == "ok":
                 for flt in filters:
                     ok, why = flt(row)
@@ -438,7 +498,7 @@ def _dataset_card(counts: Counter, options: dict[str, Any], filters: list[str], 
         "# Harvested photos with calibrated lens parameters",
         "",
         f"Made by `refocus-bench harvest` (refocus_bench.datasets.harvest) with ExifTool {exiftool_version}. "
-        "Load with `datasets.load_dataset(\"path/to/this/folder\", split=\"train\")`.",
+        'Load with `datasets.load_dataset("path/to/this/folder", split="train")`.',
         "",
         f"Rows: {counts.get('ok', 0)}. Skipped: "
         + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "ok") or "none")
@@ -490,7 +550,10 @@ def harvest(
     check(len(inputs) > 0, "inputs must name at least one folder or file")
     for arg in inputs:
         check(os.path.exists(arg), lambda: f"input {os.fspath(arg)!r}: no such file or folder", exc=MissingFileError)
-    check(isinstance(batch_size, int) and batch_size >= 1, lambda: f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check(
+        isinstance(batch_size, int) and batch_size >= 1,
+        lambda: f"batch_size must be an integer >= 1, got {batch_size!r}",
+    )
     out = Path(out_dir).absolute()
     check(not out.exists() or out.is_dir(), lambda: f"out_dir {str(out)!r} exists and is not a folder")
     flt = curation.parse_filters(filters, DATASET_COLUMNS)
@@ -545,13 +608,22 @@ def harvest(
         outputs["card"] = out / "README.md"
         atomic_write_bytes(outputs["card"], _dataset_card(counts, options, list(filters), version).encode("utf-8"))
         outputs["summary"] = out / "summary.json"
-        atomic_write_json(outputs["summary"], {
-            "inputs": [_display(os.path.abspath(a)) for a in inputs], "files_total": n_total,
-            "files_read_this_run": n_todo, "counts": dict(sorted(counts.items())), "options": options,
-            "filters": list(filters), "seconds_this_run": round(seconds, 3),
-            "files_per_second_this_run": round(n_todo / seconds, 1) if seconds > 0 else None,
-            "exiftool_version": version, "skip_reasons": SKIP_REASONS, "attribution": LENSFUN_ATTRIBUTION,
-        })  # fmt: skip
+        atomic_write_json(
+            outputs["summary"],
+            {
+                "inputs": [_display(os.path.abspath(a)) for a in inputs],
+                "files_total": n_total,
+                "files_read_this_run": n_todo,
+                "counts": dict(sorted(counts.items())),
+                "options": options,
+                "filters": list(filters),
+                "seconds_this_run": round(seconds, 3),
+                "files_per_second_this_run": round(n_todo / seconds, 1) if seconds > 0 else None,
+                "exiftool_version": version,
+                "skip_reasons": SKIP_REASONS,
+                "attribution": LENSFUN_ATTRIBUTION,
+            },
+        )
     mode = _file_mode()  # io.atomic_path creates 0600 temporaries; outputs follow the umask
     for p in [*outputs.values(), *_state_dir(out).glob("part-*.parquet")]:
         with contextlib.suppress(OSError):

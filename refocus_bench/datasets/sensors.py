@@ -168,7 +168,9 @@ def lensfun_crop_factor(make: str | None, model: str | None) -> float | None:
     return crop if _plausible(crop) else None
 
 
-def sensor_from_lensfun(make: str | None, model: str | None, width_px: float, height_px: float) -> SensorEstimate | None:
+def sensor_from_lensfun(
+    make: str | None, model: str | None, width_px: float, height_px: float
+) -> SensorEstimate | None:
     """Sensor from the lensfun camera database; ``None`` when the camera is unknown or ambiguous."""
     crop = lensfun_crop_factor(make, model)
     if crop is None:
@@ -253,5 +255,7 @@ def estimate_sensor(
     )
     if est is not None:
         return est, notes
-    notes.append("sensor size unknown: no 35mm-equivalent focal length, camera not in lensfun, no focal-plane resolution")
+    notes.append(
+        "sensor size unknown: no 35mm-equivalent focal length, camera not in lensfun, no focal-plane resolution"
+    )
     return None, notes

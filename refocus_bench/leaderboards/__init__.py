@@ -20,13 +20,28 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "LeaderboardError": "load", "LeaderboardWarning": "load", "ResultEntry": "load", "load_results": "load",
-    "bootstrap_ci": "stats", "mean_ci": "stats", "MeanCI": "stats",
-    "BenchmarkTable": "tables", "Row": "tables", "build_tables": "tables", "headline_table": "tables",
-    "render_markdown": "markdown", "leaderboard_dict": "export", "parquet_bytes": "export",
-    "build_site": "site", "render_site": "site", "SiteResult": "site",
-    "SubmissionRejected": "submit", "Submission": "submit", "check_submission": "submit",
-    "submit_record": "submit", "registered_content_hash": "submit",
+    "LeaderboardError": "load",
+    "LeaderboardWarning": "load",
+    "ResultEntry": "load",
+    "load_results": "load",
+    "bootstrap_ci": "stats",
+    "mean_ci": "stats",
+    "MeanCI": "stats",
+    "BenchmarkTable": "tables",
+    "Row": "tables",
+    "build_tables": "tables",
+    "headline_table": "tables",
+    "render_markdown": "markdown",
+    "leaderboard_dict": "export",
+    "parquet_bytes": "export",
+    "build_site": "site",
+    "render_site": "site",
+    "SiteResult": "site",
+    "SubmissionRejected": "submit",
+    "Submission": "submit",
+    "check_submission": "submit",
+    "submit_record": "submit",
+    "registered_content_hash": "submit",
 }
 
 __all__ = sorted(_EXPORTS)

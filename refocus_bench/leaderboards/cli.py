@@ -59,13 +59,22 @@ def add_parser(subparsers: Any) -> None:
     sub = lb.add_subparsers(dest="leaderboard_command", metavar="ACTION", required=True)
     build = sub.add_parser("build", help="rank results records into a static site (HTML, Markdown, JSON, Parquet)")
     build.add_argument("results_dirs", nargs="+", metavar="RESULTS_DIR", help="folders of results records (*.json)")
-    build.add_argument("-o", "--output", required=True, metavar="SITE_DIR",
-                       help="site folder (written atomically; replaced only if made by an earlier build)")
-    build.add_argument("--max-examples", type=int, default=4, metavar="N",
-                       help="scenes per benchmark in the side-by-side comparisons (default 4)")
+    build.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="SITE_DIR",
+        help="site folder (written atomically; replaced only if made by an earlier build)",
+    )
+    build.add_argument(
+        "--max-examples",
+        type=int,
+        default=4,
+        metavar="N",
+        help="scenes per benchmark in the side-by-side comparisons (default 4)",
+    )
     build.set_defaults(func=_build)
     submit = sub.add_parser("submit", help="validate a results record and copy it into the leaderboard store")
     submit.add_argument("results", metavar="RESULTS.json")
-    submit.add_argument("--store", default=DEFAULT_STORE, metavar="DIR",
-                        help=f"store folder (default {DEFAULT_STORE})")
+    submit.add_argument("--store", default=DEFAULT_STORE, metavar="DIR", help=f"store folder (default {DEFAULT_STORE})")
     submit.set_defaults(func=_submit)

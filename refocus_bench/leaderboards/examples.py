@@ -41,25 +41,33 @@ def read_safe_png(results_dir: Path, rel: str, *, what: str, warn_missing: bool 
     except (OSError, RuntimeError, ValueError):
         target = None
     if target is None or not target.is_relative_to(root):
-        warnings.warn(f"{what}: skipped example {rel!r}: it points outside the results folder {str(results_dir)!r}",
-                      LeaderboardWarning, stacklevel=2)
+        warnings.warn(
+            f"{what}: skipped example {rel!r}: it points outside the results folder {str(results_dir)!r}",
+            LeaderboardWarning,
+            stacklevel=2,
+        )
         return None
     if target.suffix.lower() != ".png":
         warnings.warn(f"{what}: skipped example {rel!r}: not a .png file", LeaderboardWarning, stacklevel=2)
         return None
     if not target.is_file():
         if warn_missing:
-            warnings.warn(f"{what}: skipped example {rel!r}: file not found under {str(results_dir)!r}",
-                          LeaderboardWarning, stacklevel=2)
+            warnings.warn(
+                f"{what}: skipped example {rel!r}: file not found under {str(results_dir)!r}",
+                LeaderboardWarning,
+                stacklevel=2,
+            )
         return None
     if target.stat().st_size > MAX_IMAGE_BYTES:
-        warnings.warn(f"{what}: skipped example {rel!r}: larger than {MAX_IMAGE_BYTES} bytes",
-                      LeaderboardWarning, stacklevel=2)
+        warnings.warn(
+            f"{what}: skipped example {rel!r}: larger than {MAX_IMAGE_BYTES} bytes", LeaderboardWarning, stacklevel=2
+        )
         return None
     data = target.read_bytes()
     if not data.startswith(PNG_SIGNATURE):
-        warnings.warn(f"{what}: skipped example {rel!r}: not a PNG image (bad signature)",
-                      LeaderboardWarning, stacklevel=2)
+        warnings.warn(
+            f"{what}: skipped example {rel!r}: not a PNG image (bad signature)", LeaderboardWarning, stacklevel=2
+        )
         return None
     return data
 
@@ -94,8 +102,11 @@ def _record_examples(row: Row) -> Mapping[str, str]:
     if ex is None:
         return {}
     if not isinstance(ex, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ex.items()):
-        warnings.warn(f"{str(row.entry.path)!r}: 'examples' must map sample ids to relative paths; ignored",
-                      LeaderboardWarning, stacklevel=3)
+        warnings.warn(
+            f"{str(row.entry.path)!r}: 'examples' must map sample ids to relative paths; ignored",
+            LeaderboardWarning,
+            stacklevel=3,
+        )
         return {}
     return ex
 
@@ -121,8 +132,9 @@ def collect_examples(table: BenchmarkTable, max_samples: int = 4) -> ExampleGrid
         for kind in ("_input", "_target"):
             data = None
             for d in dirs:
-                data = read_safe_png(d, f"examples/{table.name}/{kind}/{sid}.png", what=f"benchmark {table.name!r}",
-                                     warn_missing=False)
+                data = read_safe_png(
+                    d, f"examples/{table.name}/{kind}/{sid}.png", what=f"benchmark {table.name!r}", warn_missing=False
+                )
                 if data is not None:
                     break
             ref[kind] = grid.add(data)

@@ -21,8 +21,14 @@ from ..results import canonical_json
 from .stats import BOOTSTRAP_CONFIDENCE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from .tables import BenchmarkTable
 
-__all__ = ["LEADERBOARD_SCHEMA", "PARQUET_FEATURES", "safe_json", "leaderboard_dict", "leaderboard_json",
-           "parquet_bytes"]
+__all__ = [
+    "LEADERBOARD_SCHEMA",
+    "PARQUET_FEATURES",
+    "safe_json",
+    "leaderboard_dict",
+    "leaderboard_json",
+    "parquet_bytes",
+]
 
 LEADERBOARD_SCHEMA = "refocus-bench.leaderboard/1"
 
@@ -58,8 +64,13 @@ def leaderboard_dict(tables: Sequence[BenchmarkTable]) -> dict[str, Any]:
     """The whole leaderboard as a JSON-ready dict (no timestamps, no local paths)."""
     return {
         "schema": LEADERBOARD_SCHEMA,
-        "bootstrap": {"method": "percentile", "resamples": BOOTSTRAP_RESAMPLES, "confidence": BOOTSTRAP_CONFIDENCE,
-                      "seed": BOOTSTRAP_SEED, "over": "samples"},
+        "bootstrap": {
+            "method": "percentile",
+            "resamples": BOOTSTRAP_RESAMPLES,
+            "confidence": BOOTSTRAP_CONFIDENCE,
+            "seed": BOOTSTRAP_SEED,
+            "over": "samples",
+        },
         "benchmarks": [t.as_dict() for t in tables],
     }
 
@@ -79,11 +90,20 @@ def _rows(tables: Sequence[BenchmarkTable]) -> dict[str, list[Any]]:
                         continue
                     rt = s.get("runtime_s")
                     values = {
-                        "benchmark": t.name, "benchmark_version": t.version, "benchmark_content_hash": t.content_hash,
-                        "task": t.task, "model": r.model, "weights_sha256": r.weights_sha256,
-                        "toolkit_version": str(rec["toolkit"]["version"]), "record_digest": rec["digest"],
-                        "rank": r.rank, "sample_id": s["id"], "subset": canonical_json(s.get("subset") or {}),
-                        "metric": name, "higher_is_better": higher, "is_headline": name == t.headline_metric,
+                        "benchmark": t.name,
+                        "benchmark_version": t.version,
+                        "benchmark_content_hash": t.content_hash,
+                        "task": t.task,
+                        "model": r.model,
+                        "weights_sha256": r.weights_sha256,
+                        "toolkit_version": str(rec["toolkit"]["version"]),
+                        "record_digest": rec["digest"],
+                        "rank": r.rank,
+                        "sample_id": s["id"],
+                        "subset": canonical_json(s.get("subset") or {}),
+                        "metric": name,
+                        "higher_is_better": higher,
+                        "is_headline": name == t.headline_metric,
                         "score": s["scores"][name],
                         "runtime_s": float(rt) if isinstance(rt, (int, float)) and not isinstance(rt, bool) else None,
                         "error": s.get("error") or None,
@@ -103,10 +123,11 @@ def parquet_bytes(tables: Sequence[BenchmarkTable]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    types: Mapping[str, Any] = {"string": pa.string(), "int32": pa.int32(), "bool": pa.bool_(),
-                                "float64": pa.float64()}
-    schema = pa.schema([pa.field(c, types[dt], nullable=True) for c, dt in PARQUET_FEATURES.items()],
-                       metadata={b"huggingface": _hf_metadata()})
+    types: Mapping[str, Any] = {"string": pa.string(), "int32": pa.int32(), "bool": pa.bool_(), "float64": pa.float64()}
+    schema = pa.schema(
+        [pa.field(c, types[dt], nullable=True) for c, dt in PARQUET_FEATURES.items()],
+        metadata={b"huggingface": _hf_metadata()},
+    )
     table = pa.Table.from_pydict(_rows(tables), schema=schema)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", write_statistics=True, store_schema=True)

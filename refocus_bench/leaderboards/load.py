@@ -70,8 +70,13 @@ def record_numbers(record: Mapping[str, Any]) -> str:
     two honest runs of the same model.
     """
     samples = sorted((s["id"], s["scores"], s.get("subset", {})) for s in record["samples"])
-    return canonical_json({"samples": samples, "summary": record["summary"],
-                           "metrics": sorted((m["name"], m["higher_is_better"]) for m in record["metrics"])})
+    return canonical_json(
+        {
+            "samples": samples,
+            "summary": record["summary"],
+            "metrics": sorted((m["name"], m["higher_is_better"]) for m in record["metrics"]),
+        }
+    )
 
 
 def _record_files(results_dir: Path) -> list[Path]:
@@ -90,8 +95,10 @@ def _read_dir(results_dir: Path) -> list[ResultEntry]:
         raise MissingFileError(f"results folder {str(results_dir)!r} does not exist (or is not a folder)")
     files = _record_files(results_dir)
     if not files:
-        raise LeaderboardError(f"results folder {str(results_dir)!r} holds no results records (*.json); "
-                               "run `refocus-bench run ...` first or point at the right folder")
+        raise LeaderboardError(
+            f"results folder {str(results_dir)!r} holds no results records (*.json); "
+            "run `refocus-bench run ...` first or point at the right folder"
+        )
     entries = []
     for f in files:
         try:
@@ -109,23 +116,30 @@ def _check_benchmark_consistency(entries: list[ResultEntry]) -> None:
     for e in entries:
         by_bench.setdefault(e.record["benchmark"]["name"], []).append(e)
     for name, group in sorted(by_bench.items()):
-        for field, what in (("version", "versions"), ("content_hash", "content hashes"),
-                            ("headline_metric", "headline metrics")):
+        for field, what in (
+            ("version", "versions"),
+            ("content_hash", "content hashes"),
+            ("headline_metric", "headline metrics"),
+        ):
             values: dict[str, list[str]] = {}
             for e in group:
                 values.setdefault(str(e.record["benchmark"][field]), []).append(str(e.path))
             if len(values) > 1:
                 detail = "; ".join(f"{v!r}: {', '.join(files)}" for v, files in sorted(values.items()))
-                raise LeaderboardError(f"benchmark {name!r}: results of different {what} are mixed ({detail}); "
-                                       "keep one benchmark version per leaderboard build")
+                raise LeaderboardError(
+                    f"benchmark {name!r}: results of different {what} are mixed ({detail}); "
+                    "keep one benchmark version per leaderboard build"
+                )
         directions: dict[str, dict[bool, list[str]]] = {}
         for e in group:
             for m in e.record["metrics"]:
                 directions.setdefault(m["name"], {}).setdefault(m["higher_is_better"], []).append(str(e.path))
         for metric, dirs in sorted(directions.items()):
             if len(dirs) > 1:
-                raise LeaderboardError(f"benchmark {name!r}: metric {metric!r} is higher-is-better in "
-                                       f"{', '.join(dirs[True])} but lower-is-better in {', '.join(dirs[False])}")
+                raise LeaderboardError(
+                    f"benchmark {name!r}: metric {metric!r} is higher-is-better in "
+                    f"{', '.join(dirs[True])} but lower-is-better in {', '.join(dirs[False])}"
+                )
 
 
 def _merge_duplicates(entries: list[ResultEntry]) -> list[ResultEntry]:
@@ -135,12 +149,17 @@ def _merge_duplicates(entries: list[ResultEntry]) -> list[ResultEntry]:
         if first is None:
             kept[e.key] = e
         elif record_numbers(first.record) != record_numbers(e.record):
-            raise LeaderboardError(f"two records for benchmark {e.key[0]!r} v{e.key[1]}, model {e.key[2]!r}, "
-                                   f"weights {e.key[3] or 'none'} with different numbers: {str(first.path)!r} and "
-                                   f"{str(e.path)!r}; remove the stale one")
+            raise LeaderboardError(
+                f"two records for benchmark {e.key[0]!r} v{e.key[1]}, model {e.key[2]!r}, "
+                f"weights {e.key[3] or 'none'} with different numbers: {str(first.path)!r} and "
+                f"{str(e.path)!r}; remove the stale one"
+            )
         else:
-            warnings.warn(f"{str(e.path)!r} repeats the numbers of {str(first.path)!r}; using the first",
-                          LeaderboardWarning, stacklevel=3)
+            warnings.warn(
+                f"{str(e.path)!r} repeats the numbers of {str(first.path)!r}; using the first",
+                LeaderboardWarning,
+                stacklevel=3,
+            )
     return list(kept.values())
 
 
@@ -169,8 +188,11 @@ def load_results(results_dirs: str | os.PathLike[str] | Iterable[str | os.PathLi
     for e in entries:
         if e.record["status"] != "complete":
             n, total = len(e.record["samples"]), e.record["benchmark"]["num_samples"]
-            warnings.warn(f"skipping {str(e.path)!r}: status {e.record['status']!r} ({n} of {total} samples)",
-                          LeaderboardWarning, stacklevel=2)
+            warnings.warn(
+                f"skipping {str(e.path)!r}: status {e.record['status']!r} ({n} of {total} samples)",
+                LeaderboardWarning,
+                stacklevel=2,
+            )
         else:
             complete.append(e)
     if not complete:

@@ -74,8 +74,15 @@ def _quality_vs_runtime(table: BenchmarkTable) -> bytes | None:
         ax = fig.add_subplot()
         for i, r in enumerate(pts[:MAX_SERIES]):
             y, lo, hi = r.headline.mean, r.headline.low, r.headline.high
-            ax.errorbar([r.runtime_s], [y], yerr=[[y - lo], [hi - y]], fmt="o", capsize=3, color=f"C{i % 10}",
-                        label=_label(f"{r.rank}. {r.model}"))
+            ax.errorbar(
+                [r.runtime_s],
+                [y],
+                yerr=[[y - lo], [hi - y]],
+                fmt="o",
+                capsize=3,
+                color=f"C{i % 10}",
+                label=_label(f"{r.rank}. {r.model}"),
+            )
         xs = [r.runtime_s for r in pts]
         if max(xs) / min(xs) > 20:
             ax.set_xscale("log")
@@ -114,8 +121,13 @@ def _subset_plot(table: BenchmarkTable, key: str) -> bytes | None:
                 ax.plot(xs, [m for m in means if m is not None], marker="o", color=f"C{i % 10}", label=_label(r.model))
             else:
                 xs = [j + (i - (len(rows) - 1) / 2) * width for j in range(len(values))]
-                ax.bar(xs, [math.nan if m is None else m for m in means], width=width, color=f"C{i % 10}",
-                       label=_label(r.model))
+                ax.bar(
+                    xs,
+                    [math.nan if m is None else m for m in means],
+                    width=width,
+                    color=f"C{i % 10}",
+                    label=_label(r.model),
+                )
         if numeric:
             ax.set_xlabel(_label(key))
         else:
@@ -138,9 +150,10 @@ def _lvcorr_plot(table: BenchmarkTable, metric: str) -> bytes | None:
     def draw(fig: Any) -> None:
         ax = fig.add_subplot()
         ys = list(range(len(stats)))[::-1]
-        for y, (i, (r, ci)) in zip(ys, enumerate(stats)):
-            ax.errorbar([ci.mean], [y], xerr=[[ci.mean - ci.low], [ci.high - ci.mean]], fmt="o", capsize=3,
-                        color=f"C{i % 10}")
+        for y, (i, (_, ci)) in zip(ys, enumerate(stats)):
+            ax.errorbar(
+                [ci.mean], [y], xerr=[[ci.mean - ci.low], [ci.high - ci.mean]], fmt="o", capsize=3, color=f"C{i % 10}"
+            )
         ax.set_yticks(ys, [_label(r.model) for r, _ in stats])
         ax.axvline(0.0, color="grey", lw=0.8)
         ax.set_xlim(-1.05, 1.05)

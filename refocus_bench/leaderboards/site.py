@@ -71,8 +71,10 @@ def _check_replaceable(site_dir: Path) -> None:
     if not site_dir.is_dir():
         raise LeaderboardError(f"site folder {str(site_dir)!r} exists and is not a folder")
     if any(site_dir.iterdir()) and not (site_dir / SITE_MARKER).is_file():
-        raise LeaderboardError(f"site folder {str(site_dir)!r} is not empty and was not made by "
-                               "`refocus-bench leaderboard build`; refusing to replace it (choose another -o)")
+        raise LeaderboardError(
+            f"site folder {str(site_dir)!r} is not empty and was not made by "
+            "`refocus-bench leaderboard build`; refusing to replace it (choose another -o)"
+        )
 
 
 def _write_tree(root: Path, files: dict[str, bytes]) -> None:
@@ -85,8 +87,12 @@ def _write_tree(root: Path, files: dict[str, bytes]) -> None:
         os.chmod(d, 0o755)
 
 
-def build_site(results_dirs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-               site_dir: str | os.PathLike[str], *, max_examples: int = 4) -> SiteResult:
+def build_site(
+    results_dirs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    site_dir: str | os.PathLike[str],
+    *,
+    max_examples: int = 4,
+) -> SiteResult:
     """Load, check and rank the records under ``results_dirs`` and write the site to ``site_dir``.
 
     Args:

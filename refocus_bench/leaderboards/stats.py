@@ -40,8 +40,13 @@ class MeanCI:
         return {"mean": self.mean, "ci_low": self.low, "ci_high": self.high, "n": self.n}
 
 
-def bootstrap_ci(values: Sequence[float], *, n_resamples: int = BOOTSTRAP_RESAMPLES,
-                 confidence: float = BOOTSTRAP_CONFIDENCE, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float],
+    *,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = BOOTSTRAP_CONFIDENCE,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
     """Percentile-bootstrap interval of the mean of ``values``.
 
     Args:

@@ -31,8 +31,14 @@ from ..errors import InvalidInputError, MissingFileError
 from ..results import canonical_json, read_record, record_key, write_record
 from .load import record_numbers
 
-__all__ = ["SubmissionRejected", "Submission", "registered_content_hash", "check_submission", "submit_record",
-           "store_name"]
+__all__ = [
+    "SubmissionRejected",
+    "Submission",
+    "registered_content_hash",
+    "check_submission",
+    "submit_record",
+    "store_name",
+]
 
 HashLookup = Callable[[str, str], str]
 
@@ -59,8 +65,10 @@ def registered_content_hash(name: str, version: str) -> str:
     from ..benchmarks import create_benchmark, list_benchmarks
 
     if name not in list_benchmarks():
-        raise SubmissionRejected(f"benchmark {name!r} is not registered here, so its content hash cannot be "
-                                 "verified (install the package that provides it)")
+        raise SubmissionRejected(
+            f"benchmark {name!r} is not registered here, so its content hash cannot be "
+            "verified (install the package that provides it)"
+        )
     from ..errors import InvalidInputError
 
     try:
@@ -68,8 +76,10 @@ def registered_content_hash(name: str, version: str) -> str:
     except InvalidInputError as err:  # e.g. a dataset benchmark that needs root= (a local copy)
         raise SubmissionRejected(f"benchmark {name!r} cannot be checked here: {err}") from None
     if bench.spec.version != version:
-        raise SubmissionRejected(f"benchmark {name!r}: the record is for version {version!r} but the registered "
-                                 f"benchmark is version {bench.spec.version!r}; rerun it on the current version")
+        raise SubmissionRejected(
+            f"benchmark {name!r}: the record is for version {version!r} but the registered "
+            f"benchmark is version {bench.spec.version!r}; rerun it on the current version"
+        )
     bench.prepare(progress=False)
     return bench.content_hash()
 
@@ -83,8 +93,9 @@ def _check_provenance(rec: Mapping[str, Any]) -> None:
     _need_str(rec["toolkit"], "name", "toolkit")
     _need_str(rec["toolkit"], "version", "toolkit")
     if not isinstance(rec["benchmark"].get("definition"), Mapping) or not rec["benchmark"]["definition"]:
-        raise SubmissionRejected("missing provenance: benchmark.definition (the declarative benchmark "
-                                 "definition) must be a non-empty object")
+        raise SubmissionRejected(
+            "missing provenance: benchmark.definition (the declarative benchmark definition) must be a non-empty object"
+        )
     for i, m in enumerate(rec["metrics"]):
         if not isinstance(m.get("version"), str) or not m["version"]:
             raise SubmissionRejected(f"missing provenance: metrics[{i}].version must be a non-empty string")
@@ -97,8 +108,9 @@ def _check_consistent(rec: Mapping[str, Any]) -> None:
     b, d = rec["benchmark"], rec["benchmark"]["definition"]
     for field in ("name", "version", "task", "headline_metric"):
         if field in d and str(d[field]) != str(b[field]):
-            raise SubmissionRejected(f"inconsistent: benchmark.{field} is {b[field]!r} but the benchmark definition "
-                                     f"says {d[field]!r}")
+            raise SubmissionRejected(
+                f"inconsistent: benchmark.{field} is {b[field]!r} but the benchmark definition says {d[field]!r}"
+            )
     declared = d.get("metrics")
     if isinstance(declared, list):
         missing = sorted(set(map(str, declared)) - {m["name"] for m in rec["metrics"]})
@@ -109,12 +121,12 @@ def _check_consistent(rec: Mapping[str, Any]) -> None:
 def _check_complete(rec: Mapping[str, Any]) -> None:
     n, expected = len(rec["samples"]), rec["benchmark"]["num_samples"]
     if rec["status"] != "complete":
-        raise SubmissionRejected(f"incomplete: status is {rec['status']!r} ({n} of {expected} samples); "
-                                 "only complete runs are accepted")
+        raise SubmissionRejected(
+            f"incomplete: status is {rec['status']!r} ({n} of {expected} samples); only complete runs are accepted"
+        )
     if n != expected:  # read_record already enforces this for complete records; kept as a guard
         raise SubmissionRejected(f"incomplete: {n} of {expected} samples")
-    failed = sorted(s["id"] for s in rec["samples"]
-                    if s.get("error") or any(v is None for v in s["scores"].values()))
+    failed = sorted(s["id"] for s in rec["samples"] if s.get("error") or any(v is None for v in s["scores"].values()))
     if failed:
         shown = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
         raise SubmissionRejected(f"incomplete: {len(failed)} sample(s) have no score or an error ({shown})")
@@ -139,9 +151,11 @@ def check_submission(path: str | os.PathLike[str], *, hash_lookup: HashLookup | 
     b = rec["benchmark"]
     expected = lookup(b["name"], str(b["version"]))
     if expected != b["content_hash"]:
-        raise SubmissionRejected(f"benchmark {b['name']!r} v{b['version']}: content hash {b['content_hash'][:16]}... "
-                                 f"does not match the registered benchmark ({str(expected)[:16]}...); the results "
-                                 "were computed on different data")
+        raise SubmissionRejected(
+            f"benchmark {b['name']!r} v{b['version']}: content hash {b['content_hash'][:16]}... "
+            f"does not match the registered benchmark ({str(expected)[:16]}...); the results "
+            "were computed on different data"
+        )
     return rec
 
 
@@ -150,8 +164,9 @@ def store_name(rec: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(list(record_key(rec))).encode("ascii")).hexdigest()[:32] + ".json"
 
 
-def submit_record(path: str | os.PathLike[str], store: str | os.PathLike[str], *,
-                  hash_lookup: HashLookup | None = None) -> Submission:
+def submit_record(
+    path: str | os.PathLike[str], store: str | os.PathLike[str], *, hash_lookup: HashLookup | None = None
+) -> Submission:
     """Validate the record at ``path`` and copy it into ``store``.
 
     Returns:
@@ -167,9 +182,11 @@ def submit_record(path: str | os.PathLike[str], store: str | os.PathLike[str], *
         except ValueError as err:
             raise SubmissionRejected(f"the store's record {str(target)!r} is corrupt: {err}") from None
         if record_numbers(stored) != record_numbers(rec):
-            raise SubmissionRejected(f"inconsistent: the store already holds different numbers for benchmark "
-                                     f"{rec['benchmark']['name']!r}, model {rec['model']['name']!r} "
-                                     f"({str(target)!r}); remove it first if this run replaces it")
+            raise SubmissionRejected(
+                f"inconsistent: the store already holds different numbers for benchmark "
+                f"{rec['benchmark']['name']!r}, model {rec['model']['name']!r} "
+                f"({str(target)!r}); remove it first if this run replaces it"
+            )
         return Submission(target, record_key(rec), added=False)
     write_record(target, rec)
     return Submission(target, record_key(rec), added=True)

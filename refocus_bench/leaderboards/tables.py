@@ -60,10 +60,17 @@ class Row:
     entry: ResultEntry = field(repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row_id": self.row_id, "rank": self.rank, "model": self.model,
-                "weights_sha256": self.weights_sha256, "headline": self.headline.as_dict(),
-                "metrics": dict(sorted(self.metrics.items())), "runtime_s": self.runtime_s,
-                "subsets": self.subsets, "provenance": self.provenance}
+        return {
+            "row_id": self.row_id,
+            "rank": self.rank,
+            "model": self.model,
+            "weights_sha256": self.weights_sha256,
+            "headline": self.headline.as_dict(),
+            "metrics": dict(sorted(self.metrics.items())),
+            "runtime_s": self.runtime_s,
+            "subsets": self.subsets,
+            "provenance": self.provenance,
+        }
 
 
 @dataclass
@@ -87,11 +94,19 @@ class BenchmarkTable:
         return short_id("benchmark", self.name, self.version)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "task": self.task, "content_hash": self.content_hash,
-                "num_samples": self.num_samples, "headline_metric": self.headline_metric,
-                "higher_is_better": self.higher_is_better, "definition": self.definition,
-                "metrics": [{"name": n, "higher_is_better": h} for n, h in self.metrics],
-                "subset_keys": self.subset_keys, "rows": [r.as_dict() for r in self.rows]}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "content_hash": self.content_hash,
+            "num_samples": self.num_samples,
+            "headline_metric": self.headline_metric,
+            "higher_is_better": self.higher_is_better,
+            "definition": self.definition,
+            "metrics": [{"name": n, "higher_is_better": h} for n, h in self.metrics],
+            "subset_keys": self.subset_keys,
+            "rows": [r.as_dict() for r in self.rows],
+        }
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -104,8 +119,10 @@ def _provenance(rec: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "toolkit": rec["toolkit"],
         "model": {k: rec["model"].get(k) for k in ("name", "weights_sha256", "config", "tasks")},
-        "benchmark": {k: b.get(k) for k in ("name", "version", "content_hash", "task", "headline_metric",
-                                           "num_samples", "definition")},
+        "benchmark": {
+            k: b.get(k)
+            for k in ("name", "version", "content_hash", "task", "headline_metric", "num_samples", "definition")
+        },
         "metrics": sorted(rec["metrics"], key=lambda m: m["name"]),
         "seeds": rec["seeds"],
         "environment": rec["environment"],
@@ -155,9 +172,13 @@ def _rank(rows: list[Row], higher_is_better: bool, num_samples: int) -> list[Row
     sign = -1.0 if higher_is_better else 1.0
     complete = [r for r in rows if r.headline.mean is not None and r.headline.n == num_samples]
     scored = sorted(complete, key=lambda r: (sign * r.headline.mean, r.model, r.weights_sha256 or ""))  # type: ignore[operator]
-    incomplete = sorted((r for r in rows if r.headline.mean is not None and r.headline.n != num_samples),
-                        key=lambda r: (-r.headline.n, sign * r.headline.mean, r.model, r.weights_sha256 or ""))  # type: ignore[operator]
-    unscored = incomplete + sorted((r for r in rows if r.headline.mean is None), key=lambda r: (r.model, r.weights_sha256 or ""))
+    incomplete = sorted(
+        (r for r in rows if r.headline.mean is not None and r.headline.n != num_samples),
+        key=lambda r: (-r.headline.n, sign * r.headline.mean, r.model, r.weights_sha256 or ""),
+    )  # type: ignore[operator]
+    unscored = incomplete + sorted(
+        (r for r in rows if r.headline.mean is None), key=lambda r: (r.model, r.weights_sha256 or "")
+    )
     prev: float | None = None
     for i, r in enumerate(scored):
         r.rank = i + 1 if prev is None or r.headline.mean != prev else scored[i - 1].rank
@@ -165,8 +186,13 @@ def _rank(rows: list[Row], higher_is_better: bool, num_samples: int) -> list[Row
     return scored + unscored
 
 
-def build_tables(entries: Sequence[ResultEntry], *, n_resamples: int = BOOTSTRAP_RESAMPLES,
-                 confidence: float = BOOTSTRAP_CONFIDENCE, seed: int = BOOTSTRAP_SEED) -> list[BenchmarkTable]:
+def build_tables(
+    entries: Sequence[ResultEntry],
+    *,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = BOOTSTRAP_CONFIDENCE,
+    seed: int = BOOTSTRAP_SEED,
+) -> list[BenchmarkTable]:
     """One ranked :class:`BenchmarkTable` per benchmark, sorted by benchmark name.
 
     ``entries`` come from :func:`~refocus_bench.leaderboards.load.load_results` (already checked to
@@ -188,12 +214,22 @@ def build_tables(entries: Sequence[ResultEntry], *, n_resamples: int = BOOTSTRAP
                 subset_keys.update((s.get("subset") or {}).keys())
         headline = b["headline_metric"]
         rows = _rank([_row(e, headline, ci_kwargs) for e in group], directions[headline], b["num_samples"])
-        tables.append(BenchmarkTable(
-            name=name, version=str(b["version"]), task=b["task"], content_hash=b["content_hash"],
-            num_samples=b["num_samples"], headline_metric=headline, higher_is_better=directions[headline],
-            definition=dict(b.get("definition") or {}),
-            metrics=[(headline, directions[headline])] + sorted((m, h) for m, h in directions.items() if m != headline),
-            subset_keys=sorted(subset_keys), rows=rows))
+        tables.append(
+            BenchmarkTable(
+                name=name,
+                version=str(b["version"]),
+                task=b["task"],
+                content_hash=b["content_hash"],
+                num_samples=b["num_samples"],
+                headline_metric=headline,
+                higher_is_better=directions[headline],
+                definition=dict(b.get("definition") or {}),
+                metrics=[(headline, directions[headline])]
+                + sorted((m, h) for m, h in directions.items() if m != headline),
+                subset_keys=sorted(subset_keys),
+                rows=rows,
+            )
+        )
     return tables
 
 
@@ -202,15 +238,21 @@ def headline_table(tables: Sequence[BenchmarkTable]) -> str:
     lines: list[str] = []
     for t in tables:
         arrow = "higher is better" if t.higher_is_better else "lower is better"
-        lines.append(f"{printable(t.name)} v{printable(t.version)} ({t.task}, {t.num_samples} samples) - {t.headline_metric}, {arrow}")
+        lines.append(
+            f"{printable(t.name)} v{printable(t.version)} ({t.task}, {t.num_samples} samples) - {t.headline_metric}, {arrow}"
+        )
         names = [_clip(printable(r.model), 48) for r in t.rows]
         width = max([len(n) for n in names] + [5])
-        lines.append(f"  {'rank':>4}  {'model':<{width}}  {t.headline_metric:>12}  {'95% CI':>21}  {'n':>7}  {'s/image':>8}")
+        lines.append(
+            f"  {'rank':>4}  {'model':<{width}}  {t.headline_metric:>12}  {'95% CI':>21}  {'n':>7}  {'s/image':>8}"
+        )
         for r, name in zip(t.rows, names):
             ci = f"[{fmt_num(r.headline.low)}, {fmt_num(r.headline.high)}]"
             rank = "-" if r.rank is None else str(r.rank)
             n = f"{r.headline.n}/{t.num_samples}"
-            lines.append(f"  {rank:>4}  {name:<{width}}  {fmt_num(r.headline.mean):>12}  {ci:>21}  {n:>7}  "
-                         f"{fmt_num(r.runtime_s, 3):>8}")
+            lines.append(
+                f"  {rank:>4}  {name:<{width}}  {fmt_num(r.headline.mean):>12}  {ci:>21}  {n:>7}  "
+                f"{fmt_num(r.runtime_s, 3):>8}"
+            )
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -80,8 +80,10 @@ SORT_JS = """(function () {
 """
 
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(SORT_JS.encode("utf-8")).digest()).decode("ascii")
-_CSP = (f"default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; "
-        f"script-src 'sha256-{_SCRIPT_HASH}'; base-uri 'none'; form-action 'none'")
+_CSP = (
+    f"default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; "
+    f"script-src 'sha256-{_SCRIPT_HASH}'; base-uri 'none'; form-action 'none'"
+)
 
 
 def page(title: str, body: str, *, data_json: str | None = None) -> bytes:
@@ -93,10 +95,12 @@ def page(title: str, body: str, *, data_json: str | None = None) -> bytes:
     data = ""
     if data_json is not None:
         data = f'<script type="application/json" id="leaderboard-data">{data_json}</script>\n'
-    doc = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-           f"<meta http-equiv=\"Content-Security-Policy\" content=\"{html.escape(_CSP, quote=True)}\">\n"
-           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-           "<meta name=\"referrer\" content=\"no-referrer\">\n"
-           f"<title>{html.escape(title, quote=True)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-           f"{body}\n{data}<script>{SORT_JS}</script>\n</body>\n</html>\n")
+    doc = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{html.escape(_CSP, quote=True)}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{html.escape(title, quote=True)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"{body}\n{data}<script>{SORT_JS}</script>\n</body>\n</html>\n"
+    )
     return doc.encode("utf-8")

@@ -63,8 +63,10 @@ class MetricSpec:
 
     def __post_init__(self) -> None:
         check(isinstance(self.higher_is_better, bool), f"{self.name}: higher_is_better must be a bool")
-        check(self.reference in REFERENCE_KINDS,
-              lambda: f"{self.name}: reference must be one of {sorted(REFERENCE_KINDS)}, got {self.reference!r}")
+        check(
+            self.reference in REFERENCE_KINDS,
+            lambda: f"{self.name}: reference must be one of {sorted(REFERENCE_KINDS)}, got {self.reference!r}",
+        )
         lo, hi = self.value_range
         check(lo < hi, lambda: f"{self.name}: value_range must be (low, high) with low < high, got {self.value_range}")
         check(isinstance(self.differentiable, bool), f"{self.name}: differentiable must be a bool")
@@ -96,11 +98,18 @@ def check_image_pair(preds: Any, target: Any) -> dict[str, int]:
     """Two image batches of the same shape, device and dtype, both valid :func:`check_image` inputs."""
     check_tensor(preds, "preds", ["B", 3, "H", "W"])
     check_tensor(target, "target", ["B", 3, "H", "W"])
-    check(preds.shape == target.shape,
-          lambda: f"preds and target must have the same shape, got {tuple(preds.shape)} and {tuple(target.shape)}")
-    check(preds.device == target.device,
-          lambda: f"preds and target must be on the same device, got {preds.device} and {target.device}")
-    check(preds.dtype == target.dtype, lambda: f"preds and target must have the same dtype, got {preds.dtype} and {target.dtype}")
+    check(
+        preds.shape == target.shape,
+        lambda: f"preds and target must have the same shape, got {tuple(preds.shape)} and {tuple(target.shape)}",
+    )
+    check(
+        preds.device == target.device,
+        lambda: f"preds and target must be on the same device, got {preds.device} and {target.device}",
+    )
+    check(
+        preds.dtype == target.dtype,
+        lambda: f"preds and target must have the same dtype, got {preds.dtype} and {target.dtype}",
+    )
     sizes = check_image(preds, "preds")
     check_image(target, "target")
     return sizes
@@ -128,8 +137,11 @@ class RefocusMetric(Metric):
         self.add_state("count", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
         spec = type(self).spec
         unknown = set(conventions) - set(spec.conventions)
-        check(not unknown, lambda: f"{spec.name}: unknown option(s) {sorted(unknown)}; "
-              f"options are the conventions {sorted(spec.conventions)}")
+        check(
+            not unknown,
+            lambda: f"{spec.name}: unknown option(s) {sorted(unknown)}; "
+            f"options are the conventions {sorted(spec.conventions)}",
+        )
         self.spec = spec.with_conventions(**conventions) if conventions else spec
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -156,7 +168,10 @@ class RefocusMetric(Metric):
         """Cheap metric-specific checks (sizes, extra inputs); run by the suite for every metric."""
         names = set(self.spec.inputs[2:] if self.spec.reference == "full" else self.spec.inputs[1:])
         unknown = set(extra) - names
-        check(not unknown, lambda: f"{self.spec.name}: unexpected input(s) {sorted(unknown)}; inputs are {list(self.spec.inputs)}")
+        check(
+            not unknown,
+            lambda: f"{self.spec.name}: unexpected input(s) {sorted(unknown)}; inputs are {list(self.spec.inputs)}",
+        )
 
     # -- functional form ----------------------------------------------------------------------
     def score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
@@ -197,8 +212,10 @@ class SuiteResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def means(self) -> dict[str, float]:
-        return {k: float(v[~torch.isnan(v)].double().mean()) if bool((~torch.isnan(v)).any()) else math.nan
-                for k, v in self.scores.items()}
+        return {
+            k: float(v[~torch.isnan(v)].double().mean()) if bool((~torch.isnan(v)).any()) else math.nan
+            for k, v in self.scores.items()
+        }
 
 
 class MetricSuite:
@@ -228,8 +245,9 @@ class MetricSuite:
     def names(self) -> list[str]:
         return [m.spec.name for m in self.metrics]
 
-    def __call__(self, preds: torch.Tensor, target: torch.Tensor | None = None, *,
-                 accumulate: bool = False, **extra: Any) -> SuiteResult:
+    def __call__(
+        self, preds: torch.Tensor, target: torch.Tensor | None = None, *, accumulate: bool = False, **extra: Any
+    ) -> SuiteResult:
         """Score ``preds`` (and ``target``) with every metric; extra inputs go to the metrics that take them.
 
         With ``accumulate=True`` each metric's running state is updated too.

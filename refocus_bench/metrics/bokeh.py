@@ -71,8 +71,14 @@ def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     return m > 0
 
 
-def region_masks(coc: torch.Tensor, *, in_focus_max_px: float = 1.0, out_of_focus_min_px: float = 1.0,
-                 edge_jump_px: float = 1.0, band_px: int | None = None) -> dict[str, torch.Tensor]:
+def region_masks(
+    coc: torch.Tensor,
+    *,
+    in_focus_max_px: float = 1.0,
+    out_of_focus_min_px: float = 1.0,
+    edge_jump_px: float = 1.0,
+    band_px: int | None = None,
+) -> dict[str, torch.Tensor]:
     """In-focus, out-of-focus and occlusion-edge-band masks from a signed CoC map.
 
     Args:
@@ -92,10 +98,15 @@ def region_masks(coc: torch.Tensor, *, in_focus_max_px: float = 1.0, out_of_focu
         (32, 32, 32)
     """
     check_tensor(coc, "coc", ["B", 1, "H", "W"])
-    check(0 <= in_focus_max_px <= out_of_focus_min_px,
-          lambda: f"need 0 <= in_focus_max_px <= out_of_focus_min_px, got {in_focus_max_px}, {out_of_focus_min_px}")
+    check(
+        0 <= in_focus_max_px <= out_of_focus_min_px,
+        lambda: f"need 0 <= in_focus_max_px <= out_of_focus_min_px, got {in_focus_max_px}, {out_of_focus_min_px}",
+    )
     check(edge_jump_px > 0, lambda: f"edge_jump_px must be > 0, got {edge_jump_px}")
-    check(band_px is None or (isinstance(band_px, int) and band_px >= 0), lambda: f"band_px must be None or an int >= 0, got {band_px!r}")
+    check(
+        band_px is None or (isinstance(band_px, int) and band_px >= 0),
+        lambda: f"band_px must be None or an int >= 0, got {band_px!r}",
+    )
     mag = coc.abs()
     hi = F.max_pool2d(F.pad(coc, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
     lo = -F.max_pool2d(F.pad(-coc, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
@@ -105,9 +116,9 @@ def region_masks(coc: torch.Tensor, *, in_focus_max_px: float = 1.0, out_of_focu
     else:
         bands = []
         for b in range(coc.shape[0]):
-            near = _dilate(edges[b:b + 1], 1)
-            r = int(math.ceil(float(mag[b:b + 1][near].max()))) if bool(near.any()) else 0
-            bands.append(_dilate(edges[b:b + 1], r))
+            near = _dilate(edges[b : b + 1], 1)
+            r = int(math.ceil(float(mag[b : b + 1][near].max()))) if bool(near.any()) else 0
+            bands.append(_dilate(edges[b : b + 1], r))
         band = torch.cat(bands, dim=0)
     return {"in_focus": mag <= in_focus_max_px, "out_of_focus": mag > out_of_focus_min_px, "edge_band": band}
 
@@ -123,9 +134,18 @@ def masked_psnr(preds: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -
 
 def masked_ssim(preds: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean SSIM map (channel-averaged, valid positions only) over ``mask``; NaN where empty."""
-    _, smap = _tm_ssim(preds, target, gaussian_kernel=True, sigma=SSIM_WINDOW["gaussian_sigma"],
-                       kernel_size=SSIM_WINDOW["kernel_size"], data_range=1.0, k1=SSIM_WINDOW["k1"],
-                       k2=SSIM_WINDOW["k2"], reduction="none", return_full_image=True)
+    _, smap = _tm_ssim(
+        preds,
+        target,
+        gaussian_kernel=True,
+        sigma=SSIM_WINDOW["gaussian_sigma"],
+        kernel_size=SSIM_WINDOW["kernel_size"],
+        data_range=1.0,
+        k1=SSIM_WINDOW["k1"],
+        k2=SSIM_WINDOW["k2"],
+        reduction="none",
+        return_full_image=True,
+    )
     r = (SSIM_WINDOW["kernel_size"] - 1) // 2
     valid = torch.zeros_like(mask)
     valid[..., r:-r, r:-r] = True
@@ -140,8 +160,10 @@ def blur_size_error(coc_estimated: torch.Tensor, coc_true: torch.Tensor, *, sign
     """Mean absolute CoC-radius error in px, (B,); compares magnitudes unless ``signed``."""
     check_tensor(coc_estimated, "coc_estimated", ["B", 1, "H", "W"])
     check_tensor(coc_true, "coc_true", ["B", 1, "H", "W"])
-    check(coc_estimated.shape == coc_true.shape,
-          lambda: f"coc_estimated and coc_true must have the same shape, got {tuple(coc_estimated.shape)} and {tuple(coc_true.shape)}")
+    check(
+        coc_estimated.shape == coc_true.shape,
+        lambda: f"coc_estimated and coc_true must have the same shape, got {tuple(coc_estimated.shape)} and {tuple(coc_true.shape)}",
+    )
     a, b = (coc_estimated, coc_true) if signed else (coc_estimated.abs(), coc_true.abs())
     return (a - b).abs().mean(dim=(1, 2, 3))
 
@@ -170,8 +192,9 @@ def _normalise(c: torch.Tensor) -> torch.Tensor:
     return torch.where(peak > 0, c / peak.clamp_min(1e-12), torch.full_like(c, float("nan")))
 
 
-def aperture_fidelity(preds: torch.Tensor, target: torch.Tensor, points: torch.Tensor, *, radius: int = 24,
-                      threshold: float = 0.5) -> dict[str, torch.Tensor]:
+def aperture_fidelity(
+    preds: torch.Tensor, target: torch.Tensor, points: torch.Tensor, *, radius: int = 24, threshold: float = 0.5
+) -> dict[str, torch.Tensor]:
     """Shape fidelity of bokeh discs around point lights.
 
     Args:
@@ -190,18 +213,28 @@ def aperture_fidelity(preds: torch.Tensor, target: torch.Tensor, points: torch.T
     return _aperture_unchecked(preds, target, points, radius, threshold)
 
 
-def _aperture_unchecked(preds: torch.Tensor, target: torch.Tensor, points: torch.Tensor, radius: int,
-                        threshold: float) -> dict[str, torch.Tensor]:
+def _aperture_unchecked(
+    preds: torch.Tensor, target: torch.Tensor, points: torch.Tensor, radius: int, threshold: float
+) -> dict[str, torch.Tensor]:
     h, w = preds.shape[-2:]
-    check(bool(((points[..., 0] >= 0) & (points[..., 0] <= w - 1) & (points[..., 1] >= 0) & (points[..., 1] <= h - 1)).all()),
-          lambda: f"points must lie inside the {w}x{h} image (x in [0, {w - 1}], y in [0, {h - 1}])")
+    check(
+        bool(
+            (
+                (points[..., 0] >= 0) & (points[..., 0] <= w - 1) & (points[..., 1] >= 0) & (points[..., 1] <= h - 1)
+            ).all()
+        ),
+        lambda: f"points must lie inside the {w}x{h} image (x in [0, {w - 1}], y in [0, {h - 1}])",
+    )
     a = _normalise(_crops(_luminance_linear(preds), points, radius))
     b = _normalise(_crops(_luminance_linear(target), points, radius))
     ma, mb = a >= threshold, b >= threshold
     inter = (ma & mb).sum(dim=(-2, -1)).to(preds.dtype)
     union = (ma | mb).sum(dim=(-2, -1)).to(preds.dtype)
-    iou = torch.where(torch.isnan(a).any(dim=(-2, -1)) | torch.isnan(b).any(dim=(-2, -1)),
-                      torch.full_like(inter, float("nan")), inter / union.clamp_min(1))
+    iou = torch.where(
+        torch.isnan(a).any(dim=(-2, -1)) | torch.isnan(b).any(dim=(-2, -1)),
+        torch.full_like(inter, float("nan")),
+        inter / union.clamp_min(1),
+    )
     da = a - a.mean(dim=(-2, -1), keepdim=True)
     db = b - b.mean(dim=(-2, -1), keepdim=True)
     ncc = (da * db).sum(dim=(-2, -1)) / ((da * da).sum(dim=(-2, -1)) * (db * db).sum(dim=(-2, -1))).sqrt()
@@ -250,8 +283,10 @@ def lvcorr(images: torch.Tensor, strengths: torch.Tensor, *, method: str = "pear
 
 def _check_lvcorr(images: Any, strengths: Any, method: str) -> tuple[torch.Tensor, torch.Tensor]:
     check(method in CORRELATIONS, lambda: f"method must be one of {sorted(CORRELATIONS)}, got {method!r}")
-    check(isinstance(images, torch.Tensor) and images.ndim in (4, 5),
-          lambda: "images must be (B, N, 3, H, W) or (N, 3, H, W)")
+    check(
+        isinstance(images, torch.Tensor) and images.ndim in (4, 5),
+        lambda: "images must be (B, N, 3, H, W) or (N, 3, H, W)",
+    )
     if images.ndim == 4:
         images = images[None]
         strengths = strengths[None] if isinstance(strengths, torch.Tensor) else strengths
@@ -281,8 +316,10 @@ class _Region(RefocusMetric):
         check("coc" in extra, lambda: f"{self.spec.name} needs coc=<signed CoC radius px, (B, 1, H, W)>")
         check_tensor(extra["coc"], "coc", [preds.shape[0], 1, preds.shape[-2], preds.shape[-1]])
         k = SSIM_WINDOW["kernel_size"]
-        check(type(self)._fn is not masked_ssim or min(preds.shape[-2:]) > k,
-              lambda: f"{self.spec.name} needs images larger than {k}x{k} px, got {tuple(preds.shape[-2:])}")
+        check(
+            type(self)._fn is not masked_ssim or min(preds.shape[-2:]) > k,
+            lambda: f"{self.spec.name} needs images larger than {k}x{k} px, got {tuple(preds.shape[-2:])}",
+        )
 
     def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
         c = {k: self.spec.conventions[k] for k in REGION_DEFAULTS}
@@ -293,13 +330,23 @@ class _Region(RefocusMetric):
 def _region_spec(metric: str, region: str) -> MetricSpec:
     psnr = metric == "psnr"
     return MetricSpec(
-        name=f"bokeh.{metric}_{region}", higher_is_better=True, reference="full",
-        value_range=(0.0, math.inf) if psnr else (-1.0, 1.0), differentiable=True,
-        conventions={**REGION_DEFAULTS, "region": region, "color": "rgb", "data_range": 1.0,
-                     "coc": "signed radius px of the target, (B, 1, H, W)",
-                     "score": "masked MSE -> dB" if psnr else "mean SSIM map (11x11, sigma 1.5, valid) over mask",
-                     "empty_region": "NaN (not counted)"},
-        inputs=("preds", "target", "coc"), description=f"{metric.upper()} restricted to the {region.replace('_', ' ')} region")
+        name=f"bokeh.{metric}_{region}",
+        higher_is_better=True,
+        reference="full",
+        value_range=(0.0, math.inf) if psnr else (-1.0, 1.0),
+        differentiable=True,
+        conventions={
+            **REGION_DEFAULTS,
+            "region": region,
+            "color": "rgb",
+            "data_range": 1.0,
+            "coc": "signed radius px of the target, (B, 1, H, W)",
+            "score": "masked MSE -> dB" if psnr else "mean SSIM map (11x11, sigma 1.5, valid) over mask",
+            "empty_region": "NaN (not counted)",
+        },
+        inputs=("preds", "target", "coc"),
+        description=f"{metric.upper()} restricted to the {region.replace('_', ' ')} region",
+    )
 
 
 class PSNRInFocus(_Region):
@@ -335,10 +382,19 @@ class SSIMEdgeBand(_Region):
 class BlurSizeError(RefocusMetric):
     """Mean | |estimated CoC| - |true CoC| | in px: preds and target are CoC maps (B, 1, H, W)."""
 
-    spec = MetricSpec(name="bokeh.blur_size_error", higher_is_better=False, reference="full", value_range=(0.0, math.inf),
-                      differentiable=True, conventions={"signed": False, "unit": "px (CoC radius)",
-                                                        "inputs": "preds = estimated CoC, target = true CoC, (B, 1, H, W)"},
-                      description="blur-size (CoC radius) error")
+    spec = MetricSpec(
+        name="bokeh.blur_size_error",
+        higher_is_better=False,
+        reference="full",
+        value_range=(0.0, math.inf),
+        differentiable=True,
+        conventions={
+            "signed": False,
+            "unit": "px (CoC radius)",
+            "inputs": "preds = estimated CoC, target = true CoC, (B, 1, H, W)",
+        },
+        description="blur-size (CoC radius) error",
+    )
 
     def _check_inputs(self, preds: Any, target: Any = None, **extra: Any) -> None:
         check(target is not None, "bokeh.blur_size_error needs target (the true CoC map)")
@@ -358,36 +414,62 @@ class _Aperture(RefocusMetric):
         check("points" in extra, lambda: f"{self.spec.name} needs points=<(B, P, 2) point-light centres (x, y) px>")
         check_tensor(extra["points"], "points", [preds.shape[0], "P", 2])
         c = self.spec.conventions
-        check(isinstance(c["radius"], int) and c["radius"] >= 1, lambda: f"radius must be an int >= 1, got {c['radius']!r}")
+        check(
+            isinstance(c["radius"], int) and c["radius"] >= 1,
+            lambda: f"radius must be an int >= 1, got {c['radius']!r}",
+        )
         check(0.0 < c["threshold"] < 1.0, lambda: f"threshold must be in (0, 1), got {c['threshold']}")
 
     def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
         c = self.spec.conventions
-        return _aperture_unchecked(preds, target, extra["points"].to(preds.device), c["radius"], c["threshold"])[self._key]
+        return _aperture_unchecked(preds, target, extra["points"].to(preds.device), c["radius"], c["threshold"])[
+            self._key
+        ]
 
 
-_APERTURE_CONV = {"radius": 24, "threshold": 0.5, "signal": "linear-light Rec.709 luminance",
-                  "normalisation": "window minimum -> 0, window maximum -> 1", "points": "(B, P, 2) (x, y) px"}
+_APERTURE_CONV = {
+    "radius": 24,
+    "threshold": 0.5,
+    "signal": "linear-light Rec.709 luminance",
+    "normalisation": "window minimum -> 0, window maximum -> 1",
+    "points": "(B, P, 2) (x, y) px",
+}
 
 
 class ApertureIoU(_Aperture):
-    spec = MetricSpec(name="bokeh.aperture_iou", higher_is_better=True, reference="full", value_range=(0.0, 1.0),
-                      differentiable=False, conventions={**_APERTURE_CONV, "score": "IoU of normalised windows >= threshold"},
-                      inputs=("preds", "target", "points"), description="aperture-shape IoU on point lights")
+    spec = MetricSpec(
+        name="bokeh.aperture_iou",
+        higher_is_better=True,
+        reference="full",
+        value_range=(0.0, 1.0),
+        differentiable=False,
+        conventions={**_APERTURE_CONV, "score": "IoU of normalised windows >= threshold"},
+        inputs=("preds", "target", "points"),
+        description="aperture-shape IoU on point lights",
+    )
     _key = "iou"
 
 
 class ApertureNCC(_Aperture):
-    spec = MetricSpec(name="bokeh.aperture_ncc", higher_is_better=True, reference="full", value_range=(-1.0, 1.0),
-                      differentiable=True, conventions={**_APERTURE_CONV, "score": "zero-mean normalised cross-correlation"},
-                      inputs=("preds", "target", "points"), description="aperture-shape correlation on point lights")
+    spec = MetricSpec(
+        name="bokeh.aperture_ncc",
+        higher_is_better=True,
+        reference="full",
+        value_range=(-1.0, 1.0),
+        differentiable=True,
+        conventions={**_APERTURE_CONV, "score": "zero-mean normalised cross-correlation"},
+        inputs=("preds", "target", "points"),
+        description="aperture-shape correlation on point lights",
+    )
     _key = "ncc"
 
 
 class _LVCorr(RefocusMetric):
     def _check_inputs(self, preds: Any, target: Any = None, **extra: Any) -> None:
         check(target is None, f"{self.spec.name} takes no target: pass preds=images and strengths=...")
-        check("strengths" in extra, lambda: f"{self.spec.name} needs strengths=<(B, N) blur strengths, increasing blur>")
+        check(
+            "strengths" in extra, lambda: f"{self.spec.name} needs strengths=<(B, N) blur strengths, increasing blur>"
+        )
         _check_lvcorr(preds, extra["strengths"], self.spec.conventions["method"])
 
     def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
@@ -398,14 +480,23 @@ class _LVCorr(RefocusMetric):
 
 
 def _lv_spec(method: str) -> MetricSpec:
-    return MetricSpec(name=f"lvcorr.{method}", higher_is_better=True, reference="none", value_range=(-1.0, 1.0),
-                      differentiable=method == "pearson",
-                      conventions={"method": method, "sign": "-corr(strength, LV): +1 = more blur, less detail",
-                                   "laplacian": "4-neighbour [[0,1,0],[1,-4,1],[0,1,0]], valid positions",
-                                   "luma": "0.299 R + 0.587 G + 0.114 B on sRGB",
-                                   "strengths": "increase blur (K or 1/f-number), (B, N), N >= 3",
-                                   "images": "(B, N, 3, H, W) or (N, 3, H, W)"},
-                      inputs=("preds", "strengths"), description=f"Laplacian-variance correlation ({method})")
+    return MetricSpec(
+        name=f"lvcorr.{method}",
+        higher_is_better=True,
+        reference="none",
+        value_range=(-1.0, 1.0),
+        differentiable=method == "pearson",
+        conventions={
+            "method": method,
+            "sign": "-corr(strength, LV): +1 = more blur, less detail",
+            "laplacian": "4-neighbour [[0,1,0],[1,-4,1],[0,1,0]], valid positions",
+            "luma": "0.299 R + 0.587 G + 0.114 B on sRGB",
+            "strengths": "increase blur (K or 1/f-number), (B, N), N >= 3",
+            "images": "(B, N, 3, H, W) or (N, 3, H, W)",
+        },
+        inputs=("preds", "strengths"),
+        description=f"Laplacian-variance correlation ({method})",
+    )
 
 
 class LVCorrPearson(_LVCorr):

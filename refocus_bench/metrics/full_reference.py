@@ -83,8 +83,10 @@ def crop_border(image: torch.Tensor, pixels: int) -> torch.Tensor:
 def _check_conventions(h: int, w: int, color: str, crop: int, min_size: int = 1) -> None:
     check(color in COLOR_SPACES, lambda: f"color must be one of {sorted(COLOR_SPACES)}, got {color!r}")
     check(isinstance(crop, int) and crop >= 0, lambda: f"crop_border must be an int >= 0, got {crop!r}")
-    check(h - 2 * crop >= min_size and w - 2 * crop >= min_size,
-          lambda: f"images of {h}x{w} px with crop_border={crop} leave less than the {min_size}x{min_size} px this metric needs")
+    check(
+        h - 2 * crop >= min_size and w - 2 * crop >= min_size,
+        lambda: f"images of {h}x{w} px with crop_border={crop} leave less than the {min_size}x{min_size} px this metric needs",
+    )
 
 
 def _prepare(preds: torch.Tensor, target: torch.Tensor, color: str, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,25 +96,51 @@ def _prepare(preds: torch.Tensor, target: torch.Tensor, color: str, crop: int) -
 
 
 # -- unchecked implementations (the single source of each score) -----------------------------------
-def _psnr_unchecked(preds: torch.Tensor, target: torch.Tensor, color: str, data_range: float, crop: int) -> torch.Tensor:
+def _psnr_unchecked(
+    preds: torch.Tensor, target: torch.Tensor, color: str, data_range: float, crop: int
+) -> torch.Tensor:
     p, t = _prepare(preds, target, color, crop)
     mse = (p - t).pow(2).mean(dim=(1, 2, 3))
     return 10.0 * torch.log10(data_range**2 / mse)
 
 
-def _ssim_unchecked(preds: torch.Tensor, target: torch.Tensor, color: str, data_range: float, crop: int) -> torch.Tensor:
+def _ssim_unchecked(
+    preds: torch.Tensor, target: torch.Tensor, color: str, data_range: float, crop: int
+) -> torch.Tensor:
     p, t = _prepare(preds, target, color, crop)
-    _, smap = _tm_ssim(p, t, gaussian_kernel=True, sigma=SSIM_WINDOW["gaussian_sigma"], kernel_size=SSIM_WINDOW["kernel_size"],
-                       data_range=data_range, k1=SSIM_WINDOW["k1"], k2=SSIM_WINDOW["k2"], reduction="none", return_full_image=True)
+    _, smap = _tm_ssim(
+        p,
+        t,
+        gaussian_kernel=True,
+        sigma=SSIM_WINDOW["gaussian_sigma"],
+        kernel_size=SSIM_WINDOW["kernel_size"],
+        data_range=data_range,
+        k1=SSIM_WINDOW["k1"],
+        k2=SSIM_WINDOW["k2"],
+        reduction="none",
+        return_full_image=True,
+    )
     r = (SSIM_WINDOW["kernel_size"] - 1) // 2
     return smap[..., r:-r, r:-r].mean(dim=(1, 2, 3))
 
 
-def _ms_ssim_unchecked(preds: torch.Tensor, target: torch.Tensor, color: str, data_range: float, crop: int) -> torch.Tensor:
+def _ms_ssim_unchecked(
+    preds: torch.Tensor, target: torch.Tensor, color: str, data_range: float, crop: int
+) -> torch.Tensor:
     p, t = _prepare(preds, target, color, crop)
-    return _tm_ms_ssim(p, t, gaussian_kernel=True, sigma=SSIM_WINDOW["gaussian_sigma"], kernel_size=SSIM_WINDOW["kernel_size"],
-                       data_range=data_range, k1=SSIM_WINDOW["k1"], k2=SSIM_WINDOW["k2"], betas=MS_SSIM_BETAS,
-                       normalize="relu", reduction="none")
+    return _tm_ms_ssim(
+        p,
+        t,
+        gaussian_kernel=True,
+        sigma=SSIM_WINDOW["gaussian_sigma"],
+        kernel_size=SSIM_WINDOW["kernel_size"],
+        data_range=data_range,
+        k1=SSIM_WINDOW["k1"],
+        k2=SSIM_WINDOW["k2"],
+        betas=MS_SSIM_BETAS,
+        normalize="relu",
+        reduction="none",
+    )
 
 
 def _mae_unchecked(preds: torch.Tensor, target: torch.Tensor, color: str, data_range: float, crop: int) -> torch.Tensor:
@@ -178,34 +206,62 @@ class _FullReference(RefocusMetric):
         return type(self)._impl(preds, target, c["color"], c["data_range"], c["crop_border"])
 
 
-_SSIM_CONV = {**SSIM_WINDOW, "positions": "valid (map cropped by 5 px)", "channels": "per channel, averaged",
-              "implementation": "torchmetrics structural_similarity_index_measure (full map) + valid crop"}
-_MS_CONV = {**SSIM_WINDOW, "betas": MS_SSIM_BETAS, "normalize": "relu", "downsample": "avg_pool 2x2",
-            "implementation": "torchmetrics multiscale_structural_similarity_index_measure"}
+_SSIM_CONV = {
+    **SSIM_WINDOW,
+    "positions": "valid (map cropped by 5 px)",
+    "channels": "per channel, averaged",
+    "implementation": "torchmetrics structural_similarity_index_measure (full map) + valid crop",
+}
+_MS_CONV = {
+    **SSIM_WINDOW,
+    "betas": MS_SSIM_BETAS,
+    "normalize": "relu",
+    "downsample": "avg_pool 2x2",
+    "implementation": "torchmetrics multiscale_structural_similarity_index_measure",
+}
 
 
 class PSNR(_FullReference):
     """PSNR on the three sRGB channels, data range 1, no crop (dB, higher is better)."""
 
-    spec = MetricSpec(name="psnr.rgb", higher_is_better=True, reference="full", value_range=(0.0, math.inf),
-                      differentiable=True, conventions=_conventions("rgb", formula="10 log10(1 / MSE), per sample"),
-                      description="peak signal-to-noise ratio (dB) on sRGB")
+    spec = MetricSpec(
+        name="psnr.rgb",
+        higher_is_better=True,
+        reference="full",
+        value_range=(0.0, math.inf),
+        differentiable=True,
+        conventions=_conventions("rgb", formula="10 log10(1 / MSE), per sample"),
+        description="peak signal-to-noise ratio (dB) on sRGB",
+    )
     _impl = staticmethod(_psnr_unchecked)
 
 
 class PSNRY(PSNR):
     """PSNR on BT.601 luma (studio range), data range 1, no crop."""
 
-    spec = MetricSpec(name="psnr.y", higher_is_better=True, reference="full", value_range=(0.0, math.inf),
-                      differentiable=True, conventions=_conventions("y", formula="10 log10(1 / MSE), per sample"),
-                      description="peak signal-to-noise ratio (dB) on BT.601 Y")
+    spec = MetricSpec(
+        name="psnr.y",
+        higher_is_better=True,
+        reference="full",
+        value_range=(0.0, math.inf),
+        differentiable=True,
+        conventions=_conventions("y", formula="10 log10(1 / MSE), per sample"),
+        description="peak signal-to-noise ratio (dB) on BT.601 Y",
+    )
 
 
 class SSIM(_FullReference):
     """SSIM on sRGB channels (Gaussian 11x11, sigma 1.5, valid positions)."""
 
-    spec = MetricSpec(name="ssim.rgb", higher_is_better=True, reference="full", value_range=(-1.0, 1.0),
-                      differentiable=True, conventions=_conventions("rgb", **_SSIM_CONV), description="structural similarity on sRGB")
+    spec = MetricSpec(
+        name="ssim.rgb",
+        higher_is_better=True,
+        reference="full",
+        value_range=(-1.0, 1.0),
+        differentiable=True,
+        conventions=_conventions("rgb", **_SSIM_CONV),
+        description="structural similarity on sRGB",
+    )
     _impl = staticmethod(_ssim_unchecked)
     _min_size = SSIM_WINDOW["kernel_size"]
 
@@ -213,15 +269,29 @@ class SSIM(_FullReference):
 class SSIMY(SSIM):
     """SSIM on BT.601 luma (Gaussian 11x11, sigma 1.5, valid positions)."""
 
-    spec = MetricSpec(name="ssim.y", higher_is_better=True, reference="full", value_range=(-1.0, 1.0),
-                      differentiable=True, conventions=_conventions("y", **_SSIM_CONV), description="structural similarity on BT.601 Y")
+    spec = MetricSpec(
+        name="ssim.y",
+        higher_is_better=True,
+        reference="full",
+        value_range=(-1.0, 1.0),
+        differentiable=True,
+        conventions=_conventions("y", **_SSIM_CONV),
+        description="structural similarity on BT.601 Y",
+    )
 
 
 class MSSSIM(_FullReference):
     """Multi-scale SSIM on sRGB channels (torchmetrics, five scales)."""
 
-    spec = MetricSpec(name="ms_ssim.rgb", higher_is_better=True, reference="full", value_range=(0.0, 1.0),
-                      differentiable=True, conventions=_conventions("rgb", **_MS_CONV), description="multi-scale structural similarity")
+    spec = MetricSpec(
+        name="ms_ssim.rgb",
+        higher_is_better=True,
+        reference="full",
+        value_range=(0.0, 1.0),
+        differentiable=True,
+        conventions=_conventions("rgb", **_MS_CONV),
+        description="multi-scale structural similarity",
+    )
     _impl = staticmethod(_ms_ssim_unchecked)
     _min_size = _MS_SSIM_MIN
 
@@ -229,8 +299,13 @@ class MSSSIM(_FullReference):
 class MAE(_FullReference):
     """Mean absolute error on sRGB channels (lower is better)."""
 
-    spec = MetricSpec(name="mae.rgb", higher_is_better=False, reference="full", value_range=(0.0, 1.0),
-                      differentiable=True, conventions=_conventions("rgb", formula="mean |preds - target|"),
-                      description="mean absolute error on sRGB")
+    spec = MetricSpec(
+        name="mae.rgb",
+        higher_is_better=False,
+        reference="full",
+        value_range=(0.0, 1.0),
+        differentiable=True,
+        conventions=_conventions("rgb", formula="mean |preds - target|"),
+        description="mean absolute error on sRGB",
+    )
     _impl = staticmethod(_mae_unchecked)
-

@@ -46,8 +46,18 @@ from ..errors import MissingFileError, check
 from .base import MetricSpec, RefocusMetric
 from .weights import weights_dir
 
-__all__ = ["ViTConfig", "VisionTransformer", "NRModel", "CLIPModelIQA", "MUSIQModel", "MANIQAModel",
-           "CLIPIQA", "CLIPImageSimilarity", "MUSIQ", "MANIQA"]
+__all__ = [
+    "ViTConfig",
+    "VisionTransformer",
+    "NRModel",
+    "CLIPModelIQA",
+    "MUSIQModel",
+    "MANIQAModel",
+    "CLIPIQA",
+    "CLIPImageSimilarity",
+    "MUSIQ",
+    "MANIQA",
+]
 
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -154,12 +164,17 @@ class NRModel(nn.Module):
 
         folder = Path(folder)
         for name in ("config.json", "model.safetensors"):
-            check((folder / name).is_file(),
-                  lambda name=name: f"{cls.kind} weights not found: expected {folder / name} (config.json + model.safetensors; "
-                  "these weights are not fetched automatically: convert them and put them there, or pass weights_dir=...)",
-                  exc=MissingFileError)
+            check(
+                (folder / name).is_file(),
+                lambda name=name: f"{cls.kind} weights not found: expected {folder / name} (config.json + model.safetensors; "
+                "these weights are not fetched automatically: convert them and put them there, or pass weights_dir=...)",
+                exc=MissingFileError,
+            )
         raw = json.loads((folder / "config.json").read_text())
-        check(raw.pop("kind", cls.kind) == cls.kind, lambda: f"{folder / 'config.json'} describes another model than {cls.kind}")
+        check(
+            raw.pop("kind", cls.kind) == cls.kind,
+            lambda: f"{folder / 'config.json'} describes another model than {cls.kind}",
+        )
         model = cls(ViTConfig(**raw))
         model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
         return model.eval().requires_grad_(False)
@@ -220,7 +235,9 @@ class MUSIQModel(NRModel):
             r = s / max(h, w)
             size = (max(p, round(h * r) // p * p), max(p, round(w * r) // p * p))
             inputs.append(F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True))
-        tokens = torch.cat([self.cls_token.expand(x.shape[0], -1, -1)] + [self._patches(t, i) for i, t in enumerate(inputs)], dim=1)
+        tokens = torch.cat(
+            [self.cls_token.expand(x.shape[0], -1, -1)] + [self._patches(t, i) for i, t in enumerate(inputs)], dim=1
+        )
         out, _ = self.encoder(tokens)
         return self.head(self.norm(out[:, 0])).squeeze(-1)
 
@@ -239,13 +256,17 @@ class MANIQAModel(NRModel):
         self.tab_qkv = nn.Linear(c, 3 * c)
         self.reduce = nn.Linear(c, cfg.width)
         self.score_head = nn.Sequential(nn.Linear(cfg.width, cfg.width), nn.ReLU(), nn.Linear(cfg.width, 1), nn.ReLU())
-        self.weight_head = nn.Sequential(nn.Linear(cfg.width, cfg.width), nn.ReLU(), nn.Linear(cfg.width, 1), nn.Sigmoid())
+        self.weight_head = nn.Sequential(
+            nn.Linear(cfg.width, cfg.width), nn.ReLU(), nn.Linear(cfg.width, 1), nn.Sigmoid()
+        )
 
     def quality(self, images: torch.Tensor) -> torch.Tensor:
         _, kept = self.vit.tokens(_resize_norm(images, self.cfg.image_size, IMAGENET_MEAN, IMAGENET_STD), self.layers)
         f = torch.cat([k[:, 1:] for k in kept], dim=-1)  # (B, N, C): patch tokens of the chosen layers
         q, k, v = self.tab_qkv(self.tab_norm(f)).chunk(3, dim=-1)
-        attn = (F.normalize(q, dim=1).transpose(1, 2) @ F.normalize(k, dim=1)).softmax(dim=-1)  # (B, C, C): channel attention
+        attn = (F.normalize(q, dim=1).transpose(1, 2) @ F.normalize(k, dim=1)).softmax(
+            dim=-1
+        )  # (B, C, C): channel attention
         f = f + (attn @ v.transpose(1, 2)).transpose(1, 2)
         f = self.reduce(f)
         s, w = self.score_head(f).squeeze(-1), self.weight_head(f).squeeze(-1)
@@ -271,8 +292,10 @@ class _Adapter(RefocusMetric):
 
     def _check_extra(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> None:
         super()._check_extra(preds, target, **extra)
-        check(min(preds.shape[-2:]) >= self._min_size,
-              lambda: f"{self.spec.name} needs images of at least {self._min_size} px, got {tuple(preds.shape[-2:])}")
+        check(
+            min(preds.shape[-2:]) >= self._min_size,
+            lambda: f"{self.spec.name} needs images of at least {self._min_size} px, got {tuple(preds.shape[-2:])}",
+        )
 
     def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
         model = self._model(preds.device)
@@ -293,24 +316,45 @@ def _default_dir(name: str) -> Path:
 
 
 def _nr_spec(name: str, ref: str, rng: tuple[float, float], higher: bool, description: str, **conv: Any) -> MetricSpec:
-    return MetricSpec(name=name, higher_is_better=higher, reference=ref, value_range=rng, differentiable=True,
-                      conventions={"weights": f"local: $REFOCUS_BENCH_HOME/weights/metrics/{name}/", **conv},
-                      inputs=("preds", "target") if ref == "full" else ("preds",),
-                      description=description)
+    return MetricSpec(
+        name=name,
+        higher_is_better=higher,
+        reference=ref,
+        value_range=rng,
+        differentiable=True,
+        conventions={"weights": f"local: $REFOCUS_BENCH_HOME/weights/metrics/{name}/", **conv},
+        inputs=("preds", "target") if ref == "full" else ("preds",),
+        description=description,
+    )
 
 
 class CLIPIQA(_Adapter):
     """CLIP-IQA: probability of "Good photo." against "Bad photo." (no reference)."""
 
-    spec = _nr_spec("clipiqa.vit", "none", (0.0, 1.0), True, "CLIP-IQA antonym-prompt quality (local weights)", prompts=("Good photo.", "Bad photo."),
-                    preprocess="bicubic resize to image_size, CLIP mean/std", logit_scale="from weights (CLIP: 100)")
+    spec = _nr_spec(
+        "clipiqa.vit",
+        "none",
+        (0.0, 1.0),
+        True,
+        "CLIP-IQA antonym-prompt quality (local weights)",
+        prompts=("Good photo.", "Bad photo."),
+        preprocess="bicubic resize to image_size, CLIP mean/std",
+        logit_scale="from weights (CLIP: 100)",
+    )
     _model_cls = CLIPModelIQA
 
 
 class CLIPImageSimilarity(_Adapter):
     """CLIP-I: cosine similarity of CLIP image embeddings of preds and target."""
 
-    spec = _nr_spec("clip_i.vit", "full", (-1.0, 1.0), True, "CLIP image-embedding cosine similarity (local weights)", preprocess="bicubic resize to image_size, CLIP mean/std")
+    spec = _nr_spec(
+        "clip_i.vit",
+        "full",
+        (-1.0, 1.0),
+        True,
+        "CLIP image-embedding cosine similarity (local weights)",
+        preprocess="bicubic resize to image_size, CLIP mean/std",
+    )
     _model_cls = CLIPModelIQA
 
     def _run_model(self, model: Any, preds: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
@@ -322,9 +366,17 @@ class CLIPImageSimilarity(_Adapter):
 class MUSIQ(_Adapter):
     """MUSIQ: multi-scale image quality transformer (no reference; MOS units of its training set)."""
 
-    spec = _nr_spec("musiq.vit", "none", (0.0, 100.0), True, "MUSIQ multi-scale quality transformer (local weights)", scales="from config (paper: 224, 384 + native)",
-                    hash_grid="from config (paper: 10)", preprocess="ImageNet mean/std, native + resized scales",
-                    score_scale="KonIQ-10k MOS [0, 100] for the KonIQ model")
+    spec = _nr_spec(
+        "musiq.vit",
+        "none",
+        (0.0, 100.0),
+        True,
+        "MUSIQ multi-scale quality transformer (local weights)",
+        scales="from config (paper: 224, 384 + native)",
+        hash_grid="from config (paper: 10)",
+        preprocess="ImageNet mean/std, native + resized scales",
+        score_scale="KonIQ-10k MOS [0, 100] for the KonIQ model",
+    )
     _model_cls = MUSIQModel
     _min_size = 32
 
@@ -332,7 +384,14 @@ class MUSIQ(_Adapter):
 class MANIQA(_Adapter):
     """MANIQA-style: multi-layer ViT features, transposed attention, weighted per-patch scores (no reference)."""
 
-    spec = _nr_spec("maniqa.vit", "none", (0.0, 1.0), True, "MANIQA-style attention quality head (local weights)", layers="from config (paper: 6-9 of ViT-B/8)",
-                    preprocess="bicubic resize to image_size, ImageNet mean/std", score_scale="PIPAL-normalised MOS [0, 1]")
+    spec = _nr_spec(
+        "maniqa.vit",
+        "none",
+        (0.0, 1.0),
+        True,
+        "MANIQA-style attention quality head (local weights)",
+        layers="from config (paper: 6-9 of ViT-B/8)",
+        preprocess="bicubic resize to image_size, ImageNet mean/std",
+        score_scale="PIPAL-normalised MOS [0, 1]",
+    )
     _model_cls = MANIQAModel
-

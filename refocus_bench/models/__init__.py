@@ -81,7 +81,12 @@ def cards_markdown(pattern: str = "*") -> str:
     lines = ["| model | tasks | summary | licence | weights (sha256) | paper |", "|---|---|---|---|---|---|"]
     for name in list_models(pattern):
         c = model_card(name)
-        weights = "; ".join(f"`{w.filename}` ({w.sha256[:12] + '...' if w.sha256 else 'no published hash'})" for w in c.weights) or "none"
+        weights = (
+            "; ".join(
+                f"`{w.filename}` ({w.sha256[:12] + '...' if w.sha256 else 'no published hash'})" for w in c.weights
+            )
+            or "none"
+        )
         cells = [f"`{name}`", ", ".join(c.tasks), c.summary, c.licence, weights, c.paper or "-"]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -95,7 +100,10 @@ def create_model(name: str, **kwargs: Any) -> RefocusModel:
         MissingFileError: the model's weights are not on disk (the message says where to put them).
     """
     model = MODELS.create(name, **kwargs)
-    check(isinstance(model, RefocusModel), lambda: f"model {name!r} must derive from RefocusModel, got {type(model).__name__}")
+    check(
+        isinstance(model, RefocusModel),
+        lambda: f"model {name!r} must derive from RefocusModel, got {type(model).__name__}",
+    )
     model.registry_name = name
     return model.eval()
 
@@ -112,7 +120,12 @@ def save_model(model: RefocusModel, directory: str | os.PathLike[str]) -> Path:
     tensors = model.state_to_save()
     with atomic_path(d / MODEL_WEIGHTS) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
-    record = {"name": model.name, "config": model.config(), "card": model.card.as_dict(), "toolkit_version": __version__}
+    record = {
+        "name": model.name,
+        "config": model.config(),
+        "card": model.card.as_dict(),
+        "toolkit_version": __version__,
+    }
     json.dumps(record)  # fail before writing when the config is not JSON-serialisable
     atomic_write_json(d / MODEL_JSON, record)
     return d
@@ -131,4 +144,3 @@ def load_model(directory: str | os.PathLike[str]) -> RefocusModel:
     tensors = load_file(str(weights)) if weights.is_file() else {}
     model.load_saved_state(tensors)
     return model.eval()
-

@@ -79,8 +79,10 @@ class WeightsFile:
 
     def __post_init__(self) -> None:
         check(self.location in LOCATIONS, lambda: f"location must be one of {sorted(LOCATIONS)}, got {self.location!r}")
-        check(self.sha256 is None or (len(self.sha256) == 64 and all(c in "0123456789abcdef" for c in self.sha256)),
-              lambda: f"sha256 must be 64 lowercase hex digits or None, got {self.sha256!r}")
+        check(
+            self.sha256 is None or (len(self.sha256) == 64 and all(c in "0123456789abcdef" for c in self.sha256)),
+            lambda: f"sha256 must be 64 lowercase hex digits or None, got {self.sha256!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,9 @@ class BokehRequest:
 
     def select(self, i: int) -> BokehRequest:
         """The request of sample ``i`` as a batch of one."""
-        return BokehRequest(self.depth_m[i : i + 1], self.focus_distance_m[i : i + 1], self.k_px_m[i : i + 1], self.aperture)
+        return BokehRequest(
+            self.depth_m[i : i + 1], self.focus_distance_m[i : i + 1], self.k_px_m[i : i + 1], self.aperture
+        )
 
 
 def make_bokeh_request(
@@ -168,20 +172,37 @@ def make_bokeh_request(
     b, h, w = sizes["B"], sizes["H"], sizes["W"]
     check(depth_m is not None, "depth_m is required: (B, 1, H, W) metres (estimate it with refocus_bench.models.depth)")
     check_tensor(depth_m, "depth_m", [b, 1, h, w], allow_inf=True)
-    check(bool((depth_m > 0).all()), lambda: f"depth_m must be > 0 m (inf allowed for sky), got minimum {float(depth_m.min()):g}")
-    check((k_px_m is None) != (lens is None), "give the blur strength as exactly one of k_px_m (pixel-metres) or lens=ThinLens(...)")
+    check(
+        bool((depth_m > 0).all()),
+        lambda: f"depth_m must be > 0 m (inf allowed for sky), got minimum {float(depth_m.min()):g}",
+    )
+    check(
+        (k_px_m is None) != (lens is None),
+        "give the blur strength as exactly one of k_px_m (pixel-metres) or lens=ThinLens(...)",
+    )
     dev, dt = image.device, torch.float64
     if lens is not None:
         check(isinstance(lens, ThinLens), lambda: f"lens must be a ThinLens, got {type(lens).__name__}")
-        check(focus_distance_m is None, "with lens=..., the focus distance is lens.focus_distance_m; do not pass focus_distance_m")
+        check(
+            focus_distance_m is None,
+            "with lens=..., the focus distance is lens.focus_distance_m; do not pass focus_distance_m",
+        )
         k = as_batch_param(lens.k_px_m(w), "lens K", b, dev, dt)
         s = as_batch_param(lens.focus_distance_m, "lens.focus_distance_m", b, dev, dt)
     else:
-        check(focus_distance_m is not None, "k_px_m needs focus_distance_m (metres), e.g. from refocus_bench.models.focus")
+        check(
+            focus_distance_m is not None, "k_px_m needs focus_distance_m (metres), e.g. from refocus_bench.models.focus"
+        )
         k = as_batch_param(k_px_m, "k_px_m", b, dev, dt)
         s = as_batch_param(focus_distance_m, "focus_distance_m", b, dev, dt)
-        check(bool(torch.isfinite(k).all() and (k >= 0).all()), lambda: f"k_px_m must be finite and >= 0 px*m, got {k.tolist()}")
-        check(bool(torch.isfinite(s).all() and (s > 0).all()), lambda: f"focus_distance_m must be finite and > 0 m, got {s.tolist()}")
+        check(
+            bool(torch.isfinite(k).all() and (k >= 0).all()),
+            lambda: f"k_px_m must be finite and >= 0 px*m, got {k.tolist()}",
+        )
+        check(
+            bool(torch.isfinite(s).all() and (s > 0).all()),
+            lambda: f"focus_distance_m must be finite and > 0 m, got {s.tolist()}",
+        )
     return BokehRequest(depth_m, s, k, make_aperture(aperture))
 
 
@@ -246,7 +267,10 @@ class RefocusModel(nn.Module):
         self.load_state_dict(tensors, strict=True)
 
     def _require(self, task: str) -> None:
-        check(task in self.tasks, lambda: f"model {self.name!r} does not support task {task!r}; it supports {list(self.tasks)}")
+        check(
+            task in self.tasks,
+            lambda: f"model {self.name!r} does not support task {task!r}; it supports {list(self.tasks)}",
+        )
 
     # -- public, checked entry points --------------------------------------------------------------
     @torch.no_grad()
@@ -263,24 +287,43 @@ class RefocusModel(nn.Module):
         return self._finish(self._deblur(image, coc_px), image)
 
     @torch.no_grad()
-    def bokeh(self, image: torch.Tensor, depth_m: torch.Tensor, *, focus_distance_m: float | torch.Tensor | None = None,
-              k_px_m: float | torch.Tensor | None = None, lens: ThinLens | None = None,
-              aperture: str | Aperture | torch.Tensor = "disk") -> torch.Tensor:
+    def bokeh(
+        self,
+        image: torch.Tensor,
+        depth_m: torch.Tensor,
+        *,
+        focus_distance_m: float | torch.Tensor | None = None,
+        k_px_m: float | torch.Tensor | None = None,
+        lens: ThinLens | None = None,
+        aperture: str | Aperture | torch.Tensor = "disk",
+    ) -> torch.Tensor:
         """Render defocus blur on an all-in-focus sRGB image; see :func:`make_bokeh_request`."""
         self._require("bokeh")
-        req = make_bokeh_request(image, depth_m, focus_distance_m=focus_distance_m, k_px_m=k_px_m, lens=lens, aperture=aperture)
+        req = make_bokeh_request(
+            image, depth_m, focus_distance_m=focus_distance_m, k_px_m=k_px_m, lens=lens, aperture=aperture
+        )
         return self._finish(self._bokeh(image, req), image)
 
     @torch.no_grad()
-    def refocus(self, image: torch.Tensor, depth_m: torch.Tensor, *, focus_distance_m: float | torch.Tensor | None = None,
-                k_px_m: float | torch.Tensor | None = None, lens: ThinLens | None = None,
-                aperture: str | Aperture | torch.Tensor = "disk", input_coc_px: torch.Tensor | None = None) -> torch.Tensor:
+    def refocus(
+        self,
+        image: torch.Tensor,
+        depth_m: torch.Tensor,
+        *,
+        focus_distance_m: float | torch.Tensor | None = None,
+        k_px_m: float | torch.Tensor | None = None,
+        lens: ThinLens | None = None,
+        aperture: str | Aperture | torch.Tensor = "disk",
+        input_coc_px: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Re-render a defocused sRGB image with a new focus plane, blur strength and aperture.
 
         ``input_coc_px`` (B, 1, H, W) is an optional oracle of the input's own signed CoC (px).
         """
         self._require("refocus")
-        req = make_bokeh_request(image, depth_m, focus_distance_m=focus_distance_m, k_px_m=k_px_m, lens=lens, aperture=aperture)
+        req = make_bokeh_request(
+            image, depth_m, focus_distance_m=focus_distance_m, k_px_m=k_px_m, lens=lens, aperture=aperture
+        )
         if input_coc_px is not None:
             check_tensor(input_coc_px, "input_coc_px", [image.shape[0], 1, *image.shape[-2:]])
         return self._finish(self._refocus(image, req, input_coc_px), image)
@@ -303,7 +346,9 @@ class RefocusModel(nn.Module):
 
     @staticmethod
     def _finish(out: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        check(out.shape == image.shape, lambda: f"model returned shape {tuple(out.shape)} for input {tuple(image.shape)}")
+        check(
+            out.shape == image.shape, lambda: f"model returned shape {tuple(out.shape)} for input {tuple(image.shape)}"
+        )
         return out.to(image.dtype).clamp(0.0, 1.0)
 
     def extra_repr(self) -> str:

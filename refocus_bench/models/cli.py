@@ -57,36 +57,58 @@ def _read_mask(path: str, size: tuple[int, int]) -> torch.Tensor:
     from ..io import read_image
 
     m = read_image(path, name="--focus-mask")[:, :1]
-    check(tuple(m.shape[-2:]) == size, lambda: f"--focus-mask has size {tuple(m.shape[-2:])} but IMAGE has {size}; they must match")
+    check(
+        tuple(m.shape[-2:]) == size,
+        lambda: f"--focus-mask has size {tuple(m.shape[-2:])} but IMAGE has {size}; they must match",
+    )
     return (m > 0.5).float()
 
 
 def _pick_task(model, requested: str) -> str:
     if requested != "auto":
-        check(requested in model.tasks, lambda: f"model {model.name!r} does not support --task {requested}; it supports {list(model.tasks)}")
+        check(
+            requested in model.tasks,
+            lambda: f"model {model.name!r} does not support --task {requested}; it supports {list(model.tasks)}",
+        )
         return requested
     return "refocus" if "refocus" in model.tasks else model.tasks[0]
 
 
 def _run_refocus(args: argparse.Namespace) -> int:
-    from ..io import read_image, write_image, write_depth
+    from ..io import read_image, write_depth, write_image
     from ..optics import ThinLens
     from . import create_model
     from .depth import create_depth_estimator
     from .focus import select_focus
 
     suffix = Path(args.output).suffix.lower()
-    check(suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"), lambda: f"-o must end in .png, .jpg or .tif, got {args.output!r}")
+    check(
+        suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
+        lambda: f"-o must end in .png, .jpg or .tif, got {args.output!r}",
+    )
     model = create_model(args.model, **parse_kv(args.model_arg, "--model-arg"))
     task = _pick_task(model, args.task)
     image = read_image(args.image)
     h, w = image.shape[-2:]
-    focus_opts = {"--focus-point": args.focus_point, "--focus-mask": args.focus_mask, "--focus-text": args.focus_text,
-                  "--focus-distance": args.focus_distance}
+    focus_opts = {
+        "--focus-point": args.focus_point,
+        "--focus-mask": args.focus_mask,
+        "--focus-text": args.focus_text,
+        "--focus-distance": args.focus_distance,
+    }
     check(args.grounder is None or args.focus_text is not None, "--grounder is only used with --focus-text")
     if task == "deblur":
-        used = [k for k, v in {**focus_opts, "--k": args.k, "--f-number": args.f_number, "--depth": args.depth,
-                                "--depth-model": args.depth_model}.items() if v is not None]
+        used = [
+            k
+            for k, v in {
+                **focus_opts,
+                "--k": args.k,
+                "--f-number": args.f_number,
+                "--depth": args.depth,
+                "--depth-model": args.depth_model,
+            }.items()
+            if v is not None
+        ]
         check(not used, lambda: f"{', '.join(used)} not used by --task deblur (it only removes blur)")
         with torch.no_grad():
             out = model.deblur(image)
@@ -94,7 +116,10 @@ def _run_refocus(args: argparse.Namespace) -> int:
         print(f"wrote {args.output} ({args.model}, deblur)")
         return 0
 
-    check((args.depth is None) != (args.depth_model is None), "give the scene depth as exactly one of --depth FILE or --depth-model NAME")
+    check(
+        (args.depth is None) != (args.depth_model is None),
+        "give the scene depth as exactly one of --depth FILE or --depth-model NAME",
+    )
     if args.depth is not None:
         estimator = create_depth_estimator("user", depth=args.depth, png_scale_m=args.png_depth_scale)
     else:
@@ -106,7 +131,10 @@ def _run_refocus(args: argparse.Namespace) -> int:
     if args.save_depth:
         write_depth(args.save_depth, depth)
 
-    check((args.k is None) != (args.f_number is None), "give the blur strength as exactly one of --k (pixel-metres) or --f-number")
+    check(
+        (args.k is None) != (args.f_number is None),
+        "give the blur strength as exactly one of --k (pixel-metres) or --f-number",
+    )
     if all(v is None for v in focus_opts.values()):
         point = (w // 2, h // 2)
         print(f"no focus option given: focusing on the image centre {point[0]},{point[1]}")
@@ -116,8 +144,10 @@ def _run_refocus(args: argparse.Namespace) -> int:
             depth,
             point=_parse_point(args.focus_point) if args.focus_point else None,
             mask=_read_mask(args.focus_mask, (h, w)) if args.focus_mask else None,
-            text=args.focus_text, image=image if args.focus_text else None,
-            grounder=args.grounder and _grounder(args), distance_m=args.focus_distance,
+            text=args.focus_text,
+            image=image if args.focus_text else None,
+            grounder=args.grounder and _grounder(args),
+            distance_m=args.focus_distance,
         )
     if args.k is not None:
         check(args.k >= 0, lambda: f"--k must be >= 0 pixel-metres, got {args.k}")
@@ -152,12 +182,20 @@ def _run_list(args: argparse.Namespace) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from ..simulators.render.apertures import list_apertures
 
-    p = subparsers.add_parser("refocus", help="deblur, add bokeh or refocus one image with a registered model",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "refocus",
+        help="deblur, add bokeh or refocus one image with a registered model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("image", help="sRGB image (PNG/JPEG/TIFF)")
     p.add_argument("--model", required=True, help="registered model name (see 'refocus-bench models list')")
-    p.add_argument("--model-arg", action="append", metavar="KEY=VALUE", help="model constructor argument (JSON value), repeatable")
-    p.add_argument("--task", default="auto", choices=("auto", "refocus", "bokeh", "deblur"), help="task to run (default: auto)")
+    p.add_argument(
+        "--model-arg", action="append", metavar="KEY=VALUE", help="model constructor argument (JSON value), repeatable"
+    )
+    p.add_argument(
+        "--task", default="auto", choices=("auto", "refocus", "bokeh", "deblur"), help="task to run (default: auto)"
+    )
     p.add_argument("--depth", help="depth map: .npy / .exr metres, or 16-bit .png millimetres")
     p.add_argument("--png-depth-scale", type=float, default=1e-3, help="metres per code value of a PNG depth map")
     p.add_argument("--depth-model", help="depth estimator name instead of --depth (e.g. depth_pro, depth_anything)")
@@ -175,8 +213,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     blur.add_argument("--k", type=float, help="blur gain K in pixel-metres (0 = all in focus)")
     blur.add_argument("--f-number", type=float, help="f-number N (with --focal-length and --sensor-width)")
     p.add_argument("--focal-length", type=float, default=50.0, help="focal length in mm (default 50)")
-    p.add_argument("--sensor-width", type=float, default=36.0, help="sensor width in mm spanned by the image width (default 36)")
-    p.add_argument("--aperture", default="disk", help=f"aperture: one of {', '.join(list_apertures())}, or a mask image path")
+    p.add_argument(
+        "--sensor-width", type=float, default=36.0, help="sensor width in mm spanned by the image width (default 36)"
+    )
+    p.add_argument(
+        "--aperture", default="disk", help=f"aperture: one of {', '.join(list_apertures())}, or a mask image path"
+    )
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="output bit depth")
     p.add_argument("-o", "--output", required=True, help="output image path")
     p.set_defaults(func=_run_refocus)

@@ -131,7 +131,10 @@ class UserDepth(DepthEstimator):
     def _estimate(self, image: torch.Tensor) -> torch.Tensor:
         b, _, h, w = image.shape
         d = self.depth
-        check(d.shape[-2:] == (h, w), lambda: f"user depth has size {tuple(d.shape[-2:])} but the image is {(h, w)}; they must match")
+        check(
+            d.shape[-2:] == (h, w),
+            lambda: f"user depth has size {tuple(d.shape[-2:])} but the image is {(h, w)}; they must match",
+        )
         check(d.shape[0] in (1, b), lambda: f"user depth has batch {d.shape[0]}, the image {b}")
         return d.expand(b, 1, h, w).to(image.device)
 
@@ -157,7 +160,9 @@ class _HFDepth(DepthEstimator):
         if model is None:
             import transformers
 
-            model = load_hf_folder(getattr(transformers, self.hf_class), weights, self.card.weights_folder, self.card.name)
+            model = load_hf_folder(
+                getattr(transformers, self.hf_class), weights, self.card.weights_folder, self.card.name
+            )
         self.net = model.eval()
 
 
@@ -171,13 +176,20 @@ class DepthProAdapter(_HFDepth):
             field-of-view head must be present.
     """
 
-    card = DepthCard("depth_pro", "Depth Pro metric monocular depth (transformers)", "metric",
-                     "https://huggingface.co/apple/DepthPro-hf", "Apple Machine Learning Research Model License",
-                     "A. Bochkovskii et al., Depth Pro: Sharp Monocular Metric Depth in Less Than a Second, ICLR 2025",
-                     "DepthPro-hf")
+    card = DepthCard(
+        "depth_pro",
+        "Depth Pro metric monocular depth (transformers)",
+        "metric",
+        "https://huggingface.co/apple/DepthPro-hf",
+        "Apple Machine Learning Research Model License",
+        "A. Bochkovskii et al., Depth Pro: Sharp Monocular Metric Depth in Less Than a Second, ICLR 2025",
+        "DepthPro-hf",
+    )
     hf_class = "DepthProForDepthEstimation"
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, model: nn.Module | None = None, f_px: float | None = None) -> None:
+    def __init__(
+        self, weights: str | os.PathLike[str] | None = None, model: nn.Module | None = None, f_px: float | None = None
+    ) -> None:
         super().__init__(weights, model)
         check(f_px is None or f_px > 0, lambda: f"f_px must be > 0 pixels, got {f_px}")
         self.f_px = f_px
@@ -188,25 +200,47 @@ class DepthProAdapter(_HFDepth):
     def dummy_kwargs(cls) -> dict[str, Any]:
         from transformers import DepthProConfig, DepthProForDepthEstimation
 
-        sub = {"model_type": "dinov2", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-               "intermediate_size": 37, "patch_size": 8, "image_size": 32}
-        cfg = DepthProConfig(patch_size=32, fusion_hidden_size=16, intermediate_hook_ids=[1, 0], intermediate_feature_dims=[16, 16],
-                             scaled_images_ratios=[0.5, 1], scaled_images_overlap_ratios=[0.0, 0.5], scaled_images_feature_dims=[32, 16],
-                             use_fov_model=True, num_fov_head_layers=1,
-                             image_model_config=dict(sub), patch_model_config=dict(sub), fov_model_config=dict(sub))
+        sub = {
+            "model_type": "dinov2",
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 37,
+            "patch_size": 8,
+            "image_size": 32,
+        }
+        cfg = DepthProConfig(
+            patch_size=32,
+            fusion_hidden_size=16,
+            intermediate_hook_ids=[1, 0],
+            intermediate_feature_dims=[16, 16],
+            scaled_images_ratios=[0.5, 1],
+            scaled_images_overlap_ratios=[0.0, 0.5],
+            scaled_images_feature_dims=[32, 16],
+            use_fov_model=True,
+            num_fov_head_layers=1,
+            image_model_config=dict(sub),
+            patch_model_config=dict(sub),
+            fov_model_config=dict(sub),
+        )
         torch.manual_seed(0)
         return {"model": DepthProForDepthEstimation(cfg)}
 
     def _estimate(self, image: torch.Tensor) -> torch.Tensor:
         b, _, h, w = image.shape
-        x = F.interpolate((image.float() - 0.5) / 0.5, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False)
+        x = F.interpolate(
+            (image.float() - 0.5) / 0.5, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False
+        )
         out = self.net(pixel_values=x)
         inv = F.interpolate(out.predicted_depth[:, None], size=(h, w), mode="bilinear", align_corners=False)
         if self.f_px is not None:
             f = torch.full((b,), float(self.f_px), device=image.device)
         else:
             fov = getattr(out, "field_of_view", None)
-            check(fov is not None, "depth_pro needs f_px (focal length in pixels, e.g. from EXIF) or a checkpoint with the FOV head")
+            check(
+                fov is not None,
+                "depth_pro needs f_px (focal length in pixels, e.g. from EXIF) or a checkpoint with the FOV head",
+            )
             f = 0.5 * w / torch.tan(0.5 * torch.deg2rad(fov.reshape(b).float()))
         return 1.0 / (inv * w / f[:, None, None, None]).clamp(1e-4, 1e4)
 
@@ -222,13 +256,25 @@ class DepthAnythingAdapter(_HFDepth):
             disparity in each image (inverse depth is interpolated linearly between them).
     """
 
-    card = DepthCard("depth_anything", "Depth Anything monocular depth (transformers); relative or metric", "relative or metric",
-                     "https://huggingface.co/depth-anything", "Apache-2.0 (Small) / CC-BY-NC-4.0 (Base, Large)",
-                     "L. Yang et al., Depth Anything V2, NeurIPS 2024", "Depth-Anything-V2-Small-hf")
+    card = DepthCard(
+        "depth_anything",
+        "Depth Anything monocular depth (transformers); relative or metric",
+        "relative or metric",
+        "https://huggingface.co/depth-anything",
+        "Apache-2.0 (Small) / CC-BY-NC-4.0 (Base, Large)",
+        "L. Yang et al., Depth Anything V2, NeurIPS 2024",
+        "Depth-Anything-V2-Small-hf",
+    )
     hf_class = "DepthAnythingForDepthEstimation"
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, model: nn.Module | None = None, input_size: int = 518,
-                 near_m: float = 1.0, far_m: float = 100.0) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        model: nn.Module | None = None,
+        input_size: int = 518,
+        near_m: float = 1.0,
+        far_m: float = 100.0,
+    ) -> None:
         super().__init__(weights, model)
         check(0 < near_m < far_m, lambda: f"need 0 < near_m < far_m (far_m may be inf), got {near_m}, {far_m}")
         self.input_size, self.near_m, self.far_m = int(input_size), float(near_m), float(far_m)
@@ -239,21 +285,40 @@ class DepthAnythingAdapter(_HFDepth):
     def dummy_kwargs(cls) -> dict[str, Any]:
         from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
 
-        bb = Dinov2Config(image_size=28, patch_size=14, hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-                          intermediate_size=37, out_features=["stage1", "stage2", "stage3", "stage4"], reshape_hidden_states=False)
-        cfg = DepthAnythingConfig(backbone_config=bb, reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32],
-                                  fusion_hidden_size=16, head_hidden_size=8, patch_size=14)
+        bb = Dinov2Config(
+            image_size=28,
+            patch_size=14,
+            hidden_size=32,
+            num_hidden_layers=4,
+            num_attention_heads=2,
+            intermediate_size=37,
+            out_features=["stage1", "stage2", "stage3", "stage4"],
+            reshape_hidden_states=False,
+        )
+        cfg = DepthAnythingConfig(
+            backbone_config=bb,
+            reassemble_hidden_size=32,
+            neck_hidden_sizes=[8, 16, 32, 32],
+            fusion_hidden_size=16,
+            head_hidden_size=8,
+            patch_size=14,
+        )
         torch.manual_seed(0)
         return {"model": DepthAnythingForDepthEstimation(cfg), "input_size": 56}
 
     def _estimate(self, image: torch.Tensor) -> torch.Tensor:
         b, _, h, w = image.shape
         s = self.input_size / min(h, w)
-        size = (max(self.patch, round(h * s / self.patch) * self.patch), max(self.patch, round(w * s / self.patch) * self.patch))
+        size = (
+            max(self.patch, round(h * s / self.patch) * self.patch),
+            max(self.patch, round(w * s / self.patch) * self.patch),
+        )
         mean = torch.tensor([0.485, 0.456, 0.406], device=image.device)[:, None, None]
         std = torch.tensor([0.229, 0.224, 0.225], device=image.device)[:, None, None]
         x = F.interpolate((image.float() - mean) / std, size=size, mode="bicubic", align_corners=False)
-        pred = F.interpolate(self.net(pixel_values=x).predicted_depth[:, None], size=(h, w), mode="bilinear", align_corners=False)
+        pred = F.interpolate(
+            self.net(pixel_values=x).predicted_depth[:, None], size=(h, w), mode="bilinear", align_corners=False
+        )
         if self.metric:
             return pred.clamp(min=1e-3)
         lo = pred.amin(dim=(-2, -1), keepdim=True)

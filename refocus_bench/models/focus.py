@@ -41,8 +41,11 @@ __all__ = [
 ]
 
 GROUNDERS = Registry("grounder", "refocus_bench.grounders")
-GROUNDERS.register("owlv2", "refocus_bench.models.grounding:OwlV2Grounder",
-                   description="OWLv2 open-vocabulary detector (transformers, local weights) -> box mask")
+GROUNDERS.register(
+    "owlv2",
+    "refocus_bench.models.grounding:OwlV2Grounder",
+    description="OWLv2 open-vocabulary detector (transformers, local weights) -> box mask",
+)
 
 
 @runtime_checkable
@@ -70,8 +73,11 @@ def disparity(depth_m: torch.Tensor) -> torch.Tensor:
 
 def _to_focus(median_disp: torch.Tensor, what: str) -> torch.Tensor:
     bad = [i for i, v in enumerate(median_disp.tolist()) if not (math.isfinite(v) and v > 0)]
-    check(not bad, lambda: f"{what} falls on pixels without finite depth (sky / infinity) in sample(s) {bad}; "
-          "choose another point or mask, or give the focus distance in metres")
+    check(
+        not bad,
+        lambda: f"{what} falls on pixels without finite depth (sky / infinity) in sample(s) {bad}; "
+        "choose another point or mask, or give the focus distance in metres",
+    )
     return 1.0 / median_disp
 
 
@@ -79,10 +85,15 @@ def focus_from_point(depth_m: torch.Tensor, point: tuple[int, int], window: int 
     """Focus distance (B,) metres at pixel ``point = (x, y)``: median disparity in a ``window`` box."""
     sizes = check_tensor(depth_m, "depth_m", ["B", 1, "H", "W"], allow_inf=True)
     h, w = sizes["H"], sizes["W"]
-    check(isinstance(point, (tuple, list)) and len(point) == 2, lambda: f"point must be (x, y) in pixels, got {point!r}")
+    check(
+        isinstance(point, (tuple, list)) and len(point) == 2, lambda: f"point must be (x, y) in pixels, got {point!r}"
+    )
     x, y = int(point[0]), int(point[1])
     check(0 <= x < w and 0 <= y < h, lambda: f"focus point ({x}, {y}) is outside the {w}x{h} image")
-    check(isinstance(window, int) and window >= 1 and window % 2 == 1, lambda: f"window must be an odd int >= 1, got {window!r}")
+    check(
+        isinstance(window, int) and window >= 1 and window % 2 == 1,
+        lambda: f"window must be an odd int >= 1, got {window!r}",
+    )
     r = window // 2
     patch = disparity(depth_m[:, 0, max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]).flatten(1)
     return _to_focus(patch.median(dim=1).values, f"focus point ({x}, {y})")
@@ -102,11 +113,16 @@ def focus_from_mask(depth_m: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return _to_focus(med, "focus mask")
 
 
-def focus_from_text(image: torch.Tensor, depth_m: torch.Tensor, text: str, grounder: str | Grounder, **kwargs: Any) -> torch.Tensor:
+def focus_from_text(
+    image: torch.Tensor, depth_m: torch.Tensor, text: str, grounder: str | Grounder, **kwargs: Any
+) -> torch.Tensor:
     """Focus distance (B,) metres on the object a grounding model finds for ``text``."""
     check(isinstance(text, str) and text.strip(), "focus text must be a non-empty string")
     g = create_grounder(grounder, **kwargs) if isinstance(grounder, str) else grounder
-    check(callable(g), lambda: f"grounder must be a registered name or a callable (image, text) -> mask, got {type(g).__name__}")
+    check(
+        callable(g),
+        lambda: f"grounder must be a registered name or a callable (image, text) -> mask, got {type(g).__name__}",
+    )
     mask = g(image, text)
     check(isinstance(mask, torch.Tensor), "the grounder must return a (B, 1, H, W) mask tensor")
     return focus_from_mask(depth_m, mask.float().clamp(0.0, 1.0))
@@ -127,8 +143,13 @@ def select_focus(
     ``text`` needs ``image`` and ``grounder``; ``grounder`` without ``text`` is an error, so is any
     combination of two options.
     """
-    given = [n for n, v in (("point", point), ("mask", mask), ("text", text), ("distance_m", distance_m)) if v is not None]
-    check(len(given) == 1, lambda: f"give exactly one focus option: point, mask, text or distance_m; got {given or 'none'}")
+    given = [
+        n for n, v in (("point", point), ("mask", mask), ("text", text), ("distance_m", distance_m)) if v is not None
+    ]
+    check(
+        len(given) == 1,
+        lambda: f"give exactly one focus option: point, mask, text or distance_m; got {given or 'none'}",
+    )
     check(grounder is None or text is not None, "a grounder is only used with a focus text")
     b = depth_m.shape[0] if isinstance(depth_m, torch.Tensor) and depth_m.ndim == 4 else 1
     if point is not None:
@@ -136,8 +157,13 @@ def select_focus(
     if mask is not None:
         return focus_from_mask(depth_m, mask)
     if text is not None:
-        check(image is not None and grounder is not None, "focusing by text needs the image and a grounder (name or callable)")
+        check(
+            image is not None and grounder is not None,
+            "focusing by text needs the image and a grounder (name or callable)",
+        )
         return focus_from_text(image, depth_m, text, grounder)
-    check(isinstance(distance_m, (int, float)) and math.isfinite(distance_m) and distance_m > 0,
-          lambda: f"distance_m must be a finite number > 0 metres, got {distance_m!r}")
+    check(
+        isinstance(distance_m, (int, float)) and math.isfinite(distance_m) and distance_m > 0,
+        lambda: f"distance_m must be a finite number > 0 metres, got {distance_m!r}",
+    )
     return torch.full((b,), float(distance_m), dtype=torch.float64)

@@ -51,8 +51,13 @@ class OwlV2Grounder(nn.Module):
 
     folder = "owlv2-base-patch16-ensemble"
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, model: nn.Module | None = None, tokenizer: Any = None,
-                 threshold: float = 0.1) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        model: nn.Module | None = None,
+        tokenizer: Any = None,
+        threshold: float = 0.1,
+    ) -> None:
         super().__init__()
         check(0.0 <= threshold <= 1.0, lambda: f"threshold must be in [0, 1], got {threshold}")
         if model is None:
@@ -75,14 +80,28 @@ class OwlV2Grounder(nn.Module):
         x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
         mean = torch.tensor(_CLIP_MEAN, device=x.device)[:, None, None]
         std = torch.tensor(_CLIP_STD, device=x.device)[:, None, None]
-        tokens = self.tokenizer([text] * b, padding="max_length", truncation=True,
-                                max_length=min(16, getattr(self.tokenizer, "model_max_length", 16)), return_tensors="pt")
-        out = self.net(input_ids=tokens["input_ids"], attention_mask=tokens.get("attention_mask"), pixel_values=(x - mean) / std)
+        tokens = self.tokenizer(
+            [text] * b,
+            padding="max_length",
+            truncation=True,
+            max_length=min(16, getattr(self.tokenizer, "model_max_length", 16)),
+            return_tensors="pt",
+        )
+        out = self.net(
+            input_ids=tokens["input_ids"], attention_mask=tokens.get("attention_mask"), pixel_values=(x - mean) / std
+        )
         scores = torch.sigmoid(out.logits[..., 0])  # (B, patches): one text query per image
         best = scores.argmax(dim=1)
         box = out.pred_boxes[torch.arange(b), best] * s  # (cx, cy, w, h) in padded-square pixels
-        xyxy = torch.stack([box[:, 0] - box[:, 2] / 2, box[:, 1] - box[:, 3] / 2, box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3] / 2], 1)
+        xyxy = torch.stack(
+            [
+                box[:, 0] - box[:, 2] / 2,
+                box[:, 1] - box[:, 3] / 2,
+                box[:, 0] + box[:, 2] / 2,
+                box[:, 1] + box[:, 3] / 2,
+            ],
+            1,
+        )
         mask = boxes_to_mask(xyxy, h, w)
         keep = (scores[torch.arange(b), best] >= self.threshold).float()[:, None, None, None]
         return mask * keep
-

@@ -71,15 +71,18 @@ def resolve_weights(entry: WeightsFile, path: str | os.PathLike[str] | None = No
             f"obtain them from {entry.source}"
         )
     if not p.is_file():
-        where = {"package": "it ships with the package; reinstall refocus-bench or regenerate it with",
-                 "cache": f"put it at {cache_weights_dir() / entry.filename} (or pass its path); get it from",
-                 "user": "pass its path; get it from"}[entry.location if path is None else "user"]
+        where = {
+            "package": "it ships with the package; reinstall refocus-bench or regenerate it with",
+            "cache": f"put it at {cache_weights_dir() / entry.filename} (or pass its path); get it from",
+            "user": "pass its path; get it from",
+        }[entry.location if path is None else "user"]
         raise MissingFileError(f"{model}: weight file not found: {str(p)!r}; {where} {entry.source}")
     return p
 
 
-def load_safetensors(path: str | os.PathLike[str], sha256: str | None = None, *, device: str | torch.device = "cpu",
-                     model: str = "model") -> dict[str, torch.Tensor]:
+def load_safetensors(
+    path: str | os.PathLike[str], sha256: str | None = None, *, device: str | torch.device = "cpu", model: str = "model"
+) -> dict[str, torch.Tensor]:
     """Read a safetensors file after checking its sha256 (when ``sha256`` is given)."""
     from safetensors.torch import load_file
 
@@ -89,6 +92,8 @@ def load_safetensors(path: str | os.PathLike[str], sha256: str | None = None, *,
     if sha256 is not None:
         got = file_sha256(p)
         if got != sha256:
-            raise WeightsMismatchError(f"{model}: {str(p)!r} has sha256 {got}, but its card pins {sha256}; "
-                                       "the file is corrupt or a different version")
+            raise WeightsMismatchError(
+                f"{model}: {str(p)!r} has sha256 {got}, but its card pins {sha256}; "
+                "the file is corrupt or a different version"
+            )
     return load_file(str(p), device=str(device))

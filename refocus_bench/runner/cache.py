@@ -71,4 +71,3 @@ class SampleCache:
             if isinstance(r, dict) and r.get("id") == sid and all(k in r for k in _FIELDS):
                 out[sid] = r
         return out
-

@@ -41,9 +41,19 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     model_kw, bench_kw = _kv(args.model_arg, "--model-arg"), _kv(args.benchmark_arg, "--benchmark-arg")
     model = create_model(args.model, **model_kw) if model_kw else args.model
     bench = create_benchmark(args.benchmark, **bench_kw) if bench_kw else args.benchmark
-    df = evaluate(model, bench, metrics, device=args.device, batch_size=args.batch_size, workers=args.workers,
-                  executor=args.executor, out_dir=args.out, progress=not args.quiet, save_examples=args.save_examples,
-                  seed=args.seed)
+    df = evaluate(
+        model,
+        bench,
+        metrics,
+        device=args.device,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        executor=args.executor,
+        out_dir=args.out,
+        progress=not args.quiet,
+        save_examples=args.save_examples,
+        seed=args.seed,
+    )
     record = df.attrs["record"]
     head = record["benchmark"]["headline_metric"]
     parts = []
@@ -52,8 +62,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         mean = "n/a" if s["mean"] is None else f"{s['mean']:.4g}"
         parts.append(f"{m['name']} {mean}" + (" (headline)" if m["name"] == head else ""))
     t = df.attrs["timing"]
-    print(f"evaluate: {record['model']['name']} on {record['benchmark']['name']}: {len(df)} samples "
-          f"({t['cached']} from cache), {df.attrs['errors']} with errors; " + ", ".join(parts))
+    print(
+        f"evaluate: {record['model']['name']} on {record['benchmark']['name']}: {len(df)} samples "
+        f"({t['cached']} from cache), {df.attrs['errors']} with errors; " + ", ".join(parts)
+    )
     print(f"evaluate: record -> {df.attrs['path']}")
     for s in record["samples"]:
         if s["error"]:
@@ -98,20 +110,37 @@ def _run_list(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     """Add the ``evaluate`` and ``list`` sub-commands."""
-    p = subparsers.add_parser("evaluate", help="score a model on a benchmark (resumable; writes a results record)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score a model on a benchmark (resumable; writes a results record)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="model registry name (see 'refocus-bench list models')")
     p.add_argument("--benchmark", required=True, help="benchmark registry name (see 'refocus-bench list benchmarks')")
-    p.add_argument("--metrics", nargs="+", metavar="NAME", help="metric names, space- or comma-separated (default: the benchmark's)")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        metavar="NAME",
+        help="metric names, space- or comma-separated (default: the benchmark's)",
+    )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--batch-size", type=int, default=1, help="samples per unit of work sent to a worker (default 1)")
-    p.add_argument("--workers", type=int, default=1, help="parallel workers: processes (local) or actors (ray) (default 1)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local", help="local processes or Ray (default local)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="parallel workers: processes (local) or actors (ray) (default 1)"
+    )
+    p.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="local processes or Ray (default local)"
+    )
     p.add_argument("-o", "--out", required=True, metavar="RESULTS_DIR", help="results folder (rerun into it to resume)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
-    p.add_argument("--save-examples", type=int, default=4, metavar="N", help="save the first N predictions as PNG (default 4)")
+    p.add_argument(
+        "--save-examples", type=int, default=4, metavar="N", help="save the first N predictions as PNG (default 4)"
+    )
     p.add_argument("--model-arg", action="append", metavar="KEY=VALUE", help="model constructor argument (JSON values)")
-    p.add_argument("--benchmark-arg", action="append", metavar="KEY=VALUE", help="benchmark factory argument (JSON values)")
+    p.add_argument(
+        "--benchmark-arg", action="append", metavar="KEY=VALUE", help="benchmark factory argument (JSON values)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_evaluate)
 

@@ -104,10 +104,18 @@ def evaluate(
     t_start = time.perf_counter()
     started = utc_now()
     check(executor in EXECUTORS, lambda: f"executor must be one of {list(EXECUTORS)}, got {executor!r}")
-    check(isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1, lambda: f"workers must be an int >= 1, got {workers!r}")
-    check(isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1,
-          lambda: f"batch_size must be an int >= 1, got {batch_size!r}")
-    check(isinstance(save_examples, int) and save_examples >= 0, lambda: f"save_examples must be an int >= 0, got {save_examples!r}")
+    check(
+        isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1,
+        lambda: f"workers must be an int >= 1, got {workers!r}",
+    )
+    check(
+        isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1,
+        lambda: f"batch_size must be an int >= 1, got {batch_size!r}",
+    )
+    check(
+        isinstance(save_examples, int) and save_examples >= 0,
+        lambda: f"save_examples must be an int >= 0, got {save_examples!r}",
+    )
     if executor == "ray":
         from .ray_backend import require_ray
 
@@ -124,15 +132,27 @@ def evaluate(
     examples = {sid: p for sid in example_ids if (p := _existing_example(out, plan, sid, results.get(sid)))}
     todo = [sid for sid in plan.sample_ids if sid not in results or (sid in example_ids and sid not in examples)]
     parallel = workers > 1 or executor == "ray"
-    job = Job(plan.model, plan.benchmark, plan.metrics, plan.task, plan.protocol, seed, plan.device,
-              frozenset(example_ids), default_threads(workers) if parallel else None)
+    job = Job(
+        plan.model,
+        plan.benchmark,
+        plan.metrics,
+        plan.task,
+        plan.protocol,
+        seed,
+        plan.device,
+        frozenset(example_ids),
+        default_threads(workers) if parallel else None,
+    )
     timing = {"model_s": 0.0, "metric_s": 0.0, "load_s": 0.0}
     bar = _bar(progress, len(plan.sample_ids), n_cached, plan)
     status = "partial"
     try:
         pending = set(todo)  # batches follow the benchmark order, so a resumed run stacks the same neighbours
-        chunks = [c for i in range(0, len(plan.sample_ids), batch_size)
-                  if (c := [s for s in plan.sample_ids[i : i + batch_size] if s in pending])]
+        chunks = [
+            c
+            for i in range(0, len(plan.sample_ids), batch_size)
+            if (c := [s for s in plan.sample_ids[i : i + batch_size] if s in pending])
+        ]
         for chunk in run_chunks(job, chunks, executor=executor, workers=workers):
             for r in chunk:
                 images = r.pop("images", None)
@@ -153,13 +173,21 @@ def evaluate(
         wall = time.perf_counter() - t_start
         env = environment(plan.device, executor, workers, batch_size=batch_size, cached_samples=n_cached)
         if results or status == "complete":
-            record = build_record(plan, results, status=status, started=started, wall_time_s=wall, env=env, examples=examples)
+            record = build_record(
+                plan, results, status=status, started=started, wall_time_s=wall, env=env, examples=examples
+            )
             path = None
             if out is not None:
-                path = write_record(record_path(out, plan.benchmark.spec.name, plan.model_info["name"], plan.metric_set_tag), record)
+                path = write_record(
+                    record_path(out, plan.benchmark.spec.name, plan.model_info["name"], plan.metric_set_tag), record
+                )
     df = results_frame(plan, record)
-    df.attrs.update(record=record, path=None if path is None else str(path), errors=error_count(record),
-                    timing={**timing, "wall_s": time.perf_counter() - t_start, "computed": len(todo), "cached": n_cached})
+    df.attrs.update(
+        record=record,
+        path=None if path is None else str(path),
+        errors=error_count(record),
+        timing={**timing, "wall_s": time.perf_counter() - t_start, "computed": len(todo), "cached": n_cached},
+    )
     return df
 
 
@@ -178,5 +206,10 @@ def _bar(progress: bool, total: int, done: int, plan: Plan) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, unit="sample", file=sys.stderr,
-                desc=f"{plan.model_info['name']} on {plan.benchmark.spec.name}")
+    return tqdm(
+        total=total,
+        initial=done,
+        unit="sample",
+        file=sys.stderr,
+        desc=f"{plan.model_info['name']} on {plan.benchmark.spec.name}",
+    )

@@ -45,7 +45,9 @@ def _pool_run(ids: Sequence[str]) -> list[dict[str, Any]]:  # pragma: no cover -
     return _EVALUATOR.run_many(ids)
 
 
-def run_chunks(job: Job, chunks: Sequence[Sequence[str]], *, executor: str = "local", workers: int = 1) -> Iterator[list[dict[str, Any]]]:
+def run_chunks(
+    job: Job, chunks: Sequence[Sequence[str]], *, executor: str = "local", workers: int = 1
+) -> Iterator[list[dict[str, Any]]]:
     """Yield the results of each chunk of sample ids as it finishes."""
     check(executor in EXECUTORS, lambda: f"executor must be one of {list(EXECUTORS)}, got {executor!r}")
     check(isinstance(workers, int) and workers >= 1, lambda: f"workers must be an int >= 1, got {workers!r}")
@@ -65,7 +67,9 @@ def run_chunks(job: Job, chunks: Sequence[Sequence[str]], *, executor: str = "lo
             yield evaluator.run_many(ids)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=ctx, initializer=_pool_init, initargs=(job,)) as pool:
+    with ProcessPoolExecutor(
+        min(workers, len(chunks)), mp_context=ctx, initializer=_pool_init, initargs=(job,)
+    ) as pool:
         pending = {pool.submit(_pool_run, ids) for ids in chunks}
         try:
             while pending:

@@ -64,10 +64,19 @@ class Plan:
     def key_info(self) -> dict[str, Any]:
         """What the run key hashes (also written beside the cache, for humans)."""
         m = self.model_info
-        return {"model": {"name": m["name"], "class": m["class"], "weights_sha256": m["weights_sha256"], "config": m["config"]},
-                "benchmark": {"content_hash": self.content_hash, "definition": self.benchmark_info["definition"]},
-                "metrics": self.metric_info, "protocol": self.protocol, "seed": self.seed,
-                "device_type": self.device.split(":")[0]}
+        return {
+            "model": {
+                "name": m["name"],
+                "class": m["class"],
+                "weights_sha256": m["weights_sha256"],
+                "config": m["config"],
+            },
+            "benchmark": {"content_hash": self.content_hash, "definition": self.benchmark_info["definition"]},
+            "metrics": self.metric_info,
+            "protocol": self.protocol,
+            "seed": self.seed,
+            "device_type": self.device.split(":")[0],
+        }
 
     @property
     def run_key(self) -> str:
@@ -85,14 +94,19 @@ def resolve_model(model: Any, task: str | None = None) -> Any:
 
     if isinstance(model, str):
         model = create_model(model)
-    check(isinstance(model, RefocusModel), lambda: f"model must be a registry name or a RefocusModel, got {type(model).__name__}")
+    check(
+        isinstance(model, RefocusModel),
+        lambda: f"model must be a registry name or a RefocusModel, got {type(model).__name__}",
+    )
     if task is not None and task not in model.tasks:
         try:
             others = list_models(task=task)
         except Exception:  # noqa: BLE001 - only a hint
             others = []
-        raise InvalidInputError(f"model {model.name!r} does not support task {task!r} (it supports {list(model.tasks)}); "
-                                f"models for {task}: {', '.join(others) or 'none registered'}")
+        raise InvalidInputError(
+            f"model {model.name!r} does not support task {task!r} (it supports {list(model.tasks)}); "
+            f"models for {task}: {', '.join(others) or 'none registered'}"
+        )
     return model
 
 
@@ -102,7 +116,10 @@ def resolve_benchmark(benchmark: Any) -> Any:
 
     if isinstance(benchmark, str):
         benchmark = create_benchmark(benchmark)
-    check(isinstance(benchmark, Benchmark), lambda: f"benchmark must be a registry name or a Benchmark, got {type(benchmark).__name__}")
+    check(
+        isinstance(benchmark, Benchmark),
+        lambda: f"benchmark must be a registry name or a Benchmark, got {type(benchmark).__name__}",
+    )
     return benchmark
 
 
@@ -125,7 +142,10 @@ def resolve_metrics(metrics: Sequence[Any] | None, benchmark: Any) -> tuple[list
     if all(getattr(getattr(m, "spec", None), "name", None) != headline for m in out):
         out.insert(0, create_metric(headline))  # the headline metric is always computed (it ranks the leaderboard)
     for m in out:
-        check(isinstance(m, RefocusMetric), lambda: f"metrics must be registry names or RefocusMetric instances, got {type(m).__name__}")
+        check(
+            isinstance(m, RefocusMetric),
+            lambda: f"metrics must be registry names or RefocusMetric instances, got {type(m).__name__}",
+        )
     got = [m.spec.name for m in out]
     check(len(set(got)) == len(got), lambda: f"metric names must be unique, got {got}")
     default = default or got == list(benchmark.spec.metrics)
@@ -142,7 +162,7 @@ def weights_sha256(model: Any) -> str | None:
     from ..hashing import file_sha256
 
     if hasattr(model, "weights_path"):
-        p = getattr(model, "weights_path")
+        p = model.weights_path
         return file_sha256(p) if p and Path(p).is_file() else None
     files = list(getattr(model.card, "weights", ()) or ())
     if not files or any(w.sha256 is None for w in files):
@@ -170,26 +190,48 @@ def _check_metrics(metrics: list[Any], protocol: dict[str, Any], task: str, firs
         if sweep != ("strengths" in inputs):
             raise InvalidInputError(
                 f"metric {name!r} cannot be computed on benchmark {bench_name!r}: "
-                + ("its protocol lvcorr_sweep is scored only by sweep metrics (lvcorr.*)" if sweep
-                   else f"it needs the lvcorr_sweep protocol, and the benchmark's protocol is {protocol['name']!r}"))
+                + (
+                    "its protocol lvcorr_sweep is scored only by sweep metrics (lvcorr.*)"
+                    if sweep
+                    else f"it needs the lvcorr_sweep protocol, and the benchmark's protocol is {protocol['name']!r}"
+                )
+            )
         if m.spec.reference == "full" and first.target is None:
-            raise InvalidInputError(f"metric {name!r} is full-reference but benchmark {bench_name!r} has no targets "
-                                    f"(sample {first.id!r} has target=None); use a no-reference metric")
+            raise InvalidInputError(
+                f"metric {name!r} is full-reference but benchmark {bench_name!r} has no targets "
+                f"(sample {first.id!r} has target=None); use a no-reference metric"
+            )
         for inp in inputs:
-            if inp in ("strengths", "coc") or first.condition.get(inp) is not None or \
-                    (getattr(first, "metric_inputs", None) or {}).get(inp) is not None:
+            if (
+                inp in ("strengths", "coc")
+                or first.condition.get(inp) is not None
+                or (getattr(first, "metric_inputs", None) or {}).get(inp) is not None
+            ):
                 continue
-            raise InvalidInputError(f"metric {name!r} needs the input {inp!r}, which benchmark {bench_name!r} does not "
-                                    f"provide (sample {first.id!r} condition keys: {sorted(first.condition)})")
+            raise InvalidInputError(
+                f"metric {name!r} needs the input {inp!r}, which benchmark {bench_name!r} does not "
+                f"provide (sample {first.id!r} condition keys: {sorted(first.condition)})"
+            )
     if protocol["name"] == "oracle_blur_strength":
-        check(first.target is not None, lambda: f"benchmark {bench_name!r}: protocol oracle_blur_strength needs targets")
+        check(
+            first.target is not None, lambda: f"benchmark {bench_name!r}: protocol oracle_blur_strength needs targets"
+        )
     if protocol["name"] == "oracle_coc" and task == "deblur":
-        check(first.condition.get("coc_px") is not None,
-              lambda: f"benchmark {bench_name!r}: protocol oracle_coc needs the sample condition 'coc_px'")
+        check(
+            first.condition.get("coc_px") is not None,
+            lambda: f"benchmark {bench_name!r}: protocol oracle_coc needs the sample condition 'coc_px'",
+        )
 
 
-def make_plan(model: Any, benchmark: Any, metrics: Sequence[Any] | None = None, *, seed: int = 0, device: str = "cpu",
-              progress: bool = False) -> Plan:
+def make_plan(
+    model: Any,
+    benchmark: Any,
+    metrics: Sequence[Any] | None = None,
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+) -> Plan:
     """Resolve and check an evaluation (see the module docstring)."""
     import torch
 
@@ -215,10 +257,42 @@ def make_plan(model: Any, benchmark: Any, metrics: Sequence[Any] | None = None, 
     check(len(set(ids)) == len(ids), lambda: f"benchmark {spec.name!r} has duplicate sample ids")
     _check_metrics(metric_objs, protocol, spec.task, bench.load(ids[0]), spec.name)
     content_hash = bench.content_hash()
-    model_info = {"name": mdl.name, "weights_sha256": weights_sha256(mdl), "config": _json_config(mdl),
-                  "tasks": list(mdl.tasks), "class": f"{type(mdl).__module__}:{type(mdl).__qualname__}"}
-    bench_info = {"name": spec.name, "version": spec.version, "content_hash": content_hash, "task": spec.task,
-                  "headline_metric": spec.headline_metric, "num_samples": len(ids), "definition": spec.as_dict()}
-    metric_info = [{"name": m.spec.name, "higher_is_better": m.spec.higher_is_better, "version": m.spec.version,
-                    "definition": json.loads(json.dumps(m.spec.as_dict(), sort_keys=True, default=str))} for m in metric_objs]
-    return Plan(mdl, bench, metric_objs, protocol, ids, content_hash, model_info, bench_info, metric_info, seed, str(dev), default)
+    model_info = {
+        "name": mdl.name,
+        "weights_sha256": weights_sha256(mdl),
+        "config": _json_config(mdl),
+        "tasks": list(mdl.tasks),
+        "class": f"{type(mdl).__module__}:{type(mdl).__qualname__}",
+    }
+    bench_info = {
+        "name": spec.name,
+        "version": spec.version,
+        "content_hash": content_hash,
+        "task": spec.task,
+        "headline_metric": spec.headline_metric,
+        "num_samples": len(ids),
+        "definition": spec.as_dict(),
+    }
+    metric_info = [
+        {
+            "name": m.spec.name,
+            "higher_is_better": m.spec.higher_is_better,
+            "version": m.spec.version,
+            "definition": json.loads(json.dumps(m.spec.as_dict(), sort_keys=True, default=str)),
+        }
+        for m in metric_objs
+    ]
+    return Plan(
+        mdl,
+        bench,
+        metric_objs,
+        protocol,
+        ids,
+        content_hash,
+        model_info,
+        bench_info,
+        metric_info,
+        seed,
+        str(dev),
+        default,
+    )

@@ -38,15 +38,32 @@ import torch
 
 from ..errors import InvalidInputError, check
 
-__all__ = ["PROTOCOLS", "MODEL_KEYS", "BATCH_PROTOCOLS", "Prediction", "check_protocol", "predict", "predict_batch",
-           "batch_key", "metric_inputs", "extra_input_names"]
+__all__ = [
+    "PROTOCOLS",
+    "MODEL_KEYS",
+    "BATCH_PROTOCOLS",
+    "Prediction",
+    "check_protocol",
+    "predict",
+    "predict_batch",
+    "batch_key",
+    "metric_inputs",
+    "extra_input_names",
+]
 
 PROTOCOLS = {
     "direct": {"tasks": ("deblur", "bokeh", "refocus"), "options": set(), "required": set()},
     "oracle_coc": {"tasks": ("deblur", "bokeh", "refocus"), "options": set(), "required": set()},
-    "oracle_blur_strength": {"tasks": ("bokeh", "refocus"), "options": {"objective", "k_range_px_m", "iterations", "scale", "grid"},
-                             "required": {"k_range_px_m"}},
-    "lvcorr_sweep": {"tasks": ("bokeh", "refocus"), "options": {"k_values_px_m", "metric"}, "required": {"k_values_px_m"}},
+    "oracle_blur_strength": {
+        "tasks": ("bokeh", "refocus"),
+        "options": {"objective", "k_range_px_m", "iterations", "scale", "grid"},
+        "required": {"k_range_px_m"},
+    },
+    "lvcorr_sweep": {
+        "tasks": ("bokeh", "refocus"),
+        "options": {"k_values_px_m", "metric"},
+        "required": {"k_values_px_m"},
+    },
 }
 """Protocol name -> the tasks it applies to, its options and the required ones."""
 
@@ -85,15 +102,20 @@ def check_protocol(protocol: Mapping[str, Any], task: str) -> dict[str, Any]:
     Raises:
         InvalidInputError: unknown protocol, option or task, or a bad option value.
     """
-    check(isinstance(protocol, Mapping) and "name" in protocol,
-          lambda: f"a benchmark protocol must be a mapping with a 'name', got {protocol!r}")
+    check(
+        isinstance(protocol, Mapping) and "name" in protocol,
+        lambda: f"a benchmark protocol must be a mapping with a 'name', got {protocol!r}",
+    )
     name = protocol["name"]
     check(name in PROTOCOLS, lambda: f"unknown evaluation protocol {name!r}; known protocols: {sorted(PROTOCOLS)}")
     info = PROTOCOLS[name]
     check(task in info["tasks"], lambda: f"protocol {name!r} applies to tasks {list(info['tasks'])}, not {task!r}")
     options = set(protocol) - {"name"}
     unknown = options - info["options"]
-    check(not unknown, lambda: f"protocol {name!r}: unknown option(s) {sorted(unknown)}; options are {sorted(info['options'])}")
+    check(
+        not unknown,
+        lambda: f"protocol {name!r}: unknown option(s) {sorted(unknown)}; options are {sorted(info['options'])}",
+    )
     missing = info["required"] - options
     check(not missing, lambda: f"protocol {name!r}: missing option(s) {sorted(missing)}")
     out = dict(protocol)
@@ -104,14 +126,20 @@ def check_protocol(protocol: Mapping[str, Any], task: str) -> dict[str, Any]:
         out.setdefault("iterations", 60)
         out.setdefault("scale", "log")
         out.setdefault("grid", min(9, int(out["iterations"])))
-        check(isinstance(out["iterations"], int) and out["iterations"] >= 3,
-              lambda: f"protocol oracle_blur_strength: iterations must be an int >= 3, got {out['iterations']!r}")
-        check(isinstance(out["grid"], int) and 3 <= out["grid"] <= out["iterations"],
-              lambda: f"protocol oracle_blur_strength: grid must be an int in [3, iterations], got {out['grid']!r}")
+        check(
+            isinstance(out["iterations"], int) and out["iterations"] >= 3,
+            lambda: f"protocol oracle_blur_strength: iterations must be an int >= 3, got {out['iterations']!r}",
+        )
+        check(
+            isinstance(out["grid"], int) and 3 <= out["grid"] <= out["iterations"],
+            lambda: f"protocol oracle_blur_strength: grid must be an int in [3, iterations], got {out['grid']!r}",
+        )
     if name == "lvcorr_sweep":
         ks = out["k_values_px_m"]
-        check(isinstance(ks, Sequence) and len(ks) >= 3 and all(_finite_nonneg(k) for k in ks),
-              lambda: f"protocol lvcorr_sweep: k_values_px_m must list >= 3 finite values >= 0, got {ks!r}")
+        check(
+            isinstance(ks, Sequence) and len(ks) >= 3 and all(_finite_nonneg(k) for k in ks),
+            lambda: f"protocol lvcorr_sweep: k_values_px_m must list >= 3 finite values >= 0, got {ks!r}",
+        )
         out["k_values_px_m"] = [float(k) for k in ks]
     return out
 
@@ -158,8 +186,9 @@ def _objective(protocol: Mapping[str, Any], metric_factory: Any) -> Any:
     return score
 
 
-def predict(model: Any, task: str, sample: Any, protocol: Mapping[str, Any], *, device: str = "cpu",
-            metric_factory: Any = None) -> Prediction:
+def predict(
+    model: Any, task: str, sample: Any, protocol: Mapping[str, Any], *, device: str = "cpu", metric_factory: Any = None
+) -> Prediction:
     """Run ``model`` on ``sample`` under ``protocol`` (already checked with :func:`check_protocol`)."""
     image = sample.image.to(device)
     cond = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in dict(sample.condition).items()}
@@ -173,11 +202,22 @@ def predict(model: Any, task: str, sample: Any, protocol: Mapping[str, Any], *, 
         check(sample.target is not None, "protocol oracle_blur_strength needs a target image")
         kw.pop("lens", None)
         target = sample.target.to(device)
-        res = oracle_blur_strength(lambda k: _call(model, task, image, {**kw, "k_px_m": float(k)}), target,
-                                   tuple(protocol["k_range_px_m"]), scale=protocol["scale"], grid=protocol["grid"],
-                                   max_evals=protocol["iterations"], score=_objective(protocol, metric_factory))
-        info = {"k_px_m": float(res.value), "objective": protocol["objective"], "objective_score": _json_num(res.score),
-                "evaluations": len(res.evaluations), "converged": bool(res.converged)}
+        res = oracle_blur_strength(
+            lambda k: _call(model, task, image, {**kw, "k_px_m": float(k)}),
+            target,
+            tuple(protocol["k_range_px_m"]),
+            scale=protocol["scale"],
+            grid=protocol["grid"],
+            max_evals=protocol["iterations"],
+            score=_objective(protocol, metric_factory),
+        )
+        info = {
+            "k_px_m": float(res.value),
+            "objective": protocol["objective"],
+            "objective_score": _json_num(res.score),
+            "evaluations": len(res.evaluations),
+            "converged": bool(res.converged),
+        }
         return Prediction(res.image, info=info)
     if name == "lvcorr_sweep":
         kw.pop("lens", None)
@@ -202,8 +242,9 @@ def batch_key(sample: Any) -> tuple:
     return tuple(parts)
 
 
-def predict_batch(model: Any, task: str, samples: Sequence[Any], protocol: Mapping[str, Any], *,
-                  device: str = "cpu") -> list[Prediction]:
+def predict_batch(
+    model: Any, task: str, samples: Sequence[Any], protocol: Mapping[str, Any], *, device: str = "cpu"
+) -> list[Prediction]:
     """One model call on samples with equal :func:`batch_key` (``direct`` / ``oracle_coc`` only)."""
     check(protocol["name"] in BATCH_PROTOCOLS, lambda: f"protocol {protocol['name']!r} evaluates one sample at a time")
     image = torch.cat([s.image for s in samples]).to(device)
@@ -229,8 +270,9 @@ def extra_input_names(metric: Any) -> tuple[str, ...]:
     return tuple(spec.inputs[2:] if spec.reference == "full" else spec.inputs[1:])
 
 
-def metric_inputs(metric: Any, task: str, sample: Any, pred: Prediction, device: str = "cpu",
-                  border_px: int = 0) -> tuple[Any, Any, dict[str, Any]]:
+def metric_inputs(
+    metric: Any, task: str, sample: Any, pred: Prediction, device: str = "cpu", border_px: int = 0
+) -> tuple[Any, Any, dict[str, Any]]:
     """(preds, target, extra) for ``metric.score`` on one sample.
 
     Extra inputs come from ``sample.metric_inputs``, then ``sample.condition``, then the defaults (see
@@ -245,27 +287,39 @@ def metric_inputs(metric: Any, task: str, sample: Any, pred: Prediction, device:
     preds = pred.image
     for name in extra_input_names(metric):
         if name == "strengths":
-            check(pred.sweep is not None, lambda: f"{metric.spec.name} needs the lvcorr_sweep protocol (a sweep of blur strengths)")
+            check(
+                pred.sweep is not None,
+                lambda: f"{metric.spec.name} needs the lvcorr_sweep protocol (a sweep of blur strengths)",
+            )
             preds, extra[name] = pred.sweep
         elif cond.get(name) is not None:
             extra[name] = cond[name]
         elif name == "coc":
             extra[name] = _default_coc(task, cond)
         else:
-            raise InvalidInputError(f"{metric.spec.name} needs the input {name!r}, which sample {sample.id!r} does not provide")
+            raise InvalidInputError(
+                f"{metric.spec.name} needs the input {name!r}, which sample {sample.id!r} does not provide"
+            )
         if isinstance(extra[name], torch.Tensor):
             extra[name] = extra[name].to(device)
     target = None
     if metric.spec.reference == "full":
-        check(sample.target is not None, lambda: f"{metric.spec.name} is full-reference but sample {sample.id!r} has no target")
+        check(
+            sample.target is not None,
+            lambda: f"{metric.spec.name} is full-reference but sample {sample.id!r} has no target",
+        )
         target = sample.target.to(device=preds.device, dtype=preds.dtype)
     if border_px > 0:
         h, w = preds.shape[-2:]
         check(min(h, w) > 2 * border_px, lambda: f"images of {h}x{w} px are too small for a {border_px} px border crop")
         preds = _crop(preds, border_px)
         target = None if target is None else _crop(target, border_px)
-        extra = {k: _crop(v, border_px) if isinstance(v, torch.Tensor) and v.ndim >= 2 and tuple(v.shape[-2:]) == (h, w) else v
-                 for k, v in extra.items()}
+        extra = {
+            k: _crop(v, border_px)
+            if isinstance(v, torch.Tensor) and v.ndim >= 2 and tuple(v.shape[-2:]) == (h, w)
+            else v
+            for k, v in extra.items()
+        }
     return preds, target, extra
 
 
@@ -280,6 +334,8 @@ def _default_coc(task: str, cond: Mapping[str, Any]) -> torch.Tensor:
         check(cond.get("coc_px") is not None, "the metric input 'coc' needs the sample condition 'coc_px' (deblur)")
         return cond["coc_px"]
     need = ("depth_m", "k_px_m", "focus_distance_m")
-    check(all(cond.get(k) is not None for k in need),
-          lambda: f"the metric input 'coc' needs the sample condition {list(need)} or 'coc'")
+    check(
+        all(cond.get(k) is not None for k in need),
+        lambda: f"the metric input 'coc' needs the sample condition {list(need)} or 'coc'",
+    )
     return optics.coc_radius_from_k(cond["depth_m"], cond["k_px_m"], cond["focus_distance_m"]).to(torch.float32)

@@ -74,7 +74,9 @@ def ray_map(actor_cls: type, init_arg: Any, items: Sequence[Any], workers: int, 
                 ray.kill(a)
 
 
-def ray_map_function(fn: Callable[..., Any], args: Sequence[tuple], workers: int) -> Iterator[tuple[int, Any, BaseException | None]]:
+def ray_map_function(
+    fn: Callable[..., Any], args: Sequence[tuple], workers: int
+) -> Iterator[tuple[int, Any, BaseException | None]]:
     """``fn(*args[i])`` as Ray tasks (one CPU each, at most ``workers`` at a time).
 
     Yields ``(i, result, None)`` or ``(i, None, error)`` as tasks finish.

@@ -50,9 +50,16 @@ def environment(device: str, executor: str, workers: int, **extra: Any) -> dict[
     """Where the run happened (varies between runs; not part of the run key)."""
     import torch
 
-    env = {"device": device, "python": platform.python_version(), "torch": torch.__version__,
-           "platform": platform.platform(), "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-           "executor": executor, "workers": workers}
+    env = {
+        "device": device,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "executor": executor,
+        "workers": workers,
+    }
     if executor == "ray" and "ray" in sys.modules:
         env["ray"] = getattr(sys.modules["ray"], "__version__", None)
     env.update(extra)
@@ -64,8 +71,16 @@ def error_count(record: dict[str, Any]) -> int:
     return sum(1 for s in record["samples"] if s.get("error"))
 
 
-def build_record(plan: Plan, results: dict[str, dict[str, Any]], *, status: str, started: str, wall_time_s: float,
-                 env: dict[str, Any], examples: dict[str, str] | None = None) -> dict[str, Any]:
+def build_record(
+    plan: Plan,
+    results: dict[str, dict[str, Any]],
+    *,
+    status: str,
+    started: str,
+    wall_time_s: float,
+    env: dict[str, Any],
+    examples: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """A finalized, validated record from per-sample ``results`` (in benchmark order)."""
     samples = []
     for sid in plan.sample_ids:
@@ -83,8 +98,11 @@ def build_record(plan: Plan, results: dict[str, dict[str, Any]], *, status: str,
         "model": plan.model_info,
         "benchmark": plan.benchmark_info,
         "metrics": plan.metric_info,
-        "seeds": {"model": plan.seed, "benchmark": plan.benchmark.spec.source.get("seed"),
-                  "per_sample": "sha256('<seed>:<sample id>') -> torch, numpy and random seeds"},
+        "seeds": {
+            "model": plan.seed,
+            "benchmark": plan.benchmark.spec.source.get("seed"),
+            "per_sample": "sha256('<seed>:<sample id>') -> torch, numpy and random seeds",
+        },
         "protocol": plan.protocol,
         "environment": env,
         "started": started,

@@ -95,8 +95,16 @@ class SampleEvaluator:
 
     def _blank(self, sample_id: str) -> dict[str, Any]:
         names = [m.spec.name for m in self.metrics]
-        return {"id": sample_id, "subset": {}, "scores": dict.fromkeys(names), "runtime_s": 0.0,
-                "metric_s": 0.0, "load_s": 0.0, "error": None, "protocol": {}}
+        return {
+            "id": sample_id,
+            "subset": {},
+            "scores": dict.fromkeys(names),
+            "runtime_s": 0.0,
+            "metric_s": 0.0,
+            "load_s": 0.0,
+            "error": None,
+            "protocol": {},
+        }
 
     def _load(self, sample_id: str) -> tuple[dict[str, Any], Any]:
         out = self._blank(sample_id)
@@ -129,8 +137,11 @@ class SampleEvaluator:
         out["metric_s"] = time.perf_counter() - t0
         out["error"] = "; ".join(errors) or None
         if out["id"] in job.example_ids:
-            out["images"] = {"input": sample.image.detach().cpu(), "pred": pred.image.detach().cpu(),
-                             "target": None if sample.target is None else sample.target.detach().cpu()}
+            out["images"] = {
+                "input": sample.image.detach().cpu(),
+                "pred": pred.image.detach().cpu(),
+                "target": None if sample.target is None else sample.target.detach().cpu(),
+            }
         return out
 
     def run(self, sample_id: str) -> dict[str, Any]:

@@ -99,7 +99,11 @@ def index_folder(folder: Path, extensions: tuple[str, ...]) -> tuple[dict[str, P
     for p in sorted(folder.iterdir(), key=lambda q: natural_key(q.name)):
         if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith("."):
             if p.stem in out:
-                issues.append(Issue("extra_file", str(p), f"{str(p)!r} and {str(out[p.stem])!r} have the same name stem; keep one"))
+                issues.append(
+                    Issue(
+                        "extra_file", str(p), f"{str(p)!r} and {str(out[p.stem])!r} have the same name stem; keep one"
+                    )
+                )
                 continue
             out[p.stem] = p
     return out, issues
@@ -144,7 +148,9 @@ class DatasetLoader(ABC):
         seen: dict[str, DatasetSample] = {}
         for s in samples:
             if s.id in seen:
-                raise InvalidInputError(f"{self.card.name}: two samples share the id {s.id!r}: {str(s.input_path)!r} and {str(seen[s.id].input_path)!r}")
+                raise InvalidInputError(
+                    f"{self.card.name}: two samples share the id {s.id!r}: {str(s.input_path)!r} and {str(seen[s.id].input_path)!r}"
+                )
             seen[s.id] = s
         self._samples: tuple[DatasetSample, ...] = tuple(samples)
         self._index = {s.id: i for i, s in enumerate(samples)}
@@ -185,7 +191,8 @@ class DatasetLoader(ABC):
         raise InvalidInputError(
             f"root {str(self.root)!r}: not {what} {self.card.title} layout"
             + (f" with split {split!r}" if split else "")
-            + ". Expected one of: " + "; ".join(reasons)
+            + ". Expected one of: "
+            + "; ".join(reasons)
             + f" - found: {', '.join(found) if found else '(empty folder)'}"
         )
 
@@ -264,5 +271,9 @@ def _split_order(layout: Layout, default: str) -> list[str]:
 
 
 def _check_root(root: Path, title: str) -> None:
-    check(root.exists(), lambda: f"root {str(root)!r}: folder not found (point root at your {title} copy)", exc=MissingFileError)
+    check(
+        root.exists(),
+        lambda: f"root {str(root)!r}: folder not found (point root at your {title} copy)",
+        exc=MissingFileError,
+    )
     check(root.is_dir(), lambda: f"root {str(root)!r} must be a folder, got a file")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import check
-from .base import DatasetLoader, DatasetInfo, ScanResult, natural_key
+from .base import DatasetInfo, DatasetLoader, ScanResult, natural_key
 from .manifest import Issue, Layout, Manifest
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ BOKEHME_CITATION = """@inproceedings{peng2022bokehme,
 }"""
 
 
-def blb_normalized_disparity(depth: "torch.Tensor", focus_distance: float) -> tuple["torch.Tensor", float]:
+def blb_normalized_disparity(depth: torch.Tensor, focus_distance: float) -> tuple[torch.Tensor, float]:
     """BokehMe's normalised disparity of a depth map and of a focus distance.
 
     Args:
@@ -55,7 +55,10 @@ def blb_normalized_disparity(depth: "torch.Tensor", focus_distance: float) -> tu
     import torch
 
     check(bool((depth > 0).all()), "depth must be > 0 (inf allowed) to invert it to disparity")
-    check(math.isfinite(focus_distance) and focus_distance > 0, lambda: f"focus_distance must be finite and > 0, got {focus_distance}")
+    check(
+        math.isfinite(focus_distance) and focus_distance > 0,
+        lambda: f"focus_distance must be finite and > 0, got {focus_distance}",
+    )
     disp = torch.where(torch.isinf(depth), torch.zeros_like(depth), 1.0 / depth)
     lo, hi = float(disp.min()), float(disp.max())
     check(hi > lo, "depth is constant: normalised disparity is undefined")
@@ -78,8 +81,18 @@ class BLB(DatasetLoader):
     )
     manifest = Manifest(
         layouts=(
-            Layout("blb", ("data/*/info.json",), ("test",), "data/<id>/{{image.jpg, depth.exr, info.json, bokeh_<KK>_<FF>.jpg}}"),
-            Layout("data", ("*/info.json",), ("test",), "<id>/{{image.jpg, depth.exr, info.json, bokeh_<KK>_<FF>.jpg}} (root = BLB/data)"),
+            Layout(
+                "blb",
+                ("data/*/info.json",),
+                ("test",),
+                "data/<id>/{{image.jpg, depth.exr, info.json, bokeh_<KK>_<FF>.jpg}}",
+            ),
+            Layout(
+                "data",
+                ("*/info.json",),
+                ("test",),
+                "<id>/{{image.jpg, depth.exr, info.json, bokeh_<KK>_<FF>.jpg}} (root = BLB/data)",
+            ),
         ),
         default_split="test",
         counts={"test": 500},
@@ -102,7 +115,10 @@ class BLB(DatasetLoader):
             if info is None:
                 continue
             blur, focus = info
-            depth = next((scene_dir / f"depth{s}" for s in _DEPTH_SUFFIXES if (scene_dir / f"depth{s}").is_file()), scene_dir / "depth.exr")
+            depth = next(
+                (scene_dir / f"depth{s}" for s in _DEPTH_SUFFIXES if (scene_dir / f"depth{s}").is_file()),
+                scene_dir / "depth.exr",
+            )
             for k, kval in enumerate(blur):
                 for f, fval in enumerate(focus):
                     name = f"bokeh_{k:02d}_{f:02d}"
@@ -120,7 +136,13 @@ class BLB(DatasetLoader):
             for p in scene_dir.glob("bokeh_*.jpg"):
                 m = _BOKEH.match(p.stem)
                 if m and (int(m.group(1)) >= len(blur) or int(m.group(2)) >= len(focus)):
-                    result.issues.append(Issue("metadata", self.relpath(p), f"{self.relpath(p)!r}: index beyond info.json ({len(blur)} blur parameters, {len(focus)} focus distances)"))
+                    result.issues.append(
+                        Issue(
+                            "metadata",
+                            self.relpath(p),
+                            f"{self.relpath(p)!r}: index beyond info.json ({len(blur)} blur parameters, {len(focus)} focus distances)",
+                        )
+                    )
         return result
 
     def _read_info(self, path: Path, result: ScanResult) -> tuple[list[float], list[float]] | None:
@@ -133,8 +155,14 @@ class BLB(DatasetLoader):
         lists = []
         for key in ("blur_parameters", "focus_distances"):
             value = info.get(key) if isinstance(info, dict) else None
-            if not (isinstance(value, list) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-                result.issues.append(Issue("metadata", rel, f"{rel!r}: {key!r} must be a non-empty list of numbers, got {value!r}"))
+            if not (
+                isinstance(value, list)
+                and value
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            ):
+                result.issues.append(
+                    Issue("metadata", rel, f"{rel!r}: {key!r} must be a non-empty list of numbers, got {value!r}")
+                )
                 return None
             lists.append([float(v) for v in value])
         bad = [v for v in lists[1] if not (math.isfinite(v) and v > 0)]

@@ -11,7 +11,7 @@ Layouts: ``detection`` = ``images/out_of_focus*.jpg`` + ``gt/out_of_focus*.png``
 
 from __future__ import annotations
 
-from .base import DatasetLoader, DatasetInfo, ScanResult, index_folder
+from .base import DatasetInfo, DatasetLoader, ScanResult, index_folder
 from .manifest import DEFAULT_IGNORE, Layout, Manifest
 
 __all__ = ["CUHKBlur"]

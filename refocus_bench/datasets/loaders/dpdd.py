@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DatasetLoader, DatasetInfo, ScanResult, index_folder, natural_key
+from .base import DatasetInfo, DatasetLoader, ScanResult, index_folder, natural_key
 from .manifest import Issue, Layout, Manifest
 
 __all__ = ["DPDD"]
@@ -69,8 +69,18 @@ class DPDD(DatasetLoader):
                 ("train", "val", "test"),
                 "dd_dp_dataset_canon/{split}_c/{{source,target}} (+ {split}_l, {split}_r)",
             ),
-            Layout("b", ("inputC", "target"), ("test",), "inputC/, target/ (+ inputL/, inputR/, indoor_labels.txt, outdoor_labels.txt)"),
-            Layout("c", ("{split}_c/source", "{split}_c/target"), ("train", "val", "test"), "{split}_c/{{source,target}} (+ {split}_l/source, {split}_r/source)"),
+            Layout(
+                "b",
+                ("inputC", "target"),
+                ("test",),
+                "inputC/, target/ (+ inputL/, inputR/, indoor_labels.txt, outdoor_labels.txt)",
+            ),
+            Layout(
+                "c",
+                ("{split}_c/source", "{split}_c/target"),
+                ("train", "val", "test"),
+                "{split}_c/{{source,target}} (+ {split}_l/source, {split}_r/source)",
+            ),
         ),
         default_split="test",
         counts={"train": 350, "val": 74, "test": 76},
@@ -129,22 +139,45 @@ class DPDD(DatasetLoader):
         for scene, path in files.items():
             if path is None:
                 other = next(p for p in files.values() if p is not None)
-                result.issues.append(Issue("metadata", f"{scene}_labels.txt", f"{self.relpath(other)!r} is there but {scene}_labels.txt is not: {scene} samples stay unlabelled", "warning"))
+                result.issues.append(
+                    Issue(
+                        "metadata",
+                        f"{scene}_labels.txt",
+                        f"{self.relpath(other)!r} is there but {scene}_labels.txt is not: {scene} samples stay unlabelled",
+                        "warning",
+                    )
+                )
                 continue
             result.claimed.add(path)
             for where, entry in _read_label_entries(path, result, self.relpath(path)):
                 stem = _resolve(entry, stems)
                 if stem is None:
-                    what = f"position {entry} (there are {len(stems)} inputs)" if isinstance(entry, int) else f"{entry!r}"
-                    result.issues.append(Issue("metadata", self.relpath(path), f"{self.relpath(path)!r} {where}: {what} matches no input image"))
+                    what = (
+                        f"position {entry} (there are {len(stems)} inputs)" if isinstance(entry, int) else f"{entry!r}"
+                    )
+                    result.issues.append(
+                        Issue(
+                            "metadata",
+                            self.relpath(path),
+                            f"{self.relpath(path)!r} {where}: {what} matches no input image",
+                        )
+                    )
                 elif out.get(stem, scene) != scene:
-                    result.issues.append(Issue("metadata", self.relpath(path), f"{self.relpath(path)!r} {where}: {stem!r} is labelled both indoor and outdoor"))
+                    result.issues.append(
+                        Issue(
+                            "metadata",
+                            self.relpath(path),
+                            f"{self.relpath(path)!r} {where}: {stem!r} is labelled both indoor and outdoor",
+                        )
+                    )
                 else:
                     out[stem] = scene
         unlabelled = [s for s in stems if s not in out]
         if unlabelled:
             head = ", ".join(repr(s) for s in unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else "")
-            result.issues.append(Issue("metadata", ".", f"{len(unlabelled)} input(s) are in neither label list: {head}", "warning"))
+            result.issues.append(
+                Issue("metadata", ".", f"{len(unlabelled)} input(s) are in neither label list: {head}", "warning")
+            )
         return out
 
 
@@ -165,7 +198,9 @@ def _read_label_entries(path: Path, result: ScanResult, rel: str) -> list[tuple[
             result.issues.append(Issue("corrupt", rel, f"{rel!r} cannot be read as a .npy array: {err}"))
             return []
         if not np.issubdtype(arr.dtype, np.integer):
-            result.issues.append(Issue("metadata", rel, f"{rel!r} must hold integer 1-based positions, got dtype {arr.dtype}"))
+            result.issues.append(
+                Issue("metadata", rel, f"{rel!r} must hold integer 1-based positions, got dtype {arr.dtype}")
+            )
             return []
         return [(f"item {i + 1}", int(v)) for i, v in enumerate(arr)]
     out: list[tuple[str, int | str]] = []

@@ -54,7 +54,11 @@ class EBB(PairedFolderDataset):
         "not metric. Pairs are handheld captures: small misalignments between input and target.",
     )
     manifest = Manifest(
-        layouts=(Layout("ebb", ("{split}/original",), ("train", "test"), "{split}/{{original,bokeh,original_depth}}/<i>.jpg|png"),),
+        layouts=(
+            Layout(
+                "ebb", ("{split}/original",), ("train", "test"), "{split}/{{original,bokeh,original_depth}}/<i>.jpg|png"
+            ),
+        ),
         default_split="test",
         counts={"train": 4894, "test": 200},
         extensions={"input": _JPG, "target": _JPG, "depth": (".png", ".jpg")},
@@ -76,7 +80,10 @@ class EBB(PairedFolderDataset):
         depth_dir = self.root / self.split / "original_depth"
         if not depth_dir.is_dir():
             return {}
-        depth = next((depth_dir / f"{stem}{s}" for s in (".png", ".jpg") if (depth_dir / f"{stem}{s}").is_file()), depth_dir / f"{stem}.png")
+        depth = next(
+            (depth_dir / f"{stem}{s}" for s in (".png", ".jpg") if (depth_dir / f"{stem}{s}").is_file()),
+            depth_dir / f"{stem}.png",
+        )
         return {"depth_path": depth, "depth_kind": "relative_depth"}
 
 
@@ -102,7 +109,9 @@ class EBBVal294(_EBBValidationSubset):
         notes="A subset of EBB! training pairs used for validation by later work; ids are EBB! file stems.",
     )
     manifest = Manifest(
-        layouts=(Layout("validation", ("validation/in", "validation/gt"), ("validation",), "validation/{{in,gt}}/*.jpg"),),
+        layouts=(
+            Layout("validation", ("validation/in", "validation/gt"), ("validation",), "validation/{{in,gt}}/*.jpg"),
+        ),
         default_split="validation",
         counts={"validation": 294},
         extensions={"input": _JPG, "target": _JPG},
@@ -127,16 +136,33 @@ class EBB400(_EBBValidationSubset):
         notes="Disparity maps are relative inverse depth (MiDaS in disparity/, DPT in disparity_dpt/), not metric.",
     )
     manifest = Manifest(
-        layouts=(Layout("validation", ("validation/in", "validation/gt"), ("validation",), "validation/{{in,gt}}/*.jpg (+ disparity/, disparity_dpt/)"),),
+        layouts=(
+            Layout(
+                "validation",
+                ("validation/in", "validation/gt"),
+                ("validation",),
+                "validation/{{in,gt}}/*.jpg (+ disparity/, disparity_dpt/)",
+            ),
+        ),
         default_split="validation",
         counts={"validation": 400},
-        extensions={"input": _JPG, "target": _JPG, "depth": (".png", ".jpg", ".npy"), "disparity_midas": (".png", ".jpg", ".npy"), "disparity_dpt": (".png", ".jpg", ".npy")},
+        extensions={
+            "input": _JPG,
+            "target": _JPG,
+            "depth": (".png", ".jpg", ".npy"),
+            "disparity_midas": (".png", ".jpg", ".npy"),
+            "disparity_dpt": (".png", ".jpg", ".npy"),
+        },
         image_roles=("input", "target"),
     )
     _FOLDERS: ClassVar[dict[str, str]] = {"midas": "disparity", "dpt": "disparity_dpt"}
 
-    def __init__(self, root: Any, split: str | None = None, layout: str = "auto", *, disparity: str = "midas", **kw: Any) -> None:
-        check(disparity in self._FOLDERS, lambda: f"disparity must be one of {sorted(self._FOLDERS)}, got {disparity!r}")
+    def __init__(
+        self, root: Any, split: str | None = None, layout: str = "auto", *, disparity: str = "midas", **kw: Any
+    ) -> None:
+        check(
+            disparity in self._FOLDERS, lambda: f"disparity must be one of {sorted(self._FOLDERS)}, got {disparity!r}"
+        )
         self.disparity = disparity
         super().__init__(root, split, layout, **kw)
 
@@ -154,13 +180,22 @@ class EBB400(_EBBValidationSubset):
         dirs = self._disparity_dirs()
         result.watched += list(dirs.values())
         if self.disparity not in dirs:
-            result.issues.append(Issue("missing_file", self._FOLDERS[self.disparity], f"EBB400 disparity folder {self._FOLDERS[self.disparity]!r} (disparity={self.disparity!r}) not found under {str(self.root)!r} or its validation/ folder"))
+            result.issues.append(
+                Issue(
+                    "missing_file",
+                    self._FOLDERS[self.disparity],
+                    f"EBB400 disparity folder {self._FOLDERS[self.disparity]!r} (disparity={self.disparity!r}) not found under {str(self.root)!r} or its validation/ folder",
+                )
+            )
         return result
 
     def _extras(self, stem: str, path: Path, result: ScanResult) -> dict[str, Any]:
         found = {}
         for key, folder in self._disparity_dirs().items():
-            found[key] = next((folder / f"{stem}{s}" for s in (".png", ".jpg", ".npy") if (folder / f"{stem}{s}").is_file()), folder / f"{stem}.png")
+            found[key] = next(
+                (folder / f"{stem}{s}" for s in (".png", ".jpg", ".npy") if (folder / f"{stem}{s}").is_file()),
+                folder / f"{stem}.png",
+            )
         out: dict[str, Any] = {"aux_paths": {f"disparity_{k}": p for k, p in found.items() if k != self.disparity}}
         if self.disparity in found:
             out.update(depth_path=found[self.disparity], depth_kind="relative_disparity")

@@ -104,9 +104,7 @@ class Manifest:
         for lay in self.layouts:
             if lay.name == name:
                 return lay
-        raise InvalidInputError(
-            f"layout must be 'auto' or one of {[lay.name for lay in self.layouts]}, got {name!r}"
-        )
+        raise InvalidInputError(f"layout must be 'auto' or one of {[lay.name for lay in self.layouts]}, got {name!r}")
 
 
 @dataclass(frozen=True)

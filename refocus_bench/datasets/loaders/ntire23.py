@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .base import DatasetLoader, DatasetInfo, ScanResult
+from .base import DatasetInfo, DatasetLoader, ScanResult
 from .manifest import Issue, Layout, Manifest
 
 __all__ = ["NTIRE23Bokeh", "parse_lens", "read_meta"]
@@ -51,7 +51,13 @@ def read_meta(path: Path, rel: str) -> tuple[list[tuple[str, str, str, float]], 
         if not line.strip() or (n == 1 and fields[0].lower() == "id"):
             continue
         if len(fields) != 4 or not all(fields):
-            issues.append(Issue("metadata", rel, f"{rel!r} line {n}: expected 'id, src_lens, tgt_lens, disparity', got {line.strip()!r}"))
+            issues.append(
+                Issue(
+                    "metadata",
+                    rel,
+                    f"{rel!r} line {n}: expected 'id, src_lens, tgt_lens, disparity', got {line.strip()!r}",
+                )
+            )
             continue
         sid, src, tgt, disp = fields
         try:
@@ -84,7 +90,12 @@ class NTIRE23Bokeh(DatasetLoader):
     manifest = Manifest(
         layouts=(
             Layout("flat", ("meta.txt",), ("default",), "meta.txt, <id>.src.jpg, <id>.tgt.jpg, <id>.alpha.png"),
-            Layout("splits", ("{split}/meta.txt",), ("train", "validation", "test"), "{split}/{{meta.txt, <id>.src.jpg, <id>.tgt.jpg, <id>.alpha.png}}"),
+            Layout(
+                "splits",
+                ("{split}/meta.txt",),
+                ("train", "validation", "test"),
+                "{split}/{{meta.txt, <id>.src.jpg, <id>.tgt.jpg, <id>.alpha.png}}",
+            ),
         ),
         default_split="validation",
         extensions={"input": (".jpg",), "target": (".jpg",), "alpha": (".png",)},
@@ -103,7 +114,14 @@ class NTIRE23Bokeh(DatasetLoader):
         has_targets = any(folder.glob("*.tgt.jpg"))
         has_alpha = any(folder.glob("*.alpha.png"))
         if not has_targets:
-            result.issues.append(Issue("missing_file", self.relpath(folder), f"no *.tgt.jpg in {self.relpath(folder)!r}: split {self.split!r} has no ground truth (no-reference only)", "warning"))
+            result.issues.append(
+                Issue(
+                    "missing_file",
+                    self.relpath(folder),
+                    f"no *.tgt.jpg in {self.relpath(folder)!r}: split {self.split!r} has no ground truth (no-reference only)",
+                    "warning",
+                )
+            )
         for sid, src, tgt, disparity in rows:
             params: dict[str, Any] = {"src_lens": src, "tgt_lens": tgt, "disparity": disparity}
             for prefix, lens in (("src", src), ("tgt", tgt)):

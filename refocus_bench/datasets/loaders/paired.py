@@ -42,10 +42,19 @@ class PairedFolderDataset(DatasetLoader):
         result.issues += issues + more
         no_target = self.target_optional and not tgt.is_dir()
         if no_target:
-            result.issues.append(Issue("missing_file", self.relpath(tgt), f"{self.relpath(tgt)!r} is absent: split {self.split!r} has no ground truth (no-reference metrics only)", "warning"))
+            result.issues.append(
+                Issue(
+                    "missing_file",
+                    self.relpath(tgt),
+                    f"{self.relpath(tgt)!r} is absent: split {self.split!r} has no ground truth (no-reference metrics only)",
+                    "warning",
+                )
+            )
         for stem, path in inputs.items():
             target = None if no_target else targets.get(stem, tgt / path.name)
-            result.samples.append(self._sample(id=stem, input_path=path, target_path=target, **self._extras(stem, path, result)))
+            result.samples.append(
+                self._sample(id=stem, input_path=path, target_path=target, **self._extras(stem, path, result))
+            )
         return result
 
     def _extras(self, stem: str, path: Path, result: ScanResult) -> dict:

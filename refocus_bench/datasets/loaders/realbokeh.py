@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .base import DatasetLoader, DatasetInfo, ScanResult, index_folder
+from .base import DatasetInfo, DatasetLoader, ScanResult, index_folder
 from .manifest import Issue, Layout, Manifest
 
 __all__ = ["RealBokeh", "RealBokeh3MP", "parse_f_number"]
@@ -65,12 +65,21 @@ class RealBokeh(DatasetLoader):
         notes="focus_plane_distance is a maker-note value of unknown unit and low accuracy (params focus_plane_distance_raw).",
     )
     manifest = Manifest(
-        layouts=(Layout("splits", ("{split}/in", "{split}/gt", "{split}/metadata"), ("train", "validation", "test"), "{split}/{{in/<id>.JPG, gt/<id>/<id>_f<N>.JPG, metadata/<id>.json}}"),),
+        layouts=(
+            Layout(
+                "splits",
+                ("{split}/in", "{split}/gt", "{split}/metadata"),
+                ("train", "validation", "test"),
+                "{split}/{{in/<id>.JPG, gt/<id>/<id>_f<N>.JPG, metadata/<id>.json}}",
+            ),
+        ),
         default_split="test",
         extensions={"input": _JPG, "target": _JPG},
     )
 
-    def __init__(self, root: Any, split: str | None = None, layout: str = "auto", *, reverse: bool = False, **kw: Any) -> None:
+    def __init__(
+        self, root: Any, split: str | None = None, layout: str = "auto", *, reverse: bool = False, **kw: Any
+    ) -> None:
         self.reverse = bool(reverse)
         super().__init__(root, split, layout, **kw)
 
@@ -78,7 +87,9 @@ class RealBokeh(DatasetLoader):
     def info(self) -> DatasetInfo:
         info = super().info
         if self.reverse:
-            info = replace(info, task="deblur", notes=info.notes + " Reversed: f/N photo -> input photo (defocus deblurring).")
+            info = replace(
+                info, task="deblur", notes=info.notes + " Reversed: f/N photo -> input photo (defocus deblurring)."
+            )
         return info
 
     def _scan(self) -> ScanResult:
@@ -106,16 +117,26 @@ class RealBokeh(DatasetLoader):
             where = rel if len(records) == 1 else f"{rel} record {i}"
             missing = [k for k in _KEYS if not isinstance(rec, dict) or k not in rec]
             if missing:
-                result.issues.append(Issue("metadata", rel, f"{where!r}: missing key(s) {missing} (expected {list(_KEYS)})"))
+                result.issues.append(
+                    Issue("metadata", rel, f"{where!r}: missing key(s) {missing} (expected {list(_KEYS)})")
+                )
                 continue
             out.append((rec, where))
         return out
 
-    def _add_scene(self, rec: dict, where: str, inputs: dict[str, Path], in_dir: Path, gt_dir: Path, result: ScanResult) -> None:
+    def _add_scene(
+        self, rec: dict, where: str, inputs: dict[str, Path], in_dir: Path, gt_dir: Path, result: ScanResult
+    ) -> None:
         scene = str(rec["id"])
         names, avs = rec["target_images"], rec["target_avs"]
         if not (isinstance(names, list) and isinstance(avs, list) and len(names) == len(avs) and names):
-            result.issues.append(Issue("metadata", where, f"{where!r}: target_images and target_avs must be non-empty lists of equal length, got {names!r} and {avs!r}"))
+            result.issues.append(
+                Issue(
+                    "metadata",
+                    where,
+                    f"{where!r}: target_images and target_avs must be non-empty lists of equal length, got {names!r} and {avs!r}",
+                )
+            )
             return
         source_name = Path(str(rec["source_image"])).name
         source = inputs.get(Path(source_name).stem, in_dir / source_name)
@@ -128,13 +149,31 @@ class RealBokeh(DatasetLoader):
                 f_number = math.nan
             from_name = parse_f_number(target.name)
             if not math.isfinite(f_number) or f_number <= 0:
-                result.issues.append(Issue("metadata", where, f"{where!r}: target_avs entry {av!r} for {target.name!r} is not a valid f-number"))
+                result.issues.append(
+                    Issue(
+                        "metadata",
+                        where,
+                        f"{where!r}: target_avs entry {av!r} for {target.name!r} is not a valid f-number",
+                    )
+                )
                 continue
             if from_name is None:
-                result.issues.append(Issue("metadata", self.relpath(target), f"{where!r}: target {target.name!r} has no _f<N> f-number in its name"))
+                result.issues.append(
+                    Issue(
+                        "metadata",
+                        self.relpath(target),
+                        f"{where!r}: target {target.name!r} has no _f<N> f-number in its name",
+                    )
+                )
                 continue
             if abs(from_name - f_number) > 1e-6:
-                result.issues.append(Issue("metadata", self.relpath(target), f"{where!r}: target {target.name!r} says f/{from_name:g} but target_avs says f/{f_number:g}"))
+                result.issues.append(
+                    Issue(
+                        "metadata",
+                        self.relpath(target),
+                        f"{where!r}: target {target.name!r} says f/{from_name:g} but target_avs says f/{f_number:g}",
+                    )
+                )
                 continue
             label = f"{f_number:.1f}"
             inp, tgt = (target, source) if self.reverse else (source, target)
@@ -144,7 +183,15 @@ class RealBokeh(DatasetLoader):
                 "focus_plane_uncertainty_raw": rec.get("focus_plane_uncertainty"),
                 "focus_distance_unit": "unknown",
             }
-            result.samples.append(self._sample(id=f"{scene}_f{label}", input_path=inp, target_path=tgt, subset={"scene": scene, "f_number": label}, params=params))
+            result.samples.append(
+                self._sample(
+                    id=f"{scene}_f{label}",
+                    input_path=inp,
+                    target_path=tgt,
+                    subset={"scene": scene, "f_number": label},
+                    params=params,
+                )
+            )
 
 
 class RealBokeh3MP(RealBokeh):

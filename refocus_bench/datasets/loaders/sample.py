@@ -40,7 +40,7 @@ DEPTH_KINDS = {
 """Meaning of :attr:`DatasetSample.depth_kind`; only the first two load as metres."""
 
 
-def load_image(path: str | Path, name: str = "image") -> tuple["torch.Tensor", int]:
+def load_image(path: str | Path, name: str = "image") -> tuple[torch.Tensor, int]:
     """Read an image as sRGB float32 (1, 3, H, W) in [0, 1] and return it with its source bit depth.
 
     8-bit files are divided by 255 and 16-bit files by 65535 (see :func:`refocus_bench.io.read_image`).
@@ -87,7 +87,9 @@ class DatasetSample:
     split: str = ""
 
     def __post_init__(self) -> None:
-        check(isinstance(self.id, str) and self.id != "", lambda: f"sample id must be a non-empty string, got {self.id!r}")
+        check(
+            isinstance(self.id, str) and self.id != "", lambda: f"sample id must be a non-empty string, got {self.id!r}"
+        )
         check(
             self.depth_kind is None or self.depth_kind in DEPTH_KINDS,
             lambda: f"depth_kind must be None or one of {sorted(DEPTH_KINDS)}, got {self.depth_kind!r}",
@@ -124,23 +126,26 @@ class DatasetSample:
         return self.depth_kind in ("metres", "metres_f16_inf")
 
     # -- loading ------------------------------------------------------------------------------
-    def load_input(self) -> tuple["torch.Tensor", int]:
+    def load_input(self) -> tuple[torch.Tensor, int]:
         """Input image sRGB float32 (1, 3, H, W) in [0, 1] and its source bit depth."""
         return load_image(self.input_path, name=f"sample {self.id!r} input")
 
-    def load_target(self) -> tuple["torch.Tensor", int] | None:
+    def load_target(self) -> tuple[torch.Tensor, int] | None:
         """Target image sRGB float32 (1, 3, H, W) in [0, 1] and its bit depth, or ``None`` without one."""
         if self.target_path is None:
             return None
         return load_image(self.target_path, name=f"sample {self.id!r} target")
 
-    def load_depth(self) -> "torch.Tensor":
+    def load_depth(self) -> torch.Tensor:
         """Depth in metres, float32 (1, 1, H, W), ``inf`` where there is no surface.
 
         Raises:
             InvalidInputError: the sample has no depth, or only a relative map (no metric scale).
         """
-        check(self.depth_path is not None, lambda: f"sample {self.id!r} of {self.dataset or 'this dataset'} has no depth map")
+        check(
+            self.depth_path is not None,
+            lambda: f"sample {self.id!r} of {self.dataset or 'this dataset'} has no depth map",
+        )
         check(
             self.has_metric_depth,
             lambda: f"sample {self.id!r}: depth {str(self.depth_path)!r} is {DEPTH_KINDS[self.depth_kind]}; "
@@ -153,14 +158,17 @@ class DatasetSample:
         depth = read_depth(self.depth_path, name=f"sample {self.id!r} depth")
         if self.depth_kind == "metres_f16_inf":
             depth = torch.where(depth >= FLOAT16_MAX, torch.full_like(depth, math.inf), depth)
-        check(not bool(torch.isnan(depth).any()), lambda: f"sample {self.id!r}: depth {str(self.depth_path)!r} contains NaN")
+        check(
+            not bool(torch.isnan(depth).any()),
+            lambda: f"sample {self.id!r}: depth {str(self.depth_path)!r} contains NaN",
+        )
         check(
             bool((depth > 0).all()),
             lambda: f"sample {self.id!r}: depth {str(self.depth_path)!r} has values <= 0 m (minimum {float(depth.min()):g})",
         )
         return depth
 
-    def load_depth_map(self) -> "torch.Tensor":
+    def load_depth_map(self) -> torch.Tensor:
         """The depth or disparity file as stored, float32 (1, 1, H, W), without unit conversion.
 
         Image files (PNG/JPEG) are scaled to [0, 1] by their code range (255 or 65535); ``.npy`` and
@@ -175,7 +183,7 @@ class DatasetSample:
         image, _ = load_image(self.depth_path, name=f"sample {self.id!r} depth map")
         return image[:, :1].contiguous()
 
-    def load(self, depth: bool = True) -> "LoadedSample":
+    def load(self, depth: bool = True) -> LoadedSample:
         """Read input, target and (metric) depth into tensors; see :class:`LoadedSample`."""
         x, x_bits = self.load_input()
         target = self.load_target()
@@ -203,9 +211,9 @@ class LoadedSample:
     """
 
     sample: DatasetSample
-    input: "torch.Tensor"
-    target: "torch.Tensor | None"
-    depth: "torch.Tensor | None"
+    input: torch.Tensor
+    target: torch.Tensor | None
+    depth: torch.Tensor | None
     input_bit_depth: int
     target_bit_depth: int | None
 

@@ -45,8 +45,8 @@ def _ignored(name: str, patterns: tuple[str, ...]) -> bool:
 
 
 def validate_scan(
-    ds: "DatasetLoader",
-    scan: "ScanResult",
+    ds: DatasetLoader,
+    scan: ScanResult,
     *,
     strict: bool,
     decode: bool,
@@ -67,7 +67,9 @@ def validate_scan(
             ok = present.setdefault(p, p.is_file())
             if not ok:
                 partner = "" if role == "input" else f" (input {rel(s.input_path)!r} has no {role})"
-                issues.append(Issue("missing_file", rel(p), f"sample {s.id!r}: {role} file missing: {rel(p)!r}{partner}"))
+                issues.append(
+                    Issue("missing_file", rel(p), f"sample {s.id!r}: {role} file missing: {rel(p)!r}{partner}")
+                )
 
     # 2. extra files / folders in the watched folders
     used = {p for p, ok in present.items() if ok} | set(scan.claimed)
@@ -87,9 +89,21 @@ def validate_scan(
                 continue
             if entry.is_dir():
                 if entry not in watched and entry not in used_dirs:
-                    issues.append(Issue("extra_folder", rel(entry), f"unexpected folder {rel(entry)!r} in the {name} layout ({ds.layout.name}): no sample uses it"))
+                    issues.append(
+                        Issue(
+                            "extra_folder",
+                            rel(entry),
+                            f"unexpected folder {rel(entry)!r} in the {name} layout ({ds.layout.name}): no sample uses it",
+                        )
+                    )
             elif entry not in used:
-                issues.append(Issue("extra_file", rel(entry), f"extra file {rel(entry)!r}: no sample uses it (unpaired, misplaced, or not part of the {name} layout)"))
+                issues.append(
+                    Issue(
+                        "extra_file",
+                        rel(entry),
+                        f"extra file {rel(entry)!r}: no sample uses it (unpaired, misplaced, or not part of the {name} layout)",
+                    )
+                )
 
     # 3. extensions, 4. headers: bit depth and sizes
     headers: dict[Path, ImageHeader | None] = {}
@@ -100,7 +114,13 @@ def validate_scan(
                 continue
             allowed = m.extensions.get(role)
             if allowed and p.suffix.lower() not in allowed:
-                issues.append(Issue("extension", rel(p), f"sample {s.id!r}: {role} {rel(p)!r} has extension {p.suffix!r}; {name} expects {' or '.join(allowed)}"))
+                issues.append(
+                    Issue(
+                        "extension",
+                        rel(p),
+                        f"sample {s.id!r}: {role} {rel(p)!r} has extension {p.suffix!r}; {name} expects {' or '.join(allowed)}",
+                    )
+                )
                 continue
             if role not in m.image_roles:
                 continue
@@ -109,13 +129,21 @@ def validate_scan(
                     headers[p] = probe_image(p)
                 except (InvalidInputError, OSError) as err:
                     headers[p] = None
-                    issues.append(Issue("corrupt", rel(p), f"sample {s.id!r}: {role} {rel(p)!r} is unreadable: {_reason(err, p)}"))
+                    issues.append(
+                        Issue("corrupt", rel(p), f"sample {s.id!r}: {role} {rel(p)!r} is unreadable: {_reason(err, p)}")
+                    )
             h = headers[p]
             if h is None:
                 continue
             want = m.bit_depth.get(role)
             if want is not None and h.bit_depth != want:
-                issues.append(Issue("bit_depth", rel(p), f"sample {s.id!r}: {role} {rel(p)!r} is {h.bit_depth}-bit; {name} {role} images are {want}-bit {h.format.upper()}"))
+                issues.append(
+                    Issue(
+                        "bit_depth",
+                        rel(p),
+                        f"sample {s.id!r}: {role} {rel(p)!r} is {h.bit_depth}-bit; {name} {role} images are {want}-bit {h.format.upper()}",
+                    )
+                )
             if role in m.same_size:
                 sizes[role] = h.size
         if len(set(sizes.values())) > 1:
@@ -127,11 +155,31 @@ def validate_scan(
     if strict:
         checked.append("counts")
         if official is None:
-            issues.append(Issue("count", ".", f"no official sample count is recorded for {name} split {ds.split!r}; strict validation checked pairing and formats only", "warning"))
+            issues.append(
+                Issue(
+                    "count",
+                    ".",
+                    f"no official sample count is recorded for {name} split {ds.split!r}; strict validation checked pairing and formats only",
+                    "warning",
+                )
+            )
         elif len(samples) != official:
-            issues.append(Issue("count", ".", f"{name} split {ds.split!r} has {len(samples)} samples; the official split has {official} (strict=True){' - ' + m.count_note if m.count_note else ''}"))
+            issues.append(
+                Issue(
+                    "count",
+                    ".",
+                    f"{name} split {ds.split!r} has {len(samples)} samples; the official split has {official} (strict=True){' - ' + m.count_note if m.count_note else ''}",
+                )
+            )
     elif official is not None and len(samples) != official:
-        issues.append(Issue("count", ".", f"{name} split {ds.split!r}: {len(samples)} of the official {official} samples (a subset; strict=True requires all)", "warning"))
+        issues.append(
+            Issue(
+                "count",
+                ".",
+                f"{name} split {ds.split!r}: {len(samples)} of the official {official} samples (a subset; strict=True requires all)",
+                "warning",
+            )
+        )
 
     # 6. decode everything
     if decode:
@@ -149,7 +197,13 @@ def validate_scan(
             if not p.is_file():
                 issues.append(Issue("checksum", relpath, f"{relpath!r} has a recorded sha256 but is missing"))
             elif sha256_file(p) != digest.lower():
-                issues.append(Issue("checksum", relpath, f"{relpath!r}: sha256 differs from the recorded {digest[:12]}... (modified or corrupt copy)"))
+                issues.append(
+                    Issue(
+                        "checksum",
+                        relpath,
+                        f"{relpath!r}: sha256 differs from the recorded {digest[:12]}... (modified or corrupt copy)",
+                    )
+                )
 
     return ValidationReport(
         dataset=name,
@@ -166,10 +220,10 @@ def validate_scan(
 def _reason(err: BaseException, p: Path) -> str:
     text = str(err)
     prefix = f"{str(p)!r}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-def _decode_all(ds: "DatasetLoader", samples: list, present: dict[Path, bool], headers: dict) -> list[Issue]:
+def _decode_all(ds: DatasetLoader, samples: list, present: dict[Path, bool], headers: dict) -> list[Issue]:
     issues: list[Issue] = []
     done: set[Path] = set()
     for s in samples:
@@ -185,5 +239,11 @@ def _decode_all(ds: "DatasetLoader", samples: list, present: dict[Path, bool], h
                 elif role in ds.manifest.image_roles or p.suffix.lower() in (".png", ".jpg", ".jpeg"):
                     decode_check(p)
             except (InvalidInputError, OSError, ValueError) as err:
-                issues.append(Issue("corrupt", ds.relpath(p), f"sample {s.id!r}: {role} {ds.relpath(p)!r} cannot be decoded: {_reason(err, p)}"))
+                issues.append(
+                    Issue(
+                        "corrupt",
+                        ds.relpath(p),
+                        f"sample {s.id!r}: {role} {ds.relpath(p)!r} cannot be decoded: {_reason(err, p)}",
+                    )
+                )
     return issues

@@ -36,8 +36,14 @@ __all__ = ["gaussian_bokeh", "LayeredBokeh", "ScatterBokeh", "GaussianBokeh"]
 _BOKEH_CONTRACT = "AIF sRGB (B, 3, H, W) + depth (B, 1, H, W) metres + focus distance + K (or ThinLens)"
 
 
-def gaussian_bokeh(image: torch.Tensor, coc_px: torch.Tensor, *, sigma_per_radius: float = 0.5,
-                   level_step_px: float = 0.5, rel_level_step: float = 0.1) -> torch.Tensor:
+def gaussian_bokeh(
+    image: torch.Tensor,
+    coc_px: torch.Tensor,
+    *,
+    sigma_per_radius: float = 0.5,
+    level_step_px: float = 0.5,
+    rel_level_step: float = 0.1,
+) -> torch.Tensor:
     """Naive depth-dependent Gaussian blur in sRGB.
 
     Args:
@@ -65,7 +71,9 @@ def gaussian_bokeh(image: torch.Tensor, coc_px: torch.Tensor, *, sigma_per_radiu
         idx = (torch.bucketize(r, t, right=True) - 1).clamp(0, len(levels) - 2)
         frac = ((r - t[idx]) / (t[idx + 1] - t[idx])).clamp(0.0, 1.0)
         for j, level in enumerate(levels):
-            wgt = torch.where(idx == j, 1.0 - frac, torch.zeros_like(r)) + torch.where(idx == j - 1, frac, torch.zeros_like(r))
+            wgt = torch.where(idx == j, 1.0 - frac, torch.zeros_like(r)) + torch.where(
+                idx == j - 1, frac, torch.zeros_like(r)
+            )
             if not bool((wgt > 0).any()):
                 continue
             sigma = sigma_per_radius * level
@@ -83,22 +91,38 @@ class LayeredBokeh(RefocusModel):
     """The toolkit's occlusion-aware layered renderer applied to the given depth (any aperture)."""
 
     card = ModelCard(
-        name="bokeh.layered", tasks=("bokeh",),
+        name="bokeh.layered",
+        tasks=("bokeh",),
         summary="occlusion-aware layered renderer in linear light (refocus_bench.simulators.render.rgbd)",
-        source="refocus-bench", licence="Apache-2.0", paper="",
+        source="refocus-bench",
+        licence="Apache-2.0",
+        paper="",
         input_contract=_BOKEH_CONTRACT + "; any aperture",
     )
 
-    def __init__(self, min_layer_step_px: float = 0.5, rel_layer_step: float = 0.1, coarse_radius_px: float = 8.0,
-                 fill_disocclusions: bool = True) -> None:
+    def __init__(
+        self,
+        min_layer_step_px: float = 0.5,
+        rel_layer_step: float = 0.1,
+        coarse_radius_px: float = 8.0,
+        fill_disocclusions: bool = True,
+    ) -> None:
         super().__init__()
-        self.render_config = RenderConfig(min_layer_step_px=min_layer_step_px, rel_layer_step=rel_layer_step,
-                                          coarse_radius_px=coarse_radius_px, fill_disocclusions=fill_disocclusions)
+        self.render_config = RenderConfig(
+            min_layer_step_px=min_layer_step_px,
+            rel_layer_step=rel_layer_step,
+            coarse_radius_px=coarse_radius_px,
+            fill_disocclusions=fill_disocclusions,
+        )
 
     def config(self) -> dict:
         c = self.render_config
-        return {"min_layer_step_px": c.min_layer_step_px, "rel_layer_step": c.rel_layer_step,
-                "coarse_radius_px": c.coarse_radius_px, "fill_disocclusions": c.fill_disocclusions}
+        return {
+            "min_layer_step_px": c.min_layer_step_px,
+            "rel_layer_step": c.rel_layer_step,
+            "coarse_radius_px": c.coarse_radius_px,
+            "fill_disocclusions": c.fill_disocclusions,
+        }
 
     def _bokeh(self, image: torch.Tensor, req: BokehRequest) -> torch.Tensor:
         return render_bokeh(image, coc_px=req.coc_px.to(image.dtype), aperture=req.aperture, config=self.render_config)
@@ -108,9 +132,11 @@ class ScatterBokeh(RefocusModel):
     """BokehMe's classical scatter renderer (disk aperture, no occlusion reasoning)."""
 
     card = ModelCard(
-        name="bokeh.scatter", tasks=("bokeh",),
+        name="bokeh.scatter",
+        tasks=("bokeh",),
         summary="normalised scatter of soft disks (BokehMe's classical renderer); disk aperture only",
-        source="refocus-bench (written from the paper's description)", licence="Apache-2.0",
+        source="refocus-bench (written from the paper's description)",
+        licence="Apache-2.0",
         paper="J. Peng et al., BokehMe: When Neural Rendering Meets Classical Rendering, CVPR 2022",
         input_contract=_BOKEH_CONTRACT + "; aperture must be 'disk'",
     )
@@ -118,8 +144,11 @@ class ScatterBokeh(RefocusModel):
     def _bokeh(self, image: torch.Tensor, req: BokehRequest) -> torch.Tensor:
         from ...simulators.render.scatter import render_scatter
 
-        check(isinstance(req.aperture, Disk), lambda: f"bokeh.scatter renders disk apertures only, got {req.aperture!r}; "
-              "use bokeh.layered for other shapes")
+        check(
+            isinstance(req.aperture, Disk),
+            lambda: f"bokeh.scatter renders disk apertures only, got {req.aperture!r}; "
+            "use bokeh.layered for other shapes",
+        )
         return render_scatter(image, coc_px=req.coc_px.to(image.dtype))
 
 
@@ -127,9 +156,12 @@ class GaussianBokeh(RefocusModel):
     """Naive depth-dependent Gaussian blur in sRGB (no aperture shape, no occlusion)."""
 
     card = ModelCard(
-        name="bokeh.gaussian", tasks=("bokeh",),
+        name="bokeh.gaussian",
+        tasks=("bokeh",),
         summary="naive per-pixel Gaussian blur (std |CoC|/2) in sRGB; ignores aperture and occlusion",
-        source="refocus-bench", licence="Apache-2.0", paper="",
+        source="refocus-bench",
+        licence="Apache-2.0",
+        paper="",
         input_contract=_BOKEH_CONTRACT + "; the aperture is ignored",
     )
 

@@ -35,31 +35,48 @@ class Cascade(RefocusModel):
     """
 
     card = ModelCard(
-        name="refocus.cascade", tasks=("deblur", "bokeh", "refocus"),
+        name="refocus.cascade",
+        tasks=("deblur", "bokeh", "refocus"),
         summary="deblur model -> bokeh model, any pair from the registry",
-        source="refocus-bench", licence="Apache-2.0",
+        source="refocus-bench",
+        licence="Apache-2.0",
         paper="two-stage design of GenRefocus (arXiv 2512.16923)",
         input_contract="defocused sRGB (B, 3, H, W) + depth + new focus/K/aperture; the stages' contracts apply",
     )
 
-    def __init__(self, deblur: str = "deblur.wiener", bokeh: str = "bokeh.layered",
-                 deblur_kwargs: dict[str, Any] | None = None, bokeh_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        deblur: str = "deblur.wiener",
+        bokeh: str = "bokeh.layered",
+        deblur_kwargs: dict[str, Any] | None = None,
+        bokeh_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         from .. import create_model
 
         check(deblur != "refocus.cascade" and bokeh != "refocus.cascade", "a cascade cannot contain itself")
         self.deblur_model = create_model(deblur, **(deblur_kwargs or {}))
         self.bokeh_model = create_model(bokeh, **(bokeh_kwargs or {}))
-        check("deblur" in self.deblur_model.tasks, lambda: f"deblur stage {deblur!r} does not support 'deblur' (tasks {list(self.deblur_model.tasks)})")
-        check("bokeh" in self.bokeh_model.tasks, lambda: f"bokeh stage {bokeh!r} does not support 'bokeh' (tasks {list(self.bokeh_model.tasks)})")
+        check(
+            "deblur" in self.deblur_model.tasks,
+            lambda: f"deblur stage {deblur!r} does not support 'deblur' (tasks {list(self.deblur_model.tasks)})",
+        )
+        check(
+            "bokeh" in self.bokeh_model.tasks,
+            lambda: f"bokeh stage {bokeh!r} does not support 'bokeh' (tasks {list(self.bokeh_model.tasks)})",
+        )
 
     @property
     def name(self) -> str:
         return self.registry_name or f"{self.card.name}({self.deblur_model.name}->{self.bokeh_model.name})"
 
     def config(self) -> dict:
-        return {"deblur": self.deblur_model.name, "bokeh": self.bokeh_model.name,
-                "deblur_kwargs": self.deblur_model.config(), "bokeh_kwargs": self.bokeh_model.config()}
+        return {
+            "deblur": self.deblur_model.name,
+            "bokeh": self.bokeh_model.name,
+            "deblur_kwargs": self.deblur_model.config(),
+            "bokeh_kwargs": self.bokeh_model.config(),
+        }
 
     @classmethod
     def dummy_kwargs(cls) -> dict:
@@ -69,8 +86,9 @@ class Cascade(RefocusModel):
         return self.deblur_model.deblur(image, coc_px=coc_px)
 
     def _bokeh(self, image: torch.Tensor, req: BokehRequest) -> torch.Tensor:
-        return self.bokeh_model.bokeh(image, req.depth_m, focus_distance_m=req.focus_distance_m, k_px_m=req.k_px_m,
-                                      aperture=req.aperture)
+        return self.bokeh_model.bokeh(
+            image, req.depth_m, focus_distance_m=req.focus_distance_m, k_px_m=req.k_px_m, aperture=req.aperture
+        )
 
     def _refocus(self, image: torch.Tensor, req: BokehRequest, input_coc_px: torch.Tensor | None) -> torch.Tensor:
         return self._bokeh(self._deblur(image, input_coc_px), req)

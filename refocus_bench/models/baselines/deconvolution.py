@@ -87,7 +87,10 @@ def _otf(kernel: torch.Tensor, shape: tuple[int, int], dtype: torch.dtype) -> to
 
 def _check_kernel(kernel: torch.Tensor) -> None:
     check_tensor(kernel, "kernel", ["kH", "kW"])
-    check(kernel.shape[0] % 2 == 1 and kernel.shape[1] % 2 == 1, lambda: f"kernel must have odd sizes, got {tuple(kernel.shape)}")
+    check(
+        kernel.shape[0] % 2 == 1 and kernel.shape[1] % 2 == 1,
+        lambda: f"kernel must have odd sizes, got {tuple(kernel.shape)}",
+    )
 
 
 def fft_convolve(x: torch.Tensor, kernel: torch.Tensor, *, boundary: str = "reflect") -> torch.Tensor:
@@ -100,7 +103,9 @@ def fft_convolve(x: torch.Tensor, kernel: torch.Tensor, *, boundary: str = "refl
     return y[..., : x.shape[-2], : x.shape[-1]]
 
 
-def wiener_deconvolve(x: torch.Tensor, kernel: torch.Tensor, *, nsr: float = 3e-3, boundary: str = "reflect") -> torch.Tensor:
+def wiener_deconvolve(
+    x: torch.Tensor, kernel: torch.Tensor, *, nsr: float = 3e-3, boundary: str = "reflect"
+) -> torch.Tensor:
     """Wiener deconvolution ``conj(K) / (|K|^2 + nsr)`` of (B, C, H, W) (linear light) by ``kernel``.
 
     Args:
@@ -121,15 +126,18 @@ def wiener_deconvolve(x: torch.Tensor, kernel: torch.Tensor, *, nsr: float = 3e-
     return y[..., : x.shape[-2], : x.shape[-1]]
 
 
-def richardson_lucy(x: torch.Tensor, kernel: torch.Tensor, *, iterations: int = 30, boundary: str = "reflect",
-                    eps: float = 1e-6) -> torch.Tensor:
+def richardson_lucy(
+    x: torch.Tensor, kernel: torch.Tensor, *, iterations: int = 30, boundary: str = "reflect", eps: float = 1e-6
+) -> torch.Tensor:
     """Richardson-Lucy deconvolution of a non-negative (B, C, H, W) image (linear light).
 
     Each iteration multiplies the estimate by the back-projected ratio ``x / (k * est)``; with a
     unit-sum kernel and periodic boundaries the total flux is preserved exactly.
     """
     _check_kernel(kernel)
-    check(isinstance(iterations, int) and iterations >= 0, lambda: f"iterations must be an int >= 0, got {iterations!r}")
+    check(
+        isinstance(iterations, int) and iterations >= 0, lambda: f"iterations must be an int >= 0, got {iterations!r}"
+    )
     check(boundary in BOUNDARIES, lambda: f"boundary must be one of {sorted(BOUNDARIES)}, got {boundary!r}")
     if kernel.numel() == 1 or iterations == 0:
         return x.clone()
@@ -148,8 +156,15 @@ def richardson_lucy(x: torch.Tensor, kernel: torch.Tensor, *, iterations: int = 
 Deconvolver = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def deconvolve_layered(image: torch.Tensor, coc_px: torch.Tensor, deconvolve: Deconvolver, *,
-                       aperture: str | Aperture = "disk", layer_step_px: float = 0.5, rel_layer_step: float = 0.1) -> torch.Tensor:
+def deconvolve_layered(
+    image: torch.Tensor,
+    coc_px: torch.Tensor,
+    deconvolve: Deconvolver,
+    *,
+    aperture: str | Aperture = "disk",
+    layer_step_px: float = 0.5,
+    rel_layer_step: float = 0.1,
+) -> torch.Tensor:
     """Deconvolve an sRGB image whose blur varies with a signed CoC map, one CoC layer at a time.
 
     Args:
@@ -178,8 +193,11 @@ def deconvolve_layered(image: torch.Tensor, coc_px: torch.Tensor, deconvolve: De
             t = torch.tensor(centres, dtype=c.dtype, device=c.device)
             idx = (torch.bucketize(c, t, right=True) - 1).clamp(0, len(centres) - 2)
             frac = ((c - t[idx]) / (t[idx + 1] - t[idx])).clamp(0.0, 1.0)
-            weights = [torch.where(idx == j, 1.0 - frac, torch.zeros_like(c)) + torch.where(idx == j - 1, frac, torch.zeros_like(c))
-                       for j in range(len(centres))]
+            weights = [
+                torch.where(idx == j, 1.0 - frac, torch.zeros_like(c))
+                + torch.where(idx == j - 1, frac, torch.zeros_like(c))
+                for j in range(len(centres))
+            ]
         h, w = c.shape
         for r, wgt in zip(centres, weights):
             rows, cols = torch.nonzero((wgt > 0).any(1)).flatten(), torch.nonzero((wgt > 0).any(0)).flatten()
@@ -197,8 +215,14 @@ def deconvolve_layered(image: torch.Tensor, coc_px: torch.Tensor, deconvolve: De
     return linear_rgb_to_rgb(torch.cat(outs).clamp(0.0, 1.0))
 
 
-def estimate_coc_px(image: torch.Tensor, *, max_radius_px: float = 12.0, tile_px: int = 32,
-                    reblur_sigma_px: float = 2.0, min_gradient: float = 0.01) -> torch.Tensor:
+def estimate_coc_px(
+    image: torch.Tensor,
+    *,
+    max_radius_px: float = 12.0,
+    tile_px: int = 32,
+    reblur_sigma_px: float = 2.0,
+    min_gradient: float = 0.01,
+) -> torch.Tensor:
     """Blind per-tile CoC estimate (B, 1, H, W) in pixels (unsigned: the sign is not observable).
 
     Gradient-ratio method (Zhuo & Sim, Pattern Recognition 2011): re-blurring an edge blurred by a
@@ -239,23 +263,35 @@ def unsharp_mask(image: torch.Tensor, *, sigma_px: float = 1.5, amount: float = 
 
 
 # -- models -------------------------------------------------------------------------------------------
-_DECONV_CONTRACT = ("sRGB (B, 3, H, W); uses the oracle coc_px hint when given (coc_source='auto'), "
-                    "else a per-tile blind estimate; assumes the blur kernel is the given aperture")
+_DECONV_CONTRACT = (
+    "sRGB (B, 3, H, W); uses the oracle coc_px hint when given (coc_source='auto'), "
+    "else a per-tile blind estimate; assumes the blur kernel is the given aperture"
+)
 
 
 class _LayeredDeconvolution(RefocusModel):
     """Shared logic: resolve the CoC map (oracle or estimate), then :func:`deconvolve_layered`."""
 
-    def __init__(self, aperture: str = "disk", coc_source: str = "auto", max_radius_px: float = 12.0, tile_px: int = 32) -> None:
+    def __init__(
+        self, aperture: str = "disk", coc_source: str = "auto", max_radius_px: float = 12.0, tile_px: int = 32
+    ) -> None:
         super().__init__()
         check(coc_source in COC_SOURCES, lambda: f"coc_source must be one of {sorted(COC_SOURCES)}, got {coc_source!r}")
-        check(isinstance(aperture, str), lambda: f"aperture must be a registered name or an image path, got {type(aperture).__name__}")
+        check(
+            isinstance(aperture, str),
+            lambda: f"aperture must be a registered name or an image path, got {type(aperture).__name__}",
+        )
         self.aperture, self.coc_source = aperture, coc_source
         self.max_radius_px, self.tile_px = float(max_radius_px), int(tile_px)
         self._ap = make_aperture(aperture)
 
     def _base_config(self) -> dict:
-        return {"aperture": self.aperture, "coc_source": self.coc_source, "max_radius_px": self.max_radius_px, "tile_px": self.tile_px}
+        return {
+            "aperture": self.aperture,
+            "coc_source": self.coc_source,
+            "max_radius_px": self.max_radius_px,
+            "tile_px": self.tile_px,
+        }
 
     def _method(self, lin: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -275,15 +311,23 @@ class WienerDeblur(_LayeredDeconvolution):
     """
 
     card = ModelCard(
-        name="deblur.wiener", tasks=("deblur",),
+        name="deblur.wiener",
+        tasks=("deblur",),
         summary="Wiener deconvolution per CoC layer in linear light (oracle or estimated CoC)",
-        source="refocus-bench", licence="Apache-2.0",
+        source="refocus-bench",
+        licence="Apache-2.0",
         paper="N. Wiener, Extrapolation, Interpolation, and Smoothing of Stationary Time Series, 1949",
         input_contract=_DECONV_CONTRACT,
     )
 
-    def __init__(self, nsr: float = 3e-2, aperture: str = "disk", coc_source: str = "auto",
-                 max_radius_px: float = 12.0, tile_px: int = 32) -> None:
+    def __init__(
+        self,
+        nsr: float = 3e-2,
+        aperture: str = "disk",
+        coc_source: str = "auto",
+        max_radius_px: float = 12.0,
+        tile_px: int = 32,
+    ) -> None:
         super().__init__(aperture, coc_source, max_radius_px, tile_px)
         check(nsr > 0, lambda: f"nsr must be > 0, got {nsr}")
         self.nsr = float(nsr)
@@ -299,17 +343,28 @@ class RichardsonLucyDeblur(_LayeredDeconvolution):
     """Richardson-Lucy deconvolution with the aperture kernel per CoC layer (oracle or estimated CoC)."""
 
     card = ModelCard(
-        name="deblur.richardson_lucy", tasks=("deblur",),
+        name="deblur.richardson_lucy",
+        tasks=("deblur",),
         summary="Richardson-Lucy deconvolution per CoC layer in linear light (oracle or estimated CoC)",
-        source="refocus-bench", licence="Apache-2.0",
+        source="refocus-bench",
+        licence="Apache-2.0",
         paper="W. H. Richardson, JOSA 1972; L. B. Lucy, Astronomical Journal 1974",
         input_contract=_DECONV_CONTRACT,
     )
 
-    def __init__(self, iterations: int = 30, aperture: str = "disk", coc_source: str = "auto",
-                 max_radius_px: float = 12.0, tile_px: int = 32) -> None:
+    def __init__(
+        self,
+        iterations: int = 30,
+        aperture: str = "disk",
+        coc_source: str = "auto",
+        max_radius_px: float = 12.0,
+        tile_px: int = 32,
+    ) -> None:
         super().__init__(aperture, coc_source, max_radius_px, tile_px)
-        check(isinstance(iterations, int) and iterations >= 1, lambda: f"iterations must be an int >= 1, got {iterations!r}")
+        check(
+            isinstance(iterations, int) and iterations >= 1,
+            lambda: f"iterations must be an int >= 1, got {iterations!r}",
+        )
         self.iterations = iterations
 
     def config(self) -> dict:
@@ -327,9 +382,12 @@ class UnsharpMask(RefocusModel):
     """Unsharp masking in sRGB: a sharpening filter that ignores the blur's size and shape."""
 
     card = ModelCard(
-        name="deblur.unsharp", tasks=("deblur",),
+        name="deblur.unsharp",
+        tasks=("deblur",),
         summary="unsharp masking (Gaussian high-boost) in sRGB; ignores the CoC",
-        source="refocus-bench", licence="Apache-2.0", paper="",
+        source="refocus-bench",
+        licence="Apache-2.0",
+        paper="",
         input_contract="sRGB (B, 3, H, W); the coc_px hint is ignored",
     )
 
@@ -343,4 +401,3 @@ class UnsharpMask(RefocusModel):
 
     def _deblur(self, image: torch.Tensor, coc_px: torch.Tensor | None) -> torch.Tensor:
         return unsharp_mask(image, sigma_px=self.sigma_px, amount=self.amount)
-

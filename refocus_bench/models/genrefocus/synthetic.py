@@ -56,17 +56,28 @@ def _strength(depths_visible: torch.Tensor, s: float, max_coc_px: float) -> floa
     return max_coc_px / max(spread, 1e-6)
 
 
-def make_pair(seed: int, size: int = 192, max_coc_in_px: float = 12.0, max_coc_out_px: float = 16.0) -> dict[str, torch.Tensor]:
+def make_pair(
+    seed: int, size: int = 192, max_coc_in_px: float = 12.0, max_coc_out_px: float = 16.0
+) -> dict[str, torch.Tensor]:
     """One deterministic pair; see the module docstring for the keys (no batch dimension)."""
     check(size >= 32, lambda: f"size must be >= 32 px, got {size}")
     rng = np.random.default_rng(np.random.SeedSequence([77_2025, int(seed)]))
     if rng.random() < 0.8:
         near, far = float(rng.uniform(0.6, 1.5)), float(rng.uniform(4.0, 15.0))
-        scene = dead_leaves_scene((size, size), n_leaves=int(rng.integers(6, 31)), depth_range_m=(near, far), seed=int(seed),
-                                  point_lights=int(rng.integers(0, 5)))
+        scene = dead_leaves_scene(
+            (size, size),
+            n_leaves=int(rng.integers(6, 31)),
+            depth_range_m=(near, far),
+            seed=int(seed),
+            point_lights=int(rng.integers(0, 5)),
+        )
     else:
-        scene = two_plane_scene((size, size), fg_depth_m=float(rng.uniform(0.8, 2.0)), bg_depth_m=float(rng.uniform(3.0, 10.0)),
-                                seed=int(seed))
+        scene = two_plane_scene(
+            (size, size),
+            fg_depth_m=float(rng.uniform(0.8, 2.0)),
+            bg_depth_m=float(rng.uniform(3.0, 10.0)),
+            seed=int(seed),
+        )
     aif, depth, front = scene.flatten()
     visible = scene.depth_m[torch.unique(front)]
     flat = depth.flatten()
@@ -74,12 +85,19 @@ def make_pair(seed: int, size: int = 192, max_coc_in_px: float = 12.0, max_coc_o
     s_in = float(flat[int(rng.integers(flat.numel()))])
     k_in = _strength(visible, s_in, float(rng.uniform(1.0, max_coc_in_px)))
     ap_in = INPUT_APERTURES[int(rng.integers(len(INPUT_APERTURES)))]
-    blurry = render_layered(scene.layers[None], coc_px=_coc_layers(scene.depth_m, k_in, s_in)[None], aperture=ap_in, config=_RENDER)
+    blurry = render_layered(
+        scene.layers[None], coc_px=_coc_layers(scene.depth_m, k_in, s_in)[None], aperture=ap_in, config=_RENDER
+    )
 
     s_out = float(flat[int(rng.integers(flat.numel()))])
     k_out = _strength(visible, s_out, float(rng.uniform(1.0, max_coc_out_px)))
     ap_idx = int(rng.integers(len(OUTPUT_APERTURES)))
-    bokeh = render_layered(scene.layers[None], coc_px=_coc_layers(scene.depth_m, k_out, s_out)[None], aperture=OUTPUT_APERTURES[ap_idx], config=_RENDER)
+    bokeh = render_layered(
+        scene.layers[None],
+        coc_px=_coc_layers(scene.depth_m, k_out, s_out)[None],
+        aperture=OUTPUT_APERTURES[ap_idx],
+        config=_RENDER,
+    )
     return {
         "aif": aif[0],
         "depth": depth[0],

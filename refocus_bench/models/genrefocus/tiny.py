@@ -83,9 +83,14 @@ class GenRefocusTiny(RefocusModel):
         check(not unknown, lambda: f"unknown arch keys {sorted(unknown)}; known: {sorted(ARCH)}")
         self.arch = {**ARCH, **(arch or {})}
         a = self.arch
-        self.deblur_net = TinyDeblurNet(tuple(a["deblur_radii"]), a["deblur_nsr"], tuple(a["widths"]), a["deblur_fusion"],
-                                        tuple(a["deblur_refine_widths"]) if a["deblur_refine_widths"] else None,
-                                        a["deblur_refine_residual"])
+        self.deblur_net = TinyDeblurNet(
+            tuple(a["deblur_radii"]),
+            a["deblur_nsr"],
+            tuple(a["widths"]),
+            a["deblur_fusion"],
+            tuple(a["deblur_refine_widths"]) if a["deblur_refine_widths"] else None,
+            a["deblur_refine_residual"],
+        )
         self.bokeh_net = TinyBokehNet(tuple(a["bokeh_radii"]), a["aperture_px"], tuple(a["widths"]))
         self.weights_path: str | None = None
         if weights is not None:
@@ -111,9 +116,11 @@ class GenRefocusTiny(RefocusModel):
         return out
 
     def load_saved_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        deb = {k[len("deblur."):]: v for k, v in tensors.items() if k.startswith("deblur.")}
-        bok = {k[len("bokeh."):]: v for k, v in tensors.items() if k.startswith("bokeh.")}
-        check(len(deb) + len(bok) == len(tensors), "genrefocus.tiny weights must use the prefixes 'deblur.' and 'bokeh.'")
+        deb = {k[len("deblur.") :]: v for k, v in tensors.items() if k.startswith("deblur.")}
+        bok = {k[len("bokeh.") :]: v for k, v in tensors.items() if k.startswith("bokeh.")}
+        check(
+            len(deb) + len(bok) == len(tensors), "genrefocus.tiny weights must use the prefixes 'deblur.' and 'bokeh.'"
+        )
         self.deblur_net.load_state_dict(deb, strict=True)
         self.bokeh_net.load_state_dict(bok, strict=True)
 

@@ -98,8 +98,12 @@ class TinyUNet(nn.Module):
             gamma, beta = self.film(cond).chunk(2, dim=1)
             m = m * (1 + gamma[..., None, None]) + beta[..., None, None]
         m = self.mid(m)
-        u1 = self.dec1(self.up1(torch.cat([F.interpolate(m, size=s1.shape[-2:], mode="bilinear", align_corners=False), s1], 1)))
-        u0 = self.dec0(self.up0(torch.cat([F.interpolate(u1, size=s0.shape[-2:], mode="bilinear", align_corners=False), s0], 1)))
+        u1 = self.dec1(
+            self.up1(torch.cat([F.interpolate(m, size=s1.shape[-2:], mode="bilinear", align_corners=False), s1], 1))
+        )
+        u0 = self.dec0(
+            self.up0(torch.cat([F.interpolate(u1, size=s0.shape[-2:], mode="bilinear", align_corners=False), s0], 1))
+        )
         return self.head(F.silu(u0))[..., :h, :w]
 
 
@@ -114,7 +118,9 @@ def interp_weights(radius_px: torch.Tensor, radii: tuple[float, ...]) -> torch.T
     idx = (torch.bucketize(r, t, right=True) - 1).clamp(0, len(radii) - 2)
     frac = ((r - t[idx]) / (t[idx + 1] - t[idx])).clamp(0.0, 1.0)
     k = torch.arange(len(radii), device=r.device).reshape(1, -1, 1, 1)
-    return torch.where(k == idx, 1.0 - frac, torch.zeros_like(frac)) + torch.where(k == idx + 1, frac, torch.zeros_like(frac))
+    return torch.where(k == idx, 1.0 - frac, torch.zeros_like(frac)) + torch.where(
+        k == idx + 1, frac, torch.zeros_like(frac)
+    )
 
 
 LOGIT_RANGE = 6.0
@@ -150,9 +156,15 @@ class TinyDeblurNet(nn.Module):
         refine_residual: bound of the refinement's free RGB residual (0 = gated candidates only).
     """
 
-    def __init__(self, radii: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 5.5, 8.0, 12.0), nsr: float = 3e-2,
-                 widths: tuple[int, int, int] = (24, 32, 48), fusion: str = "prior",
-                 refine_widths: tuple[int, int, int] | None = None, refine_residual: float = 0.1) -> None:
+    def __init__(
+        self,
+        radii: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 5.5, 8.0, 12.0),
+        nsr: float = 3e-2,
+        widths: tuple[int, int, int] = (24, 32, 48),
+        fusion: str = "prior",
+        refine_widths: tuple[int, int, int] | None = None,
+        refine_residual: float = 0.1,
+    ) -> None:
         super().__init__()
         if fusion not in ("prior", "learned"):
             raise ValueError(f"fusion must be 'prior' or 'learned', got {fusion!r}")
@@ -195,7 +207,9 @@ class TinyDeblurNet(nn.Module):
             image = self.refine_image(cands, image, coc, coc_est)
         return (image, coc) if return_coc else image
 
-    def refine_image(self, cands: torch.Tensor, blend: torch.Tensor, coc: torch.Tensor, coc_est: torch.Tensor) -> torch.Tensor:
+    def refine_image(
+        self, cands: torch.Tensor, blend: torch.Tensor, coc: torch.Tensor, coc_est: torch.Tensor
+    ) -> torch.Tensor:
         """``input + sum_k g_k (candidate_k - input) + g (blend - input) + residual``, gates in (-1, 1).
 
         The residual is ``refine_residual * tanh(.)`` per channel (absent when ``refine_residual`` is 0).
@@ -225,15 +239,24 @@ class TinyBokehNet(nn.Module):
         widths: U-Net widths.
     """
 
-    def __init__(self, radii: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0), aperture_px: int = 32,
-                 widths: tuple[int, int, int] = (24, 32, 48)) -> None:
+    def __init__(
+        self,
+        radii: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+        aperture_px: int = 32,
+        widths: tuple[int, int, int] = (24, 32, 48),
+    ) -> None:
         super().__init__()
         self.radii, self.aperture_px = tuple(float(r) for r in radii), int(aperture_px)
         n = len(self.radii)
         self.aperture_encoder = nn.Sequential(
-            nn.Conv2d(1, 16, 4, stride=2, padding=1), nn.SiLU(),
-            nn.Conv2d(16, 32, 4, stride=2, padding=1), nn.SiLU(),
-            nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(128, 64), nn.SiLU(),
+            nn.Conv2d(1, 16, 4, stride=2, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(16, 32, 4, stride=2, padding=1),
+            nn.SiLU(),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(128, 64),
+            nn.SiLU(),
         )
         self.unet = TinyUNet(3 * n + 2, n + 3, widths, film_dim=64)
 
@@ -249,18 +272,30 @@ class TinyBokehNet(nn.Module):
             k = signed_kernel(aperture, r, device=image.device, dtype=image.dtype)
             behind = fft_convolve(lin, k)
             kf = torch.flip(k, dims=(0, 1))
-            blurred = torch.where(front, fft_convolve(lin, kf), behind) if not torch.equal(k, kf) and bool(front.any()) else behind
+            blurred = (
+                torch.where(front, fft_convolve(lin, kf), behind)
+                if not torch.equal(k, kf) and bool(front.any())
+                else behind
+            )
             out.append(linear_rgb_to_rgb(blurred.clamp(0.0, 1.0)))
         return torch.stack(out, dim=1)
 
-    def forward(self, image: torch.Tensor, coc_px: torch.Tensor, defocus_map: torch.Tensor, aperture: Aperture,
-                aperture_img: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        image: torch.Tensor,
+        coc_px: torch.Tensor,
+        defocus_map: torch.Tensor,
+        aperture: Aperture,
+        aperture_img: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """image (B, 3, H, W) AIF sRGB, coc_px (B, 1, H, W) signed px, defocus_map (B, 1, H, W) in [0, 1]."""
         if aperture_img is None:
             aperture_img = aperture_image(aperture, self.aperture_px).to(image)
         return self.fuse(self.candidates(image, coc_px, aperture), coc_px, defocus_map, aperture_img)
 
-    def fuse(self, cands: torch.Tensor, coc_px: torch.Tensor, defocus_map: torch.Tensor, aperture_img: torch.Tensor) -> torch.Tensor:
+    def fuse(
+        self, cands: torch.Tensor, coc_px: torch.Tensor, defocus_map: torch.Tensor, aperture_img: torch.Tensor
+    ) -> torch.Tensor:
         """Learned fusion of precomputed :meth:`candidates`; ``aperture_img`` is (1 or B, 1, P, P)."""
         ap = aperture_img.expand(cands.shape[0], 1, self.aperture_px, self.aperture_px)
         x = torch.cat([cands.flatten(1, 2), defocus_map, (coc_px / COC_SCALE_PX).clamp(-2.0, 2.0)], dim=1)

@@ -55,7 +55,6 @@ __all__ = [
     "synthetic_lightfield",
     "GridAperture",
     "synthetic_dead_leaves_lightfield",
-    "make_lf_benchmark",
 ]
 
 
@@ -99,7 +98,10 @@ class LightField:
     def centre_view(self) -> torch.Tensor:
         """(1, 3, H, W) centre view: the all-in-focus (pinhole) image. Needs odd grid sizes."""
         nv, nu = self.grid
-        check(nv % 2 == 1 and nu % 2 == 1, lambda: f"the light field's grid {nv}x{nu} has no centre view (needs odd sizes)")
+        check(
+            nv % 2 == 1 and nu % 2 == 1,
+            lambda: f"the light field's grid {nv}x{nu} has no centre view (needs odd sizes)",
+        )
         return self.views[nv // 2, nu // 2][None].clone()
 
 
@@ -134,12 +136,16 @@ def load_lightfield(
             arr = np.load(p, allow_pickle=False)
         except (OSError, ValueError) as err:
             raise InvalidInputError(f"cannot read light field {str(p)!r}: {err}") from err
-        check(arr.ndim == 5 and arr.shape[-1] == 3, lambda: f"{str(p)!r}: expected shape (V, U, H, W, 3), got {arr.shape}")
+        check(
+            arr.ndim == 5 and arr.shape[-1] == 3, lambda: f"{str(p)!r}: expected shape (V, U, H, W, 3), got {arr.shape}"
+        )
         scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(arr.dtype, 1.0)
         views = torch.from_numpy(arr.astype(np.float32) / np.float32(scale)).permute(0, 1, 4, 2, 3).contiguous()
         check(bool(torch.isfinite(views).all()), lambda: f"{str(p)!r} contains non-finite values")
         return LightField(views.clamp(0, 1), label, licence)
-    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."))
+    files = sorted(
+        f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
+    )
     check(len(files) > 0, lambda: f"no view images in {str(p)!r}", exc=MissingFileError)
     index: dict[tuple[int, int], Path] = {}
     two = [_TWO_INDICES.search(f.stem) for f in files]
@@ -147,14 +153,19 @@ def load_lightfield(
         for f, m in zip(files, two):
             a, b = int(m.group(1)), int(m.group(2))
             key = (a, b) if order == "row-col" else (b, a)
-            check(key not in index, lambda: f"views {str(index.get(key))!r} and {str(f)!r} have the same (row, col) {key}")
+            check(
+                key not in index, lambda: f"views {str(index.get(key))!r} and {str(f)!r} have the same (row, col) {key}"
+            )
             index[key] = f
     else:
         one = [_ONE_INDEX.search(f.stem) for f in files]
         check(all(one), lambda: f"view names in {str(p)!r} must end in 'row_col' or one index, e.g. {files[0].name!r}")
         n = len(files)
         side = int(round(math.sqrt(n)))
-        check(side * side == n, lambda: f"{n} single-index views in {str(p)!r} do not form a square grid; name them row_col")
+        check(
+            side * side == n,
+            lambda: f"{n} single-index views in {str(p)!r} do not form a square grid; name them row_col",
+        )
         idx = sorted(int(m.group(1)) for m in one)
         base = idx[0]
         for f, m in zip(files, one):
@@ -162,8 +173,13 @@ def load_lightfield(
             index[(k // side, k % side)] = f
     rows = sorted({r for r, _ in index})
     cols = sorted({c for _, c in index})
-    missing = [(r, c) for r in range(rows[0], rows[-1] + 1) for c in range(cols[0], cols[-1] + 1) if (r, c) not in index]
-    check(not missing, lambda: f"light field {str(p)!r} misses views (row, col) {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+    missing = [
+        (r, c) for r in range(rows[0], rows[-1] + 1) for c in range(cols[0], cols[-1] + 1) if (r, c) not in index
+    ]
+    check(
+        not missing,
+        lambda: f"light field {str(p)!r} misses views (row, col) {missing[:8]}{' ...' if len(missing) > 8 else ''}",
+    )
     grid = []
     shape = None
     for r in range(rows[0], rows[-1] + 1):
@@ -171,7 +187,10 @@ def load_lightfield(
         for c in range(cols[0], cols[-1] + 1):
             img = read_image(index[(r, c)], name=f"view ({r}, {c})")[0]
             shape = shape or tuple(img.shape)
-            check(tuple(img.shape) == shape, lambda: f"view {str(index[(r, c)])!r} is {tuple(img.shape)[1:]} px, others {shape[1:]}")
+            check(
+                tuple(img.shape) == shape,
+                lambda: f"view {str(index[(r, c)])!r} is {tuple(img.shape)[1:]} px, others {shape[1:]}",
+            )
             line.append(img)
         grid.append(torch.stack(line))
     return LightField(torch.stack(grid), label, licence)
@@ -196,8 +215,11 @@ def view_weights(lf: LightField, aperture: str | Aperture = "disk", radius: floa
     full = ap.transmittance(gu / r, gv / r).to(torch.float64)
     w = full[k : k + nv, k : k + nu].clone()
     outside = float(full.sum() - w.sum())
-    check(outside == 0.0, lambda: f"aperture {ap!r} of radius {r:g} views extends beyond the {nv}x{nu} grid "
-          f"(largest disk radius {lf.max_radius():g}); use a smaller radius")  # fmt: skip
+    check(
+        outside == 0.0,
+        lambda: f"aperture {ap!r} of radius {r:g} views extends beyond the {nv}x{nu} grid "
+        f"(largest disk radius {lf.max_radius():g}); use a smaller radius",
+    )
     check(float(w.sum()) > 0, lambda: f"aperture {ap!r} of radius {r:g} views covers no view of the {nv}x{nu} grid")
     return w / w.sum()
 
@@ -227,7 +249,9 @@ def refocus_linear(lf: LightField, focus_disparity: float, weights: torch.Tensor
     return out
 
 
-def refocus(lf: LightField, focus_disparity: float, aperture: str | Aperture = "disk", radius: float | None = None) -> torch.Tensor:
+def refocus(
+    lf: LightField, focus_disparity: float, aperture: str | Aperture = "disk", radius: float | None = None
+) -> torch.Tensor:
     """Synthetic-aperture image (1, 3, H, W) sRGB focused at disparity ``focus_disparity`` (px/view).
 
     Example:
@@ -252,12 +276,19 @@ class GridAperture(Aperture):
     def __init__(self, points: torch.Tensor, weights: torch.Tensor) -> None:
         self.points = points.to(torch.float64).reshape(-1, 2)
         self.weights = weights.to(torch.float64).reshape(-1)
-        check(len(self.points) == len(self.weights) and float(self.weights.sum()) > 0, "need one weight per point, positive sum")
+        check(
+            len(self.points) == len(self.weights) and float(self.weights.sum()) > 0,
+            "need one weight per point, positive sum",
+        )
 
     def transmittance(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # pragma: no cover - not a shape
-        raise InvalidInputError("a GridAperture is a set of sample points, not a shape; use it with render_reference only")
+        raise InvalidInputError(
+            "a GridAperture is a set of sample points, not a shape; use it with render_reference only"
+        )
 
-    def sample_points(self, n: int, *, seed: int = 0, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_points(
+        self, n: int, *, seed: int = 0, dtype: torch.dtype = torch.float64
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         keep = self.weights > 0
         w = self.weights[keep]
         return self.points[keep].to(dtype), (w / w.sum()).to(dtype)
@@ -305,11 +336,17 @@ def synthetic_lightfield(
             one = GridAperture(pos[j, i][None], torch.ones(1))
             view = reference_linear(premult, alpha, d, one, samples=1)
             views[j, i] = linear_rgb_to_rgb(view.clamp(0, 1)).to(torch.float32)
-    return LightField(views, name, "procedural (refocus-bench); textures: scikit-image sample photographs (public domain / CC0)")
+    return LightField(
+        views, name, "procedural (refocus-bench); textures: scikit-image sample photographs (public domain / CC0)"
+    )
 
 
 def synthetic_dead_leaves_lightfield(
-    seed: int = 0, size: tuple[int, int] = (128, 128), grid: tuple[int, int] = (9, 9), max_disparity: float = 1.0, **scene_kw
+    seed: int = 0,
+    size: tuple[int, int] = (128, 128),
+    grid: tuple[int, int] = (9, 9),
+    max_disparity: float = 1.0,
+    **scene_kw,
 ) -> LightField:
     """A :func:`synthetic_lightfield` of a dead-leaves scene; disparities are linear in inverse depth.
 
@@ -318,7 +355,9 @@ def synthetic_dead_leaves_lightfield(
     """
     from ..render.scenes import dead_leaves_scene
 
-    check(math.isfinite(max_disparity) and max_disparity >= 0, lambda: f"max_disparity must be >= 0, got {max_disparity}")
+    check(
+        math.isfinite(max_disparity) and max_disparity >= 0, lambda: f"max_disparity must be >= 0, got {max_disparity}"
+    )
     scene = dead_leaves_scene(size, seed=seed, **scene_kw)
     inv = 1.0 / scene.depth_m.double()
     mid = 0.5 * (inv.min() + inv.max())

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .params import SENSOR_FORMATS
 from .generate import MIDDLEBURY_LICENCE, TEXTURE_LICENCE, PairConfig
+from .params import SENSOR_FORMATS
 
 __all__ = ["dataset_card", "DIST_DOCS"]
 
 DIST_DOCS = {
-    "sensor_format": ("physical", "sensor format; long-side widths (mm): " + ", ".join(f"{k} {v:g}" for k, v in SENSOR_FORMATS.items())),
+    "sensor_format": (
+        "physical",
+        "sensor format; long-side widths (mm): " + ", ".join(f"{k} {v:g}" for k, v in SENSOR_FORMATS.items()),
+    ),
     "focal_length_mm": ("physical", "focal length (mm)"),
     "f_number": ("physical", "f-number N"),
     "k_px_m": ("k", "blur gain K (pixel-metres) at the output size: CoC = K (1/s - 1/z)"),
@@ -31,7 +34,7 @@ def _source_licence(source: str) -> str:
         return MIDDLEBURY_LICENCE + "; D. Scharstein et al., GCPR 2014"
     from .user_scenes import folder_licence
 
-    return folder_licence(source[len("folder:"):])
+    return folder_licence(source[len("folder:") :])
 
 
 def dataset_card(config: PairConfig, summary: dict[str, Any], command: str) -> str:
@@ -39,8 +42,18 @@ def dataset_card(config: PairConfig, summary: dict[str, Any], command: str) -> s
     from .shards import FIELD_DOCS, SIDE_DOCS
 
     parquet = config.format == "parquet"
-    lines = ["---", "pretty_name: refocus-bench synthetic refocusing pairs", "license: other", "task_categories:",
-             "- image-to-image", "tags:", "- defocus-deblurring", "- bokeh", "- refocusing", "- synthetic"]  # fmt: skip
+    lines = [
+        "---",
+        "pretty_name: refocus-bench synthetic refocusing pairs",
+        "license: other",
+        "task_categories:",
+        "- image-to-image",
+        "tags:",
+        "- defocus-deblurring",
+        "- bokeh",
+        "- refocusing",
+        "- synthetic",
+    ]
     if parquet:
         lines.append("configs:")
         for i, task in enumerate(config.tasks):
@@ -63,36 +76,57 @@ def dataset_card(config: PairConfig, summary: dict[str, Any], command: str) -> s
         f"refocus-bench {summary['refocus_bench_version']}, torch {summary['torch_version']}; config fingerprint "
         f"`{summary['fingerprint']}`. The same config gives byte-identical shards.",
         "",
-    ]  # fmt: skip
+    ]
     if parquet:
-        lines += ["Load one task with `datasets.load_dataset(\"path/to/this/folder\", \"refocus\", split=\"train\")`.", ""]
+        lines += ['Load one task with `datasets.load_dataset("path/to/this/folder", "refocus", split="train")`.', ""]
     else:
         lines += ["Records are in `data/shard-*/records.jsonl`; images are 8-bit sRGB PNG, maps float32 OpenEXR.", ""]
-    lines += ["## Tasks", "", "| task | input | target |", "|---|---|---|",
-              "| deblur | defocused at setting A | all-in-focus |", "| bokeh | all-in-focus (+ depth, target params) | defocused at A |",
-              "| refocus | defocused at A | defocused at B (same lens and aperture, another focus) |", ""]  # fmt: skip
-    lines += ["## Parameter distributions", "", f"Mode: `{config.mode}`. Seed: {config.seed}. "
-              f"{config.pairs_per_scene} blur settings per scene; a setting is accepted when the image's largest |CoC| "
-              f"lies in [{config.coc_range_px[0]:g}, {config.coc_range_px[1]:g}] px (at most {config.max_draws} draws). "
-              f"Refocus targets are at least {config.refocus_min_diopter:g} 1/m from the source focus. "
-              f"Depth-histogram focus range: quantiles {config.focus_quantiles[0]:g} to {config.focus_quantiles[1]:g}.", "",
-              "| parameter | used in | distribution | meaning |", "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "## Tasks",
+        "",
+        "| task | input | target |",
+        "|---|---|---|",
+        "| deblur | defocused at setting A | all-in-focus |",
+        "| bokeh | all-in-focus (+ depth, target params) | defocused at A |",
+        "| refocus | defocused at A | defocused at B (same lens and aperture, another focus) |",
+        "",
+    ]
+    lines += [
+        "## Parameter distributions",
+        "",
+        f"Mode: `{config.mode}`. Seed: {config.seed}. "
+        f"{config.pairs_per_scene} blur settings per scene; a setting is accepted when the image's largest |CoC| "
+        f"lies in [{config.coc_range_px[0]:g}, {config.coc_range_px[1]:g}] px (at most {config.max_draws} draws). "
+        f"Refocus targets are at least {config.refocus_min_diopter:g} 1/m from the source focus. "
+        f"Depth-histogram focus range: quantiles {config.focus_quantiles[0]:g} to {config.focus_quantiles[1]:g}.",
+        "",
+        "| parameter | used in | distribution | meaning |",
+        "|---|---|---|---|",
+    ]
     for name, (used, doc) in DIST_DOCS.items():
         d = config.focus_method_dist() if name == "focus_method" else getattr(config, name)
         lines.append(f"| `{name}` | {used} | {d.describe()} | {doc} |")
     lines += ["", "## Sources and licences", "", "| source | weight | licence |", "|---|---|---|"]
     lines += [f"| `{s}` | {wt:g} | {_source_licence(s)} |" for s, wt in config.sources]
-    lines += ["", "Each record's `scene.licence` names the licence of its own scene. The generated pairs inherit "
-              "the licences of their sources; the procedural scenes' textures are public-domain photographs.", ""]  # fmt: skip
-    lines += ["## Conventions", "",
-              "- Images: 8-bit sRGB PNG. Renders are computed in linear light (occlusion-aware layered renderer; "
-              "layered scenes keep their hidden content).",
-              "- Depth: metres, float32; `inf` = infinitely far.",
-              "- CoC: signed radius in pixels, positive behind the focus plane, `K (1/s - 1/z)` "
-              "(`refocus_bench.optics`); the sensor width spans the image's longest edge.",
-              "- Defocus: GenRefocus's `clip(|K (1/z - 1/s)| / 100, 0, 1)`.",
-              "- Sides: `source` describes the input, `target_params` the target; an all-in-focus side has "
-              "`kind = all-in-focus`, `k_px_m = 0` and zero maps.", ""]  # fmt: skip
+    lines += [
+        "",
+        "Each record's `scene.licence` names the licence of its own scene. The generated pairs inherit "
+        "the licences of their sources; the procedural scenes' textures are public-domain photographs.",
+        "",
+    ]
+    lines += [
+        "## Conventions",
+        "",
+        "- Images: 8-bit sRGB PNG. Renders are computed in linear light (occlusion-aware layered renderer; "
+        "layered scenes keep their hidden content).",
+        "- Depth: metres, float32; `inf` = infinitely far.",
+        "- CoC: signed radius in pixels, positive behind the focus plane, `K (1/s - 1/z)` "
+        "(`refocus_bench.optics`); the sensor width spans the image's longest edge.",
+        "- Defocus: GenRefocus's `clip(|K (1/z - 1/s)| / 100, 0, 1)`.",
+        "- Sides: `source` describes the input, `target_params` the target; an all-in-focus side has "
+        "`kind = all-in-focus`, `k_px_m = 0` and zero maps.",
+        "",
+    ]
     lines += ["## Fields", "", "| field | meaning |", "|---|---|"]
     lines += [f"| `{k}` | {v} |" for k, v in FIELD_DOCS.items()]
     lines += ["", "Side fields (`source`, `target_params`):", "", "| field | meaning |", "|---|---|"]

@@ -24,10 +24,17 @@ from ...errors import InvalidInputError, check
 __all__ = ["add_parser", "config_command", "parse_size", "parse_source", "parse_floats"]
 
 _DIST_FLAGS = {  # CLI flag -> PairConfig field
-    "--f-number": "f_number", "--focal-length": "focal_length_mm", "--sensor-format": "sensor_format",
-    "--k": "k_px_m", "--focus-method": "focus_method", "--aperture": "aperture", "--leaves": "leaves",
-    "--point-lights": "point_lights", "--near": "near_m", "--far": "far_m",
-}  # fmt: skip
+    "--f-number": "f_number",
+    "--focal-length": "focal_length_mm",
+    "--sensor-format": "sensor_format",
+    "--k": "k_px_m",
+    "--focus-method": "focus_method",
+    "--aperture": "aperture",
+    "--leaves": "leaves",
+    "--point-lights": "point_lights",
+    "--near": "near_m",
+    "--far": "far_m",
+}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -70,9 +77,26 @@ def config_command(config: Any, out: str) -> str:
     """A ``refocus-bench make-pairs`` command line that reproduces ``config`` into ``out``."""
     d = config.to_dict()
     h, w = d["size"]
-    argv = ["refocus-bench", "make-pairs", "-o", out, "--size", f"{w}x{h}", "--seed", str(d["seed"]),
-            "--pairs-per-scene", str(d["pairs_per_scene"]), "--scenes-per-shard", str(d["scenes_per_shard"]),
-            "--mode", d["mode"], "--tasks", ",".join(d["tasks"]), "--format", d["format"]]  # fmt: skip
+    argv = [
+        "refocus-bench",
+        "make-pairs",
+        "-o",
+        out,
+        "--size",
+        f"{w}x{h}",
+        "--seed",
+        str(d["seed"]),
+        "--pairs-per-scene",
+        str(d["pairs_per_scene"]),
+        "--scenes-per-shard",
+        str(d["scenes_per_shard"]),
+        "--mode",
+        d["mode"],
+        "--tasks",
+        ",".join(d["tasks"]),
+        "--format",
+        d["format"],
+    ]
     if d["num_scenes"] is not None:
         argv += ["--num-scenes", str(d["num_scenes"])]
     for src, wt in d["sources"]:
@@ -80,11 +104,20 @@ def config_command(config: Any, out: str) -> str:
     for flag, field in _DIST_FLAGS.items():
         if d[field] is not None:
             argv.append(f"{flag}={d[field]}")
-    argv += [f"--focus-quantiles={d['focus_quantiles'][0]!r},{d['focus_quantiles'][1]!r}",
-             f"--coc-range={d['coc_range_px'][0]!r},{d['coc_range_px'][1]!r}",
-             "--refocus-min-diopter", repr(d["refocus_min_diopter"]), "--max-draws", str(d["max_draws"]),
-             "--scale-jitter", repr(d["scale_jitter"]), "--png-depth-scale", repr(d["png_scale_m"]),
-             "--depth-scale", repr(d["depth_scale"])]  # fmt: skip
+    argv += [
+        f"--focus-quantiles={d['focus_quantiles'][0]!r},{d['focus_quantiles'][1]!r}",
+        f"--coc-range={d['coc_range_px'][0]!r},{d['coc_range_px'][1]!r}",
+        "--refocus-min-diopter",
+        repr(d["refocus_min_diopter"]),
+        "--max-draws",
+        str(d["max_draws"]),
+        "--scale-jitter",
+        repr(d["scale_jitter"]),
+        "--png-depth-scale",
+        repr(d["png_scale_m"]),
+        "--depth-scale",
+        repr(d["depth_scale"]),
+    ]
     return shlex.join(argv)
 
 
@@ -105,8 +138,17 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         over["num_scenes"] = None if args.num_scenes == "all" else int(args.num_scenes)
     elif "num_scenes" not in base and args.source and all(s.startswith("folder:") for s in args.source):
         over["num_scenes"] = None  # one per folder entry
-    for name in ("pairs_per_scene", "scenes_per_shard", "seed", "mode", "refocus_min_diopter", "max_draws",
-                 "scale_jitter", "depth_scale", "format"):  # fmt: skip
+    for name in (
+        "pairs_per_scene",
+        "scenes_per_shard",
+        "seed",
+        "mode",
+        "refocus_min_diopter",
+        "max_draws",
+        "scale_jitter",
+        "depth_scale",
+        "format",
+    ):
         v = getattr(args, name)
         if v is not None:
             over[name] = v
@@ -120,7 +162,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         over["focus_quantiles"] = tuple(parse_floats(args.focus_quantiles, "--focus-quantiles"))
     if args.coc_range:
         over["coc_range_px"] = tuple(parse_floats(args.coc_range, "--coc-range"))
-    for flag, field in _DIST_FLAGS.items():
+    for field in _DIST_FLAGS.values():
         v = getattr(args, field)
         if v is not None:
             over[field] = v
@@ -134,46 +176,82 @@ def _run_make_pairs(args: argparse.Namespace) -> int:
     if args.print_config:
         print(json.dumps(config.to_dict(), indent=2, sort_keys=True))
         return 0
-    result = run(config, args.out, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite,
-                 verify=not args.no_verify, command=config_command(config, args.out), executor=args.executor)  # fmt: skip
+    result = run(
+        config,
+        args.out,
+        workers=args.workers,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+        verify=not args.no_verify,
+        command=config_command(config, args.out),
+        executor=args.executor,
+    )
     reasons: dict[str, int] = {}
     for f in result.failures:
         reasons[f["reason"]] = reasons.get(f["reason"], 0) + 1
-    print(f"make-pairs: {result.records} records in {result.shards_total} shards ({result.shards_skipped} already done, "
-          f"{result.shards_made} made, {result.records_made} records at {result.records_per_second:.2f}/s); failed samples: "
-          f"{', '.join(f'{k} {v}' for k, v in sorted(reasons.items())) or 'none'} -> {result.out_dir}")  # fmt: skip
+    print(
+        f"make-pairs: {result.records} records in {result.shards_total} shards ({result.shards_skipped} already done, "
+        f"{result.shards_made} made, {result.records_made} records at {result.records_per_second:.2f}/s); failed samples: "
+        f"{', '.join(f'{k} {v}' for k, v in sorted(reasons.items())) or 'none'} -> {result.out_dir}"
+    )
     for j, why in sorted(result.failed_shards.items()):
         print(f"make-pairs: shard {j} failed (rerun to retry): {why}", file=sys.stderr)
     return 1 if result.failed_shards else 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("make-pairs", help="generate synthetic deblur/bokeh/refocus training pairs (resumable)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = subparsers.add_parser(
+        "make-pairs",
+        help="generate synthetic deblur/bokeh/refocus training pairs (resumable)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("-o", "--out", required=True, help="output folder (rerun into it to resume)")
     p.add_argument("--config", help="JSON file of PairConfig fields (flags override it)")
     p.add_argument("--size", help="image size N or WxH in pixels (default 512)")
     p.add_argument("--num-scenes", help="scenes to draw (default 16; 'all' = one per folder entry)")
     p.add_argument("--pairs-per-scene", type=int, help="blur settings per scene (default 4)")
-    p.add_argument("--scenes-per-shard", type=int, help="scenes per shard: the unit of resume and parallel work (default 4)")
+    p.add_argument(
+        "--scenes-per-shard", type=int, help="scenes per shard: the unit of resume and parallel work (default 4)"
+    )
     p.add_argument("--seed", type=int, help="run seed (default 0)")
-    p.add_argument("--source", action="append", metavar="SRC[=W]",
-                   help="scene source with weight: dead-leaves, middlebury, folder:PATH (repeatable; default dead-leaves)")  # fmt: skip
+    p.add_argument(
+        "--source",
+        action="append",
+        metavar="SRC[=W]",
+        help="scene source with weight: dead-leaves, middlebury, folder:PATH (repeatable; default dead-leaves)",
+    )
     p.add_argument("--tasks", help="comma-separated subset of deblur,bokeh,refocus (default all)")
-    p.add_argument("--mode", choices=("physical", "k"), help="physical lens parameters or GenRefocus K (default physical)")
+    p.add_argument(
+        "--mode", choices=("physical", "k"), help="physical lens parameters or GenRefocus K (default physical)"
+    )
     for flag, field in _DIST_FLAGS.items():
         p.add_argument(flag, dest=field, metavar="DIST", help=f"distribution of {field}")
-    p.add_argument("--focus-quantiles", metavar="LO,HI", help="depth-histogram focus range as quantiles (default 0.02,0.98)")
+    p.add_argument(
+        "--focus-quantiles", metavar="LO,HI", help="depth-histogram focus range as quantiles (default 0.02,0.98)"
+    )
     p.add_argument("--coc-range", metavar="LO,HI", help="accepted largest |CoC| per image in px (default 1,48)")
     p.add_argument("--refocus-min-diopter", type=float, help="least focus change of refocus pairs in 1/m (default 0.1)")
     p.add_argument("--max-draws", type=int, help="parameter draws per sample before it fails (default 50)")
     p.add_argument("--scale-jitter", type=float, help="real scenes: extra random scale up to this (default 1.25)")
-    p.add_argument("--png-depth-scale", type=float, help="user folders: metres per 16-bit PNG depth code (default 0.001)")
+    p.add_argument(
+        "--png-depth-scale", type=float, help="user folders: metres per 16-bit PNG depth code (default 0.001)"
+    )
     p.add_argument("--depth-scale", type=float, help="user folders: multiply depth values by this (default 1)")
-    p.add_argument("--format", choices=("parquet", "folder"), help="Hugging Face Parquet shards or PNG/EXR + JSON (default parquet)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes, or Ray tasks at a time (default 1)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local processes or Ray tasks, one per shard (optional extra 'ray'; same bytes) (default local)")
+    p.add_argument(
+        "--format",
+        choices=("parquet", "folder"),
+        help="Hugging Face Parquet shards or PNG/EXR + JSON (default parquet)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="parallel worker processes, or Ray tasks at a time (default 1)"
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes or Ray tasks, one per shard (optional extra 'ray'; same bytes) (default local)",
+    )
     p.add_argument("--overwrite", action="store_true", help="discard an OUT made with another config")
     p.add_argument("--no-verify", action="store_true", help="skip re-hashing finished shards on resume")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")

@@ -44,8 +44,25 @@ import torch.nn.functional as F
 from ... import optics
 from ...errors import InvalidInputError, check
 from ..render.apertures import list_apertures, make_aperture
-from .params import FOCUS_METHODS, MODES, SENSOR_FORMATS, Dist, LensDraw, ParameterError, coc_map, draw_lens, draw_refocus
-from .user_scenes import SceneLoadError, UserScene, find_user_scenes, folder_fingerprint, folder_licence, load_user_scene
+from .params import (
+    FOCUS_METHODS,
+    MODES,
+    SENSOR_FORMATS,
+    Dist,
+    LensDraw,
+    ParameterError,
+    coc_map,
+    draw_lens,
+    draw_refocus,
+)
+from .user_scenes import (
+    SceneLoadError,
+    UserScene,
+    find_user_scenes,
+    folder_fingerprint,
+    folder_licence,
+    load_user_scene,
+)
 
 __all__ = [
     "PairConfig",
@@ -142,8 +159,18 @@ class PairConfig:
     format: str = "parquet"
 
     def __post_init__(self) -> None:
-        for name in ("f_number", "focal_length_mm", "sensor_format", "k_px_m", "aperture", "leaves",
-                     "point_lights", "near_m", "far_m", "focus_method"):  # fmt: skip
+        for name in (
+            "f_number",
+            "focal_length_mm",
+            "sensor_format",
+            "k_px_m",
+            "aperture",
+            "leaves",
+            "point_lights",
+            "near_m",
+            "far_m",
+            "focus_method",
+        ):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Dist.parse(value))
@@ -163,7 +190,11 @@ class PairConfig:
     @functools.cached_property
     def folder_entries(self) -> dict[str, list[UserScene]]:
         """Entries of each folder source (scanned once)."""
-        return {s[len("folder:"):]: find_user_scenes(s[len("folder:"):]) for s, _ in self.sources if s.startswith("folder:")}
+        return {
+            s[len("folder:") :]: find_user_scenes(s[len("folder:") :])
+            for s, _ in self.sources
+            if s.startswith("folder:")
+        }
 
     @property
     def scene_count(self) -> int:
@@ -199,25 +230,37 @@ class PairConfig:
 
 
 def _validate(c: PairConfig) -> None:
-    check(len(c.size) == 2 and all(8 <= s <= 8192 for s in c.size), lambda: f"size must be (H, W) in [8, 8192] px, got {c.size}")
-    check(c.num_scenes is None or (isinstance(c.num_scenes, int) and c.num_scenes >= 1),
-          lambda: f"num_scenes must be an int >= 1 (or None for one per folder entry), got {c.num_scenes!r}")  # fmt: skip
+    check(
+        len(c.size) == 2 and all(8 <= s <= 8192 for s in c.size),
+        lambda: f"size must be (H, W) in [8, 8192] px, got {c.size}",
+    )
+    check(
+        c.num_scenes is None or (isinstance(c.num_scenes, int) and c.num_scenes >= 1),
+        lambda: f"num_scenes must be an int >= 1 (or None for one per folder entry), got {c.num_scenes!r}",
+    )
     for name in ("pairs_per_scene", "scenes_per_shard", "max_draws"):
         v = getattr(c, name)
         check(isinstance(v, int) and v >= 1, lambda: f"{name} must be an int >= 1, got {v!r}")
     check(isinstance(c.seed, int) and 0 <= c.seed < 2**63, lambda: f"seed must be an int in [0, 2**63), got {c.seed!r}")
-    check(len(c.tasks) > 0 and set(c.tasks) <= set(TASKS) and len(set(c.tasks)) == len(c.tasks),
-          lambda: f"tasks must be distinct names from {TASKS}, got {list(c.tasks)}")  # fmt: skip
+    check(
+        len(c.tasks) > 0 and set(c.tasks) <= set(TASKS) and len(set(c.tasks)) == len(c.tasks),
+        lambda: f"tasks must be distinct names from {TASKS}, got {list(c.tasks)}",
+    )
     check(c.mode in MODES, lambda: f"mode must be one of {MODES}, got {c.mode!r}")
     check(c.format in FORMATS, lambda: f"format must be one of {FORMATS}, got {c.format!r}")
     check(len(c.sources) > 0, "sources must name at least one scene source")
     for src, w in c.sources:
-        check(src in ("dead-leaves", "middlebury") or (src.startswith("folder:") and len(src) > 7),
-              lambda: f"unknown scene source {src!r}; use one of {SOURCE_KINDS}")  # fmt: skip
+        check(
+            src in ("dead-leaves", "middlebury") or (src.startswith("folder:") and len(src) > 7),
+            lambda: f"unknown scene source {src!r}; use one of {SOURCE_KINDS}",
+        )
         check(math.isfinite(w) and w >= 0, lambda: f"source weight must be >= 0, got {w} for {src!r}")
     check(sum(w for _, w in c.sources) > 0, "source weights must have a positive sum")
     if c.num_scenes is None:
-        check(all(s.startswith("folder:") for s, _ in c.sources), "num_scenes=None (one per folder entry) needs folder sources only")
+        check(
+            all(s.startswith("folder:") for s, _ in c.sources),
+            "num_scenes=None (one per folder entry) needs folder sources only",
+        )
         check(c.scene_count > 0, lambda: f"the folder sources hold no image or depth file: {sorted(c.folder_entries)}")
     _check_support(c.f_number, "f_number", 0.5, 64.0)
     _check_support(c.focal_length_mm, "focal_length_mm", 1.0, 2000.0)
@@ -226,35 +269,54 @@ def _validate(c: PairConfig) -> None:
     _check_support(c.point_lights, "point_lights", 0, 100, integer=True)
     _check_support(c.near_m, "near_m", 0.05, 1e4)
     _check_support(c.far_m, "far_m", 0.05, 1e4)
-    check(c.near_m.support()[1] < c.far_m.support()[0],
-          lambda: f"near_m ({c.near_m.describe()}) must lie below far_m ({c.far_m.describe()})")  # fmt: skip
+    check(
+        c.near_m.support()[1] < c.far_m.support()[0],
+        lambda: f"near_m ({c.near_m.describe()}) must lie below far_m ({c.far_m.describe()})",
+    )
     _check_choice(c.sensor_format, "sensor_format", tuple(SENSOR_FORMATS))
     _check_choice(c.aperture, "aperture", tuple(list_apertures()))
     _check_choice(c.focus_method_dist(), "focus_method", FOCUS_METHODS)
     q0, q1 = c.focus_quantiles
-    check(0.0 <= q0 <= q1 <= 1.0, lambda: f"focus_quantiles must satisfy 0 <= low <= high <= 1, got {c.focus_quantiles}")
+    check(
+        0.0 <= q0 <= q1 <= 1.0, lambda: f"focus_quantiles must satisfy 0 <= low <= high <= 1, got {c.focus_quantiles}"
+    )
     lo, hi = c.coc_range_px
-    check(0.0 <= lo <= hi and math.isfinite(hi), lambda: f"coc_range_px must satisfy 0 <= low <= high < inf px, got {c.coc_range_px}")
+    check(
+        0.0 <= lo <= hi and math.isfinite(hi),
+        lambda: f"coc_range_px must satisfy 0 <= low <= high < inf px, got {c.coc_range_px}",
+    )
     check(hi <= 512.0, lambda: f"coc_range_px high {hi:g} px exceeds the renderer's largest kernel radius (512 px)")
-    check(math.isfinite(c.refocus_min_diopter) and c.refocus_min_diopter >= 0,
-          lambda: f"refocus_min_diopter must be >= 0 (1/m), got {c.refocus_min_diopter}")  # fmt: skip
-    check(math.isfinite(c.scale_jitter) and 1.0 <= c.scale_jitter <= 8.0, lambda: f"scale_jitter must be in [1, 8], got {c.scale_jitter}")
+    check(
+        math.isfinite(c.refocus_min_diopter) and c.refocus_min_diopter >= 0,
+        lambda: f"refocus_min_diopter must be >= 0 (1/m), got {c.refocus_min_diopter}",
+    )
+    check(
+        math.isfinite(c.scale_jitter) and 1.0 <= c.scale_jitter <= 8.0,
+        lambda: f"scale_jitter must be in [1, 8], got {c.scale_jitter}",
+    )
     check(c.png_scale_m > 0 and c.depth_scale > 0, "png_scale_m and depth_scale must be > 0")
 
 
 def _check_support(d: Dist, name: str, lo: float, hi: float, integer: bool = False) -> None:
-    check(d.kind != "choice" or all(isinstance(v, float) for v in d.values), lambda: f"{name} must be numeric, got {d.describe()}")
+    check(
+        d.kind != "choice" or all(isinstance(v, float) for v in d.values),
+        lambda: f"{name} must be numeric, got {d.describe()}",
+    )
     vals = [float(v) for v in d.support()]
     check(all(lo <= v <= hi for v in vals), lambda: f"{name} must lie in [{lo:g}, {hi:g}], got {d.describe()}")
     if integer:
-        check(d.kind in ("const", "int", "choice") and all(v.is_integer() for v in vals),
-              lambda: f"{name} must be an integer distribution (e.g. 12:40:int), got {d.describe()}")  # fmt: skip
+        check(
+            d.kind in ("const", "int", "choice") and all(v.is_integer() for v in vals),
+            lambda: f"{name} must be an integer distribution (e.g. 12:40:int), got {d.describe()}",
+        )
 
 
 def _check_choice(d: Dist, name: str, allowed: tuple[str, ...]) -> None:
     vals = d.support() if d.kind == "choice" else ()
-    check(d.kind == "choice" and all(v in allowed for v in vals),
-          lambda: f"{name} must be a choice among {list(allowed)}, got {d.describe()}")  # fmt: skip
+    check(
+        d.kind == "choice" and all(v in allowed for v in vals),
+        lambda: f"{name} must be a choice among {list(allowed)}, got {d.describe()}",
+    )
 
 
 def _rng(*keys: int) -> np.random.Generator:
@@ -285,8 +347,14 @@ def _middlebury():  # noqa: ANN202 - RGBDScene
     return middlebury_motorcycle()
 
 
-def _crop_resize(image: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int],
-                 rng: np.random.Generator, jitter: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:  # fmt: skip
+def _crop_resize(
+    image: torch.Tensor,
+    depth: torch.Tensor,
+    valid: torch.Tensor,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    jitter: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
     h, w = image.shape[-2:]
     H, W = size  # noqa: N806
     scale = max(H / h, W / w) * float(rng.uniform(1.0, jitter))
@@ -296,10 +364,17 @@ def _crop_resize(image: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor, 
     dep = depth[..., y0 : y0 + ch, x0 : x0 + cw]
     val = valid[..., y0 : y0 + ch, x0 : x0 + cw]
     if (ch, cw) != (H, W):
-        img = F.interpolate(img, size=(H, W), mode="bilinear", align_corners=False, antialias=(ch > H or cw > W)).clamp(0, 1)
+        img = F.interpolate(img, size=(H, W), mode="bilinear", align_corners=False, antialias=(ch > H or cw > W)).clamp(
+            0, 1
+        )
         dep = F.interpolate(dep, size=(H, W), mode="nearest-exact")
         val = F.interpolate(val.float(), size=(H, W), mode="nearest-exact") > 0.5
-    return img.contiguous(), dep.contiguous(), val.reshape(H, W), {"crop_xywh": [x0, y0, cw, ch], "scale": round(W / cw, 6)}
+    return (
+        img.contiguous(),
+        dep.contiguous(),
+        val.reshape(H, W),
+        {"crop_xywh": [x0, y0, cw, ch], "scale": round(W / cw, 6)},
+    )
 
 
 def prepare_scene(config: PairConfig, scene_index: int) -> PreparedScene:
@@ -321,20 +396,35 @@ def prepare_scene(config: PairConfig, scene_index: int) -> PreparedScene:
         scene = dead_leaves_scene(config.size, n_leaves=n, depth_range_m=(near, far), seed=seed, point_lights=lights)
         image, depth, front = scene.flatten()
         params = {"scene_seed": seed, "leaves": n, "point_lights": lights, "near_m": near, "far_m": far}
-        return PreparedScene(f"dead-leaves-{seed}", source, TEXTURE_LICENCE, image, depth, segments=front,
-                             layers=scene.layers, layer_depths=scene.depth_m, params=params)  # fmt: skip
+        return PreparedScene(
+            f"dead-leaves-{seed}",
+            source,
+            TEXTURE_LICENCE,
+            image,
+            depth,
+            segments=front,
+            layers=scene.layers,
+            layer_depths=scene.depth_m,
+            params=params,
+        )
     if source == "middlebury":
         mb = _middlebury()
-        image, depth, valid, params = _crop_resize(mb.image, mb.depth_m, mb.valid, config.size, rng, config.scale_jitter)
+        image, depth, valid, params = _crop_resize(
+            mb.image, mb.depth_m, mb.valid, config.size, rng, config.scale_jitter
+        )
         return PreparedScene(mb.name, source, MIDDLEBURY_LICENCE, image, depth, valid=valid, params=params)
-    folder = source[len("folder:"):]
+    folder = source[len("folder:") :]
     entries = config.folder_entries[folder]
     if not entries:
         raise SceneLoadError("missing_depth", f"folder {folder!r} holds no image or depth file")
     pick = scene_index % len(entries) if len(names) == 1 else int(rng.integers(len(entries)))
     entry = entries[pick]
-    rgbd = load_user_scene(entry, png_scale_m=config.png_scale_m, depth_scale=config.depth_scale, licence=folder_licence(folder))
-    image, depth, valid, params = _crop_resize(rgbd.image, rgbd.depth_m, rgbd.valid, config.size, rng, config.scale_jitter)
+    rgbd = load_user_scene(
+        entry, png_scale_m=config.png_scale_m, depth_scale=config.depth_scale, licence=folder_licence(folder)
+    )
+    image, depth, valid, params = _crop_resize(
+        rgbd.image, rgbd.depth_m, rgbd.valid, config.size, rng, config.scale_jitter
+    )
     params["file"] = entry.name
     return PreparedScene(entry.name, source, rgbd.licence, image, depth, valid=valid, params=params)
 
@@ -371,7 +461,12 @@ class SampleFailure:
     detail: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scene_index": self.scene_index, "pair_index": self.pair_index, "reason": self.reason, "detail": self.detail}
+        return {
+            "scene_index": self.scene_index,
+            "pair_index": self.pair_index,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
 
 
 def _render(scene: PreparedScene, draw: LensDraw, coc: torch.Tensor, long_px: int) -> torch.Tensor:

@@ -103,19 +103,28 @@ class Dist:
         if self.kind == "choice":
             check(len(self.values) > 0, "a choice needs at least one value")
             check(len(self.weights) == len(self.values), "a choice needs one weight per value")
-            check(all(math.isfinite(w) and w >= 0 for w in self.weights) and sum(self.weights) > 0,
-                  lambda: f"choice weights must be >= 0 with a positive sum, got {list(self.weights)}")  # fmt: skip
+            check(
+                all(math.isfinite(w) and w >= 0 for w in self.weights) and sum(self.weights) > 0,
+                lambda: f"choice weights must be >= 0 with a positive sum, got {list(self.weights)}",
+            )
         elif self.kind == "const":
-            check(self.low is not None and math.isfinite(self.low), lambda: f"a constant must be finite, got {self.low}")
+            check(
+                self.low is not None and math.isfinite(self.low), lambda: f"a constant must be finite, got {self.low}"
+            )
         else:
             lo, hi = self.low, self.high
-            check(lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi),
-                  lambda: f"{self.kind} bounds must be finite numbers, got {lo}:{hi}")  # fmt: skip
+            check(
+                lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi),
+                lambda: f"{self.kind} bounds must be finite numbers, got {lo}:{hi}",
+            )
             check(lo <= hi, lambda: f"{self.kind} range is empty: low {lo:g} > high {hi:g}")
             if self.kind == "log-uniform":
                 check(lo > 0, lambda: f"log-uniform needs low > 0, got {lo:g}")
             if self.kind == "int":
-                check(float(lo).is_integer() and float(hi).is_integer(), lambda: f"int bounds must be integers, got {lo}:{hi}")
+                check(
+                    float(lo).is_integer() and float(hi).is_integer(),
+                    lambda: f"int bounds must be integers, got {lo}:{hi}",
+                )
 
     @classmethod
     def parse(cls, text: str | float | int | Dist) -> Dist:
@@ -124,7 +133,10 @@ class Dist:
             return text
         if isinstance(text, (int, float)) and not isinstance(text, bool):
             return cls("const", float(text))
-        check(isinstance(text, str) and text.strip() != "", lambda: f"a distribution must be a non-empty string, got {text!r}")
+        check(
+            isinstance(text, str) and text.strip() != "",
+            lambda: f"a distribution must be a non-empty string, got {text!r}",
+        )
         t = text.strip()
         try:
             if "," in t or "=" in t or not _is_number(t.split(":")[0]):
@@ -282,8 +294,13 @@ def draw_focus(
             return None
     ys, xs = torch.nonzero(mask, as_tuple=True)
     box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-    return FocusDraw(float(depth[mask].double().median()), method, int(round(float(xs.double().mean()))),
-                     int(round(float(ys.double().mean()))), box)  # fmt: skip
+    return FocusDraw(
+        float(depth[mask].double().median()),
+        method,
+        int(round(float(xs.double().mean()))),
+        int(round(float(ys.double().mean()))),
+        box,
+    )
 
 
 # ----------------------------------------------------------------------------------------- lens
@@ -313,15 +330,29 @@ class LensDraw:
         """The same lens and aperture refocused; ``K`` is recomputed in physical mode."""
         k = self.k_px_m
         if self.mode == "physical":
-            k = float(optics.coc_gain_px_m(self.focal_length_mm, self.f_number, focus.distance_m, self.sensor_width_mm, image_long_px))
-        return LensDraw(self.mode, k, focus, self.aperture, self.focal_length_mm, self.f_number, self.sensor_format, self.sensor_width_mm)
+            k = float(
+                optics.coc_gain_px_m(
+                    self.focal_length_mm, self.f_number, focus.distance_m, self.sensor_width_mm, image_long_px
+                )
+            )
+        return LensDraw(
+            self.mode,
+            k,
+            focus,
+            self.aperture,
+            self.focal_length_mm,
+            self.f_number,
+            self.sensor_format,
+            self.sensor_width_mm,
+        )
 
 
 def coc_map(depth_m: torch.Tensor, draw: LensDraw, image_long_px: int) -> torch.Tensor:
     """Signed CoC radius (px) of ``depth_m`` (any shape, metres) for a draw, via :mod:`optics`."""
     if draw.mode == "physical":
-        return optics.coc_radius_px(depth_m, draw.focal_length_mm, draw.f_number, draw.focus_distance_m,
-                                    draw.sensor_width_mm, image_long_px)  # fmt: skip
+        return optics.coc_radius_px(
+            depth_m, draw.focal_length_mm, draw.f_number, draw.focus_distance_m, draw.sensor_width_mm, image_long_px
+        )
     return optics.coc_radius_from_k(depth_m, draw.k_px_m, draw.focus_distance_m)
 
 
@@ -360,7 +391,9 @@ def draw_lens(
             if focus is None:
                 continue
             if focus.distance_m * 1000.0 <= 1.5 * f_mm:
-                why = f"focus depths closer than 1.5 x the focal length (e.g. {focus.distance_m:.3g} m for {f_mm:.3g} mm)"
+                why = (
+                    f"focus depths closer than 1.5 x the focal length (e.g. {focus.distance_m:.3g} m for {f_mm:.3g} mm)"
+                )
                 continue
             k = float(optics.coc_gain_px_m(f_mm, n, focus.distance_m, SENSOR_FORMATS[fmt], long_px))
             draw = LensDraw("physical", k, focus, str(aperture), f_mm, n, fmt, SENSOR_FORMATS[fmt])
@@ -373,7 +406,9 @@ def draw_lens(
         if lo <= m <= hi:
             return draw
         seen.append(m)
-        why = f"max |CoC| over the image was {min(seen):.3g} to {max(seen):.3g} px, outside coc_range_px [{lo:g}, {hi:g}]"
+        why = (
+            f"max |CoC| over the image was {min(seen):.3g} to {max(seen):.3g} px, outside coc_range_px [{lo:g}, {hi:g}]"
+        )
     raise ParameterError(f"no accepted parameters after {config.max_draws} draws: {why}; widen the ranges")
 
 
@@ -392,8 +427,15 @@ def draw_refocus(
     lo, hi = config.coc_range_px
     why = "no finite depth to focus on"
     for _ in range(config.max_draws):
-        focus = draw_focus(first.focus.method, depth, rng, valid=valid, segments=segments, quantiles=config.focus_quantiles,
-                           away_from=(first.focus_distance_m, config.refocus_min_diopter))  # fmt: skip
+        focus = draw_focus(
+            first.focus.method,
+            depth,
+            rng,
+            valid=valid,
+            segments=segments,
+            quantiles=config.focus_quantiles,
+            away_from=(first.focus_distance_m, config.refocus_min_diopter),
+        )
         if focus is None:
             why = f"no pixel with a depth {config.refocus_min_diopter:g} 1/m or more from the first focus ({first.focus_distance_m:.3g} m)"
             continue

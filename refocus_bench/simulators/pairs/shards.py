@@ -103,19 +103,44 @@ def pair_features(size: tuple[int, int]):  # noqa: ANN201 - datasets.Features (i
     from datasets import Array2D, Features, Image, List, Value
 
     side = {name: Value("string") for name in ("kind", "mode", "sensor_format", "aperture", "focus_method")}
-    side.update({name: Value("float64") for name in ("k_px_m", "focus_distance_m", "focal_length_mm", "f_number",
-                                                     "sensor_width_mm", "max_abs_coc_px")})  # fmt: skip
+    side.update(
+        {
+            name: Value("float64")
+            for name in (
+                "k_px_m",
+                "focus_distance_m",
+                "focal_length_mm",
+                "f_number",
+                "sensor_width_mm",
+                "max_abs_coc_px",
+            )
+        }
+    )
     side.update(focus_x=Value("int32"), focus_y=Value("int32"), focus_mask_box=List(Value("int32")))
     side = {k: side[k] for k in SIDE_DOCS}
     h, w = size
-    return Features({
-        "id": Value("string"), "sample_id": Value("string"), "task": Value("string"),
-        "scene_index": Value("int32"), "pair_index": Value("int32"), "seed": Value("int64"),
-        "scene": {"name": Value("string"), "source": Value("string"), "licence": Value("string"), "params_json": Value("string")},
-        "input": Image(), "target": Image(), "aif": Image(),
-        **{m: Array2D((h, w), "float32") for m in _MAPS},
-        "source": side, "target_params": side,
-    })  # fmt: skip
+    return Features(
+        {
+            "id": Value("string"),
+            "sample_id": Value("string"),
+            "task": Value("string"),
+            "scene_index": Value("int32"),
+            "pair_index": Value("int32"),
+            "seed": Value("int64"),
+            "scene": {
+                "name": Value("string"),
+                "source": Value("string"),
+                "licence": Value("string"),
+                "params_json": Value("string"),
+            },
+            "input": Image(),
+            "target": Image(),
+            "aif": Image(),
+            **{m: Array2D((h, w), "float32") for m in _MAPS},
+            "source": side,
+            "target_params": side,
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------- records
@@ -126,11 +151,21 @@ def _side(draw: Any, max_coc: float) -> dict[str, Any]:
         return out
     f = draw.focus
     return {
-        "kind": "defocused", "mode": draw.mode, "k_px_m": draw.k_px_m, "focus_distance_m": f.distance_m,
-        "focal_length_mm": draw.focal_length_mm, "f_number": draw.f_number, "sensor_format": draw.sensor_format,
-        "sensor_width_mm": draw.sensor_width_mm, "aperture": draw.aperture, "focus_method": f.method,
-        "focus_x": f.x, "focus_y": f.y, "focus_mask_box": list(f.box) if f.box else None, "max_abs_coc_px": max_coc,
-    }  # fmt: skip
+        "kind": "defocused",
+        "mode": draw.mode,
+        "k_px_m": draw.k_px_m,
+        "focus_distance_m": f.distance_m,
+        "focal_length_mm": draw.focal_length_mm,
+        "f_number": draw.f_number,
+        "sensor_format": draw.sensor_format,
+        "sensor_width_mm": draw.sensor_width_mm,
+        "aperture": draw.aperture,
+        "focus_method": f.method,
+        "focus_x": f.x,
+        "focus_y": f.y,
+        "focus_mask_box": list(f.box) if f.box else None,
+        "max_abs_coc_px": max_coc,
+    }
 
 
 def _records(config: PairConfig, s: Sample) -> Iterator[dict[str, Any]]:
@@ -141,17 +176,31 @@ def _records(config: PairConfig, s: Sample) -> Iterator[dict[str, Any]]:
     pin = _side(None, 0.0)
     sides = {"aif": (pin, zeros, zeros), "a": (side_a, s.coc_a, s.defocus_a), "b": (side_b, s.coc_b, s.defocus_b)}
     plan = {"deblur": ("a", "aif"), "bokeh": ("aif", "a"), "refocus": ("a", "b")}
-    scene = {"name": s.scene.name, "source": s.scene.source, "licence": s.scene.licence,
-             "params_json": json.dumps(s.scene.params, sort_keys=True)}  # fmt: skip
+    scene = {
+        "name": s.scene.name,
+        "source": s.scene.source,
+        "licence": s.scene.licence,
+        "params_json": json.dumps(s.scene.params, sort_keys=True),
+    }
     for task in config.tasks:
         src, tgt = plan[task]
         yield {
-            "id": f"{s.sample_id}-{task}", "sample_id": s.sample_id, "task": task, "scene_index": s.scene_index,
-            "pair_index": s.pair_index, "seed": config.seed, "scene": scene, "input": src, "target": tgt,
-            "source": sides[src][0], "target_params": sides[tgt][0],
-            "source_coc_px": sides[src][1], "target_coc_px": sides[tgt][1],
-            "source_defocus": sides[src][2], "target_defocus": sides[tgt][2],
-        }  # fmt: skip
+            "id": f"{s.sample_id}-{task}",
+            "sample_id": s.sample_id,
+            "task": task,
+            "scene_index": s.scene_index,
+            "pair_index": s.pair_index,
+            "seed": config.seed,
+            "scene": scene,
+            "input": src,
+            "target": tgt,
+            "source": sides[src][0],
+            "target_params": sides[tgt][0],
+            "source_coc_px": sides[src][1],
+            "target_coc_px": sides[tgt][1],
+            "source_defocus": sides[src][2],
+            "target_defocus": sides[tgt][2],
+        }
 
 
 def _png(image: torch.Tensor) -> bytes:
@@ -168,7 +217,9 @@ def _array2d(maps: list[torch.Tensor], ext_type: Any) -> Any:
 
     n = len(maps)
     h, w = maps[0].shape if n else ext_type.shape
-    values = pa.array(np.concatenate([m.numpy().astype(np.float32).ravel() for m in maps]) if n else np.zeros(0, np.float32))
+    values = pa.array(
+        np.concatenate([m.numpy().astype(np.float32).ravel() for m in maps]) if n else np.zeros(0, np.float32)
+    )
     inner = pa.ListArray.from_arrays(pa.array(np.arange(0, n * h * w + 1, w, dtype=np.int32)), values)
     outer = pa.ListArray.from_arrays(pa.array(np.arange(0, n * h + 1, h, dtype=np.int32)), inner)
     return pa.ExtensionArray.from_storage(ext_type, outer)
@@ -219,8 +270,14 @@ def _write_parquet(config: PairConfig, out: Path, shard: int, samples: list[Samp
         table = pa.table({n: cols[n] for n in features}, schema=schema)
         with atomic_path(out / rel) as tmp:
             # float maps: byte-stream-split + zstd (about 25 % smaller than dictionary encoding on real depth)
-            pq.write_table(table, tmp, compression="zstd", row_group_size=16, use_byte_stream_split=list(_MAPS),
-                           use_dictionary=[n for n in features if n not in _MAPS])  # fmt: skip
+            pq.write_table(
+                table,
+                tmp,
+                compression="zstd",
+                row_group_size=16,
+                use_byte_stream_split=list(_MAPS),
+                use_dictionary=[n for n in features if n not in _MAPS],
+            )
         written[rel] = file_sha256(out / rel)
     return written
 
@@ -246,13 +303,24 @@ def _write_folder(config: PairConfig, out: Path, shard: int, samples: list[Sampl
                 write_depth(d / "coc_b.exr", s.coc_b)
                 write_depth(d / "defocus_b.exr", s.defocus_b)
             base = f"{rel}/{s.sample_id}"
-            files = {"aif": (f"{base}/aif.png", None, None), "a": (f"{base}/a.png", f"{base}/coc_a.exr", f"{base}/defocus_a.exr"),
-                     "b": (f"{base}/b.png", f"{base}/coc_b.exr", f"{base}/defocus_b.exr")}  # fmt: skip
+            files = {
+                "aif": (f"{base}/aif.png", None, None),
+                "a": (f"{base}/a.png", f"{base}/coc_a.exr", f"{base}/defocus_a.exr"),
+                "b": (f"{base}/b.png", f"{base}/coc_b.exr", f"{base}/defocus_b.exr"),
+            }
             for r in _records(config, s):
                 src, tgt = files[r["input"]], files[r["target"]]
                 row = {k: v for k, v in r.items() if k not in _MAPS}
-                row.update(input=src[0], target=tgt[0], aif=f"{base}/aif.png", depth_m=f"{base}/depth.exr",
-                           source_coc_px=src[1], target_coc_px=tgt[1], source_defocus=src[2], target_defocus=tgt[2])  # fmt: skip
+                row.update(
+                    input=src[0],
+                    target=tgt[0],
+                    aif=f"{base}/aif.png",
+                    depth_m=f"{base}/depth.exr",
+                    source_coc_px=src[1],
+                    target_coc_px=tgt[1],
+                    source_defocus=src[2],
+                    target_defocus=tgt[2],
+                )
                 lines.append(json.dumps(row, sort_keys=True, allow_nan=True))
         (tmp / "records.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         digest = _sha256_tree(tmp)
@@ -304,8 +372,13 @@ def generate_shard(config_dict: dict[str, Any], out_dir: str, shard: int) -> dic
             failures += f
         writer = _write_folder if config.format == "folder" else _write_parquet
         files = writer(config, out, shard, samples) if samples else {}
-    return {"files": files, "samples": len(samples), "scenes": last - first,
-            "records": len(samples) * len(config.tasks), "failures": [f.to_dict() for f in failures]}  # fmt: skip
+    return {
+        "files": files,
+        "samples": len(samples),
+        "scenes": last - first,
+        "records": len(samples) * len(config.tasks),
+        "failures": [f.to_dict() for f in failures],
+    }
 
 
 def _worker_init() -> None:  # pragma: no cover - runs in worker processes
@@ -338,8 +411,13 @@ def _load_state(path: Path) -> dict[str, Any] | None:
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise InvalidInputError(f"resume state {str(path)!r} is unreadable ({err}); remove it or pass overwrite=True") from err
-    check(state.get("version") == STATE_VERSION, lambda: f"resume state {str(path)!r} has version {state.get('version')}, expected {STATE_VERSION}")
+        raise InvalidInputError(
+            f"resume state {str(path)!r} is unreadable ({err}); remove it or pass overwrite=True"
+        ) from err
+    check(
+        state.get("version") == STATE_VERSION,
+        lambda: f"resume state {str(path)!r} has version {state.get('version')}, expected {STATE_VERSION}",
+    )
     return state
 
 
@@ -419,15 +497,20 @@ def run(
             raise InvalidInputError(f"out_dir {str(out)!r} is in use by another make-pairs run") from None
         state = _load_state(state_path)
         if state is not None and state.get("fingerprint") != fingerprint:
-            check(overwrite, lambda: f"out_dir {str(out)!r} holds a dataset made with another config "
-                  "(or changed folder sources); use a new folder or overwrite=True (--overwrite)")  # fmt: skip
+            check(
+                overwrite,
+                lambda: f"out_dir {str(out)!r} holds a dataset made with another config "
+                "(or changed folder sources); use a new folder or overwrite=True (--overwrite)",
+            )
             shutil.rmtree(out / "data", ignore_errors=True)
             shutil.rmtree(out / "state" / "shards", ignore_errors=True)
         (out / "state" / "shards").mkdir(exist_ok=True)
         state = {"version": STATE_VERSION, "fingerprint": fingerprint, "config": config.to_dict()}
         done = {}
         for j, info in _recorded_shards(out, config.num_shards).items():
-            ok = all((_digest(out, rel) == sha) if verify else (out / rel).exists() for rel, sha in info["files"].items())
+            ok = all(
+                (_digest(out, rel) == sha) if verify else (out / rel).exists() for rel, sha in info["files"].items()
+            )
             if ok:
                 done[j] = info
             else:
@@ -485,11 +568,22 @@ def run(
         finally:
             if bar is not None:
                 bar.close()
-        failures = [f for _, info in sorted(state["shards"].items(), key=lambda kv: int(kv[0])) for f in info["failures"]]
+        failures = [
+            f for _, info in sorted(state["shards"].items(), key=lambda kv: int(kv[0])) for f in info["failures"]
+        ]
         _write_outputs(out, config, state, failures, failed, command)
     records = sum(info["records"] for info in state["shards"].values())
-    return PairRunResult(out, config.num_shards, len(todo) - len(failed), config.num_shards - len(todo), records, failures,
-                         failed, time.perf_counter() - t0, made_records)  # fmt: skip
+    return PairRunResult(
+        out,
+        config.num_shards,
+        len(todo) - len(failed),
+        config.num_shards - len(todo),
+        records,
+        failures,
+        failed,
+        time.perf_counter() - t0,
+        made_records,
+    )
 
 
 def _scenes_in(config: PairConfig, shard: int) -> int:
@@ -514,7 +608,9 @@ def _progress(progress: bool | Callable[[int, int], None], total: int) -> tuple[
     return None, lambda n: None
 
 
-def _write_outputs(out: Path, config: PairConfig, state: dict, failures: list, failed: dict, command: str | None) -> None:
+def _write_outputs(
+    out: Path, config: PairConfig, state: dict, failures: list, failed: dict, command: str | None
+) -> None:
     from .card import dataset_card
 
     counts = Counter()
@@ -525,12 +621,21 @@ def _write_outputs(out: Path, config: PairConfig, state: dict, failures: list, f
     reasons = Counter(f["reason"] for f in failures)
     atomic_write_bytes(out / "failures.jsonl", "".join(json.dumps(f, sort_keys=True) + "\n" for f in failures).encode())
     summary = {
-        "records": counts["records"], "samples": counts["samples"], "scenes_done": counts["scenes"],
-        "records_per_task": {t: counts["samples"] for t in config.tasks}, "failures_by_reason": dict(sorted(reasons.items())),
-        "shards_total": config.num_shards, "shards_done": len(state["shards"]),
+        "records": counts["records"],
+        "samples": counts["samples"],
+        "scenes_done": counts["scenes"],
+        "records_per_task": {t: counts["samples"] for t in config.tasks},
+        "failures_by_reason": dict(sorted(reasons.items())),
+        "shards_total": config.num_shards,
+        "shards_done": len(state["shards"]),
         "shards_failed_this_run": {str(k): v for k, v in sorted(failed.items())},
-        "fingerprint": state["fingerprint"], "refocus_bench_version": __version__, "torch_version": torch.__version__,
-    }  # fmt: skip
+        "fingerprint": state["fingerprint"],
+        "refocus_bench_version": __version__,
+        "torch_version": torch.__version__,
+    }
     atomic_write_json(out / "summary.json", summary)
-    cmd = command or f"refocus_bench.simulators.pairs.generate.make_pairs(PairConfig.from_dict({json.dumps(config.to_dict(), sort_keys=True)}), ...)"
+    cmd = (
+        command
+        or f"refocus_bench.simulators.pairs.generate.make_pairs(PairConfig.from_dict({json.dumps(config.to_dict(), sort_keys=True)}), ...)"
+    )
     atomic_write_bytes(out / "README.md", dataset_card(config, summary, cmd).encode("utf-8"))

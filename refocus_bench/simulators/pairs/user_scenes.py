@@ -210,7 +210,10 @@ def load_user_scene(
     Raises:
         SceneLoadError: with ``reason`` in :data:`SCENE_PROBLEMS` for an unusable entry.
     """
-    check(depth_scale > 0 and np.isfinite(depth_scale), lambda: f"depth_scale must be a finite number > 0, got {depth_scale}")
+    check(
+        depth_scale > 0 and np.isfinite(depth_scale),
+        lambda: f"depth_scale must be a finite number > 0, got {depth_scale}",
+    )
     if entry.problem is not None:
         raise SceneLoadError(entry.problem, entry.detail)
     try:

@@ -187,7 +187,10 @@ class Polygon(Aperture):
     name = "polygon"
 
     def __post_init__(self) -> None:
-        check(isinstance(self.blades, int) and self.blades >= 3, lambda: f"blades must be an int >= 3, got {self.blades!r}")
+        check(
+            isinstance(self.blades, int) and self.blades >= 3,
+            lambda: f"blades must be an int >= 3, got {self.blades!r}",
+        )
         check(0.0 <= self.curvature <= 1.0, lambda: f"curvature must be in [0, 1], got {self.curvature}")
         check(math.isfinite(self.rotation_deg), "rotation_deg must be finite")
 
@@ -347,5 +350,8 @@ def make_aperture(spec: str | Aperture | torch.Tensor | os.PathLike, **kwargs) -
         return Raster(spec, **kwargs)
     if isinstance(spec, os.PathLike) or (isinstance(spec, str) and spec not in APERTURES and Path(spec).suffix):
         return Raster(spec, label=Path(spec).stem, **kwargs)
-    check(isinstance(spec, str), lambda: f"aperture must be a name, a path, a mask tensor or an Aperture, got {type(spec).__name__}")
+    check(
+        isinstance(spec, str),
+        lambda: f"aperture must be a name, a path, a mask tensor or an Aperture, got {type(spec).__name__}",
+    )
     return APERTURES.create(spec, **kwargs)

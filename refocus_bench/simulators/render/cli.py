@@ -58,7 +58,10 @@ def _run(args: argparse.Namespace) -> int:
         lambda: f"--depth has size {tuple(depth.shape[-2:])} but IMAGE has {tuple(image.shape[-2:])}; they must match",
     )
     suffix = Path(args.output).suffix.lower()
-    check(suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"), lambda: f"-o must end in .png, .jpg or .tif, got {args.output!r}")
+    check(
+        suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
+        lambda: f"-o must end in .png, .jpg or .tif, got {args.output!r}",
+    )
     if args.save_coc:  # checked before anything is written, so a bad path leaves no output behind
         coc_suffix = Path(args.save_coc).suffix.lower()
         check(coc_suffix in (".npy", ".exr"), lambda: f"--save-coc must end in .npy or .exr, got {args.save_coc!r}")
@@ -99,15 +102,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("image", help="sRGB image (PNG/JPEG/TIFF, 8 or 16 bit)")
     p.add_argument("--depth", required=True, help="depth map: .npy / .exr metres, or 16-bit .png millimetres")
-    p.add_argument("--png-depth-scale", type=float, default=1e-3, help="metres per code value of a PNG depth map (default 0.001)")
+    p.add_argument(
+        "--png-depth-scale", type=float, default=1e-3, help="metres per code value of a PNG depth map (default 0.001)"
+    )
     p.add_argument("--focal-length", type=float, default=50.0, help="focal length in mm (default 50)")
     p.add_argument("--f-number", type=float, help="f-number N, e.g. 1.8")
     p.add_argument("--focus-distance", type=float, help="focus distance in metres")
     p.add_argument("--focus-point", help="focus on the depth at pixel 'x,y' instead of --focus-distance")
-    p.add_argument("--sensor-width", type=float, default=36.0, help="sensor width in mm spanned by the image width (default 36)")
+    p.add_argument(
+        "--sensor-width", type=float, default=36.0, help="sensor width in mm spanned by the image width (default 36)"
+    )
     p.add_argument("--k", type=float, help="blur gain K in pixel-metres (GenRefocus convention) instead of --f-number")
-    p.add_argument("--aperture", default="disk", help=f"aperture: one of {', '.join(list_apertures())}, or a mask image path")
-    p.add_argument("--highlight-gain", type=float, default=1.0, help="boost clipped highlights in linear light (1 = off)")
+    p.add_argument(
+        "--aperture", default="disk", help=f"aperture: one of {', '.join(list_apertures())}, or a mask image path"
+    )
+    p.add_argument(
+        "--highlight-gain", type=float, default=1.0, help="boost clipped highlights in linear light (1 = off)"
+    )
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="output bit depth (16 needs .png/.tif)")
     p.add_argument("--save-coc", help="also write the signed CoC map (px) as .npy or .exr")
     p.add_argument("-o", "--output", required=True, help="output image path")

@@ -74,7 +74,9 @@ def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = No
         g = F.max_pool2d(gap[None, None], down, ceil_mode=True)[0] if down > 1 else gap[None]
     fill = local_fill(small, reach, down, g)
     if down > 1:
-        fill = F.interpolate(fill[:, None], scale_factor=down, mode="bilinear", align_corners=False)[:, 0, :h, :w]  # channels as images (faster on CPU)
+        fill = F.interpolate(fill[:, None], scale_factor=down, mode="bilinear", align_corners=False)[
+            :, 0, :h, :w
+        ]  # channels as images (faster on CPU)
     return torch.addcmul(stack[:4], stack[5:6], fill)  # colour and weight, each extended by its fill
 
 
@@ -115,7 +117,9 @@ def local_fill(small: torch.Tensor, reach: float, down: int, gap: torch.Tensor |
         upper, r = lower, max(1, r // 2)
 
 
-def upsample_cell_tiles(fill: torch.Tensor, tiles_y: torch.Tensor, tiles_x: torch.Tensor, cells: int, down: int) -> torch.Tensor:
+def upsample_cell_tiles(
+    fill: torch.Tensor, tiles_y: torch.Tensor, tiles_x: torch.Tensor, cells: int, down: int
+) -> torch.Tensor:
     """Bilinear ``down``-fold upsampling of a cell grid, computed only for some tiles of the output.
 
     ``fill`` is (C, ty * cells + 2, tx * cells + 2): a grid of ``ty`` x ``tx`` tiles of ``cells`` x
@@ -130,8 +134,9 @@ def upsample_cell_tiles(fill: torch.Tensor, tiles_y: torch.Tensor, tiles_x: torc
     c = fill.shape[0]
     win = cells + 2
     sc, sy, sx = fill.stride()
-    windows = fill.as_strided(((fill.shape[1] - 2) // cells, (fill.shape[2] - 2) // cells, c, win, win),
-                              (cells * sy, cells * sx, sc, sy, sx))
+    windows = fill.as_strided(
+        ((fill.shape[1] - 2) // cells, (fill.shape[2] - 2) // cells, c, win, win), (cells * sy, cells * sx, sc, sy, sx)
+    )
     patches = windows[tiles_y, tiles_x]  # (N, C, win, win)
     if down == 1:
         return patches[:, :, 1:-1, 1:-1]
@@ -168,7 +173,9 @@ class CocExtremes:
                 self.lo[2 * s] = -F.max_pool2d(-self.lo[s][None, None], 2, ceil_mode=True)[0, 0]
             s *= 2
 
-    def gap_px(self, centre_px: float, scale: int, box: tuple[int, int, int, int], unit: int | None = None) -> torch.Tensor:
+    def gap_px(
+        self, centre_px: float, scale: int, box: tuple[int, int, int, int], unit: int | None = None
+    ) -> torch.Tensor:
         """Largest ``|CoC - centre_px|`` over each ``scale`` x ``scale`` block of ``box`` (y0, y1, x0, x1;
         the start aligned to ``scale``, an end not aligned takes the partial block), in px of a grid
         ``unit`` times coarser than the full resolution (default ``scale``): (ceil((y1 - y0) / scale),

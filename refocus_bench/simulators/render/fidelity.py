@@ -81,7 +81,9 @@ def default_cases(size: int = 256, radius_px: float = 12.0) -> list[FidelityCase
     ]
 
 
-def evaluate_case(case: FidelityCase, samples: int = 2048, band_px: int = 10, config: RenderConfig | None = None) -> list[dict]:
+def evaluate_case(
+    case: FidelityCase, samples: int = 2048, band_px: int = 10, config: RenderConfig | None = None
+) -> list[dict]:
     """PSNR rows (one per renderer) for one case."""
     layers = case.scene.layers[None].double()
     coc = torch.tensor([case.coc_px], dtype=torch.float64)

@@ -110,24 +110,40 @@ class RenderConfig:
     def __post_init__(self) -> None:
         check(self.min_layer_step_px > 0, lambda: f"min_layer_step_px must be > 0 px, got {self.min_layer_step_px}")
         check(0 < self.rel_layer_step < 1, lambda: f"rel_layer_step must be in (0, 1), got {self.rel_layer_step}")
-        check(self.coarse_radius_px >= 2, lambda: f"coarse_radius_px must be >= 2 px (or inf), got {self.coarse_radius_px}")
+        check(
+            self.coarse_radius_px >= 2,
+            lambda: f"coarse_radius_px must be >= 2 px (or inf), got {self.coarse_radius_px}",
+        )
         check(self.backend in BACKENDS, lambda: f"backend must be one of {sorted(BACKENDS)}, got {self.backend!r}")
         check(self.highlight_gain >= 1, lambda: f"highlight_gain must be >= 1 (1 = off), got {self.highlight_gain}")
-        check(0 < self.highlight_threshold < 1, lambda: f"highlight_threshold must be in (0, 1), got {self.highlight_threshold}")
+        check(
+            0 < self.highlight_threshold < 1,
+            lambda: f"highlight_threshold must be in (0, 1), got {self.highlight_threshold}",
+        )
         if self.chromatic_scale is not None:
             cs = tuple(self.chromatic_scale)
-            check(len(cs) == 3 and all(0.5 <= c <= 2 for c in cs), lambda: f"chromatic_scale must be 3 values in [0.5, 2], got {cs}")
+            check(
+                len(cs) == 3 and all(0.5 <= c <= 2 for c in cs),
+                lambda: f"chromatic_scale must be 3 values in [0.5, 2], got {cs}",
+            )
         check(isinstance(self.cats_eye_zones, int) and self.cats_eye_zones >= 1, "cats_eye_zones must be an int >= 1")
-        check(isinstance(self.tile_px, int) and self.tile_px >= 64, lambda: f"tile_px must be an int >= 64, got {self.tile_px!r}")
-        check(self.aperture_splits in (None, 1, 2) and not isinstance(self.aperture_splits, bool),
-              lambda: f"aperture_splits must be None (automatic), 1 or 2, got {self.aperture_splits!r}")
+        check(
+            isinstance(self.tile_px, int) and self.tile_px >= 64,
+            lambda: f"tile_px must be an int >= 64, got {self.tile_px!r}",
+        )
+        check(
+            self.aperture_splits in (None, 1, 2) and not isinstance(self.aperture_splits, bool),
+            lambda: f"aperture_splits must be None (automatic), 1 or 2, got {self.aperture_splits!r}",
+        )
 
     def splits_for(self, aperture: Aperture, layered: bool) -> int:
         """Sub-aperture grid size to use: ``aperture_splits`` or the automatic choice."""
         if self.aperture_splits is None:
             return 2 if layered and not isinstance(aperture, CatsEye) else 1
-        check(self.aperture_splits == 1 or not isinstance(aperture, CatsEye),
-              "aperture_splits > 1 is not supported with a cat's-eye aperture (its kernel varies over the image)")
+        check(
+            self.aperture_splits == 1 or not isinstance(aperture, CatsEye),
+            "aperture_splits > 1 is not supported with a cat's-eye aperture (its kernel varies over the image)",
+        )
         return self.aperture_splits
 
 
@@ -318,7 +334,11 @@ def _zone_weights(h: int, w: int, zones: int, device, dtype) -> tuple[list[tuple
     """Zone centres in normalised image coords and (Z, h, w) bilinear partition-of-unity weights."""
     ys = torch.linspace(-1.0, 1.0, h, device=device, dtype=dtype)
     xs = torch.linspace(-1.0, 1.0, w, device=device, dtype=dtype)
-    centres_1d = torch.linspace(-1.0, 1.0, zones, device=device, dtype=dtype) if zones > 1 else torch.zeros(1, device=device, dtype=dtype)
+    centres_1d = (
+        torch.linspace(-1.0, 1.0, zones, device=device, dtype=dtype)
+        if zones > 1
+        else torch.zeros(1, device=device, dtype=dtype)
+    )
     step = 2.0 / (zones - 1) if zones > 1 else float("inf")
     wy = (1.0 - (ys[None, :] - centres_1d[:, None]).abs() / step).clamp(min=0.0)
     wx = (1.0 - (xs[None, :] - centres_1d[:, None]).abs() / step).clamp(min=0.0)
@@ -487,7 +507,11 @@ def composite_layers(
         out, sl = blurred(i)
         s = scales[i]
         if not near_acc:
-            near_acc = [frame(0.0, n_color, s, out), frame(0.0, alpha_channels, s, out), frame(1.0, alpha_channels, s, out)]
+            near_acc = [
+                frame(0.0, n_color, s, out),
+                frame(0.0, alpha_channels, s, out),
+                frame(1.0, alpha_channels, s, out),
+            ]
         for acc in near_acc:
             acc.resize((h // s, w // s))
         acc_c, acc_a, trans = near_acc

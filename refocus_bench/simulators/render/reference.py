@@ -81,7 +81,11 @@ def reference_linear(
             sy = gy[None] - shift[:, 1, None, None]
             grid = torch.stack([(2 * sx + 1) / w - 1, (2 * sy + 1) / h - 1], dim=-1)
             view = F.grid_sample(
-                stacks[layer].expand(n, -1, -1, -1), grid, mode="bilinear", padding_mode="reflection", align_corners=False
+                stacks[layer].expand(n, -1, -1, -1),
+                grid,
+                mode="bilinear",
+                padding_mode="reflection",
+                align_corners=False,
             )
             color = color + trans * view[:, :3]
             trans = trans * (1.0 - view[:, 3:4])

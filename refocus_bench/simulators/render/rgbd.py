@@ -78,11 +78,17 @@ def resolve_coc(
         f"focus_distance_m; got {chosen or 'none'}",
     )
     if coc_px is not None:
-        check(depth_m is None and lens is None and k_px_m is None, "coc_px cannot be combined with depth_m, lens or k_px_m")
+        check(
+            depth_m is None and lens is None and k_px_m is None,
+            "coc_px cannot be combined with depth_m, lens or k_px_m",
+        )
         check_tensor(coc_px, "coc_px", [b, 1, h, w], device=image.device)
         return coc_px.to(image.dtype)
     check_tensor(depth_m, "depth_m", [b, 1, h, w], allow_inf=True, device=image.device)
-    check(bool((depth_m > 0).all()), lambda: f"depth_m must be > 0 m (inf allowed for sky), got minimum {float(depth_m.min()):g}")
+    check(
+        bool((depth_m > 0).all()),
+        lambda: f"depth_m must be > 0 m (inf allowed for sky), got minimum {float(depth_m.min()):g}",
+    )
     if lens is not None:
         check(k_px_m is None and focus_distance_m is None, "with lens=..., do not pass k_px_m or focus_distance_m")
         check(isinstance(lens, ThinLens), lambda: f"lens must be a ThinLens, got {type(lens).__name__}")
@@ -186,7 +192,9 @@ def _render_rgbd_tiled(
             y1, x1 = min(h, y0 + tile), min(w, x0 + tile)
             iy0, ix0 = max(0, y0 - halo) // max_scale * max_scale, max(0, x0 - halo) // max_scale * max_scale
             iy1, ix1 = min(h, y1 + halo), min(w, x1 + halo)
-            part = _render_rgbd_one(lin[:, iy0:iy1, ix0:ix1], coc[iy0:iy1, ix0:ix1], aperture, config, kernel_fn, centres)
+            part = _render_rgbd_one(
+                lin[:, iy0:iy1, ix0:ix1], coc[iy0:iy1, ix0:ix1], aperture, config, kernel_fn, centres
+            )
             out[:, y0:y1, x0:x1] = part[:, y0 - iy0 : y1 - iy0, x0 - ix0 : x1 - ix0]
     return out
 
@@ -239,8 +247,16 @@ def _render_rgbd_one(
     # stays exactly one convolution with the whole kernel
     for weight, cell_fn in split_kernel_fns(aperture, config.splits_for(aperture, layered=False), kernel_fn):
         c, v = composite_layers(
-            [make(i) for i in range(n)], centres, boxes, aperture, (hp, wp), config, cell_fn,
-            alpha_channels=n_alpha, margins=margins, requires_grad=lin.requires_grad or coc.requires_grad,
+            [make(i) for i in range(n)],
+            centres,
+            boxes,
+            aperture,
+            (hp, wp),
+            config,
+            cell_fn,
+            alpha_channels=n_alpha,
+            margins=margins,
+            requires_grad=lin.requires_grad or coc.requires_grad,
             psf_normalizer=varying_psf,
         )
         if weight != 1.0:
@@ -289,7 +305,9 @@ def render_bokeh(
         if image.shape[0] == 1:
             out = _render_rgbd_tiled(lin[0], coc[0, 0], ap, config, kernel_fn)[None]
         else:
-            out = torch.stack([_render_rgbd_tiled(lin[i], coc[i, 0], ap, config, kernel_fn) for i in range(image.shape[0])])
+            out = torch.stack(
+                [_render_rgbd_tiled(lin[i], coc[i, 0], ap, config, kernel_fn) for i in range(image.shape[0])]
+            )
     del lin
     return _to_srgb(out)
 
@@ -347,7 +365,7 @@ def render_layered(
     """
     config = config or RenderConfig()
     sizes = check_tensor(layers, "layers", ["B", "L", 4, "H", "W"], min_value=0.0, max_value=1.0)
-    b, n, h, w = sizes["B"], sizes["L"], sizes["H"], sizes["W"]
+    b, n, w = sizes["B"], sizes["L"], sizes["W"]
     check((depth_m is None) != (coc_px is None), "give exactly one of depth_m (with lens) or coc_px")
     if coc_px is None:
         check(lens is not None, "depth_m needs lens=ThinLens(...)")
@@ -359,11 +377,16 @@ def render_layered(
     kernel_fn = _kernel_fn or _default_kernel
     n_alpha = 3 if config.chromatic_scale is not None else 1
     with scratch_scope():
-        outs = [_render_layered_one(layers[i], [float(r) for r in coc_px[i]], ap, config, kernel_fn, n_alpha) for i in range(b)]
+        outs = [
+            _render_layered_one(layers[i], [float(r) for r in coc_px[i]], ap, config, kernel_fn, n_alpha)
+            for i in range(b)
+        ]
     return _to_srgb(torch.stack(outs))
 
 
-def _render_layered_one(layers: torch.Tensor, radii: list[float], ap: Aperture, config: RenderConfig, kernel_fn: Callable, n_alpha: int) -> torch.Tensor:
+def _render_layered_one(
+    layers: torch.Tensor, radii: list[float], ap: Aperture, config: RenderConfig, kernel_fn: Callable, n_alpha: int
+) -> torch.Tensor:
     """One sample of :func:`render_layered`: (L, 4, H, W) sRGB planes -> linear premultiplied (3, H, W)."""
     n, h, w = layers.shape[0], layers.shape[-2], layers.shape[-1]
     order = sorted(range(n), key=lambda j: radii[j])
@@ -398,8 +421,16 @@ def _render_layered_one(layers: torch.Tensor, radii: list[float], ap: Aperture, 
     color = cover = None
     for weight, cell_fn in split_kernel_fns(ap, config.splits_for(ap, layered=True), kernel_fn):
         part, cov = composite_layers(
-            [make(g) for g in members], [min(p, key=abs) for p in part_radii], boxes, ap, tuple(stacks.shape[-2:]),
-            config, cell_fn, alpha_channels=n_alpha, requires_grad=layers.requires_grad, parts=part_radii,
+            [make(g) for g in members],
+            [min(p, key=abs) for p in part_radii],
+            boxes,
+            ap,
+            tuple(stacks.shape[-2:]),
+            config,
+            cell_fn,
+            alpha_channels=n_alpha,
+            requires_grad=layers.requires_grad,
+            parts=part_radii,
         )
         part = part * weight if weight != 1.0 else part
         cov = cov * weight if weight != 1.0 else cov
@@ -439,8 +470,12 @@ class DefocusRenderer(nn.Module):
             self._kernels[key] = k
         return k
 
-    def forward(self, image: torch.Tensor, depth_m: torch.Tensor | None = None, lens: ThinLens | None = None, **kwargs) -> torch.Tensor:
-        return render_bokeh(image, depth_m, lens, aperture=self.aperture, config=self.config, _kernel_fn=self._kernel, **kwargs)
+    def forward(
+        self, image: torch.Tensor, depth_m: torch.Tensor | None = None, lens: ThinLens | None = None, **kwargs
+    ) -> torch.Tensor:
+        return render_bokeh(
+            image, depth_m, lens, aperture=self.aperture, config=self.config, _kernel_fn=self._kernel, **kwargs
+        )
 
     def render_layered(self, layers: torch.Tensor, **kwargs) -> torch.Tensor:
         return render_layered(layers, aperture=self.aperture, config=self.config, _kernel_fn=self._kernel, **kwargs)

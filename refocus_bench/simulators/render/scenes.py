@@ -95,7 +95,9 @@ def photo_texture(size: tuple[int, int], rng: np.random.Generator, source: str |
     return img[:, y0 : y0 + h, x0 : x0 + w].clamp(0, 1).contiguous()
 
 
-def _supersampled(mask_fn, h: int, w: int, sub: int = 4, extent: tuple[float, float, float] | None = None) -> torch.Tensor:
+def _supersampled(
+    mask_fn, h: int, w: int, sub: int = 4, extent: tuple[float, float, float] | None = None
+) -> torch.Tensor:
     """Anti-aliased coverage (1, H, W) of a boolean function of pixel coords (x right, y down).
 
     ``extent = (cx, cy, radius)`` promises that the shape lies within that disc: only the pixels of
@@ -135,13 +137,17 @@ def _shape_mask(h: int, w: int, rng: np.random.Generator, cx: float, cy: float, 
     return _supersampled(inside, h, w, extent=(cx, cy, radius))
 
 
-def two_plane_scene(size: tuple[int, int] = (256, 256), fg_depth_m: float = 1.5, bg_depth_m: float = 4.0, seed: int = 0) -> LayeredScene:
+def two_plane_scene(
+    size: tuple[int, int] = (256, 256), fg_depth_m: float = 1.5, bg_depth_m: float = 4.0, seed: int = 0
+) -> LayeredScene:
     """A textured foreground object (a union of discs) over an opaque textured background plane."""
     check(0 < fg_depth_m < bg_depth_m, lambda: f"need 0 < fg_depth_m < bg_depth_m, got {fg_depth_m}, {bg_depth_m}")
     rng = _rng(seed)
     h, w = size
     bg = torch.cat([photo_texture(size, rng), torch.ones(1, h, w)])
-    blobs = [(w * rng.uniform(0.3, 0.7), h * rng.uniform(0.3, 0.7), min(h, w) * rng.uniform(0.12, 0.22)) for _ in range(3)]
+    blobs = [
+        (w * rng.uniform(0.3, 0.7), h * rng.uniform(0.3, 0.7), min(h, w) * rng.uniform(0.12, 0.22)) for _ in range(3)
+    ]
     alpha = _supersampled(
         lambda x, y: torch.stack([(x - cx) ** 2 + (y - cy) ** 2 <= r * r for cx, cy, r in blobs]).any(0), h, w
     )

@@ -107,7 +107,9 @@ class SoftLayers:
             if len(ys) == 0:
                 out.append((0, 0, 0, 0))
             else:
-                out.append((int(ys[0]) * t, min(h, (int(ys[-1]) + 1) * t), int(xs[0]) * t, min(w, (int(xs[-1]) + 1) * t)))
+                out.append(
+                    (int(ys[0]) * t, min(h, (int(ys[-1]) + 1) * t), int(xs[0]) * t, min(w, (int(xs[-1]) + 1) * t))
+                )
         return out
 
     def stack(self, layer: int, scale: int, box: Box, coverage: bool) -> torch.Tensor:
@@ -211,7 +213,9 @@ class SoftLayers:
         oy, ox = ty0 * t, tx0 * t
         return out[:, (y0 - oy) // scale : (y1 - oy) // scale, (x0 - ox) // scale : (x1 - ox) // scale]
 
-    def filled(self, layer: int, scale: int, box: Box, reach: float, extremes: CocExtremes, centre_px: float) -> torch.Tensor:
+    def filled(
+        self, layer: int, scale: int, box: Box, reach: float, extremes: CocExtremes, centre_px: float
+    ) -> torch.Tensor:
         """Layer ``layer`` inside ``box`` at ``scale``, extended behind nearer layers (disocclusion fill).
 
         The result of :func:`~refocus_bench.simulators.render.disocclusion.fill_hidden` on
@@ -235,14 +239,21 @@ class SoftLayers:
         down = fill_cell_px(reach)
         cell = scale * down  # full-resolution px per cell of the fill's grid
         region = (y0 // cell * cell, min(h, -(-y1 // cell) * cell), x0 // cell * cell, min(w, -(-x1 // cell) * cell))
-        crop = (slice(None), slice((y0 - region[0]) // scale, (y1 - region[0]) // scale),
-                slice((x0 - region[2]) // scale, (x1 - region[2]) // scale))
+        crop = (
+            slice(None),
+            slice((y0 - region[0]) // scale, (y1 - region[0]) // scale),
+            slice((x0 - region[2]) // scale, (x1 - region[2]) // scale),
+        )
         if not _sparse_fill(self) or self.tile % cell:
             stack = self.stack(layer, scale, region, coverage=True)
             return fill_hidden(stack, reach, extremes.gap_px(centre_px, scale, region))[crop]
-        return self._filled_by_tiles(layer, scale, region, reach, down, extremes.gap_px(centre_px, cell, region, unit=scale))[crop]
+        return self._filled_by_tiles(
+            layer, scale, region, reach, down, extremes.gap_px(centre_px, cell, region, unit=scale)
+        )[crop]
 
-    def _filled_by_tiles(self, layer: int, scale: int, region: Box, reach: float, down: int, gap: torch.Tensor) -> torch.Tensor:
+    def _filled_by_tiles(
+        self, layer: int, scale: int, region: Box, reach: float, down: int, gap: torch.Tensor
+    ) -> torch.Tensor:
         """:meth:`filled` over ``region`` (aligned to ``scale * down``), tile by tile; ``gap`` is per cell."""
         y0, y1, x0, x1 = region
         t, q = self.tile, self.tile // scale

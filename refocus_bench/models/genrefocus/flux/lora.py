@@ -37,8 +37,15 @@ __all__ = [
 
 DEFAULT_TARGETS = (
     "x_embedder",
-    "norm1.linear", "attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0", "ff.net.2",  # double-stream blocks
-    "norm.linear", "proj_mlp", "proj_out",  # single-stream blocks (proj_out of a block, not the final one)
+    "norm1.linear",
+    "attn.to_q",
+    "attn.to_k",
+    "attn.to_v",
+    "attn.to_out.0",
+    "ff.net.2",  # double-stream blocks
+    "norm.linear",
+    "proj_mlp",
+    "proj_out",  # single-stream blocks (proj_out of a block, not the final one)
 )
 """Module-name suffixes that carry LoRA in OminiControl-style adapters."""
 
@@ -77,9 +84,14 @@ class GatedLoRALinear(nn.Module):
 
     def add_adapter(self, name: str, a: torch.Tensor, b: torch.Tensor, scale: float = 1.0) -> None:
         """Add adapter ``name`` with down-projection ``a`` (r, in) and up-projection ``b`` (out, r)."""
-        check(a.ndim == 2 and b.ndim == 2 and a.shape[0] == b.shape[1], lambda: f"LoRA {name}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not chain")
-        check(a.shape[1] == self.in_features and b.shape[0] == self.out_features,
-              lambda: f"LoRA {name}: shapes {tuple(a.shape)}, {tuple(b.shape)} do not fit a {self.in_features}->{self.out_features} layer")
+        check(
+            a.ndim == 2 and b.ndim == 2 and a.shape[0] == b.shape[1],
+            lambda: f"LoRA {name}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not chain",
+        )
+        check(
+            a.shape[1] == self.in_features and b.shape[0] == self.out_features,
+            lambda: f"LoRA {name}: shapes {tuple(a.shape)}, {tuple(b.shape)} do not fit a {self.in_features}->{self.out_features} layer",
+        )
         w = self.base.weight
         self.lora_A[name] = nn.Parameter(a.to(device=w.device, dtype=w.dtype), requires_grad=False)
         self.lora_B[name] = nn.Parameter(b.to(device=w.device, dtype=w.dtype), requires_grad=False)
@@ -100,13 +112,18 @@ def _matches(name: str, targets: tuple[str, ...]) -> bool:
     return any(name == t or name.endswith("." + t) for t in targets)
 
 
-def inject_lora(transformer: nn.Module, module_names: list[str] | None = None, targets: tuple[str, ...] = DEFAULT_TARGETS) -> list[str]:
+def inject_lora(
+    transformer: nn.Module, module_names: list[str] | None = None, targets: tuple[str, ...] = DEFAULT_TARGETS
+) -> list[str]:
     """Wrap the named linear layers (default: every ``targets`` match) in :class:`GatedLoRALinear`.
 
     Returns the wrapped module names. Layers already wrapped are left as they are.
     """
-    names = module_names if module_names is not None else [n for n, m in transformer.named_modules()
-                                                              if isinstance(m, nn.Linear) and _matches(n, targets)]
+    names = (
+        module_names
+        if module_names is not None
+        else [n for n, m in transformer.named_modules() if isinstance(m, nn.Linear) and _matches(n, targets)]
+    )
     wrapped = []
     for name in names:
         parent_name, _, attr = name.rpartition(".")
@@ -143,7 +160,9 @@ def set_active(module: nn.Module, name: str | None) -> None:
         m.active = name
 
 
-def parse_lora_state(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
+def parse_lora_state(
+    tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
     """Map ``{module: (A, B, scale)}`` from diffusers/PEFT (``lora_A``/``lora_B``) or kohya-style keys."""
     meta_alpha = None
     if metadata and "lora_adapter_metadata" in metadata:
@@ -155,8 +174,13 @@ def parse_lora_state(tensors: dict[str, torch.Tensor], metadata: dict[str, str] 
         k = key
         for prefix in ("transformer.", "base_model.model.", "diffusion_model."):
             if k.startswith(prefix):
-                k = k[len(prefix):]
-        for tag, store in ((".lora_A.weight", down), (".lora_down.weight", down), (".lora_B.weight", up), (".lora_up.weight", up)):
+                k = k[len(prefix) :]
+        for tag, store in (
+            (".lora_A.weight", down),
+            (".lora_down.weight", down),
+            (".lora_B.weight", up),
+            (".lora_up.weight", up),
+        ):
             if k.endswith(tag):
                 store[k[: -len(tag)]] = t
                 break
@@ -164,8 +188,12 @@ def parse_lora_state(tensors: dict[str, torch.Tensor], metadata: dict[str, str] 
             if k.endswith(".alpha"):
                 alpha[k[: -len(".alpha")]] = float(t)
             else:
-                raise InvalidInputError(f"unrecognised LoRA key {key!r}: expected '<module>.lora_A.weight' / '.lora_B.weight'")
-    check(down.keys() == up.keys(), lambda: f"LoRA file is incomplete: A without B for {sorted(set(down) ^ set(up))[:5]}")
+                raise InvalidInputError(
+                    f"unrecognised LoRA key {key!r}: expected '<module>.lora_A.weight' / '.lora_B.weight'"
+                )
+    check(
+        down.keys() == up.keys(), lambda: f"LoRA file is incomplete: A without B for {sorted(set(down) ^ set(up))[:5]}"
+    )
     check(bool(down), "LoRA file holds no adapters")
     out = {}
     for m in sorted(down):

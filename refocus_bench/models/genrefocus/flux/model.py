@@ -36,10 +36,22 @@ __all__ = ["GenRefocusFlux", "LORA_FILES", "BASE_FOLDER"]
 
 _RELEASE = "https://huggingface.co/nycu-cplab/Genfocus-Model"
 LORA_FILES = {
-    "deblur": WeightsFile("deblurNet.safetensors", None, "cache", f"{_RELEASE} (deblurNet.safetensors)", "Apache-2.0 (Genfocus release)",
-                          "DeblurNet LoRA on FLUX.1-dev (no sha256 published; the file's hash is reported on load)"),
-    "bokeh": WeightsFile("bokehNet.safetensors", None, "cache", f"{_RELEASE} (bokehNet.safetensors)", "Apache-2.0 (Genfocus release)",
-                         "BokehNet LoRA on FLUX.1-dev (no sha256 published; the file's hash is reported on load)"),
+    "deblur": WeightsFile(
+        "deblurNet.safetensors",
+        None,
+        "cache",
+        f"{_RELEASE} (deblurNet.safetensors)",
+        "Apache-2.0 (Genfocus release)",
+        "DeblurNet LoRA on FLUX.1-dev (no sha256 published; the file's hash is reported on load)",
+    ),
+    "bokeh": WeightsFile(
+        "bokehNet.safetensors",
+        None,
+        "cache",
+        f"{_RELEASE} (bokehNet.safetensors)",
+        "Apache-2.0 (Genfocus release)",
+        "BokehNet LoRA on FLUX.1-dev (no sha256 published; the file's hash is reported on load)",
+    ),
 }
 BASE_FOLDER = "FLUX.1-dev"
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -71,16 +83,37 @@ class GenRefocusFlux(RefocusModel):
         weights=(LORA_FILES["deblur"], LORA_FILES["bokeh"]),
     )
 
-    def __init__(self, base: str | os.PathLike[str] | None = None, deblur_lora: str | None = "default", bokeh_lora: str | None = "default",
-                 tiny: dict[str, Any] | None = None, steps: int | None = None, tile: int = 32, max_sequence_length: int = 512,
-                 black_offset: tuple[int, int] | list[int] = (0, 32), device: str = "cpu", dtype: str = "float32",
-                 lora_rank: int = 4) -> None:
+    def __init__(
+        self,
+        base: str | os.PathLike[str] | None = None,
+        deblur_lora: str | None = "default",
+        bokeh_lora: str | None = "default",
+        tiny: dict[str, Any] | None = None,
+        steps: int | None = None,
+        tile: int = 32,
+        max_sequence_length: int = 512,
+        black_offset: tuple[int, int] | list[int] = (0, 32),
+        device: str = "cpu",
+        dtype: str = "float32",
+        lora_rank: int = 4,
+    ) -> None:
         super().__init__()
         check(dtype in _DTYPES, lambda: f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
-        check(steps is None or (isinstance(steps, int) and steps >= 1), lambda: f"steps must be an int >= 1, got {steps!r}")
-        self.settings = {"base": None if base is None else str(base), "tiny": tiny, "steps": steps, "tile": int(tile),
-                         "max_sequence_length": int(max_sequence_length), "black_offset": list(black_offset),
-                         "device": device, "dtype": dtype, "lora_rank": int(lora_rank)}
+        check(
+            steps is None or (isinstance(steps, int) and steps >= 1),
+            lambda: f"steps must be an int >= 1, got {steps!r}",
+        )
+        self.settings = {
+            "base": None if base is None else str(base),
+            "tiny": tiny,
+            "steps": steps,
+            "tile": int(tile),
+            "max_sequence_length": int(max_sequence_length),
+            "black_offset": list(black_offset),
+            "device": device,
+            "dtype": dtype,
+            "lora_rank": int(lora_rank),
+        }
         if tiny is not None:
             from .tiny_components import build_tiny_pipeline
 
@@ -90,7 +123,9 @@ class GenRefocusFlux(RefocusModel):
         else:
             pipe = self._load_base(base, _DTYPES[dtype])
         pipe.to(device)
-        self.sampler = FluxSampler(pipe, tile=tile, max_sequence_length=max_sequence_length, black_offset=tuple(black_offset))
+        self.sampler = FluxSampler(
+            pipe, tile=tile, max_sequence_length=max_sequence_length, black_offset=tuple(black_offset)
+        )
         self.transformer = pipe.transformer
         self.lora_files: dict[str, str] = {}
         for stage, source in (("deblur", deblur_lora), ("bokeh", bokeh_lora)):
@@ -109,8 +144,10 @@ class GenRefocusFlux(RefocusModel):
 
         folder = Path(base).expanduser() if base is not None else cache_weights_dir() / BASE_FOLDER
         if not (folder / "model_index.json").is_file():
-            raise MissingFileError(f"genrefocus.flux: no diffusers FLUX.1-dev folder at {str(folder)!r} (model_index.json missing); "
-                                   "download black-forest-labs/FLUX.1-dev once (licence acceptance needed) and put it there, or pass base=FOLDER")
+            raise MissingFileError(
+                f"genrefocus.flux: no diffusers FLUX.1-dev folder at {str(folder)!r} (model_index.json missing); "
+                "download black-forest-labs/FLUX.1-dev once (licence acceptance needed) and put it there, or pass base=FOLDER"
+            )
         return FluxPipeline.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype)
 
     # -- adapters -----------------------------------------------------------------------------------
@@ -119,7 +156,10 @@ class GenRefocusFlux(RefocusModel):
         inject_lora(self.transformer, list(adapter))
         for name, (a, b, scale) in adapter.items():
             module = self.transformer.get_submodule(name)
-            check(isinstance(module, GatedLoRALinear), lambda: f"LoRA target {name!r} is not a linear layer of this transformer")
+            check(
+                isinstance(module, GatedLoRALinear),
+                lambda: f"LoRA target {name!r} is not a linear layer of this transformer",
+            )
             module.add_adapter(stage, a, b, scale)
 
     def _random_adapter(self, stage: str, rank: int, seed: int) -> None:
@@ -148,7 +188,7 @@ class GenRefocusFlux(RefocusModel):
 
     def load_saved_state(self, tensors: dict[str, torch.Tensor]) -> None:
         for stage in ("deblur", "bokeh"):
-            part = {k[len(stage) + 1:]: v for k, v in tensors.items() if k.startswith(stage + ".")}
+            part = {k[len(stage) + 1 :]: v for k, v in tensors.items() if k.startswith(stage + ".")}
             if part:
                 self.add_adapter(stage, parse_lora_state(part))
 
@@ -170,8 +210,11 @@ class GenRefocusFlux(RefocusModel):
         return self._from_grid(self.sampler.deblur(self._to_grid(image), self.settings["steps"]), image)
 
     def _bokeh(self, image: torch.Tensor, req: BokehRequest) -> torch.Tensor:
-        check(isinstance(req.aperture, Disk), lambda: f"genrefocus.flux renders the round aperture only (the released BokehNet "
-              f"has no aperture input), got {req.aperture!r}; use genrefocus.tiny or bokeh.layered for shaped bokeh")
+        check(
+            isinstance(req.aperture, Disk),
+            lambda: f"genrefocus.flux renders the round aperture only (the released BokehNet "
+            f"has no aperture input), got {req.aperture!r}; use genrefocus.tiny or bokeh.layered for shaped bokeh",
+        )
         sharp = (req.k_px_m == 0).to(image.device)
         if bool(sharp.all()):
             return image.clone()

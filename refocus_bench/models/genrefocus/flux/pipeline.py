@@ -75,14 +75,20 @@ class FluxSampler(nn.Module):
         black_offset: position offset (tokens) of DeblurNet's black condition.
     """
 
-    def __init__(self, pipe, tile: int = 32, max_sequence_length: int = 512, black_offset: tuple[int, int] = (0, 32)) -> None:
+    def __init__(
+        self, pipe, tile: int = 32, max_sequence_length: int = 512, black_offset: tuple[int, int] = (0, 32)
+    ) -> None:
         super().__init__()
         self.pipe = pipe
         self.transformer, self.vae = pipe.transformer, pipe.vae
         # registered as submodules so that ``.to(device)`` moves them with the rest (the pipeline
         # holds the same objects)
         self.text_encoder, self.text_encoder_2 = pipe.text_encoder, pipe.text_encoder_2
-        self.tile, self.max_sequence_length, self.black_offset = int(tile), int(max_sequence_length), tuple(black_offset)
+        self.tile, self.max_sequence_length, self.black_offset = (
+            int(tile),
+            int(max_sequence_length),
+            tuple(black_offset),
+        )
         self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self._prompt_cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
@@ -103,8 +109,13 @@ class FluxSampler(nn.Module):
         """(T5 embeddings, pooled CLIP embedding, text ids) on the sampler's current device and dtype."""
         if prompt not in self._prompt_cache:
             with torch.no_grad():
-                emb, pooled, ids = self.pipe.encode_prompt(prompt=prompt, prompt_2=None, device=self.device,
-                                                           num_images_per_prompt=1, max_sequence_length=self.max_sequence_length)
+                emb, pooled, ids = self.pipe.encode_prompt(
+                    prompt=prompt,
+                    prompt_2=None,
+                    device=self.device,
+                    num_images_per_prompt=1,
+                    max_sequence_length=self.max_sequence_length,
+                )
             self._prompt_cache[prompt] = (emb, pooled, ids)
         # the cache may predate a move of the model to another device
         return tuple(t.to(device=self.device, dtype=self.dtype) for t in self._prompt_cache[prompt])
@@ -140,8 +151,17 @@ class FluxSampler(nn.Module):
         th, tw = min(self.tile, gh), min(self.tile, gw)
         if gh * gw < self.tile * self.tile:
             branches = [Branch(tok, ids) for tok, ids in conds]
-            return multi_branch_forward(self.transformer, latents, latent_ids(gh, gw, device=self.device, dtype=self.dtype),
-                                        branches, emb, txt_ids, pooled, t, guidance)
+            return multi_branch_forward(
+                self.transformer,
+                latents,
+                latent_ids(gh, gw, device=self.device, dtype=self.dtype),
+                branches,
+                emb,
+                txt_ids,
+                pooled,
+                t,
+                guidance,
+            )
         stride_h, stride_w = th - self.tile // 8, tw - self.tile // 8
         ys = list(range(0, max(1, gh - th + 1), stride_h))
         xs = list(range(0, max(1, gw - tw + 1), stride_w))
@@ -158,14 +178,22 @@ class FluxSampler(nn.Module):
             for x in xs:
                 idx = index[y : y + th, x : x + tw].reshape(-1)
                 branches = [Branch(tok[:, idx], tile_ids) for tok, _ in conds]
-                v = multi_branch_forward(self.transformer, latents[:, idx], tile_ids, branches, emb, txt_ids, pooled, t, guidance)
+                v = multi_branch_forward(
+                    self.transformer, latents[:, idx], tile_ids, branches, emb, txt_ids, pooled, t, guidance
+                )
                 acc[:, idx] += v * weight[None, :, None]
                 wsum[idx] += weight
         return acc / wsum[None, :, None]
 
     @torch.no_grad()
-    def run(self, stage: StageSettings, conditions: list[tuple[torch.Tensor, bool, tuple[int, int]]], h: int, w: int,
-            steps: int | None = None) -> torch.Tensor:
+    def run(
+        self,
+        stage: StageSettings,
+        conditions: list[tuple[torch.Tensor, bool, tuple[int, int]]],
+        h: int,
+        w: int,
+        steps: int | None = None,
+    ) -> torch.Tensor:
         """Generate (B, 3, h, w) sRGB in [0, 1] for one stage.
 
         Args:
@@ -173,17 +201,27 @@ class FluxSampler(nn.Module):
         """
         from diffusers.pipelines.flux.pipeline_flux import calculate_shift
 
-        check(h % self.multiple == 0 and w % self.multiple == 0, lambda: f"size {h}x{w} must be a multiple of {self.multiple}")
+        check(
+            h % self.multiple == 0 and w % self.multiple == 0,
+            lambda: f"size {h}x{w} must be a multiple of {self.multiple}",
+        )
         b = conditions[0][0].shape[0]
         gh, gw = h // self.multiple, w // self.multiple
-        conds = [(self.encode_image(img, rescale), latent_ids(gh, gw, off, device=self.device, dtype=self.dtype))
-                 for img, rescale, off in conditions]
+        conds = [
+            (self.encode_image(img, rescale), latent_ids(gh, gw, off, device=self.device, dtype=self.dtype))
+            for img, rescale, off in conditions
+        ]
         text = self.encode_prompt(stage.prompt)
         n = int(steps or stage.steps)
         sched = self.pipe.scheduler
         cfg = sched.config
-        mu = calculate_shift(gh * gw, cfg.get("base_image_seq_len", 256), cfg.get("max_image_seq_len", 4096),
-                             cfg.get("base_shift", 0.5), cfg.get("max_shift", 1.15))
+        mu = calculate_shift(
+            gh * gw,
+            cfg.get("base_image_seq_len", 256),
+            cfg.get("max_image_seq_len", 4096),
+            cfg.get("base_shift", 0.5),
+            cfg.get("max_shift", 1.15),
+        )
         sched.set_timesteps(sigmas=np.linspace(1.0, 1.0 / n, n).tolist(), mu=mu, device=self.device)
         latents = self._noise(b, h, w, stage.seed)
         guidance = torch.full((1,), float(stage.guidance), device=self.device, dtype=self.dtype)

@@ -38,8 +38,14 @@ def _word_tokenizer(max_length: int):
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 2), ("</s>", 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
-                                   eos_token="</s>", model_max_length=max_length), len(vocab)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        model_max_length=max_length,
+    ), len(vocab)
 
 
 def build_tiny_pipeline(**overrides: Any):
@@ -49,30 +55,80 @@ def build_tiny_pipeline(**overrides: Any):
 
     c = {**TINY_DEFAULTS, **overrides}
     torch.manual_seed(int(c["seed"]))
-    dim = c["dim_head"] * c["heads"]
     n_rope = c["dim_head"] // 4 * 2  # rope axes (id, row, col) must sum to dim_head
     axes = (c["dim_head"] - 2 * n_rope, n_rope, n_rope)
     transformer = FluxTransformer2DModel(
-        patch_size=1, in_channels=4 * c["latent_channels"], num_layers=c["double_layers"], num_single_layers=c["single_layers"],
-        attention_head_dim=c["dim_head"], num_attention_heads=c["heads"], joint_attention_dim=c["text_dim"],
-        pooled_projection_dim=c["text_dim"], guidance_embeds=True, axes_dims_rope=axes,
+        patch_size=1,
+        in_channels=4 * c["latent_channels"],
+        num_layers=c["double_layers"],
+        num_single_layers=c["single_layers"],
+        attention_head_dim=c["dim_head"],
+        num_attention_heads=c["heads"],
+        joint_attention_dim=c["text_dim"],
+        pooled_projection_dim=c["text_dim"],
+        guidance_embeds=True,
+        axes_dims_rope=axes,
     )
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=c["latent_channels"], block_out_channels=tuple(c["vae_channels"]),
-        down_block_types=("DownEncoderBlock2D",) * len(c["vae_channels"]), up_block_types=("UpDecoderBlock2D",) * len(c["vae_channels"]),
-        layers_per_block=1, norm_num_groups=4, use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.1, scaling_factor=0.5,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=c["latent_channels"],
+        block_out_channels=tuple(c["vae_channels"]),
+        down_block_types=("DownEncoderBlock2D",) * len(c["vae_channels"]),
+        up_block_types=("UpDecoderBlock2D",) * len(c["vae_channels"]),
+        layers_per_block=1,
+        norm_num_groups=4,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.1,
+        scaling_factor=0.5,
     )
     tokenizer, vocab = _word_tokenizer(c["max_sequence_length"])
     tokenizer_2, _ = _word_tokenizer(c["max_sequence_length"])
-    clip = CLIPTextModel(CLIPTextConfig(vocab_size=vocab, hidden_size=c["text_dim"], intermediate_size=2 * c["text_dim"], num_hidden_layers=1,
-                                        num_attention_heads=2, max_position_embeddings=c["max_sequence_length"], projection_dim=c["text_dim"],
-                                        bos_token_id=2, eos_token_id=3, pad_token_id=0))
-    t5 = T5EncoderModel(T5Config(vocab_size=vocab, d_model=c["text_dim"], d_ff=2 * c["text_dim"], d_kv=8, num_layers=1, num_heads=2,
-                                 decoder_start_token_id=0, pad_token_id=0, eos_token_id=3))
-    scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True, base_image_seq_len=16, max_image_seq_len=256,
-                                                base_shift=0.5, max_shift=1.15)
-    pipe = FluxPipeline(scheduler=scheduler, vae=vae, text_encoder=clip, tokenizer=tokenizer, text_encoder_2=t5, tokenizer_2=tokenizer_2,
-                        transformer=transformer)
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=vocab,
+            hidden_size=c["text_dim"],
+            intermediate_size=2 * c["text_dim"],
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=c["max_sequence_length"],
+            projection_dim=c["text_dim"],
+            bos_token_id=2,
+            eos_token_id=3,
+            pad_token_id=0,
+        )
+    )
+    t5 = T5EncoderModel(
+        T5Config(
+            vocab_size=vocab,
+            d_model=c["text_dim"],
+            d_ff=2 * c["text_dim"],
+            d_kv=8,
+            num_layers=1,
+            num_heads=2,
+            decoder_start_token_id=0,
+            pad_token_id=0,
+            eos_token_id=3,
+        )
+    )
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        shift=3.0,
+        use_dynamic_shifting=True,
+        base_image_seq_len=16,
+        max_image_seq_len=256,
+        base_shift=0.5,
+        max_shift=1.15,
+    )
+    pipe = FluxPipeline(
+        scheduler=scheduler,
+        vae=vae,
+        text_encoder=clip,
+        tokenizer=tokenizer,
+        text_encoder_2=t5,
+        tokenizer_2=tokenizer_2,
+        transformer=transformer,
+    )
     for m in (transformer, vae, clip, t5):
         m.eval()
     return pipe

@@ -37,7 +37,9 @@ class Branch:
     ids: torch.Tensor
 
 
-def latent_ids(h: int, w: int, delta: tuple[float, float] = (0.0, 0.0), *, device=None, dtype=torch.float32) -> torch.Tensor:
+def latent_ids(
+    h: int, w: int, delta: tuple[float, float] = (0.0, 0.0), *, device=None, dtype=torch.float32
+) -> torch.Tensor:
     """Position ids (h*w, 3) of a packed latent grid: ``[0, row + dy, col + dx]`` in row-major order."""
     rows = torch.arange(h, device=device, dtype=dtype)[:, None].expand(h, w) + delta[0]
     cols = torch.arange(w, device=device, dtype=dtype)[None, :].expand(h, w) + delta[1]
@@ -57,7 +59,9 @@ def branch_mask(n_text: int, n_image: int, n_conds: list[int], device=None) -> t
 
 
 def _tokens_gate(sizes: list[int], gates: list[float], ref: torch.Tensor) -> torch.Tensor:
-    return torch.cat([torch.full((1, n, 1), g, dtype=ref.dtype, device=ref.device) for n, g in zip(sizes, gates)], dim=1)
+    return torch.cat(
+        [torch.full((1, n, 1), g, dtype=ref.dtype, device=ref.device) for n, g in zip(sizes, gates)], dim=1
+    )
 
 
 def _per_token(vectors: list[torch.Tensor], sizes: list[int]) -> torch.Tensor:
@@ -65,8 +69,16 @@ def _per_token(vectors: list[torch.Tensor], sizes: list[int]) -> torch.Tensor:
     return torch.cat([v[:, None, :].expand(v.shape[0], n, v.shape[-1]) for v, n in zip(vectors, sizes)], dim=1)
 
 
-def _double_block(block: nn.Module, parts: list[torch.Tensor], txt: torch.Tensor, tembs: list[torch.Tensor], temb_txt: torch.Tensor,
-                  gates: list[float], rope, mask) -> tuple[list[torch.Tensor], torch.Tensor]:
+def _double_block(
+    block: nn.Module,
+    parts: list[torch.Tensor],
+    txt: torch.Tensor,
+    tembs: list[torch.Tensor],
+    temb_txt: torch.Tensor,
+    gates: list[float],
+    rope,
+    mask,
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     sizes = [p.shape[1] for p in parts]
     normed, g_msa, sh_mlp, sc_mlp, g_mlp = [], [], [], [], []
     for x, t, g in zip(parts, tembs, gates):
@@ -77,8 +89,9 @@ def _double_block(block: nn.Module, parts: list[torch.Tensor], txt: torch.Tensor
     txt_n, c_msa, c_sh, c_sc, c_g = block.norm1_context(txt, emb=temb_txt)
     gate = _tokens_gate(sizes, gates, txt)
     set_gate(block.attn, gate)
-    attn_out, ctx_out = block.attn(hidden_states=torch.cat(normed, 1), encoder_hidden_states=txt_n,
-                                   attention_mask=mask, image_rotary_emb=rope)
+    attn_out, ctx_out = block.attn(
+        hidden_states=torch.cat(normed, 1), encoder_hidden_states=txt_n, attention_mask=mask, image_rotary_emb=rope
+    )
     x = torch.cat(parts, 1) + _per_token(g_msa, sizes) * attn_out
     nx = block.norm2(x) * (1 + _per_token(sc_mlp, sizes)) + _per_token(sh_mlp, sizes)
     set_gate(block.ff, gate)
@@ -90,7 +103,9 @@ def _double_block(block: nn.Module, parts: list[torch.Tensor], txt: torch.Tensor
     return list(torch.split(x, sizes, dim=1)), txt
 
 
-def _single_block(block: nn.Module, parts: list[torch.Tensor], tembs: list[torch.Tensor], gates: list[float], rope, mask) -> list[torch.Tensor]:
+def _single_block(
+    block: nn.Module, parts: list[torch.Tensor], tembs: list[torch.Tensor], gates: list[float], rope, mask
+) -> list[torch.Tensor]:
     sizes = [p.shape[1] for p in parts]
     normed, gs = [], []
     for x, t, g in zip(parts, tembs, gates):
@@ -136,12 +151,16 @@ def multi_branch_forward(
         return tr.time_text_embed(t, gd.to(dtype) * 1000, pooled)
 
     t_img = temb(timestep.expand(b), guidance.expand(b) if guidance is not None else None)
-    t_cond = temb(torch.zeros(b, device=latents.device), torch.ones(b, device=latents.device) if guidance is not None else None)
+    t_cond = temb(
+        torch.zeros(b, device=latents.device), torch.ones(b, device=latents.device) if guidance is not None else None
+    )
     tembs = [t_img] + [t_cond] * len(conditions)
     ids = torch.cat([txt_ids, img_ids] + [c.ids for c in conditions], dim=0)
     rope = tr.pos_embed(ids)
     n_txt = txt.shape[1]
-    mask = branch_mask(n_txt, parts[0].shape[1], [p.shape[1] for p in parts[1:]], latents.device) if conditions else None
+    mask = (
+        branch_mask(n_txt, parts[0].shape[1], [p.shape[1] for p in parts[1:]], latents.device) if conditions else None
+    )
 
     for block in tr.transformer_blocks:
         parts, txt = _double_block(block, parts, txt, tembs, t_img, gates, rope, mask)
