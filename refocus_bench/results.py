@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInputError, MissingFileError
+from .tasks import TASKS
 
 __all__ = [
     "SCHEMA",
@@ -80,7 +81,6 @@ _TOP_KEYS = (
     "digest",
 )
 _BENCH_KEYS = ("name", "version", "content_hash", "task", "headline_metric", "num_samples")
-_TASKS = {"deblur", "bokeh", "refocus"}
 
 
 class InvalidResultError(InvalidInputError):
@@ -169,8 +169,8 @@ def validate_record(record: Any, *, where: str = "results") -> dict[str, Any]:
         raise _fail(
             f"{where}.benchmark.content_hash", f"expected 64 lowercase hex digits, got {bench['content_hash']!r}"
         )
-    if bench["task"] not in _TASKS:
-        raise _fail(f"{where}.benchmark.task", f"expected one of {sorted(_TASKS)}, got {bench['task']!r}")
+    if bench["task"] not in TASKS:
+        raise _fail(f"{where}.benchmark.task", f"expected one of {list(TASKS)}, got {bench['task']!r}")
     n_expected = bench["num_samples"]
     if not (isinstance(n_expected, int) and n_expected > 0):
         raise _fail(f"{where}.benchmark.num_samples", f"expected a positive integer, got {n_expected!r}")

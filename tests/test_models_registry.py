@@ -10,9 +10,10 @@ import torch
 from refocus_bench.errors import InvalidInputError, MissingFileError, UnknownNameError
 from refocus_bench.models import create_model, list_models, model_card
 from refocus_bench.models import weights as model_weights
-from refocus_bench.models.base import BokehRenderer, Deblurrer, ModelCard, Refocuser, RefocusModel, WeightsFile
+from refocus_bench.models.base import ModelCard, RefocusModel, WeightsFile
 from refocus_bench.optics import ThinLens
 from refocus_bench.registry import Registry
+from refocus_bench.tasks import BokehRenderer, Deblurrer, Refocuser
 
 
 class EchoModel(RefocusModel):

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Registry
-from .base import TASKS, Benchmark, BenchmarkSample, BenchmarkSpec
+from ..tasks import TASKS
+from .base import Benchmark, BenchmarkSample, BenchmarkSpec
 
 __all__ = [
     "BENCHMARKS",

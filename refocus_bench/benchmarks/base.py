@@ -33,10 +33,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import check
+from ..tasks import TASKS
 
-__all__ = ["TASKS", "ORACLE_CONDITION_KEYS", "BenchmarkSpec", "BenchmarkSample", "Benchmark", "update_digest"]
+__all__ = ["ORACLE_CONDITION_KEYS", "BenchmarkSpec", "BenchmarkSample", "Benchmark", "update_digest"]
 
-TASKS = ("deblur", "bokeh", "refocus")
 ORACLE_CONDITION_KEYS = ("coc_px", "input_coc_px")
 """Condition keys that carry ground-truth defocus: passed to the model only under the ``oracle_coc`` protocol."""
 

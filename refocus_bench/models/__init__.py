@@ -23,7 +23,8 @@ from typing import Any
 
 from ..errors import MissingFileError, check
 from ..registry import Registry
-from .base import TASKS, BokehRequest, ModelCard, RefocusModel, WeightsFile, make_bokeh_request
+from ..tasks import TASKS
+from .base import BokehRequest, ModelCard, RefocusModel, WeightsFile, make_bokeh_request
 
 __all__ = [
     "MODELS",

@@ -1,4 +1,4 @@
-"""Task protocols, model cards and the base class every refocusing model derives from.
+"""Model cards, the bokeh request and the base class every refocusing model derives from.
 
 Three tasks (a model declares the ones it supports in its card):
 
@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -34,22 +34,16 @@ from .. import optics
 from ..errors import as_batch_param, check, check_tensor
 from ..optics import ThinLens
 from ..simulators.render.apertures import Aperture, make_aperture
+from ..tasks import TASKS
 
 __all__ = [
-    "TASKS",
     "WeightsFile",
     "ModelCard",
     "BokehRequest",
     "make_bokeh_request",
     "check_image",
-    "Deblurrer",
-    "BokehRenderer",
-    "Refocuser",
     "RefocusModel",
 ]
-
-TASKS = ("deblur", "bokeh", "refocus")
-"""The task protocols a model can declare."""
 
 LOCATIONS = {"package", "cache", "user"}
 """Where a weight file lives: shipped in the wheel, in ``$REFOCUS_BENCH_HOME``, or a user path."""
@@ -204,28 +198,6 @@ def make_bokeh_request(
             lambda: f"focus_distance_m must be finite and > 0 m, got {s.tolist()}",
         )
     return BokehRequest(depth_m, s, k, make_aperture(aperture))
-
-
-# -- protocols ------------------------------------------------------------------------------------
-@runtime_checkable
-class Deblurrer(Protocol):
-    """``deblur(image, coc_px=None) -> image``: (B, 3, H, W) sRGB -> (B, 3, H, W) sRGB (AIF)."""
-
-    def deblur(self, image: torch.Tensor, *, coc_px: torch.Tensor | None = None) -> torch.Tensor: ...
-
-
-@runtime_checkable
-class BokehRenderer(Protocol):
-    """``bokeh(aif, depth_m, focus_distance_m=, k_px_m= | lens=, aperture=) -> image``."""
-
-    def bokeh(self, image: torch.Tensor, depth_m: torch.Tensor, **spec: Any) -> torch.Tensor: ...
-
-
-@runtime_checkable
-class Refocuser(Protocol):
-    """``refocus(defocused, depth_m, focus_distance_m=, k_px_m= | lens=, aperture=) -> image``."""
-
-    def refocus(self, image: torch.Tensor, depth_m: torch.Tensor, **spec: Any) -> torch.Tensor: ...
 
 
 # -- base class -----------------------------------------------------------------------------------

@@ -27,9 +27,7 @@ from ...errors import InvalidInputError, MissingFileError, check
 from .manifest import Issue, Layout, Manifest, ValidationReport
 from .sample import DatasetSample
 
-__all__ = ["DatasetInfo", "ScanResult", "DatasetLoader", "natural_key", "index_folder", "TASKS"]
-
-TASKS = ("deblur", "bokeh", "refocus")
+__all__ = ["DatasetInfo", "ScanResult", "DatasetLoader", "natural_key", "index_folder"]
 
 
 def natural_key(text: str) -> tuple[Any, ...]:

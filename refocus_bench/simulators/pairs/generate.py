@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from ... import optics
 from ...errors import InvalidInputError, check
+from ...tasks import TASKS
 from ..render.apertures import list_apertures, make_aperture
 from .params import (
     FOCUS_METHODS,
@@ -66,7 +67,6 @@ from .user_scenes import (
 
 __all__ = [
     "PairConfig",
-    "TASKS",
     "SOURCE_KINDS",
     "FORMATS",
     "Sample",
@@ -78,7 +78,6 @@ __all__ = [
     "make_pairs",
 ]
 
-TASKS = ("deblur", "bokeh", "refocus")
 SOURCE_KINDS = ("dead-leaves", "middlebury", "folder:PATH")
 FORMATS = ("parquet", "folder")
 _SEED_TAG = 3_2025_12_16  # keeps these streams apart from other uses of the same user seed
