@@ -1,15 +1,15 @@
 """refocus-bench: single-image refocusing toolkit.
 
 Physics bokeh simulator (:mod:`refocus_bench.optics`, :mod:`refocus_bench.simulators`), metrics,
-models, benchmarks and leaderboards. Heavy subpackages are imported lazily.
+models, benchmarks and leaderboards. Heavy subpackages are imported lazily. This module is the
+package's front door: it re-exports names from every layer and no module of the package imports it.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .errors import InvalidInputError, MissingFileError, RefocusBenchError, UnknownNameError  # noqa: E402
-from .optics import ThinLens  # noqa: E402
+from .errors import InvalidInputError, MissingFileError, RefocusBenchError, UnknownNameError
+from .optics import ThinLens
+from .version import __version__
 
 __all__ = [
     "__version__",

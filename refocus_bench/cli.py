@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from .version import __version__
 from .errors import RefocusBenchError
 
 # Modules that contribute sub-commands (each defines ``add_parser(subparsers)``).

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from .version import __version__
 from .io import atomic_write_json, write_image
 
 __all__ = ["render_showcase", "add_parser"]

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..errors import InvalidInputError, MissingFileError, check
 from ..io import atomic_write_bytes, atomic_write_json, write_depth, write_image
 from ..simulators.lightfield.field import LightField, load_lightfield, refocus, view_weights

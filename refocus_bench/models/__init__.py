@@ -113,7 +113,7 @@ def save_model(model: RefocusModel, directory: str | os.PathLike[str]) -> Path:
     """Write ``model.json`` (name, config, card) and ``model.safetensors`` into ``directory``."""
     from safetensors.torch import save_file
 
-    from .. import __version__
+    from ..version import __version__
     from ..io import atomic_path, atomic_write_json
 
     d = Path(directory)

@@ -117,7 +117,7 @@ def evaluate(
         lambda: f"save_examples must be an int >= 0, got {save_examples!r}",
     )
     if executor == "ray":
-        from .ray_backend import require_ray
+        from ..ray_backend import require_ray
 
         require_ray()
     plan = make_plan(model, benchmark, metrics, seed=seed, device=device, progress=progress)

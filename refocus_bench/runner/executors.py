@@ -54,7 +54,7 @@ def run_chunks(
     if not chunks:
         return
     if executor == "ray":
-        from .ray_backend import ray_map
+        from ..ray_backend import ray_map
 
         cuda = job.device.startswith("cuda")
         if cuda:  # Ray makes the actor's share of the GPUs visible as device 0

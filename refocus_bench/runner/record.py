@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from ..results import finalize_record
 from .naming import INPUT_DIR, TARGET_DIR, examples_dir, safe_name
 from .plan import Plan

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ... import __version__
+from ...version import __version__
 from ...errors import InvalidInputError, check
 from ...hashing import file_sha256
 from ...io import atomic_path, atomic_write_bytes, atomic_write_json, write_depth
@@ -482,7 +482,7 @@ def run(
     check(isinstance(workers, int) and workers >= 1, lambda: f"workers must be an int >= 1, got {workers!r}")
     check(executor in ("local", "ray"), lambda: f"executor must be 'local' or 'ray', got {executor!r}")
     if executor == "ray":
-        from ...runner.ray_backend import require_ray
+        from ...ray_backend import require_ray
 
         require_ray()
     out = Path(out_dir).absolute()
@@ -536,7 +536,7 @@ def run(
         cfg = config.to_dict()
         try:
             if executor == "ray" and todo:
-                from ...runner.ray_backend import ray_map_function
+                from ...ray_backend import ray_map_function
 
                 for i, info, err in ray_map_function(generate_shard, [(cfg, str(out), j) for j in todo], workers):
                     if err is None:

@@ -1,4 +1,5 @@
-"""The Ray backend shared by the evaluation runner and ``make-pairs --executor ray``.
+"""The Ray backend shared by the evaluation runner and ``make-pairs --executor ray`` (ground floor: it
+knows only the errors module, so any layer may use it).
 
 Ray is an optional extra (``pip install refocus-bench[ray]``). :func:`ray_session` uses an already
 initialised Ray (connect to a cluster with ``ray.init(address=...)`` before calling the toolkit) or
@@ -12,7 +13,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..errors import MissingFileError
+from .errors import MissingFileError
 
 __all__ = ["require_ray", "ray_session", "ray_map", "ray_map_function"]
 
