@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench fidelity clean
+.PHONY: setup demo test lint bench fidelity clean
 
 setup: $(STAMP)
 
@@ -15,8 +15,15 @@ $(STAMP): requirements.lock pyproject.toml scripts/setup.sh
 demo: $(STAMP)
 	$(BIN)/refocus-bench demo -o out/demo
 
+# The test suite and every docstring example of the package.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -m "not slow" --doctest-modules refocus_bench tests
+
+# ruff (lint + format), and no function over 80 lines / file over 600 without a stated reason.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/check_sizes.py refocus_bench
 
 bench: $(STAMP)
 	mkdir -p out/bench && $(BIN)/python -m pytest perf --benchmark-only --benchmark-columns=min,mean,max,rounds -q -s --benchmark-json out/bench/benchmarks.json
