@@ -26,10 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from refocus_bench.hashing import file_sha256  # noqa: E402
 from refocus_bench.metrics import create_metric  # noqa: E402
 from refocus_bench.models import create_model  # noqa: E402
 from refocus_bench.models.genrefocus.synthetic import OUTPUT_APERTURES, make_pairs, pairs_digest  # noqa: E402
-from refocus_bench.models.weights import file_sha256  # noqa: E402
 
 DEBLUR_ROWS = [
     ("identity", "identity", {}, False),

@@ -37,10 +37,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from refocus_bench.hashing import file_sha256  # noqa: E402
 from refocus_bench.models.genrefocus.synthetic import OUTPUT_APERTURES, make_pairs, pairs_digest  # noqa: E402
 from refocus_bench.models.genrefocus.tiny import GenRefocusTiny  # noqa: E402
 from refocus_bench.models.genrefocus.tiny_nets import COC_SCALE_PX, aperture_image  # noqa: E402
-from refocus_bench.models.weights import file_sha256  # noqa: E402
 from refocus_bench.optics import genrefocus_defocus_map  # noqa: E402
 from refocus_bench.simulators.render.apertures import make_aperture  # noqa: E402
 

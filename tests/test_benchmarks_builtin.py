@@ -19,8 +19,9 @@ import torch
 from refocus_bench.benchmarks import TASKS, Benchmark, create_benchmark, list_benchmarks
 from refocus_bench.benchmarks.builtin import BUILTIN_BENCHMARKS
 from refocus_bench.benchmarks.builtin_specs import DATA_OF, SPECS
-from refocus_bench.benchmarks.cache import CacheError, benchmarks_home
+from refocus_bench.benchmarks.cache import CacheError
 from refocus_bench.errors import UnknownNameError
+from refocus_bench.home import benchmarks_dir
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -100,7 +101,7 @@ def test_protocol_variants_share_their_base_data(tmp_path):
 
 def test_default_cache_root_follows_refocus_bench_home(monkeypatch, tmp_path):
     monkeypatch.setenv("REFOCUS_BENCH_HOME", str(tmp_path / "home"))
-    assert benchmarks_home() == tmp_path / "home" / "benchmarks"
+    assert benchmarks_dir() == tmp_path / "home" / "benchmarks"
     assert (
         create_benchmark("middlebury-bokeh", progress=False).folder
         == tmp_path / "home" / "benchmarks" / "middlebury-bokeh" / "v1"

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from refocus_bench.errors import MissingFileError
+from refocus_bench.hashing import tensors_sha256
 from refocus_bench.io import read_image
 from refocus_bench.metrics import create_metric
 from refocus_bench.metrics import weights as W
@@ -156,4 +157,4 @@ def test_fetch_is_idempotent_and_cards_are_complete(metric_weights):
     for card in W.weight_cards():
         assert len(card.source.sha256) == 64 and len(card.member_sha256) == 64 and len(card.content_sha256) == 64
         assert card.licence and card.paper and card.input_contract
-        assert W.tensor_digest(W.load_weights(card.name)) == card.content_sha256
+        assert tensors_sha256(W.load_weights(card.name)) == card.content_sha256

@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 
+from refocus_bench.hashing import file_sha256
 from refocus_bench.models import create_model, model_card
 from refocus_bench.models.baselines.deconvolution import fft_convolve
 from refocus_bench.models.genrefocus.synthetic import SPLIT_SEEDS, make_pair, pairs_digest
 from refocus_bench.models.genrefocus.tiny import WEIGHTS, GenRefocusTiny
 from refocus_bench.models.genrefocus.tiny_nets import TinyBokehNet, TinyDeblurNet, interp_weights
-from refocus_bench.models.weights import file_sha256, package_weights_dir
+from refocus_bench.models.weights import package_weights_dir
 from refocus_bench.simulators.render.apertures import make_aperture
 
 

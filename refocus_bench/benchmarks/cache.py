@@ -1,6 +1,7 @@
 """On-disk cache of generated benchmarks: one folder per (name, version, config), verified by sha256.
 
-Layout (``root`` defaults to ``$REFOCUS_BENCH_HOME/benchmarks``, ``~/.cache/refocus_bench/benchmarks``)::
+Layout (``root`` defaults to :func:`~refocus_bench.home.benchmarks_dir`: ``$REFOCUS_BENCH_HOME/benchmarks``,
+``~/.cache/refocus_bench/benchmarks``)::
 
     <root>/<data name>/v<version>[-<config hash>]/
         manifest.json                 every sample's id, labels, scalars and files with their sha256
@@ -21,7 +22,6 @@ generator returns and what the cache later loads are the same tensors.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,19 +34,17 @@ import numpy as np
 import torch
 
 from ..errors import RefocusBenchError, check
-from ..hashing import bytes_sha256 as sha256_bytes
+from ..hashing import bytes_sha256, text_sha256
 
 __all__ = [
     "CACHE_FORMAT",
     "CacheError",
-    "benchmarks_home",
     "config_dir_name",
     "quantize_image",
     "encode_png16",
     "decode_png16",
     "encode_npy",
     "decode_npy",
-    "sha256_bytes",
     "verify_cache",
     "read_manifest",
     "build_atomically",
@@ -60,17 +58,11 @@ class CacheError(RefocusBenchError):
     """A benchmark cache folder that is incomplete or whose files do not match their recorded sha256."""
 
 
-def benchmarks_home() -> Path:
-    """``$REFOCUS_BENCH_HOME/benchmarks`` (default ``~/.cache/refocus_bench/benchmarks``)."""
-    env = os.environ.get("REFOCUS_BENCH_HOME")
-    return (Path(env).expanduser() if env else Path.home() / ".cache" / "refocus_bench") / "benchmarks"
-
-
 def config_dir_name(version: str, config: Mapping[str, Any], default: Mapping[str, Any]) -> str:
     """``v<version>`` for the default configuration, else ``v<version>-<12 hex of the config>``."""
     if dict(config) == dict(default):
         return f"v{version}"
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    digest = text_sha256(json.dumps(config, sort_keys=True))[:12]
     return f"v{version}-{digest}"
 
 
@@ -177,7 +169,7 @@ def verify_cache(folder: Path, expect: Mapping[str, Any] | None = None) -> dict[
                 raise CacheError(
                     f"benchmark cache {str(folder)!r}: file {entry['path']!r} ({role} of sample {sample['id']!r}) is missing"
                 )
-            digest = sha256_bytes(path.read_bytes())
+            digest = bytes_sha256(path.read_bytes())
             if digest != entry["sha256"]:
                 raise CacheError(
                     f"benchmark cache {str(folder)!r}: file {entry['path']!r} has sha256 {digest[:12]}..., "
@@ -243,7 +235,7 @@ def build_atomically(
 
         def put(rel: str, data: bytes) -> str:
             _fsync_write(tmp / rel, data)
-            return sha256_bytes(data)
+            return bytes_sha256(data)
 
         manifest = write(put)
         _fsync_write(

@@ -14,7 +14,6 @@ signed CoC radii in pixels), scalars as JSON numbers and strings.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import time
@@ -27,11 +26,12 @@ from typing import Any
 import torch
 
 from ..errors import check
+from ..hashing import bytes_sha256, text_sha256
+from ..home import benchmarks_dir
 from .base import Benchmark, BenchmarkSample, BenchmarkSpec
 from .cache import (
     CACHE_FORMAT,
     CacheError,
-    benchmarks_home,
     build_atomically,
     config_dir_name,
     decode_npy,
@@ -39,7 +39,6 @@ from .cache import (
     encode_npy,
     encode_png16,
     quantize_image,
-    sha256_bytes,
     verify_cache,
 )
 
@@ -149,7 +148,7 @@ def hash_samples(name: str, version: str, task: str, samples: list[Mapping[str, 
             for s in samples
         ],
     }
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return text_sha256(json.dumps(body, sort_keys=True, separators=(",", ":")))
 
 
 class GeneratedBenchmark(Benchmark):
@@ -180,7 +179,7 @@ class GeneratedBenchmark(Benchmark):
         )
         self.spec = spec
         self.source = source
-        self.cache_root = Path(cache_dir).expanduser() if cache_dir is not None else benchmarks_home()
+        self.cache_root = Path(cache_dir).expanduser() if cache_dir is not None else benchmarks_dir()
         self.on_corrupt = on_corrupt
         self.progress = progress
         self._manifest: dict[str, Any] | None = None
@@ -277,7 +276,7 @@ class GeneratedBenchmark(Benchmark):
             if not path.is_file():
                 raise CacheError(f"{self.spec.name}: cache file {str(path)!r} disappeared")
             data = path.read_bytes()
-            if sha256_bytes(data) != f["sha256"]:
+            if bytes_sha256(data) != f["sha256"]:
                 raise CacheError(
                     f"{self.spec.name}: cache file {str(path)!r} changed since it was verified (sha256 mismatch)"
                 )

@@ -26,9 +26,10 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _list_weights(args: argparse.Namespace) -> int:
-    from .weights import _is_current, _read_manifest, weight_cards, weights_dir
+    from ..home import metric_weights_dir
+    from .weights import _is_current, _read_manifest, weight_cards
 
-    folder = weights_dir(args.home)
+    folder = metric_weights_dir(args.home)
     manifest = _read_manifest(folder)
     for card in weight_cards():
         state = "ok" if _is_current(card, folder, manifest) else "missing"

@@ -43,8 +43,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MissingFileError, check
+from ..home import metric_weights_dir
 from .base import MetricSpec, RefocusMetric
-from .weights import weights_dir
 
 __all__ = [
     "ViTConfig",
@@ -312,7 +312,7 @@ class _Adapter(RefocusMetric):
 
 
 def _default_dir(name: str) -> Path:
-    return weights_dir() / name
+    return metric_weights_dir() / name
 
 
 def _nr_spec(name: str, ref: str, rng: tuple[float, float], higher: bool, description: str, **conv: Any) -> MetricSpec:

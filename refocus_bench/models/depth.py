@@ -35,9 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import MissingFileError, check, check_tensor
+from ..home import model_weights_dir
 from ..registry import Registry
 from .base import check_image
-from .weights import cache_weights_dir
 
 __all__ = [
     "DEPTH_ESTIMATORS",
@@ -141,7 +141,7 @@ class UserDepth(DepthEstimator):
 
 def load_hf_folder(cls: type, folder: str | os.PathLike[str] | None, default_name: str, model: str) -> nn.Module:
     """``cls.from_pretrained(folder)`` strictly offline; a missing folder or file says where to put it."""
-    path = Path(folder).expanduser() if folder is not None else cache_weights_dir() / default_name
+    path = Path(folder).expanduser() if folder is not None else model_weights_dir() / default_name
     missing = [f for f in ("config.json",) if not (path / f).is_file()]
     has_weights = any(path.glob("*.safetensors")) if path.is_dir() else False
     if missing or not has_weights:

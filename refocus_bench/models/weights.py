@@ -3,8 +3,8 @@
 A model card lists :class:`~refocus_bench.models.base.WeightsFile` entries. Each is found
 
 * ``location="package"``: in ``refocus_bench/data/weights`` (shipped in the wheel);
-* ``location="cache"``: in ``$REFOCUS_BENCH_HOME/weights/models`` (default
-  ``~/.cache/refocus_bench/weights/models``), where the user puts files obtained elsewhere;
+* ``location="cache"``: in :func:`~refocus_bench.home.model_weights_dir` (``$REFOCUS_BENCH_HOME/weights/models``,
+  default ``~/.cache/refocus_bench/weights/models``), where the user puts files obtained elsewhere;
 * ``location="user"``: only at a path the caller passes.
 
 An explicit path always wins. A missing file raises :class:`MissingFileError` naming where to put
@@ -21,15 +21,14 @@ import torch
 
 from ..errors import MissingFileError, RefocusBenchError, check
 from ..hashing import file_sha256
+from ..home import model_weights_dir
 from .base import WeightsFile
 
 __all__ = [
     "WeightsMismatchError",
     "package_weights_dir",
-    "cache_weights_dir",
     "resolve_weights",
     "load_safetensors",
-    "file_sha256",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "data" / "weights"
@@ -42,13 +41,6 @@ class WeightsMismatchError(RefocusBenchError, ValueError):
 def package_weights_dir() -> Path:
     """``refocus_bench/data/weights``: weights shipped with the package."""
     return PACKAGE_DIR
-
-
-def cache_weights_dir() -> Path:
-    """``$REFOCUS_BENCH_HOME/weights/models`` (default ``~/.cache/refocus_bench/weights/models``)."""
-    env = os.environ.get("REFOCUS_BENCH_HOME")
-    home = Path(env).expanduser() if env else Path.home() / ".cache" / "refocus_bench"
-    return home / "weights" / "models"
 
 
 def resolve_weights(entry: WeightsFile, path: str | os.PathLike[str] | None = None, *, model: str = "model") -> Path:
@@ -64,7 +56,7 @@ def resolve_weights(entry: WeightsFile, path: str | os.PathLike[str] | None = No
     elif entry.location == "package":
         p = package_weights_dir() / entry.filename
     elif entry.location == "cache":
-        p = cache_weights_dir() / entry.filename
+        p = model_weights_dir() / entry.filename
     else:
         raise MissingFileError(
             f"{model}: weights {entry.filename!r} ({entry.description or 'weights'}) must be given as a local path; "
@@ -73,7 +65,7 @@ def resolve_weights(entry: WeightsFile, path: str | os.PathLike[str] | None = No
     if not p.is_file():
         where = {
             "package": "it ships with the package; reinstall refocus-bench or regenerate it with",
-            "cache": f"put it at {cache_weights_dir() / entry.filename} (or pass its path); get it from",
+            "cache": f"put it at {model_weights_dir() / entry.filename} (or pass its path); get it from",
             "user": "pass its path; get it from",
         }[entry.location if path is None else "user"]
         raise MissingFileError(f"{model}: weight file not found: {str(p)!r}; {where} {entry.source}")

@@ -26,9 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from ....errors import MissingFileError, check
+from ....home import model_weights_dir
 from ....simulators.render.apertures import Disk
 from ...base import BokehRequest, ModelCard, RefocusModel, WeightsFile
-from ...weights import cache_weights_dir, resolve_weights
+from ...weights import resolve_weights
 from .lora import GatedLoRALinear, adapter_state, inject_lora, parse_lora_state, read_lora_file
 from .pipeline import FluxSampler
 
@@ -142,7 +143,7 @@ class GenRefocusFlux(RefocusModel):
     def _load_base(base: str | os.PathLike[str] | None, dtype: torch.dtype):
         from diffusers import FluxPipeline
 
-        folder = Path(base).expanduser() if base is not None else cache_weights_dir() / BASE_FOLDER
+        folder = Path(base).expanduser() if base is not None else model_weights_dir() / BASE_FOLDER
         if not (folder / "model_index.json").is_file():
             raise MissingFileError(
                 f"genrefocus.flux: no diffusers FLUX.1-dev folder at {str(folder)!r} (model_index.json missing); "
