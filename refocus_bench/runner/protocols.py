@@ -197,7 +197,7 @@ def predict(
     if name in ("direct", "oracle_coc"):
         return Prediction(_call(model, task, image, kw))
     if name == "oracle_blur_strength":
-        from ..metrics.protocols import oracle_blur_strength
+        from ..metrics.oracle_k import oracle_blur_strength
 
         check(sample.target is not None, "protocol oracle_blur_strength needs a target image")
         kw.pop("lens", None)

@@ -1,4 +1,4 @@
-"""Evaluation protocols: the oracle blur-strength search.
+"""Oracle blur strength ("oracle K"): the per-image search for the blur strength that best matches a target.
 
 GenRefocus scores bokeh synthesis and refocusing after choosing, per image, the blur strength that
 maximises SSIM to the target, so that a model is not penalised for a blur-scale convention that
@@ -12,6 +12,9 @@ until its width is below ``tol`` (relative for a log scale, absolute for a linea
 ``max_evals`` renderings were spent. The scan guards against the local maxima a pure golden-section
 search would fall into; the result is the best value evaluated, with every (value, SSIM) pair
 recorded so the choice can be audited.
+
+The evaluation protocol ``oracle_blur_strength`` of :mod:`refocus_bench.runner.protocols` calls this search
+once per sample; this module knows nothing of benchmarks or models.
 
 Example:
     >>> import torch
@@ -51,7 +54,7 @@ class OracleResult:
         image: the rendering at ``value``.
         evaluations: every (value, score) evaluated, in order.
         converged: whether the bracket shrank below ``tol`` within ``max_evals``.
-        protocol: the search settings, to record with the scores.
+        settings: the search settings, to record with the scores.
     """
 
     value: float
@@ -59,7 +62,7 @@ class OracleResult:
     image: torch.Tensor = field(repr=False)
     evaluations: tuple[tuple[float, float], ...]
     converged: bool
-    protocol: dict
+    settings: dict
 
 
 def oracle_blur_strength(
@@ -90,6 +93,43 @@ def oracle_blur_strength(
     Returns:
         :class:`OracleResult`.
     """
+    lo, hi = _check_search(target, bounds, scale, grid, tol, max_evals, default_score=score is None)
+    score_name = "ssim.rgb" if score is None else getattr(score, "__name__", "custom")
+    search = _Search(render, target, score or _ssim_rgb, scale)
+    a, b = _scan(search, search.to_x(lo), search.to_x(hi), grid)
+    converged = _golden_section(search, a, b, tol, max_evals)
+    x_best = search.best()
+    best_score, best_image = search.cache[x_best]
+    settings = {
+        "search": "grid scan + golden section",
+        "scale": scale,
+        "bounds": [lo, hi],
+        "grid": grid,
+        "tol": tol,
+        "max_evals": max_evals,
+        "score": score_name,
+    }
+    return OracleResult(
+        value=search.from_x(x_best),
+        score=best_score,
+        image=best_image,
+        evaluations=tuple(search.order),
+        converged=converged,
+        settings=settings,
+    )
+
+
+def _check_search(
+    target: torch.Tensor,
+    bounds: tuple[float, float],
+    scale: str,
+    grid: int,
+    tol: float,
+    max_evals: int,
+    *,
+    default_score: bool,
+) -> tuple[float, float]:
+    """Validate the search arguments; returns ``bounds`` as floats. Raises InvalidInputError."""
     sizes = check_image(target, "target")
     lo, hi = (float(b) for b in bounds)
     check(
@@ -104,58 +144,70 @@ def oracle_blur_strength(
         isinstance(max_evals, int) and max_evals >= grid,
         lambda: f"max_evals must be an int >= grid ({grid}), got {max_evals!r}",
     )
-    score_name = "ssim.rgb" if score is None else getattr(score, "__name__", "custom")
-    if score is None:
+    if default_score:
         check(min(sizes["H"], sizes["W"]) >= SSIM_WINDOW["kernel_size"], "SSIM needs images of at least 11x11 px")
+    return lo, hi
 
-        def score(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return _ssim_unchecked(p, t, "rgb", 1.0, 0)
 
-    to_x = (lambda v: math.log(v)) if scale == "log" else (lambda v: v)
-    from_x = (lambda x: math.exp(x)) if scale == "log" else (lambda x: x)
-    cache: dict[float, tuple[float, torch.Tensor]] = {}
-    order: list[tuple[float, float]] = []
+def _ssim_rgb(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The default objective: per-image SSIM on sRGB, as the metric ``ssim.rgb`` computes it."""
+    return _ssim_unchecked(p, t, "rgb", 1.0, 0)
 
-    def evaluate(x: float) -> float:
-        if x not in cache:
-            value = from_x(x)
-            image = render(value)
-            check_image_pair(image, target)
-            s = float(score(image, target).double().mean())
+
+class _Search:
+    """Memoised objective over the search coordinate ``x`` (``log(value)`` or ``value``).
+
+    ``cache[x] = (score, image)``; ``order`` lists every ``(value, score)`` in evaluation order.
+    Non-finite scores count as ``-inf``.
+    """
+
+    def __init__(
+        self,
+        render: Callable[[float], torch.Tensor],
+        target: torch.Tensor,
+        score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        scale: str,
+    ) -> None:
+        self.render, self.target, self.score = render, target, score
+        self.to_x: Callable[[float], float] = math.log if scale == "log" else (lambda v: v)
+        self.from_x: Callable[[float], float] = math.exp if scale == "log" else (lambda x: x)
+        self.cache: dict[float, tuple[float, torch.Tensor]] = {}
+        self.order: list[tuple[float, float]] = []
+
+    def __call__(self, x: float) -> float:
+        if x not in self.cache:
+            value = self.from_x(x)
+            image = self.render(value)
+            check_image_pair(image, self.target)
+            s = float(self.score(image, self.target).double().mean())
             s = s if math.isfinite(s) else -math.inf
-            cache[x] = (s, image.detach())
-            order.append((value, s))
-        return cache[x][0]
+            self.cache[x] = (s, image.detach())
+            self.order.append((value, s))
+        return self.cache[x][0]
 
-    x_lo, x_hi = to_x(lo), to_x(hi)
+    def best(self) -> float:
+        """The evaluated ``x`` with the highest score (the first one on ties)."""
+        return max(self.cache, key=lambda x: self.cache[x][0])
+
+
+def _scan(search: _Search, x_lo: float, x_hi: float, grid: int) -> tuple[float, float]:
+    """Evaluate ``grid`` evenly spaced points; returns the bracket (neighbours of the best point)."""
     xs = [x_lo + (x_hi - x_lo) * i / (grid - 1) for i in range(grid)]
-    scores = [evaluate(x) for x in xs]
+    scores = [search(x) for x in xs]
     best = max(range(grid), key=lambda i: scores[i])
-    a, b = xs[max(best - 1, 0)], xs[min(best + 1, grid - 1)]
+    return xs[max(best - 1, 0)], xs[min(best + 1, grid - 1)]
+
+
+def _golden_section(search: _Search, a: float, b: float, tol: float, max_evals: int) -> bool:
+    """Shrink the bracket ``[a, b]`` by golden-section steps; True when its width fell to ``tol`` or below."""
     c, d = b - _INV_PHI * (b - a), a + _INV_PHI * (b - a)
     converged = (b - a) <= tol
-    while not converged and len(cache) + 1 < max_evals:
-        if evaluate(c) >= evaluate(d):
+    while not converged and len(search.cache) + 1 < max_evals:
+        if search(c) >= search(d):
             b, d = d, c
             c = b - _INV_PHI * (b - a)
         else:
             a, c = c, d
             d = a + _INV_PHI * (b - a)
         converged = (b - a) <= tol
-    x_best = max(cache, key=lambda x: cache[x][0])
-    return OracleResult(
-        value=from_x(x_best),
-        score=cache[x_best][0],
-        image=cache[x_best][1],
-        evaluations=tuple(order),
-        converged=converged,
-        protocol={
-            "search": "grid scan + golden section",
-            "scale": scale,
-            "bounds": [lo, hi],
-            "grid": grid,
-            "tol": tol,
-            "max_evals": max_evals,
-            "score": score_name,
-        },
-    )
+    return converged

@@ -8,7 +8,7 @@ from kornia.filters import gaussian_blur2d
 
 from refocus_bench.errors import InvalidInputError
 from refocus_bench.metrics.full_reference import ssim
-from refocus_bench.metrics.protocols import oracle_blur_strength
+from refocus_bench.metrics.oracle_k import oracle_blur_strength
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_oracle_finds_planted_strength(sharp, planted):
     assert len(res.evaluations) == len(calls) <= 60
     torch.testing.assert_close(res.image, render(res.value))
     assert res.score == pytest.approx(ssim(res.image, target).item(), abs=1e-6)
-    assert res.protocol["score"] == "ssim.rgb" and res.protocol["scale"] == "log"
+    assert res.settings["score"] == "ssim.rgb" and res.settings["scale"] == "log"
 
 
 def test_oracle_linear_scale_and_custom_score(sharp):
@@ -53,7 +53,7 @@ def test_oracle_linear_scale_and_custom_score(sharp):
 
     res = oracle_blur_strength(render, target, (0.5, 10.0), scale="linear", score=neg_mse, tol=1e-3)
     assert res.value == pytest.approx(3.0, rel=0.01)
-    assert res.protocol["score"] == "neg_mse"
+    assert res.settings["score"] == "neg_mse"
 
 
 def test_oracle_budget_is_respected(sharp):
