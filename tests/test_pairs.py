@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from refocus_bench import optics
-from refocus_bench.simulators.pairs.shards import pair_features, run
+from refocus_bench.simulators.pairs.schema import pair_features
+from refocus_bench.simulators.pairs.shards import run
 from tests.pair_fixtures import SIZE, data_hashes, read_records, small_config
 
 LONG_PX = max(SIZE)

@@ -91,21 +91,21 @@ def test_resume_after_sigkill_equals_uninterrupted_run_without_redoing_shards(re
 
 def test_crashed_shard_is_reported_left_out_and_retried(reference, tmp_path, monkeypatch):
     ref_out, _ = reference
-    real = pair_shards._write_parquet
+    real = pair_shards.write_parquet
 
     def flaky(config, out, shard, samples):
         if shard == 1:
             raise OSError("disk full (simulated)")
         return real(config, out, shard, samples)
 
-    monkeypatch.setattr(pair_shards, "_write_parquet", flaky)
+    monkeypatch.setattr(pair_shards, "write_parquet", flaky)
     out = tmp_path / "crash"
     result = run(small_config(), out)
     assert list(result.failed_shards) == [1] and "disk full" in result.failed_shards[1]
     assert not any("00001-of" in rel for rel in data_hashes(out))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["shards_done"] == 2 and "disk full" in summary["shards_failed_this_run"]["1"]
-    monkeypatch.setattr(pair_shards, "_write_parquet", real)
+    monkeypatch.setattr(pair_shards, "write_parquet", real)
     result = run(small_config(), out)
     assert (result.shards_skipped, result.shards_made, result.failed_shards) == (2, 1, {})
     assert data_hashes(out) == data_hashes(ref_out)

@@ -7,6 +7,8 @@ from typing import Any
 
 from .generate import MIDDLEBURY_LICENCE, TEXTURE_LICENCE, PairConfig
 from .params import SENSOR_FORMATS
+from .schema import FIELD_DOCS, SIDE_DOCS
+from .user_scenes import folder_licence
 
 __all__ = ["dataset_card", "DIST_DOCS"]
 
@@ -32,16 +34,11 @@ def _source_licence(source: str) -> str:
         return "procedural (refocus-bench); " + TEXTURE_LICENCE
     if source == "middlebury":
         return MIDDLEBURY_LICENCE + "; D. Scharstein et al., GCPR 2014"
-    from .user_scenes import folder_licence
-
     return folder_licence(source[len("folder:") :])
 
 
-def dataset_card(config: PairConfig, summary: dict[str, Any], command: str) -> str:
-    """Markdown card with YAML front matter (one config per task) for ``datasets.load_dataset``."""
-    from .shards import FIELD_DOCS, SIDE_DOCS
-
-    parquet = config.format == "parquet"
+def _front_matter(config: PairConfig) -> list[str]:
+    """YAML front matter: metadata and, for Parquet, one ``datasets`` config per task (the first is default)."""
     lines = [
         "---",
         "pretty_name: refocus-bench synthetic refocusing pairs",
@@ -54,18 +51,26 @@ def dataset_card(config: PairConfig, summary: dict[str, Any], command: str) -> s
         "- refocusing",
         "- synthetic",
     ]
-    if parquet:
+    if config.format == "parquet":
         lines.append("configs:")
         for i, task in enumerate(config.tasks):
             lines += [f"- config_name: {task}", "  data_files:", "  - split: train", f"    path: data/{task}/*.parquet"]
             if i == 0:
                 lines.append("  default: true")
-    lines += ["---", "# Synthetic refocusing pairs (refocus-bench)", ""]
+    return lines + ["---"]
+
+
+def _overview(config: PairConfig, summary: dict[str, Any], command: str) -> list[str]:
+    """Title, counts, the command that made the data, versions and how to load it."""
     h, w = config.size
-    lines += [
-        f"{summary['records']} records ({summary['samples']} samples x {len(config.tasks)} tasks: {', '.join(config.tasks)}) "
-        f"from {summary['scenes_done']} scenes at {w}x{h} px; {sum(summary['failures_by_reason'].values())} failed "
-        f"samples ({', '.join(f'{k} {v}' for k, v in summary['failures_by_reason'].items()) or 'none'}), listed in `failures.jsonl`.",
+    failed = summary["failures_by_reason"]
+    lines = [
+        "# Synthetic refocusing pairs (refocus-bench)",
+        "",
+        f"{summary['records']} records ({summary['samples']} samples x {len(config.tasks)} tasks: "
+        f"{', '.join(config.tasks)}) from {summary['scenes_done']} scenes at {w}x{h} px; "
+        f"{sum(failed.values())} failed samples ({', '.join(f'{k} {v}' for k, v in failed.items()) or 'none'}), "
+        "listed in `failures.jsonl`.",
         "",
         "Made by:",
         "",
@@ -77,21 +82,28 @@ def dataset_card(config: PairConfig, summary: dict[str, Any], command: str) -> s
         f"`{summary['fingerprint']}`. The same config gives byte-identical shards.",
         "",
     ]
-    if parquet:
+    if config.format == "parquet":
         lines += ['Load one task with `datasets.load_dataset("path/to/this/folder", "refocus", split="train")`.', ""]
     else:
         lines += ["Records are in `data/shard-*/records.jsonl`; images are 8-bit sRGB PNG, maps float32 OpenEXR.", ""]
-    lines += [
-        "## Tasks",
-        "",
-        "| task | input | target |",
-        "|---|---|---|",
-        "| deblur | defocused at setting A | all-in-focus |",
-        "| bokeh | all-in-focus (+ depth, target params) | defocused at A |",
-        "| refocus | defocused at A | defocused at B (same lens and aperture, another focus) |",
-        "",
-    ]
-    lines += [
+    return lines
+
+
+_TASKS_SECTION = [
+    "## Tasks",
+    "",
+    "| task | input | target |",
+    "|---|---|---|",
+    "| deblur | defocused at setting A | all-in-focus |",
+    "| bokeh | all-in-focus (+ depth, target params) | defocused at A |",
+    "| refocus | defocused at A | defocused at B (same lens and aperture, another focus) |",
+    "",
+]
+
+
+def _distributions(config: PairConfig) -> list[str]:
+    """The sampling rules and one table row per distribution of :data:`DIST_DOCS`."""
+    lines = [
         "## Parameter distributions",
         "",
         f"Mode: `{config.mode}`. Seed: {config.seed}. "
@@ -106,30 +118,53 @@ def dataset_card(config: PairConfig, summary: dict[str, Any], command: str) -> s
     for name, (used, doc) in DIST_DOCS.items():
         d = config.focus_method_dist() if name == "focus_method" else getattr(config, name)
         lines.append(f"| `{name}` | {used} | {d.describe()} | {doc} |")
-    lines += ["", "## Sources and licences", "", "| source | weight | licence |", "|---|---|---|"]
+    return lines + [""]
+
+
+def _sources(config: PairConfig) -> list[str]:
+    """One row per scene source: its weight and licence."""
+    lines = ["## Sources and licences", "", "| source | weight | licence |", "|---|---|---|"]
     lines += [f"| `{s}` | {wt:g} | {_source_licence(s)} |" for s, wt in config.sources]
-    lines += [
+    return lines + [
         "",
         "Each record's `scene.licence` names the licence of its own scene. The generated pairs inherit "
         "the licences of their sources; the procedural scenes' textures are public-domain photographs.",
         "",
     ]
-    lines += [
-        "## Conventions",
-        "",
-        "- Images: 8-bit sRGB PNG. Renders are computed in linear light (occlusion-aware layered renderer; "
-        "layered scenes keep their hidden content).",
-        "- Depth: metres, float32; `inf` = infinitely far.",
-        "- CoC: signed radius in pixels, positive behind the focus plane, `K (1/s - 1/z)` "
-        "(`refocus_bench.optics`); the sensor width spans the image's longest edge.",
-        "- Defocus: GenRefocus's `clip(|K (1/z - 1/s)| / 100, 0, 1)`.",
-        "- Sides: `source` describes the input, `target_params` the target; an all-in-focus side has "
-        "`kind = all-in-focus`, `k_px_m = 0` and zero maps.",
-        "",
-    ]
-    lines += ["## Fields", "", "| field | meaning |", "|---|---|"]
+
+
+_CONVENTIONS_SECTION = [
+    "## Conventions",
+    "",
+    "- Images: 8-bit sRGB PNG. Renders are computed in linear light (occlusion-aware layered renderer; "
+    "layered scenes keep their hidden content).",
+    "- Depth: metres, float32; `inf` = infinitely far.",
+    "- CoC: signed radius in pixels, positive behind the focus plane, `K (1/s - 1/z)` "
+    "(`refocus_bench.optics`); the sensor width spans the image's longest edge.",
+    "- Defocus: GenRefocus's `clip(|K (1/z - 1/s)| / 100, 0, 1)`.",
+    "- Sides: `source` describes the input, `target_params` the target; an all-in-focus side has "
+    "`kind = all-in-focus`, `k_px_m = 0` and zero maps.",
+    "",
+]
+
+
+def _fields() -> list[str]:
+    """The tables of :data:`~refocus_bench.simulators.pairs.schema.FIELD_DOCS` and ``SIDE_DOCS``."""
+    lines = ["## Fields", "", "| field | meaning |", "|---|---|"]
     lines += [f"| `{k}` | {v} |" for k, v in FIELD_DOCS.items()]
     lines += ["", "Side fields (`source`, `target_params`):", "", "| field | meaning |", "|---|---|"]
     lines += [f"| `{k}` | {v} |" for k, v in SIDE_DOCS.items()]
-    lines += ["", "## Full config", "", "```json", json.dumps(config.to_dict(), indent=2, sort_keys=True), "```", ""]
+    return lines + [""]
+
+
+def dataset_card(config: PairConfig, summary: dict[str, Any], command: str) -> str:
+    """Markdown card with YAML front matter (one config per task) for ``datasets.load_dataset``.
+
+    ``summary`` is the content of ``summary.json``; ``command`` the command line (or Python call)
+    that made the data.
+    """
+    full_config = json.dumps(config.to_dict(), indent=2, sort_keys=True)
+    lines = _front_matter(config) + _overview(config, summary, command) + _TASKS_SECTION
+    lines += _distributions(config) + _sources(config) + _CONVENTIONS_SECTION + _fields()
+    lines += ["## Full config", "", "```json", full_config, "```", ""]
     return "\n".join(lines)

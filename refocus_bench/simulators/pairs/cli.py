@@ -191,7 +191,8 @@ def _run_make_pairs(args: argparse.Namespace) -> int:
         reasons[f["reason"]] = reasons.get(f["reason"], 0) + 1
     print(
         f"make-pairs: {result.records} records in {result.shards_total} shards ({result.shards_skipped} already done, "
-        f"{result.shards_made} made, {result.records_made} records at {result.records_per_second:.2f}/s); failed samples: "
+        f"{result.shards_made} made, {result.records_made} records at {result.records_per_second:.2f}/s); "
+        "failed samples: "
         f"{', '.join(f'{k} {v}' for k, v in sorted(reasons.items())) or 'none'} -> {result.out_dir}"
     )
     for j, why in sorted(result.failed_shards.items()):

@@ -1,8 +1,8 @@
 """Synthetic training pairs for deblurring, bokeh rendering and refocusing, deterministic by seed.
 
-``make_pairs(PairConfig(...), "out/")`` (CLI: ``refocus-bench make-pairs -o out/``) draws
-``num_scenes`` scenes, ``pairs_per_scene`` blur settings per scene, renders each and writes one record
-per task:
+``make_pairs(PairConfig(...), "out/")`` (in :mod:`refocus_bench.simulators.pairs.shards`; CLI:
+``refocus-bench make-pairs -o out/``) draws ``num_scenes`` scenes, ``pairs_per_scene`` blur settings
+per scene, renders each and writes one record per task:
 
 ======== ======================== ===================== ===========================================
 task     input                    target                source -> target parameters
@@ -15,7 +15,8 @@ refocus  defocused (A)            defocused (B)         A -> B: same lens/apertu
 Every record carries the all-in-focus image, the depth (m), the signed CoC maps (px) and
 GenRefocus defocus maps of both sides (zeros for a pinhole side), every parameter of both sides, the
 run seed and the scene/pair indices (the sample's random generator is seeded with
-``SeedSequence([seed, scene_index, pair_index])``, the scene's with ``[seed, scene_index]``).
+``SeedSequence([tag, seed, scene_index, pair_index + 1])``, the scene's with ``[tag, seed, scene_index]``,
+where ``tag`` is a constant that keeps these streams apart from other uses of the same seed).
 
 Scene sources (``sources``, weighted): ``dead-leaves`` (procedural layered scenes with hidden
 content, rendered with :func:`render_layered`), ``middlebury`` (the Middlebury 2014 Motorcycle RGB-D
@@ -24,14 +25,14 @@ scene) and ``folder:PATH`` (any user folder of image + depth files, see
 :func:`render_bokeh` after a random crop scaled to ``size`` (image: bilinear, antialiased; depth and
 its validity: nearest). With a single folder source the scenes are taken in name order, cycling.
 Parameter distributions are documented in :mod:`refocus_bench.simulators.pairs.params`; output,
-resume and parallelism in :mod:`refocus_bench.simulators.pairs.shards`.
+resume and parallelism in :mod:`refocus_bench.simulators.pairs.shards`, the record fields in
+:mod:`refocus_bench.simulators.pairs.schema`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ import torch.nn.functional as F
 
 from ... import optics
 from ...errors import InvalidInputError, check
+from ...hashing import bytes_sha256
 from ...tasks import TASKS
 from ..render.apertures import list_apertures, make_aperture
 from .params import (
@@ -75,7 +77,6 @@ __all__ = [
     "prepare_scene",
     "make_sample",
     "scene_samples",
-    "make_pairs",
 ]
 
 SOURCE_KINDS = ("dead-leaves", "middlebury", "folder:PATH")
@@ -225,7 +226,7 @@ class PairConfig:
     def fingerprint(self) -> str:
         """sha256 of the config and of the folder sources' file lists (names and sizes)."""
         payload = {"config": self.to_dict(), "folders": {k: folder_fingerprint(k) for k in sorted(self.folder_entries)}}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        return bytes_sha256(json.dumps(payload, sort_keys=True).encode())
 
 
 def _validate(c: PairConfig) -> None:
@@ -469,7 +470,8 @@ class SampleFailure:
 
 
 def _render(scene: PreparedScene, draw: LensDraw, coc: torch.Tensor, long_px: int) -> torch.Tensor:
-    from ..render.rgbd import render_bokeh, render_layered
+    from ..render.layered import render_layered
+    from ..render.rgbd import render_bokeh
 
     ap = make_aperture(draw.aperture)
     with torch.no_grad():
@@ -520,10 +522,3 @@ def scene_samples(config: PairConfig, scene_index: int) -> tuple[list[Sample], l
             failures.append(SampleFailure(scene_index, k, "render_error", f"{type(err).__name__}: {err}"))
     scene.layers = scene.layer_depths = scene.segments = None  # only the images and depth are written
     return samples, failures
-
-
-def make_pairs(config: PairConfig, out_dir: Any, **kwargs: Any) -> Any:
-    """Generate the dataset into ``out_dir``; see :func:`refocus_bench.simulators.pairs.shards.run`."""
-    from .shards import run
-
-    return run(config, out_dir, **kwargs)

@@ -437,10 +437,16 @@ def draw_refocus(
             away_from=(first.focus_distance_m, config.refocus_min_diopter),
         )
         if focus is None:
-            why = f"no pixel with a depth {config.refocus_min_diopter:g} 1/m or more from the first focus ({first.focus_distance_m:.3g} m)"
+            why = (
+                f"no pixel with a depth {config.refocus_min_diopter:g} 1/m or more from the first focus "
+                f"({first.focus_distance_m:.3g} m)"
+            )
             continue
         if abs(1.0 / focus.distance_m - 1.0 / first.focus_distance_m) < config.refocus_min_diopter:
-            why = f"every other focus depth was within {config.refocus_min_diopter:g} 1/m of the first ({first.focus_distance_m:.3g} m)"
+            why = (
+                f"every other focus depth was within {config.refocus_min_diopter:g} 1/m of the first "
+                f"({first.focus_distance_m:.3g} m)"
+            )
             continue
         if first.mode == "physical" and focus.distance_m * 1000.0 <= 1.5 * first.focal_length_mm:
             why = "focus depths closer than 1.5 x the focal length"

@@ -229,7 +229,8 @@ def load_user_scene(
     if (ih, iw) != (dh, dw):
         raise SceneLoadError(
             "size_mismatch",
-            f"scene {entry.name!r}: image {str(entry.image)!r} is {iw}x{ih} px but depth {str(entry.depth)!r} is {dw}x{dh} px",
+            f"scene {entry.name!r}: image {str(entry.image)!r} is {iw}x{ih} px "
+            f"but depth {str(entry.depth)!r} is {dw}x{dh} px",
         )
     z = depth[0, 0].double().numpy() * depth_scale
     if entry.depth.suffix.lower() == ".png":
