@@ -13,7 +13,7 @@ cosine learning-rate decay over that budget and Adam on random crops:
 
 * ``deblur``: DeblurNet's defocus-map U-Net, L1 against the true |CoC|;
 * ``refine``: DeblurNet's refinement U-Net (the defocus-map U-Net fixed), LPIPS-alex (real weights,
-  :func:`refocus_bench.metrics.perceptual.lpips_distance`, differentiable) + ``--l1-weight`` x L1 on
+  :class:`refocus_bench.metrics.perceptual.LPIPSAlex`, differentiable) + ``--l1-weight`` x L1 on
   the image; its zero-initialised head makes the untrained refinement the identity;
 * ``bokeh``: BokehNet, L1 + 0.5 x L1 of image gradients.
 
@@ -59,21 +59,24 @@ def loss_fn(pred: torch.Tensor, target: torch.Tensor, grad_weight: float = 0.5) 
 _LPIPS: list = []
 
 
-def lpips_alex(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean LPIPS-alex without gradients (validation: checkpoint selection)."""
+def _lpips_metric():
+    """The one LPIPS-alex metric of this run (its network is built once)."""
     if not _LPIPS:
         from refocus_bench.metrics import create_metric
 
         _LPIPS.append(create_metric("lpips.alex"))
+    return _LPIPS[0]
+
+
+def lpips_alex(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean LPIPS-alex without gradients (validation: checkpoint selection)."""
     with torch.no_grad():
-        return float(_LPIPS[0].score(a, b).mean())
+        return float(_lpips_metric().score(a, b).mean())
 
 
 def lpips_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean LPIPS-alex with gradients (the refinement's training loss; the LPIPS network stays frozen)."""
-    from refocus_bench.metrics.perceptual import lpips_distance
-
-    return lpips_distance(pred.clamp(0.0, 1.0), target).mean()
+    return _lpips_metric().score(pred.clamp(0.0, 1.0), target).mean()
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -46,6 +46,13 @@ def test_no_reference_adapters_score_batches_consistently(tiny_models, name, fol
     assert m.definition()["conventions"]["weights_dir"] == str(tiny_models / folder)
 
 
+def test_model_is_a_child_module(tiny_models):
+    m = create_metric("musiq.vit", weights_dir=tiny_models / "musiq")
+    assert isinstance(m.net, MUSIQModel) and not m.net.training
+    saved = {k.removeprefix("net."): v for k, v in m.state_dict().items() if k.startswith("net.")}
+    assert saved.keys() == MUSIQModel.load(tiny_models / "musiq").state_dict().keys()
+
+
 def test_save_load_round_trip_reproduces_scores(tiny_models, tmp_path):
     model = MUSIQModel.load(tiny_models / "musiq")
     x = _images(b=2)

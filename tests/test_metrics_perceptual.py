@@ -70,11 +70,36 @@ def test_converted_linear_layers_equal_the_lpips_package_weights(metric_weights,
 def test_lpips_is_batched_and_matches_single_calls(metric_weights):
     g = torch.Generator().manual_seed(1)
     x, y = torch.rand(4, 3, 48, 64, generator=g), torch.rand(4, 3, 48, 64, generator=g)
-    for net in ("alex", "vgg"):
+    for name in ("alex", "vgg"):
+        net = build_lpips(name)
         batched = lpips_distance(x, y, net=net)
         single = torch.cat([lpips_distance(x[i : i + 1], y[i : i + 1], net=net) for i in range(4)])
         torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
         assert lpips_distance(x, x, net=net).abs().max() < 1e-6
+        torch.testing.assert_close(lpips_distance(x, y, net=name), batched, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["lpips.alex", "lpips.vgg", "dists.vgg16"])
+def test_network_is_a_child_module(metric_weights, name):
+    """torchmetrics' habit: .to() moves the network, state_dict() holds it, no module-level cache."""
+    import refocus_bench.metrics.perceptual as P
+
+    m = create_metric(name)
+    assert isinstance(m.net, torch.nn.Module) and not m.net.training
+    assert any(k.startswith("net.") for k in m.state_dict())
+    m.train()
+    assert not m.net.training
+    m = m.to(torch.float32)  # torchmetrics' dtype rules: the network keeps float32
+    assert all(p.dtype == torch.float32 for p in m.net.parameters())
+    assert not [
+        v for v in vars(P).values() if isinstance(v, dict) and any(isinstance(x, torch.nn.Module) for x in v.values())
+    ]
+    if torch.cuda.is_available():
+        x = torch.rand(1, 3, 32, 32)
+        cpu_score = m.score(x, x.flip(-1))
+        m = m.to("cuda")
+        assert next(m.net.parameters()).is_cuda
+        torch.testing.assert_close(m.score(x.cuda(), x.flip(-1).cuda()).cpu(), cpu_score, atol=1e-4, rtol=1e-4)
 
 
 def test_perceptual_metrics_are_differentiable(metric_weights):

@@ -18,6 +18,7 @@ Image contract for every metric: ``torch.float32``/``float64`` tensors of shape 
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,15 @@ from torchmetrics import Metric
 
 from ..errors import InvalidInputError, check, check_tensor
 
-__all__ = ["MetricSpec", "RefocusMetric", "MetricSuite", "check_image", "check_image_pair", "REFERENCE_KINDS"]
+__all__ = [
+    "MetricSpec",
+    "RefocusMetric",
+    "NetworkMetric",
+    "MetricSuite",
+    "check_image",
+    "check_image_pair",
+    "REFERENCE_KINDS",
+]
 
 REFERENCE_KINDS = {"full", "none"}
 
@@ -201,6 +210,34 @@ class RefocusMetric(Metric):
 
     def extra_repr(self) -> str:
         return f"name={self.spec.name!r}, higher_is_better={self.spec.higher_is_better}"
+
+
+class NetworkMetric(RefocusMetric):
+    """A metric that scores with a frozen network held as the child module ``self.net``.
+
+    Being a child module, the network moves with ``.to(device)`` and appears in ``state_dict()``
+    (keys ``net.*``), as in torchmetrics. It stays in eval mode whatever ``train()`` is called with.
+    When ``_score`` receives inputs on another device than the network, the network is moved there
+    in place (one copy, no per-device cache); the running sum and count stay where they are.
+    """
+
+    net: torch.nn.Module
+
+    def __init__(self, net: torch.nn.Module, **conventions: Any) -> None:
+        super().__init__(**conventions)
+        self.net = net.eval().requires_grad_(False)
+
+    def train(self, mode: bool = True) -> NetworkMetric:
+        super().train(mode)
+        self.net.eval()
+        return self
+
+    def _net_on(self, device: torch.device) -> torch.nn.Module:
+        """``self.net``, moved in place to ``device`` first if it is elsewhere."""
+        first = next(itertools.chain(self.net.parameters(), self.net.buffers()), None)
+        if first is not None and first.device != device:
+            self.net.to(device)
+        return self.net
 
 
 @dataclass

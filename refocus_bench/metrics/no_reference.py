@@ -31,7 +31,6 @@ then CLIP's mean/std (CLIP-I, CLIP-IQA) or ImageNet's (MUSIQ, MANIQA).
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -44,7 +43,7 @@ from torch import nn
 
 from ..errors import MissingFileError, check
 from ..home import metric_weights_dir
-from .base import MetricSpec, RefocusMetric
+from .base import MetricSpec, NetworkMetric
 
 __all__ = [
     "ViTConfig",
@@ -166,8 +165,9 @@ class NRModel(nn.Module):
         for name in ("config.json", "model.safetensors"):
             check(
                 (folder / name).is_file(),
-                lambda name=name: f"{cls.kind} weights not found: expected {folder / name} (config.json + model.safetensors; "
-                "these weights are not fetched automatically: convert them and put them there, or pass weights_dir=...)",
+                lambda name=name: f"{cls.kind} weights not found: expected {folder / name} "
+                "(config.json + model.safetensors; these weights are not fetched automatically: "
+                "convert them and put them there, or pass weights_dir=...)",
                 exc=MissingFileError,
             )
         raw = json.loads((folder / "config.json").read_text())
@@ -274,21 +274,16 @@ class MANIQAModel(NRModel):
 
 
 # -- registered adapters -------------------------------------------------------------------------------
-class _Adapter(RefocusMetric):
+class _Adapter(NetworkMetric):
+    """A registered no-reference (or CLIP) metric around an :class:`NRModel` held as the child module ``net``."""
+
     _model_cls: ClassVar[type[NRModel]]
     _min_size = 16
 
     def __init__(self, weights_dir: str | os.PathLike[str] | None = None, **conventions: Any) -> None:
-        super().__init__(**conventions)
         folder = Path(weights_dir) if weights_dir is not None else _default_dir(self.spec.name)
-        self._models: dict[str, NRModel] = {"cpu": self._model_cls.load(folder)}
+        super().__init__(self._model_cls.load(folder), **conventions)
         self.weights_folder = str(folder)
-
-    def _model(self, device: torch.device) -> NRModel:
-        key = str(device)
-        if key not in self._models:
-            self._models[key] = copy.deepcopy(self._models["cpu"]).to(device)  # .to is in place: keep the CPU copy
-        return self._models[key]
 
     def _check_extra(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> None:
         super()._check_extra(preds, target, **extra)
@@ -298,7 +293,7 @@ class _Adapter(RefocusMetric):
         )
 
     def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
-        model = self._model(preds.device)
+        model = self._net_on(preds.device)
         with torch.set_grad_enabled(preds.requires_grad):
             return self._run_model(model, preds.float(), None if target is None else target.float()).to(preds.dtype)
 

@@ -14,14 +14,16 @@
   ``alpha``/``beta`` (from the ``DISTS_pytorch`` wheel), no resizing. Known answer:
   DISTS(r0, r1) = 0.3347. The tests check it against the ``DISTS_pytorch`` module itself.
 
-Both are batched (one forward pass per input for the whole batch), run
-on the input's device (the network is moved there once and cached), and are differentiable with
-respect to ``preds`` when it requires grad (otherwise they run under ``torch.no_grad``).
+Both come in two forms: a functional core (:func:`lpips_distance`, :func:`dists_distance`: a network
+and two images -> distances) and registered metrics (:class:`LPIPSAlex`, :class:`LPIPSVGG`,
+:class:`DISTS`) that hold their network as the child module ``net``, so ``.to(device)`` moves it and
+``state_dict()`` holds it; a network never lives in a module-level cache. Both forms are batched (one
+forward pass per input for the whole batch) and differentiable with respect to ``preds`` when it
+requires grad (otherwise they run under ``torch.no_grad``).
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import warnings
@@ -33,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import check
-from .base import MetricSpec, RefocusMetric, check_image_pair
+from .base import MetricSpec, NetworkMetric, check_image_pair
 from .weights import load_weights
 
 __all__ = [
@@ -173,22 +175,11 @@ def build_dists(*, home: str | os.PathLike[str] | None = None) -> DISTSNet:
     return model.eval().requires_grad_(False)
 
 
-# -- cached networks, one per (kind, cache root, device) ----------------------------------------------
-_NETS: dict[tuple[str, str, str], nn.Module] = {}
-
-
-def _net(kind: str, device: torch.device, home: str | os.PathLike[str] | None) -> nn.Module:
-    key = (kind, str(home), str(device))
-    if key not in _NETS:
-        cpu_key = (kind, str(home), "cpu")
-        if cpu_key not in _NETS:
-            _NETS[cpu_key] = build_dists(home=home) if kind == "dists" else build_lpips(kind.split(".")[1], home=home)
-        # nn.Module.to moves in place: copy, so the CPU entry stays on the CPU
-        _NETS[key] = copy.deepcopy(_NETS[cpu_key]).to(device) if str(device) != "cpu" else _NETS[cpu_key]
-    return _NETS[key]
-
-
+# -- functional core: a network and two images -> (B,) distances --------------------------------------
 def _run(net: nn.Module, fn: Any, preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``fn(net, preds, target)`` in float32, without autograd unless an input requires grad.
+
+    Returns (B,) in the input dtype."""
     dtype = preds.dtype
     p, t = preds.float(), target.float()
     if preds.requires_grad or target.requires_grad:
@@ -208,42 +199,69 @@ def _dists_call(net: nn.Module, p: torch.Tensor, t: torch.Tensor) -> torch.Tenso
 
 
 def lpips_distance(
-    preds: torch.Tensor, target: torch.Tensor, *, net: str = "alex", home: str | os.PathLike[str] | None = None
+    preds: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    net: str | nn.Module = "alex",
+    home: str | os.PathLike[str] | None = None,
 ) -> torch.Tensor:
-    """LPIPS v0.1 distance, (B,), for sRGB [0, 1] images (B, 3, H, W); lower is more similar."""
+    """LPIPS v0.1 distance, (B,), for sRGB [0, 1] images (B, 3, H, W); lower is more similar.
+
+    Args:
+        net: ``"alex"`` or ``"vgg"`` (the network is built for this call, about 0.1 s / 0.3 s on a CPU),
+            or a module from :func:`build_lpips` already on the inputs' device (build it once for
+            repeated calls, or use the metric :class:`LPIPSAlex` / :class:`LPIPSVGG`).
+        home: home folder holding the converted weights when ``net`` is a name.
+    """
     check_image_pair(preds, target)
-    check(net in LPIPS_NETS, lambda: f"net must be one of {sorted(LPIPS_NETS)}, got {net!r}")
-    return _run(_net(f"lpips.{net}", preds.device, home), _lpips_call, preds, target)
+    if isinstance(net, str):
+        check(net in LPIPS_NETS, lambda: f"net must be one of {sorted(LPIPS_NETS)}, got {net!r}")
+        net = build_lpips(net, home=home).to(preds.device)
+    return _run(net, _lpips_call, preds, target)
 
 
 def dists_distance(
-    preds: torch.Tensor, target: torch.Tensor, *, home: str | os.PathLike[str] | None = None
+    preds: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    net: DISTSNet | None = None,
+    home: str | os.PathLike[str] | None = None,
 ) -> torch.Tensor:
-    """DISTS distance, (B,) in [0, 1], for sRGB [0, 1] images (B, 3, H, W); lower is more similar."""
+    """DISTS distance, (B,) in [0, 1], for sRGB [0, 1] images (B, 3, H, W); lower is more similar.
+
+    Args:
+        net: a :func:`build_dists` network on the inputs' device; ``None`` builds one for this call
+            (about 0.3 s on a CPU).
+        home: home folder holding the converted weights when ``net`` is ``None``.
+    """
     check_image_pair(preds, target)
-    return _run(_net("dists", preds.device, home), _dists_call, preds, target)
+    if net is None:
+        net = build_dists(home=home).to(preds.device)
+    return _run(net, _dists_call, preds, target)
 
 
-# -- registered metric classes -------------------------------------------------------------------------
-class _Perceptual(RefocusMetric):
-    _kind = ""
+# -- registered metric classes: the network is a child module (moves with .to, saved in state_dict) ------
+class _Perceptual(NetworkMetric):
     _call: Any = None
     _min_size = 16
 
     def __init__(self, home: str | os.PathLike[str] | None = None, **conventions: Any) -> None:
-        super().__init__(**conventions)
-        self._home = home
-        _net(self._kind, torch.device("cpu"), home)  # load now: a missing file fails at creation, clearly
+        super().__init__(self._build(home), **conventions)  # a missing weight file fails here, clearly
+
+    @staticmethod
+    def _build(home: str | os.PathLike[str] | None) -> nn.Module:
+        raise NotImplementedError
 
     def _check_extra(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> None:
         super()._check_extra(preds, target, **extra)
         check(
             min(preds.shape[-2:]) >= self._min_size,
-            lambda: f"{self.spec.name} needs images of at least {self._min_size}x{self._min_size} px, got {tuple(preds.shape[-2:])}",
+            lambda: f"{self.spec.name} needs images of at least {self._min_size}x{self._min_size} px, "
+            f"got {tuple(preds.shape[-2:])}",
         )
 
     def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
-        return _run(_net(self._kind, preds.device, self._home), type(self)._call, preds, target)
+        return _run(self._net_on(preds.device), type(self)._call, preds, target)
 
 
 def _lpips_conv(net: str) -> dict[str, Any]:
@@ -270,8 +288,11 @@ class LPIPSAlex(_Perceptual):
         conventions=_lpips_conv("alex"),
         description="LPIPS v0.1, AlexNet",
     )
-    _kind = "lpips.alex"
     _call = staticmethod(_lpips_call)
+
+    @staticmethod
+    def _build(home: str | os.PathLike[str] | None) -> nn.Module:
+        return build_lpips("alex", home=home)
 
 
 class LPIPSVGG(_Perceptual):
@@ -286,8 +307,11 @@ class LPIPSVGG(_Perceptual):
         conventions=_lpips_conv("vgg"),
         description="LPIPS v0.1, VGG16",
     )
-    _kind = "lpips.vgg"
     _call = staticmethod(_lpips_call)
+
+    @staticmethod
+    def _build(home: str | os.PathLike[str] | None) -> nn.Module:
+        return build_lpips("vgg", home=home)
 
 
 class DISTS(_Perceptual):
@@ -309,5 +333,8 @@ class DISTS(_Perceptual):
         },
         description="deep image structure and texture similarity",
     )
-    _kind = "dists"
     _call = staticmethod(_dists_call)
+
+    @staticmethod
+    def _build(home: str | os.PathLike[str] | None) -> nn.Module:
+        return build_dists(home=home)
