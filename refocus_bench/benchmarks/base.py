@@ -25,7 +25,6 @@ oracle hints: the runner passes them to the model only under the ``oracle_coc`` 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -33,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import check
+from ..hashing import sha256_hasher
 from ..tasks import TASKS
 
 __all__ = ["ORACLE_CONDITION_KEYS", "BenchmarkSpec", "BenchmarkSample", "Benchmark", "update_digest"]
@@ -166,7 +166,7 @@ class Benchmark(ABC):
 
         Subclasses that cache data may store this value and return it without reloading.
         """
-        h = hashlib.sha256()
+        h = sha256_hasher()
         h.update(
             json.dumps(
                 {"name": self.spec.name, "version": self.spec.version, "task": self.spec.task}, sort_keys=True

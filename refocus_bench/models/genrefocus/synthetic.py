@@ -20,15 +20,15 @@ training pairs. Everything is deterministic by seed.
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
 
 from ...errors import check
-from ...simulators.render.layered import RenderConfig
-from ...simulators.render.rgbd import render_layered
+from ...hashing import tensors_sha256
+from ...simulators.render.config import RenderConfig
+from ...simulators.render.layered import render_layered
 from ...simulators.render.scenes import dead_leaves_scene, two_plane_scene
 
 # The tiny model's data (v1) is rendered with the whole aperture at once; pinned so that its data hashes
@@ -139,10 +139,8 @@ def make_pairs(split: str, count: int, size: int = 192, workers: int = 1) -> dic
 
 
 def pairs_digest(pairs: dict[str, torch.Tensor]) -> str:
-    """sha256 over the keys, dtypes, shapes and bytes of a pair set (the data hash of a report)."""
-    h = hashlib.sha256()
-    for k in sorted(pairs):
-        t = pairs[k].detach().cpu().contiguous()
-        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
+    """sha256 over the keys, dtypes, shapes and bytes of a pair set (the data hash of a report).
+
+    :func:`~refocus_bench.hashing.tensors_sha256` of ``pairs``.
+    """
+    return tensors_sha256(pairs)
