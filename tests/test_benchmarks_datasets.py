@@ -224,8 +224,8 @@ def test_blb_bokeh_converts_bokehme_k_exactly(tmp_path):
 def test_content_hash_stable_cached_location_free_and_sensitive_to_bytes(tmp_path, monkeypatch):
     import cv2
 
+    from refocus_bench.benchmarks import from_datasets
     from refocus_bench.datasets.loaders import sample as sample_mod
-    from refocus_bench.datasets.loaders import validate as validate_mod
 
     tree = enlarge(fx.build_dpdd(tmp_path, "b"))
     bench = create_benchmark("dpdd-test", root=tree.root)
@@ -234,7 +234,7 @@ def test_content_hash_stable_cached_location_free_and_sensitive_to_bytes(tmp_pat
         h = bench.content_hash()
     assert len(h) == 64 and int(h, 16) >= 0
     with monkeypatch.context() as m:  # cached per instance
-        m.setattr(validate_mod, "sha256_file", lambda *a, **k: pytest.fail("content_hash re-read a file"))
+        m.setattr(from_datasets, "file_sha256", lambda *a, **k: pytest.fail("content_hash re-read a file"))
         assert bench.content_hash() == h
     assert create_benchmark("dpdd-test", root=tree.root).content_hash() == h
     moved = shutil.copytree(tree.root, tmp_path / "elsewhere" / "DPDD")

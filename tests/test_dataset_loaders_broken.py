@@ -155,8 +155,8 @@ def test_dpdd_8bit_png_where_16bit_expected(tmp_path):
     write_png8(bad, code8(0, "input"))
     msg = rejected("dpdd", tree.root)
     assert (
-        f"sample '{DPDD_STEMS[0]}': input 'test_c/source/{DPDD_STEMS[0]}.png' is 8-bit; DPDD input images are 16-bit PNG"
-        in msg
+        f"sample '{DPDD_STEMS[0]}': input 'test_c/source/{DPDD_STEMS[0]}.png' is 8-bit; "
+        "DPDD input images are 16-bit PNG" in msg
     )
 
 
@@ -197,8 +197,8 @@ def test_pair_size_mismatch(tmp_path):
     write_png8(tree.root / "ground_truth" / "IMG_0021.png", (1, 2, 3), size=(6, 9))
     msg = rejected("lfdof", tree.root)
     assert (
-        "sample 'IMG_0021': images differ in size (W x H): input 'input/IMG_0021.png' is 8x6, target 'ground_truth/IMG_0021.png' is 9x6"
-        in msg
+        "sample 'IMG_0021': images differ in size (W x H): input 'input/IMG_0021.png' is 8x6, "
+        "target 'ground_truth/IMG_0021.png' is 9x6" in msg
     )
 
 

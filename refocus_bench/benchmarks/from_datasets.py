@@ -34,7 +34,6 @@ any byte of those files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -44,6 +43,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidInputError, check
+from ..hashing import bytes_sha256, file_sha256
 from .base import Benchmark, BenchmarkSample, BenchmarkSpec
 from .builtin_specs import BOKEH_METRICS, DEBLUR_METRICS
 
@@ -91,12 +91,12 @@ def _spec(
     dataset: str,
     metrics: tuple[str, ...],
     *,
-    split: str = "test",
     subsets: tuple[str, ...] = (),
     headline: str = "lpips.alex",
     source: Mapping[str, Any] | None = None,
     preprocessing: Mapping[str, Any] | None = None,
 ) -> BenchmarkSpec:
+    """A spec on the test split of ``dataset``: licence, citation and homepage from the dataset's card."""
     from ..datasets.loaders import dataset_card
 
     card = dataset_card(dataset)
@@ -110,7 +110,7 @@ def _spec(
         source={
             "kind": "dataset",
             "dataset": dataset,
-            "split": split,
+            "split": "test",
             "layout": "auto",
             "homepage": card.homepage,
             "condition": "none",
@@ -124,97 +124,99 @@ def _spec(
     )
 
 
-def _all_specs() -> dict[str, BenchmarkSpec]:
-    specs = [
-        _spec(
-            "dpdd-test",
-            "deblur",
-            "DPDD test split (Abuolaim & Brown 2020): 76 real Canon 5D IV defocused photos (combined dual-pixel "
-            f"view) -> all-in-focus, 1680x1120 16-bit PNG; indoor/outdoor subsets. {_EXTRAS}",
-            "dpdd",
-            DEBLUR_METRICS,
-            subsets=("scene",),
-            source={
-                "view": "combined (c): inputC/ or test_c/source/; the dual-pixel views are not used",
-                "labels": "indoor_labels / outdoor_labels (.txt or .npy) at root -> subset 'scene'; samples in neither list carry no scene label",
-            },
-            preprocessing={
-                "bit_depth": 16,
-                "bit_depth_note": "16-bit PNG read at 16 bits (/ 65535); the loader rejects 8-bit files",
-            },
-        ),
-        _spec(
-            "realdof",
-            "deblur",
-            "RealDOF (Lee et al. 2021): 50 real defocused / all-in-focus pairs from a beam-splitter dual-camera rig. "
-            f"{_EXTRAS}",
-            "realdof",
-            DEBLUR_METRICS,
-            preprocessing={"bit_depth": "as stored (8-bit / 255, 16-bit / 65535)"},
-        ),
-        _spec(
-            "lfdof-test",
-            "deblur",
-            "LFDOF test set (Ruan et al. 2021): light-field refocused inputs -> all-in-focus centre views, 688x1008. "
-            f"{_EXTRAS}",
-            "lfdof",
-            DEBLUR_METRICS,
-            preprocessing={"bit_depth": "as stored (8-bit / 255, 16-bit / 65535)"},
-        ),
-        _spec(
-            "cuhk-blur",
-            "deblur",
-            f"CUHK blur detection (Shi et al. 2014): 704 real defocused photos, no ground truth. {_NR_NOTE}",
-            "cuhk_blur",
-            NR_DEBLUR_METRICS,
-            headline="clipiqa.vit",
-            source={"files": "out_of_focus*.jpg only (motion*.jpg skipped by the loader)"},
-            preprocessing={"bit_depth": 8},
-        ),
-        _spec(
-            "realbokeh-deblur",
-            "deblur",
-            "RealBokeh reversed (Seizinger et al. 2025): each test scene's widest-aperture photo -> the scene's "
-            f"source photo in/<id>.JPG (the loader's reverse=True). {_EXTRAS}",
-            "realbokeh",
-            DEBLUR_METRICS,
-            subsets=("scene", "f_number"),
-            source={
-                "reverse": True,
-                "samples": "widest",
-                "pairing": "input = gt/<id>/<id>_f<N>.JPG with the smallest N of the scene (samples='widest'; "
-                "'all' keeps every f-number), target = in/<id>.JPG",
-            },
-            preprocessing={"bit_depth": 8, "exif_orientation": "not applied"},
-        ),
-        _spec(
-            "blb-bokeh",
-            "bokeh",
-            "BLB (BokehMe, Peng et al. 2022): 10 Blender scenes x 5 blur strengths x 10 focus distances; "
-            "all-in-focus + depth + focus distance -> rendered bokeh. BokehMe's K (px per unit of image-normalised "
-            "disparity) is converted exactly to k_px_m = K / (max(1/z) - min(1/z)) per image; aperture disk.",
-            "blb",
-            BOKEH_METRICS,
-            subsets=("scene", "blur_level"),
-            source={
-                "condition": "blb_bokehme_k",
-                "k_conversion": "BokehMe: r = K (d - d_f), d = (1/z - lo) / (hi - lo), lo/hi = min/max of 1/z over "
-                "the full image (z = inf -> 1/z = 0), d_f the focus distance under the same map; "
-                "so |r| = K / (hi - lo) |1/z - 1/s|, i.e. k_px_m = K / (hi - lo) in "
-                "refocus_bench.optics' r = k_px_m (1/s - 1/z) (opposite sign convention: "
-                "positive behind the focus plane). Scene units are taken as metres; the CoC "
-                "does not depend on that choice. K is a radius in pixels of the distributed "
-                "images (BokehMe's renderer scatters over |r|), so images are not resized.",
-                "aperture": "disk",
-            },
-            preprocessing={
-                "bit_depth": 8,
-                "depth": "depth.exr half float (or .npy); 65504 = infinity, cropped "
-                "like the images; the K conversion uses the uncropped map",
-            },
-        ),
-    ]
-    return {s.name: s for s in specs}
+_AS_STORED = {"bit_depth": "as stored (8-bit / 255, 16-bit / 65535)"}
+
+_SPEC_TABLE: tuple[dict[str, Any], ...] = (
+    dict(
+        name="dpdd-test",
+        task="deblur",
+        description="DPDD test split (Abuolaim & Brown 2020): 76 real Canon 5D IV defocused photos (combined "
+        f"dual-pixel view) -> all-in-focus, 1680x1120 16-bit PNG; indoor/outdoor subsets. {_EXTRAS}",
+        dataset="dpdd",
+        metrics=DEBLUR_METRICS,
+        subsets=("scene",),
+        source={
+            "view": "combined (c): inputC/ or test_c/source/; the dual-pixel views are not used",
+            "labels": "indoor_labels / outdoor_labels (.txt or .npy) at root -> subset 'scene'; "
+            "samples in neither list carry no scene label",
+        },
+        preprocessing={
+            "bit_depth": 16,
+            "bit_depth_note": "16-bit PNG read at 16 bits (/ 65535); the loader rejects 8-bit files",
+        },
+    ),
+    dict(
+        name="realdof",
+        task="deblur",
+        description="RealDOF (Lee et al. 2021): 50 real defocused / all-in-focus pairs from a beam-splitter "
+        f"dual-camera rig. {_EXTRAS}",
+        dataset="realdof",
+        metrics=DEBLUR_METRICS,
+        preprocessing=_AS_STORED,
+    ),
+    dict(
+        name="lfdof-test",
+        task="deblur",
+        description="LFDOF test set (Ruan et al. 2021): light-field refocused inputs -> all-in-focus centre "
+        f"views, 688x1008. {_EXTRAS}",
+        dataset="lfdof",
+        metrics=DEBLUR_METRICS,
+        preprocessing=_AS_STORED,
+    ),
+    dict(
+        name="cuhk-blur",
+        task="deblur",
+        description=f"CUHK blur detection (Shi et al. 2014): 704 real defocused photos, no ground truth. {_NR_NOTE}",
+        dataset="cuhk_blur",
+        metrics=NR_DEBLUR_METRICS,
+        headline="clipiqa.vit",
+        source={"files": "out_of_focus*.jpg only (motion*.jpg skipped by the loader)"},
+        preprocessing={"bit_depth": 8},
+    ),
+    dict(
+        name="realbokeh-deblur",
+        task="deblur",
+        description="RealBokeh reversed (Seizinger et al. 2025): each test scene's widest-aperture photo -> the "
+        f"scene's source photo in/<id>.JPG (the loader's reverse=True). {_EXTRAS}",
+        dataset="realbokeh",
+        metrics=DEBLUR_METRICS,
+        subsets=("scene", "f_number"),
+        source={
+            "reverse": True,
+            "samples": "widest",
+            "pairing": "input = gt/<id>/<id>_f<N>.JPG with the smallest N of the scene (samples='widest'; "
+            "'all' keeps every f-number), target = in/<id>.JPG",
+        },
+        preprocessing={"bit_depth": 8, "exif_orientation": "not applied"},
+    ),
+    dict(
+        name="blb-bokeh",
+        task="bokeh",
+        description="BLB (BokehMe, Peng et al. 2022): 10 Blender scenes x 5 blur strengths x 10 focus distances; "
+        "all-in-focus + depth + focus distance -> rendered bokeh. BokehMe's K (px per unit of image-normalised "
+        "disparity) is converted exactly to k_px_m = K / (max(1/z) - min(1/z)) per image; aperture disk.",
+        dataset="blb",
+        metrics=BOKEH_METRICS,
+        subsets=("scene", "blur_level"),
+        source={
+            "condition": "blb_bokehme_k",
+            "k_conversion": "BokehMe: r = K (d - d_f), d = (1/z - lo) / (hi - lo), lo/hi = min/max of 1/z over "
+            "the full image (z = inf -> 1/z = 0), d_f the focus distance under the same map; "
+            "so |r| = K / (hi - lo) |1/z - 1/s|, i.e. k_px_m = K / (hi - lo) in "
+            "refocus_bench.optics' r = k_px_m (1/s - 1/z) (opposite sign convention: "
+            "positive behind the focus plane). Scene units are taken as metres; the CoC "
+            "does not depend on that choice. K is a radius in pixels of the distributed "
+            "images (BokehMe's renderer scatters over |r|), so images are not resized.",
+            "aperture": "disk",
+        },
+        preprocessing={
+            "bit_depth": 8,
+            "depth": "depth.exr half float (or .npy); 65504 = infinity, cropped "
+            "like the images; the K conversion uses the uncropped map",
+        },
+    ),
+)
+"""Keyword arguments of :func:`_spec` for each registered dataset benchmark (spec version ``"1"``)."""
 
 
 _SPECS: dict[str, BenchmarkSpec] | None = None
@@ -222,8 +224,8 @@ _SPECS: dict[str, BenchmarkSpec] | None = None
 
 def _specs() -> dict[str, BenchmarkSpec]:
     global _SPECS
-    if _SPECS is None:
-        _SPECS = _all_specs()
+    if _SPECS is None:  # built on first use: the specs read the dataset cards
+        _SPECS = {args["name"]: _spec(**args) for args in _SPEC_TABLE}
     return _SPECS
 
 
@@ -339,7 +341,9 @@ class DatasetBenchmark(Benchmark):
         self._ids = list(self._samples)
         check(
             len(self._ids) > 0,
-            lambda: f"{self.spec.name}: the {self.dataset.card.title} copy at {str(self.dataset.root)!r} has no samples",
+            lambda: (
+                f"{self.spec.name}: the {self.dataset.card.title} copy at {str(self.dataset.root)!r} has no samples"
+            ),
         )
 
     # Loader samples hold read-only mappings that do not pickle: a pickled benchmark (process-pool and
@@ -407,23 +411,21 @@ class DatasetBenchmark(Benchmark):
         return out
 
     def content_hash(self) -> str:
-        """sha256 over the spec and the sha256 of every file read (see the module docstring); cached."""
-        if self._hash is None:
-            from ..datasets.loaders.validate import sha256_file
+        """sha256 over the spec and the sha256 of every file read (see the module docstring); cached.
 
+        The hashed text is the JSON of the definition and loader version, then one JSON line per
+        sample (id, subset labels, [relative path, file sha256] of each file), then the metadata files.
+        """
+        if self._hash is None:
             file_sums: dict[str, str] = {}
 
             def digest(rel: str) -> str:
                 if rel not in file_sums:
-                    file_sums[rel] = sha256_file(self.root / rel)
+                    file_sums[rel] = file_sha256(self.root / rel)
                 return file_sums[rel]
 
-            h = hashlib.sha256()
-            h.update(
-                json.dumps(
-                    {"definition": self.spec.as_dict(), "loader": self.dataset.card.version}, sort_keys=True
-                ).encode()
-            )
+            head = {"definition": self.spec.as_dict(), "loader": self.dataset.card.version}
+            parts = [json.dumps(head, sort_keys=True)]
             files = self.files()
             for sid in self._ids:
                 entry = {
@@ -431,9 +433,9 @@ class DatasetBenchmark(Benchmark):
                     "subset": dict(self._samples[sid].subset),
                     "files": [[rel, digest(rel)] for rel in files[sid]],
                 }
-                h.update(json.dumps(entry, sort_keys=True).encode())
-            h.update(json.dumps({"metadata": [[rel, digest(rel)] for rel in files["_metadata"]]}).encode())
-            self._hash = h.hexdigest()
+                parts.append(json.dumps(entry, sort_keys=True))
+            parts.append(json.dumps({"metadata": [[rel, digest(rel)] for rel in files["_metadata"]]}))
+            self._hash = bytes_sha256("".join(parts).encode())
         return self._hash
 
     def __repr__(self) -> str:
@@ -457,16 +459,9 @@ def _cropper(h: int, w: int, multiple: int, sample_id: str) -> Callable[[Any], A
 
 # -- factories ---------------------------------------------------------------------------------------
 def _open(
-    name: str,
-    root: Any,
-    *,
-    layout: str = "auto",
-    split: str | None = None,
-    check_copy: bool = True,
-    strict: bool = False,
-    source: Mapping[str, Any] | None = None,
-    **loader_kw: Any,
+    name: str, root: Any, *, layout: str = "auto", check_copy: bool = True, strict: bool = False
 ) -> DatasetBenchmark:
+    """Open the copy at ``root`` for the registered benchmark ``name`` (on its spec's split)."""
     from ..datasets.loaders import dataset_card, open_dataset
 
     spec = _specs()[name]
@@ -475,13 +470,12 @@ def _open(
         card = dataset_card(dataset)
         raise InvalidInputError(
             f"benchmark {name!r} needs root=<folder of your local {card.title} copy> (CLI: --benchmark-arg "
-            f"root=/path/to/{card.title.split()[0]}); refocus-bench does not download it: get it from {card.homepage} "
-            "and see docs/datasets.md for the accepted layouts"
+            f"root=/path/to/{card.title.split()[0]}); refocus-bench does not download it: get it from "
+            f"{card.homepage} and see docs/datasets.md for the accepted layouts"
         )
-    split = split or spec.source["split"]
-    ds = open_dataset(dataset, root, split=split, layout=layout, check=check_copy, strict=strict, **loader_kw)
-    src = {**spec.source, **(source or {}), "split": ds.split, "layout": ds.layout.name}
-    return DatasetBenchmark(replace(spec, source=src), ds, loader_kw)
+    ds = open_dataset(dataset, root, split=spec.source["split"], layout=layout, check=check_copy, strict=strict)
+    src = {**spec.source, "split": ds.split, "layout": ds.layout.name}
+    return DatasetBenchmark(replace(spec, source=src), ds)
 
 
 def dpdd_test(root: Any = None, *, layout: str = "auto", check: bool = True, strict: bool = False) -> DatasetBenchmark:

@@ -3,9 +3,9 @@
 A dataset class declares a :class:`DatasetInfo` card (licence, citation, task) and a
 :class:`~refocus_bench.datasets.loaders.manifest.Manifest`, and implements :meth:`_scan`, which
 turns the files of one split of one layout into :class:`DatasetSample` records plus the problems it
-saw while pairing (:class:`ScanResult`). Everything else - picking the layout, sorting, the
-structural / bit-depth / size / count / checksum checks and their messages - lives here and in
-:mod:`.validate`, so every dataset reports broken trees the same way.
+saw while pairing (:class:`~refocus_bench.datasets.loaders.scan.ScanResult`). Everything else -
+picking the layout, sorting, the structural / bit-depth / size / count / checksum checks and their
+messages - lives here and in :mod:`.validate`, so every dataset reports broken trees the same way.
 
     >>> from refocus_bench.datasets.loaders import open_dataset   # doctest: +SKIP
     >>> ds = open_dataset("dpdd", "/data/DPDD", split="test")          # doctest: +SKIP
@@ -16,23 +16,20 @@ structural / bit-depth / size / count / checksum checks and their messages - liv
 from __future__ import annotations
 
 import os
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ...errors import InvalidInputError, MissingFileError, check
-from .manifest import Issue, Layout, Manifest, ValidationReport
+from ...hashing import file_sha256
+from .manifest import Layout, Manifest, ValidationReport
 from .sample import DatasetSample
+from .scan import ScanResult, natural_key
+from .validate import validate_scan
 
-__all__ = ["DatasetInfo", "ScanResult", "DatasetLoader", "natural_key", "index_folder"]
-
-
-def natural_key(text: str) -> tuple[Any, ...]:
-    """Sort key that orders digit runs by value: ``"2" < "10"``, ``"img_9" < "img_10"``."""
-    return tuple((0, int(tok), tok) if tok.isdigit() else (1, 0, tok) for tok in re.split(r"(\d+)", text) if tok)
+__all__ = ["DatasetInfo", "DatasetLoader"]
 
 
 @dataclass(frozen=True)
@@ -64,47 +61,6 @@ class DatasetInfo:
     layout: str | None = None
     split: str | None = None
     root: str | None = None
-
-
-@dataclass
-class ScanResult:
-    """What :meth:`DatasetLoader._scan` found in one split.
-
-    Attributes:
-        samples: the records, any order (the dataset sorts them).
-        issues: pairing / metadata problems seen while scanning.
-        watched: folders whose every entry must belong to a sample (others are reported as extra).
-        claimed: files used besides the sample paths (metadata, label lists).
-        ignore: extra file-name glob patterns that are not reported in the watched folders.
-    """
-
-    samples: list[DatasetSample] = field(default_factory=list)
-    issues: list[Issue] = field(default_factory=list)
-    watched: list[Path] = field(default_factory=list)
-    claimed: set[Path] = field(default_factory=set)
-    ignore: tuple[str, ...] = ()
-
-
-def index_folder(folder: Path, extensions: tuple[str, ...]) -> tuple[dict[str, Path], list[Issue]]:
-    """Files of ``folder`` with an allowed suffix, by stem; two files with one stem are an issue.
-
-    Suffixes compare case-insensitively (``.JPG`` == ``.jpg``). A missing folder gives ``{}``.
-    """
-    out: dict[str, Path] = {}
-    issues: list[Issue] = []
-    if not folder.is_dir():
-        return out, issues
-    for p in sorted(folder.iterdir(), key=lambda q: natural_key(q.name)):
-        if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith("."):
-            if p.stem in out:
-                issues.append(
-                    Issue(
-                        "extra_file", str(p), f"{str(p)!r} and {str(out[p.stem])!r} have the same name stem; keep one"
-                    )
-                )
-                continue
-            out[p.stem] = p
-    return out, issues
 
 
 class DatasetLoader(ABC):
@@ -147,7 +103,8 @@ class DatasetLoader(ABC):
         for s in samples:
             if s.id in seen:
                 raise InvalidInputError(
-                    f"{self.card.name}: two samples share the id {s.id!r}: {str(s.input_path)!r} and {str(seen[s.id].input_path)!r}"
+                    f"{self.card.name}: two samples share the id {s.id!r}: "
+                    f"{str(s.input_path)!r} and {str(seen[s.id].input_path)!r}"
                 )
             seen[s.id] = s
         self._samples: tuple[DatasetSample, ...] = tuple(samples)
@@ -226,7 +183,10 @@ class DatasetLoader(ABC):
         return replace(self.card, layout=self.layout.name, split=self.split, root=str(self.root))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, layout={self.layout.name!r}, samples={len(self)})"
+        return (
+            f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, "
+            f"layout={self.layout.name!r}, samples={len(self)})"
+        )
 
     # -- checks -------------------------------------------------------------------------------
     def validate(
@@ -242,16 +202,12 @@ class DatasetLoader(ABC):
             decode: decode every image and depth file (finds truncated pixel data; slow on full sets).
             checksums: sha256 by relative path (a mapping or a JSON file) overriding the manifest's.
         """
-        from .validate import validate_scan
-
         return validate_scan(self, self._scan_result, strict=strict, decode=decode, checksums=checksums)
 
     def checksums(self) -> dict[str, str]:
         """sha256 of every file the samples use, by posix path relative to ``root`` (to pin a copy)."""
-        from .validate import sha256_file
-
         files = {p for s in self._samples for p in s.paths().values()} | set(self._scan_result.claimed)
-        return {self.relpath(p): sha256_file(p) for p in sorted(files) if p.is_file()}
+        return {self.relpath(p): file_sha256(p) for p in sorted(files) if p.is_file()}
 
     def relpath(self, path: Path) -> str:
         try:

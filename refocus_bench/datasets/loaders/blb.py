@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import check
-from .base import DatasetInfo, DatasetLoader, ScanResult, natural_key
+from .base import DatasetInfo, DatasetLoader
 from .manifest import Issue, Layout, Manifest
+from .scan import ScanResult, natural_key
 
 if TYPE_CHECKING:
     import torch
@@ -140,7 +141,8 @@ class BLB(DatasetLoader):
                         Issue(
                             "metadata",
                             self.relpath(p),
-                            f"{self.relpath(p)!r}: index beyond info.json ({len(blur)} blur parameters, {len(focus)} focus distances)",
+                            f"{self.relpath(p)!r}: index beyond info.json "
+                            f"({len(blur)} blur parameters, {len(focus)} focus distances)",
                         )
                     )
         return result

@@ -11,8 +11,9 @@ Layouts: ``detection`` = ``images/out_of_focus*.jpg`` + ``gt/out_of_focus*.png``
 
 from __future__ import annotations
 
-from .base import DatasetInfo, DatasetLoader, ScanResult, index_folder
+from .base import DatasetInfo, DatasetLoader
 from .manifest import DEFAULT_IGNORE, Layout, Manifest
+from .scan import ScanResult, index_folder
 
 __all__ = ["CUHKBlur"]
 

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DatasetInfo, DatasetLoader, ScanResult, index_folder, natural_key
+from .base import DatasetInfo, DatasetLoader
 from .manifest import Issue, Layout, Manifest
+from .scan import ScanResult, index_folder, natural_key
 
 __all__ = ["DPDD"]
 
@@ -143,7 +144,8 @@ class DPDD(DatasetLoader):
                     Issue(
                         "metadata",
                         f"{scene}_labels.txt",
-                        f"{self.relpath(other)!r} is there but {scene}_labels.txt is not: {scene} samples stay unlabelled",
+                        f"{self.relpath(other)!r} is there but {scene}_labels.txt is not: "
+                        f"{scene} samples stay unlabelled",
                         "warning",
                     )
                 )

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...errors import check
-from .base import DatasetInfo, ScanResult
+from .base import DatasetInfo
 from .blb import BOKEHME_CITATION
 from .manifest import Issue, Layout, Manifest
 from .paired import PairedFolderDataset
+from .scan import ScanResult
 
 __all__ = ["EBB", "EBB400", "EBBVal294"]
 
@@ -184,7 +185,8 @@ class EBB400(_EBBValidationSubset):
                 Issue(
                     "missing_file",
                     self._FOLDERS[self.disparity],
-                    f"EBB400 disparity folder {self._FOLDERS[self.disparity]!r} (disparity={self.disparity!r}) not found under {str(self.root)!r} or its validation/ folder",
+                    f"EBB400 disparity folder {self._FOLDERS[self.disparity]!r} (disparity={self.disparity!r}) "
+                    f"not found under {str(self.root)!r} or its validation/ folder",
                 )
             )
         return result

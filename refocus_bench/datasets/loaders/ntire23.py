@@ -19,8 +19,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .base import DatasetInfo, DatasetLoader, ScanResult
+from .base import DatasetInfo, DatasetLoader
 from .manifest import Issue, Layout, Manifest
+from .scan import ScanResult
 
 __all__ = ["NTIRE23Bokeh", "parse_lens", "read_meta"]
 
@@ -34,7 +35,10 @@ _CITATION = """@inproceedings{conde2023lens,
 
 
 def parse_lens(name: str) -> dict[str, Any]:
-    """``"Sony50mmf1.8BS"`` -> ``{"maker": "Sony", "focal_mm": 50.0, "f_number": 1.8, "tag": "BS"}``; ``{}`` if unparsable."""
+    """``"Sony50mmf1.8BS"`` -> ``{"maker": "Sony", "focal_mm": 50.0, "f_number": 1.8, "tag": "BS"}``.
+
+    An unparsable name gives ``{}``.
+    """
     m = _LENS.match(name)
     if not m:
         return {}
@@ -118,7 +122,8 @@ class NTIRE23Bokeh(DatasetLoader):
                 Issue(
                     "missing_file",
                     self.relpath(folder),
-                    f"no *.tgt.jpg in {self.relpath(folder)!r}: split {self.split!r} has no ground truth (no-reference only)",
+                    f"no *.tgt.jpg in {self.relpath(folder)!r}: "
+                    f"split {self.split!r} has no ground truth (no-reference only)",
                     "warning",
                 )
             )

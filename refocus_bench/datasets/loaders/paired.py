@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from .base import DatasetLoader, ScanResult, index_folder
+from .base import DatasetLoader
 from .manifest import Issue
+from .scan import ScanResult, index_folder
 
 __all__ = ["PairedFolderDataset"]
 
@@ -46,7 +47,8 @@ class PairedFolderDataset(DatasetLoader):
                 Issue(
                     "missing_file",
                     self.relpath(tgt),
-                    f"{self.relpath(tgt)!r} is absent: split {self.split!r} has no ground truth (no-reference metrics only)",
+                    f"{self.relpath(tgt)!r} is absent: "
+                    f"split {self.split!r} has no ground truth (no-reference metrics only)",
                     "warning",
                 )
             )

@@ -25,8 +25,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .base import DatasetInfo, DatasetLoader, ScanResult, index_folder
+from .base import DatasetInfo, DatasetLoader
 from .manifest import Issue, Layout, Manifest
+from .scan import ScanResult, index_folder
 
 __all__ = ["RealBokeh", "RealBokeh3MP", "parse_f_number"]
 
@@ -62,7 +63,10 @@ class RealBokeh(DatasetLoader):
         licence="CC BY-NC-SA 4.0",
         citation=_CITATION,
         homepage="https://github.com/TimSeizinger/Bokehlicious",
-        notes="focus_plane_distance is a maker-note value of unknown unit and low accuracy (params focus_plane_distance_raw).",
+        notes=(
+            "focus_plane_distance is a maker-note value of unknown unit and low accuracy "
+            "(params focus_plane_distance_raw)."
+        ),
     )
     manifest = Manifest(
         layouts=(
@@ -134,7 +138,8 @@ class RealBokeh(DatasetLoader):
                 Issue(
                     "metadata",
                     where,
-                    f"{where!r}: target_images and target_avs must be non-empty lists of equal length, got {names!r} and {avs!r}",
+                    f"{where!r}: target_images and target_avs must be non-empty lists of equal length, "
+                    f"got {names!r} and {avs!r}",
                 )
             )
             return

@@ -164,7 +164,9 @@ class DatasetSample:
         )
         check(
             bool((depth > 0).all()),
-            lambda: f"sample {self.id!r}: depth {str(self.depth_path)!r} has values <= 0 m (minimum {float(depth.min()):g})",
+            lambda: (
+                f"sample {self.id!r}: depth {str(self.depth_path)!r} has values <= 0 m (minimum {float(depth.min()):g})"
+            ),
         )
         return depth
 

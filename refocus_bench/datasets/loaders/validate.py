@@ -1,9 +1,15 @@
 """Check a scanned dataset copy against its manifest; every issue names the file concerned.
 
 Checks, in order: pairing and metadata problems found by the scan; files that a sample needs but
-that are missing; extra files and folders in the dataset folders; extensions per role; image headers
-(bit depth, pair sizes, unreadable headers); the official count (``strict``); full decodes
-(``decode``); sha256 checksums (when the manifest or the caller gives them).
+that are missing (:func:`missing_files`); extra files and folders in the dataset folders
+(:func:`extra_entries`); extensions per role, image headers: bit depth, pair sizes, unreadable
+headers (:func:`format_issues`); the official count (:func:`count_issues`, a warning unless
+``strict``); full decodes (:func:`decode_issues`, with ``decode``); sha256 checksums
+(:func:`checksum_issues`, when the manifest or the caller gives them).
+
+The checks read an opened copy through :class:`OpenedCopy` (what
+:class:`~refocus_bench.datasets.loaders.base.DatasetLoader` provides), so this module does not
+import the loader base.
 """
 
 from __future__ import annotations
@@ -11,19 +17,43 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ...errors import InvalidInputError, check
-from ...hashing import file_sha256 as sha256_file
-from .manifest import Issue, ValidationReport
+from ...hashing import file_sha256
+from ...io import read_depth
+from .manifest import Issue, Layout, Manifest, ValidationReport
 from .probe import ImageHeader, decode_check, probe_image
+from .sample import DatasetSample
+from .scan import ScanResult
 
-if TYPE_CHECKING:
-    from .base import DatasetLoader, ScanResult
+__all__ = [
+    "OpenedCopy",
+    "validate_scan",
+    "load_checksums",
+    "missing_files",
+    "extra_entries",
+    "format_issues",
+    "count_issues",
+    "decode_issues",
+    "checksum_issues",
+]
 
-__all__ = ["validate_scan", "sha256_file", "load_checksums"]
+
+class OpenedCopy(Protocol):
+    """What the checks read of an opened dataset copy (a ``DatasetLoader``)."""
+
+    card: Any  # DatasetInfo: ``title`` names the dataset in messages
+    manifest: Manifest
+    root: Path
+    split: str
+    layout: Layout
+
+    def relpath(self, path: Path) -> str: ...
+
+    def __iter__(self) -> Iterator[DatasetSample]: ...
 
 
 def load_checksums(source: Mapping[str, str] | str | os.PathLike[str]) -> dict[str, str]:
@@ -44,24 +74,18 @@ def _ignored(name: str, patterns: tuple[str, ...]) -> bool:
     return name.startswith(".") or any(fnmatch.fnmatch(name, pat) for pat in patterns)
 
 
-def validate_scan(
-    ds: DatasetLoader,
-    scan: ScanResult,
-    *,
-    strict: bool,
-    decode: bool,
-    checksums: Mapping[str, str] | str | os.PathLike[str] | None,
-) -> ValidationReport:
-    """Run every check on ``scan`` of ``ds`` and return the report (see the module docstring)."""
-    m = ds.manifest
-    rel = ds.relpath
-    name = ds.card.title
-    issues: list[Issue] = list(scan.issues)
-    samples = list(ds)
-    checked = ["structure", "headers"]
+def _reason(err: BaseException, p: Path) -> str:
+    text = str(err)
+    prefix = f"{str(p)!r}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
-    # 1. files a sample needs
+
+# ------------------------------------------------------------------------------------- checks
+def missing_files(ds: OpenedCopy, samples: list[DatasetSample]) -> tuple[dict[Path, bool], list[Issue]]:
+    """Whether each file a sample names exists (``present``), and one issue per sample file missing."""
+    rel = ds.relpath
     present: dict[Path, bool] = {}
+    issues = []
     for s in samples:
         for role, p in s.paths().items():
             ok = present.setdefault(p, p.is_file())
@@ -70,17 +94,28 @@ def validate_scan(
                 issues.append(
                     Issue("missing_file", rel(p), f"sample {s.id!r}: {role} file missing: {rel(p)!r}{partner}")
                 )
+    return present, issues
 
-    # 2. extra files / folders in the watched folders
-    used = {p for p, ok in present.items() if ok} | set(scan.claimed)
-    used_dirs: set[Path] = set()
-    for p in used:  # every ancestor folder of a used file, each walked once
+
+def _ancestors(paths: set[Path]) -> set[Path]:
+    """Every ancestor folder of ``paths``, each walked once."""
+    dirs: set[Path] = set()
+    for p in paths:
         q = p.parent
-        while q not in used_dirs and q != q.parent:
-            used_dirs.add(q)
+        while q not in dirs and q != q.parent:
+            dirs.add(q)
             q = q.parent
+    return dirs
+
+
+def extra_entries(ds: OpenedCopy, scan: ScanResult, present: dict[Path, bool]) -> list[Issue]:
+    """Files and folders in the watched folders that no sample uses (ignore patterns and dot-files aside)."""
+    rel, name = ds.relpath, ds.card.title
+    used = {p for p, ok in present.items() if ok} | set(scan.claimed)
+    used_dirs = _ancestors(used)
     watched = set(scan.watched)
-    patterns = tuple(m.ignore) + tuple(scan.ignore)
+    patterns = tuple(ds.manifest.ignore) + tuple(scan.ignore)
+    issues = []
     for folder in sorted(watched):
         if not folder.is_dir():
             continue
@@ -89,141 +124,110 @@ def validate_scan(
                 continue
             if entry.is_dir():
                 if entry not in watched and entry not in used_dirs:
-                    issues.append(
-                        Issue(
-                            "extra_folder",
-                            rel(entry),
-                            f"unexpected folder {rel(entry)!r} in the {name} layout ({ds.layout.name}): no sample uses it",
-                        )
-                    )
+                    msg = f"unexpected folder {rel(entry)!r} in the {name} layout ({ds.layout.name}): no sample uses it"
+                    issues.append(Issue("extra_folder", rel(entry), msg))
             elif entry not in used:
-                issues.append(
-                    Issue(
-                        "extra_file",
-                        rel(entry),
-                        f"extra file {rel(entry)!r}: no sample uses it (unpaired, misplaced, or not part of the {name} layout)",
-                    )
+                msg = (
+                    f"extra file {rel(entry)!r}: no sample uses it "
+                    f"(unpaired, misplaced, or not part of the {name} layout)"
                 )
+                issues.append(Issue("extra_file", rel(entry), msg))
+    return issues
 
-    # 3. extensions, 4. headers: bit depth and sizes
+
+def _sample_format_issues(
+    ds: OpenedCopy, s: DatasetSample, present: dict[Path, bool], headers: dict[Path, ImageHeader | None]
+) -> list[Issue]:
+    """Extension, header, bit-depth and same-size issues of one sample; fills ``headers`` (None = unreadable)."""
+    m, rel, name = ds.manifest, ds.relpath, ds.card.title
+    issues = []
+    sizes: dict[str, tuple[int, int]] = {}
+    for role, p in s.paths().items():
+        if not present.get(p):
+            continue
+        allowed = m.extensions.get(role)
+        if allowed and p.suffix.lower() not in allowed:
+            msg = (
+                f"sample {s.id!r}: {role} {rel(p)!r} has extension {p.suffix!r}; {name} expects {' or '.join(allowed)}"
+            )
+            issues.append(Issue("extension", rel(p), msg))
+            continue
+        if role not in m.image_roles:
+            continue
+        if p not in headers:
+            try:
+                headers[p] = probe_image(p)
+            except (InvalidInputError, OSError) as err:
+                headers[p] = None
+                msg = f"sample {s.id!r}: {role} {rel(p)!r} is unreadable: {_reason(err, p)}"
+                issues.append(Issue("corrupt", rel(p), msg))
+        h = headers[p]
+        if h is None:
+            continue
+        want = m.bit_depth.get(role)
+        if want is not None and h.bit_depth != want:
+            msg = (
+                f"sample {s.id!r}: {role} {rel(p)!r} is {h.bit_depth}-bit; "
+                f"{name} {role} images are {want}-bit {h.format.upper()}"
+            )
+            issues.append(Issue("bit_depth", rel(p), msg))
+        if role in m.same_size:
+            sizes[role] = h.size
+    if len(set(sizes.values())) > 1:
+        desc = ", ".join(f"{role} {rel(s.paths()[role])!r} is {hw[1]}x{hw[0]}" for role, hw in sizes.items())
+        issues.append(Issue("size", rel(s.input_path), f"sample {s.id!r}: images differ in size (W x H): {desc}"))
+    return issues
+
+
+def format_issues(
+    ds: OpenedCopy, samples: list[DatasetSample], present: dict[Path, bool]
+) -> tuple[dict[Path, ImageHeader | None], list[Issue]]:
+    """Extensions per role and image headers (bit depth, equal sizes, readability) of the present files.
+
+    Returns the headers read (None for an unreadable one) and the issues.
+    """
     headers: dict[Path, ImageHeader | None] = {}
+    issues = []
     for s in samples:
-        sizes: dict[str, tuple[int, int]] = {}
-        for role, p in s.paths().items():
-            if not present.get(p):
-                continue
-            allowed = m.extensions.get(role)
-            if allowed and p.suffix.lower() not in allowed:
-                issues.append(
-                    Issue(
-                        "extension",
-                        rel(p),
-                        f"sample {s.id!r}: {role} {rel(p)!r} has extension {p.suffix!r}; {name} expects {' or '.join(allowed)}",
-                    )
-                )
-                continue
-            if role not in m.image_roles:
-                continue
-            if p not in headers:
-                try:
-                    headers[p] = probe_image(p)
-                except (InvalidInputError, OSError) as err:
-                    headers[p] = None
-                    issues.append(
-                        Issue("corrupt", rel(p), f"sample {s.id!r}: {role} {rel(p)!r} is unreadable: {_reason(err, p)}")
-                    )
-            h = headers[p]
-            if h is None:
-                continue
-            want = m.bit_depth.get(role)
-            if want is not None and h.bit_depth != want:
-                issues.append(
-                    Issue(
-                        "bit_depth",
-                        rel(p),
-                        f"sample {s.id!r}: {role} {rel(p)!r} is {h.bit_depth}-bit; {name} {role} images are {want}-bit {h.format.upper()}",
-                    )
-                )
-            if role in m.same_size:
-                sizes[role] = h.size
-        if len(set(sizes.values())) > 1:
-            desc = ", ".join(f"{role} {rel(s.paths()[role])!r} is {hw[1]}x{hw[0]}" for role, hw in sizes.items())
-            issues.append(Issue("size", rel(s.input_path), f"sample {s.id!r}: images differ in size (W x H): {desc}"))
+        issues += _sample_format_issues(ds, s, present, headers)
+    return headers, issues
 
-    # 5. official counts
+
+def count_issues(ds: OpenedCopy, num_samples: int, strict: bool) -> list[Issue]:
+    """The sample count against the official one: an error under ``strict``, else a warning for a subset."""
+    m, name = ds.manifest, ds.card.title
     official = m.counts.get(ds.split)
     if strict:
-        checked.append("counts")
         if official is None:
-            issues.append(
-                Issue(
-                    "count",
-                    ".",
-                    f"no official sample count is recorded for {name} split {ds.split!r}; strict validation checked pairing and formats only",
-                    "warning",
-                )
+            msg = (
+                f"no official sample count is recorded for {name} split {ds.split!r}; "
+                "strict validation checked pairing and formats only"
             )
-        elif len(samples) != official:
-            issues.append(
-                Issue(
-                    "count",
-                    ".",
-                    f"{name} split {ds.split!r} has {len(samples)} samples; the official split has {official} (strict=True){' - ' + m.count_note if m.count_note else ''}",
-                )
+            return [Issue("count", ".", msg, "warning")]
+        if num_samples != official:
+            note = " - " + m.count_note if m.count_note else ""
+            msg = (
+                f"{name} split {ds.split!r} has {num_samples} samples; "
+                f"the official split has {official} (strict=True){note}"
             )
-    elif official is not None and len(samples) != official:
-        issues.append(
-            Issue(
-                "count",
-                ".",
-                f"{name} split {ds.split!r}: {len(samples)} of the official {official} samples (a subset; strict=True requires all)",
-                "warning",
-            )
+            return [Issue("count", ".", msg)]
+        return []
+    if official is not None and num_samples != official:
+        msg = (
+            f"{name} split {ds.split!r}: {num_samples} of the official {official} samples "
+            "(a subset; strict=True requires all)"
         )
-
-    # 6. decode everything
-    if decode:
-        checked.append("decode")
-        issues += _decode_all(ds, samples, present, headers)
-
-    # 7. checksums
-    sums = dict(m.checksums)
-    if checksums is not None:
-        sums.update(load_checksums(checksums))
-    if sums:
-        checked.append("checksums")
-        for relpath, digest in sorted(sums.items()):
-            p = ds.root / relpath
-            if not p.is_file():
-                issues.append(Issue("checksum", relpath, f"{relpath!r} has a recorded sha256 but is missing"))
-            elif sha256_file(p) != digest.lower():
-                issues.append(
-                    Issue(
-                        "checksum",
-                        relpath,
-                        f"{relpath!r}: sha256 differs from the recorded {digest[:12]}... (modified or corrupt copy)",
-                    )
-                )
-
-    return ValidationReport(
-        dataset=name,
-        root=str(ds.root),
-        layout=ds.layout.name,
-        split=ds.split,
-        num_samples=len(samples),
-        issues=tuple(issues),
-        strict=strict,
-        checked=tuple(checked),
-    )
+        return [Issue("count", ".", msg, "warning")]
+    return []
 
 
-def _reason(err: BaseException, p: Path) -> str:
-    text = str(err)
-    prefix = f"{str(p)!r}: "
-    return text[len(prefix) :] if text.startswith(prefix) else text
+def decode_issues(
+    ds: OpenedCopy, samples: list[DatasetSample], present: dict[Path, bool], headers: dict[Path, ImageHeader | None]
+) -> list[Issue]:
+    """Fully decode every present file once (depth: ``.npy``/``.exr``; images) and report those that fail.
 
-
-def _decode_all(ds: DatasetLoader, samples: list, present: dict[Path, bool], headers: dict) -> list[Issue]:
+    Files whose header was already unreadable are skipped (they are reported once).
+    """
     issues: list[Issue] = []
     done: set[Path] = set()
     for s in samples:
@@ -233,17 +237,60 @@ def _decode_all(ds: DatasetLoader, samples: list, present: dict[Path, bool], hea
             done.add(p)
             try:
                 if role == "depth" and p.suffix.lower() in (".npy", ".exr"):
-                    from ...io import read_depth
-
                     read_depth(p)
                 elif role in ds.manifest.image_roles or p.suffix.lower() in (".png", ".jpg", ".jpeg"):
                     decode_check(p)
             except (InvalidInputError, OSError, ValueError) as err:
-                issues.append(
-                    Issue(
-                        "corrupt",
-                        ds.relpath(p),
-                        f"sample {s.id!r}: {role} {ds.relpath(p)!r} cannot be decoded: {_reason(err, p)}",
-                    )
-                )
+                msg = f"sample {s.id!r}: {role} {ds.relpath(p)!r} cannot be decoded: {_reason(err, p)}"
+                issues.append(Issue("corrupt", ds.relpath(p), msg))
     return issues
+
+
+def checksum_issues(root: Path, sums: Mapping[str, str]) -> list[Issue]:
+    """Files below ``root`` whose sha256 differs from ``sums`` (relative posix path: hex digest) or that are missing."""
+    issues = []
+    for relpath, digest in sorted(sums.items()):
+        p = root / relpath
+        if not p.is_file():
+            issues.append(Issue("checksum", relpath, f"{relpath!r} has a recorded sha256 but is missing"))
+        elif file_sha256(p) != digest.lower():
+            msg = f"{relpath!r}: sha256 differs from the recorded {digest[:12]}... (modified or corrupt copy)"
+            issues.append(Issue("checksum", relpath, msg))
+    return issues
+
+
+# ------------------------------------------------------------------------------------ the run
+def validate_scan(
+    ds: OpenedCopy,
+    scan: ScanResult,
+    *,
+    strict: bool,
+    decode: bool,
+    checksums: Mapping[str, str] | str | os.PathLike[str] | None,
+) -> ValidationReport:
+    """Run every check on ``scan`` of ``ds`` and return the report (see the module docstring)."""
+    samples = list(ds)
+    present, missing = missing_files(ds, samples)
+    headers, formats = format_issues(ds, samples, present)
+    issues = list(scan.issues) + missing + extra_entries(ds, scan, present) + formats
+    issues += count_issues(ds, len(samples), strict)
+    checked = ["structure", "headers"] + (["counts"] if strict else [])
+    if decode:
+        checked.append("decode")
+        issues += decode_issues(ds, samples, present, headers)
+    sums = dict(ds.manifest.checksums)
+    if checksums is not None:
+        sums.update(load_checksums(checksums))
+    if sums:
+        checked.append("checksums")
+        issues += checksum_issues(ds.root, sums)
+    return ValidationReport(
+        dataset=ds.card.title,
+        root=str(ds.root),
+        layout=ds.layout.name,
+        split=ds.split,
+        num_samples=len(samples),
+        issues=tuple(issues),
+        strict=strict,
+        checked=tuple(checked),
+    )
