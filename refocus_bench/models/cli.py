@@ -3,7 +3,8 @@
 Examples::
 
     refocus-bench refocus photo.jpg --model genrefocus.tiny --depth depth.npy --focus-point 320,240 --k 20 -o out.png
-    refocus-bench refocus photo.jpg --model refocus.cascade --model-arg deblur=deblur.wiener --model-arg bokeh=bokeh.layered \\
+    refocus-bench refocus photo.jpg --model refocus.cascade \\
+        --model-arg deblur=deblur.wiener --model-arg bokeh=bokeh.layered \\
         --depth-model depth_pro --depth-weights ~/models/DepthPro-hf --focus-text "the dog" --grounder my.grounder \\
         --f-number 1.8 --focal-length 50 --aperture hexagon -o out.png
     refocus-bench refocus blurry.png --model deblur.wiener --task deblur -o sharp.png
@@ -75,46 +76,72 @@ def _pick_task(model, requested: str) -> str:
 
 
 def _run_refocus(args: argparse.Namespace) -> int:
-    from ..io import read_image, write_depth, write_image
-    from ..optics import ThinLens
+    """``refocus-bench refocus``: check the output path, build the model, then deblur or render."""
+    from ..io import read_image, write_image
     from . import create_model
-    from .depth import create_depth_estimator
-    from .focus import select_focus
 
-    suffix = Path(args.output).suffix.lower()
-    check(
-        suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
-        lambda: f"-o must end in .png, .jpg or .tif, got {args.output!r}",
-    )
+    _check_output_suffix(args.output)
     model = create_model(args.model, **parse_kv(args.model_arg, "--model-arg"))
     task = _pick_task(model, args.task)
     image = read_image(args.image)
-    h, w = image.shape[-2:]
-    focus_opts = {
+    check(args.grounder is None or args.focus_text is not None, "--grounder is only used with --focus-text")
+    if task == "deblur":
+        return _run_deblur(args, model, image)
+    depth = _scene_depth(args, image)
+    check(
+        (args.k is None) != (args.f_number is None),
+        "give the blur strength as exactly one of --k (pixel-metres) or --f-number",
+    )
+    focus = _focus_distance(args, depth, image)
+    spec = _blur_spec(args, focus)
+    with torch.no_grad():
+        out = getattr(model, task)(image, depth, aperture=args.aperture, **spec)
+    write_image(args.output, out, bit_depth=args.bit_depth)
+    print(f"wrote {args.output} ({args.model}, {task}, focus {float(focus[0]):.3f} m)")
+    return 0
+
+
+def _check_output_suffix(output: str) -> None:
+    suffix = Path(output).suffix.lower()
+    check(
+        suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
+        lambda: f"-o must end in .png, .jpg or .tif, got {output!r}",
+    )
+
+
+def _focus_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
         "--focus-point": args.focus_point,
         "--focus-mask": args.focus_mask,
         "--focus-text": args.focus_text,
         "--focus-distance": args.focus_distance,
     }
-    check(args.grounder is None or args.focus_text is not None, "--grounder is only used with --focus-text")
-    if task == "deblur":
-        used = [
-            k
-            for k, v in {
-                **focus_opts,
-                "--k": args.k,
-                "--f-number": args.f_number,
-                "--depth": args.depth,
-                "--depth-model": args.depth_model,
-            }.items()
-            if v is not None
-        ]
-        check(not used, lambda: f"{', '.join(used)} not used by --task deblur (it only removes blur)")
-        with torch.no_grad():
-            out = model.deblur(image)
-        write_image(args.output, out, bit_depth=args.bit_depth)
-        print(f"wrote {args.output} ({args.model}, deblur)")
-        return 0
+
+
+def _run_deblur(args: argparse.Namespace, model: Any, image: torch.Tensor) -> int:
+    """``--task deblur``: refuse the options it would ignore, deblur, write the result."""
+    from ..io import write_image
+
+    given = {
+        **_focus_options(args),
+        "--k": args.k,
+        "--f-number": args.f_number,
+        "--depth": args.depth,
+        "--depth-model": args.depth_model,
+    }
+    used = [k for k, v in given.items() if v is not None]
+    check(not used, lambda: f"{', '.join(used)} not used by --task deblur (it only removes blur)")
+    with torch.no_grad():
+        out = model.deblur(image)
+    write_image(args.output, out, bit_depth=args.bit_depth)
+    print(f"wrote {args.output} ({args.model}, deblur)")
+    return 0
+
+
+def _scene_depth(args: argparse.Namespace, image: torch.Tensor) -> torch.Tensor:
+    """Depth in metres, (1, 1, H, W), from ``--depth`` or ``--depth-model``; written to ``--save-depth`` if given."""
+    from ..io import write_depth
+    from .depth import create_depth_estimator
 
     check(
         (args.depth is None) != (args.depth_model is None),
@@ -130,35 +157,37 @@ def _run_refocus(args: argparse.Namespace) -> int:
     depth = estimator.estimate(image)
     if args.save_depth:
         write_depth(args.save_depth, depth)
+    return depth
 
-    check(
-        (args.k is None) != (args.f_number is None),
-        "give the blur strength as exactly one of --k (pixel-metres) or --f-number",
-    )
-    if all(v is None for v in focus_opts.values()):
+
+def _focus_distance(args: argparse.Namespace, depth: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Focus distance in metres, (1,), from the one focus option given (the image centre without any)."""
+    from .focus import select_focus
+
+    h, w = image.shape[-2:]
+    if all(v is None for v in _focus_options(args).values()):
         point = (w // 2, h // 2)
         print(f"no focus option given: focusing on the image centre {point[0]},{point[1]}")
-        focus = select_focus(depth, point=point)
-    else:
-        focus = select_focus(
-            depth,
-            point=_parse_point(args.focus_point) if args.focus_point else None,
-            mask=_read_mask(args.focus_mask, (h, w)) if args.focus_mask else None,
-            text=args.focus_text,
-            image=image if args.focus_text else None,
-            grounder=args.grounder and _grounder(args),
-            distance_m=args.focus_distance,
-        )
+        return select_focus(depth, point=point)
+    return select_focus(
+        depth,
+        point=_parse_point(args.focus_point) if args.focus_point else None,
+        mask=_read_mask(args.focus_mask, (h, w)) if args.focus_mask else None,
+        text=args.focus_text,
+        image=image if args.focus_text else None,
+        grounder=args.grounder and _grounder(args),
+        distance_m=args.focus_distance,
+    )
+
+
+def _blur_spec(args: argparse.Namespace, focus: torch.Tensor) -> dict[str, Any]:
+    """The model's blur keywords: ``focus_distance_m`` + ``k_px_m`` (``--k``) or a ``lens`` (``--f-number``)."""
+    from ..optics import ThinLens
+
     if args.k is not None:
         check(args.k >= 0, lambda: f"--k must be >= 0 pixel-metres, got {args.k}")
-        spec: dict[str, Any] = {"focus_distance_m": focus, "k_px_m": args.k}
-    else:
-        spec = {"lens": ThinLens(args.focal_length, args.f_number, float(focus[0]), args.sensor_width)}
-    with torch.no_grad():
-        out = getattr(model, task)(image, depth, aperture=args.aperture, **spec)
-    write_image(args.output, out, bit_depth=args.bit_depth)
-    print(f"wrote {args.output} ({args.model}, {task}, focus {float(focus[0]):.3f} m)")
-    return 0
+        return {"focus_distance_m": focus, "k_px_m": args.k}
+    return {"lens": ThinLens(args.focal_length, args.f_number, float(focus[0]), args.sensor_width)}
 
 
 def _grounder(args: argparse.Namespace):

@@ -49,15 +49,41 @@ def _word_tokenizer(max_length: int):
 
 
 def build_tiny_pipeline(**overrides: Any):
-    """A ``FluxPipeline`` with toy-sized random components (keys of :data:`TINY_DEFAULTS`)."""
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+    """A ``FluxPipeline`` with toy-sized random components (keys of :data:`TINY_DEFAULTS`).
+
+    The components are initialised in a fixed order after ``torch.manual_seed(seed)``: transformer,
+    VAE, CLIP text encoder, T5 encoder; the same ``overrides`` give the same weights.
+    """
+    from diffusers import FluxPipeline
 
     c = {**TINY_DEFAULTS, **overrides}
     torch.manual_seed(int(c["seed"]))
+    transformer = _tiny_transformer(c)
+    vae = _tiny_vae(c)
+    tokenizer, vocab = _word_tokenizer(c["max_sequence_length"])
+    tokenizer_2, _ = _word_tokenizer(c["max_sequence_length"])
+    clip, t5 = _tiny_text_encoders(c, vocab)
+    pipe = FluxPipeline(
+        scheduler=_tiny_scheduler(),
+        vae=vae,
+        text_encoder=clip,
+        tokenizer=tokenizer,
+        text_encoder_2=t5,
+        tokenizer_2=tokenizer_2,
+        transformer=transformer,
+    )
+    for m in (transformer, vae, clip, t5):
+        m.eval()
+    return pipe
+
+
+def _tiny_transformer(c: dict[str, Any]):
+    """A ``FluxTransformer2DModel`` of ``double_layers`` + ``single_layers`` blocks; rope axes sum to ``dim_head``."""
+    from diffusers import FluxTransformer2DModel
+
     n_rope = c["dim_head"] // 4 * 2  # rope axes (id, row, col) must sum to dim_head
     axes = (c["dim_head"] - 2 * n_rope, n_rope, n_rope)
-    transformer = FluxTransformer2DModel(
+    return FluxTransformer2DModel(
         patch_size=1,
         in_channels=4 * c["latent_channels"],
         num_layers=c["double_layers"],
@@ -69,7 +95,13 @@ def build_tiny_pipeline(**overrides: Any):
         guidance_embeds=True,
         axes_dims_rope=axes,
     )
-    vae = AutoencoderKL(
+
+
+def _tiny_vae(c: dict[str, Any]):
+    """An ``AutoencoderKL`` with ``latent_channels`` latents and one block per ``vae_channels`` entry."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
         in_channels=3,
         out_channels=3,
         latent_channels=c["latent_channels"],
@@ -83,8 +115,12 @@ def build_tiny_pipeline(**overrides: Any):
         shift_factor=0.1,
         scaling_factor=0.5,
     )
-    tokenizer, vocab = _word_tokenizer(c["max_sequence_length"])
-    tokenizer_2, _ = _word_tokenizer(c["max_sequence_length"])
+
+
+def _tiny_text_encoders(c: dict[str, Any], vocab: int):
+    """One-layer CLIP and T5 text encoders of width ``text_dim`` over the word tokenizer's ``vocab``."""
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
     clip = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=vocab,
@@ -112,7 +148,14 @@ def build_tiny_pipeline(**overrides: Any):
             eos_token_id=3,
         )
     )
-    scheduler = FlowMatchEulerDiscreteScheduler(
+    return clip, t5
+
+
+def _tiny_scheduler():
+    """FLUX's flow-matching Euler scheduler with dynamic shifting, for 16..256-token images."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(
         shift=3.0,
         use_dynamic_shifting=True,
         base_image_seq_len=16,
@@ -120,15 +163,3 @@ def build_tiny_pipeline(**overrides: Any):
         base_shift=0.5,
         max_shift=1.15,
     )
-    pipe = FluxPipeline(
-        scheduler=scheduler,
-        vae=vae,
-        text_encoder=clip,
-        tokenizer=tokenizer,
-        text_encoder_2=t5,
-        tokenizer_2=tokenizer_2,
-        transformer=transformer,
-    )
-    for m in (transformer, vae, clip, t5):
-        m.eval()
-    return pipe
