@@ -21,7 +21,16 @@ from typing import Any
 
 from ..registry import Registry
 
-__all__ = ["METRICS", "list_metrics", "create_metric", "metric_spec", "MetricSpec", "RefocusMetric", "MetricSuite"]
+__all__ = [
+    "METRICS",
+    "list_metrics",
+    "create_metric",
+    "metric_spec",
+    "MetricSpec",
+    "RefocusMetric",
+    "NetworkMetric",
+    "MetricSuite",
+]
 
 METRICS = Registry("metric", "refocus_bench.metrics")
 
@@ -80,8 +89,12 @@ def metric_spec(name: str) -> Any:
 
 
 def __getattr__(attr: str) -> Any:  # lazy re-exports of the base types
-    if attr in {"MetricSpec", "RefocusMetric", "MetricSuite"}:
+    if attr in {"MetricSpec", "RefocusMetric", "NetworkMetric", "MetricSuite"}:
         from . import base
 
         return getattr(base, attr)
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
