@@ -109,7 +109,8 @@ def test_harvest_throughput_vs_raw_exiftool(benchmark, photos):
         throughput_ratio=round(ratio, 3),
     )
     print(
-        f"\nharvest {N_FILES / harvest_s:.0f} files/s, raw exiftool -json -n {N_FILES / raw_s:.0f} files/s, ratio {ratio:.2f}"
+        f"\nharvest {N_FILES / harvest_s:.0f} files/s, raw exiftool -json -n {N_FILES / raw_s:.0f} files/s, "
+        f"ratio {ratio:.2f}"
     )
     assert ratio >= MIN_THROUGHPUT_RATIO, (
         f"harvest reaches {ratio:.2f} of raw ExifTool's throughput (< {MIN_THROUGHPUT_RATIO})"
@@ -148,8 +149,10 @@ def test_harvest_memory_is_flat_in_the_number_of_files(benchmark, photos, tmp_pa
     heap_ratio = m4["tracemalloc_peak_bytes"] / m1["tracemalloc_peak_bytes"]
     rss_growth_mib = (m4["max_rss_kib"] - m1["max_rss_kib"]) / 1024
     print(
-        f"\nN={MEMORY_N}: heap peak {m1['tracemalloc_peak_bytes'] / 2**20:.1f} MiB, max RSS {m1['max_rss_kib'] / 1024:.0f} MiB; "
-        f"4N={4 * MEMORY_N}: heap peak {m4['tracemalloc_peak_bytes'] / 2**20:.1f} MiB, max RSS {m4['max_rss_kib'] / 1024:.0f} MiB; "
+        f"\nN={MEMORY_N}: heap peak {m1['tracemalloc_peak_bytes'] / 2**20:.1f} MiB, "
+        f"max RSS {m1['max_rss_kib'] / 1024:.0f} MiB; "
+        f"4N={4 * MEMORY_N}: heap peak {m4['tracemalloc_peak_bytes'] / 2**20:.1f} MiB, "
+        f"max RSS {m4['max_rss_kib'] / 1024:.0f} MiB; "
         f"heap ratio {heap_ratio:.2f}, RSS growth {rss_growth_mib:.1f} MiB"
     )
     benchmark.extra_info.update(

@@ -22,9 +22,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from refocus_bench.cli import main as cli_main
-from refocus_bench.datasets import curation
+from refocus_bench.datasets import curation, harvest_schema
 from refocus_bench.datasets import harvest as harvest_mod
-from refocus_bench.datasets.harvest import DATA_FILE, DATASET_COLUMNS, harvest
+from refocus_bench.datasets.harvest import harvest
+from refocus_bench.datasets.harvest_schema import DATA_FILE, DATASET_COLUMNS
 from refocus_bench.errors import InvalidInputError, MissingFileError
 
 from . import exif_photos as ph
@@ -87,7 +88,7 @@ def test_dataset_has_explicit_features_and_matches_csv_and_card(edge):
 
     _, out, result = edge
     ds = Dataset.from_parquet(str(out / DATA_FILE))
-    assert ds.features == harvest_mod.DATASET_FEATURES
+    assert ds.features == harvest_schema.DATASET_FEATURES
     assert ds.features["k_px_m"].dtype == "float64" and ds.features["focus_distance_reliable"].dtype == "bool"
     assert tuple(ds.column_names) == DATASET_COLUMNS
     assert len(ds) == result.counts["ok"]
@@ -395,7 +396,8 @@ def test_cli_harvest_and_its_errors(tmp_path, capsys):
 
 
 def test_reader_survives_exiftool_failures_file_by_file(tmp_path, monkeypatch):
-    from refocus_bench.datasets.exif import ExifToolReader, classify_tags
+    from refocus_bench.datasets.exif import classify_tags
+    from refocus_bench.datasets.exiftool import ExifToolReader
 
     paths = [str(p) for p in ph.build_simple_folder(tmp_path / "p", 3)]
     os.rename(paths[2], tmp_path / "p" / "new\nline.jpg")  # read through an alias, also after a restart

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from refocus_bench.datasets import exif, sensors
+from refocus_bench.datasets import exif, exiftool, sensors
 from refocus_bench.datasets.exif import classify_tags, k_at_focus_distance, normalize_tags
 from refocus_bench.errors import InvalidInputError, MissingFileError
 
@@ -346,7 +346,7 @@ def test_classify(raw, reason):
 
 def test_missing_exiftool_says_how_to_install_it():
     with pytest.raises(MissingFileError, match="sudo apt-get install libimage-exiftool-perl"):
-        exif.find_exiftool("/nonexistent/exiftool")
+        exiftool.find_exiftool("/nonexistent/exiftool")
 
 
 def test_photo_fields_document_units():

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError, check
+from ..hashing import bytes_sha256
 
 __all__ = [
     "FileInspection",
@@ -253,7 +254,7 @@ def inspect_file(
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size > _WHOLE_FILE_LIMIT:
-            h = hashlib.sha256()
+            h = hashlib.sha256()  # streamed here, not hashing.file_sha256: the file is read once
             total, head = 0, b""
             while chunk := fh.read(_CHUNK):
                 head = head or chunk[:16]
@@ -261,7 +262,7 @@ def inspect_file(
                 total += len(chunk)
             return FileInspection(h.hexdigest(), total, head=head)
         data = fh.read()
-    out = FileInspection(hashlib.sha256(data).hexdigest(), len(data), integrity_problem(data), head=data[:16])
+    out = FileInspection(bytes_sha256(data), len(data), integrity_problem(data), head=data[:16])
     if out.problem is None and tiff_strips and data[:2] in (b"II", b"MM"):
         out.problem = tiff_extent_problem(tiff_strips, len(data))
     if sharpness and out.problem is None:

@@ -2,7 +2,7 @@
 
 ``harvest(["photos/"], "out/")`` (CLI: ``refocus-bench harvest photos/ -o out/``) writes::
 
-    out/data/train-00000-of-00001.parquet   Hugging Face dataset (explicit Features, see DATASET_FEATURES)
+    out/data/train-00000-of-00001.parquet   Hugging Face dataset (explicit Features, see harvest_schema)
     out/photos.csv                          the same rows, for a quick look
     out/manifest.csv                        every path found: status ok/skipped, reason, detail
     out/summary.json                        counts, versions, options, speed of this run
@@ -10,18 +10,20 @@
     out/state/parts/part-*.parquet          per-batch results (the resume state)
 
 Every regular file under the inputs is accounted for in the manifest: ``ok`` or ``skipped`` with a
-reason from :data:`SKIP_REASONS`. Folder symlinks are followed; a link back into a folder being
-scanned is reported as ``symlink_loop`` instead of being walked forever.
+reason from :data:`~refocus_bench.datasets.harvest_schema.SKIP_REASONS`. Folder symlinks are
+followed; a link back into a folder being scanned is reported as ``symlink_loop`` instead of being
+walked forever (:mod:`refocus_bench.datasets.walk`). Columns, types and the dataset card:
+:mod:`refocus_bench.datasets.harvest_schema`.
 
 Resume and incremental runs: files are processed in sorted path order, in batches; after each batch
 its rows are written atomically as a part file keyed by (path, size, mtime). A rerun reads only the
 files whose key is not in the parts (new or changed files), so a killed run resumes where it stopped
 and a grown folder costs only its new files. Parts made with other per-file options (``sharpness``,
-``use_lensfun``) are not reused: changing those re-reads everything. Outputs are assembled by streaming a merge of the
-sorted parts (the newest record of each path wins), then the parts are compacted into one. Duplicate
-detection and filters are applied at assembly, so they do not depend on the order files were read
-and changing a filter costs no re-reading. Memory: the index holds one path and stat per file (a few
-hundred bytes); metadata and rows are streamed batch by batch.
+``use_lensfun``) are not reused: changing those re-reads everything. Outputs are assembled by
+streaming a merge of the sorted parts (the newest record of each path wins), then the parts are
+compacted into one. Duplicate detection and filters are applied at assembly, so they do not depend
+on the order files were read and changing a filter costs no re-reading. Memory: the index holds one
+path and stat per file (a few hundred bytes); metadata and rows are streamed batch by batch.
 
 Speed: ExifTool reads batch ``i + 1`` in a worker thread while Python hashes, checks and normalises
 batch ``i``, so on two cores the harvest runs at about ExifTool's own speed (see
@@ -32,15 +34,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import fcntl
-import functools
 import heapq
 import itertools
 import json
 import os
-import stat
-import subprocess
 import sys
 import time
 import uuid
@@ -54,84 +52,28 @@ from typing import Any
 from ..errors import InvalidInputError, MissingFileError, check
 from ..io import atomic_path, atomic_write_bytes, atomic_write_json
 from . import curation
-from .exif import PHOTO_FIELDS, ExifToolReader, TagIndex, classify_tags, find_exiftool, normalize_tags
+from .exif import PHOTO_FIELDS, TagIndex, classify_tags, normalize_tags
+from .exiftool import ExifToolReader, exiftool_version
+from .harvest_schema import (
+    DATA_FILE,
+    DATASET_COLUMNS,
+    FILE_FIELDS,
+    MANIFEST_COLUMNS,
+    PART_FIELDS,
+    SKIP_REASONS,
+    dataset_card,
+    features,
+)
 from .sensors import LENSFUN_ATTRIBUTION
+from .walk import Entry, display_path, scan_inputs
 
-__all__ = [
-    "harvest",
-    "HarvestResult",
-    "SKIP_REASONS",
-    "FILE_FIELDS",
-    "DATASET_FEATURES",  # noqa: F822 - built on first use by the module __getattr__
-    "DATASET_COLUMNS",
-    "MANIFEST_COLUMNS",
-    "DEFAULT_BATCH_SIZE",
-]
+__all__ = ["harvest", "HarvestResult", "DEFAULT_BATCH_SIZE"]
 
 DEFAULT_BATCH_SIZE = 128
 SHARPNESS_FILE_TYPES = frozenset({"JPEG", "PNG", "TIFF", "WEBP", "BMP"})
 """ExifTool file types whose pixels are decoded for sharpness (camera RAW and HEIC are not)."""
 STATE_VERSION = 1
-DATA_FILE = "data/train-00000-of-00001.parquet"
 _ROWS_PER_WRITE = 256  # rows buffered per Parquet row group at assembly: bounds its memory
-
-SKIP_REASONS = {
-    "not_image": "not an image (ExifTool reports another file type, or none)",
-    "no_exif": "an image without camera metadata (no Make, Model, FNumber, FocalLength, ...)",
-    "unreadable": "cannot be opened or listed (permissions, broken symlink, not a regular file)",
-    "corrupt": "empty, truncated or structurally broken",
-    "duplicate": "same content (sha256) as the kept file named in duplicate_of",
-    "symlink_loop": "a symlink that loops, or leads back into a folder already being scanned",
-    "filtered": "rejected by a --filter",
-    "error": "an unexpected error while processing this file (a bug; please report)",
-}
-"""Reasons a path is skipped, with their meaning."""
-
-FILE_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("path", "string", "absolute path of the file as found (symlinks not resolved)"),
-    ("relative_path", "string", "path relative to the input folder it was found under"),
-    ("size_bytes", "int64", "file size in bytes"),
-    ("mtime_ns", "int64", "modification time, nanoseconds since the Unix epoch"),
-    ("sha256", "string", "sha256 of the file content (hex)"),
-    (
-        "sharpness_laplacian_var",
-        "float64",
-        "variance of the 4-neighbour Laplacian of luminance in [0,1] (with --sharpness)",
-    ),
-    ("sharpness_scale", "int32", "downscale factor the sharpness was measured at (1, 2, 4 or 8)"),
-)
-_STATUS_FIELDS = (
-    ("status", "string", "ok or skipped"),
-    ("reason", "string", "skip reason (see SKIP_REASONS)"),
-    ("detail", "string", "skip detail in words"),
-)
-DATASET_COLUMNS = tuple(n for n, _, _ in FILE_FIELDS + PHOTO_FIELDS)
-MANIFEST_COLUMNS = (
-    "path",
-    "relative_path",
-    "status",
-    "reason",
-    "detail",
-    "duplicate_of",
-    "size_bytes",
-    "mtime_ns",
-    "sha256",
-    "file_type",
-)
-_PART_FIELDS = FILE_FIELDS + _STATUS_FIELDS + PHOTO_FIELDS
-
-
-@functools.lru_cache(maxsize=4)
-def _features(fields: tuple[tuple[str, str, str], ...]):  # noqa: ANN202 - datasets.Features
-    from datasets import Features, Value
-
-    return Features({name: Value(dtype) for name, dtype, _ in fields})
-
-
-def __getattr__(name: str) -> Any:  # DATASET_FEATURES is built lazily: importing datasets is slow
-    if name == "DATASET_FEATURES":
-        return _features(FILE_FIELDS + PHOTO_FIELDS)
-    raise AttributeError(name)
 
 
 @dataclass
@@ -148,97 +90,6 @@ class HarvestResult:
     @property
     def files_per_second(self) -> float:
         return self.files_read / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass(slots=True)
-class _Entry:
-    path: str
-    relative_path: str
-    size_bytes: int | None = None
-    mtime_ns: int | None = None
-    reason: str | None = None
-    detail: str = ""
-
-
-def _display(path: str) -> str:
-    """A UTF-8-safe form of a path (undecodable bytes become backslash escapes)."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", errors="backslashreplace")
-
-
-def _scan(inputs: Sequence[str], exclude: Sequence[str]) -> list[_Entry]:
-    """Every path under ``inputs`` (recursively, following folder symlinks), sorted by path."""
-    excluded = {os.path.realpath(e) for e in exclude}
-    found: dict[str, _Entry] = {}
-    for arg in inputs:
-        root = os.path.abspath(arg)
-        st = os.stat(root)
-        if not stat.S_ISDIR(st.st_mode):
-            rel = os.path.basename(root)
-            found.setdefault(
-                root,
-                _Entry(root, rel, st.st_size, st.st_mtime_ns)
-                if stat.S_ISREG(st.st_mode)
-                else _Entry(root, rel, reason="unreadable", detail="not a regular file"),
-            )
-            continue
-        active: dict[tuple[int, int], str] = {(st.st_dev, st.st_ino): root}
-        stack: list[tuple[str, tuple[tuple[int, int], ...]]] = [(root, ((st.st_dev, st.st_ino),))]
-        while stack:
-            folder, ancestors = stack.pop()
-            try:
-                with os.scandir(folder) as it:
-                    children = sorted(it, key=lambda e: e.name, reverse=True)
-            except OSError as err:
-                found.setdefault(
-                    folder,
-                    _Entry(
-                        folder,
-                        os.path.relpath(folder, root),
-                        reason="unreadable",
-                        detail=f"cannot list folder: {err.strerror}",
-                    ),
-                )
-                continue
-            for child in children:
-                p = child.path
-                rel = os.path.relpath(p, root)
-                try:
-                    cst = os.stat(p)
-                except OSError as err:
-                    if err.errno == errno.ELOOP:
-                        found.setdefault(
-                            p, _Entry(p, rel, reason="symlink_loop", detail="symlink loop (too many levels of links)")
-                        )
-                    elif child.is_symlink():
-                        target = _display(os.readlink(p)) if os.path.islink(p) else "?"
-                        found.setdefault(p, _Entry(p, rel, reason="unreadable", detail=f"broken symlink -> {target}"))
-                    else:
-                        found.setdefault(p, _Entry(p, rel, reason="unreadable", detail=err.strerror or str(err)))
-                    continue
-                if stat.S_ISDIR(cst.st_mode):
-                    key = (cst.st_dev, cst.st_ino)
-                    if os.path.realpath(p) in excluded:
-                        continue
-                    if key in ancestors:
-                        found.setdefault(
-                            p, _Entry(p, rel, reason="symlink_loop", detail=f"leads back to {_display(active[key])}")
-                        )
-                        continue
-                    active.setdefault(key, p)
-                    stack.append((p, ancestors + (key,)))
-                elif stat.S_ISREG(cst.st_mode):
-                    found.setdefault(p, _Entry(p, rel, cst.st_size, cst.st_mtime_ns))
-                else:
-                    found.setdefault(
-                        p, _Entry(p, rel, reason="unreadable", detail="not a regular file (fifo, socket or device)")
-                    )
-                if not os.access(p, os.R_OK) and p in found and found[p].reason is None:
-                    found[p] = _Entry(p, rel, reason="unreadable", detail="permission denied")
-    return sorted(found.values(), key=lambda e: _display(e.path))
 
 
 # ----------------------------------------------------------------------------------------- state
@@ -308,7 +159,7 @@ def _write_part(out: Path, seq: int, run_id: str, rows: list[dict[str, Any]], op
 
 
 def _part_schema(seq: int, run_id: str, options: dict[str, Any]):  # noqa: ANN202 - pyarrow.Schema
-    schema = _features(_PART_FIELDS).arrow_schema
+    schema = features(PART_FIELDS).arrow_schema
     meta = {"state_version": STATE_VERSION, "options": options, "seq": seq, "run_id": run_id}
     return schema.with_metadata({**(schema.metadata or {}), b"refocus_bench": json.dumps(meta).encode()})
 
@@ -325,11 +176,11 @@ def _iter_run(paths: list[tuple[int, Path]]) -> Iterator[tuple[str, int, dict[st
 
 
 # ------------------------------------------------------------------------------------ processing
-def _skipped(entry: _Entry, reason: str, detail: str, **extra: Any) -> dict[str, Any]:
-    row = {name: None for name, _, _ in _PART_FIELDS}
+def _skipped(entry: Entry, reason: str, detail: str, **extra: Any) -> dict[str, Any]:
+    row = {name: None for name, _, _ in PART_FIELDS}
     row.update(
-        path=_display(entry.path),
-        relative_path=_display(entry.relative_path),
+        path=display_path(entry.path),
+        relative_path=display_path(entry.relative_path),
         size_bytes=entry.size_bytes,
         mtime_ns=entry.mtime_ns,
         status="skipped",
@@ -350,7 +201,7 @@ def _strips(idx: TagIndex) -> dict[str, tuple[Any, Any]]:
     return out
 
 
-def _process(entry: _Entry, raw: dict[str, Any] | None, options: dict[str, Any]) -> dict[str, Any]:
+def _process(entry: Entry, raw: dict[str, Any] | None, options: dict[str, Any]) -> dict[str, Any]:
     """The part row of one scanned path (never raises)."""
     if entry.reason is not None:
         return _skipped(entry, entry.reason, entry.detail)
@@ -381,11 +232,11 @@ def _process(entry: _Entry, raw: dict[str, Any] | None, options: dict[str, Any])
             return _skipped(entry, "corrupt", info.problem, **extra)
         if reason is not None:
             return _skipped(entry, reason, detail, **extra)
-        row = {name: None for name, _, _ in _PART_FIELDS}
+        row = {name: None for name, _, _ in PART_FIELDS}
         row.update(photo)
         row.update(
-            path=_display(entry.path),
-            relative_path=_display(entry.relative_path),
+            path=display_path(entry.path),
+            relative_path=display_path(entry.relative_path),
             size_bytes=info.size_bytes,
             mtime_ns=entry.mtime_ns,
             sha256=info.sha256,
@@ -400,7 +251,7 @@ def _process(entry: _Entry, raw: dict[str, Any] | None, options: dict[str, Any])
         return _skipped(entry, "error", f"{type(err).__name__}: {err}")
 
 
-def _batches(todo: list[_Entry], batch_size: int) -> list[list[_Entry]]:
+def _batches(todo: list[Entry], batch_size: int) -> list[list[Entry]]:
     """Split into batches of ``batch_size``, starting small (16, 32, ...) so the pipeline fills fast."""
     out, i, size = [], 0, min(batch_size, 16)
     while i < len(todo):
@@ -430,7 +281,7 @@ def _assemble(
     kept_by_hash: dict[str, str] = {}
     outputs = {"dataset": out / DATA_FILE, "csv": out / "photos.csv", "manifest": out / "manifest.csv"}
     compact_seq = (parts[-1][0] + 1) if parts else 0
-    ds_schema = _features(FILE_FIELDS + PHOTO_FIELDS).arrow_schema
+    ds_schema = features(FILE_FIELDS + PHOTO_FIELDS).arrow_schema
     part_schema = _part_schema(compact_seq, f"compact-{compact_seq}", options)
     with contextlib.ExitStack() as stack:
         ds_tmp = stack.enter_context(atomic_path(outputs["dataset"]))
@@ -486,40 +337,137 @@ def _assemble(
     return counts, outputs
 
 
-def _dataset_card(counts: Counter, options: dict[str, Any], filters: list[str], exiftool_version: str) -> str:
-    lines = [
-        "---",
-        "configs:",
-        "- config_name: default",
-        "  data_files:",
-        "  - split: train",
-        f"    path: {DATA_FILE}",
-        "---",
-        "# Harvested photos with calibrated lens parameters",
-        "",
-        f"Made by `refocus-bench harvest` (refocus_bench.datasets.harvest) with ExifTool {exiftool_version}. "
-        'Load with `datasets.load_dataset("path/to/this/folder", split="train")`.',
-        "",
-        f"Rows: {counts.get('ok', 0)}. Skipped: "
-        + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "ok") or "none")
-        + ". Every input path is listed in `manifest.csv`.",
-        f"Options: {json.dumps(options, sort_keys=True)}. Filters: {filters or 'none'}.",
-        "",
-        "## Licence and sources",
-        "",
-        "The photos keep their own licences; this dataset holds only their metadata and paths.",
-        LENSFUN_ATTRIBUTION,
-        "",
-        "## Fields",
-        "",
-        "| field | type | unit / meaning |",
-        "|---|---|---|",
-    ]
-    lines += [f"| `{n}` | {t} | {doc} |" for n, t, doc in FILE_FIELDS + PHOTO_FIELDS]
-    return "\n".join(lines) + "\n"
-
-
 # ------------------------------------------------------------------------------------------- API
+def _check_arguments(inputs: Sequence[str | os.PathLike[str]], out_dir: Any, batch_size: Any) -> Path:
+    """Checks of :func:`harvest`'s arguments; returns the absolute output folder."""
+    check(len(inputs) > 0, "inputs must name at least one folder or file")
+    for arg in inputs:
+        check(os.path.exists(arg), lambda: f"input {os.fspath(arg)!r}: no such file or folder", exc=MissingFileError)
+    check(
+        isinstance(batch_size, int) and batch_size >= 1,
+        lambda: f"batch_size must be an integer >= 1, got {batch_size!r}",
+    )
+    out = Path(out_dir).absolute()
+    check(not out.exists() or out.is_dir(), lambda: f"out_dir {str(out)!r} exists and is not a folder")
+    return out
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold ``out/state/.lock`` (one harvest per folder at a time) for the body."""
+    with open(out / "state" / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InvalidInputError(f"out_dir {str(out)!r} is in use by another harvest") from None
+        yield
+
+
+@dataclass
+class _Plan:
+    """What a run must do: the reusable parts, the entries to read, every path present, the path count."""
+
+    parts: list[tuple[int, str, Path]]
+    todo: list[Entry]
+    present: set[str]
+    files_total: int
+
+
+def _plan(out: Path, inputs: list[str], options: dict[str, Any]) -> _Plan:
+    """Scan the inputs, drop stale parts and temporaries, and list the files no valid part holds (new or changed)."""
+    _remove_stale_temporaries(out)
+    entries = scan_inputs(inputs, exclude=[str(out)])
+    parts, stale = _valid_parts(out, options)
+    for p in stale:  # made with other options (or unreadable): their files are read again
+        p.unlink(missing_ok=True)
+    done = _done_index(parts)
+    todo = [e for e in entries if done.get(display_path(e.path), ()) != (e.size_bytes, e.mtime_ns)]
+    present = {display_path(e.path) for e in entries}  # the index kept through the run: one path per file
+    return _Plan(parts, todo, present, len(entries))
+
+
+class _PartLog:
+    """Writes one part per batch (sequence numbers continue after the valid parts) and lists them."""
+
+    def __init__(self, out: Path, parts: list[tuple[int, str, Path]], options: dict[str, Any]) -> None:
+        self.out, self.parts, self.options = out, parts, options
+        self.run_id = uuid.uuid4().hex
+        self.seq = (parts[-1][0] + 1) if parts else 0
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        _write_part(self.out, self.seq, self.run_id, rows, self.options)
+        self.parts.append((self.seq, self.run_id, _state_dir(self.out) / f"part-{self.seq:08d}.parquet"))
+        self.seq += 1
+
+
+def _readable(batch: list[Entry]) -> list[str]:
+    return [e.path for e in batch if e.reason is None]
+
+
+def _read_all(
+    batches: list[list[Entry]],
+    log: _PartLog,
+    options: dict[str, Any],
+    exiftool: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> str:
+    """Read and process every batch, one part each; returns the ExifTool version (``"not started"``: none ran).
+
+    ExifTool reads batch ``i + 1`` in a worker thread while this thread processes batch ``i``.
+    """
+    if not any(_readable(b) for b in batches):
+        for batch in batches:
+            log.write([_process(e, None, options) for e in batch])
+        return "not started"
+    n_todo, n_done = sum(len(b) for b in batches), 0
+    with ExifToolReader(exiftool) as reader, ThreadPoolExecutor(1) as pool:
+        future = pool.submit(reader.read, _readable(batches[0]))
+        for i, batch in enumerate(batches):
+            raws = iter(future.result())
+            if i + 1 < len(batches):
+                future = pool.submit(reader.read, _readable(batches[i + 1]))
+            log.write([_process(e, next(raws) if e.reason is None else None, options) for e in batch])
+            n_done += len(batch)
+            batches[i] = []  # processed entries are no longer needed
+            if progress:
+                progress(n_done, n_todo)
+        return reader.version
+
+
+def _summary(
+    inputs: Sequence[str | os.PathLike[str]],
+    plan_total: int,
+    n_todo: int,
+    counts: Counter,
+    options: dict[str, Any],
+    filters: Sequence[str],
+    seconds: float,
+    version: str,
+) -> dict[str, Any]:
+    """The content of ``summary.json``."""
+    return {
+        "inputs": [display_path(os.path.abspath(a)) for a in inputs],
+        "files_total": plan_total,
+        "files_read_this_run": n_todo,
+        "counts": dict(sorted(counts.items())),
+        "options": options,
+        "filters": list(filters),
+        "seconds_this_run": round(seconds, 3),
+        "files_per_second_this_run": round(n_todo / seconds, 1) if seconds > 0 else None,
+        "exiftool_version": version,
+        "skip_reasons": SKIP_REASONS,
+        "attribution": LENSFUN_ATTRIBUTION,
+    }
+
+
+def _follow_umask(paths: list[Path]) -> None:
+    """Give ``paths`` the mode the umask gives new files (``io.atomic_path`` creates 0600 temporaries)."""
+    mode = _file_mode()
+    for p in paths:
+        with contextlib.suppress(OSError):
+            os.chmod(p, mode)
+
+
 def harvest(
     inputs: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
@@ -547,96 +495,29 @@ def harvest(
         A :class:`HarvestResult` with counts by status/reason.
     """
     t0 = time.perf_counter()
-    check(len(inputs) > 0, "inputs must name at least one folder or file")
-    for arg in inputs:
-        check(os.path.exists(arg), lambda: f"input {os.fspath(arg)!r}: no such file or folder", exc=MissingFileError)
-    check(
-        isinstance(batch_size, int) and batch_size >= 1,
-        lambda: f"batch_size must be an integer >= 1, got {batch_size!r}",
-    )
-    out = Path(out_dir).absolute()
-    check(not out.exists() or out.is_dir(), lambda: f"out_dir {str(out)!r} exists and is not a folder")
+    out = _check_arguments(inputs, out_dir, batch_size)
     flt = curation.parse_filters(filters, DATASET_COLUMNS)
     options = {"sharpness": bool(sharpness), "lensfun": bool(use_lensfun)}
     _state_dir(out).mkdir(parents=True, exist_ok=True)
-    with open(out / "state" / ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InvalidInputError(f"out_dir {str(out)!r} is in use by another harvest") from None
-        _remove_stale_temporaries(out)
-        entries = _scan([os.fspath(a) for a in inputs], exclude=[str(out)])
-        parts, stale = _valid_parts(out, options)
-        for p in stale:  # made with other options (or unreadable): their files are read again
-            p.unlink(missing_ok=True)
-        done = _done_index(parts)
-        todo = [e for e in entries if done.get(_display(e.path), ()) != (e.size_bytes, e.mtime_ns)]
-        present = {_display(e.path) for e in entries}
-        n_total, n_todo = len(entries), len(todo)
-        del done, entries  # the index kept through the run is `present` (one path per file)
-        run_id = uuid.uuid4().hex
-        seq = (parts[-1][0] + 1) if parts else 0
-        batches = _batches(todo, batch_size)
-        readable = lambda b: [e.path for e in b if e.reason is None]  # noqa: E731
-        version, n_done = "not started", 0
-        if any(readable(b) for b in batches):
-            with ExifToolReader(exiftool) as reader, ThreadPoolExecutor(1) as pool:
-                version = reader.version
-                future = pool.submit(reader.read, readable(batches[0]))
-                for i, batch in enumerate(batches):
-                    raws = iter(future.result())
-                    if i + 1 < len(batches):
-                        future = pool.submit(reader.read, readable(batches[i + 1]))
-                    rows = [_process(e, next(raws) if e.reason is None else None, options) for e in batch]
-                    _write_part(out, seq, run_id, rows, options)
-                    parts.append((seq, run_id, _state_dir(out) / f"part-{seq:08d}.parquet"))
-                    seq += 1
-                    n_done += len(batch)
-                    batches[i] = []  # processed entries are no longer needed
-                    if progress:
-                        progress(n_done, n_todo)
-        else:
-            for batch in batches:
-                _write_part(out, seq, run_id, [_process(e, None, options) for e in batch], options)
-                parts.append((seq, run_id, _state_dir(out) / f"part-{seq:08d}.parquet"))
-                seq += 1
-        del todo, batches
+    with _exclusive(out):
+        plan = _plan(out, [os.fspath(a) for a in inputs], options)
+        n_todo = len(plan.todo)
+        log = _PartLog(out, plan.parts, options)
+        batches = _batches(plan.todo, batch_size)
+        plan.todo = []
+        version = _read_all(batches, log, options, exiftool, progress)
+        del batches
         if version == "not started":  # nothing new to read: still name the ExifTool in the card
-            version = _exiftool_version(exiftool)
-        counts, outputs = _assemble(out, parts, present, flt, options)
+            version = exiftool_version(exiftool)
+        counts, outputs = _assemble(out, plan.parts, plan.present, flt, options)
         seconds = time.perf_counter() - t0
         outputs["card"] = out / "README.md"
-        atomic_write_bytes(outputs["card"], _dataset_card(counts, options, list(filters), version).encode("utf-8"))
+        atomic_write_bytes(outputs["card"], dataset_card(counts, options, list(filters), version).encode("utf-8"))
         outputs["summary"] = out / "summary.json"
-        atomic_write_json(
-            outputs["summary"],
-            {
-                "inputs": [_display(os.path.abspath(a)) for a in inputs],
-                "files_total": n_total,
-                "files_read_this_run": n_todo,
-                "counts": dict(sorted(counts.items())),
-                "options": options,
-                "filters": list(filters),
-                "seconds_this_run": round(seconds, 3),
-                "files_per_second_this_run": round(n_todo / seconds, 1) if seconds > 0 else None,
-                "exiftool_version": version,
-                "skip_reasons": SKIP_REASONS,
-                "attribution": LENSFUN_ATTRIBUTION,
-            },
-        )
-    mode = _file_mode()  # io.atomic_path creates 0600 temporaries; outputs follow the umask
-    for p in [*outputs.values(), *_state_dir(out).glob("part-*.parquet")]:
-        with contextlib.suppress(OSError):
-            os.chmod(p, mode)
-    return HarvestResult(out, dict(counts), n_total, n_todo, seconds, outputs)
-
-
-def _exiftool_version(executable: str | None) -> str:
-    try:
-        exe = find_exiftool(executable)
-        return subprocess.run([exe, "-ver"], capture_output=True, text=True, timeout=60).stdout.strip() or "unknown"
-    except (MissingFileError, OSError, subprocess.SubprocessError):
-        return "unknown"
+        summary = _summary(inputs, plan.files_total, n_todo, counts, options, filters, seconds, version)
+        atomic_write_json(outputs["summary"], summary)
+    _follow_umask([*outputs.values(), *_state_dir(out).glob("part-*.parquet")])
+    return HarvestResult(out, dict(counts), plan.files_total, n_todo, seconds, outputs)
 
 
 def _file_mode() -> int:

@@ -1,0 +1,131 @@
+"""The outputs of a harvest: their columns with types and meanings, the skip reasons, the dataset card.
+
+``data/train-00000-of-00001.parquet`` (:data:`DATA_FILE`) and ``photos.csv`` hold the
+:data:`DATASET_COLUMNS` of each kept photo (:data:`FILE_FIELDS` then
+:data:`~refocus_bench.datasets.exif.PHOTO_FIELDS`); ``manifest.csv`` holds the
+:data:`MANIFEST_COLUMNS` of every path found; the resume parts hold :data:`PART_FIELDS`.
+
+>>> DATASET_COLUMNS[:3]
+('path', 'relative_path', 'size_bytes')
+>>> sorted(SKIP_REASONS)[:3]
+['corrupt', 'duplicate', 'error']
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .exif import PHOTO_FIELDS
+from .sensors import LENSFUN_ATTRIBUTION
+
+__all__ = [
+    "DATA_FILE",
+    "SKIP_REASONS",
+    "FILE_FIELDS",
+    "STATUS_FIELDS",
+    "PART_FIELDS",
+    "DATASET_COLUMNS",
+    "DATASET_FEATURES",  # noqa: F822 - built on first use by the module __getattr__
+    "MANIFEST_COLUMNS",
+    "features",
+    "dataset_card",
+]
+
+DATA_FILE = "data/train-00000-of-00001.parquet"
+"""The dataset's one Parquet file, relative to the output folder."""
+
+SKIP_REASONS = {
+    "not_image": "not an image (ExifTool reports another file type, or none)",
+    "no_exif": "an image without camera metadata (no Make, Model, FNumber, FocalLength, ...)",
+    "unreadable": "cannot be opened or listed (permissions, broken symlink, not a regular file)",
+    "corrupt": "empty, truncated or structurally broken",
+    "duplicate": "same content (sha256) as the kept file named in duplicate_of",
+    "symlink_loop": "a symlink that loops, or leads back into a folder already being scanned",
+    "filtered": "rejected by a --filter",
+    "error": "an unexpected error while processing this file (a bug; please report)",
+}
+"""Reasons a path is skipped, with their meaning."""
+
+FILE_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("path", "string", "absolute path of the file as found (symlinks not resolved)"),
+    ("relative_path", "string", "path relative to the input folder it was found under"),
+    ("size_bytes", "int64", "file size in bytes"),
+    ("mtime_ns", "int64", "modification time, nanoseconds since the Unix epoch"),
+    ("sha256", "string", "sha256 of the file content (hex)"),
+    (
+        "sharpness_laplacian_var",
+        "float64",
+        "variance of the 4-neighbour Laplacian of luminance in [0,1] (with --sharpness)",
+    ),
+    ("sharpness_scale", "int32", "downscale factor the sharpness was measured at (1, 2, 4 or 8)"),
+)
+STATUS_FIELDS = (
+    ("status", "string", "ok or skipped"),
+    ("reason", "string", "skip reason (see SKIP_REASONS)"),
+    ("detail", "string", "skip detail in words"),
+)
+DATASET_COLUMNS = tuple(n for n, _, _ in FILE_FIELDS + PHOTO_FIELDS)
+MANIFEST_COLUMNS = (
+    "path",
+    "relative_path",
+    "status",
+    "reason",
+    "detail",
+    "duplicate_of",
+    "size_bytes",
+    "mtime_ns",
+    "sha256",
+    "file_type",
+)
+PART_FIELDS = FILE_FIELDS + STATUS_FIELDS + PHOTO_FIELDS
+
+
+@functools.lru_cache(maxsize=4)
+def features(fields: tuple[tuple[str, str, str], ...]):  # noqa: ANN202 - datasets.Features
+    """``datasets.Features`` with one ``Value(dtype)`` per (name, dtype, meaning) of ``fields``."""
+    from datasets import Features, Value
+
+    return Features({name: Value(dtype) for name, dtype, _ in fields})
+
+
+def __getattr__(name: str) -> Any:  # DATASET_FEATURES is built lazily: importing datasets is slow
+    if name == "DATASET_FEATURES":
+        return features(FILE_FIELDS + PHOTO_FIELDS)
+    raise AttributeError(name)
+
+
+def dataset_card(counts: Mapping[str, int], options: dict[str, Any], filters: list[str], exiftool_version: str) -> str:
+    """The dataset card (``README.md``): how to load the data, counts, options, licence notes, every field."""
+    lines = [
+        "---",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - split: train",
+        f"    path: {DATA_FILE}",
+        "---",
+        "# Harvested photos with calibrated lens parameters",
+        "",
+        f"Made by `refocus-bench harvest` (refocus_bench.datasets.harvest) with ExifTool {exiftool_version}. "
+        'Load with `datasets.load_dataset("path/to/this/folder", split="train")`.',
+        "",
+        f"Rows: {counts.get('ok', 0)}. Skipped: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "ok") or "none")
+        + ". Every input path is listed in `manifest.csv`.",
+        f"Options: {json.dumps(options, sort_keys=True)}. Filters: {filters or 'none'}.",
+        "",
+        "## Licence and sources",
+        "",
+        "The photos keep their own licences; this dataset holds only their metadata and paths.",
+        LENSFUN_ATTRIBUTION,
+        "",
+        "## Fields",
+        "",
+        "| field | type | unit / meaning |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{n}` | {t} | {doc} |" for n, t, doc in FILE_FIELDS + PHOTO_FIELDS]
+    return "\n".join(lines) + "\n"
