@@ -86,7 +86,8 @@ def _run_make_lf(args: argparse.Namespace) -> int:
     )
     print(
         f"make-lf-benchmark: {result.bokeh_records} LF-Bokeh and {result.refocus_records} LF-Refocus records "
-        f"({len(result.built)} light fields built, {len(result.skipped)} already done, {len(result.failures)} problems) -> {result.out_dir}"
+        f"({len(result.built)} light fields built, {len(result.skipped)} already done, "
+        f"{len(result.failures)} problems) -> {result.out_dir}"
     )
     for f in result.failures:
         print(f"make-lf-benchmark: {f['lightfield']}: {f['reason']}: {f['detail']}", file=sys.stderr)

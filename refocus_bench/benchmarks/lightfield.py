@@ -25,7 +25,6 @@ cut off by the grid edge (or covers no view), is reported in ``manifest.json`` (
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -39,11 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from ..version import __version__
 from ..errors import InvalidInputError, MissingFileError, check
+from ..hashing import file_sha256
 from ..io import atomic_write_bytes, atomic_write_json, write_depth, write_image
 from ..simulators.lightfield.field import LightField, load_lightfield, refocus, view_weights
 from ..simulators.render.apertures import list_apertures
+from ..version import __version__
 
 __all__ = ["make_lf_benchmark", "LFBenchmarkResult", "DEFAULT_FOCUS_DISPARITIES"]
 
@@ -64,10 +64,6 @@ class LFBenchmarkResult:
 def _safe(name: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
     return s or "lightfield"
-
-
-def _sha(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
 def _options(
@@ -139,6 +135,96 @@ def _build_one(lf: LightField, index: int, name: str, folder: Path, opts: dict) 
     return records, failures
 
 
+def _check_options(
+    focus_disparities: Sequence[float],
+    apertures: Sequence[tuple[str, float | None]],
+    refocus_pairs: int | None,
+    seed: int,
+) -> dict[str, Any]:
+    """Check :func:`make_lf_benchmark`'s options; returns them as the JSON of ``state.json``."""
+    focus = [float(f) for f in focus_disparities]
+    check(
+        len(focus) > 0 and all(math.isfinite(f) for f in focus),
+        lambda: f"focus_disparities must be finite numbers, got {focus}",
+    )
+    check(len(set(focus)) == len(focus), lambda: f"focus_disparities must be distinct, got {focus}")
+    check(len(apertures) > 0, "give at least one aperture")
+    for ap, r in apertures:
+        check(ap in list_apertures(), lambda: f"unknown aperture {ap!r}; choose from {list_apertures()}")
+        check(r is None or (math.isfinite(r) and r > 0), lambda: f"aperture radius must be > 0 views, got {r}")
+    check(
+        refocus_pairs is None or (isinstance(refocus_pairs, int) and refocus_pairs >= 0),
+        lambda: f"refocus_pairs must be an int >= 0 or None, got {refocus_pairs!r}",
+    )
+    return _options(focus, [(a, None if r is None else float(r)) for a, r in apertures], refocus_pairs, seed)
+
+
+def _prepare_out(out: Path, opts: dict[str, Any], overwrite: bool) -> None:
+    """Record ``opts`` in ``out/state.json``; refuse (or, with ``overwrite``, empty) a folder built with others."""
+    state = out / "state.json"
+    if state.is_file():
+        old = json.loads(state.read_text(encoding="utf-8"))
+        if old != opts:
+            check(
+                overwrite,
+                lambda: f"{str(out)!r} was built with other options {old}; use a new folder or overwrite=True",
+            )
+            shutil.rmtree(out / "scenes", ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(state, opts)
+    (out / "scenes").mkdir(exist_ok=True)
+    for p in (out / "scenes").glob(".*.tmp-*"):  # left by a killed run
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _write_lightfield(out: Path, lf: LightField, index: int, name: str, origin: str | None, opts: dict) -> dict:
+    """Build light field ``index`` into ``out/scenes/<name>`` through a temporary folder; returns its source info."""
+    final = out / "scenes" / name
+    tmp = out / "scenes" / f".{name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        records, fails = _build_one(lf, index, name, tmp, opts)
+        info = {
+            "name": name,
+            "licence": lf.licence,
+            "grid": list(lf.grid),
+            "size_hw": list(lf.views.shape[-2:]),
+            "origin": origin,
+        }
+        atomic_write_json(tmp / "records.json", {"source": info, "records": records, "failures": fails})
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return info
+
+
+def _manifest(out: Path, opts: dict, names: set[str], sources_info: list[dict], failures: list[dict]) -> dict:
+    """All records of the finished light fields (by name), their failures and every file's sha256."""
+    manifest = {
+        "options": opts,
+        "lf-bokeh": [],
+        "lf-refocus": [],
+        "lightfields": sources_info,
+        "failures": list(failures),
+        "files": {},
+    }
+    for name in sorted(names):
+        rec_path = out / "scenes" / name / "records.json"
+        if not rec_path.is_file():
+            continue
+        data = json.loads(rec_path.read_text(encoding="utf-8"))
+        for r in data["records"]:
+            manifest[r["task"]].append(r)
+        manifest["failures"] += data["failures"]
+        for p in sorted((out / "scenes" / name).rglob("*")):
+            if p.is_file() and p.name != "records.json":
+                manifest["files"][p.relative_to(out).as_posix()] = file_sha256(p)
+    return manifest
+
+
 def make_lf_benchmark(
     sources: Sequence[LightField | str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
@@ -163,48 +249,21 @@ def make_lf_benchmark(
         seed: picks the LF-Refocus pairs when ``refocus_pairs`` is set.
         order, licence: passed to :func:`load_lightfield` for paths.
         overwrite: rebuild an ``out_dir`` made with other options instead of refusing.
+        command: the command line recorded in the card (default: the Python call).
     """
     check(len(sources) > 0, "give at least one light field")
-    focus = [float(f) for f in focus_disparities]
-    check(
-        len(focus) > 0 and all(math.isfinite(f) for f in focus),
-        lambda: f"focus_disparities must be finite numbers, got {focus}",
-    )
-    check(len(set(focus)) == len(focus), lambda: f"focus_disparities must be distinct, got {focus}")
-    check(len(apertures) > 0, "give at least one aperture")
-    for ap, r in apertures:
-        check(ap in list_apertures(), lambda: f"unknown aperture {ap!r}; choose from {list_apertures()}")
-        check(r is None or (math.isfinite(r) and r > 0), lambda: f"aperture radius must be > 0 views, got {r}")
-    check(
-        refocus_pairs is None or (isinstance(refocus_pairs, int) and refocus_pairs >= 0),
-        lambda: f"refocus_pairs must be an int >= 0 or None, got {refocus_pairs!r}",
-    )
+    opts = _check_options(focus_disparities, apertures, refocus_pairs, seed)
     out = Path(out_dir).absolute()
-    opts = _options(focus, [(a, None if r is None else float(r)) for a, r in apertures], refocus_pairs, seed)
-    state = out / "state.json"
-    if state.is_file():
-        old = json.loads(state.read_text(encoding="utf-8"))
-        if old != opts:
-            check(
-                overwrite,
-                lambda: f"{str(out)!r} was built with other options {old}; use a new folder or overwrite=True",
-            )
-            shutil.rmtree(out / "scenes", ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(state, opts)
-    (out / "scenes").mkdir(exist_ok=True)
-    for p in (out / "scenes").glob(".*.tmp-*"):
-        shutil.rmtree(p, ignore_errors=True)
+    _prepare_out(out, opts, overwrite)
     built, skipped, failures, names, sources_info = [], [], [], set(), []
     for i, src in enumerate(sources):
-        label = src.name if isinstance(src, LightField) else Path(src).stem
-        name = _safe(label)
+        name = _safe(src.name if isinstance(src, LightField) else Path(src).stem)
         check(name not in names, lambda: f"two light fields are named {name!r}; rename one")
         names.add(name)
-        final = out / "scenes" / name
-        if (final / "records.json").is_file():
+        done = out / "scenes" / name / "records.json"
+        if done.is_file():
             skipped.append(name)
-            sources_info.append(json.loads((final / "records.json").read_text(encoding="utf-8"))["source"])
+            sources_info.append(json.loads(done.read_text(encoding="utf-8"))["source"])
             continue
         try:
             lf = src if isinstance(src, LightField) else load_lightfield(src, order=order, name=name, licence=licence)
@@ -212,45 +271,10 @@ def make_lf_benchmark(
         except (InvalidInputError, MissingFileError) as err:
             failures.append({"lightfield": name, "reason": "unreadable", "detail": str(err)})
             continue
-        tmp = out / "scenes" / f".{name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
-            records, fails = _build_one(lf, i, name, tmp, opts)
-            info = {
-                "name": name,
-                "licence": lf.licence,
-                "grid": list(lf.grid),
-                "size_hw": list(lf.views.shape[-2:]),
-                "origin": None if isinstance(src, LightField) else os.fspath(src),
-            }
-            atomic_write_json(tmp / "records.json", {"source": info, "records": records, "failures": fails})
-            if final.exists():
-                shutil.rmtree(final)
-            os.rename(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        origin = None if isinstance(src, LightField) else os.fspath(src)
+        sources_info.append(_write_lightfield(out, lf, i, name, origin, opts))
         built.append(name)
-        sources_info.append(info)
-    manifest = {
-        "options": opts,
-        "lf-bokeh": [],
-        "lf-refocus": [],
-        "lightfields": sources_info,
-        "failures": list(failures),
-        "files": {},
-    }
-    for name in sorted(names):
-        rec_path = out / "scenes" / name / "records.json"
-        if not rec_path.is_file():
-            continue
-        data = json.loads(rec_path.read_text(encoding="utf-8"))
-        for r in data["records"]:
-            manifest[r["task"]].append(r)
-        manifest["failures"] += data["failures"]
-        for p in sorted((out / "scenes" / name).rglob("*")):
-            if p.is_file() and p.name != "records.json":
-                manifest["files"][p.relative_to(out).as_posix()] = _sha(p)
+    manifest = _manifest(out, opts, names, sources_info, failures)
     atomic_write_json(out / "manifest.json", manifest)
     atomic_write_bytes(out / "README.md", _card(manifest, command).encode("utf-8"))
     return LFBenchmarkResult(
@@ -264,7 +288,8 @@ def _card(manifest: dict, command: str | None) -> str:
         "# Light-field bokeh / refocus benchmark (refocus-bench)",
         "",
         f"{len(manifest['lf-bokeh'])} LF-Bokeh records (all-in-focus centre view -> synthetic-aperture bokeh) and "
-        f"{len(manifest['lf-refocus'])} LF-Refocus records (focus plane A -> B) from {len(manifest['lightfields'])} light fields; "
+        f"{len(manifest['lf-refocus'])} LF-Refocus records (focus plane A -> B) "
+        f"from {len(manifest['lightfields'])} light fields; "
         f"{len(manifest['failures'])} problems listed in `manifest.json` (`failures`).",
         "",
         "Made by:",

@@ -1,4 +1,4 @@
-"""Light fields: synthetic-aperture bokeh by shift-and-add, and LF-Bokeh / LF-Refocus style benchmarks.
+"""Light fields: loading sub-aperture views, and synthetic-aperture bokeh by shift-and-add.
 
 A light field is a grid of sub-aperture views, ``views[j, i]`` for row ``j`` (``v``, down) and
 column ``i`` (``u``, right), the layout of decoded Lytro datasets (LiFF, EPFL; one image per view).
@@ -110,43 +110,22 @@ _TWO_INDICES = re.compile(r"(\d+)\D+(\d+)\D*$")
 _ONE_INDEX = re.compile(r"(\d+)\D*$")
 
 
-def load_lightfield(
-    path: str | os.PathLike[str], *, order: str = "row-col", name: str | None = None, licence: str = "unknown"
-) -> LightField:
-    """Load a light field from a folder of view images or a ``.npy`` array.
+def _load_npy(p: Path, label: str, licence: str) -> LightField:
+    """A light field from a ``.npy`` array (V, U, H, W, 3) of uint8, uint16 or floats in [0, 1]."""
+    check(p.suffix.lower() == ".npy", lambda: f"a light-field file must be .npy (V, U, H, W, 3), got {str(p)!r}")
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise InvalidInputError(f"cannot read light field {str(p)!r}: {err}") from err
+    check(arr.ndim == 5 and arr.shape[-1] == 3, lambda: f"{str(p)!r}: expected shape (V, U, H, W, 3), got {arr.shape}")
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(arr.dtype, 1.0)
+    views = torch.from_numpy(arr.astype(np.float32) / np.float32(scale)).permute(0, 1, 4, 2, 3).contiguous()
+    check(bool(torch.isfinite(views).all()), lambda: f"{str(p)!r} contains non-finite values")
+    return LightField(views.clamp(0, 1), label, licence)
 
-    Args:
-        path: a folder of images whose names end in two indices (``view_03_05.png``,
-            ``img-3-5.png``: the last two digit groups are row, column with ``order="row-col"``)
-            or in one row-major index for a square grid (``input_Cam000.png`` ... ``Cam080``: 9x9);
-            or a ``.npy`` array (V, U, H, W, 3) of uint8, uint16 or floats in [0, 1].
-        order: ``row-col`` or ``col-row``: which index of a two-index name is the row.
-        name, licence: recorded with the benchmark records (name defaults to the file/folder name).
 
-    Raises:
-        MissingFileError, InvalidInputError: naming the missing view, the corrupt file or the size clash.
-    """
-    p = Path(path)
-    check(order in ("row-col", "col-row"), lambda: f"order must be 'row-col' or 'col-row', got {order!r}")
-    check(p.exists(), lambda: f"light field not found: {str(p)!r}", exc=MissingFileError)
-    label = name or p.stem
-    if p.is_file():
-        check(p.suffix.lower() == ".npy", lambda: f"a light-field file must be .npy (V, U, H, W, 3), got {str(p)!r}")
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise InvalidInputError(f"cannot read light field {str(p)!r}: {err}") from err
-        check(
-            arr.ndim == 5 and arr.shape[-1] == 3, lambda: f"{str(p)!r}: expected shape (V, U, H, W, 3), got {arr.shape}"
-        )
-        scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(arr.dtype, 1.0)
-        views = torch.from_numpy(arr.astype(np.float32) / np.float32(scale)).permute(0, 1, 4, 2, 3).contiguous()
-        check(bool(torch.isfinite(views).all()), lambda: f"{str(p)!r} contains non-finite values")
-        return LightField(views.clamp(0, 1), label, licence)
-    files = sorted(
-        f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
-    )
-    check(len(files) > 0, lambda: f"no view images in {str(p)!r}", exc=MissingFileError)
+def _index_views(p: Path, files: list[Path], order: str) -> dict[tuple[int, int], Path]:
+    """{(row, col): file} from names ending in two indices, or in one row-major index of a square grid."""
     index: dict[tuple[int, int], Path] = {}
     two = [_TWO_INDICES.search(f.stem) for f in files]
     if all(two):
@@ -157,20 +136,24 @@ def load_lightfield(
                 key not in index, lambda: f"views {str(index.get(key))!r} and {str(f)!r} have the same (row, col) {key}"
             )
             index[key] = f
-    else:
-        one = [_ONE_INDEX.search(f.stem) for f in files]
-        check(all(one), lambda: f"view names in {str(p)!r} must end in 'row_col' or one index, e.g. {files[0].name!r}")
-        n = len(files)
-        side = int(round(math.sqrt(n)))
-        check(
-            side * side == n,
-            lambda: f"{n} single-index views in {str(p)!r} do not form a square grid; name them row_col",
-        )
-        idx = sorted(int(m.group(1)) for m in one)
-        base = idx[0]
-        for f, m in zip(files, one):
-            k = int(m.group(1)) - base
-            index[(k // side, k % side)] = f
+        return index
+    one = [_ONE_INDEX.search(f.stem) for f in files]
+    check(all(one), lambda: f"view names in {str(p)!r} must end in 'row_col' or one index, e.g. {files[0].name!r}")
+    n = len(files)
+    side = int(round(math.sqrt(n)))
+    check(
+        side * side == n,
+        lambda: f"{n} single-index views in {str(p)!r} do not form a square grid; name them row_col",
+    )
+    base = min(int(m.group(1)) for m in one)
+    for f, m in zip(files, one):
+        k = int(m.group(1)) - base
+        index[(k // side, k % side)] = f
+    return index
+
+
+def _read_grid(p: Path, index: dict[tuple[int, int], Path]) -> torch.Tensor:
+    """(V, U, 3, H, W) views of a complete grid of indexed files, all of one size."""
     rows = sorted({r for r, _ in index})
     cols = sorted({c for _, c in index})
     missing = [
@@ -193,7 +176,36 @@ def load_lightfield(
             )
             line.append(img)
         grid.append(torch.stack(line))
-    return LightField(torch.stack(grid), label, licence)
+    return torch.stack(grid)
+
+
+def load_lightfield(
+    path: str | os.PathLike[str], *, order: str = "row-col", name: str | None = None, licence: str = "unknown"
+) -> LightField:
+    """Load a light field from a folder of view images or a ``.npy`` array.
+
+    Args:
+        path: a folder of images whose names end in two indices (``view_03_05.png``,
+            ``img-3-5.png``: the last two digit groups are row, column with ``order="row-col"``)
+            or in one row-major index for a square grid (``input_Cam000.png`` ... ``Cam080``: 9x9);
+            or a ``.npy`` array (V, U, H, W, 3) of uint8, uint16 or floats in [0, 1].
+        order: ``row-col`` or ``col-row``: which index of a two-index name is the row.
+        name, licence: recorded with the benchmark records (name defaults to the file/folder name).
+
+    Raises:
+        MissingFileError, InvalidInputError: naming the missing view, the corrupt file or the size clash.
+    """
+    p = Path(path)
+    check(order in ("row-col", "col-row"), lambda: f"order must be 'row-col' or 'col-row', got {order!r}")
+    check(p.exists(), lambda: f"light field not found: {str(p)!r}", exc=MissingFileError)
+    label = name or p.stem
+    if p.is_file():
+        return _load_npy(p, label, licence)
+    files = sorted(
+        f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
+    )
+    check(len(files) > 0, lambda: f"no view images in {str(p)!r}", exc=MissingFileError)
+    return LightField(_read_grid(p, _index_views(p, files, order)), label, licence)
 
 
 # ---------------------------------------------------------------------------- shift-and-add
