@@ -12,7 +12,8 @@ The registry verbs are the public API::
 iteration over :class:`DatasetSample` records, ``info`` (licence, citation, task, layout, split),
 ``manifest`` and ``validate(strict=..., decode=...)``. Entries are lazy ``"module:Class"``
 placeholders, so importing this package reads no dataset module. Third-party packages add datasets
-through the ``refocus_bench.datasets`` entry-point group (a subclass of :class:`DatasetLoader`).
+through the ``refocus_bench.datasets`` entry-point group (a subclass of :class:`DatasetLoader` whose
+``_scan`` returns a :class:`ScanResult`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "validate_dataset",
     "DatasetLoader",
     "DatasetInfo",
+    "ScanResult",
     "DatasetSample",
     "LoadedSample",
     "Manifest",
@@ -115,6 +117,7 @@ def validate_dataset(
 _REEXPORTS = {
     "DatasetLoader": "base",
     "DatasetInfo": "base",
+    "ScanResult": "scan",
     "DatasetSample": "sample",
     "LoadedSample": "sample",
     "load_image": "sample",
