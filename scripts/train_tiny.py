@@ -273,10 +273,12 @@ def svg_curves(stages: dict, path: Path) -> None:
         parts.append(f'<polyline fill="none" stroke="{colours[name]}" stroke-width="2" points="{pts}"/>')
         base = s["val_curve"][0]["input_psnr"]
         parts.append(
-            f'<line x1="{pad}" x2="{w - pad}" y1="{sy(base):.1f}" y2="{sy(base):.1f}" stroke="{colours[name]}" stroke-dasharray="4 3"/>'
+            f'<line x1="{pad}" x2="{w - pad}" y1="{sy(base):.1f}" y2="{sy(base):.1f}" '
+            f'stroke="{colours[name]}" stroke-dasharray="4 3"/>'
         )
         parts.append(
-            f'<text x="{w - pad - 200}" y="{pad + 14 * i}" fill="{colours[name]}">{name} (dashed: input vs target)</text>'
+            f'<text x="{w - pad - 200}" y="{pad + 14 * i}" fill="{colours[name]}">'
+            f"{name} (dashed: input vs target)</text>"
         )
     parts.append("</svg>")
     path.write_text("\n".join(parts) + "\n")
@@ -348,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         missing = set(own) - set(tensors)
         if unknown or any(not k.startswith("deblur.refine.") for k in missing):
             raise SystemExit(
-                f"--init {args.init} does not match the architecture: unknown {sorted(unknown)[:5]}, missing {sorted(missing)[:5]}"
+                f"--init {args.init} does not match the architecture: "
+                f"unknown {sorted(unknown)[:5]}, missing {sorted(missing)[:5]}"
             )
         model.load_saved_state({**own, **tensors})
         print(
@@ -413,12 +416,16 @@ def main(argv: list[str] | None = None) -> int:
         f"- total wall time {total:.1f} min on {args.threads} CPU threads (torch {torch.__version__})",
         f"- stages trained: {', '.join(stages)}"
         + (f"; the others kept from `--init {args.init}` (sha256 `{init_sha}`)" if args.init else ""),
-        f"- crops {args.crop} px (refinement {args.refine_crop or args.crop} px), batch {args.batch}, Adam lr {args.lr} with cosine decay; "
-        "DeblurNet defocus map (`deblur`): L1 (px / 16) against the true |CoC|; DeblurNet refinement (`refine`, defocus-map U-Net "
-        f"fixed): LPIPS-alex + {args.l1_weight} x (L1 + {args.refine_grad_weight} x gradient L1) on the image; BokehNet (`bokeh`): L1 + 0.5 x gradient L1 on the image; "
+        f"- crops {args.crop} px (refinement {args.refine_crop or args.crop} px), batch {args.batch}, "
+        f"Adam lr {args.lr} with cosine decay; "
+        "DeblurNet defocus map (`deblur`): L1 (px / 16) against the true |CoC|; "
+        "DeblurNet refinement (`refine`, defocus-map U-Net "
+        f"fixed): LPIPS-alex + {args.l1_weight} x (L1 + {args.refine_grad_weight} x gradient L1) on the image; "
+        "BokehNet (`bokeh`): L1 + 0.5 x gradient L1 on the image; "
         "checkpoint kept by validation LPIPS-alex",
         "",
-        "| stage | steps | minutes | val LPIPS at step 0 | kept step | val LPIPS kept | val PSNR kept (dB) | input vs target PSNR (dB) |",
+        "| stage | steps | minutes | val LPIPS at step 0 | kept step | val LPIPS kept | val PSNR kept (dB) "
+        "| input vs target PSNR (dB) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in stages.items():

@@ -112,7 +112,8 @@ def test_default_cache_root_follows_refocus_bench_home(monkeypatch, tmp_path):
 def test_cache_is_byte_identical_across_processes(built, tmp_path):
     code = (
         "import sys; from refocus_bench.benchmarks import create_benchmark as c; "
-        "c('synthetic-refocus', cache_dir=sys.argv[1], num_samples=3, size=(48, 48), aperture_samples=8, progress=False).prepare()"
+        "c('synthetic-refocus', cache_dir=sys.argv[1], num_samples=3, size=(48, 48), aperture_samples=8, "
+        "progress=False).prepare()"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, env=env, timeout=120)

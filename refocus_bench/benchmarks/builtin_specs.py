@@ -86,7 +86,8 @@ def _syn(
         protocol=protocol,
         subsets=_SUBSETS,
         licence=_SYN_LICENCE,
-        citation="refocus-bench built-in synthetic benchmark (this toolkit); protocols after GenRefocus, arXiv 2512.16923",
+        citation="refocus-bench built-in synthetic benchmark (this toolkit); "
+        "protocols after GenRefocus, arXiv 2512.16923",
     )
 
 

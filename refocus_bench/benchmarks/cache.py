@@ -167,7 +167,8 @@ def verify_cache(folder: Path, expect: Mapping[str, Any] | None = None) -> dict[
             path = folder / entry["path"]
             if not path.is_file():
                 raise CacheError(
-                    f"benchmark cache {str(folder)!r}: file {entry['path']!r} ({role} of sample {sample['id']!r}) is missing"
+                    f"benchmark cache {str(folder)!r}: file {entry['path']!r} "
+                    f"({role} of sample {sample['id']!r}) is missing"
                 )
             digest = bytes_sha256(path.read_bytes())
             if digest != entry["sha256"]:

@@ -162,7 +162,8 @@ def blur_size_error(coc_estimated: torch.Tensor, coc_true: torch.Tensor, *, sign
     check_tensor(coc_true, "coc_true", ["B", 1, "H", "W"])
     check(
         coc_estimated.shape == coc_true.shape,
-        lambda: f"coc_estimated and coc_true must have the same shape, got {tuple(coc_estimated.shape)} and {tuple(coc_true.shape)}",
+        lambda: "coc_estimated and coc_true must have the same shape, "
+        f"got {tuple(coc_estimated.shape)} and {tuple(coc_true.shape)}",
     )
     a, b = (coc_estimated, coc_true) if signed else (coc_estimated.abs(), coc_true.abs())
     return (a - b).abs().mean(dim=(1, 2, 3))

@@ -85,7 +85,8 @@ def _check_conventions(h: int, w: int, color: str, crop: int, min_size: int = 1)
     check(isinstance(crop, int) and crop >= 0, lambda: f"crop_border must be an int >= 0, got {crop!r}")
     check(
         h - 2 * crop >= min_size and w - 2 * crop >= min_size,
-        lambda: f"images of {h}x{w} px with crop_border={crop} leave less than the {min_size}x{min_size} px this metric needs",
+        lambda: f"images of {h}x{w} px with crop_border={crop} leave less than "
+        f"the {min_size}x{min_size} px this metric needs",
     )
 
 

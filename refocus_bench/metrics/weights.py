@@ -445,7 +445,8 @@ def fetch_weights(
                 digest = tensors_sha256(tensors)
                 check(
                     digest == card.content_sha256,
-                    lambda: f"{card.name}: converted content digest {digest} does not match the pinned {card.content_sha256}",
+                    lambda: f"{card.name}: converted content digest {digest} "
+                    f"does not match the pinned {card.content_sha256}",
                     exc=WeightsError,
                 )
                 with atomic_path(folder / card.filename) as tmp_path:
@@ -510,7 +511,8 @@ def load_weights(
     )
     check(
         entry.get("content_sha256") == card.content_sha256,
-        lambda: f"{path} was converted from other weights than card {card.name!r} pins; run 'refocus-bench weights fetch --force'",
+        lambda: f"{path} was converted from other weights than card {card.name!r} pins; "
+        "run 'refocus-bench weights fetch --force'",
         exc=WeightsError,
     )
     return load_file(str(path), device=str(device))

@@ -113,8 +113,8 @@ def save_model(model: RefocusModel, directory: str | os.PathLike[str]) -> Path:
     """Write ``model.json`` (name, config, card) and ``model.safetensors`` into ``directory``."""
     from safetensors.torch import save_file
 
-    from ..version import __version__
     from ..io import atomic_path, atomic_write_json
+    from ..version import __version__
 
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,10 @@ The structure of GenRefocus (arXiv 2512.16923) at a size a 2-core CPU trains in 
 ``refocus`` runs both; with ``K = 0`` it returns the DeblurNet result, as the released model does.
 Both networks are direct (one forward pass, no diffusion) and fuse physics-derived candidates
 (Wiener deconvolutions; aperture-kernel blurs) starting from a closed-form blending prior, so the
-small CPU training budget goes into corrections (occlusion edges, ringing, blur selection). The weights ship in the package
-(``refocus_bench/data/weights``) as safetensors, pinned by sha256 on the card; they were trained by
-``scripts/train_tiny.py`` on simulator pairs (:mod:`.synthetic`), see ``reports/genrefocus_tiny``.
+small CPU training budget goes into corrections (occlusion edges, ringing, blur selection). The
+weights ship in the package (``refocus_bench/data/weights``) as safetensors, pinned by sha256 on the
+card; they were trained by ``scripts/train_tiny.py`` on simulator pairs (:mod:`.synthetic`), see
+``reports/genrefocus_tiny``.
 
 Example:
     >>> import torch

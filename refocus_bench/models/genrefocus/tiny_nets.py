@@ -19,7 +19,8 @@ kernels; inverse filters).
   DeblurNet.
 * :class:`TinyBokehNet` - candidates: the AIF image blurred with the *aperture kernel* at a few
   radii (linear light; the kernel is rotated by 180 degrees in front of the focus plane); the prior
-  interpolates linearly between the two candidates whose radii bracket the requested CoC. The U-Net is conditioned on GenRefocus's defocus map
+  interpolates linearly between the two candidates whose radii bracket the requested CoC. The U-Net
+  is conditioned on GenRefocus's defocus map
   ``clip(|K (1/z - 1/z_f)| / 100, 0, 1)``, the signed CoC, and on an aperture-shape image (a
   ``aperture_px`` x ``aperture_px`` transmittance raster) through FiLM on its bottleneck.
 

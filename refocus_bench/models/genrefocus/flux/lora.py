@@ -90,7 +90,8 @@ class GatedLoRALinear(nn.Module):
         )
         check(
             a.shape[1] == self.in_features and b.shape[0] == self.out_features,
-            lambda: f"LoRA {name}: shapes {tuple(a.shape)}, {tuple(b.shape)} do not fit a {self.in_features}->{self.out_features} layer",
+            lambda: f"LoRA {name}: shapes {tuple(a.shape)}, {tuple(b.shape)} "
+            f"do not fit a {self.in_features}->{self.out_features} layer",
         )
         w = self.base.weight
         self.lora_A[name] = nn.Parameter(a.to(device=w.device, dtype=w.dtype), requires_grad=False)

@@ -76,11 +76,13 @@ class GenRefocusFlux(RefocusModel):
     card = ModelCard(
         name="genrefocus.flux",
         tasks=("deblur", "bokeh", "refocus"),
-        summary="released GenRefocus: FLUX.1-dev + DeblurNet/BokehNet LoRAs (OminiControl conditions); needs a large GPU",
+        summary="released GenRefocus: FLUX.1-dev + DeblurNet/BokehNet LoRAs (OminiControl conditions); "
+        "needs a large GPU",
         source="architecture of https://github.com/rayray9999/Genfocus, re-implemented on diffusers",
         licence="Apache-2.0 (code); FLUX.1 [dev] Non-Commercial License (base weights)",
         paper="Generative Refocusing: Flexible Defocus Control from a Single Image, arXiv 2512.16923",
-        input_contract="sRGB (B, 3, H, W), resized internally to multiples of 16 px (tiled above 512x512); disk aperture only",
+        input_contract="sRGB (B, 3, H, W), resized internally to multiples of 16 px (tiled above 512x512); "
+        "disk aperture only",
         weights=(LORA_FILES["deblur"], LORA_FILES["bokeh"]),
     )
 
@@ -147,7 +149,8 @@ class GenRefocusFlux(RefocusModel):
         if not (folder / "model_index.json").is_file():
             raise MissingFileError(
                 f"genrefocus.flux: no diffusers FLUX.1-dev folder at {str(folder)!r} (model_index.json missing); "
-                "download black-forest-labs/FLUX.1-dev once (licence acceptance needed) and put it there, or pass base=FOLDER"
+                "download black-forest-labs/FLUX.1-dev once (licence acceptance needed) and put it there, "
+                "or pass base=FOLDER"
             )
         return FluxPipeline.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype)
 
