@@ -199,15 +199,13 @@ def laplacian_variance(gray: np.ndarray, mask: np.ndarray | None = None) -> floa
 _REDUCED = {1: None, 2: "IMREAD_REDUCED_GRAYSCALE_2", 4: "IMREAD_REDUCED_GRAYSCALE_4", 8: "IMREAD_REDUCED_GRAYSCALE_8"}
 
 
-def sharpness_from_bytes(
-    data: bytes, long_edge_px: int | None = None, max_edge_px: int = SHARPNESS_MAX_EDGE_PX
-) -> tuple[float, int] | None:
+def sharpness_from_bytes(data: bytes, long_edge_px: int | None = None) -> tuple[float, int] | None:
     """Laplacian variance of an encoded image at a reduced resolution, or None if OpenCV can't decode it.
 
     Args:
         data: encoded JPEG, PNG, TIFF, WebP or BMP bytes.
-        long_edge_px: the image's longest edge (from EXIF) to choose the scale; None decodes at 1.
-        max_edge_px: target upper bound on the measured long edge.
+        long_edge_px: the image's longest edge (from EXIF) to choose the scale (the smallest power of two
+            that brings it to :data:`SHARPNESS_MAX_EDGE_PX` or below, at most 8); None decodes at 1.
 
     Returns:
         ``(variance, scale)`` with ``scale`` in {1, 2, 4, 8}.
@@ -216,7 +214,7 @@ def sharpness_from_bytes(
 
     scale = 1
     if long_edge_px:
-        while scale < 8 and long_edge_px / scale > max_edge_px:
+        while scale < 8 and long_edge_px / scale > SHARPNESS_MAX_EDGE_PX:
             scale *= 2
     flag = cv2.IMREAD_GRAYSCALE if scale == 1 else getattr(cv2, _REDUCED[scale])
     buf = np.frombuffer(data, dtype=np.uint8)

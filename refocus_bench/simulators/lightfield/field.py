@@ -236,8 +236,15 @@ def view_weights(lf: LightField, aperture: str | Aperture = "disk", radius: floa
     return w / w.sum()
 
 
-def refocus_linear(lf: LightField, focus_disparity: float, weights: torch.Tensor, chunk: int = 16) -> torch.Tensor:
-    """Shift-and-add in linear light: (3, H, W) = sum of weights[j, i] * view[j, i](x + d_f * (u, v))."""
+_VIEWS_PER_STEP = 16  # views resampled together: bounds the memory of one step to 16 float64 views
+
+
+def refocus_linear(lf: LightField, focus_disparity: float, weights: torch.Tensor) -> torch.Tensor:
+    """Shift-and-add in linear light: (3, H, W) float64 = sum of weights[j, i] * view[j, i](x + d_f * (u, v)).
+
+    Views of zero weight are skipped; the others are resampled (bilinear, reflected at the borders)
+    :data:`_VIEWS_PER_STEP` at a time and summed in float64.
+    """
     check(math.isfinite(focus_disparity), lambda: f"focus_disparity must be finite, got {focus_disparity}")
     nv, nu = lf.grid
     check(tuple(weights.shape) == (nv, nu), lambda: f"weights must have shape ({nv}, {nu}), got {tuple(weights.shape)}")
@@ -249,8 +256,8 @@ def refocus_linear(lf: LightField, focus_disparity: float, weights: torch.Tensor
     views = lf.views.reshape(nv * nu, 3, h, w)
     gy, gx = torch.meshgrid(torch.arange(h, dtype=dtype), torch.arange(w, dtype=dtype), indexing="ij")
     out = torch.zeros(3, h, w, dtype=dtype)
-    for start in range(0, len(keep), chunk):
-        ids = keep[start : start + chunk]
+    for start in range(0, len(keep), _VIEWS_PER_STEP):
+        ids = keep[start : start + _VIEWS_PER_STEP]
         shift = pos[ids] * focus_disparity  # (n, 2): sample each view at x + shift
         sx = gx[None] + shift[:, 0, None, None]
         sy = gy[None] + shift[:, 1, None, None]
