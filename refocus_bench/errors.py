@@ -64,10 +64,9 @@ def check_tensor(
     allow_inf: bool = False,
     min_value: float | None = None,
     max_value: float | None = None,
-    floating: bool = True,
     device: Any = None,
 ) -> dict[str, int]:
-    """Validate a tensor argument and return the sizes bound to symbolic dims.
+    """Validate a floating-point tensor argument and return the sizes bound to symbolic dims.
 
     Args:
         x: the value to check.
@@ -76,7 +75,6 @@ def check_tensor(
             bind the same size), e.g. ``["B", 3, "H", "W"]``.
         allow_inf: accept +-inf (NaN is never accepted).
         min_value, max_value: inclusive bounds on finite values.
-        floating: require a floating-point dtype.
         device: if given, the ``torch.device`` the tensor must be on (e.g. the image's).
 
     Returns:
@@ -113,25 +111,23 @@ def check_tensor(
             x.device == torch.device(device),
             lambda: f"{name} must be on the same device as the image ({device}), got {x.device}",
         )
-    if floating:
-        check(
-            x.is_floating_point(),
-            lambda: f"{name} must be a floating-point tensor (float32 or float64), got {x.dtype}",
-        )
-    if x.is_floating_point():
-        x = x.detach()
-        # one pass: min and max propagate NaN and show infinities
-        lo, hi = (float(v) for v in torch.aminmax(x))
-        check(not (math.isnan(lo) or math.isnan(hi)), lambda: f"{name} contains NaN values")
-        if not allow_inf:
-            check(math.isfinite(lo) and math.isfinite(hi), lambda: f"{name} contains infinite values")
-        elif (min_value is not None or max_value is not None) and not (math.isfinite(lo) and math.isfinite(hi)):
-            finite = x[torch.isfinite(x)]  # bounds apply to the finite values
-            lo, hi = (float(v) for v in torch.aminmax(finite)) if finite.numel() else (math.inf, -math.inf)
-        if min_value is not None and math.isfinite(lo):
-            check(lo >= min_value, lambda: f"{name} must be >= {min_value}, got minimum {lo:g}")
-        if max_value is not None and math.isfinite(hi):
-            check(hi <= max_value, lambda: f"{name} must be <= {max_value}, got maximum {hi:g}")
+    check(
+        x.is_floating_point(),
+        lambda: f"{name} must be a floating-point tensor (float32 or float64), got {x.dtype}",
+    )
+    x = x.detach()
+    # one pass: min and max propagate NaN and show infinities
+    lo, hi = (float(v) for v in torch.aminmax(x))
+    check(not (math.isnan(lo) or math.isnan(hi)), lambda: f"{name} contains NaN values")
+    if not allow_inf:
+        check(math.isfinite(lo) and math.isfinite(hi), lambda: f"{name} contains infinite values")
+    elif (min_value is not None or max_value is not None) and not (math.isfinite(lo) and math.isfinite(hi)):
+        finite = x[torch.isfinite(x)]  # bounds apply to the finite values
+        lo, hi = (float(v) for v in torch.aminmax(finite)) if finite.numel() else (math.inf, -math.inf)
+    if min_value is not None and math.isfinite(lo):
+        check(lo >= min_value, lambda: f"{name} must be >= {min_value}, got minimum {lo:g}")
+    if max_value is not None and math.isfinite(hi):
+        check(hi <= max_value, lambda: f"{name} must be <= {max_value}, got maximum {hi:g}")
     return sizes
 
 

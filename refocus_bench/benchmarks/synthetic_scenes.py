@@ -29,6 +29,8 @@ __all__ = [
     "APERTURES",
     "BLUR_LEVELS",
     "SCENE_KINDS",
+    "MIN_VISIBLE_FRACTION",
+    "MIN_REFOCUS_DIOPTRE",
     "plan",
     "blur_level",
     "make_scene",
@@ -134,10 +136,17 @@ def make_scene(kind: str, size: tuple[int, int], rng: np.random.Generator) -> tu
     raise ValueError(f"unknown scene kind {kind!r}; one of {SCENE_KINDS}")
 
 
-def visible_layers(front: torch.Tensor, n_layers: int, min_fraction: float = 0.03) -> list[int]:
-    """Indices of layers that are the front-most surface on at least ``min_fraction`` of the pixels."""
+MIN_VISIBLE_FRACTION = 0.03
+"""A layer counts as visible when it is the front-most surface on at least this fraction of the pixels."""
+
+MIN_REFOCUS_DIOPTRE = 0.15
+"""Least inverse-depth change (1/m) between the input's and the target's focus distance, when possible."""
+
+
+def visible_layers(front: torch.Tensor, n_layers: int) -> list[int]:
+    """Indices of layers that are the front-most surface on at least :data:`MIN_VISIBLE_FRACTION` of the pixels."""
     counts = torch.bincount(front.flatten(), minlength=n_layers)
-    return [i for i in range(n_layers) if counts[i] >= min_fraction * front.numel()]
+    return [i for i in range(n_layers) if counts[i] >= MIN_VISIBLE_FRACTION * front.numel()]
 
 
 def pick_focus(
@@ -146,14 +155,13 @@ def pick_focus(
     rng: np.random.Generator,
     *,
     away_from_m: float | None = None,
-    min_dioptre: float = 0.15,
 ) -> float:
-    """A focus distance (m): the depth of a visible layer, at least ``min_dioptre`` (1/m) from
+    """A focus distance (m): the depth of a visible layer, at least :data:`MIN_REFOCUS_DIOPTRE` (1/m) from
     ``away_from_m`` when given (falls back to the visible layer farthest from it in inverse depth)."""
     cand = visible_layers(front, scene.layers.shape[0])
     depths = [float(scene.depth_m[i]) for i in cand]
     if away_from_m is not None:
-        far_enough = [d for d in depths if abs(1.0 / d - 1.0 / away_from_m) >= min_dioptre]
+        far_enough = [d for d in depths if abs(1.0 / d - 1.0 / away_from_m) >= MIN_REFOCUS_DIOPTRE]
         if not far_enough:
             return max(depths, key=lambda d: abs(1.0 / d - 1.0 / away_from_m))
         depths = far_enough

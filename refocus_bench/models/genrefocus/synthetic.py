@@ -35,7 +35,16 @@ from ...simulators.render.scenes import dead_leaves_scene, two_plane_scene
 # do not change with the renderer's automatic sub-aperture setting.
 _RENDER = RenderConfig(aperture_splits=1, coarse_radius_px=3.0)  # the settings the shipped weights were trained with
 
-__all__ = ["SPLIT_SEEDS", "INPUT_APERTURES", "OUTPUT_APERTURES", "make_pair", "make_pairs", "pairs_digest"]
+__all__ = [
+    "SPLIT_SEEDS",
+    "INPUT_APERTURES",
+    "OUTPUT_APERTURES",
+    "MAX_COC_IN_PX",
+    "MAX_COC_OUT_PX",
+    "make_pair",
+    "make_pairs",
+    "pairs_digest",
+]
 
 SPLIT_SEEDS = {"train": 0, "val": 5_000_000, "test": 10_000_000}
 """First scene seed of each split; pair ``i`` of a split uses scene seed ``SPLIT_SEEDS[split] + i``."""
@@ -45,6 +54,12 @@ INPUT_APERTURES = ("disk", "hexagon", "octagon", "nonagon-rounded")
 
 OUTPUT_APERTURES = ("disk", "hexagon", "pentagon", "octagon", "triangle-blades", "heart", "star", "annulus")
 """Apertures of the bokeh targets (creative shapes included)."""
+
+MAX_COC_IN_PX = 12.0
+"""Largest |CoC| (px) of a defocused input: each pair draws its maximum uniformly from [1, 12]."""
+
+MAX_COC_OUT_PX = 16.0
+"""Largest |CoC| (px) of a bokeh target: each pair draws its maximum uniformly from [1, 16]."""
 
 
 def _coc_layers(depths: torch.Tensor, k: float, s: float) -> torch.Tensor:
@@ -56,9 +71,7 @@ def _strength(depths_visible: torch.Tensor, s: float, max_coc_px: float) -> floa
     return max_coc_px / max(spread, 1e-6)
 
 
-def make_pair(
-    seed: int, size: int = 192, max_coc_in_px: float = 12.0, max_coc_out_px: float = 16.0
-) -> dict[str, torch.Tensor]:
+def make_pair(seed: int, size: int = 192) -> dict[str, torch.Tensor]:
     """One deterministic pair; see the module docstring for the keys (no batch dimension)."""
     check(size >= 32, lambda: f"size must be >= 32 px, got {size}")
     rng = np.random.default_rng(np.random.SeedSequence([77_2025, int(seed)]))
@@ -83,14 +96,14 @@ def make_pair(
     flat = depth.flatten()
 
     s_in = float(flat[int(rng.integers(flat.numel()))])
-    k_in = _strength(visible, s_in, float(rng.uniform(1.0, max_coc_in_px)))
+    k_in = _strength(visible, s_in, float(rng.uniform(1.0, MAX_COC_IN_PX)))
     ap_in = INPUT_APERTURES[int(rng.integers(len(INPUT_APERTURES)))]
     blurry = render_layered(
         scene.layers[None], coc_px=_coc_layers(scene.depth_m, k_in, s_in)[None], aperture=ap_in, config=_RENDER
     )
 
     s_out = float(flat[int(rng.integers(flat.numel()))])
-    k_out = _strength(visible, s_out, float(rng.uniform(1.0, max_coc_out_px)))
+    k_out = _strength(visible, s_out, float(rng.uniform(1.0, MAX_COC_OUT_PX)))
     ap_idx = int(rng.integers(len(OUTPUT_APERTURES)))
     bokeh = render_layered(
         scene.layers[None],

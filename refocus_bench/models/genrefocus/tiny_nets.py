@@ -128,12 +128,19 @@ LOGIT_RANGE = 6.0
 """Bound of the learned logit corrections (keeps training stable; the prior always has a say)."""
 
 
-def _fuse(out: torch.Tensor, candidates: torch.Tensor, prior: torch.Tensor, residual: float = 0.1) -> torch.Tensor:
-    """``sum softmax(log prior + c) * candidates + residual``; candidates (B, N, 3, H, W)."""
+FUSE_RESIDUAL = 0.1
+"""Bound of the free RGB residual added to the fused candidates."""
+
+
+def _fuse(out: torch.Tensor, candidates: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """``sum softmax(log prior + c) * candidates + residual`` (residual bounded by :data:`FUSE_RESIDUAL`).
+
+    Candidates (B, N, 3, H, W); ``out`` (B, >= N + 3, H, W) holds N logit corrections then 3 residual channels.
+    """
     n = candidates.shape[1]
     correction = LOGIT_RANGE * torch.tanh(out[:, :n] / LOGIT_RANGE)
     weights = torch.softmax(torch.log(prior + 1e-3) + correction, dim=1)[:, :, None]
-    return (weights * candidates).sum(1) + residual * torch.tanh(out[:, n : n + 3])
+    return (weights * candidates).sum(1) + FUSE_RESIDUAL * torch.tanh(out[:, n : n + 3])
 
 
 class TinyDeblurNet(nn.Module):
