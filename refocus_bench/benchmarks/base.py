@@ -114,7 +114,10 @@ class BenchmarkSample:
 
 
 def update_digest(h: Any, value: Any) -> None:
-    """Feed ``value`` into the hashlib object ``h`` deterministically (tensors as float32 little-endian bytes)."""
+    """Feed ``value`` into the streaming sha256 ``h`` (:func:`~refocus_bench.hashing.sha256_hasher`) deterministically.
+
+    Tensors go in as float32 little-endian bytes, arrays with their dtype, mappings key by sorted key.
+    """
     import numpy as np
     import torch
 
