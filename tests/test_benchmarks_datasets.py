@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,7 +154,7 @@ def test_cuhk_blur_runs_with_local_no_reference_weights(tmp_path):
     )
     bench = create_benchmark("cuhk-blur", root=enlarge(fx.build_cuhk(tmp_path)).root)
     clipiqa = CLIPIQA(weights_dir=tmp_path / "clip")
-    df = evaluate("identity", bench, [clipiqa], out_dir=tmp_path / "out", progress=False)
+    df = evaluate("identity", bench, [clipiqa], out_dir=tmp_path / "out", progress=False).frame
     assert list(df["id"]) == bench.sample_ids() and df["clipiqa.vit"].between(0, 1).all() and df["error"].isna().all()
     with pytest.raises(InvalidInputError, match="full-reference but benchmark 'cuhk-blur' has no targets"):
         evaluate("identity", bench, [clipiqa, "psnr.rgb"], out_dir=None, progress=False)
@@ -316,9 +315,9 @@ def test_cli_without_root_exits_2_with_the_message(tmp_path, capsys):
 def test_evaluate_identity_on_dpdd_test_writes_a_valid_record(tmp_path, metric_weights):
     tree = enlarge(fx.build_dpdd(tmp_path, "b"))
     bench = create_benchmark("dpdd-test", root=tree.root)
-    df = evaluate("identity", bench, metrics=["psnr.rgb"], out_dir=tmp_path / "results", progress=False)
-    rec = read_record(df.attrs["path"])
-    assert Path(df.attrs["path"]).parent == tmp_path / "results" / "dpdd-test"
+    ev = evaluate("identity", bench, metrics=["psnr.rgb"], out_dir=tmp_path / "results", progress=False)
+    rec = read_record(ev.path)
+    assert ev.path.parent == tmp_path / "results" / "dpdd-test"
     assert rec["status"] == "complete" and rec["benchmark"]["name"] == "dpdd-test"
     assert rec["benchmark"]["version"] == "1" and rec["benchmark"]["num_samples"] == 3
     assert rec["benchmark"]["content_hash"] == bench.content_hash()
@@ -332,13 +331,13 @@ def test_evaluate_identity_on_dpdd_test_writes_a_valid_record(tmp_path, metric_w
         x = np.array(tree.colours[(s["id"], "input")], np.float64)
         y = np.array(tree.colours[(s["id"], "target")], np.float64)
         assert s["scores"]["psnr.rgb"] == pytest.approx(10 * math.log10(1 / np.mean((x - y) ** 2)), rel=1e-4)
-    assert list(df.columns[:2]) == ["id", "scene"]
+    assert list(ev.frame.columns[:2]) == ["id", "scene"]
 
 
 def test_evaluate_a_bokeh_model_on_blb(tmp_path, metric_weights):
     tree = enlarge(fx.build_blb(tmp_path, scenes=("277",), blur=(10.0,), focus=(2.5, 6.0), depth_format="npy"))
     bench = create_benchmark("blb-bokeh", root=tree.root)
-    df = evaluate("bokeh.gaussian", bench, metrics=["psnr.rgb"], out_dir=None, progress=False)
+    df = evaluate("bokeh.gaussian", bench, metrics=["psnr.rgb"], out_dir=None, progress=False).frame
     assert df["error"].isna().all() and np.isfinite(df["psnr.rgb"]).all()
 
 

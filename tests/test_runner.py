@@ -30,13 +30,16 @@ def _scores(df):
 
 
 def test_dataframe_record_and_examples(tmp_path):
-    df = evaluate("identity", TinyDeblurBench(n=5), out_dir=tmp_path, progress=False, save_examples=2)
+    ev = evaluate("identity", TinyDeblurBench(n=5), out_dir=tmp_path, progress=False, save_examples=2)
+    df = ev.frame
     assert list(df.columns) == ["id", "group", "psnr.rgb", "ssim.rgb", "mae.rgb", "runtime_s", "error"]
     assert list(df["id"]) == ["s000", "s001", "s002", "s003", "s004"]
     assert list(df["group"]) == ["even", "odd", "even", "odd", "even"]
     assert df["error"].isna().all() and df["psnr.rgb"].gt(20).all()
     path = tmp_path / "tiny-deblur" / "identity.json"
-    assert df.attrs["path"] == str(path)
+    assert ev.path == path and ev.errors == 0 and ev.computed == 5 and ev.cached == 0
+    assert set(ev.timings) == {"wall_s", "model_s", "metric_s", "load_s"}
+    assert ev.record == json.loads(path.read_text()) and ev.summary is ev.record["summary"]
     rec = read_record(path)  # validates schema, summary and digest
     assert rec["status"] == "complete" and len(rec["samples"]) == 5
     assert rec["model"] == {
@@ -82,8 +85,9 @@ def test_dataframe_record_and_examples(tmp_path):
 
 def test_lazy_top_level_export_and_no_out_dir_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    df = refocus_bench.evaluate("identity", TinyDeblurBench(n=2), out_dir=None, progress=False)
-    assert len(df) == 2 and df.attrs["path"] is None and df.attrs["record"]["status"] == "complete"
+    ev = refocus_bench.evaluate("identity", TinyDeblurBench(n=2), out_dir=None, progress=False)
+    assert len(ev.frame) == 2 and ev.path is None and ev.record["status"] == "complete"
+    assert "path=None" in repr(ev) and "frame" not in repr(ev)  # the repr stays one line
     assert list(tmp_path.iterdir()) == []
 
 
@@ -94,9 +98,9 @@ def test_cached_rerun_computes_nothing_and_gives_identical_results(tmp_path):
     assert len(log.read_text().splitlines()) == 4
     second = evaluate(SlowModel(log=str(log)), TinyDeblurBench(n=4), out_dir=tmp_path / "r", progress=False)
     assert len(log.read_text().splitlines()) == 4  # no model call
-    assert second.attrs["timing"]["cached"] == 4 and second.attrs["timing"]["computed"] == 0
-    assert first.to_dict("records") == second.to_dict("records")  # runtimes come from the cache too
-    r1, r2 = first.attrs["record"], second.attrs["record"]
+    assert second.cached == 4 and second.computed == 0
+    assert first.frame.to_dict("records") == second.frame.to_dict("records")  # runtimes come from the cache too
+    r1, r2 = first.record, second.record
     assert r1["samples"] == r2["samples"] and r1["summary"] == r2["summary"]
     # another seed or another metric set is another run key: computed again
     evaluate(SlowModel(log=str(log)), TinyDeblurBench(n=4), ["psnr.rgb"], out_dir=tmp_path / "r", progress=False)
@@ -106,9 +110,10 @@ def test_cached_rerun_computes_nothing_and_gives_identical_results(tmp_path):
 
 
 def test_failing_sample_is_recorded_and_the_run_goes_on(tmp_path):
-    df = evaluate(FailingModel(), TinyDeblurBench(n=4, blank=1), out_dir=tmp_path, progress=False)
+    ev = evaluate(FailingModel(), TinyDeblurBench(n=4, blank=1), out_dir=tmp_path, progress=False)
+    df = ev.frame
     rec = read_record(tmp_path / "tiny-deblur" / "test.failing.json")
-    assert rec["status"] == "complete" and df.attrs["errors"] == 1
+    assert rec["status"] == "complete" and ev.errors == 1
     bad = rec["samples"][1]
     assert bad["scores"] == {"psnr.rgb": None, "ssim.rgb": None, "mae.rgb": None}
     assert bad["error"].startswith("model failed: RuntimeError: blank input") and "\n" not in bad["error"]
@@ -134,21 +139,22 @@ def test_oracle_coc_passes_the_coc_only_under_that_protocol():
 
 def test_oracle_blur_strength_finds_k_and_records_it(tmp_path):
     proto = {"name": "oracle_blur_strength", "objective": "ssim.rgb", "k_range_px_m": [1.0, 20.0], "iterations": 25}
-    df = evaluate("bokeh.gaussian", TinyBokehBench(n=2, protocol=proto), out_dir=tmp_path, progress=False)
+    ev = evaluate("bokeh.gaussian", TinyBokehBench(n=2, protocol=proto), out_dir=tmp_path, progress=False)
+    df = ev.frame
     assert list(df.columns) == ["id", "ssim.rgb", "psnr.rgb", "oracle_k_px_m", "runtime_s", "error"]
     assert df["oracle_k_px_m"].sub(6.0).abs().lt(0.5).all()  # the target was rendered at K = 6
     assert df["ssim.rgb"].gt(0.99).all()
-    s = df.attrs["record"]["samples"][0]["protocol"]
+    s = ev.record["samples"][0]["protocol"]
     assert s["objective"] == "ssim.rgb" and s["evaluations"] <= 25 and s["k_px_m"] == df["oracle_k_px_m"][0]
 
 
 def test_lvcorr_sweep_scores_controllability():
     proto = {"name": "lvcorr_sweep", "k_values_px_m": [0.0, 3.0, 6.0, 12.0]}
     bench = TinyBokehBench(n=2, protocol=proto, metrics=("lvcorr.spearman", "lvcorr.pearson"))
-    df = evaluate("bokeh.gaussian", bench, out_dir=None, progress=False)
+    df = evaluate("bokeh.gaussian", bench, out_dir=None, progress=False).frame
     assert df["lvcorr.spearman"].tolist() == [1.0, 1.0]
     assert df["lvcorr.pearson"].gt(0.5).all()
-    ident = evaluate("identity", bench, out_dir=None, progress=False)  # no control: undefined correlation
+    ident = evaluate("identity", bench, out_dir=None, progress=False).frame  # no control: undefined correlation
     assert ident["lvcorr.spearman"].isna().all() and ident["error"].str.contains("undefined").all()
 
 
@@ -202,8 +208,8 @@ def test_oracle_protocol_is_refused_for_deblur():
 
 
 def test_headline_metric_is_always_included():
-    df = evaluate("identity", TinyDeblurBench(n=1), ["mae.rgb"], out_dir=None, progress=False)
-    assert [m["name"] for m in df.attrs["record"]["metrics"]] == ["psnr.rgb", "mae.rgb"]
+    ev = evaluate("identity", TinyDeblurBench(n=1), ["mae.rgb"], out_dir=None, progress=False)
+    assert [m["name"] for m in ev.record["metrics"]] == ["psnr.rgb", "mae.rgb"]
 
 
 def test_safe_names_cannot_escape_or_collide(tmp_path):
@@ -233,9 +239,9 @@ def test_batched_calls_match_single_calls_and_isolate_failures(tmp_path):
                 raise RuntimeError("blank input")
             return image.clone()
 
-    single = evaluate(Counting(), TinyDeblurBench(n=5, blank=3), out_dir=None, progress=False)
+    single = evaluate(Counting(), TinyDeblurBench(n=5, blank=3), out_dir=None, progress=False).frame
     calls.clear()
-    batched = evaluate(Counting(), TinyDeblurBench(n=5, blank=3), out_dir=tmp_path, progress=False, batch_size=4)
+    batched = evaluate(Counting(), TinyDeblurBench(n=5, blank=3), out_dir=tmp_path, progress=False, batch_size=4).frame
     assert calls == [4, 1, 1, 1, 1, 1]  # [s0..s3] fails on s3 -> one by one; then [s4]
     cols = ["psnr.rgb", "ssim.rgb", "mae.rgb"]
     assert batched[cols].fillna(-1).to_numpy().ravel().tolist() == pytest.approx(
@@ -243,8 +249,8 @@ def test_batched_calls_match_single_calls_and_isolate_failures(tmp_path):
     )
     assert batched["error"].notna().tolist() == [False, False, False, True, False]
     bokeh = TinyBokehBench(n=3)
-    ref = evaluate("bokeh.gaussian", bokeh, out_dir=None, progress=False)
-    stacked = evaluate("bokeh.gaussian", bokeh, out_dir=None, progress=False, batch_size=3)
+    ref = evaluate("bokeh.gaussian", bokeh, out_dir=None, progress=False).frame
+    stacked = evaluate("bokeh.gaussian", bokeh, out_dir=None, progress=False, batch_size=3).frame
     assert stacked["ssim.rgb"].tolist() == pytest.approx(ref["ssim.rgb"].tolist(), rel=1e-6)
     assert stacked["ssim.rgb"].notna().all()
 
@@ -268,11 +274,11 @@ def test_interrupted_run_writes_a_partial_record_and_resumes(tmp_path):
     assert partial["status"] == "partial" and [s["id"] for s in partial["samples"]] == ["s000", "s001"]
     _Interrupting.armed = False
     try:
-        df = evaluate(_Interrupting(), bench, out_dir=tmp_path, progress=False)
+        ev = evaluate(_Interrupting(), bench, out_dir=tmp_path, progress=False)
     finally:
         _Interrupting.armed = True
-    assert df.attrs["timing"]["cached"] == 2 and df.attrs["record"]["status"] == "complete"
-    assert read_record(df.attrs["path"])["status"] == "complete"
+    assert ev.cached == 2 and ev.computed == 2 and ev.record["status"] == "complete"
+    assert read_record(ev.path)["status"] == "complete"
 
 
 def test_examples_are_rewritten_when_missing_or_overwritten_by_another_run(tmp_path):
@@ -281,13 +287,13 @@ def test_examples_are_rewritten_when_missing_or_overwritten_by_another_run(tmp_p
     png = tmp_path / "examples" / "tiny-deblur" / "identity" / "s000.png"
     first = png.read_bytes()
     png.unlink()
-    df = evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2)
-    assert png.read_bytes() == first and df.attrs["timing"]["computed"] == 1 and df.attrs["timing"]["cached"] == 3
+    ev = evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2)
+    assert png.read_bytes() == first and ev.computed == 1 and ev.cached == 3
     evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2, seed=5)  # same name, other key
     png.write_bytes(b"\x89PNG\r\n\x1a\nnot the image of this run")
-    df = evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2)
-    assert png.read_bytes() == first and df.attrs["timing"]["computed"] == 1
-    assert sorted(df.attrs["record"]["examples"]) == ["s000", "s001"]
+    ev = evaluate("identity", bench, out_dir=tmp_path, progress=False, save_examples=2)
+    assert png.read_bytes() == first and ev.computed == 1
+    assert sorted(ev.record["examples"]) == ["s000", "s001"]
 
 
 def test_weights_sha256_from_file_card_or_none(tmp_path):
@@ -323,5 +329,5 @@ def test_weights_sha256_from_file_card_or_none(tmp_path):
     assert weights_sha256(FromFile()) == hashlib.sha256(b"weights").hexdigest()
     assert weights_sha256(RandomInit()) is None and weights_sha256(FailingModel()) is None
     assert weights_sha256(FromCard()) == sha
-    df = evaluate(FromCard(), TinyDeblurBench(n=1), out_dir=None, progress=False)
-    assert df.attrs["record"]["model"]["weights_sha256"] == sha
+    ev = evaluate(FromCard(), TinyDeblurBench(n=1), out_dir=None, progress=False)
+    assert ev.record["model"]["weights_sha256"] == sha

@@ -53,7 +53,7 @@ def test_scores_skip_the_pinned_border_and_oracle_coc_reaches_the_model(bench_ca
     bench = create_benchmark("synthetic-deblur-oracle-coc", cache_dir=bench_cache, **SMALL)
     border = bench.spec.preprocessing["border_crop_px"]
     model = create_model("deblur.wiener")
-    df = evaluate(model, bench, ["psnr.rgb"], out_dir=None, progress=False)
+    df = evaluate(model, bench, ["psnr.rgb"], out_dir=None, progress=False).frame
     s = bench.load("0000")
     pred = model.deblur(s.image, coc_px=s.condition["coc_px"])
     crop = (..., slice(border, -border), slice(border, -border))
@@ -68,7 +68,7 @@ def test_oracle_and_lvcorr_builtins_run(bench_cache):
         ["ssim.rgb"],
         out_dir=None,
         progress=False,
-    )
+    ).frame
     assert "oracle_k_px_m" in lv.columns and lv["runtime_s"].gt(0).all()
     assert torch.isfinite(torch.tensor(lv["oracle_k_px_m"].dropna().to_numpy())).all()
     sweep = evaluate(
@@ -76,6 +76,6 @@ def test_oracle_and_lvcorr_builtins_run(bench_cache):
         create_benchmark("synthetic-refocus-lvcorr", cache_dir=bench_cache, **SMALL),
         out_dir=None,
         progress=False,
-    )
+    ).frame
     assert list(sweep.columns[-4:]) == ["lvcorr.pearson", "lvcorr.spearman", "runtime_s", "error"]
     assert sweep["lvcorr.pearson"].between(-1, 1).all()

@@ -25,21 +25,21 @@ def _scores(df):
 
 @pytest.fixture(scope="module")
 def local_noisy(tmp_path_factory):
-    return evaluate(NoisyModel(), _bench(), out_dir=tmp_path_factory.mktemp("local"), progress=False)
+    return evaluate(NoisyModel(), _bench(), out_dir=tmp_path_factory.mktemp("local"), progress=False).frame
 
 
 def test_seeded_model_is_reproducible_and_seed_matters(local_noisy):
     assert local_noisy["error"].notna().tolist() == [i == BLANK for i in range(N)]
-    again = evaluate(NoisyModel(), _bench(), out_dir=None, progress=False)
-    other = evaluate(NoisyModel(), _bench(), out_dir=None, progress=False, seed=1)
+    again = evaluate(NoisyModel(), _bench(), out_dir=None, progress=False).frame
+    other = evaluate(NoisyModel(), _bench(), out_dir=None, progress=False, seed=1).frame
     assert _scores(again) == _scores(local_noisy)
     assert _scores(other) != _scores(local_noisy)
 
 
 def test_process_pool_equals_local(local_noisy, tmp_path):
-    df = evaluate(NoisyModel(), _bench(), out_dir=tmp_path, progress=False, workers=2)
-    assert _scores(df) == _scores(local_noisy)
-    rec = read_record(df.attrs["path"])
+    ev = evaluate(NoisyModel(), _bench(), out_dir=tmp_path, progress=False, workers=2)
+    assert _scores(ev.frame) == _scores(local_noisy)
+    rec = read_record(ev.path)
     assert rec["environment"]["workers"] == 2 and rec["environment"]["executor"] == "local"
     assert sorted(rec["examples"]) == ["s000", "s001", "s002", "s003"]
 
@@ -48,11 +48,11 @@ def test_ray_equals_local_including_the_failing_sample(local_noisy, tmp_path):
     ray = pytest.importorskip("ray")  # skips only where the optional extra 'ray' is not installed
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        df = evaluate(NoisyModel(), _bench(), out_dir=tmp_path, progress=False, workers=2, executor="ray")
+        ev = evaluate(NoisyModel(), _bench(), out_dir=tmp_path, progress=False, workers=2, executor="ray")
     finally:
         ray.shutdown()
-    assert _scores(df) == _scores(local_noisy)
-    assert df["error"][BLANK].startswith("model failed: RuntimeError: blank input")
-    rec = read_record(df.attrs["path"])
+    assert _scores(ev.frame) == _scores(local_noisy)
+    assert ev.frame["error"][BLANK].startswith("model failed: RuntimeError: blank input")
+    rec = read_record(ev.path)
     assert rec["environment"]["executor"] == "ray" and rec["environment"]["ray"] == ray.__version__
     assert rec["status"] == "complete" and [s["id"] for s in rec["samples"]] == [f"s{i:03d}" for i in range(N)]

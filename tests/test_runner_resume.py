@@ -22,7 +22,8 @@ import sys, torch
 torch.set_num_threads(1)
 from refocus_bench.runner.evaluation import evaluate
 from tests.runner_fixtures import SlowModel, TinyDeblurBench
-evaluate(SlowModel(delay=float(sys.argv[3]), log=sys.argv[2]), TinyDeblurBench(n={N}), out_dir=sys.argv[1], progress=False)
+model = SlowModel(delay=float(sys.argv[3]), log=sys.argv[2])
+evaluate(model, TinyDeblurBench(n={N}), out_dir=sys.argv[1], progress=False)
 """
 
 
@@ -67,11 +68,11 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     resumed = evaluate(SlowModel(log=str(log)), TinyDeblurBench(n=N), out_dir=out, progress=False)
     calls_resume = len(log.read_text().splitlines()) - calls_before
     assert calls_resume == N - n_done  # nothing computed twice
-    assert resumed.attrs["timing"]["cached"] == n_done
+    assert resumed.cached == n_done and resumed.computed == N - n_done
     rec = read_record(out / "tiny-deblur" / "test.slow.json")
     ids = [s["id"] for s in rec["samples"]]
     assert ids == sorted(set(ids)) and len(ids) == N and rec["status"] == "complete"
 
     ref = evaluate(SlowModel(), TinyDeblurBench(n=N), out_dir=tmp_path / "clean", progress=False)
-    assert _comparable(rec) == _comparable(ref.attrs["record"])
-    assert resumed.drop(columns="runtime_s").equals(ref.drop(columns="runtime_s"))
+    assert _comparable(rec) == _comparable(ref.record)
+    assert resumed.frame.drop(columns="runtime_s").equals(ref.frame.drop(columns="runtime_s"))

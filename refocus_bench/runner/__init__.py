@@ -1,20 +1,44 @@
-"""The evaluation runner: ``evaluate(model, benchmark, metrics) -> DataFrame`` plus a results record.
+"""The evaluation runner: ``evaluate(model, benchmark, metrics) -> Evaluation`` plus a results record.
 
-See :func:`refocus_bench.runner.evaluation.evaluate` and ``docs/runner.md``. Also available as
-``refocus_bench.evaluate`` and on the command line as ``refocus-bench evaluate``. Importing this
-package imports nothing heavy; ``evaluate`` loads on first access.
+Python API::
+
+    from refocus_bench.runner import evaluate
+    ev = evaluate("deblur.wiener", "synthetic-deblur", out_dir="results/")
+    ev.frame          # pandas.DataFrame, one row per sample
+    ev.record         # the results record (schema: refocus_bench.results), written to ev.path
+
+Modules: ``evaluation`` (:func:`evaluate` and its steps, :class:`Evaluation`), ``plan`` (resolve and
+check before any work, the run key), ``protocols`` (evaluation protocols: how a benchmark's task is
+run and scored), ``worker`` (one sample), ``executors`` (local, process pool, Ray), ``cache``
+(per-sample resume), ``record`` (the results record of a run), ``naming`` (the results folder
+layout), ``cli`` (``refocus-bench evaluate|list``). Also available as ``refocus_bench.evaluate``.
+Importing this package imports nothing heavy; names resolve on first access. See ``docs/runner.md``.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["evaluate"]
+_EXPORTS = {
+    "evaluate": "evaluation",
+    "Evaluation": "evaluation",
+    "results_frame": "evaluation",
+    "Plan": "plan",
+    "make_plan": "plan",
+    "PROTOCOLS": "protocols",
+    "check_protocol": "protocols",
+    "EXECUTORS": "executors",
+}
+
+__all__ = sorted(_EXPORTS)
 
 
-def __getattr__(attr: str) -> Any:
-    if attr == "evaluate":
-        from .evaluation import evaluate
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-        return evaluate
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

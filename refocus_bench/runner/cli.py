@@ -41,7 +41,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     model_kw, bench_kw = _kv(args.model_arg, "--model-arg"), _kv(args.benchmark_arg, "--benchmark-arg")
     model = create_model(args.model, **model_kw) if model_kw else args.model
     bench = create_benchmark(args.benchmark, **bench_kw) if bench_kw else args.benchmark
-    df = evaluate(
+    ev = evaluate(
         model,
         bench,
         metrics,
@@ -54,23 +54,22 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         save_examples=args.save_examples,
         seed=args.seed,
     )
-    record = df.attrs["record"]
+    record = ev.record
     head = record["benchmark"]["headline_metric"]
     parts = []
     for m in record["metrics"]:
         s = record["summary"][m["name"]]
         mean = "n/a" if s["mean"] is None else f"{s['mean']:.4g}"
         parts.append(f"{m['name']} {mean}" + (" (headline)" if m["name"] == head else ""))
-    t = df.attrs["timing"]
     print(
-        f"evaluate: {record['model']['name']} on {record['benchmark']['name']}: {len(df)} samples "
-        f"({t['cached']} from cache), {df.attrs['errors']} with errors; " + ", ".join(parts)
+        f"evaluate: {record['model']['name']} on {record['benchmark']['name']}: {len(ev.frame)} samples "
+        f"({ev.cached} from cache), {ev.errors} with errors; " + ", ".join(parts)
     )
-    print(f"evaluate: record -> {df.attrs['path']}")
+    print(f"evaluate: record -> {ev.path}")
     for s in record["samples"]:
         if s["error"]:
             print(f"evaluate: sample {s['id']}: {s['error']}", file=sys.stderr)
-    return 1 if df.attrs["errors"] else 0
+    return 1 if ev.errors else 0
 
 
 def _describe(registry: Any, name: str) -> str:
