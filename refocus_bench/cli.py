@@ -1,7 +1,8 @@
 """The ``refocus-bench`` command line.
 
 Each subsystem owns its sub-commands in a small module that exposes ``add_parser(subparsers)``;
-this file only lists those modules. A sub-command's handler receives the parsed arguments and
+this file only lists those modules, and each of them must import (a missing one is an error, not a
+sub-command quietly left out). A sub-command's handler receives the parsed arguments and
 returns an exit code. Errors raised on purpose by the toolkit (:class:`RefocusBenchError`) are
 printed as one clear line, never as a traceback.
 """
@@ -13,8 +14,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .version import __version__
 from .errors import RefocusBenchError
+from .version import __version__
 
 # Modules that contribute sub-commands (each defines ``add_parser(subparsers)``).
 COMMAND_MODULES = [
@@ -35,14 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="refocus-bench", description="Single-image refocusing toolkit.")
     parser.add_argument("--version", action="version", version=f"refocus-bench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:  # that subsystem is not built yet
-                continue
-            raise
-        module.add_parser(sub)
+    for name in COMMAND_MODULES:  # every module must import: a failure is a packaging error, never skipped
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 
