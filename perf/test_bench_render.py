@@ -1,7 +1,7 @@
 """Renderer performance, measured as ratios within one run (the machines are shared and noisy).
 
-Single-threaded (see ``_one_thread``). Scene: the Middlebury "Motorcycle" RGB-D image resized to 1024x1024, its inverse depth mapped
-linearly to a signed CoC of -32..+30.5 px (focus in the middle of the depth range). Run with
+Single-threaded (see ``_one_thread``). Scene: the Middlebury "Motorcycle" RGB-D image resized to
+1024x1024, its inverse depth mapped linearly to a signed CoC of -32..+30.5 px (focus in the middle of the depth range). Run with
 ``make bench`` (or ``pytest perf/test_bench_render.py --benchmark-only``).
 
 Targets (issue: physics defocus simulator):
@@ -21,7 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from refocus_bench.simulators.render.layered import record_convolutions, run_convolution
+from refocus_bench.simulators.render.convolution import record_convolutions, run_convolution
 from refocus_bench.simulators.render.rgbd import render_bokeh
 from refocus_bench.simulators.render.scatter import render_scatter
 from refocus_bench.simulators.render.scenes import middlebury_motorcycle

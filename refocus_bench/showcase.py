@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .version import __version__
 from .io import atomic_write_json, write_image
+from .version import __version__
 
 __all__ = ["render_showcase", "add_parser"]
 
@@ -30,8 +30,9 @@ def render_showcase(
     from tqdm import tqdm
 
     from .optics import ThinLens
-    from .simulators.render.layered import RenderConfig
-    from .simulators.render.rgbd import render_bokeh, resolve_coc
+    from .simulators.render.blur_spec import resolve_coc
+    from .simulators.render.config import RenderConfig
+    from .simulators.render.rgbd import render_bokeh
     from .simulators.render.scenes import middlebury_motorcycle
 
     out = Path(out_dir)

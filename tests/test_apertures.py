@@ -31,8 +31,8 @@ from refocus_bench.simulators.render.apertures import (
     make_aperture,
     signed_kernel,
 )
-from refocus_bench.simulators.render.layered import REDUCED_RADIUS_SHRINK
-from refocus_bench.simulators.render.rgbd import RenderConfig, render_bokeh
+from refocus_bench.simulators.render.config import REDUCED_RADIUS_SHRINK, RenderConfig
+from refocus_bench.simulators.render.rgbd import render_bokeh
 
 APERTURES = list_apertures()
 DATA = Path(refocus_bench.__file__).parent / "data" / "apertures"

@@ -17,9 +17,9 @@ from kornia.color import rgb_to_linear_rgb
 from refocus_bench.errors import InvalidInputError
 from refocus_bench.models import MODELS, create_model, list_models
 from refocus_bench.optics import ThinLens
+from refocus_bench.simulators.render import DefocusRenderer, RenderConfig, render_bokeh, render_layered
 from refocus_bench.simulators.render.apertures import list_apertures, make_aperture
 from refocus_bench.simulators.render.reference import render_reference
-from refocus_bench.simulators.render.rgbd import DefocusRenderer, RenderConfig, render_bokeh, render_layered
 from refocus_bench.simulators.render.scatter import render_scatter
 from refocus_bench.simulators.render.scenes import dead_leaves_scene, two_plane_scene
 

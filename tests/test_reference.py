@@ -18,8 +18,9 @@ from scipy import ndimage
 
 from refocus_bench.simulators.render import fidelity
 from refocus_bench.simulators.render.apertures import make_aperture
+from refocus_bench.simulators.render.layered import render_layered
 from refocus_bench.simulators.render.reference import margin_px, render_reference
-from refocus_bench.simulators.render.rgbd import render_bokeh, render_layered
+from refocus_bench.simulators.render.rgbd import render_bokeh
 from refocus_bench.simulators.render.scatter import render_scatter
 from refocus_bench.simulators.render.scenes import two_plane_scene
 
@@ -187,7 +188,7 @@ def test_rgbd_fill_stays_out_of_the_way_on_a_receding_surface():
     front layer reveals only ~|CoC difference| px behind it, so the disocclusion fill must not paint
     local means over a smooth surface. Measured: 43.5 dB with the fill, 43.1 dB without it; the fill
     that looked a fixed reach behind every nearer layer scored 34.2 dB."""
-    from refocus_bench.simulators.render.rgbd import RenderConfig
+    from refocus_bench.simulators.render.config import RenderConfig
     from refocus_bench.simulators.render.scenes import slanted_plane_scene
 
     scene = slanted_plane_scene((128, 128), strips=32, seed=3)

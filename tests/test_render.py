@@ -19,8 +19,8 @@ from scipy import signal
 
 from refocus_bench.errors import InvalidInputError
 from refocus_bench.optics import ThinLens
+from refocus_bench.simulators.render import DefocusRenderer, RenderConfig, render_bokeh, render_layered
 from refocus_bench.simulators.render.apertures import make_aperture, signed_kernel
-from refocus_bench.simulators.render.rgbd import DefocusRenderer, RenderConfig, render_bokeh, render_layered
 
 FULL_RES = RenderConfig(coarse_radius_px=float("inf"))
 
@@ -256,6 +256,49 @@ def test_function_equals_module():
     )
 
 
+def test_module_keeps_its_kernels_and_moving_it_empties_them():
+    image = rand_image(h=24, w=24, seed=8)
+    coc = torch.linspace(-6.0, 6.0, 24, dtype=torch.float64).expand(1, 1, 24, 24).contiguous()
+    module = DefocusRenderer("pentagon")
+    first = module(image, coc_px=coc)
+    kept = len(module.kernels)
+    assert kept > 0 and all(k.dtype == torch.float64 for k in module.kernels._kernels.values())
+    assert torch.equal(module(image, coc_px=coc), first) and len(module.kernels) == kept  # reused, not rebuilt
+    module.to(torch.float32)
+    assert len(module.kernels) == 0
+
+
+def test_kernel_cache_returns_the_trimmed_aperture_kernel_and_forgets_the_oldest():
+    from refocus_bench.simulators.render.kernels import KernelCache, trim_zero_ring
+
+    hexagon = make_aperture("hexagon")
+    cache = KernelCache(max_elements=250)  # two 11x11 kernels fit
+    k = cache.get(hexagon, -4.5, dtype=torch.float64)
+    assert torch.equal(k, trim_zero_ring(signed_kernel(hexagon, -4.5, dtype=torch.float64)))
+    assert cache.get(hexagon, -4.5, dtype=torch.float64) is k
+    assert cache.get(hexagon, -4.5, dtype=torch.float32) is not k and len(cache) == 2
+    cache.get(hexagon, 6.0, dtype=torch.float64)  # 13x13 = 169 values: the two older kernels go
+    assert len(cache) == 1
+
+
+def test_one_blur_spec_for_renderer_and_models():
+    from refocus_bench.models import make_bokeh_request
+    from refocus_bench.simulators.render.blur_spec import resolve_blur_spec, resolve_coc
+
+    lens = ThinLens(50.0, 2.0, 2.0, 1.0)
+    spec = resolve_blur_spec(IMG, DEPTH, lens)
+    assert spec.form == "lens" and torch.equal(spec.coc_map(torch.float32), resolve_coc(IMG, DEPTH, lens))
+    torch.testing.assert_close(spec.gain_px_m, torch.tensor([float(lens.k_px_m(16))], dtype=torch.float64))
+    req = make_bokeh_request(IMG, DEPTH, k_px_m=spec.gain_px_m, focus_distance_m=2.0)
+    torch.testing.assert_close(req.coc_px, spec.coc_map(torch.float32), atol=1e-5, rtol=0)
+    with pytest.raises(InvalidInputError, match="exactly one of coc_px"):
+        resolve_blur_spec(IMG, DEPTH)
+    with pytest.raises(InvalidInputError, match="exactly one of k_px_m"):
+        make_bokeh_request(IMG, DEPTH, focus_distance_m=2.0)
+    with pytest.raises(InvalidInputError, match="depth_m is required"):
+        render_bokeh(IMG, lens=lens)
+
+
 def test_backends_agree():
     image = rand_image(h=48, w=48, seed=9)
     coc = torch.linspace(-14.0, 10.0, 48, dtype=torch.float64)[:, None].expand(48, 48)[None, None].contiguous()
@@ -399,13 +442,13 @@ def test_bad_input_raises_naming_the_argument(call, name):
 
 def test_colour_conversion_in_row_blocks_equals_whole(monkeypatch):
     """Large images are converted to and from linear light in row blocks (peak memory); same result."""
-    import refocus_bench.simulators.render.rgbd as render_module
+    from refocus_bench.simulators.render import colour
 
     image = rand_image(h=40, w=56, seed=14, dtype=torch.float32)
     coc = torch.linspace(-6.0, 6.0, 56).expand(1, 1, 40, 56).contiguous()
     config = RenderConfig(highlight_gain=3.0)
     whole = render_bokeh(image, coc_px=coc, config=config)
-    monkeypatch.setattr(render_module, "_CHUNK_PX", 7 * 56)  # blocks of 7 rows, the last one 5
+    monkeypatch.setattr(colour, "_CHUNK_PX", 7 * 56)  # blocks of 7 rows, the last one 5
     blocks = render_bokeh(image, coc_px=coc, config=config)
     torch.testing.assert_close(blocks, whole, atol=2e-7, rtol=0)  # vectorised pow: last-bit differences
     assert image.equal(rand_image(h=40, w=56, seed=14, dtype=torch.float32))  # the input is not modified
@@ -413,7 +456,7 @@ def test_colour_conversion_in_row_blocks_equals_whole(monkeypatch):
 
 @pytest.mark.parametrize("c,h,w,pad", [(4, 10, 13, 3), (1, 5, 7, 4), (6, 40, 33, 0), (3, 9, 9, 8)])
 def test_channels_last_reflect_padding_equals_f_pad(c, h, w, pad):
-    from refocus_bench.simulators.render.layered import _reflect_pad_channels_last
+    from refocus_bench.simulators.render.convolution import _reflect_pad_channels_last
 
     x = torch.rand(c, h, w, dtype=torch.float64)
     got = _reflect_pad_channels_last(x, pad)

@@ -11,12 +11,13 @@ from kornia.color import rgb_to_linear_rgb
 
 from refocus_bench.errors import InvalidInputError
 from refocus_bench.simulators.render.apertures import make_aperture, signed_kernel
+from refocus_bench.simulators.render.config import RenderConfig
 from refocus_bench.simulators.render.fidelity import psnr_linear
-from refocus_bench.simulators.render.layered import RenderConfig
+from refocus_bench.simulators.render.layered import render_layered
 from refocus_bench.simulators.render.reference import margin_px, render_reference
-from refocus_bench.simulators.render.rgbd import render_bokeh, render_layered
+from refocus_bench.simulators.render.rgbd import render_bokeh
 from refocus_bench.simulators.render.scenes import dead_leaves_scene
-from refocus_bench.simulators.render.subaperture import cell_mask, cell_weights, split_kernel_fns
+from refocus_bench.simulators.render.subaperture import WHOLE_APERTURE, aperture_cells, cell_mask, cell_weights
 
 
 @pytest.mark.parametrize("aperture", ["disk", "hexagon", "heart"])
@@ -24,11 +25,12 @@ from refocus_bench.simulators.render.subaperture import cell_mask, cell_weights,
 @pytest.mark.parametrize("radius", [-7.3, 0.0, 4.0, 11.5])
 def test_cells_sum_to_the_whole_kernel(aperture, n, radius):
     ap = make_aperture(aperture)
-    fns = split_kernel_fns(ap, n, lambda a, r: signed_kernel(a, r, dtype=torch.float64))
+    cells = aperture_cells(ap, n)
     whole = signed_kernel(ap, radius, dtype=torch.float64)
-    total = sum(w * fn(ap, radius) for w, fn in fns)
+    total = sum(cell.weight * cell.kernel(ap, radius) for cell in cells)
     torch.testing.assert_close(total, whole, atol=1e-15, rtol=0)
-    assert math.isclose(sum(w for w, _ in fns), 1.0, abs_tol=1e-12)
+    assert math.isclose(sum(cell.weight for cell in cells), 1.0, abs_tol=1e-12)
+    assert torch.equal(WHOLE_APERTURE.kernel(ap, radius), whole) and aperture_cells(ap, 1) == [WHOLE_APERTURE]
 
 
 def test_cell_weights_follow_the_aperture_symmetry():

@@ -1,5 +1,8 @@
 """Model cards, the bokeh request and the base class every refocusing model derives from.
 
+The bokeh request (:class:`BokehRequest`, :func:`make_bokeh_request`) is defined with the blur
+specification in :mod:`refocus_bench.simulators.render.blur_spec` and re-exported here.
+
 Three tasks (a model declares the ones it supports in its card):
 
 * ``deblur``  - blurry sRGB image -> all-in-focus (AIF) sRGB image;
@@ -30,10 +33,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .. import optics
-from ..errors import as_batch_param, check, check_tensor
+from ..errors import check, check_tensor
 from ..optics import ThinLens
-from ..simulators.render.apertures import Aperture, make_aperture
+from ..simulators.render.apertures import Aperture
+from ..simulators.render.blur_spec import BokehRequest, make_bokeh_request
 from ..tasks import TASKS
 
 __all__ = [
@@ -114,90 +117,6 @@ class ModelCard:
 def check_image(image: Any, name: str = "image") -> dict[str, int]:
     """Check an sRGB float image (B, 3, H, W) in [0, 1]; returns the bound sizes."""
     return check_tensor(image, name, ["B", 3, "H", "W"], min_value=0.0, max_value=1.0)
-
-
-@dataclass(frozen=True)
-class BokehRequest:
-    """A checked bokeh specification, one value per sample.
-
-    Attributes:
-        depth_m: (B, 1, H, W) metres, > 0, ``inf`` allowed.
-        focus_distance_m: (B,) metres.
-        k_px_m: (B,) blur gain in pixel-metres (>= 0; 0 = everything sharp).
-        aperture: the aperture shape.
-    """
-
-    depth_m: torch.Tensor
-    focus_distance_m: torch.Tensor
-    k_px_m: torch.Tensor
-    aperture: Aperture
-
-    @property
-    def coc_px(self) -> torch.Tensor:
-        """Signed CoC radius (B, 1, H, W) in pixels, positive behind the focus plane."""
-        return optics.coc_radius_from_k(self.depth_m, self.k_px_m, self.focus_distance_m).to(torch.float32)
-
-    def defocus_map(self) -> torch.Tensor:
-        """GenRefocus's condition ``clip(|K (1/z - 1/z_focus)| / 100, 0, 1)``, (B, 1, H, W)."""
-        return optics.genrefocus_defocus_map(self.depth_m, self.k_px_m, self.focus_distance_m).to(torch.float32)
-
-    def select(self, i: int) -> BokehRequest:
-        """The request of sample ``i`` as a batch of one."""
-        return BokehRequest(
-            self.depth_m[i : i + 1], self.focus_distance_m[i : i + 1], self.k_px_m[i : i + 1], self.aperture
-        )
-
-
-def make_bokeh_request(
-    image: torch.Tensor,
-    depth_m: torch.Tensor,
-    *,
-    focus_distance_m: float | torch.Tensor | None = None,
-    k_px_m: float | torch.Tensor | None = None,
-    lens: ThinLens | None = None,
-    aperture: str | Aperture | torch.Tensor = "disk",
-) -> BokehRequest:
-    """Validate a bokeh specification against ``image`` and resolve it to per-sample ``K``.
-
-    Give the blur strength either as ``k_px_m`` (with ``focus_distance_m``) or as a ``lens``
-    (whose focus distance is used; its sensor width spans the image width).
-    """
-    sizes = check_image(image)
-    b, h, w = sizes["B"], sizes["H"], sizes["W"]
-    check(depth_m is not None, "depth_m is required: (B, 1, H, W) metres (estimate it with refocus_bench.models.depth)")
-    check_tensor(depth_m, "depth_m", [b, 1, h, w], allow_inf=True)
-    check(
-        bool((depth_m > 0).all()),
-        lambda: f"depth_m must be > 0 m (inf allowed for sky), got minimum {float(depth_m.min()):g}",
-    )
-    check(
-        (k_px_m is None) != (lens is None),
-        "give the blur strength as exactly one of k_px_m (pixel-metres) or lens=ThinLens(...)",
-    )
-    dev, dt = image.device, torch.float64
-    if lens is not None:
-        check(isinstance(lens, ThinLens), lambda: f"lens must be a ThinLens, got {type(lens).__name__}")
-        check(
-            focus_distance_m is None,
-            "with lens=..., the focus distance is lens.focus_distance_m; do not pass focus_distance_m",
-        )
-        k = as_batch_param(lens.k_px_m(w), "lens K", b, dev, dt)
-        s = as_batch_param(lens.focus_distance_m, "lens.focus_distance_m", b, dev, dt)
-    else:
-        check(
-            focus_distance_m is not None, "k_px_m needs focus_distance_m (metres), e.g. from refocus_bench.models.focus"
-        )
-        k = as_batch_param(k_px_m, "k_px_m", b, dev, dt)
-        s = as_batch_param(focus_distance_m, "focus_distance_m", b, dev, dt)
-        check(
-            bool(torch.isfinite(k).all() and (k >= 0).all()),
-            lambda: f"k_px_m must be finite and >= 0 px*m, got {k.tolist()}",
-        )
-        check(
-            bool(torch.isfinite(s).all() and (s > 0).all()),
-            lambda: f"focus_distance_m must be finite and > 0 m, got {s.tolist()}",
-        )
-    return BokehRequest(depth_m, s, k, make_aperture(aperture))
 
 
 # -- base class -----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from kornia.filters import gaussian_blur2d
 
 from ...errors import check, check_tensor
 from ...simulators.render.apertures import Disk
-from ...simulators.render.layered import RenderConfig
+from ...simulators.render.config import RenderConfig
 from ...simulators.render.rgbd import layer_centres, render_bokeh
 from ..base import BokehRequest, ModelCard, RefocusModel
 

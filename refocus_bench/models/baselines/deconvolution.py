@@ -33,7 +33,7 @@ from kornia.filters import gaussian_blur2d, spatial_gradient
 
 from ...errors import check, check_tensor
 from ...simulators.render.apertures import Aperture, Disk, make_aperture, signed_kernel  # noqa: F401 (Disk: doctest)
-from ...simulators.render.layered import RenderConfig
+from ...simulators.render.config import RenderConfig
 from ...simulators.render.rgbd import layer_centres
 from ..base import ModelCard, RefocusModel
 

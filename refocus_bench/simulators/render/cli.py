@@ -23,7 +23,8 @@ from ...errors import InvalidInputError, check
 from ...io import read_depth, read_image, write_depth, write_image
 from ...optics import ThinLens
 from .apertures import list_apertures, make_aperture
-from .layered import RenderConfig
+from .blur_spec import resolve_blur_spec
+from .config import RenderConfig
 
 __all__ = ["add_parser", "parse_point", "focus_from_point"]
 
@@ -75,16 +76,12 @@ def _run(args: argparse.Namespace) -> int:
     aperture = make_aperture(args.aperture)
     if args.k is not None:
         check(args.k >= 0, lambda: f"--k must be >= 0 pixel-metres, got {args.k}")
-        coc_kwargs = {"k_px_m": args.k, "focus_distance_m": focus}
-        lens = None
+        spec = resolve_blur_spec(image, depth, k_px_m=args.k, focus_distance_m=focus)
     else:
         check(args.f_number is not None, "give --f-number (with --focal-length) or --k")
-        lens = ThinLens(args.focal_length, args.f_number, focus, args.sensor_width)
-        coc_kwargs = {}
-    from .rgbd import resolve_coc
-
+        spec = resolve_blur_spec(image, depth, ThinLens(args.focal_length, args.f_number, focus, args.sensor_width))
+    coc = spec.coc_map(image.dtype)  # resolved once: rendered, saved and reported
     with torch.no_grad():
-        coc = resolve_coc(image, depth, lens, **coc_kwargs)
         out = render_bokeh(image, coc_px=coc, aperture=aperture, config=config)
     write_image(args.output, out, bit_depth=16 if args.bit_depth == 16 else 8)
     if args.save_coc:

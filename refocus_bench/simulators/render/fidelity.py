@@ -24,8 +24,10 @@ import numpy as np
 import torch
 from kornia.color import rgb_to_linear_rgb
 
+from .config import RenderConfig
+from .layered import render_layered
 from .reference import margin_px, render_reference
-from .rgbd import RenderConfig, render_bokeh, render_layered
+from .rgbd import render_bokeh
 from .scatter import render_scatter
 from .scenes import LayeredScene, dead_leaves_scene, slanted_plane_scene, two_plane_scene
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 
 from ...optics import ThinLens
-from .rgbd import resolve_coc
+from .blur_spec import resolve_coc
 
 __all__ = ["render_scatter", "scatter_linear"]
 
@@ -71,7 +71,7 @@ def render_scatter(
     Args:
         image: sRGB in [0, 1], (B, 3, H, W).
         depth_m, lens, coc_px, k_px_m, focus_distance_m: one blur specification, see
-            :func:`~refocus_bench.simulators.render.rgbd.resolve_coc`.
+            :func:`~refocus_bench.simulators.render.blur_spec.resolve_coc`.
 
     Returns:
         sRGB (B, 3, H, W).

@@ -26,16 +26,14 @@ whole image 39.6 dB / occlusion band 36.5 dB with ``n = 1``, 45.6 / 42.8 dB with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 
 from .apertures import Aperture, signed_kernel
 
-__all__ = ["cell_mask", "cell_weights", "split_kernel_fns"]
-
-KernelFn = Callable[[Aperture, float], torch.Tensor]
+__all__ = ["cell_mask", "cell_weights", "ApertureCell", "WHOLE_APERTURE", "aperture_cells"]
 
 _WEIGHT_RADIUS_PX = 96.0  # radius of the kernel used to measure cell area fractions
 
@@ -71,23 +69,36 @@ def cell_weights(aperture: Aperture, n: int) -> tuple[float, ...]:
     return tuple(w / total for w in ws)
 
 
-def split_kernel_fns(aperture: Aperture, n: int, kernel_fn: KernelFn) -> list[tuple[float, KernelFn]]:
-    """``(w_k, kernel_fn_k)`` for the cells of ``aperture`` with ``w_k > 0``.
+@dataclass(frozen=True)
+class ApertureCell:
+    """Cell (row ``i``, column ``j``) of an ``n x n`` grid over the aperture, of area fraction ``weight``.
 
-    ``kernel_fn_k(aperture, coc_px)`` is ``kernel_fn``'s kernel restricted to cell ``k`` and divided by
-    ``w_k``, so ``sum_k w_k * kernel_fn_k == kernel_fn`` exactly.
+    ``ApertureCell()`` (``n = 1``) is the whole aperture.
     """
+
+    n: int = 1
+    i: int = 0
+    j: int = 0
+    weight: float = 1.0
+
+    def kernel(self, aperture: Aperture, coc_px: float) -> torch.Tensor:
+        """The cell's kernel at signed radius ``coc_px``: (K, K) float64 on the CPU.
+
+        The whole aperture's kernel restricted to the cell and divided by ``weight``, so that
+        ``sum_k w_k * cell_k.kernel(...)`` is the whole kernel exactly; for ``n = 1`` the whole kernel.
+        """
+        ker = signed_kernel(aperture, coc_px, dtype=torch.float64)
+        if self.n == 1:
+            return ker
+        return ker * cell_mask(ker.shape[-1], coc_px, self.n, self.i, self.j, ker.dtype).to(ker.device) / self.weight
+
+
+WHOLE_APERTURE = ApertureCell()
+"""The aperture as one cell (no splitting)."""
+
+
+def aperture_cells(aperture: Aperture, n: int) -> list[ApertureCell]:
+    """The cells of an ``n x n`` split of ``aperture`` with ``w_k > 0``; ``[WHOLE_APERTURE]`` for ``n = 1``."""
     if n == 1:
-        return [(1.0, kernel_fn)]
-    out = []
-    for k, w in enumerate(cell_weights(aperture, n)):
-        if w <= 1e-12:
-            continue
-        i, j = divmod(k, n)
-
-        def fn(ap: Aperture, coc_px: float, i: int = i, j: int = j, w: float = w) -> torch.Tensor:
-            ker = kernel_fn(ap, coc_px)
-            return ker * cell_mask(ker.shape[-1], coc_px, n, i, j, ker.dtype).to(ker.device) / w
-
-        out.append((w, fn))
-    return out
+        return [WHOLE_APERTURE]
+    return [ApertureCell(n, *divmod(k, n), weight=w) for k, w in enumerate(cell_weights(aperture, n)) if w > 1e-12]
