@@ -36,7 +36,6 @@ model, benchmark, metrics and seeds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInputError, MissingFileError
+from .hashing import bytes_sha256
 from .tasks import TASKS
 
 __all__ = [
@@ -95,7 +95,7 @@ def canonical_json(obj: Any) -> str:
 def record_digest(record: Mapping[str, Any]) -> str:
     """sha256 (hex) of the canonical JSON of ``record`` without its ``digest`` field."""
     body = {k: v for k, v in record.items() if k != "digest"}
-    return hashlib.sha256(canonical_json(body).encode("ascii")).hexdigest()
+    return bytes_sha256(canonical_json(body).encode("ascii"))
 
 
 def summarize(samples: Sequence[Mapping[str, Any]], metric_names: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -142,16 +142,34 @@ def _need(d: Any, keys: Sequence[str], where: str) -> None:
 def validate_record(record: Any, *, where: str = "results") -> dict[str, Any]:
     """Check a record against the schema and its own numbers; return it unchanged.
 
-    Checks: schema tag, required fields and types, benchmark hash format, unique sample ids, one score
-    (finite float or null with an ``error``) per declared metric per sample, a ``complete`` record has
-    all ``num_samples`` samples (some may carry an ``error``: the model failed on them and the run went
-    on), a ``partial`` one (an interrupted run) at most that many, ``summary`` equals the recomputed
-    means, ``digest`` matches.
+    Checks, one section at a time: schema tag, status, toolkit and model (:func:`_check_header`);
+    benchmark hash format, task and sample count (:func:`_check_benchmark`); metric definitions with
+    unique names, the headline among them (:func:`_check_metrics`); unique sample ids and one score
+    (finite float or null with an ``error``) per declared metric per sample (:func:`_check_samples`);
+    a ``complete`` record has all ``num_samples`` samples (some may carry an ``error``: the model
+    failed on them and the run went on), a ``partial`` one (an interrupted run) at most that many
+    (:func:`_check_sample_count`); ``summary`` equals the recomputed means and ``digest`` matches
+    (:func:`_check_totals`).
 
     Raises:
         InvalidResultError: naming the field and what was expected.
     """
     _need(record, _TOP_KEYS, where)
+    _check_header(record, where)
+    n_expected = _check_benchmark(record["benchmark"], f"{where}.benchmark")
+    names = _check_metrics(record["metrics"], record["benchmark"]["headline_metric"], where)
+    _check_samples(record["samples"], names, f"{where}.samples")
+    _check_sample_count(record["status"], len(record["samples"]), n_expected, f"{where}.samples")
+    _check_totals(record, names, where)
+    return dict(record)
+
+
+def _hex64(v: Any) -> bool:
+    return isinstance(v, str) and bool(_HEX64.match(v))
+
+
+def _check_header(record: Mapping[str, Any], where: str) -> None:
+    """``schema``, ``status``, ``toolkit`` and ``model``."""
     if record["schema"] != SCHEMA:
         raise _fail(where, f"schema must be {SCHEMA!r}, got {record['schema']!r}")
     if record["status"] not in STATUSES:
@@ -161,20 +179,25 @@ def validate_record(record: Any, *, where: str = "results") -> dict[str, Any]:
     if not isinstance(record["model"]["name"], str) or not record["model"]["name"]:
         raise _fail(f"{where}.model.name", "expected a non-empty string")
     wsha = record["model"]["weights_sha256"]
-    if wsha is not None and not (isinstance(wsha, str) and _HEX64.match(wsha)):
+    if wsha is not None and not _hex64(wsha):
         raise _fail(f"{where}.model.weights_sha256", f"expected 64 lowercase hex digits or null, got {wsha!r}")
-    bench = record["benchmark"]
-    _need(bench, _BENCH_KEYS, f"{where}.benchmark")
-    if not (isinstance(bench["content_hash"], str) and _HEX64.match(bench["content_hash"])):
-        raise _fail(
-            f"{where}.benchmark.content_hash", f"expected 64 lowercase hex digits, got {bench['content_hash']!r}"
-        )
+
+
+def _check_benchmark(bench: Any, where: str) -> int:
+    """The ``benchmark`` section; returns its ``num_samples``."""
+    _need(bench, _BENCH_KEYS, where)
+    if not _hex64(bench["content_hash"]):
+        raise _fail(f"{where}.content_hash", f"expected 64 lowercase hex digits, got {bench['content_hash']!r}")
     if bench["task"] not in TASKS:
-        raise _fail(f"{where}.benchmark.task", f"expected one of {list(TASKS)}, got {bench['task']!r}")
+        raise _fail(f"{where}.task", f"expected one of {list(TASKS)}, got {bench['task']!r}")
     n_expected = bench["num_samples"]
     if not (isinstance(n_expected, int) and n_expected > 0):
-        raise _fail(f"{where}.benchmark.num_samples", f"expected a positive integer, got {n_expected!r}")
-    metrics = record["metrics"]
+        raise _fail(f"{where}.num_samples", f"expected a positive integer, got {n_expected!r}")
+    return n_expected
+
+
+def _check_metrics(metrics: Any, headline: Any, where: str) -> list[str]:
+    """The ``metrics`` list (and that the benchmark's headline is among it); returns the metric names."""
     if not isinstance(metrics, list) or not metrics:
         raise _fail(f"{where}.metrics", "expected a non-empty list of metric definitions")
     names: list[str] = []
@@ -185,66 +208,73 @@ def validate_record(record: Any, *, where: str = "results") -> dict[str, Any]:
         names.append(m["name"])
     if len(set(names)) != len(names):
         raise _fail(f"{where}.metrics", f"duplicate metric names in {names}")
-    if bench["headline_metric"] not in names:
-        raise _fail(
-            f"{where}.benchmark.headline_metric",
-            f"{bench['headline_metric']!r} is not among the record's metrics {names}",
-        )
-    samples = record["samples"]
+    if headline not in names:
+        raise _fail(f"{where}.benchmark.headline_metric", f"{headline!r} is not among the record's metrics {names}")
+    return names
+
+
+def _check_samples(samples: Any, names: Sequence[str], where: str) -> None:
+    """The ``samples`` list: each sample valid (:func:`_check_sample`), ids unique."""
     if not isinstance(samples, list):
-        raise _fail(f"{where}.samples", "expected a list")
+        raise _fail(where, "expected a list")
     seen: set[str] = set()
-    n_errors = 0
     for i, s in enumerate(samples):
-        w = f"{where}.samples[{i}]"
-        _need(s, ("id", "scores", "error"), w)
-        sid = s["id"]
-        if not isinstance(sid, str) or not sid:
-            raise _fail(f"{w}.id", "expected a non-empty string")
-        if sid in seen:
-            raise _fail(f"{w}.id", f"duplicate sample id {sid!r}")
-        seen.add(sid)
-        scores = s["scores"]
-        if not isinstance(scores, Mapping) or set(scores) != set(names):
-            got = sorted(scores) if isinstance(scores, Mapping) else scores
-            raise _fail(f"{w}.scores", f"expected exactly the metrics {sorted(names)}, got {got}")
-        has_null = False
-        for m, v in scores.items():
-            if v is None:
-                has_null = True
-            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise _fail(f"{w}.scores[{m!r}]", f"expected a finite number or null, got {v!r}")
-        if has_null and not (isinstance(s["error"], str) and s["error"]):
-            raise _fail(f"{w}.error", "a sample with a null score must say why in 'error'")
-        n_errors += bool(s["error"])
-        if "subset" in s and not (
-            isinstance(s["subset"], Mapping)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in s["subset"].items())
-        ):
-            raise _fail(f"{w}.subset", "expected an object of string keys and string values")
-    if record["status"] == "complete":
-        if len(samples) != n_expected:
-            raise _fail(
-                f"{where}.samples",
-                f"a complete record needs {n_expected} samples (benchmark.num_samples), got {len(samples)}",
-            )
-    elif len(samples) > n_expected:
-        raise _fail(f"{where}.samples", f"{len(samples)} samples exceed benchmark.num_samples={n_expected}")
-    expected_summary = summarize(samples, names)
+        _check_sample(s, names, f"{where}[{i}]", seen)
+
+
+def _check_sample(s: Any, names: Sequence[str], w: str, seen: set[str]) -> None:
+    """One sample: a new id (added to ``seen``), exactly one finite score or null per metric (null
+    needs an ``error``), string subset labels."""
+    _need(s, ("id", "scores", "error"), w)
+    sid = s["id"]
+    if not isinstance(sid, str) or not sid:
+        raise _fail(f"{w}.id", "expected a non-empty string")
+    if sid in seen:
+        raise _fail(f"{w}.id", f"duplicate sample id {sid!r}")
+    seen.add(sid)
+    scores = s["scores"]
+    if not isinstance(scores, Mapping) or set(scores) != set(names):
+        got = sorted(scores) if isinstance(scores, Mapping) else scores
+        raise _fail(f"{w}.scores", f"expected exactly the metrics {sorted(names)}, got {got}")
+    has_null = False
+    for m, v in scores.items():
+        if v is None:
+            has_null = True
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise _fail(f"{w}.scores[{m!r}]", f"expected a finite number or null, got {v!r}")
+    if has_null and not (isinstance(s["error"], str) and s["error"]):
+        raise _fail(f"{w}.error", "a sample with a null score must say why in 'error'")
+    if "subset" in s and not (
+        isinstance(s["subset"], Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in s["subset"].items())
+    ):
+        raise _fail(f"{w}.subset", "expected an object of string keys and string values")
+
+
+def _check_sample_count(status: str, n: int, n_expected: int, where: str) -> None:
+    """A complete record has every sample of the benchmark; a partial one at most that many."""
+    if status == "complete":
+        if n != n_expected:
+            raise _fail(where, f"a complete record needs {n_expected} samples (benchmark.num_samples), got {n}")
+    elif n > n_expected:
+        raise _fail(where, f"{n} samples exceed benchmark.num_samples={n_expected}")
+
+
+def _check_totals(record: Mapping[str, Any], names: Sequence[str], where: str) -> None:
+    """``summary`` equals the means recomputed from the samples; ``digest`` matches the content."""
+    expected_summary = summarize(record["samples"], names)
     if record["summary"] != expected_summary:
         raise _fail(
             f"{where}.summary",
             f"does not match the per-sample scores (recomputed {expected_summary}, recorded {record['summary']})",
         )
-    digest = record_digest(record)
-    if record["digest"] != digest:
+    if record["digest"] != record_digest(record):
         raise _fail(
             f"{where}.digest",
             "does not match the record's content: the file was edited after it "
             "was written (recompute it with refocus_bench.results.finalize_record "
             "only if the edit is legitimate)",
         )
-    return dict(record)
 
 
 def read_record(path: str | os.PathLike[str]) -> dict[str, Any]:
