@@ -196,6 +196,8 @@ def test_module_on_cuda_equals_function():
     want = render_bokeh(image, coc_px=coc, aperture="hexagon")
     torch.testing.assert_close(module(image, coc_px=coc), want, atol=1e-12, rtol=0)
     torch.testing.assert_close(module(image, coc_px=coc), want, atol=1e-12, rtol=0)  # cached kernels
+    kernels = list(module.kernels._kernels.values())
+    assert kernels and all(k.device.type == "cuda" and k.dtype == torch.float64 for k in kernels)  # kept on the device
 
 
 def test_two_plane_scene_on_cuda_matches_cpu():
