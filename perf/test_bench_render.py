@@ -1,8 +1,8 @@
 """Renderer performance, measured as ratios within one run (the machines are shared and noisy).
 
 Single-threaded (see ``_one_thread``). Scene: the Middlebury "Motorcycle" RGB-D image resized to
-1024x1024, its inverse depth mapped linearly to a signed CoC of -32..+30.5 px (focus in the middle of the depth range). Run with
-``make bench`` (or ``pytest perf/test_bench_render.py --benchmark-only``).
+1024x1024, its inverse depth mapped linearly to a signed CoC of -32..+30.5 px (focus in the middle of
+the depth range). Run with ``make bench`` (or ``pytest perf/test_bench_render.py --benchmark-only``).
 
 Targets (issue: physics defocus simulator):
 * the layered renderer is at least 10x faster than the scatter baseline;
