@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInputError, MissingFileError
-from .hashing import bytes_sha256
+from .hashing import canonical_json, json_sha256
 from .tasks import TASKS
 
 __all__ = [
@@ -87,15 +87,10 @@ class InvalidResultError(InvalidInputError):
     """A results record that does not follow the schema, or whose numbers do not add up."""
 
 
-def canonical_json(obj: Any) -> str:
-    """Deterministic JSON text: sorted keys, no spaces, non-finite floats refused."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-
-
 def record_digest(record: Mapping[str, Any]) -> str:
     """sha256 (hex) of the canonical JSON of ``record`` without its ``digest`` field."""
     body = {k: v for k, v in record.items() if k != "digest"}
-    return bytes_sha256(canonical_json(body).encode("ascii"))
+    return json_sha256(body)
 
 
 def summarize(samples: Sequence[Mapping[str, Any]], metric_names: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -44,7 +44,8 @@ def make_record(
     examples: dict | None = None,
     lvcorr: bool = False,
 ) -> dict[str, Any]:
-    """A finalized record: lpips.alex (lower better) = 0.1 + offset + 0.01 i, psnr (higher better) = 30 - 10 offset + i."""
+    """A finalized record: lpips.alex (lower better) = 0.1 + offset + 0.01 i,
+    psnr (higher better) = 30 - 10 offset + i."""
     metrics = [
         {"name": "lpips.alex", "higher_is_better": False, "version": "1", "definition": {"net": "alex"}},
         {"name": "psnr", "higher_is_better": True, "version": "1", "definition": {"data_range": 1.0}},

@@ -15,12 +15,12 @@ name from the submission.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..hashing import bytes_sha256
 from .load import LeaderboardWarning
 from .tables import BenchmarkTable, Row
 
@@ -92,7 +92,7 @@ class ExampleGrid:
     def add(self, data: bytes | None) -> str | None:
         if data is None:
             return None
-        name = f"assets/img/{hashlib.sha256(data).hexdigest()[:24]}.png"
+        name = f"assets/img/{bytes_sha256(data)[:24]}.png"
         self.assets[name] = data
         return name
 

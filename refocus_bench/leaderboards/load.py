@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, MissingFileError
-from ..results import InvalidResultError, canonical_json, read_record, record_key
+from ..hashing import canonical_json
+from ..results import InvalidResultError, read_record, record_key
 
 __all__ = ["SITE_MARKER", "LeaderboardError", "LeaderboardWarning", "ResultEntry", "load_results", "record_numbers"]
 

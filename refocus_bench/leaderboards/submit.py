@@ -20,7 +20,6 @@ never from the submission. Submitting the same numbers again is a no-op.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, MissingFileError
-from ..results import canonical_json, read_record, record_key, write_record
+from ..hashing import json_sha256
+from ..results import read_record, record_key, write_record
 from .load import record_numbers
 
 __all__ = [
@@ -161,7 +161,7 @@ def check_submission(path: str | os.PathLike[str], *, hash_lookup: HashLookup | 
 
 def store_name(rec: Mapping[str, Any]) -> str:
     """File name of a record in a store: the sha256 of its leaderboard key (benchmark, version, model, weights)."""
-    return hashlib.sha256(canonical_json(list(record_key(rec))).encode("ascii")).hexdigest()[:32] + ".json"
+    return json_sha256(list(record_key(rec)))[:32] + ".json"
 
 
 def submit_record(

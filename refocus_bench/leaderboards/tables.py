@@ -9,13 +9,12 @@ some samples (scored on ``n`` < the benchmark's samples) or on every sample are 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..results import canonical_json
+from ..hashing import json_sha256
 from .load import ResultEntry
 from .stats import BOOTSTRAP_CONFIDENCE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MeanCI, mean_ci
 
@@ -24,7 +23,7 @@ __all__ = ["Row", "BenchmarkTable", "build_tables", "headline_table", "short_id"
 
 def short_id(*parts: str, n: int = 12) -> str:
     """A stable, file-name-safe id (hex) generated from ``parts``; never the parts themselves."""
-    return hashlib.sha256(canonical_json(list(parts)).encode("ascii")).hexdigest()[:n]
+    return json_sha256(list(parts))[:n]
 
 
 def printable(text: str) -> str:
@@ -239,7 +238,8 @@ def headline_table(tables: Sequence[BenchmarkTable]) -> str:
     for t in tables:
         arrow = "higher is better" if t.higher_is_better else "lower is better"
         lines.append(
-            f"{printable(t.name)} v{printable(t.version)} ({t.task}, {t.num_samples} samples) - {t.headline_metric}, {arrow}"
+            f"{printable(t.name)} v{printable(t.version)} ({t.task}, {t.num_samples} samples) - "
+            f"{t.headline_metric}, {arrow}"
         )
         names = [_clip(printable(r.model), 48) for r in t.rows]
         width = max([len(n) for n in names] + [5])

@@ -79,6 +79,7 @@ SORT_JS = """(function () {
 })();
 """
 
+# a base64 digest, as Content-Security-Policy wants it (hashing.py gives hex digests only)
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(SORT_JS.encode("utf-8")).digest()).decode("ascii")
 _CSP = (
     f"default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; "

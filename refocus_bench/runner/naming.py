@@ -16,9 +16,10 @@ different names never share a path and nothing can escape the folder (``..``, ``
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
+
+from ..hashing import text_sha256
 
 __all__ = ["safe_name", "record_path", "examples_dir", "cache_dir", "INPUT_DIR", "TARGET_DIR", "CACHE_DIR"]
 
@@ -42,7 +43,7 @@ def safe_name(name: str) -> str:
     if _SAFE.match(name) and not name.endswith("."):
         return name
     cleaned = _UNSAFE_CHARS.sub("_", name).lstrip("._-")[:80].rstrip(".")
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    digest = text_sha256(name, "utf-8", "surrogatepass")[:8]
     return f"{cleaned}-{digest}" if cleaned else digest
 
 

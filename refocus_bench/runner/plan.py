@@ -15,7 +15,6 @@ and definition; metric definitions; protocol; seed; device type), which names th
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, check
-from ..results import canonical_json
+from ..hashing import file_sha256, json_sha256, text_sha256
 from .protocols import check_protocol, extra_input_names
 
 __all__ = ["Plan", "make_plan", "resolve_model", "resolve_benchmark", "resolve_metrics", "weights_sha256", "run_key"]
@@ -59,7 +58,7 @@ class Plan:
         """None for the benchmark's default metric set, else 8 hex digits naming the set."""
         if self.default_metrics:
             return None
-        return hashlib.sha256(canonical_json(self.metric_info).encode()).hexdigest()[:8]
+        return json_sha256(self.metric_info)[:8]
 
     def key_info(self) -> dict[str, Any]:
         """What the run key hashes (also written beside the cache, for humans)."""
@@ -85,7 +84,7 @@ class Plan:
 
 def run_key(info: dict[str, Any]) -> str:
     """sha256 (hex) of the canonical JSON of ``info``."""
-    return hashlib.sha256(canonical_json(info).encode("ascii")).hexdigest()
+    return json_sha256(info)
 
 
 def resolve_model(model: Any, task: str | None = None) -> Any:
@@ -159,8 +158,6 @@ def weights_sha256(model: Any) -> str | None:
     initialisation -> None); else the card's single weight file's pinned sha256; for several files,
     the sha256 of their ``"<filename> <sha256>"`` lines (sorted); None if any hash is unknown.
     """
-    from ..hashing import file_sha256
-
     if hasattr(model, "weights_path"):
         p = model.weights_path
         return file_sha256(p) if p and Path(p).is_file() else None
@@ -170,7 +167,7 @@ def weights_sha256(model: Any) -> str | None:
     if len(files) == 1:
         return files[0].sha256
     lines = "".join(f"{w.filename} {w.sha256}\n" for w in sorted(files, key=lambda w: w.filename))
-    return hashlib.sha256(lines.encode()).hexdigest()
+    return text_sha256(lines)
 
 
 def _json_config(model: Any) -> dict[str, Any]:

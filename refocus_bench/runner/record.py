@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..version import __version__
 from ..results import finalize_record
+from ..version import __version__
 from .naming import INPUT_DIR, TARGET_DIR, examples_dir, safe_name
 from .plan import Plan
 

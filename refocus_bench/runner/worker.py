@@ -57,6 +57,7 @@ class Job:
 
 def sample_seed(seed: int, sample_id: str) -> int:
     """A 63-bit seed derived from the run seed and the sample id (sha256)."""
+    # raw digest bytes (hashing.py gives hex digests only)
     return int.from_bytes(hashlib.sha256(f"{seed}:{sample_id}".encode()).digest()[:8], "little") >> 1
 
 
