@@ -1,4 +1,9 @@
-"""Evaluation protocols: how the runner calls a model on one benchmark sample.
+"""Evaluation protocols: how the runner calls a model on one benchmark sample and what it scores.
+
+In this codebase "protocol" means only this: the evaluation protocol that a benchmark's
+``spec.protocol`` names, stored in every results record under ``"protocol"``. The typing interfaces
+a model implements are the *task interfaces* of :mod:`refocus_bench.tasks`; the search for the blur
+gain K that best matches a target is the *oracle-K search*, :mod:`refocus_bench.metrics.oracle_k`.
 
 A benchmark's ``spec.protocol`` is one of:
 
@@ -9,7 +14,7 @@ A benchmark's ``spec.protocol`` is one of:
 * ``{"name": "oracle_blur_strength", "objective": "ssim.rgb", "k_range_px_m": [lo, hi],
   "iterations": N}`` (``bokeh`` / ``refocus``): per sample, the blur gain K (px*m) whose rendering
   maximises ``objective`` against the target is found by
-  :func:`~refocus_bench.metrics.protocols.oracle_blur_strength` (grid scan + golden section, at most
+  :func:`~refocus_bench.metrics.oracle_k.oracle_blur_strength` (grid scan + golden section, at most
   N renderings; optional ``"scale"``: ``"log"``/``"linear"``, ``"grid"``) and the metrics score that
   rendering. The chosen K is recorded per sample.
 * ``{"name": "lvcorr_sweep", "k_values_px_m": [k1, k2, ...]}`` (``bokeh`` / ``refocus``, N >= 3):
