@@ -93,12 +93,14 @@ def _run(args: argparse.Namespace) -> int:
     record = render_showcase(args.output, highlight_gain=args.highlight_gain)
     out = Path(args.output)
     print(
-        f"\nRendered {len(record['renders'])} images of {record['scene']['name']} in {time.perf_counter() - start:.1f} s"
+        f"\nRendered {len(record['renders'])} images of {record['scene']['name']} "
+        f"in {time.perf_counter() - start:.1f} s"
     )
     print("| focus (m) | aperture | CoC range (px) | seconds |\n|---:|---|---|---:|")
     for r in record["renders"]:
         print(
-            f"| {r['focus_distance_m']} | {r['aperture']} | {r['coc_px_min']:.1f} .. {r['coc_px_max']:.1f} | {r['seconds']:.2f} |"
+            f"| {r['focus_distance_m']} | {r['aperture']} | {r['coc_px_min']:.1f} .. {r['coc_px_max']:.1f} "
+            f"| {r['seconds']:.2f} |"
         )
     print(f"\nContact sheet: {out / 'contact_sheet.png'}\nRecord: {out / 'showcase.json'}")
     return 0
