@@ -68,7 +68,8 @@ def _like(p: Scalar, ref: Scalar, name: str = "per-sample parameters") -> Scalar
         if p.ndim == 1 and ref.ndim > 1:
             check(
                 p.shape[0] in (1, ref.shape[0]),
-                lambda: f"{name} must be a scalar or have shape ({ref.shape[0]},) (one value per sample), got {tuple(p.shape)}",
+                lambda: f"{name} must be a scalar or have shape ({ref.shape[0]},) (one value per sample), "
+                f"got {tuple(p.shape)}",
             )
             return p.reshape(-1, *([1] * (ref.ndim - 1)))
     return p

@@ -33,7 +33,8 @@ def oversized(path: Path) -> list[str]:
 
 def main(argv: list[str]) -> int:
     roots = [Path(a) for a in argv] or [Path("refocus_bench")]
-    found = [msg for root in roots for p in sorted(root.rglob("*.py") if root.is_dir() else [root]) for msg in oversized(p)]
+    files = [p for root in roots for p in (sorted(root.rglob("*.py")) if root.is_dir() else [root])]
+    found = [msg for p in files for msg in oversized(p)]
     print("\n".join(found) or "no oversized functions or files")
     return 1 if found else 0
 

@@ -148,7 +148,8 @@ def table(rows: list[dict], subset: set[int] | None = None) -> list[str]:
         sc = {k: mean([v[j] for j in idx]) for k, v in r["scores"].items()}
         v = f"{sc['lpips.vgg']:.4f} | " if vgg else ""
         lines.append(
-            f"| {r['label']} | {sc['lpips.alex']:.4f} | {v}{sc['psnr.rgb']:.2f} | {sc['ssim.rgb']:.4f} | {len(idx)} | {r['seconds_per_image']:.2f} |"
+            f"| {r['label']} | {sc['lpips.alex']:.4f} | {v}{sc['psnr.rgb']:.2f} | {sc['ssim.rgb']:.4f} | {len(idx)} "
+            f"| {r['seconds_per_image']:.2f} |"
         )
     return lines
 
@@ -171,7 +172,8 @@ PREVIOUS = "genrefocus.tiny (previous weights)"
 def paired_table(results: dict, metric: str = "lpips.alex") -> list[str]:
     """Per-pair ``metric`` differences (mean, standard error, mean / s.e., wins) of the headline comparisons."""
     lines = [
-        f"| task | comparison | mean {metric} difference +- s.e. (negative: first is better) | mean / s.e. | pairs where the first is better |",
+        f"| task | comparison | mean {metric} difference +- s.e. (negative: first is better) | mean / s.e. "
+        "| pairs where the first is better |",
         "|---|---|---|---|---|",
     ]
     comparisons = list(PAIRED)
@@ -187,7 +189,8 @@ def paired_table(results: dict, metric: str = "lpips.alex") -> list[str]:
         m = mean(d)
         se = (sum((x - m) ** 2 for x in d) / max(1, len(d) - 1)) ** 0.5 / len(d) ** 0.5
         lines.append(
-            f"| {task} | {a} vs {b} | {m:+.4f} +- {se:.4f} | {m / se if se else float('nan'):+.1f} | {sum(x < 0 for x in d)}/{len(d)} |"
+            f"| {task} | {a} vs {b} | {m:+.4f} +- {se:.4f} | {m / se if se else float('nan'):+.1f} "
+            f"| {sum(x < 0 for x in d)}/{len(d)} |"
         )
     return lines
 
@@ -275,9 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `python scripts/eval_models.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
         "",
-        f"{args.pairs} pairs from the `test` seed range of `refocus_bench/models/genrefocus/synthetic.py` at {args.size} px "
-        f"(data sha256 `{digest}`); targets are exact layered renders (hidden content included). "
-        f"`genrefocus.tiny` weights sha256 `{tiny.card.weights[0].sha256}`. Seconds per image on this shared 2-core CPU "
+        f"{args.pairs} pairs from the `test` seed range of `refocus_bench/models/genrefocus/synthetic.py` "
+        f"at {args.size} px (data sha256 `{digest}`); targets are exact layered renders (hidden content included). "
+        f"`genrefocus.tiny` weights sha256 `{tiny.card.weights[0].sha256}`. Seconds per image on this shared "
+        "2-core CPU "
         "include other engineers' load; see perf/test_bench_models.py for timings.",
         "",
         "## Deblur (blurry input -> all-in-focus target)",
