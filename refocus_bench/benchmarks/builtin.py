@@ -1,9 +1,10 @@
 """The built-in generated benchmarks as a group: their names and a one-call ``prepare_builtin``.
 
-Example (builds every cache folder once, then only verifies them)::
+Example (builds every cache folder once, then only verifies them; minutes the first time, so it is
+not run as a doctest)::
 
-    >>> from refocus_bench.benchmarks.builtin import prepare_builtin
-    >>> hashes = prepare_builtin()  # doctest: +SKIP
+    from refocus_bench.benchmarks.builtin import prepare_builtin
+    hashes = prepare_builtin()
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def find_exiftool(executable: str | None = None) -> str:
 
 
 def _safe_arg(path: str) -> bool:
-    """Whether ExifTool's line-based argument protocol can carry ``path`` unchanged."""
+    """Whether ExifTool's line-based argument file format can carry ``path`` unchanged."""
     if "\n" in path or "\r" in path:
         return False
     try:
@@ -97,13 +97,13 @@ def _safe_arg(path: str) -> bool:
 class ExifToolReader:
     """One long-running ExifTool process that reads metadata of files in batches.
 
-    Example:
-        >>> with ExifToolReader() as reader:  # doctest: +SKIP
-        ...     tags = reader.read(["/photos/a.jpg"])[0]
-        >>> tags["EXIF:ExifIFD:FNumber"]  # doctest: +SKIP
-        1.8
+    Example (needs ExifTool and a photo, so it is not run as a doctest; the harvest tests run it)::
 
-    Files whose names ExifTool's argument protocol cannot carry (newlines, undecodable bytes) are
+        with ExifToolReader() as reader:
+            tags = reader.read(["/photos/a.jpg"])[0]
+        tags["EXIF:ExifIFD:FNumber"]  # 1.8
+
+    Files whose names ExifTool's argument file format cannot carry (newlines, undecodable bytes) are
     read through a temporary symlink. A file for which ExifTool gives no answer gets a synthetic
     ``{"ExifTool:Error": ...}`` entry. If the ExifTool process dies, it is restarted and the batch is
     retried file by file, so one pathological file cannot take a batch down.

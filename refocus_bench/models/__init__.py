@@ -1,4 +1,4 @@
-"""Refocusing models: task protocols, a registry, baselines and the reference GenRefocus models.
+"""Refocusing models: task interfaces (refocus_bench.tasks), a registry, baselines and the reference GenRefocus models.
 
 The registry verbs are the public API::
 

@@ -1,4 +1,4 @@
-"""The loader protocol shared by every benchmark dataset: layout detection, scanning, checking.
+"""The loader base class shared by every benchmark dataset: layout detection, scanning, checking.
 
 A dataset class declares a :class:`DatasetInfo` card (licence, citation, task) and a
 :class:`~refocus_bench.datasets.loaders.manifest.Manifest`, and implements :meth:`_scan`, which
@@ -7,10 +7,12 @@ saw while pairing (:class:`~refocus_bench.datasets.loaders.scan.ScanResult`). Ev
 picking the layout, sorting, the structural / bit-depth / size / count / checksum checks and their
 messages - lives here and in :mod:`.validate`, so every dataset reports broken trees the same way.
 
-    >>> from refocus_bench.datasets.loaders import open_dataset   # doctest: +SKIP
-    >>> ds = open_dataset("dpdd", "/data/DPDD", split="test")          # doctest: +SKIP
-    >>> len(ds), ds.info.layout, ds[0].subset                          # doctest: +SKIP
-    (76, 'b', {'scene': 'indoor'})
+Example (needs a copy of DPDD, so it is not run as a doctest; tests/test_dataset_loaders.py runs the
+same calls on generated trees)::
+
+    from refocus_bench.datasets.loaders import open_dataset
+    ds = open_dataset("dpdd", "/data/DPDD", split="test")
+    len(ds), ds.info.layout, ds[0].subset  # (76, 'b', {'scene': 'indoor'})
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ class DatasetLoader(ABC):
             + f" - found: {', '.join(found) if found else '(empty folder)'}"
         )
 
-    # -- collection protocol ----------------------------------------------------------------
+    # -- collection interface ---------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._samples)
 
