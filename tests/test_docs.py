@@ -12,6 +12,7 @@ Checked in every Markdown file of the README and docs/:
   every ``make TARGET`` is a Makefile target;
 * Python: the import statements of every ``python`` code block run;
 * docs/design.md's table of import layers equals ``tests/test_layers.py``'s ``LAYERS``.
+* docs/metrics.md's table of weight cards equals :func:`refocus_bench.metrics.weights.weight_cards`.
 
 CHANGELOG.md: the "old" column names what no longer exists; every package name in a "new" column
 (written without the ``refocus_bench.`` prefix) must resolve.
@@ -253,3 +254,18 @@ def test_changelog_new_names_resolve():
         except (ImportError, AttributeError) as err:
             broken[name] = f"{type(err).__name__}: {err}"
     assert not broken, f"CHANGELOG.md's new column names what does not exist: {broken}"
+
+
+# --- tables that copy data -----------------------------------------------------------------------
+
+
+def test_the_weight_table_in_docs_metrics_matches_the_cards():
+    from refocus_bench.metrics.weights import weight_cards
+
+    want = {
+        f"| {c.name} | {c.filename} | {c.source.requirement} ({c.member}) | {c.licence} | {c.paper} |"
+        for c in weight_cards()
+    }
+    text = (ROOT / "docs" / "metrics.md").read_text()
+    rows = {line for line in text.splitlines() if line.startswith("| ") and ".safetensors |" in line}
+    assert rows == want
