@@ -78,7 +78,7 @@ def model_card(name: str) -> ModelCard:
 
 
 def cards_markdown(pattern: str = "*") -> str:
-    """A Markdown table generated from the model cards (for the README; never written by hand)."""
+    """A Markdown table generated from the model cards (for documentation; never written by hand)."""
     lines = ["| model | tasks | summary | licence | weights (sha256) | paper |", "|---|---|---|---|---|---|"]
     for name in list_models(pattern):
         c = model_card(name)

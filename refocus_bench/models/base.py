@@ -84,7 +84,7 @@ class WeightsFile:
 
 @dataclass(frozen=True)
 class ModelCard:
-    """Everything known about a model; README tables are generated from these.
+    """Everything known about a model; ``refocus-bench models list`` and :func:`cards_markdown` print these.
 
     Attributes:
         name: registry name, ``family.variant``.

@@ -43,7 +43,7 @@ They are the renderer's first defaults, with which ``bokeh.layered`` entered the
 leaderboards: depth layers every 0.5 px of CoC near focus and every 10% of the radius away from it
 (``RenderConfig()``: 2 px and 35%), and full resolution up to a 16 px radius (``RenderConfig()``:
 6 px). That is about 3x as many layers (45 against 13 for CoC from -16 to +16 px), more of them
-blurred at full resolution, than the defaults that the README's speed figures measure. They stay so
+blurred at full resolution, than the defaults that docs/performance.md's speed figures measure. They stay so
 that the leaderboard scores of ``bokeh.layered`` reproduce; pass other values to :class:`LayeredBokeh`
 (``create_model("bokeh.layered", min_layer_step_px=2.0, ...)``) to render with other settings.
 """

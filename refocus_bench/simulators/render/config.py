@@ -39,7 +39,7 @@ class RenderConfig:
             the mix of the two discs (its RMS radius stays within ~0.45 px of the true one from
             1 to 16 px). With the defaults (2 px, 0.35) the 1024x1024 benchmark scene renders ~11x
             faster than the scatter baseline; (1 px, 0.2) halves the spacing for ~1.6x the time,
-            with the same fidelity against the reference (README, "Fidelity").
+            with the same fidelity against the reference (docs/performance.md, "Fidelity").
         coarse_radius_px: layers with |CoC| >= 2x this are rendered at reduced resolution, keeping
             the reduced kernel radius in [coarse, 2 coarse). ``inf`` renders everything at full size.
         backend: "spatial" (kornia ``filter2d``), "fft" (kornia ``fft_conv``), "direct" (channels-last
