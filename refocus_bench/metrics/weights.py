@@ -17,7 +17,8 @@ content digest (sha256 over tensor names, dtypes, shapes and bytes) is pinned on
 own sha256 is recorded in ``manifest.json`` beside it and checked on every load. After the fetch
 nothing is ever unpickled: :func:`load_weights` reads safetensors only.
 
-The cards below are data, not logic: :func:`weight_cards` lists them (``refocus-bench weights list`` prints them; tests check docs/metrics.md against them).
+The cards below are data, not logic: :func:`weight_cards` lists them; ``refocus-bench weights list``
+prints them, and a test checks the table in docs/metrics.md against them.
 """
 
 from __future__ import annotations
