@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ...lazy import lazy_exports
 from ...registry import Registry
 
 __all__ = [
@@ -128,9 +129,4 @@ _REEXPORTS = {
 }
 
 
-def __getattr__(attr: str) -> Any:  # lazy re-exports: importing the package stays light
-    if attr in _REEXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_REEXPORTS[attr]}"), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _REEXPORTS)  # importing the package stays light
