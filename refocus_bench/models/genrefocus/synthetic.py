@@ -2,7 +2,7 @@
 
 Until :mod:`refocus_bench.simulators.pairs.generate` lands, this module builds pairs directly from the
 simulator: a procedural layered scene (dead leaves or two planes, with hidden content) is rendered
-*exactly* with :func:`~refocus_bench.simulators.render.rgbd.render_layered` (every plane blurred at its
+*exactly* with :func:`~refocus_bench.simulators.render.layered.render_layered` (every plane blurred at its
 own radius, composited front to back), so the targets carry correct occlusion effects that an RGB-D
 renderer can only approximate.
 
