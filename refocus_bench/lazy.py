@@ -35,14 +35,17 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[st
     Args:
         package: the package's ``__name__``.
         exports: public name -> submodule name relative to the package (``"evaluation"``, or a
-            dotted path below it).
+            dotted path below it) that defines it; ``""`` exports the submodule ``name`` itself.
     """
 
     def __getattr__(name: str) -> Any:
         home = exports.get(name)
         if home is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{home}"), name)
+        if home == "":
+            value = importlib.import_module(f"{package}.{name}")
+        else:
+            value = getattr(importlib.import_module(f"{package}.{home}"), name)
         module = sys.modules.get(package)
         if module is not None:
             setattr(module, name, value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..lazy import lazy_exports
 from ..registry import Registry
 
 __all__ = [
@@ -88,13 +89,7 @@ def metric_spec(name: str) -> Any:
     return METRICS.get(name).spec
 
 
-def __getattr__(attr: str) -> Any:  # lazy re-exports of the base types
-    if attr in {"MetricSpec", "RefocusMetric", "NetworkMetric", "MetricSuite"}:
-        from . import base
-
-        return getattr(base, attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# lazy re-exports of the base types
+__getattr__, __dir__ = lazy_exports(
+    __name__, {n: "base" for n in ("MetricSpec", "RefocusMetric", "NetworkMetric", "MetricSuite")}
+)

@@ -19,8 +19,9 @@ refocus_bench.simulators`` loads no subpackage)::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 
 __all__ = [
     "render",
@@ -42,15 +43,4 @@ if TYPE_CHECKING:
     from .render import DefocusRenderer, RenderConfig, list_apertures, make_aperture, render_bokeh, render_layered
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name in _ENGINE:
-        value = getattr(importlib.import_module(f"{__name__}.render"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, {**{p: "" for p in _SUBPACKAGES}, **{n: "render" for n in _ENGINE}})
