@@ -8,10 +8,12 @@ records is checked for consistency. Any of these is an error that names the file
 * a file that is not valid JSON or not a valid record;
 * records of one benchmark with different versions, content hashes, headline metrics, or metric
   directions (they cannot be ranked together);
-* two records for the same (benchmark, version, model, weights) whose numbers differ.
+* two records for the same (benchmark, version, model, weights) whose numbers differ by more than
+  float noise (the per-metric tolerance of :mod:`~refocus_bench.leaderboards.compare`).
 
-Two records with the same key *and* the same numbers (a copy of one run in two folders) are merged
-with a warning. ``partial`` records are skipped with a warning: they do not cover the benchmark.
+Two records with the same key *and* the same numbers up to that tolerance (a copy of one run in two
+folders, or a rerun on another machine) are merged with a warning; the first one is kept. ``partial``
+records are skipped with a warning: they do not cover the benchmark.
 Hidden files and folders (names starting with ``.``, such as the temporary files of atomic writes)
 are ignored, and so is a leaderboard site built inside a RESULTS_DIR (it carries a marker file).
 """
@@ -26,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, MissingFileError
-from ..hashing import canonical_json
 from ..results import InvalidResultError, read_record, record_key
+from .compare import numbers_differ, record_numbers
 
 __all__ = ["SITE_MARKER", "LeaderboardError", "LeaderboardWarning", "ResultEntry", "load_results", "record_numbers"]
 
@@ -62,22 +64,6 @@ class ResultEntry:
     @property
     def key(self) -> tuple[str, str, str, str]:
         return record_key(self.record)
-
-
-def record_numbers(record: Mapping[str, Any]) -> str:
-    """Canonical text of what a leaderboard shows of a record: per-sample scores and the summary.
-
-    Runtime fields (wall time, environment, per-sample runtime) are left out: they differ between
-    two honest runs of the same model.
-    """
-    samples = sorted((s["id"], s["scores"], s.get("subset", {})) for s in record["samples"])
-    return canonical_json(
-        {
-            "samples": samples,
-            "summary": record["summary"],
-            "metrics": sorted((m["name"], m["higher_is_better"]) for m in record["metrics"]),
-        }
-    )
 
 
 def _record_files(results_dir: Path) -> list[Path]:
@@ -149,18 +135,21 @@ def _merge_duplicates(entries: list[ResultEntry]) -> list[ResultEntry]:
         first = kept.get(e.key)
         if first is None:
             kept[e.key] = e
-        elif record_numbers(first.record) != record_numbers(e.record):
+            continue
+        why = numbers_differ(first.record, e.record)
+        if why is not None:
             raise LeaderboardError(
                 f"two records for benchmark {e.key[0]!r} v{e.key[1]}, model {e.key[2]!r}, "
                 f"weights {e.key[3] or 'none'} with different numbers: {str(first.path)!r} and "
-                f"{str(e.path)!r}; remove the stale one"
+                f"{str(e.path)!r} ({why}); remove the stale one"
             )
-        else:
-            warnings.warn(
-                f"{str(e.path)!r} repeats the numbers of {str(first.path)!r}; using the first",
-                LeaderboardWarning,
-                stacklevel=3,
-            )
+        exact = record_numbers(first.record) == record_numbers(e.record)
+        warnings.warn(
+            f"{str(e.path)!r} repeats the numbers of {str(first.path)!r}"
+            f"{'' if exact else ' (equal within the float tolerance)'}; using the first",
+            LeaderboardWarning,
+            stacklevel=3,
+        )
     return list(kept.values())
 
 

@@ -12,10 +12,12 @@
    version (the lookup is injectable: ``hash_lookup(name, version) -> hash``, raising
    :class:`SubmissionRejected` when it cannot vouch for the benchmark);
 5. consistency with the store: a stored record for the same (benchmark, version, model, weights)
-   must carry the same numbers.
+   must carry the same numbers, up to the per-metric float tolerance of
+   :mod:`~refocus_bench.leaderboards.compare` (a rerun on another machine is the same result).
 
 An accepted record is written atomically to ``STORE/<key hash>.json``; the name is derived from hashes,
-never from the submission. Submitting the same numbers again is a no-op.
+never from the submission. Submitting the same numbers again (within that tolerance) is a no-op: the
+stored record stays.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 from ..errors import InvalidInputError, MissingFileError
 from ..hashing import json_sha256
 from ..results import read_record, record_key, write_record
-from .load import record_numbers
+from .compare import numbers_differ
 
 __all__ = [
     "SubmissionRejected",
@@ -181,11 +183,12 @@ def submit_record(
             stored = read_record(target)
         except ValueError as err:
             raise SubmissionRejected(f"the store's record {str(target)!r} is corrupt: {err}") from None
-        if record_numbers(stored) != record_numbers(rec):
+        why = numbers_differ(stored, rec)
+        if why is not None:
             raise SubmissionRejected(
                 f"inconsistent: the store already holds different numbers for benchmark "
                 f"{rec['benchmark']['name']!r}, model {rec['model']['name']!r} "
-                f"({str(target)!r}); remove it first if this run replaces it"
+                f"({str(target)!r}: {why}); remove it first if this run replaces it"
             )
         return Submission(target, record_key(rec), added=False)
     write_record(target, rec)
