@@ -29,13 +29,18 @@ Example (50 mm f/1.8 focused at 2 m, 36 mm sensor, 6000 px wide):
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import torch
+from .errors import check, check_tensor
+from .errors import check_positive as _check_positive_any
 
-from .errors import check, check_positive, check_tensor
+if TYPE_CHECKING:
+    import torch
 
-Scalar = float | torch.Tensor
+Scalar = Any
+"""A Python float or a ``torch.Tensor`` (torch is imported only by callers that pass tensors)."""
 
 __all__ = [
     "ThinLens",
@@ -61,9 +66,30 @@ GENREFOCUS_DEFOCUS_SCALE_PX = 100.0
 """GenRefocus divides ``|K (1/z - 1/z_focus)|`` (pixels) by this before clipping to [0, 1]."""
 
 
+def _is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor; never imports torch (no tensor exists before torch is imported)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def check_positive(value: Scalar, name: str, *, strict: bool = True, unit: str = "") -> None:
+    """:func:`refocus_bench.errors.check_positive`, without importing torch for Python numbers."""
+    if _is_tensor(value):
+        _check_positive_any(value, name, strict=strict, unit=unit)
+        return
+    suffix = f" {unit}" if unit else ""
+    op = ">" if strict else ">="
+    check(
+        isinstance(value, (int, float)) and not isinstance(value, bool),
+        lambda: f"{name} must be a number or a tensor, got {type(value).__name__}",
+    )
+    check(math.isfinite(value), lambda: f"{name} must be finite, got {value}")
+    check(value > 0 if strict else value >= 0, lambda: f"{name} must be {op} 0{suffix}, got {value}")
+
+
 def _like(p: Scalar, ref: Scalar, name: str = "per-sample parameters") -> Scalar:
     """Broadcast a per-sample (B,) tensor parameter against a (B, ...) reference tensor."""
-    if isinstance(p, torch.Tensor) and isinstance(ref, torch.Tensor):
+    if _is_tensor(p) and _is_tensor(ref):
         p = p.to(device=ref.device, dtype=ref.dtype if ref.is_floating_point() else p.dtype)
         if p.ndim == 1 and ref.ndim > 1:
             check(
@@ -87,7 +113,12 @@ def _check_lens(focal_length_mm: Scalar, f_number: Scalar, focus_distance_m: Sca
     if focus_distance_m is not None:
         check_positive(focus_distance_m, "focus_distance_m", unit="m")
         s_mm = focus_distance_m * 1000.0
-        ok = bool(torch.all(torch.as_tensor(s_mm) > torch.as_tensor(focal_length_mm)))
+        if _is_tensor(s_mm) or _is_tensor(focal_length_mm):
+            import torch
+
+            ok = bool(torch.all(torch.as_tensor(s_mm) > torch.as_tensor(focal_length_mm)))
+        else:
+            ok = s_mm > focal_length_mm
         check(
             ok,
             lambda: "focus_distance_m must be greater than the focal length "
@@ -97,11 +128,11 @@ def _check_lens(focal_length_mm: Scalar, f_number: Scalar, focus_distance_m: Sca
 
 
 def _fmt(x: Scalar) -> str:
-    return str(x.tolist()) if isinstance(x, torch.Tensor) else f"{x:g}"
+    return str(x.tolist()) if _is_tensor(x) else f"{x:g}"
 
 
 def _check_depth(depth_m: Scalar, name: str = "depth_m") -> None:
-    if isinstance(depth_m, torch.Tensor):
+    if _is_tensor(depth_m):
         check_tensor(depth_m, name, allow_inf=True)
         check(
             bool((depth_m > 0).all()),
@@ -222,7 +253,9 @@ def depth_from_coc_px(
     k = _like(k, coc_px)
     s = _like(focus_distance_m, coc_px)
     inv = 1.0 / s - coc_px / k  # 1/z, in 1/m
-    if isinstance(inv, torch.Tensor):
+    if _is_tensor(inv):
+        import torch
+
         check(not bool(torch.isnan(inv).any()), "coc_px contains NaN values")
         inv = torch.clamp(inv, min=0.0)
         return torch.where(
@@ -264,7 +297,9 @@ def depth_of_field_m(
     f = focal_length_mm / 1000.0
     s = focus_distance_m
     near = s * (h - f) / (h + s - 2.0 * f)
-    if isinstance(h, torch.Tensor) or isinstance(s, torch.Tensor):
+    if _is_tensor(h) or _is_tensor(s):
+        import torch
+
         h_t, s_t = torch.as_tensor(h, dtype=torch.float64), torch.as_tensor(s, dtype=torch.float64)
         denom = h_t - s_t
         far = torch.where(

@@ -38,8 +38,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-from ..errors import check_positive
-from ..optics import FULL_FRAME_WIDTH_MM
+from ..optics import FULL_FRAME_WIDTH_MM, check_positive
 
 __all__ = [
     "SensorEstimate",
