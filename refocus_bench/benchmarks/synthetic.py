@@ -26,6 +26,7 @@ so sample ``i`` is the same whatever ``num_samples`` is.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,7 @@ def synthetic_source(
         task,
         cfg,
         {**DEFAULT_CONFIG, "num_samples": NUM_SAMPLES[task]},
-        lambda config, report: _generate(task, config, report),
+        functools.partial(_generate, task),  # picklable (a lambda is not): process-pool and Ray workers
     )
 
 

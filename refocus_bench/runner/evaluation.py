@@ -37,7 +37,7 @@ from ..errors import check
 from ..hashing import file_sha256
 from ..results import write_record
 from .cache import SampleCache
-from .executors import EXECUTORS, default_threads, run_chunks
+from .executors import EXECUTORS, default_threads, job_bytes, run_chunks
 from .naming import cache_dir, examples_dir, record_path, safe_name
 from .plan import Plan, make_plan, run_key
 from .record import build_record, environment, error_count, save_example, utc_now
@@ -61,7 +61,7 @@ class Evaluation:
         record: the results record (schema: :mod:`refocus_bench.results`), exactly as written.
         path: the record's file, or None when ``out_dir`` was None (nothing written).
         errors: how many samples carry an error (their scores are null; the record is still
-            ``"complete"``).
+            ``"complete"``); :attr:`failed` lists them with their reasons.
         timings: seconds spent by this call: ``wall_s`` (the whole call), ``model_s`` (model calls),
             ``metric_s`` (scoring), ``load_s`` (loading samples); the last three sum over workers and
             cover only the samples computed in this call.
@@ -78,6 +78,17 @@ class Evaluation:
     timings: Mapping[str, float]
     computed: int
     cached: int
+
+    @property
+    def failed(self) -> list[tuple[str, str]]:
+        """``(sample id, reason)`` of every sample that failed, in benchmark order (empty: all scored).
+
+        A sample fails when loading it, the model call or a metric raised, or when the model's output
+        was unusable (NaN or inf anywhere, border included; not a tensor; wrong shape or dtype). Its
+        scores are null and the reason is the record's one-line ``error``; the model is
+        ``record["model"]["name"]``. ``refocus-bench evaluate`` exits with 1 when this is not empty.
+        """
+        return [(s["id"], s["error"]) for s in self.record["samples"] if s.get("error")]
 
     @property
     def summary(self) -> dict[str, dict[str, Any]]:
@@ -173,11 +184,23 @@ def evaluate(
     _check_options(executor, workers, batch_size, save_examples)
     plan = make_plan(model, benchmark, metrics, seed=seed, device=device, progress=progress)
     out = Path(out_dir) if out_dir is not None else None
-    state = _resume(plan, out, batch_size, save_examples)
-    job = _job(plan, state, workers, executor)
+    example_ids = plan.sample_ids[:save_examples] if out is not None else []
+    job = _job(plan, example_ids, workers, executor)
+    payload = job_bytes(job) if executor == "local" and workers > 1 else None  # unpicklable: refused here
+    state = _resume(plan, out, batch_size, example_ids)
     status = "partial"
     try:
-        _run(plan, state, job, out, batch_size=batch_size, executor=executor, workers=workers, progress=progress)
+        _run(
+            plan,
+            state,
+            job,
+            out,
+            batch_size=batch_size,
+            executor=executor,
+            workers=workers,
+            payload=payload,
+            progress=progress,
+        )
         status = "complete"
     finally:  # a stopped run still leaves a "partial" record of what finished
         if state.results or status == "complete":
@@ -218,24 +241,34 @@ def _check_options(executor: str, workers: int, batch_size: int, save_examples: 
         require_ray()
 
 
-def _resume(plan: Plan, out: Path | None, batch_size: int, save_examples: int) -> _Progress:
+def _resume(plan: Plan, out: Path | None, batch_size: int, example_ids: list[str]) -> _Progress:
     """Step 2: read back the cached samples of this run key; list the samples left to compute.
 
     A cached sample is computed again when it should have an example PNG and the PNG is missing or
-    not the one this run key wrote (its sha256 differs).
+    not the one this run key wrote (its sha256 differs); a cached sample that failed without a
+    prediction (an error and no example recorded) has no PNG to restore and is not computed again.
     """
     key_info = plan.key_info()
     if batch_size > 1:  # stacked model calls may round differently (and seed per batch): never mix with batch 1
         key_info["batch_size"] = batch_size
     cache = SampleCache(cache_dir(out, run_key(key_info)) if out is not None else None, key_info)
     results = cache.load(plan.sample_ids)
-    example_ids = plan.sample_ids[:save_examples] if out is not None else []
     examples = {sid: p for sid in example_ids if (p := _existing_example(out, plan, sid, results.get(sid)))}
-    todo = [sid for sid in plan.sample_ids if sid not in results or (sid in example_ids and sid not in examples)]
+    todo = [sid for sid in plan.sample_ids if sid not in results or _needs_example(sid, results, examples, example_ids)]
     return _Progress(cache, results, examples, example_ids, todo, n_cached=len(results))
 
 
-def _job(plan: Plan, state: _Progress, workers: int, executor: str) -> Job:
+def _needs_example(
+    sid: str, results: dict[str, dict[str, Any]], examples: dict[str, str], example_ids: list[str]
+) -> bool:
+    """A cached example sample whose PNG is missing or stale, and that had a prediction to save."""
+    if sid not in example_ids or sid in examples:
+        return False
+    r = results[sid]
+    return bool(r.get("example_sha256")) or not r.get("error")
+
+
+def _job(plan: Plan, example_ids: list[str], workers: int, executor: str) -> Job:
     """The picklable unit of work the executors send to workers."""
     parallel = workers > 1 or executor == "ray"
     return Job(
@@ -246,7 +279,7 @@ def _job(plan: Plan, state: _Progress, workers: int, executor: str) -> Job:
         plan.protocol,
         plan.seed,
         plan.device,
-        frozenset(state.example_ids),
+        frozenset(example_ids),
         default_threads(workers) if parallel else None,
     )
 
@@ -277,14 +310,14 @@ def _run(
     batch_size: int,
     executor: str,
     workers: int,
+    payload: bytes | None,
     progress: bool,
 ) -> None:
     """Step 3: compute ``state.todo``; each finished sample goes into ``state`` and the cache at once."""
     bar = _bar(progress, len(plan.sample_ids), state.n_cached, plan)
     try:
-        for chunk in run_chunks(
-            job, _chunks(plan.sample_ids, state.todo, batch_size), executor=executor, workers=workers
-        ):
+        chunks = _chunks(plan.sample_ids, state.todo, batch_size)
+        for chunk in run_chunks(job, chunks, executor=executor, workers=workers, payload=payload):
             for r in chunk:
                 _collect(plan, state, r, out)
                 if bar is not None and r["id"] not in state.results:

@@ -41,13 +41,15 @@ from typing import Any
 
 import torch
 
-from ..errors import InvalidInputError, check
+from ..errors import InvalidInputError, RefocusBenchError, check
 
 __all__ = [
     "PROTOCOLS",
     "MODEL_KEYS",
     "BATCH_PROTOCOLS",
     "Prediction",
+    "InvalidOutputError",
+    "check_output",
     "check_protocol",
     "predict",
     "predict_batch",
@@ -169,12 +171,52 @@ def model_kwargs(task: str, condition: Mapping[str, Any], protocol: Mapping[str,
     return kw
 
 
+class InvalidOutputError(RefocusBenchError):
+    """A model output the runner cannot score: the sample is recorded as failed, the run goes on."""
+
+
+def check_output(out: Any, image: torch.Tensor) -> torch.Tensor:
+    """``out`` if it is a usable prediction for ``image``, else :class:`InvalidOutputError` saying why.
+
+    Usable: a tensor of the input's dtype and shape (B, 3, H, W) whose values are all finite, the
+    border that scoring skips included (a NaN there would otherwise be scored as clean and break
+    the example PNG).
+
+    Example:
+        >>> x = torch.zeros(1, 3, 4, 4)
+        >>> check_output(x.clone(), x).shape
+        torch.Size([1, 3, 4, 4])
+        >>> y = x.clone(); y[0, 1, 0, 3] = float("nan")
+        >>> try:
+        ...     check_output(y, x)
+        ... except InvalidOutputError as err:
+        ...     print(str(err).split(";")[0])
+        1 NaN and 0 inf values of 48 (first at y=0, x=3)
+    """
+    if not isinstance(out, torch.Tensor):
+        raise InvalidOutputError(f"a {type(out).__name__}, expected a torch.Tensor")
+    if out.dtype != image.dtype:
+        raise InvalidOutputError(f"dtype {out.dtype}, expected {image.dtype} (the input's)")
+    if tuple(out.shape) != tuple(image.shape):
+        raise InvalidOutputError(f"shape {tuple(out.shape)}, expected {tuple(image.shape)} (the input's)")
+    bad = ~torch.isfinite(out)
+    if bool(bad.any()):
+        n_bad, n_nan = int(bad.sum()), int(torch.isnan(out).sum())
+        y, x = (int(v) for v in bad.nonzero()[0][-2:])
+        raise InvalidOutputError(
+            f"{n_nan} NaN and {n_bad - n_nan} inf values of {out.numel()} (first at y={y}, x={x}); "
+            "every value must be finite, the border that scoring skips included"
+        )
+    return out
+
+
 def _call(model: Any, task: str, image: torch.Tensor, kw: Mapping[str, Any]) -> torch.Tensor:
+    """One model call; its output is checked (:func:`check_output`)."""
     if task == "deblur":
-        return model.deblur(image, **kw)
+        return check_output(model.deblur(image, **kw), image)
     kw = dict(kw)
     depth = kw.pop("depth_m", None)
-    return getattr(model, task)(image, depth, **kw)
+    return check_output(getattr(model, task)(image, depth, **kw), image)
 
 
 def _objective(protocol: Mapping[str, Any], metric_factory: Any) -> Any:

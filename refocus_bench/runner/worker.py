@@ -4,7 +4,10 @@ A :class:`Job` is plain, picklable data (model, benchmark, metrics, protocol, se
 :class:`SampleEvaluator` built from it loads a sample, seeds the random generators from
 (seed, sample id), runs the protocol, scores the prediction with every metric and returns one
 JSON-ready result. Errors of the model or of a metric on one sample are caught and reported in the
-result (one line), never raised, so one bad sample cannot stop a run.
+result (one line), never raised, so one bad sample cannot stop a run. A model output that cannot be
+scored (NaN or inf anywhere, border included; wrong shape or dtype; see
+:func:`~refocus_bench.runner.protocols.check_output`) fails its sample the same way, and a failed
+sample returns no example images.
 
 Because each sample is seeded from its own id and evaluated alone, a sample's result does not depend
 on which worker, process or Ray actor computed it, nor on the order.
@@ -23,9 +26,17 @@ from typing import Any
 
 import torch
 
-from .protocols import BATCH_PROTOCOLS, Prediction, batch_key, metric_inputs, predict, predict_batch
+from .protocols import (
+    BATCH_PROTOCOLS,
+    InvalidOutputError,
+    Prediction,
+    batch_key,
+    metric_inputs,
+    predict,
+    predict_batch,
+)
 
-__all__ = ["Job", "SampleEvaluator", "sample_seed", "one_line"]
+__all__ = ["Job", "SampleEvaluator", "sample_seed", "one_line", "model_error"]
 
 
 @dataclass
@@ -65,6 +76,20 @@ def one_line(err: BaseException) -> str:
     """``Type: message`` on a single line (long messages are cut at 500 characters)."""
     text = "".join(traceback.format_exception_only(type(err), err)).strip().replace("\n", " | ")
     return text if len(text) <= 500 else text[:497] + "..."
+
+
+def model_error(err: BaseException) -> str:
+    """The ``error`` of a sample whose model call raised or returned an unusable output.
+
+    Example:
+        >>> model_error(InvalidOutputError("shape (1, 3, 8, 8), expected (1, 3, 16, 16) (the input's)"))
+        "model output unusable: shape (1, 3, 8, 8), expected (1, 3, 16, 16) (the input's)"
+        >>> model_error(RuntimeError("out of memory"))
+        'model failed: RuntimeError: out of memory'
+    """
+    if isinstance(err, InvalidOutputError):
+        return f"model output unusable: {err}"
+    return f"model failed: {one_line(err)}"
 
 
 def _seed_all(s: int) -> None:
@@ -164,7 +189,7 @@ class SampleEvaluator:
             pred = predict(self.model, job.task, sample, job.protocol, device=job.device, metric_factory=self._metric)
         except Exception as err:  # noqa: BLE001
             out["runtime_s"] = time.perf_counter() - t0
-            out["error"] = f"model failed: {one_line(err)}"
+            out["error"] = model_error(err)
             return out
         out["runtime_s"] = time.perf_counter() - t0
         return self._score(out, sample, pred)
