@@ -1,7 +1,9 @@
 """``refocus-bench leaderboard ...`` sub-commands.
 
-* ``refocus-bench leaderboard build RESULTS_DIR... -o SITE_DIR [--max-examples N]``: check every record,
-  write the site (HTML, Markdown, JSON, Parquet, plots), print the headline tables and the site path.
+* ``refocus-bench leaderboard build RESULTS_DIR... -o SITE_DIR [--max-examples N] [--published DIR]``:
+  check every record, write the site (HTML, Markdown, JSON, Parquet, plots) with the rows reported in
+  papers (``--published``, default ``leaderboards/published`` when that folder exists), print the
+  headline tables and the site path.
 * ``refocus-bench leaderboard submit RESULTS.json [--store DIR]``: validate a record (schema,
   provenance, completeness, benchmark content hash) and copy it into the store; a rejection prints
   one line with the reason and exits with code 2.
@@ -12,11 +14,13 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser"]
 
 DEFAULT_STORE = "leaderboards/store"
+DEFAULT_PUBLISHED = "leaderboards/published"
 
 
 def _warnings_to_stderr() -> None:
@@ -31,8 +35,17 @@ def _build(args: argparse.Namespace) -> int:
     from .tables import headline_table, printable
 
     _warnings_to_stderr()
-    result = build_site(args.results_dirs, args.output, max_examples=args.max_examples)
+    published = args.published
+    if published is None:
+        published = [DEFAULT_PUBLISHED] if Path(DEFAULT_PUBLISHED).is_dir() and not args.no_published else []
+    elif args.no_published:
+        print("refocus-bench leaderboard build: --published and --no-published exclude each other", file=sys.stderr)
+        return 2
+    result = build_site(args.results_dirs, args.output, max_examples=args.max_examples, published_dirs=published)
     print(headline_table(result.tables), end="")
+    if result.published:
+        rows = sum(len(p.rows) for p in result.published)
+        print(f"reported rows: {rows} from {len(result.published)} published table(s) in {', '.join(published)}")
     print(f"site: {printable(str(result.site_dir.resolve() / 'index.html'))}")
     return 0
 
@@ -73,6 +86,14 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help="scenes per benchmark in the side-by-side comparisons (default 4)",
     )
+    build.add_argument(
+        "--published",
+        action="append",
+        metavar="DIR",
+        help=f"folder of published tables (rows reported in papers); repeatable (default: {DEFAULT_PUBLISHED} "
+        "when it exists)",
+    )
+    build.add_argument("--no-published", action="store_true", help="leave the rows reported in papers out")
     build.set_defaults(func=_build)
     submit = sub.add_parser("submit", help="validate a results record and copy it into the leaderboard store")
     submit.add_argument("results", metavar="RESULTS.json")

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..hashing import canonical_json
+from .published import PublishedTable, reproduced_for
 from .stats import BOOTSTRAP_CONFIDENCE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from .tables import BenchmarkTable
 
@@ -60,9 +61,26 @@ def safe_json(obj: Any, *, indent: int | None = 1) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def leaderboard_dict(tables: Sequence[BenchmarkTable]) -> dict[str, Any]:
-    """The whole leaderboard as a JSON-ready dict (no timestamps, no local paths)."""
-    return {
+def _reported(tables: Sequence[BenchmarkTable], published: Sequence[PublishedTable]) -> list[dict[str, Any]]:
+    out = []
+    for p in published:
+        for r in p.rows:
+            d = r.as_dict()
+            d["reproduced"] = [
+                {"benchmark": x.table.name, "row_id": x.row.row_id, "value": x.value, "n": x.n}
+                for x in reproduced_for(r, tables)
+            ]
+            out.append(d)
+    return out
+
+
+def leaderboard_dict(tables: Sequence[BenchmarkTable], published: Sequence[PublishedTable] = ()) -> dict[str, Any]:
+    """The whole leaderboard as a JSON-ready dict (no timestamps, no local paths).
+
+    ``reported`` (present when published tables were given) holds the rows reported in papers, each
+    with its source and the matching reproduced rows.
+    """
+    out: dict[str, Any] = {
         "schema": LEADERBOARD_SCHEMA,
         "bootstrap": {
             "method": "percentile",
@@ -73,10 +91,13 @@ def leaderboard_dict(tables: Sequence[BenchmarkTable]) -> dict[str, Any]:
         },
         "benchmarks": [t.as_dict() for t in tables],
     }
+    if published:
+        out["reported"] = _reported(tables, published)
+    return out
 
 
-def leaderboard_json(tables: Sequence[BenchmarkTable]) -> bytes:
-    return (safe_json(leaderboard_dict(tables)) + "\n").encode("ascii")
+def leaderboard_json(tables: Sequence[BenchmarkTable], published: Sequence[PublishedTable] = ()) -> bytes:
+    return (safe_json(leaderboard_dict(tables, published)) + "\n").encode("ascii")
 
 
 def _rows(tables: Sequence[BenchmarkTable]) -> dict[str, list[Any]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .stats import mean_ci
-from .tables import BenchmarkTable, short_id
+from .tables import BenchmarkTable, Row, short_id, subset_order
 
 __all__ = ["Plot", "benchmark_plots", "render_svg"]
 
@@ -48,6 +48,20 @@ class Plot:
 def _label(text: str, limit: int = 40) -> str:
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return text.replace("\\", "\\\\").replace("$", r"\$")
+
+
+def _row_label(r: Row, num_samples: int) -> str:
+    """Legend text of a row: ``"1. model"`` when ranked, ``"model (n=6/16, unranked)"`` when not."""
+    if r.rank is not None:
+        return _label(f"{r.rank}. {r.model}")
+    return _label(r.model, 28) + _label(f" (n={r.headline.n}/{num_samples}, unranked)")
+
+
+def _legend_outside(fig: Any, ax: Any) -> None:
+    """The legend to the right of the axes (never over the data), in the constrained layout."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", fontsize=7, frameon=False)
 
 
 def render_svg(draw: Any, size: tuple[float, float] = (6.4, 4.0)) -> bytes:
@@ -81,7 +95,7 @@ def _quality_vs_runtime(table: BenchmarkTable) -> bytes | None:
                 fmt="o",
                 capsize=3,
                 color=f"C{i % 10}",
-                label=_label(f"{r.rank}. {r.model}"),
+                label=_row_label(r, table.num_samples),
             )
         xs = [r.runtime_s for r in pts]
         if max(xs) / min(xs) > 20:
@@ -90,9 +104,9 @@ def _quality_vs_runtime(table: BenchmarkTable) -> bytes | None:
         ax.set_ylabel(_label(f"{table.headline_metric} ({'higher' if table.higher_is_better else 'lower'} is better)"))
         ax.set_title(_label(f"{table.name}: quality vs runtime (95% CI)", 80))
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        _legend_outside(fig, ax)
 
-    return render_svg(draw)
+    return render_svg(draw, size=(7.6, 4.0))
 
 
 def _is_numeric(values: Sequence[str]) -> bool:
@@ -103,13 +117,11 @@ def _is_numeric(values: Sequence[str]) -> bool:
 
 
 def _subset_plot(table: BenchmarkTable, key: str) -> bytes | None:
-    values = sorted({v for r in table.rows for v in r.subsets.get(key, {})})
+    values = subset_order(v for r in table.rows for v in r.subsets.get(key, {}))
     rows = [r for r in table.rows if r.subsets.get(key)][:MAX_SERIES]
     if not values or not rows:
         return None
     numeric = _is_numeric(values)
-    if numeric:
-        values = sorted(values, key=float)
 
     def draw(fig: Any) -> None:
         ax = fig.add_subplot()
@@ -118,7 +130,8 @@ def _subset_plot(table: BenchmarkTable, key: str) -> bytes | None:
             means = [r.subsets[key].get(v, {}).get("mean") for v in values]
             if numeric:
                 xs = [float(v) for v, m in zip(values, means) if m is not None]
-                ax.plot(xs, [m for m in means if m is not None], marker="o", color=f"C{i % 10}", label=_label(r.model))
+                ys = [m for m in means if m is not None]
+                ax.plot(xs, ys, marker="o", color=f"C{i % 10}", label=_row_label(r, table.num_samples))
             else:
                 xs = [j + (i - (len(rows) - 1) / 2) * width for j in range(len(values))]
                 ax.bar(
@@ -126,7 +139,7 @@ def _subset_plot(table: BenchmarkTable, key: str) -> bytes | None:
                     [math.nan if m is None else m for m in means],
                     width=width,
                     color=f"C{i % 10}",
-                    label=_label(r.model),
+                    label=_row_label(r, table.num_samples),
                 )
         if numeric:
             ax.set_xlabel(_label(key))
@@ -136,9 +149,9 @@ def _subset_plot(table: BenchmarkTable, key: str) -> bytes | None:
         kind = "sweep over" if numeric else "by"
         ax.set_title(_label(f"{table.name}: {table.headline_metric} {kind} {key}", 80))
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        _legend_outside(fig, ax)
 
-    return render_svg(draw)
+    return render_svg(draw, size=(7.6, 4.0))
 
 
 def _lvcorr_plot(table: BenchmarkTable, metric: str) -> bytes | None:

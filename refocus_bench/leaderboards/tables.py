@@ -10,7 +10,8 @@ some samples (scored on ``n`` < the benchmark's samples) or on every sample are 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +19,63 @@ from ..hashing import json_sha256
 from .load import ResultEntry
 from .stats import BOOTSTRAP_CONFIDENCE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MeanCI, mean_ci
 
-__all__ = ["Row", "BenchmarkTable", "build_tables", "headline_table", "short_id", "fmt_num", "printable"]
+__all__ = [
+    "Row",
+    "Failure",
+    "BenchmarkTable",
+    "build_tables",
+    "headline_table",
+    "short_id",
+    "page_slug",
+    "subset_order",
+    "fmt_num",
+    "printable",
+]
+
+# ordinal scales of subset labels, listed in their natural order (a benchmark's values follow one scale)
+ORDINAL_SCALES: tuple[tuple[str, ...], ...] = (
+    ("none", "very-low", "low", "mid", "medium", "high", "very-high"),
+    ("near", "mid", "middle", "far"),
+    ("small", "medium", "large"),
+)
 
 
 def short_id(*parts: str, n: int = 12) -> str:
     """A stable, file-name-safe id (hex) generated from ``parts``; never the parts themselves."""
     return json_sha256(list(parts))[:n]
+
+
+def page_slug(name: str) -> str:
+    """A readable, file-name-safe slug of a benchmark name, unique per name.
+
+    ``"synthetic-deblur"`` stays ``"synthetic-deblur"``; a name that needs changing to be safe
+    (capitals, spaces, markup) gets a short hash of the exact name appended, so two names never
+    share a slug: ``"Lens Blur <x>"`` -> ``"lens-blur-x-<8 hex>"``.
+    """
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")[:48].strip("-._")
+    if slug == name and slug:
+        return slug
+    return f"{slug}-{short_id('slug', name, n=8)}" if slug else f"benchmark-{short_id('slug', name, n=8)}"
+
+
+def _natural_key(text: str) -> tuple[Any, ...]:
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in re.split(r"(\d+)", text) if p)
+
+
+def subset_order(values: Iterable[str]) -> list[str]:
+    """Subset labels in their natural order: an ordinal scale (low, mid, high; near, mid, far), numbers
+    by value, anything else in natural sort order (``s2`` before ``s10``)."""
+    vals = sorted(set(values))
+    for scale in ORDINAL_SCALES:
+        if vals and all(v.lower() in scale for v in vals):
+            return sorted(vals, key=lambda v: (scale.index(v.lower()), v))
+    try:
+        nums = [float(v) for v in vals]
+    except ValueError:
+        return sorted(vals, key=lambda v: (_natural_key(v), v))
+    if all(math.isfinite(x) for x in nums):
+        return [v for _, v in sorted(zip(nums, vals))]
+    return sorted(vals, key=lambda v: (_natural_key(v), v))
 
 
 def printable(text: str) -> str:
@@ -42,6 +94,17 @@ def fmt_num(v: float | None, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Samples on which a row's model or metric failed, grouped by their reason (the record's ``error``)."""
+
+    reason: str
+    sample_ids: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "sample_ids": list(self.sample_ids)}
+
+
 @dataclass
 class Row:
     """One model on one benchmark."""
@@ -57,6 +120,11 @@ class Row:
     provenance: dict[str, Any]
     sample_scores: dict[str, dict[str, float | None]] = field(repr=False)
     entry: ResultEntry = field(repr=False)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def num_failed(self) -> int:
+        return sum(len(f.sample_ids) for f in self.failures)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +136,7 @@ class Row:
             "metrics": dict(sorted(self.metrics.items())),
             "runtime_s": self.runtime_s,
             "subsets": self.subsets,
+            "failures": [f.as_dict() for f in self.failures],
             "provenance": self.provenance,
         }
 
@@ -90,7 +159,8 @@ class BenchmarkTable:
 
     @property
     def page_id(self) -> str:
-        return short_id("benchmark", self.name, self.version)
+        """The benchmark's page and asset name: a readable slug of its name (:func:`page_slug`)."""
+        return page_slug(self.name)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -139,10 +209,19 @@ def _subset_breakdown(samples: Sequence[Mapping[str, Any]], metric: str) -> dict
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for k in sorted(groups):
         out[k] = {}
-        for v in sorted(groups[k]):
+        for v in subset_order(groups[k]):
             vals = [x for x in groups[k][v] if x is not None]
             out[k][v] = {"mean": _mean(vals), "n": len(vals)}
     return out
+
+
+def _failures(samples: Sequence[Mapping[str, Any]]) -> list[Failure]:
+    groups: dict[str, list[str]] = {}
+    for s in samples:
+        if s.get("error") or any(v is None for v in s["scores"].values()):
+            reason = " ".join(str(s.get("error") or "no score (no reason given)").split())
+            groups.setdefault(_clip(reason, 400), []).append(s["id"])
+    return [Failure(r, tuple(ids)) for r, ids in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
 
 
 def _row(entry: ResultEntry, headline: str, ci_kwargs: Mapping[str, Any]) -> Row:
@@ -162,6 +241,7 @@ def _row(entry: ResultEntry, headline: str, ci_kwargs: Mapping[str, Any]) -> Row
         provenance=_provenance(rec),
         sample_scores={s["id"]: dict(s["scores"]) for s in samples},
         entry=entry,
+        failures=_failures(samples),
     )
 
 

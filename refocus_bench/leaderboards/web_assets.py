@@ -34,6 +34,16 @@ details pre{max-width:40rem;max-height:24rem;overflow:auto;font-size:0.75rem;bac
 .scene img{width:14rem;image-rendering:pixelated;border:1px solid #d0d7de}
 .scene figcaption{font-size:0.8rem;overflow-wrap:anywhere}
 code{overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%}
+.scroll table{margin-top:0.2rem}
+section.reported{background:#fff8e6;border-left:4px solid #d4a72c;padding:0.2rem 0.8rem 0.4rem;margin:0.8rem 0}
+section.reported table{background:#fffdf5}
+.badge{display:inline-block;font-size:0.7rem;text-transform:uppercase;letter-spacing:0.04em;
+background:#d4a72c;color:#1b1f24;border-radius:0.6rem;padding:0 0.45rem;margin-right:0.2rem;vertical-align:middle}
+.unchecked{color:#9a6700}
+ul.failures code{font-size:0.8rem}
+@media (max-width:40rem){body{margin:0.8rem auto;padding:0 0.6rem}
+.scene figure{max-width:45%}.scene img{width:100%}h1{font-size:1.5rem}}
 """
 
 SORT_JS = """(function () {
