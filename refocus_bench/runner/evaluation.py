@@ -204,13 +204,11 @@ def evaluate(
         status = "complete"
     finally:  # a stopped run still leaves a "partial" record of what finished
         if state.results or status == "complete":
-            wall = time.perf_counter() - t_start
             env = environment(plan.device, executor, workers, batch_size=batch_size, cached_samples=state.n_cached)
-            record = _score(plan, state, status, started, wall, env)
+            record = _score(plan, state, status, started, time.perf_counter() - t_start, env)
             path = _write(plan, record, out)
-    frame = results_frame(plan, record)
     return Evaluation(
-        frame=frame,
+        frame=results_frame(plan, record),
         record=record,
         path=path,
         errors=error_count(record),
