@@ -135,3 +135,50 @@ def standard_results(root: Path, *, model_names: tuple[str, ...] = ("deblur.wien
 
 def test_support_png_is_valid():
     assert tiny_png((1, 2, 3)).startswith(b"\x89PNG")
+
+
+def published_table(**overrides: Any) -> dict[str, Any]:
+    """A valid published table (schema refocus-bench.published/1) on synthetic-deblur, for fixture sites.
+
+    The numbers are made up for the tests; the committed tables are under leaderboards/published/.
+    """
+    data: dict[str, Any] = {
+        "schema": "refocus-bench.published/1",
+        "paper": {
+            "title": "A Test Paper",
+            "short": "TestPaper",
+            "arxiv": "2501.00001",
+            "url": "https://arxiv.org/abs/2501.00001",
+        },
+        "table": {"label": "Table 2", "caption": "Deblurring.", "url": "https://arxiv.org/html/2501.00001v1#S4.T2"},
+        "benchmark": {"name": "Synthetic Deblur (paper)", "task": "deblur", "ids": ["synthetic-deblur"]},
+        "protocol": "full image, sRGB",
+        "transcription": {
+            "from": "the paper's HTML",
+            "url": "https://arxiv.org/html/2501.00001v1",
+            "checked_against_paper": True,
+            "note": "",
+        },
+        "licence": "test fixture",
+        "metrics": {
+            "LPIPS": {"higher_is_better": False, "refocus_bench_metric": "lpips.alex"},
+            "PSNR": {"higher_is_better": True, "refocus_bench_metric": None},
+        },
+        "rows": [
+            {"method": "Wiener", "metric": "LPIPS", "value": "0.1250", "model": "deblur.wiener", "notes": ""},
+            {"method": "Wiener", "metric": "PSNR", "value": "24.31", "model": "deblur.wiener", "notes": ""},
+            {"method": "NoCode-Net", "metric": "LPIPS", "value": "0.0990", "model": None, "notes": "no code released"},
+        ],
+    }
+    data.update(overrides)
+    return data
+
+
+def write_published(root: Path, tables: dict[str, dict[str, Any]]) -> Path:
+    """Write ``{file stem: published table}`` as JSON files under ``root``; return root."""
+    import json
+
+    root.mkdir(parents=True, exist_ok=True)
+    for stem, data in tables.items():
+        (root / f"{stem}.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return root
