@@ -116,3 +116,84 @@ def test_missing_browser_fails_with_install_hint(monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
     with pytest.raises(pytest.fail.Exception, match="scripts/setup.sh"):
         _driver()
+
+
+WIDTHS = {"desktop": 1280, "phone": 390}
+
+
+def _polish_site(tmp_path: Path):
+    """The standard fixture plus a model that failed on some samples and a published table beside it."""
+    from .test_leaderboard_polish import _with_failures
+    from .test_leaderboard_published import PUBLISHED
+    from .test_leaderboard_support import make_record, published_table, write_published, write_results
+
+    results = standard_results(tmp_path / "results")
+    write_results(
+        results, {"synthetic-deblur/scatter.json": _with_failures(make_record("bokeh.scatter", 0.02), (1, 3))}
+    )
+    pub = write_published(tmp_path / "published", {"test-paper-table2": published_table()})
+    return build_site(results, tmp_path / "site", published_dirs=[pub, PUBLISHED])
+
+
+def _full_page_shot(driver, width: int, path: Path) -> list:
+    """Grow the window to the page's height (lazy images enter the viewport), wait for every image,
+    save the screenshot and return ``[src, naturalWidth]`` of each image."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(int(height) + 120, 8000))
+    done = "return Array.from(document.images).every(i => i.complete)"
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script(done))
+    assert driver.save_screenshot(str(path))
+    return driver.execute_script("return Array.from(document.images).map(i => [i.src, i.naturalWidth])")
+
+
+@pytest.mark.parametrize("device", sorted(WIDTHS))
+def test_reported_rows_failures_and_layout_in_chromium(tmp_path, device):
+    """Desktop and phone widths: reported rows styled apart with their source link, failure reasons,
+    the n column, no page-wide horizontal scrolling, every image loaded; screenshots of both pages."""
+    from selenium.webdriver.common.by import By
+
+    width = WIDTHS[device]
+    result = _polish_site(tmp_path)
+    artifacts = Path(os.environ.get("REFOCUS_BENCH_ARTIFACTS") or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shots = [artifacts / f"leaderboard-index-{device}.png", artifacts / f"leaderboard-synthetic-deblur-{device}.png"]
+    driver = _driver()
+    try:
+        driver.set_window_size(width, 900)
+        driver.get((result.site_dir / "index.html").resolve().as_uri())
+        reported = driver.find_elements(By.CSS_SELECTOR, "section.reported")
+        assert len(reported) == 2 and all(s.is_displayed() for s in reported)
+        body_bg = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+        bg = reported[0].value_of_css_property("background-color")
+        assert bg != body_bg and bg not in ("rgba(0, 0, 0, 0)", "transparent"), (bg, body_bg)
+        badges = driver.find_elements(By.CSS_SELECTOR, "section.reported .badge")
+        assert badges and all(b.text.strip().lower() == "reported" for b in badges)
+        sources = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "section.reported h3 a")]
+        assert "https://arxiv.org/html/2512.16923v3" in sources and any("2501.00001" in s for s in sources)
+        heads = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "table.sortable thead th")]
+        assert "n" in [h.replace("⇅", "").strip() for h in heads]
+        assert "4/6" in driver.page_source
+        # the page itself never scrolls sideways: wide tables scroll inside their own box
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"page is {overflow} px wider than a {width} px window"
+        _full_page_shot(driver, width, shots[0])
+
+        driver.set_window_size(width, 900)
+        driver.get((result.site_dir / "benchmarks" / "synthetic-deblur.html").resolve().as_uri())
+        failures = driver.find_element(By.ID, "failures")
+        assert failures.is_displayed()
+        assert "2 of 6 samples failed" in driver.find_element(By.CSS_SELECTOR, "ul.failures").text
+        side = driver.find_element(By.CSS_SELECTOR, "section.reported tbody tr").text
+        assert "Wiener" in side and "0.1250" in side and "synthetic-deblur" in side  # reported beside reproduced
+        assert "not available" not in driver.page_source
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"benchmark page is {overflow} px wider than a {width} px window"
+        sizes = _full_page_shot(driver, width, shots[1])
+        assert sizes and all(w > 0 for _, w in sizes), sizes  # plots and examples, from the site folder
+    finally:
+        driver.quit()
+    for shot in shots:
+        print(f"leaderboard screenshot: {shot}")
+        assert shot.stat().st_size > 1000

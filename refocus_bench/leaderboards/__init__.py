@@ -7,7 +7,9 @@ Python API::
     print(headline_table(result.tables))
     submit_record("results/synthetic-deblur/deblur.wiener.json", "leaderboards/store")
 
-Modules: ``load`` (read and cross-check records), ``stats`` (bootstrap CIs), ``tables`` (ranking),
+Modules: ``load`` (read and cross-check records), ``compare`` (the per-metric float tolerance between two
+records), ``published`` (rows reported in papers, ``leaderboards/published/*.json``), ``stats`` (bootstrap
+CIs), ``tables`` (ranking, page slugs, subset order),
 ``examples`` (safe example images), ``plots`` (SVG), ``markdown``, ``export`` (JSON, Parquet),
 ``html_pages`` + ``web_assets`` (static site), ``site`` (atomic build), ``submit`` (store intake),
 ``cli`` (``refocus-bench leaderboard build|submit``). Names resolve lazily so that importing the
@@ -23,6 +25,12 @@ _EXPORTS = {
     "LeaderboardWarning": "load",
     "ResultEntry": "load",
     "load_results": "load",
+    "scores_agree": "compare",
+    "numbers_differ": "compare",
+    "DEFAULT_TOLERANCE": "compare",
+    "PublishedTable": "published",
+    "PublishedRow": "published",
+    "load_published": "published",
     "bootstrap_ci": "stats",
     "mean_ci": "stats",
     "MeanCI": "stats",

@@ -251,15 +251,15 @@ def _reported_table(p: PublishedTable, tables: Sequence[BenchmarkTable], base: s
         ""
         if p.checked
         else (
-            f' <span class="unchecked" title="{esc(p.transcription_note)}">transcribed from {esc(p.transcribed_from)}; '
-            "not yet checked against the paper</span>"
+            f' <span class="unchecked" title="{esc(p.transcription_note)}">Transcribed from {esc(p.transcribed_from)}; '
+            "not yet checked against the paper.</span>"
         )
     )
     return (
         f'<section class="reported" id="reported-{esc(p.source_id)}">'
         f'<h3>{esc(p.benchmark)} <small>— <a href="{esc(p.table_url)}" rel="noreferrer">{esc(p.cite)}</a></small></h3>'
         f'<p class="meta"><a href="{esc(p.paper_url)}" rel="noreferrer">{esc(p.paper)}</a>. '
-        f"Task {esc(p.task)}. Protocol: {esc(p.protocol)}{checked}</p>"
+        f"Task {esc(p.task)}. Protocol: {esc(p.protocol.rstrip('.'))}.{checked}</p>"
         f'<div class="scroll"><table class="sortable reported-table"><thead><tr>{head}</tr></thead>\n<tbody>\n'
         + "\n".join(body)
         + "\n</tbody></table></div></section>"

@@ -126,7 +126,8 @@ def _reported(tables: Sequence[BenchmarkTable], published: Sequence[PublishedTab
         lines += [
             f"### {md_escape(p.benchmark)} (reported): {_link(p.cite, p.table_url)}",
             "",
-            f"{_link(p.paper, p.paper_url)}. Task {md_escape(p.task)}. Protocol: {md_escape(p.protocol)}{checked}",
+            f"{_link(p.paper, p.paper_url)}. Task {md_escape(p.task)}. "
+            f"Protocol: {md_escape(p.protocol.rstrip('.'))}.{checked}",
             "",
         ]
         rows = []

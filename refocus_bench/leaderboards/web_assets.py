@@ -41,9 +41,11 @@ section.reported table{background:#fffdf5}
 .badge{display:inline-block;font-size:0.7rem;text-transform:uppercase;letter-spacing:0.04em;
 background:#d4a72c;color:#1b1f24;border-radius:0.6rem;padding:0 0.45rem;margin-right:0.2rem;vertical-align:middle}
 .unchecked{color:#9a6700}
+table.reported-table td:first-child{white-space:nowrap}
+table.reported-table td:last-child{min-width:12rem}
 ul.failures code{font-size:0.8rem}
 @media (max-width:40rem){body{margin:0.8rem auto;padding:0 0.6rem}
-.scene figure{max-width:45%}.scene img{width:100%}h1{font-size:1.5rem}}
+.scene figure{flex:0 0 calc(50% - 0.3rem);max-width:none}.scene img{width:100%}h1{font-size:1.5rem}}
 """
 
 SORT_JS = """(function () {
