@@ -24,6 +24,9 @@ kernels; inverse filters).
   ``clip(|K (1/z - 1/z_f)| / 100, 0, 1)``, the signed CoC, and on an aperture-shape image (a
   ``aperture_px`` x ``aperture_px`` transmittance raster) through FiLM on its bottleneck.
 
+Every U-Net sees its input extended by a mirrored margin (:data:`UNET_MARGIN_PX`) that is cropped off
+again, so the transient of its zero padding stays outside the frame.
+
 Shapes: images (B, 3, H, W) sRGB in [0, 1]; CoC (B, 1, H, W) signed pixels; any H, W.
 """
 
@@ -37,10 +40,27 @@ from torch import nn
 from ...simulators.render.apertures import Aperture, Disk, signed_kernel
 from ..baselines.deconvolution import estimate_coc_px, fft_convolve, wiener_deconvolve
 
-__all__ = ["TinyUNet", "TinyDeblurNet", "TinyBokehNet", "aperture_image", "interp_weights", "COC_SCALE_PX"]
+__all__ = [
+    "TinyUNet",
+    "TinyDeblurNet",
+    "TinyBokehNet",
+    "aperture_image",
+    "interp_weights",
+    "COC_SCALE_PX",
+    "UNET_MARGIN_PX",
+]
 
 COC_SCALE_PX = 16.0
 """The signed CoC input channel is ``clip(coc / COC_SCALE_PX, -2, 2)``."""
+
+UNET_MARGIN_PX = 32
+"""Mirror margin (px) around every :class:`TinyUNet` input, cropped off its output.
+
+Without it the convolutions' zero padding reaches ~16 px into the frame, and the DeblurNet
+refinement's gates switch there: deblurred photos got a thin dark line ~10 px inside the frame, a
+rounded rectangle across smooth backgrounds (``tests/test_models_tiny_seams.py``). 32 px covers the
+reach: outputs then change by < 2e-4 when the margin grows to 64 px.
+"""
 
 
 def aperture_image(aperture: Aperture, size: int = 32) -> torch.Tensor:
@@ -67,11 +87,21 @@ class TinyUNet(nn.Module):
         in_ch, out_ch: channels in and out.
         widths: channels per level.
         film_dim: size of the conditioning vector (0 = none).
+        margin_px: mirror margin added around the input and cropped off the output
+            (:data:`UNET_MARGIN_PX`; at most the image size - 1). Weights do not depend on it.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, widths: tuple[int, int, int] = (24, 32, 48), film_dim: int = 0) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        widths: tuple[int, int, int] = (24, 32, 48),
+        film_dim: int = 0,
+        margin_px: int = UNET_MARGIN_PX,
+    ) -> None:
         super().__init__()
         w0, w1, w2 = widths
+        self.margin_px = int(margin_px)
         self.stem = nn.Conv2d(in_ch, w0, 3, padding=1)
         self.enc0 = _Res(w0)
         self.down1 = nn.Conv2d(w0, w1, 3, stride=2, padding=1)
@@ -89,7 +119,10 @@ class TinyUNet(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         h, w = x.shape[-2:]
-        ph, pw = (-h) % 4, (-w) % 4
+        e = min(self.margin_px, h - 1, w - 1)
+        if e > 0:  # the convolutions' zero padding then acts outside the frame (see UNET_MARGIN_PX)
+            x = F.pad(x, (e, e, e, e), mode="reflect")
+        ph, pw = (-x.shape[-2]) % 4, (-x.shape[-1]) % 4
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
         s0 = self.enc0(self.stem(x))
@@ -105,7 +138,7 @@ class TinyUNet(nn.Module):
         u0 = self.dec0(
             self.up0(torch.cat([F.interpolate(u1, size=s0.shape[-2:], mode="bilinear", align_corners=False), s0], 1))
         )
-        return self.head(F.silu(u0))[..., :h, :w]
+        return self.head(F.silu(u0))[..., e : e + h, e : e + w]
 
 
 def interp_weights(radius_px: torch.Tensor, radii: tuple[float, ...]) -> torch.Tensor:
