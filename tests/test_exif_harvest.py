@@ -23,8 +23,9 @@ import pytest
 
 from refocus_bench.cli import main as cli_main
 from refocus_bench.datasets import curation, harvest_schema
-from refocus_bench.datasets import harvest as harvest_mod
 from refocus_bench.datasets.harvest import harvest
+
+harvest_mod = sys.modules["refocus_bench.datasets.harvest"]  # the package re-exports the function by that name
 from refocus_bench.datasets.harvest_schema import DATA_FILE, DATASET_COLUMNS
 from refocus_bench.errors import InvalidInputError, MissingFileError
 
@@ -130,6 +131,12 @@ def test_canon_jpeg_every_field(edge):
         "sensor_width_mm": 36.0,
         "sensor_height_mm": 24.0,
         "sensor_source": "35mm_equivalent",
+        "exiftool_scale_factor_35efl": 1.0,  # ExifTool's own 35 mm ratio, the same number
+        "own_crop_factor": 1.0,
+        "own_crop_factor_source": "35mm_equivalent",
+        "focus_distance_tags": '{"EXIF:ExifIFD:SubjectDistance": 2}',
+        "pixel_decoder": "Pillow JPEG",
+        "no_pixels_reason": None,
         "focus_distance_m": s,
         "focus_distance_tag": "EXIF:SubjectDistance",
         "focus_distance_reliable": False,
@@ -183,9 +190,13 @@ def test_raw_like_files_lensfun_and_focal_plane(edge):
     assert nef["k_px_m"] is None and nef["focus_distance_m"] is None  # no focus distance: only the coefficient
     ppm = 300 / nef["sensor_width_mm"] * 1000
     assert nef["k_inf_px_m"] == pytest.approx(0.035**2 / (2 * 2.8) * ppm)
-    assert nef["sharpness_laplacian_var"] is None  # camera RAW is not decoded
+    # this NEF is a plain TIFF whose full image Pillow reads (real RAW files: tests/test_exif_corpus.py)
+    assert nef["pixel_decoder"] == "Pillow TIFF" and nef["sharpness_laplacian_var"] is not None
     dng = rows["acme_focalplane.dng"]
-    assert (dng["file_type"], dng["sensor_source"]) == ("DNG", "focal_plane_resolution")
+    # ExifTool's ScaleFactor35efl comes from the same focal-plane resolution: used, and equal to the own estimate
+    assert (dng["file_type"], dng["sensor_source"]) == ("DNG", "exiftool_scale_factor")
+    assert dng["own_crop_factor_source"] == "focal_plane_resolution"
+    assert dng["own_crop_factor"] == pytest.approx(dng["exiftool_scale_factor_35efl"], rel=1e-6)
     assert (dng["sensor_width_mm"], dng["sensor_height_mm"]) == (pytest.approx(6.0), pytest.approx(4.0))
     assert dng["pixels_per_mm"] == pytest.approx(50.0) and dng["crop_factor"] == pytest.approx(
         FF_DIAG / math.hypot(6, 4)

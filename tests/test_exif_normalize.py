@@ -326,7 +326,14 @@ def test_estimate_sensor_order_and_notes():
         ({"ExifTool:Error": "File is empty"}, "corrupt"),
         ({"ExifTool:Error": "ExifTool could not open the file"}, "unreadable"),
         ({"File:FileType": "TXT", "File:MIMEType": "text/plain"}, "not_image"),
-        ({"File:FileType": "MP4", "File:MIMEType": "video/mp4", "QuickTime:Make": "Apple"}, "not_image"),
+        ({"File:FileType": "MP4", "File:MIMEType": "video/mp4", "QuickTime:Make": "Apple"}, None),  # video: a row
+        ({"File:FileType": "M4A", "File:MIMEType": "audio/mp4", "QuickTime:Make": "Apple"}, "not_image"),
+        ({"File:FileType": "XMP", "File:MIMEType": "application/rdf+xml", "XMP:XMP-exif:FNumber": 2.8}, None),
+        (
+            {"File:FileType": "PSD", "File:MIMEType": "application/vnd.adobe.photoshop", "Composite:ImageSize": "8 8"},
+            "no_exif",
+        ),
+        ({"File:FileType": "LFP", "File:MIMEType": "image/x-lytro-lfp", "Lytro:Model": "F01"}, None),
         ({"File:FileType": "PNG", "File:MIMEType": "image/png", "PNG:ImageWidth": 4}, "no_exif"),
         ({"File:FileType": "TIFF", "File:MIMEType": "image/tiff", "ExifTool:Warning": "Bad IFD0 directory"}, "corrupt"),
         (

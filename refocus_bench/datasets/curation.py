@@ -9,6 +9,8 @@
   :func:`sharpness_from_bytes` decodes an image at a reduced resolution (JPEG's DCT scaling makes
   that nearly free) so its cost stays small next to ExifTool's; the scale is recorded because the
   measure depends on it.
+* :func:`probe_pixels` asks the image decoder (Pillow, headers only) whether it reads a file's full
+  image, and says why not when it does not (camera RAW, video, light field, ...).
 * :func:`duplicate_of` picks one photo per content hash (the smallest path, so the choice does not
   depend on the order files were read) and names the kept one for the others.
 * :class:`Filter` keeps rows by a comparison on one column, e.g. ``Filter.parse("coc_inf_px>=8")``;
@@ -30,14 +32,16 @@ import hashlib
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError, check
 from ..hashing import bytes_sha256
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "FileInspection",
@@ -51,6 +55,7 @@ __all__ = [
     "FILTER_OPS",
     "parse_filters",
     "SHARPNESS_MAX_EDGE_PX",
+    "probe_pixels",
 ]
 
 SHARPNESS_MAX_EDGE_PX = 1024
@@ -175,6 +180,7 @@ def laplacian_variance(gray: np.ndarray, mask: np.ndarray | None = None) -> floa
         The variance, in (intensity units)^2 for intensities in [0, 1].
     """
     import cv2
+    import numpy as np
 
     check(
         isinstance(gray, np.ndarray) and gray.ndim == 2,
@@ -211,6 +217,7 @@ def sharpness_from_bytes(data: bytes, long_edge_px: int | None = None) -> tuple[
         ``(variance, scale)`` with ``scale`` in {1, 2, 4, 8}.
     """
     import cv2
+    import numpy as np
 
     scale = 1
     if long_edge_px:
@@ -270,6 +277,47 @@ def inspect_file(
     return out
 
 
+def probe_pixels(
+    path: str | os.PathLike[str], file_type: str | None, mime_type: str | None, size: tuple[int, int] | None
+) -> tuple[str | None, str | None]:
+    """Whether a decoder here reads the full image of ``path``: ``(decoder, None)`` or ``(None, why not)``.
+
+    The decoder is Pillow, asked by content (it reads the header only). Its answer counts when its
+    image is the size ExifTool reports (``size``, either orientation): Pillow opens a TIFF-based camera
+    RAW file as a TIFF but sees only the embedded preview.
+
+    Args:
+        path: the file.
+        file_type, mime_type: ExifTool's ``FileType`` and ``MIMEType`` (for the reason in words).
+        size: (width, height) in pixels that ExifTool reports, or None.
+
+    Returns:
+        ``("Pillow JPEG", None)`` and the like, or ``(None, reason)``.
+    """
+    from PIL import EpsImagePlugin, Image
+
+    what = file_type or "this file type"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                fmt, got = im.format, im.size
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds for files it cannot read
+        fmt, got = None, None
+    if fmt is None:
+        if (mime_type or "").startswith("video/"):
+            return None, f"video ({what}): its frames are not decoded here"
+        return None, f"no decoder here reads {what} image data (Pillow does not recognise it)"
+    if size is not None and sorted(got) != sorted(size):
+        return None, (
+            f"Pillow reads only an embedded {got[0]}x{got[1]} {fmt} image, not the {size[0]}x{size[1]} "
+            f"{what} image (camera RAW data is not decoded here)"
+        )
+    if fmt == "EPS" and not EpsImagePlugin.has_ghostscript():
+        return None, "Pillow needs Ghostscript to render EPS, and it is not installed"
+    return f"Pillow {fmt}", None
+
+
 def duplicate_of(items: Iterable[tuple[str, str | None]]) -> dict[str, str]:
     """Map each duplicate path to the kept path with the same content hash.
 
@@ -307,6 +355,20 @@ def _literal(text: str) -> Any:
         return text.strip("'\"")
 
 
+def _check_value_type(text: str, column: str, dtype: str, value: Any, raw: str) -> None:
+    numeric = dtype.startswith(("float", "int"))
+    if numeric:
+        check(
+            isinstance(value, float) and not isinstance(value, bool),
+            lambda: f"filter {text!r}: {column} holds numbers ({dtype}), and {raw!r} is not a number",
+        )
+    elif dtype == "bool":
+        check(
+            isinstance(value, bool),
+            lambda: f"filter {text!r}: {column} holds true/false, and {raw!r} is neither",
+        )
+
+
 @dataclass(frozen=True)
 class Filter:
     """Keep a row when ``row[column] <op> value``; nulls never pass.
@@ -322,19 +384,37 @@ class Filter:
     value: Any
 
     @classmethod
-    def parse(cls, text: str, columns: Sequence[str] | None = None) -> Filter:
-        """Parse ``"column<op>value"``; ``columns`` (if given) are the valid column names."""
+    def parse(cls, text: str, columns: Sequence[str] | Mapping[str, str] | None = None) -> Filter:
+        """Parse ``"column<op>value"``.
+
+        Args:
+            text: the filter.
+            columns: the valid column names, or a mapping of them to their Arrow types (``"float64"``,
+                ``"int32"``, ``"bool"``, ``"string"``), which also checks that the value fits the type.
+
+        Raises InvalidInputError for a malformed filter (``coc_inf_px>>8``), an unknown column, or a
+        value of the wrong type (``coc_inf_px>=abc``).
+        """
         m = _FILTER_RE.match(text or "")
         check(
             m is not None,
             lambda: f"filter {text!r} must look like COLUMN OP VALUE with OP in {FILTER_OPS}, e.g. 'coc_inf_px>=8'",
         )
         column, op, raw = m.groups()
+        check(
+            raw[0] not in "<>=!",
+            lambda: f"filter {text!r}: the value {raw!r} starts with an operator; write one of {FILTER_OPS} once, "
+            "e.g. 'coc_inf_px>=8'",
+        )
         if columns is not None and column not in columns:
             close = difflib.get_close_matches(column, list(columns), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else f"; columns: {', '.join(columns)}"
             raise InvalidInputError(f"filter {text!r}: unknown column {column!r}{hint}")
-        return cls(column, op, _literal(raw))
+        value = _literal(raw)
+        dtype = columns.get(column) if isinstance(columns, Mapping) else None
+        if dtype is not None:
+            _check_value_type(text, column, dtype, value, raw)
+        return cls(column, op, value)
 
     def __call__(self, row: Mapping[str, Any]) -> tuple[bool, str]:
         """``(passes, why_not)`` for one row."""

@@ -2,15 +2,26 @@
 
 Input: the tags that :class:`~refocus_bench.datasets.exiftool.ExifToolReader` reads, keyed
 ``"Group0:Group1:Tag"`` with numeric values (``"EXIF:ExifIFD:FNumber"``,
-``"MakerNotes:Canon:FocusDistanceUpper"``); ExifTool's Composite tags are not requested, so the
-image size they would give is found here by the same rules.
+``"MakerNotes:Canon:FocusDistanceUpper"``). ExifTool's Composite ``ImageSize`` and
+``ScaleFactor35efl`` are taken as ExifTool reports them; without them (tags from elsewhere) the
+image size is found by ExifTool's rules (:func:`_coded_size`).
+
+Which files are photos (:func:`classify_tags`): a file whose metadata ExifTool reads is kept when it
+has camera metadata (make, model, f-number, focal length, ...) in any group (EXIF, maker notes, XMP,
+QuickTime, the Lytro, RED or MIE records, ...) and is visual: an image or video MIME type, an image
+size, or lens values. So camera RAW, video, light-field (LFP), sidecar (XMP, MIE), PSD, EPS and PDF
+files keep their metadata row; whether pixels come with it is recorded in ``pixel_decoder`` and
+``no_pixels_reason`` (decided by the decoder itself, see
+:func:`refocus_bench.datasets.curation.probe_pixels`).
 
 Normalising (:func:`normalize_tags`): the fields of :data:`PHOTO_FIELDS` (name, Arrow type, unit and
 meaning), the sensor size from :mod:`.sensors` and the optics derived through
 :mod:`refocus_bench.optics` (never re-derived here). Invalid values (0/0 rationals, negative or zero
 f-numbers, focus closer than the focal length) become nulls with an explanation in ``notes``.
 
-Focus distance: the first usable of ``FocusDistance``, ``SubjectDistance``,
+Focus distance: ``focus_distance_tags`` keeps every focus-distance tag ExifTool reports (each kind of
+:data:`FOCUS_DISTANCE_TAGS`, keyed by its source ``Group0:Group1:Tag``, with ExifTool's ``-n`` value).
+``focus_distance_m`` is the first usable of ``FocusDistance``, ``SubjectDistance``,
 ``ApproximateFocusDistance`` and the maker-note bounds ``FocusDistanceLower``/``FocusDistanceUpper``
 (bounds give their harmonic mean, the middle in inverse depth, which is what defocus is linear in).
 ``focus_distance_reliable`` is True only for a lens-reported maker-note ``FocusDistance``, for bounds
@@ -27,6 +38,7 @@ way ``coc_gain_px_m`` depends on ``s``; :func:`k_at_focus_distance` evaluates it
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -35,12 +47,13 @@ from typing import Any
 
 from .. import optics
 from ..errors import InvalidInputError, check
-from .sensors import estimate_sensor
+from .sensors import sensor_estimates
 
 __all__ = [
     "PHOTO_FIELDS",
     "FOCUS_INFINITY_M",
     "RELIABLE_BOUNDS_RATIO",
+    "FOCUS_DISTANCE_TAGS",
     "TagIndex",
     "classify_tags",
     "normalize_tags",
@@ -53,8 +66,21 @@ FOCUS_INFINITY_M = 600.0
 RELIABLE_BOUNDS_RATIO = 1.5
 """Maker-note focus bounds count as reliable when upper / lower is at most this."""
 
+FOCUS_DISTANCE_TAGS = (
+    "FocusDistance",
+    "SubjectDistance",
+    "ApproximateFocusDistance",
+    "FocusDistanceUpper",
+    "FocusDistanceLower",
+    "FocusDistanceRange",
+    "ObjectDistance",
+    "ManualFocusDistance",
+)
+"""ExifTool tags that state a focus distance (of any kind); all of them land in ``focus_distance_tags``."""
+
 _CAMERA_TAGS = ("Make", "Model", "FNumber", "FocalLength", "ExposureTime", "ISO", "DateTimeOriginal", "LensModel")
-_METADATA_GROUPS = ("EXIF", "MakerNotes", "XMP", "QuickTime", "IPTC")
+_LENS_TAGS = ("FNumber", "ApertureValue", "FocalLength", "FocalLengthIn35mmFormat")
+_NOT_METADATA_GROUPS = ("File", "ExifTool", "Composite", "System")
 
 PHOTO_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("file_type", "string", "ExifTool FileType (JPEG, HEIC, NEF, DNG, ...)"),
@@ -72,12 +98,28 @@ PHOTO_FIELDS: tuple[tuple[str, str, str], ...] = (
         "long side of the imaged sensor area in millimetres (pairs with the longest image edge)",
     ),
     ("sensor_height_mm", "float64", "short side of the imaged sensor area in millimetres"),
-    ("sensor_source", "string", "where the sensor size came from: 35mm_equivalent, lensfun, focal_plane_resolution"),
+    (
+        "sensor_source",
+        "string",
+        "where the crop factor came from: 35mm_equivalent, exiftool_scale_factor, lensfun, focal_plane_resolution",
+    ),
+    ("exiftool_scale_factor_35efl", "float64", "ExifTool's Composite:ScaleFactor35efl as it reports it (unitless)"),
+    (
+        "own_crop_factor",
+        "float64",
+        "the harvest's own crop factor (35 mm equivalent, lensfun, focal-plane resolution), whether used or not",
+    ),
+    ("own_crop_factor_source", "string", "where own_crop_factor came from (a value of sensor_source)"),
     ("focus_distance_m", "float64", "focus distance in metres (inf: focused at infinity)"),
     ("focus_distance_tag", "string", "tag the focus distance came from, e.g. MakerNotes:FocusDistance"),
     ("focus_distance_reliable", "bool", "True for lens-reported or bound-corroborated focus distances"),
     ("focus_distance_lower_m", "float64", "maker-note lower bound of the focus distance in metres"),
     ("focus_distance_upper_m", "float64", "maker-note upper bound of the focus distance in metres (inf allowed)"),
+    (
+        "focus_distance_tags",
+        "string",
+        "JSON object: every focus-distance tag ExifTool reports, 'Group0:Group1:Tag' -> its -n value (metres)",
+    ),
     ("orientation", "int32", "EXIF orientation 1-8 (5-8 swap width and height)"),
     ("image_width_px", "int32", "image width in pixels after orientation"),
     ("image_height_px", "int32", "image height in pixels after orientation"),
@@ -97,6 +139,8 @@ PHOTO_FIELDS: tuple[tuple[str, str, str], ...] = (
         "float64",
         "K as focus -> infinity, pixel-metres; K(s) = k_inf_px_m * s / (s - f), s and f in metres",
     ),
+    ("pixel_decoder", "string", "decoder that reads this file's full image here (Pillow format name), or null"),
+    ("no_pixels_reason", "string", "why no pixel data comes with this row (camera RAW, video, light field, ...)"),
     ("exif_warning", "string", "ExifTool warnings"),
     ("notes", "string", "why fields are null or were rejected (semicolon-separated)"),
 )
@@ -204,16 +248,24 @@ def classify_tags(raw: Mapping[str, Any] | TagIndex) -> tuple[str | None, str]:
         return "corrupt", f"ExifTool: {error}"
     mime = _text(idx.get("MIMEType")) or ""
     ftype = _text(idx.get("FileType")) or "unknown"
-    if not mime.startswith("image/"):
-        return "not_image", f"file type {ftype} ({mime or 'no MIME type'})"
+    has_camera = any(g0 not in _NOT_METADATA_GROUPS for t in _CAMERA_TAGS for g0, _, _ in idx.all(t))
+    has_lens = any(g0 not in _NOT_METADATA_GROUPS for t in _LENS_TAGS for g0, _, _ in idx.all(t))
+    visual = mime.startswith(("image/", "video/")) or _has_image_size(idx) or has_lens
+    if not visual:
+        return "not_image", f"file type {ftype} ({mime or 'no MIME type'}) without image data or lens metadata"
     for _, _, warning in idx.all("Warning"):
         w = str(warning)
         if not w.startswith("[minor]") and re.search(r"bad ifd|truncat|corrupt|format error|unexpected end", w, re.I):
             return "corrupt", f"ExifTool warning: {w}"
-    has_camera = any(g0 in _METADATA_GROUPS for t in _CAMERA_TAGS for g0, _, _ in idx.all(t))
     if not has_camera:
         return "no_exif", f"{ftype} without camera metadata (none of {', '.join(_CAMERA_TAGS)})"
     return None, ""
+
+
+def _has_image_size(idx: TagIndex) -> bool:
+    return any(g0 not in ("File", "ExifTool") for g0, _, _ in idx.all("ImageSize")) or bool(
+        idx.all("ImageWidth") and idx.all("ImageHeight")
+    )
 
 
 def _pair(value: Any) -> tuple[float | None, float | None]:
@@ -222,12 +274,18 @@ def _pair(value: Any) -> tuple[float | None, float | None]:
 
 
 def _coded_size(idx: TagIndex) -> tuple[float | None, float | None]:
-    """Stored image size (before orientation), ExifTool's composite ImageSize rules without ``-e``'s cost.
+    """Stored image size (before orientation): ExifTool's Composite ``ImageSize``, else by its rules.
 
-    DNG ``DefaultCropSize``; for CR2 ``ExifImageWidth/Height``; the coded size of JPEG/PNG/HEIC
-    (``File``/``PNG`` ``ImageWidth``, ``ImageSpatialExtent``); for TIFF-based files the largest
-    image of any IFD (IFD0 of a RAW is often a thumbnail); ``ExifImageWidth/Height`` last.
+    Without the Composite tag (tags from elsewhere): DNG ``DefaultCropSize``; for CR2
+    ``ExifImageWidth/Height``; the coded size of JPEG/PNG/HEIC (``File``/``PNG`` ``ImageWidth``,
+    ``ImageSpatialExtent``); for TIFF-based files the largest image of any IFD (IFD0 of a RAW is
+    often a thumbnail); ``ExifImageWidth/Height`` last.
     """
+    for g0, _, v in idx.all("ImageSize"):
+        if g0 == "Composite":
+            w, h = _pair(v)
+            if w and h:
+                return w, h
     w, h = _pair(idx.get("DefaultCropSize", ("EXIF",)))
     if w and h:
         return w, h
@@ -341,6 +399,36 @@ def _focus_distance(idx: TagIndex, focal_length_mm: float | None, notes: list[st
     return out
 
 
+def _composite(idx: TagIndex, tag: str) -> Any:
+    """ExifTool's Composite value of ``tag``, or None."""
+    return next((v for g0, _, v in idx.all(tag) if g0 == "Composite"), None)
+
+
+def _json_value(value: Any) -> Any:
+    """An ExifTool ``-n`` value as JSON can hold it (numbers stay numbers; inf and NaN become strings)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def focus_distance_tags(raw: Mapping[str, Any] | TagIndex) -> str | None:
+    """JSON of every focus-distance tag (:data:`FOCUS_DISTANCE_TAGS`) ExifTool reported, by source.
+
+    Keys are ``"Group0:Group1:Tag"`` (``"MakerNotes:Canon:FocusDistanceUpper"``), values ExifTool's
+    ``-n`` values unchanged; None when there is none.
+
+    >>> focus_distance_tags({"EXIF:ExifIFD:SubjectDistance": 1.5, "MakerNotes:Nikon:FocusDistance": 1.41})
+    '{"EXIF:ExifIFD:SubjectDistance": 1.5, "MakerNotes:Nikon:FocusDistance": 1.41}'
+    """
+    idx = TagIndex.of(raw)
+    found = {
+        (f"{g0}:{g1}:{tag}" if g1 != g0 else f"{g0}:{tag}"): _json_value(v)
+        for tag in FOCUS_DISTANCE_TAGS
+        for g0, g1, v in idx.all(tag)
+    }
+    return json.dumps(dict(sorted(found.items())), ensure_ascii=False) if found else None
+
+
 def _call(notes: list[str], what: str, fn: Any, *args: Any) -> Any:
     """Run an optics function; on InvalidInputError record why and return None (never crash)."""
     try:
@@ -382,7 +470,9 @@ def normalize_tags(raw: Mapping[str, Any] | TagIndex, *, use_lensfun: bool = Tru
     warnings = [str(v) for _, _, v in idx.all("Warning")]
     rec["exif_warning"] = "; ".join(warnings) or None
 
-    sensor, sensor_notes = estimate_sensor(
+    scale_factor = _num(_composite(idx, "ScaleFactor35efl"))
+    rec["exiftool_scale_factor_35efl"] = scale_factor
+    sensor, own, sensor_notes = sensor_estimates(
         width_px=w,
         height_px=h,
         focal_length_mm=f,
@@ -390,6 +480,8 @@ def normalize_tags(raw: Mapping[str, Any] | TagIndex, *, use_lensfun: bool = Tru
         make=rec["make"],
         model=rec["model"],
         focal_plane_x_resolution=_num(idx.get("FocalPlaneXResolution")),
+        focal_plane_y_resolution=_num(idx.get("FocalPlaneYResolution")),
+        exiftool_scale_factor=scale_factor,
         focal_plane_resolution_unit=_num(idx.get("FocalPlaneResolutionUnit")),
         exif_width_px=_num(idx.get("ExifImageWidth")),
         exif_height_px=_num(idx.get("ExifImageHeight")),
@@ -403,7 +495,10 @@ def normalize_tags(raw: Mapping[str, Any] | TagIndex, *, use_lensfun: bool = Tru
             sensor_height_mm=sensor.sensor_height_mm,
             sensor_source=sensor.source,
         )
+    if own is not None:
+        rec.update(own_crop_factor=own.crop_factor, own_crop_factor_source=own.source)
     rec.update(_focus_distance(idx, f, notes))
+    rec["focus_distance_tags"] = focus_distance_tags(idx)
     s = rec["focus_distance_m"]
     _derive(rec, f, n, s, sensor, w, h, notes)
     rec["notes"] = "; ".join(notes) or None

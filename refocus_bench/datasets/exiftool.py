@@ -2,12 +2,16 @@
 
 One ``exiftool -stay_open`` process (driven by ``pyexiftool``) reads files in batches with numeric
 values (``-n``), every duplicate tag (``-a``) and group names of families 0 and 1 (``-G0:1``, keys
-like ``"EXIF:ExifIFD:FNumber"`` or ``"MakerNotes:Canon:FocusDistanceUpper"``), without ExifTool's
-Composite tags (``-e``: a quarter of ExifTool's time; :mod:`refocus_bench.datasets.exif` derives what
-they would give). ExifTool reads JPEG, HEIC, TIFF, PNG, DNG and every camera RAW format (CR2, CR3,
-NEF, ARW, RAF, RW2, ORF, ...). It comes from the Debian package ``libimage-exiftool-perl``; when it
-is missing, :func:`find_exiftool` raises :class:`~refocus_bench.errors.MissingFileError` saying how
-to install it.
+like ``"EXIF:ExifIFD:FNumber"`` or ``"MakerNotes:Canon:FocusDistanceUpper"``). Only
+:data:`REQUESTED_TAGS` are asked for, among them ExifTool's Composite ``ImageSize`` and
+``ScaleFactor35efl`` (keys like ``"Composite:ImageSize"``): ExifTool computes those from maker notes
+and more, and the harvest takes them as ExifTool reports them instead of re-deriving them.
+
+ExifTool reads JPEG, HEIC, TIFF, PNG, DNG, every camera RAW format (CR2, CR3, NEF, ARW, RAF, RW2,
+ORF, X3F, ...), video (MOV, MP4, R3D, ...), sidecars (XMP, MIE), light fields (LFP) and documents
+that carry photo metadata (PDF, PSD, EPS, MIFF). It comes from the Debian package
+``libimage-exiftool-perl``; when it is missing, :func:`find_exiftool` raises
+:class:`~refocus_bench.errors.MissingFileError` saying how to install it.
 """
 
 from __future__ import annotations
@@ -39,13 +43,19 @@ REQUESTED_TAGS = (
     "ApertureValue",
     "FocalLength",
     "FocalLengthIn35mmFormat",
+    "ScaleFactor35efl",
     "FocalPlaneXResolution",
+    "FocalPlaneYResolution",
     "FocalPlaneResolutionUnit",
     "FocusDistance",
     "SubjectDistance",
     "ApproximateFocusDistance",
     "FocusDistanceUpper",
     "FocusDistanceLower",
+    "FocusDistanceRange",
+    "ObjectDistance",
+    "ManualFocusDistance",
+    "ImageSize",
     "ImageWidth",
     "ImageHeight",
     "ExifImageWidth",
@@ -67,8 +77,7 @@ REQUESTED_TAGS = (
 )
 """ExifTool tags requested for every file (any group)."""
 
-_EXIFTOOL_ARGS = ("-q", "-q", "-j", "-n", "-a", "-G0:1", "-e", "-api", "LargeFileSupport=1")
-# -e: no Composite tags (they cost ExifTool ~25 % of its time and are derived here instead)
+_EXIFTOOL_ARGS = ("-q", "-q", "-j", "-n", "-a", "-G0:1", "-api", "LargeFileSupport=1")
 
 
 def find_exiftool(executable: str | None = None) -> str:

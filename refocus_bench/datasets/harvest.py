@@ -25,9 +25,16 @@ compacted into one. Duplicate detection and filters are applied at assembly, so 
 on the order files were read and changing a filter costs no re-reading. Memory: the index holds one
 path and stat per file (a few hundred bytes); metadata and rows are streamed batch by batch.
 
-Speed: ExifTool reads batch ``i + 1`` in a worker thread while Python hashes, checks and normalises
-batch ``i``, so on two cores the harvest runs at about ExifTool's own speed (see
-``perf/test_bench_harvest.py``).
+Speed: the one ExifTool process starts in a worker thread as soon as the arguments are checked, so
+Perl's start-up overlaps the scan and Python's imports (no torch; pyarrow, Pillow and pandas-free
+Parquet writing). ExifTool reads batch ``i + 1`` in the worker while Python hashes, checks and
+normalises batch ``i``, so the harvest runs at about ExifTool's own speed, start-up included (see
+``perf/test_harvest_speed.py`` and ``perf/test_bench_harvest.py``).
+
+Pixels: for each kept row Pillow is asked (headers only) whether it reads the file's full image
+(:func:`~refocus_bench.datasets.curation.probe_pixels`); ``pixel_decoder`` names it, or
+``no_pixels_reason`` says why no pixel data comes with the row (camera RAW, video, light field,
+sidecar). A file ExifTool cannot identify but Pillow can (TGA) is an image without camera metadata.
 """
 
 from __future__ import annotations
@@ -51,9 +58,10 @@ from typing import Any
 
 from ..errors import InvalidInputError, MissingFileError, check
 from ..io import atomic_path, atomic_write_bytes, atomic_write_json
+from ..paths import check_output_dir, removed_on_failure
 from . import curation
 from .exif import PHOTO_FIELDS, TagIndex, classify_tags, normalize_tags
-from .exiftool import ExifToolReader, exiftool_version
+from .exiftool import ExifToolReader, find_exiftool
 from .harvest_schema import (
     DATA_FILE,
     DATASET_COLUMNS,
@@ -61,8 +69,8 @@ from .harvest_schema import (
     MANIFEST_COLUMNS,
     PART_FIELDS,
     SKIP_REASONS,
+    arrow_schema,
     dataset_card,
-    features,
 )
 from .sensors import LENSFUN_ATTRIBUTION
 from .walk import Entry, display_path, scan_inputs
@@ -70,9 +78,7 @@ from .walk import Entry, display_path, scan_inputs
 __all__ = ["harvest", "HarvestResult", "DEFAULT_BATCH_SIZE"]
 
 DEFAULT_BATCH_SIZE = 128
-SHARPNESS_FILE_TYPES = frozenset({"JPEG", "PNG", "TIFF", "WEBP", "BMP"})
-"""ExifTool file types whose pixels are decoded for sharpness (camera RAW and HEIC are not)."""
-STATE_VERSION = 1
+STATE_VERSION = 2
 _ROWS_PER_WRITE = 256  # rows buffered per Parquet row group at assembly: bounds its memory
 
 
@@ -159,7 +165,7 @@ def _write_part(out: Path, seq: int, run_id: str, rows: list[dict[str, Any]], op
 
 
 def _part_schema(seq: int, run_id: str, options: dict[str, Any]):  # noqa: ANN202 - pyarrow.Schema
-    schema = features(PART_FIELDS).arrow_schema
+    schema = arrow_schema(PART_FIELDS)
     meta = {"state_version": STATE_VERSION, "options": options, "seq": seq, "run_id": run_id}
     return schema.with_metadata({**(schema.metadata or {}), b"refocus_bench": json.dumps(meta).encode()})
 
@@ -209,11 +215,21 @@ def _process(entry: Entry, raw: dict[str, Any] | None, options: dict[str, Any]) 
         idx = TagIndex(raw or {})
         reason, detail = classify_tags(idx)
         long_edge = None
+        if reason == "not_image":  # a decoder may still read it (TGA)
+            decoder, _ = curation.probe_pixels(entry.path, None, None, None)
+            if decoder is not None:
+                reason = "no_exif"
+                if idx.get("FileType") is None:
+                    detail = f"an image read by {decoder}; ExifTool reads no metadata from it"
         if reason is None:
             photo = normalize_tags(idx, use_lensfun=options["lensfun"])
-            if photo["image_width_px"]:
-                long_edge = max(photo["image_width_px"], photo["image_height_px"])
-        want_sharpness = options["sharpness"] and reason is None and idx.get("FileType") in SHARPNESS_FILE_TYPES
+            size = (photo["image_width_px"], photo["image_height_px"]) if photo["image_width_px"] else None
+            photo["pixel_decoder"], photo["no_pixels_reason"] = curation.probe_pixels(
+                entry.path, photo["file_type"], photo["mime_type"], size
+            )
+            if size:
+                long_edge = max(size)
+        want_sharpness = options["sharpness"] and reason is None and photo["pixel_decoder"] is not None
         try:
             info = curation.inspect_file(
                 entry.path, sharpness=want_sharpness, long_edge_px=long_edge, tiff_strips=_strips(idx)
@@ -281,7 +297,7 @@ def _assemble(
     kept_by_hash: dict[str, str] = {}
     outputs = {"dataset": out / DATA_FILE, "csv": out / "photos.csv", "manifest": out / "manifest.csv"}
     compact_seq = (parts[-1][0] + 1) if parts else 0
-    ds_schema = features(FILE_FIELDS + PHOTO_FIELDS).arrow_schema
+    ds_schema = arrow_schema(FILE_FIELDS + PHOTO_FIELDS)
     part_schema = _part_schema(compact_seq, f"compact-{compact_seq}", options)
     with contextlib.ExitStack() as stack:
         ds_tmp = stack.enter_context(atomic_path(outputs["dataset"]))
@@ -349,6 +365,7 @@ def _check_arguments(inputs: Sequence[str | os.PathLike[str]], out_dir: Any, bat
     )
     out = Path(out_dir).absolute()
     check(not out.exists() or out.is_dir(), lambda: f"out_dir {str(out)!r} exists and is not a folder")
+    check_output_dir(out, "out_dir")
     return out
 
 
@@ -404,11 +421,26 @@ def _readable(batch: list[Entry]) -> list[str]:
     return [e.path for e in batch if e.reason is None]
 
 
+class _Reader:
+    """The ExifTool process, started in the worker thread on creation and stopped by :meth:`close`."""
+
+    def __init__(self, pool: ThreadPoolExecutor, exe: str) -> None:
+        self.pool = pool
+        self.started = pool.submit(ExifToolReader, exe)
+
+    def read(self, paths: list[str]):  # noqa: ANN201 - Future[list[dict]]
+        return self.pool.submit(lambda: self.started.result().read(paths))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.started.result().close()
+
+
 def _read_all(
     batches: list[list[Entry]],
     log: _PartLog,
     options: dict[str, Any],
-    exiftool: str | None,
+    reader: _Reader,
     progress: Callable[[int, int], None] | None,
 ) -> str:
     """Read and process every batch, one part each; returns the ExifTool version (``"not started"``: none ran).
@@ -420,18 +452,17 @@ def _read_all(
             log.write([_process(e, None, options) for e in batch])
         return "not started"
     n_todo, n_done = sum(len(b) for b in batches), 0
-    with ExifToolReader(exiftool) as reader, ThreadPoolExecutor(1) as pool:
-        future = pool.submit(reader.read, _readable(batches[0]))
-        for i, batch in enumerate(batches):
-            raws = iter(future.result())
-            if i + 1 < len(batches):
-                future = pool.submit(reader.read, _readable(batches[i + 1]))
-            log.write([_process(e, next(raws) if e.reason is None else None, options) for e in batch])
-            n_done += len(batch)
-            batches[i] = []  # processed entries are no longer needed
-            if progress:
-                progress(n_done, n_todo)
-        return reader.version
+    future = reader.read(_readable(batches[0]))
+    for i, batch in enumerate(batches):
+        raws = iter(future.result())
+        if i + 1 < len(batches):
+            future = reader.read(_readable(batches[i + 1]))
+        log.write([_process(e, next(raws) if e.reason is None else None, options) for e in batch])
+        n_done += len(batch)
+        batches[i] = []  # processed entries are no longer needed
+        if progress:
+            progress(n_done, n_todo)
+    return reader.started.result().version
 
 
 def _summary(
@@ -496,26 +527,34 @@ def harvest(
     """
     t0 = time.perf_counter()
     out = _check_arguments(inputs, out_dir, batch_size)
-    flt = curation.parse_filters(filters, DATASET_COLUMNS)
+    flt = curation.parse_filters(filters, {n: t for n, t, _ in FILE_FIELDS + PHOTO_FIELDS})
+    exe = find_exiftool(exiftool)
     options = {"sharpness": bool(sharpness), "lensfun": bool(use_lensfun)}
-    _state_dir(out).mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
-        plan = _plan(out, [os.fspath(a) for a in inputs], options)
-        n_todo = len(plan.todo)
-        log = _PartLog(out, plan.parts, options)
-        batches = _batches(plan.todo, batch_size)
-        plan.todo = []
-        version = _read_all(batches, log, options, exiftool, progress)
-        del batches
-        if version == "not started":  # nothing new to read: still name the ExifTool in the card
-            version = exiftool_version(exiftool)
-        counts, outputs = _assemble(out, plan.parts, plan.present, flt, options)
-        seconds = time.perf_counter() - t0
-        outputs["card"] = out / "README.md"
-        atomic_write_bytes(outputs["card"], dataset_card(counts, options, list(filters), version).encode("utf-8"))
-        outputs["summary"] = out / "summary.json"
-        summary = _summary(inputs, plan.files_total, n_todo, counts, options, filters, seconds, version)
-        atomic_write_json(outputs["summary"], summary)
+    with ThreadPoolExecutor(1) as pool:
+        reader = _Reader(pool, exe)  # Perl starts while the scan and the imports run
+        try:
+            with removed_on_failure(out, keep=lambda p: any(_state_dir(p).glob("part-*.parquet"))):
+                _state_dir(out).mkdir(parents=True, exist_ok=True)
+                with _exclusive(out):
+                    plan = _plan(out, [os.fspath(a) for a in inputs], options)
+                    n_todo = len(plan.todo)
+                    log = _PartLog(out, plan.parts, options)
+                    batches = _batches(plan.todo, batch_size)
+                    plan.todo = []
+                    version = _read_all(batches, log, options, reader, progress)
+                    del batches
+                    if version == "not started":  # nothing new to read: still name the ExifTool in the card
+                        version = reader.started.result().version
+                    counts, outputs = _assemble(out, plan.parts, plan.present, flt, options)
+                    seconds = time.perf_counter() - t0
+                    outputs["card"] = out / "README.md"
+                    card = dataset_card(counts, options, list(filters), version)
+                    atomic_write_bytes(outputs["card"], card.encode("utf-8"))
+                    outputs["summary"] = out / "summary.json"
+                    summary = _summary(inputs, plan.files_total, n_todo, counts, options, filters, seconds, version)
+                    atomic_write_json(outputs["summary"], summary)
+        finally:
+            reader.close()
     _follow_umask([*outputs.values(), *_state_dir(out).glob("part-*.parquet")])
     return HarvestResult(out, dict(counts), plan.files_total, n_todo, seconds, outputs)
 

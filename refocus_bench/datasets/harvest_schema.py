@@ -31,6 +31,7 @@ __all__ = [
     "DATASET_FEATURES",  # noqa: F822 - built on first use by the module __getattr__
     "MANIFEST_COLUMNS",
     "features",
+    "arrow_schema",
     "dataset_card",
 ]
 
@@ -38,8 +39,9 @@ DATA_FILE = "data/train-00000-of-00001.parquet"
 """The dataset's one Parquet file, relative to the output folder."""
 
 SKIP_REASONS = {
-    "not_image": "not an image (ExifTool reports another file type, or none)",
-    "no_exif": "an image without camera metadata (no Make, Model, FNumber, FocalLength, ...)",
+    "not_image": "neither image, video nor lens metadata (ExifTool reads no image size or camera data, "
+    "and no image decoder recognises it)",
+    "no_exif": "an image (ExifTool reports an image size, or a decoder reads it) without camera metadata",
     "unreadable": "cannot be opened or listed (permissions, broken symlink, not a regular file)",
     "corrupt": "empty, truncated or structurally broken",
     "duplicate": "same content (sha256) as the kept file named in duplicate_of",
@@ -81,6 +83,23 @@ MANIFEST_COLUMNS = (
     "file_type",
 )
 PART_FIELDS = FILE_FIELDS + STATUS_FIELDS + PHOTO_FIELDS
+
+
+_ARROW_TYPES = {"string": "string", "float64": "float64", "int64": "int64", "int32": "int32", "bool": "bool_"}
+
+
+@functools.lru_cache(maxsize=4)
+def arrow_schema(fields: tuple[tuple[str, str, str], ...]):  # noqa: ANN202 - pyarrow.Schema
+    """The Arrow schema of ``fields`` with the Hugging Face ``Features`` metadata that ``datasets`` writes.
+
+    Equal to ``features(fields).arrow_schema`` (a test checks it) without importing ``datasets``,
+    which alone takes longer than harvesting a small folder.
+    """
+    import pyarrow as pa
+
+    hf = {"info": {"features": {name: {"dtype": dtype, "_type": "Value"} for name, dtype, _ in fields}}}
+    schema = pa.schema([pa.field(name, getattr(pa, _ARROW_TYPES[dtype])()) for name, dtype, _ in fields])
+    return schema.with_metadata({"huggingface": json.dumps(hf)})
 
 
 @functools.lru_cache(maxsize=4)

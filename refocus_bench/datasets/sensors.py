@@ -10,9 +10,18 @@ first source that gives a plausible answer, in this order:
    phones).
 2. ``lensfun``: the camera's crop factor in the lensfun database shipped with the ``lensfunpy``
    wheel, found by make and model. Accepted only for an unambiguous match.
-3. ``focal_plane_resolution``: ``FocalPlaneXResolution`` (pixels per inch, cm or mm of sensor) gives
-   the pixel pitch directly; it refers to ``ExifImageWidth``/``ExifImageHeight`` (the image the
-   camera wrote, which may be larger than a later resized copy).
+3. ``focal_plane_resolution``: ``FocalPlaneXResolution`` and ``FocalPlaneYResolution`` (pixels per
+   inch, cm or mm of sensor) give the pixel pitch along each axis; they refer to
+   ``ExifImageWidth``/``ExifImageHeight`` (the image the camera wrote, which may be larger than a
+   later resized copy). Both are used: some cameras (thermal ones among them) have non-square pixels.
+
+That is the harvest's *own* estimate. ExifTool computes a crop factor too, ``ScaleFactor35efl``,
+from the same 35 mm ratio first and otherwise from this very file's metadata (maker-note sensor
+sizes, focal-plane resolution, digital zoom). :func:`sensor_estimates` uses, in order: the own
+``35mm_equivalent`` estimate (ExifTool's first rule is the same ratio), ExifTool's scale factor when
+it is plausible (source ``exiftool_scale_factor``: it describes this file, where lensfun describes
+the camera model), then the other own sources. When the own estimate and ExifTool's differ by more
+than :data:`CROSS_CHECK_TOLERANCE`, both are kept and a note says which was used and why.
 
 Crop factors are diagonal ratios (a 36 x 24 mm frame has crop factor 1). The sensor is assumed to
 have the image's aspect ratio, so for crop factor ``c`` and an image of ``L x S`` pixels (long x short
@@ -52,6 +61,8 @@ __all__ = [
     "lensfun_crop_factor",
     "sensor_from_focal_plane_resolution",
     "estimate_sensor",
+    "sensor_estimates",
+    "CROSS_CHECK_TOLERANCE",
     "LENSFUN_ATTRIBUTION",
 ]
 
@@ -64,8 +75,11 @@ FULL_FRAME_DIAGONAL_MM = math.hypot(FULL_FRAME_WIDTH_MM, FULL_FRAME_HEIGHT_MM)
 CROP_FACTOR_RANGE = (0.25, 20.0)
 """Plausible crop factors (large format ~0.3, 1/3.2" phone sensors ~11); others are rejected as noise."""
 
-SENSOR_SOURCES = ("35mm_equivalent", "lensfun", "focal_plane_resolution")
+SENSOR_SOURCES = ("35mm_equivalent", "exiftool_scale_factor", "lensfun", "focal_plane_resolution")
 """Values of ``SensorEstimate.source``, in the order they are tried."""
+
+CROSS_CHECK_TOLERANCE = 0.05
+"""Relative difference between the own crop factor and ExifTool's above which both are noted."""
 
 LENSFUN_ATTRIBUTION = (
     "Camera crop factors from the lensfun database (https://lensfun.github.io), "
@@ -184,11 +198,13 @@ def sensor_from_focal_plane_resolution(
     height_px: float,
     exif_width_px: float | None = None,
     exif_height_px: float | None = None,
+    y_resolution: float | None = None,
 ) -> SensorEstimate | None:
-    """Sensor from ``FocalPlaneXResolution`` (pixels per unit of sensor) and its unit.
+    """Sensor from ``FocalPlaneXResolution``/``FocalPlaneYResolution`` (pixels per unit of sensor).
 
     Args:
         x_resolution: pixels per ``unit`` along the image width (> 0).
+        y_resolution: pixels per ``unit`` along the image height (None or invalid: ``x_resolution``).
         unit: ``FocalPlaneResolutionUnit``: 2 inch, 3 cm, 4 mm, 5 um (1 "none" is rejected).
         width_px, height_px: image size in pixels.
         exif_width_px, exif_height_px: ``ExifImageWidth``/``ExifImageHeight``, the size the
@@ -199,47 +215,32 @@ def sensor_from_focal_plane_resolution(
     unit_mm = _FOCAL_PLANE_UNIT_MM.get(int(unit)) if unit is not None else None
     if unit_mm is None:
         return None
-    px_per_mm = x_resolution / unit_mm
+    if not y_resolution or y_resolution <= 0 or not math.isfinite(y_resolution):
+        y_resolution = x_resolution
     ref_w, ref_h = (exif_width_px, exif_height_px) if exif_width_px and exif_height_px else (width_px, height_px)
-    long_px, short_px = _long_short(ref_w, ref_h)
-    long_mm, short_mm = long_px / px_per_mm, short_px / px_per_mm
-    crop = FULL_FRAME_DIAGONAL_MM / math.hypot(long_mm, short_mm)
+    _long_short(ref_w, ref_h)
+    w_mm, h_mm = ref_w * unit_mm / x_resolution, ref_h * unit_mm / y_resolution
+    crop = FULL_FRAME_DIAGONAL_MM / math.hypot(w_mm, h_mm)
     if not _plausible(crop):
         return None
     return sensor_from_crop_factor(crop, width_px, height_px, "focal_plane_resolution")
 
 
-def estimate_sensor(
-    *,
-    width_px: float | None,
-    height_px: float | None,
-    focal_length_mm: float | None = None,
-    focal_length_35mm_mm: float | None = None,
-    make: str | None = None,
-    model: str | None = None,
-    focal_plane_x_resolution: float | None = None,
-    focal_plane_resolution_unit: int | None = None,
-    exif_width_px: float | None = None,
-    exif_height_px: float | None = None,
-    use_lensfun: bool = True,
-) -> tuple[SensorEstimate | None, list[str]]:
-    """Try every source in :data:`SENSOR_SOURCES` order; return the estimate and notes on failures.
-
-    Returns:
-        ``(estimate or None, notes)``; notes explain rejected sources (e.g. an implausible crop
-        factor) in words, for the harvest's ``notes`` column.
-
-    Example:
-        >>> est, notes = estimate_sensor(width_px=6000, height_px=4000, make="Canon", model="Canon EOS 5D Mark II")
-        >>> est.source, est.crop_factor, round(est.sensor_width_mm, 1)
-        ('lensfun', 1.0, 36.0)
-    """
-    notes: list[str] = []
-    if not width_px or not height_px or width_px <= 0 or height_px <= 0:
-        return None, ["sensor size unknown: image size unknown"]
+def _own_estimate(
+    width_px: float,
+    height_px: float,
+    focal_length_mm: float | None,
+    focal_length_35mm_mm: float | None,
+    make: str | None,
+    model: str | None,
+    focal_plane: tuple[float | None, float | None, int | None, float | None, float | None],
+    use_lensfun: bool,
+    notes: list[str],
+) -> SensorEstimate | None:
+    """The first of the 35 mm equivalent, lensfun and the focal-plane resolution that gives an answer."""
     est = sensor_from_35mm_equivalent(focal_length_mm, focal_length_35mm_mm, width_px, height_px)
     if est is not None:
-        return est, notes
+        return est
     if focal_length_35mm_mm and focal_length_mm and focal_length_mm > 0:
         notes.append(
             f"implausible 35mm-equivalent crop factor {focal_length_35mm_mm:g}/{focal_length_mm:g} mm "
@@ -248,13 +249,89 @@ def estimate_sensor(
     if use_lensfun:
         est = sensor_from_lensfun(make, model, width_px, height_px)
         if est is not None:
-            return est, notes
-    est = sensor_from_focal_plane_resolution(
-        focal_plane_x_resolution, focal_plane_resolution_unit, width_px, height_px, exif_width_px, exif_height_px
+            return est
+    x_res, y_res, unit, exif_w, exif_h = focal_plane
+    return sensor_from_focal_plane_resolution(x_res, unit, width_px, height_px, exif_w, exif_h, y_res)
+
+
+def sensor_estimates(
+    *,
+    width_px: float | None,
+    height_px: float | None,
+    focal_length_mm: float | None = None,
+    focal_length_35mm_mm: float | None = None,
+    make: str | None = None,
+    model: str | None = None,
+    focal_plane_x_resolution: float | None = None,
+    focal_plane_y_resolution: float | None = None,
+    focal_plane_resolution_unit: int | None = None,
+    exif_width_px: float | None = None,
+    exif_height_px: float | None = None,
+    exiftool_scale_factor: float | None = None,
+    use_lensfun: bool = True,
+) -> tuple[SensorEstimate | None, SensorEstimate | None, list[str]]:
+    """The sensor estimate used, the harvest's own estimate, and notes (see the module docstring).
+
+    Returns:
+        ``(used or None, own or None, notes)``. ``used`` is the own ``35mm_equivalent`` estimate,
+        else ExifTool's ``ScaleFactor35efl`` (``exiftool_scale_factor``) when plausible, else the
+        own estimate (lensfun, then the focal-plane resolution). Notes explain rejected sources and,
+        when own and ExifTool's crop factors differ by more than :data:`CROSS_CHECK_TOLERANCE`,
+        both values and which was used.
+
+    Example:
+        >>> used, own, notes = sensor_estimates(width_px=240, height_px=240, make="Canon",
+        ...     model="Canon EOS 5D Mark II", exiftool_scale_factor=1.05)
+        >>> used.source, own.source, round(used.crop_factor, 2)
+        ('exiftool_scale_factor', 'lensfun', 1.05)
+    """
+    notes: list[str] = []
+    if not width_px or not height_px or width_px <= 0 or height_px <= 0:
+        return None, None, ["sensor size unknown: image size unknown"]
+    focal_plane = (
+        focal_plane_x_resolution,
+        focal_plane_y_resolution,
+        focal_plane_resolution_unit,
+        exif_width_px,
+        exif_height_px,
     )
-    if est is not None:
-        return est, notes
-    notes.append(
-        "sensor size unknown: no 35mm-equivalent focal length, camera not in lensfun, no focal-plane resolution"
-    )
-    return None, notes
+    args = (width_px, height_px, focal_length_mm, focal_length_35mm_mm, make, model, focal_plane)
+    own = _own_estimate(*args, use_lensfun, notes)
+    et = None
+    if exiftool_scale_factor is not None:
+        if _plausible(exiftool_scale_factor) and exiftool_scale_factor > 0:
+            et = sensor_from_crop_factor(exiftool_scale_factor, width_px, height_px, "exiftool_scale_factor")
+        else:
+            notes.append(f"ExifTool ScaleFactor35efl={exiftool_scale_factor:g} outside {CROP_FACTOR_RANGE}; not used")
+    used = own if own is not None and (own.source == "35mm_equivalent" or et is None) else et
+    if own is not None and et is not None:
+        gap = abs(own.crop_factor / et.crop_factor - 1.0)
+        if gap > CROSS_CHECK_TOLERANCE:
+            why = (
+                "both come from FocalLengthIn35mmFormat / FocalLength, the camera's statement for this image"
+                if used is own
+                else "ExifTool's is computed from this file's own metadata (maker-note sensor size, "
+                "focal-plane resolution, digital zoom)"
+            )
+            notes.append(
+                f"crop factor: own {own.source} estimate {own.crop_factor:.4g} and ExifTool's ScaleFactor35efl "
+                f"{et.crop_factor:.4g} differ by {100 * gap:.1f}%; used {used.source}: {why}"
+            )
+    if used is None:
+        notes.append(
+            "sensor size unknown: no 35mm-equivalent focal length, no ExifTool scale factor, camera not in "
+            "lensfun, no focal-plane resolution"
+        )
+    return used, own, notes
+
+
+def estimate_sensor(**kwargs: object) -> tuple[SensorEstimate | None, list[str]]:
+    """The estimate used and the notes of :func:`sensor_estimates` (same keyword arguments).
+
+    Example:
+        >>> est, notes = estimate_sensor(width_px=6000, height_px=4000, make="Canon", model="Canon EOS 5D Mark II")
+        >>> est.source, est.crop_factor, round(est.sensor_width_mm, 1)
+        ('lensfun', 1.0, 36.0)
+    """
+    used, _, notes = sensor_estimates(**kwargs)  # type: ignore[arg-type]
+    return used, notes
