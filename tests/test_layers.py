@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "refocus_bench"
 
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "hashing", "io", "home", "version", "ray_backend", "lazy"),
+    ("errors", "hashing", "io", "home", "version", "ray_backend", "lazy", "paths"),
     ("optics", "registry", "tasks", "results"),
     ("simulators.render", "datasets", "metrics"),
     ("simulators.pairs", "simulators.lightfield", "models"),
