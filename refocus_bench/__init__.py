@@ -1,15 +1,22 @@
 """refocus-bench: single-image refocusing toolkit.
 
 Physics bokeh simulator (:mod:`refocus_bench.optics`, :mod:`refocus_bench.simulators`), metrics,
-models, benchmarks and leaderboards. Heavy subpackages are imported lazily. This module is the
-package's front door: it re-exports names from every layer and no module of the package imports it.
+models, benchmarks and leaderboards. This module is the package's front door: it re-exports names
+from every layer and no module of the package imports it. Every name but the errors and the version
+is imported on first use, so ``import refocus_bench`` (and the CLI's ``--help``) loads no torch.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import InvalidInputError, MissingFileError, RefocusBenchError, UnknownNameError
-from .optics import ThinLens
+from .lazy import lazy_exports
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .optics import ThinLens
+    from .runner.evaluation import evaluate
 
 __all__ = [
     "__version__",
@@ -21,10 +28,4 @@ __all__ = [
     "evaluate",
 ]
 
-
-def __getattr__(attr: str):  # noqa: ANN202 - lazy export: the runner imports torch, pandas ...
-    if attr == "evaluate":
-        from .runner.evaluation import evaluate
-
-        return evaluate
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"ThinLens": "optics", "evaluate": "runner.evaluation"})

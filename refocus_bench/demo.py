@@ -114,7 +114,7 @@ def run_demo(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if showcase:
-        _showcase_step(out / "showcase", log)
+        _showcase_step(out / "showcase", log, progress)
     timings["showcase_s"] = time.perf_counter() - t0
     t = time.perf_counter()
     hashes = _benchmarks_step(names, progress, log)
@@ -139,12 +139,12 @@ def run_demo(
     }
 
 
-def _showcase_step(out: Path, log: Any) -> None:
+def _showcase_step(out: Path, log: Any, progress: bool = False) -> None:
     """Step 1: render the bundled RGB-D scene with the demo apertures into ``out``."""
     from .showcase import render_showcase
 
     log("[1/4] rendering the Middlebury RGB-D scene with 7 apertures x 2 focus distances")
-    render_showcase(out)
+    render_showcase(out, progress=progress)
 
 
 def _benchmarks_step(names: list[str], progress: bool, log: Any) -> dict[str, str]:
@@ -202,12 +202,19 @@ def _leaderboard_step(results_dir: Path, site_dir: Path, log: Any) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import sys
+
+    from .errors import check
+    from .paths import check_output_dir
+
+    check(args.jobs is None or args.jobs >= 1, lambda: f"--jobs must be >= 1, got {args.jobs}")
+    check_output_dir(args.output, "-o")
     summary = run_demo(
         args.output,
         benchmarks=args.benchmarks,
         models=args.models,
         showcase=not args.no_showcase,
-        progress=not args.quiet,
+        progress=not args.quiet and sys.stderr.isatty(),
         jobs=args.jobs,
     )
     print()

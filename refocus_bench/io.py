@@ -2,10 +2,18 @@
 
 * Images are returned as float32 tensors of shape (1, 3, H, W), sRGB-encoded, values in [0, 1];
   8- and 16-bit PNG/JPEG/TIFF are read at their full bit depth.
-* Depth maps are returned as float32 (1, 1, H, W) in metres: ``.npy`` (float, metres),
-  16-bit PNG (millimetres, 0 = invalid -> ``inf`` unless told otherwise) and OpenEXR (metres).
+* Depth maps are returned as float32 (1, 1, H, W) in metres: ``.npy`` (float metres, or integer
+  millimetres, which are converted with a warning), 16-bit PNG (millimetres, 0 = invalid -> ``inf``
+  unless told otherwise) and OpenEXR (metres). A depth map has one channel: an (H, W, 3) array is
+  refused (it is an image, not a depth map).
+* Inputs are checked before they are decoded (:func:`refocus_bench.paths.check_input_file`: missing,
+  empty, a folder, a symlink loop), and an image whose header declares more than
+  :data:`MAX_IMAGE_PIXELS` pixels is refused before any pixel is allocated (a decompression bomb).
 * Every write goes to a temporary file in the destination folder and is renamed into place, so a
-  crash never leaves a partial file under the final name.
+  crash never leaves a partial file under the final name. Missing folders above it are created.
+
+numpy, torch and OpenCV are imported by the functions that need them, so importing this module is
+cheap (the command line imports it to answer ``--help``).
 """
 
 from __future__ import annotations
@@ -14,14 +22,17 @@ import contextlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
+from .errors import InvalidInputError, check, check_tensor
+from .paths import check_input_file
 
-from .errors import InvalidInputError, MissingFileError, check, check_tensor
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 __all__ = [
     "atomic_path",
@@ -35,6 +46,9 @@ __all__ = [
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 DEPTH_SUFFIXES = {".npy", ".png", ".exr"}
+MAX_IMAGE_PIXELS = 200_000_000
+"""Largest image :func:`read_image` decodes (200 megapixels, above any camera's): a header that
+declares more is a decompression bomb or a corrupt file, refused before decoding."""
 
 
 @contextlib.contextmanager
@@ -74,21 +88,60 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def _existing(path: str | os.PathLike[str], name: str) -> Path:
-    p = Path(path)
-    check(p.is_file(), lambda: f"{name}: file not found: {str(p)!r}", exc=MissingFileError)
-    check(os.access(p, os.R_OK), lambda: f"{name}: file is not readable: {str(p)!r}")
-    return p
+    return check_input_file(path, name)
+
+
+def _declared_size(p: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header without decoding pixels; None if Pillow cannot tell."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own bomb warning: the size is checked below
+            with Image.open(p) as im:
+                return tuple(im.size)  # type: ignore[return-value]
+    except Image.DecompressionBombError as err:  # too large even to open: parse the numbers out
+        return _size_from_message(str(err))
+    except Exception:  # noqa: BLE001 - not a format Pillow knows; OpenCV decides below
+        return None
+
+
+def _size_from_message(text: str) -> tuple[int, int]:
+    import re
+
+    pixels = [int(v) for v in re.findall(r"\d+", text)]
+    return (pixels[0], 1) if pixels else (MAX_IMAGE_PIXELS + 1, 1)
+
+
+def _quiet_opencv() -> Any:
+    """OpenCV, with its console log limited to errors (no ``[ WARN ...]`` line before our message)."""
+    import cv2
+
+    with contextlib.suppress(AttributeError):
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    return cv2
 
 
 def read_image(path: str | os.PathLike[str], name: str = "image") -> torch.Tensor:
     """Read an image file as sRGB float32 (1, 3, H, W) in [0, 1] at its full bit depth.
 
     Grey images are repeated to three channels, alpha is dropped; 8- and 16-bit files are scaled by
-    255 and 65535. Raises :class:`InvalidInputError` naming the file when it cannot be decoded.
+    255 and 65535. Raises :class:`InvalidInputError` naming the file when it cannot be decoded, is
+    empty, or declares more than :data:`MAX_IMAGE_PIXELS` pixels.
     """
-    import cv2
+    import numpy as np
+    import torch
 
+    cv2 = _quiet_opencv()
     p = _existing(path, name)
+    size = _declared_size(p)
+    if size is not None:
+        w, h = size
+        check(
+            w * h <= MAX_IMAGE_PIXELS,
+            lambda: f"{name}: {str(p)!r} declares {w}x{h} pixels, more than the limit of "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels (a corrupt header or a decompression bomb)",
+        )
     buf = np.fromfile(p, dtype=np.uint8)  # also works for non-ASCII names
     arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
     check(arr is not None, lambda: f"{name}: cannot decode {str(p)!r} as an image (corrupt, truncated or not an image)")
@@ -106,7 +159,10 @@ def read_image(path: str | os.PathLike[str], name: str = "image") -> torch.Tenso
 
 def write_image(path: str | os.PathLike[str], image: torch.Tensor, bit_depth: int = 8) -> None:
     """Write an sRGB (1, 3, H, W) or (3, H, W) image in [0, 1] atomically (PNG/TIFF: 8 or 16 bit)."""
-    import cv2
+    import numpy as np
+    import torch
+
+    cv2 = _quiet_opencv()
 
     check(bit_depth in (8, 16), lambda: f"bit_depth must be 8 or 16, got {bit_depth}")
     if isinstance(image, torch.Tensor) and image.ndim == 4:
@@ -132,11 +188,23 @@ def read_depth(path: str | os.PathLike[str], png_scale_m: float = 1e-3, name: st
     """Read a metric depth map as float32 (1, 1, H, W) metres.
 
     Args:
-        path: ``.npy`` (float metres, ``inf`` allowed), 16-bit ``.png`` (integer units of
-            ``png_scale_m`` metres, millimetres by default; 0 or 65535 = no value -> ``inf``),
-            or ``.exr`` (first channel, metres).
-        png_scale_m: metres per PNG code value.
+        path: ``.npy`` (float metres, ``inf`` allowed; an integer array is read as units of
+            ``png_scale_m`` metres, millimetres by default, with 0 = no value -> ``inf``, and a
+            warning says so), 16-bit ``.png`` (integer units of ``png_scale_m`` metres, 0 or
+            65535 = no value -> ``inf``), or ``.exr`` (first channel, metres).
+        png_scale_m: metres per integer code value (16-bit PNG or integer ``.npy``).
+        name: how messages name the file (the CLI passes its flag, e.g. ``"--depth"``).
+
+    Raises:
+        InvalidInputError: an unreadable file, more than one channel ((H, W, 3) is an image, not a
+            depth map), or more than :data:`MAX_IMAGE_PIXELS` values.
+
+    A float map whose finite values are all whole numbers with a median above 100 is most likely in
+    millimetres: it is read as metres, as documented, with a warning.
     """
+    import numpy as np
+    import torch
+
     p = _existing(path, name)
     suffix = p.suffix.lower()
     check(
@@ -145,29 +213,96 @@ def read_depth(path: str | os.PathLike[str], png_scale_m: float = 1e-3, name: st
     )
     try:
         if suffix == ".npy":
-            arr = np.load(p, allow_pickle=False).astype(np.float64)
+            arr = _read_npy_depth(p, png_scale_m, name)
         elif suffix == ".png":
-            import imageio.v3 as iio
-
-            raw = np.asarray(iio.imread(p))
-            check(raw.dtype == np.uint16, lambda: f"{name}: a depth PNG must be 16-bit (millimetres), got {raw.dtype}")
-            if raw.ndim == 3:
-                raw = raw[..., 0]
-            arr = raw.astype(np.float64) * png_scale_m
-            arr[(raw == 0) | (raw == 65535)] = np.inf
+            arr = _read_png_depth(p, png_scale_m, name)
         else:
             arr = _read_exr(p)
+            if arr.ndim == 3:
+                arr = arr[..., 0] if arr.shape[-1] <= 4 else arr[0]
     except InvalidInputError:
         raise
     except Exception as err:  # noqa: BLE001
         raise InvalidInputError(f"{name}: cannot read depth from {str(p)!r}: {err}") from err
-    if arr.ndim == 3:
-        arr = arr[..., 0] if arr.shape[-1] <= 4 else arr[0]
     check(arr.ndim == 2, lambda: f"{name}: depth must be a 2-D array (H, W), got shape {arr.shape}")
+    check(arr.size > 0, lambda: f"{name}: depth map {str(p)!r} is empty (shape {arr.shape})")
+    _warn_if_millimetres(arr, p, name)
     return torch.from_numpy(arr.astype(np.float32))[None, None]
 
 
+def _one_channel(arr: np.ndarray, p: Path, name: str) -> np.ndarray:
+    """(H, W), (1, H, W), (H, W, 1) or (1, 1, H, W) -> (H, W); several channels are refused."""
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    check(
+        arr.ndim == 2,
+        lambda: f"{name}: a depth map has one channel, shape (H, W); {str(p)!r} has shape {arr.shape}"
+        + (" (an RGB image, not a depth map?)" if arr.ndim == 3 and arr.shape[-1] in (3, 4) else ""),
+    )
+    return arr
+
+
+def _read_npy_depth(p: Path, scale_m: float, name: str) -> np.ndarray:
+    import numpy as np
+
+    raw = np.load(p, allow_pickle=False, mmap_mode="r")  # the header first: no allocation for a bogus shape
+    check(
+        raw.size <= MAX_IMAGE_PIXELS,
+        lambda: f"{name}: {str(p)!r} holds {raw.size} values, more than the limit of {MAX_IMAGE_PIXELS}",
+    )
+    check(
+        raw.dtype.kind in "fiu",
+        lambda: f"{name}: depth must be a float (metres) or integer (millimetres) array, got {raw.dtype}",
+    )
+    raw = _one_channel(np.array(raw), p, name)
+    if raw.dtype.kind == "f":
+        return raw.astype(np.float64)
+    arr = raw.astype(np.float64) * scale_m
+    arr[raw <= 0] = np.inf
+    warnings.warn(
+        f"{name}: {p.name} holds integers ({raw.dtype}): read as {scale_m:g} m per unit "
+        "(millimetres), 0 = no value; save float metres to silence this",
+        stacklevel=3,
+    )
+    return arr
+
+
+def _read_png_depth(p: Path, scale_m: float, name: str) -> np.ndarray:
+    import imageio.v3 as iio
+    import numpy as np
+
+    size = _declared_size(p)
+    check(
+        size is None or size[0] * size[1] <= MAX_IMAGE_PIXELS,
+        lambda: f"{name}: {str(p)!r} declares {size[0]}x{size[1]} pixels, more than the limit of "
+        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels (a corrupt header or a decompression bomb)",
+    )
+    raw = np.asarray(iio.imread(p))
+    check(raw.dtype == np.uint16, lambda: f"{name}: a depth PNG must be 16-bit (millimetres), got {raw.dtype}")
+    if raw.ndim == 3 and all(np.array_equal(raw[..., 0], raw[..., c]) for c in range(1, min(3, raw.shape[-1]))):
+        raw = raw[..., 0]  # grey stored as RGB(A)
+    raw = _one_channel(raw, p, name)
+    arr = raw.astype(np.float64) * scale_m
+    arr[(raw == 0) | (raw == 65535)] = np.inf
+    return arr
+
+
+def _warn_if_millimetres(arr: np.ndarray, p: Path, name: str) -> None:
+    import numpy as np
+
+    finite = arr[np.isfinite(arr)]
+    if finite.size and float(np.median(finite)) > 100 and bool(np.all(finite == np.round(finite))):
+        warnings.warn(
+            f"{name}: {p.name} has whole-number depths with median {float(np.median(finite)):g} m: "
+            "if these are millimetres, divide by 1000 (depth is read in metres)",
+            stacklevel=3,
+        )
+
+
 def _read_exr(p: Path) -> np.ndarray:
+    import numpy as np
     import OpenEXR
 
     with OpenEXR.File(str(p)) as f:
@@ -178,6 +313,8 @@ def _read_exr(p: Path) -> np.ndarray:
 
 def write_depth(path: str | os.PathLike[str], depth_m: torch.Tensor) -> None:
     """Write a (1, 1, H, W) or (H, W) depth map in metres atomically as ``.npy`` or ``.exr``."""
+    import numpy as np
+
     d = depth_m.detach().float().cpu().reshape(depth_m.shape[-2:]).numpy()
     suffix = Path(path).suffix.lower()
     check(suffix in (".npy", ".exr"), lambda: f"depth output must be .npy or .exr, got {str(path)!r}")

@@ -1,20 +1,23 @@
-"""``refocus-bench showcase``: the simulator on a real RGB-D scene (the first step of ``refocus-bench demo``).
+"""Render the bundled real RGB-D scene with several apertures (the first step of the demo).
 
 Renders the bundled real RGB-D scene (Middlebury 2014 "Motorcycle", metric ground-truth depth)
 through a physical 85 mm f/1.4 full-frame lens, focused near and far, with several aperture shapes,
-and writes the images, their signed CoC maps, a contact sheet and a JSON record of every parameter.
+and writes the images, a contact sheet and a JSON record of every parameter (with each render's CoC
+range). A run that fails leaves no output folder behind; files are written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from .io import atomic_write_json, write_image
 from .version import __version__
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["render_showcase", "add_parser"]
 
@@ -24,11 +27,19 @@ DEMO_LENS = {"focal_length_mm": 85.0, "f_number": 1.4, "sensor_width_mm": 36.0}
 
 
 def render_showcase(
-    out_dir: str | Path, apertures: tuple[str, ...] = DEMO_APERTURES, highlight_gain: float = 1.0
+    out_dir: str | Path,
+    apertures: tuple[str, ...] = DEMO_APERTURES,
+    highlight_gain: float = 1.0,
+    progress: bool | None = None,
 ) -> dict:
-    """Render the demo set into ``out_dir`` and return the JSON-able record of what was made."""
+    """Render the demo set into ``out_dir`` and return the JSON-able record of what was made.
+
+    ``progress``: a tqdm bar on stderr; None = only when stderr is a terminal.
+    """
+    import torch
     from tqdm import tqdm
 
+    from .io import atomic_write_json, write_image
     from .optics import ThinLens
     from .simulators.render.blur_spec import resolve_coc
     from .simulators.render.config import RenderConfig
@@ -48,7 +59,8 @@ def render_showcase(
     tiles = []
     jobs = [(f, a) for f in DEMO_FOCUS_M for a in apertures]
     with torch.no_grad():
-        for focus, aperture in tqdm(jobs, desc="rendering", unit="image"):
+        show = sys.stderr.isatty() if progress is None else progress
+        for focus, aperture in tqdm(jobs, desc="rendering", unit="image", disable=not show):
             if aperture == apertures[0]:
                 tiles.append(scene.image)  # each row of the contact sheet starts with the input
             lens = ThinLens(DEMO_LENS["focal_length_mm"], DEMO_LENS["f_number"], focus, DEMO_LENS["sensor_width_mm"])
@@ -77,6 +89,7 @@ def render_showcase(
 
 def _contact_sheet(images: list[torch.Tensor], columns: int, width: int = 320) -> torch.Tensor:
     """Tile (1, 3, H, W) images, each resized to ``width`` px wide, ``columns`` per row."""
+    import torch
     import torch.nn.functional as F
 
     h, w = images[0].shape[-2:]
@@ -89,8 +102,16 @@ def _contact_sheet(images: list[torch.Tensor], columns: int, width: int = 320) -
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .errors import check
+    from .paths import check_output_dir, removed_on_failure
+
+    check(args.highlight_gain >= 1, lambda: f"--highlight-gain must be >= 1 (1 = off), got {args.highlight_gain}")
+    check_output_dir(args.output, "-o")
     start = time.perf_counter()
-    record = render_showcase(args.output, highlight_gain=args.highlight_gain)
+    with removed_on_failure(args.output):
+        record = render_showcase(
+            args.output, highlight_gain=args.highlight_gain, progress=False if args.quiet else None
+        )
     out = Path(args.output)
     print(
         f"\nRendered {len(record['renders'])} images of {record['scene']['name']} "
@@ -108,8 +129,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "showcase", help="render the bundled real RGB-D scene with several apertures", description=__doc__
+        "showcase",
+        help="render the bundled real RGB-D scene with several apertures",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-o", "--output", default="out/showcase", help="output folder (default out/showcase)")
     p.add_argument("--highlight-gain", type=float, default=1.0, help="boost clipped highlights (1 = off)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)

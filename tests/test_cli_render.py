@@ -161,9 +161,9 @@ BAD_CASES = {  # name -> (how to spoil the arguments, pattern the one-line messa
     "missing depth file": (lambda a, src, out: _set(a, "--depth", f"{src}/nope.npy"), "depth"),
     "depth of another size": (lambda a, src, out: _set(a, "--depth", f"{src}/depth_small.npy"), "--depth"),
     "f-number zero": (lambda a, src, out: _set(a, "--f-number", "0"), r"f[-_]number"),
-    "focus inside focal length": (lambda a, src, out: _set(a, "--focus-distance", "0.04"), "focus_distance"),
-    "unreadable image": (lambda a, src, out: _image(a, f"{src}/broken.png"), "image"),
-    "missing image": (lambda a, src, out: _image(a, f"{src}/none.png"), "image"),
+    "focus inside focal length": (lambda a, src, out: _set(a, "--focus-distance", "0.04"), "--focus-distance"),
+    "unreadable image": (lambda a, src, out: _image(a, f"{src}/broken.png"), "IMAGE"),
+    "missing image": (lambda a, src, out: _image(a, f"{src}/none.png"), "IMAGE"),
     "bad --save-coc suffix": (lambda a, src, out: _set(a, "--save-coc", f"{out}/coc.txt"), "--save-coc"),
     "unknown aperture": (lambda a, src, out: _set(a, "--aperture", "hexagn"), "hexagon"),
     "focus point outside": (

@@ -98,9 +98,34 @@ def test_list_prints_one_line_descriptions(capsys):
     assert main(["list", "models", "--task", "bokeh"]) == 0
     assert "bokeh.gaussian" in capsys.readouterr().out
     assert main(["list", "metrics", "lvcorr.*"]) == 0
-    assert "lvcorr.pearson   Laplacian-variance correlation (pearson)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("lvcorr.pearson ") and "Laplacian-variance correlation (pearson)" in out
     assert main(["list", "benchmarks", "test-*"]) == 0
     assert capsys.readouterr().out.split() == ["test-tiny-deblur", "tiny", "deblur", "benchmark", "for", "tests"]
+    assert main(["list", "apertures", "hex*"]) == 0
+    assert capsys.readouterr().out.split()[0] == "hexagon"
+
+
+@pytest.mark.parametrize("kind", ["models", "metrics"])
+def test_one_way_to_list_each_kind(capsys, kind):
+    """'list models' prints exactly what 'models list' prints (and the same for metrics)."""
+    assert main(["list", kind, "*"]) == 0
+    via_list = capsys.readouterr().out
+    assert main([kind, "list", "*"]) == 0
+    assert capsys.readouterr().out == via_list and via_list.count("\n") > 3
+
+
+def test_unknown_model_and_benchmark_arguments_list_the_accepted_names(tmp_path, capsys):
+    base = ["evaluate", "--benchmark", "test-tiny-deblur", "-o", str(tmp_path / "r"), "-q"]
+    assert main([*base, "--model", "deblur.wiener", "--model-arg", "foo=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "--model-arg: model 'deblur.wiener' takes no argument 'foo'; it accepts: nsr, aperture" in err
+    assert main([*base, "--model", "identity", "--benchmark-arg", "x=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--benchmark-arg: benchmark 'test-tiny-deblur' takes no argument 'x'" in err
+    assert "accepts: n" in err
+    assert not (tmp_path / "r").exists()  # nothing made
 
 
 def test_every_command_module_imports_and_a_missing_one_is_an_error(monkeypatch):

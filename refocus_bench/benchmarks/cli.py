@@ -1,14 +1,10 @@
-"""``refocus-bench make-lf-benchmark``: LF-Bokeh / LF-Refocus benchmarks from light fields.
+"""Build the LF-Bokeh and LF-Refocus benchmarks from light fields (shift-and-add refocusing).
 
-Each light field (a folder of sub-aperture views named by row and column, or a ``.npy`` array of
-shape (V, U, H, W, 3), sRGB in [0, 1]) is refocused by shift-and-add at each focus disparity
-(px per view step) and aperture; the centre view is the all-in-focus input. Outputs are written
-atomically and a rerun into the same folder resumes.
-
-Example::
-
-    refocus-bench make-lf-benchmark --synthetic 4 -o lf_bench
-    refocus-bench make-lf-benchmark my_lightfields/* -o lf_bench --focus=-1:1:5 --aperture disk --aperture hexagon:3
+Each light field (a folder of sub-aperture views named by row and column, or a .npy array of shape
+(V, U, H, W, 3), sRGB in [0, 1]) is refocused by shift-and-add at each focus disparity (px per view
+step) and aperture; the centre view is the all-in-focus input. Outputs are written atomically and a
+rerun into the same folder resumes. Exit code 0: every light field built; 1: some failed (listed);
+2: bad input.
 """
 
 from __future__ import annotations
@@ -23,9 +19,16 @@ from ..simulators.pairs.cli import parse_floats, parse_size
 
 
 def _run_make_lf(args: argparse.Namespace) -> int:
+    from ..paths import check_input_path, check_output_dir
     from ..simulators.lightfield.field import synthetic_dead_leaves_lightfield
     from .lightfield import DEFAULT_FOCUS_DISPARITIES, make_lf_benchmark
 
+    for path in args.lightfields:
+        check_input_path(path, "LIGHTFIELD")
+    check(args.synthetic >= 0, lambda: f"--synthetic must be >= 0, got {args.synthetic}")
+    check(args.synthetic_grid >= 2, lambda: f"--synthetic-grid must be >= 2 views, got {args.synthetic_grid}")
+    check(args.lightfields or args.synthetic, "give light-field folders / .npy files, or --synthetic N")
+    check_output_dir(args.out, "-o")
     sources: list[Any] = list(args.lightfields)
     if args.synthetic:
         size = parse_size(args.synthetic_size)
@@ -91,7 +94,7 @@ def _run_make_lf(args: argparse.Namespace) -> int:
     )
     for f in result.failures:
         print(f"make-lf-benchmark: {f['lightfield']}: {f['reason']}: {f['detail']}", file=sys.stderr)
-    return 0
+    return 1 if result.failures else 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -102,7 +105,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     q.add_argument(
-        "lightfields", nargs="*", help="folders of sub-aperture views (row_col names) or .npy (V, U, H, W, 3)"
+        "lightfields",
+        nargs="*",
+        metavar="LIGHTFIELD",
+        help="folders of sub-aperture views (row_col names) or .npy (V, U, H, W, 3)",
     )
     q.add_argument("-o", "--out", required=True, help="output folder (rerun into it to resume)")
     q.add_argument(

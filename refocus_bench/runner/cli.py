@@ -1,27 +1,25 @@
-"""``refocus-bench evaluate`` and ``refocus-bench list``.
-
-Examples::
-
-    refocus-bench evaluate --model deblur.wiener --benchmark synthetic-deblur -o results/
-    refocus-bench evaluate --model genrefocus.tiny --benchmark synthetic-bokeh --metrics lpips.alex,psnr.rgb \\
-        --workers 2 --executor ray -o results/
-    refocus-bench list models --task bokeh
-    refocus-bench list metrics 'bokeh.*'
+"""Score a model on a benchmark and write a results record (resumable).
 
 Rerunning an evaluation into the same RESULTS_DIR resumes it: finished samples are read from
-``RESULTS_DIR/.cache`` and not computed again. Errors about names, tasks, metrics or protocols are
-printed as one line before anything is computed.
+RESULTS_DIR/.cache and not computed again. Names, tasks, metrics, protocols, --model-arg and
+--benchmark-arg keys and RESULTS_DIR are checked before anything is computed, each error printed as
+one line. Exit code 0: every sample scored; 1: some samples failed (each listed on stderr, and
+recorded with its reason); 2: bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
+from pathlib import Path
 from typing import Any
+
+from ..errors import InvalidInputError, check
 
 __all__ = ["add_parser"]
 
-_KINDS = ("models", "metrics", "benchmarks")
+_KINDS = ("models", "metrics", "benchmarks", "apertures")
 
 
 def _kv(items: list[str] | None, flag: str) -> dict[str, Any]:
@@ -30,30 +28,74 @@ def _kv(items: list[str] | None, flag: str) -> dict[str, Any]:
     return parse_kv(items, flag)
 
 
+def accepted_arguments(factory: Any) -> list[str] | None:
+    """Keyword names ``factory`` (a class or function) accepts; None when it takes ``**kwargs``."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.kind in kinds and p.name != "self"]
+
+
+def check_arguments(registry: Any, name: str, kwargs: dict[str, Any], flag: str) -> None:
+    """Refuse keys of ``kwargs`` that the factory registered as ``name`` does not accept, naming them."""
+    if not kwargs:
+        return
+    accepted = accepted_arguments(registry.get(name))
+    if accepted is None:
+        return
+    unknown = sorted(set(kwargs) - set(accepted))
+    check(
+        not unknown,
+        lambda: f"{flag}: {registry.kind} {name!r} takes no argument {', '.join(map(repr, unknown))}; "
+        f"it accepts: {', '.join(accepted) or 'none'}",
+    )
+
+
+def _create(create: Any, name: str, kwargs: dict[str, Any], flag: str) -> Any:
+    """``create(name, **kwargs)``, with a bad value reported against ``flag`` instead of a traceback."""
+    try:
+        return create(name, **kwargs)
+    except TypeError as err:
+        raise InvalidInputError(f"{flag}: {name!r} cannot be built with {kwargs}: {err}") from err
+
+
+def _has_files(folder: Path) -> bool:
+    return any(p.is_file() for p in folder.rglob("*"))
+
+
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from ..benchmarks import create_benchmark
-    from ..models import create_model
+    from ..benchmarks import BENCHMARKS, create_benchmark
+    from ..models import MODELS, create_model
+    from ..paths import check_output_dir, removed_on_failure
     from .evaluation import evaluate
 
     metrics = None
     if args.metrics:
         metrics = [m.strip() for item in args.metrics for m in item.split(",") if m.strip()]
     model_kw, bench_kw = _kv(args.model_arg, "--model-arg"), _kv(args.benchmark_arg, "--benchmark-arg")
-    model = create_model(args.model, **model_kw) if model_kw else args.model
-    bench = create_benchmark(args.benchmark, **bench_kw) if bench_kw else args.benchmark
-    ev = evaluate(
-        model,
-        bench,
-        metrics,
-        device=args.device,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        executor=args.executor,
-        out_dir=args.out,
-        progress=not args.quiet,
-        save_examples=args.save_examples,
-        seed=args.seed,
-    )
+    check_arguments(MODELS, args.model, model_kw, "--model-arg")
+    check_arguments(BENCHMARKS, args.benchmark, bench_kw, "--benchmark-arg")
+    check_output_dir(args.out, "-o")
+    model = _create(create_model, args.model, model_kw, "--model-arg") if model_kw else args.model
+    bench = _create(create_benchmark, args.benchmark, bench_kw, "--benchmark-arg") if bench_kw else args.benchmark
+    with removed_on_failure(args.out, keep=_has_files):
+        ev = evaluate(
+            model,
+            bench,
+            metrics,
+            device=args.device,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            executor=args.executor,
+            out_dir=args.out,
+            progress=not args.quiet and sys.stderr.isatty(),
+            save_examples=args.save_examples,
+            seed=args.seed,
+        )
     record = ev.record
     head = record["benchmark"]["headline_metric"]
     parts = []
@@ -87,21 +129,32 @@ def _describe(registry: Any, name: str) -> str:
 
 
 def _run_list(args: argparse.Namespace) -> int:
+    """One way to list each kind of thing: ``list models`` prints what ``models list`` prints, and
+    ``list metrics`` what ``metrics list`` prints (the same handlers); benchmarks and apertures here."""
+    check(args.task is None or args.kind == "models", "--task applies to 'list models' only")
     if args.kind == "models":
-        from ..models import MODELS, list_models
+        from ..models import list_models
+        from ..models.cli import _run_list as list_model_cards
 
-        names, reg = list_models(args.pattern, task=args.task), MODELS
+        names = list_models(args.pattern, task=args.task)
+        if names:
+            list_model_cards(argparse.Namespace(pattern=args.pattern, task=args.task, markdown=False))
     elif args.kind == "metrics":
-        from ..metrics import METRICS, list_metrics
+        from ..metrics import list_metrics
+        from ..metrics.cli import _list_metrics
 
-        names, reg = list_metrics(args.pattern), METRICS
+        names = list_metrics(args.pattern)
+        if names:
+            _list_metrics(argparse.Namespace(pattern=args.pattern))
     else:
-        from ..benchmarks import BENCHMARKS, list_benchmarks
-
-        names, reg = list_benchmarks(args.pattern), BENCHMARKS
-    width = max([len(n) for n in names] + [8]) + 2
-    for n in names:
-        print(f"{n:{width}s}{_describe(reg, n)}")
+        if args.kind == "benchmarks":
+            from ..benchmarks import BENCHMARKS as reg
+        else:
+            from ..simulators.render.apertures import APERTURES as reg
+        names = reg.list(args.pattern)
+        width = max([len(n) for n in names] + [8]) + 2
+        for n in names:
+            print(f"{n:{width}s}{_describe(reg, n)}")
     if not names:
         print(f"no {args.kind} match {args.pattern!r}", file=sys.stderr)
     return 0
@@ -143,7 +196,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_evaluate)
 
-    q = subparsers.add_parser("list", help="list registered models, metrics or benchmarks with one-line descriptions")
+    q = subparsers.add_parser(
+        "list",
+        help="list registered models, metrics, benchmarks or aperture shapes with one-line descriptions",
+        description="List registered models, metrics, benchmarks or aperture shapes, one per line with a description.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     q.add_argument("kind", choices=_KINDS, help="what to list")
     q.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'deblur.*'")
     q.add_argument("--task", choices=("deblur", "bokeh", "refocus"), help="models: only those supporting this task")

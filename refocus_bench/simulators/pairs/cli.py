@@ -1,13 +1,9 @@
-"""``refocus-bench make-pairs``: synthetic deblur / bokeh / refocus training pairs.
+"""Generate synthetic deblur / bokeh / refocus training pairs, in resumable shards.
 
-Examples::
-
-    refocus-bench make-pairs -o pairs/ --size 512 --num-scenes 1700 --pairs-per-scene 40 --workers 2
-    refocus-bench make-pairs -o pairs-k/ --mode k --k 2:40 --source middlebury --source folder:my_rgbd/=3
-
-Distributions are written ``x``, ``lo:hi``, ``lo:hi:log``, ``lo:hi:int`` or ``a=w,b=w`` (see
-:mod:`refocus_bench.simulators.pairs.params`). Values that start with a minus sign need ``=``
-(``--flag=-1:1``). Rerunning a command into the same folder resumes it.
+Distributions are written x, lo:hi, lo:hi:log, lo:hi:int or a=w,b=w (a weighted choice). Values that
+start with a minus sign need '=' (--flag=-1:1). Rerunning a command into the same folder resumes it;
+a run that fails before finishing a shard leaves no folder behind. Exit code 0: every shard made;
+1: some shards failed (rerun to retry them); 2: bad input.
 """
 
 from __future__ import annotations
@@ -169,32 +165,62 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     return PairConfig.from_dict({**base, **over})
 
 
+def _has_finished_shards(out: Path) -> bool:
+    """Whether a run folder holds a finished shard (worth keeping for a resume)."""
+    return any((out / "state" / "shards").glob("shard-*.json"))
+
+
+def _check_folder_sources(config: Any) -> None:
+    """Every ``folder:PATH`` source exists and is a folder (before the output folder is made)."""
+    for src, _ in config.sources:
+        if src.startswith("folder:"):
+            folder = Path(src.removeprefix("folder:"))
+            check(folder.is_dir(), lambda folder=folder: f"--source: scene folder not found: {str(folder)!r}")
+
+
+def _summary(result: Any) -> str:
+    """The one-line summary: records, shards, and what failed (samples, and whole shards)."""
+    reasons: dict[str, int] = {}
+    for f in result.failures:
+        reasons[f["reason"]] = reasons.get(f["reason"], 0) + 1
+    samples = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+    failed = f"failed samples: {samples or 'none'}"
+    if result.failed_shards:
+        failed = f"{len(result.failed_shards)} shard(s) failed (see below); " + (
+            f"failed samples in the finished shards: {samples}"
+            if samples
+            else "no failed samples in the finished shards"
+        )
+    return (
+        f"make-pairs: {result.records} records in {result.shards_total} shards ({result.shards_skipped} already done, "
+        f"{result.shards_made} made, {result.records_made} records at {result.records_per_second:.2f}/s); "
+        f"{failed} -> {result.out_dir}"
+    )
+
+
 def _run_make_pairs(args: argparse.Namespace) -> int:
+    from ...paths import check_output_dir, removed_on_failure
     from .shards import run
 
+    check(args.workers >= 1, lambda: f"--workers must be >= 1, got {args.workers}")
     config = _config_from_args(args)
     if args.print_config:
         print(json.dumps(config.to_dict(), indent=2, sort_keys=True))
         return 0
-    result = run(
-        config,
-        args.out,
-        workers=args.workers,
-        progress=not args.quiet,
-        overwrite=args.overwrite,
-        verify=not args.no_verify,
-        command=config_command(config, args.out),
-        executor=args.executor,
-    )
-    reasons: dict[str, int] = {}
-    for f in result.failures:
-        reasons[f["reason"]] = reasons.get(f["reason"], 0) + 1
-    print(
-        f"make-pairs: {result.records} records in {result.shards_total} shards ({result.shards_skipped} already done, "
-        f"{result.shards_made} made, {result.records_made} records at {result.records_per_second:.2f}/s); "
-        "failed samples: "
-        f"{', '.join(f'{k} {v}' for k, v in sorted(reasons.items())) or 'none'} -> {result.out_dir}"
-    )
+    _check_folder_sources(config)
+    check_output_dir(args.out, "-o")
+    with removed_on_failure(args.out, keep=_has_finished_shards):
+        result = run(
+            config,
+            args.out,
+            workers=args.workers,
+            progress=not args.quiet and sys.stderr.isatty(),
+            overwrite=args.overwrite,
+            verify=not args.no_verify,
+            command=config_command(config, args.out),
+            executor=args.executor,
+        )
+    print(_summary(result))
     for j, why in sorted(result.failed_shards.items()):
         print(f"make-pairs: shard {j} failed (rerun to retry): {why}", file=sys.stderr)
     return 1 if result.failed_shards else 0
