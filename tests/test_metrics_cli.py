@@ -11,12 +11,36 @@ def test_weights_fetch_and_list_report_the_cache(metric_weights, capsys):
     assert "present and verified" in out and "vgg16_features.safetensors" in out
     assert main(["weights", "list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5 and all(" ok " in line for line in lines)
+    assert len(lines) == 9 and all(" ok " in line for line in lines[:5])
+    imported = {line.split()[0]: line for line in lines[5:]}
+    assert set(imported) == {"clipiqa.vit", "clip_i.vit", "musiq.koniq", "maniqa.koniq"}
+    assert all(" missing " in line and "weights import" in line for line in imported.values())
 
 
 def test_weights_list_on_an_empty_cache_says_missing(tmp_path, capsys):
     assert main(["weights", "list", "--home", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.count("missing") == 5
+    out = capsys.readouterr().out
+    assert out.count(" missing ") == 9
+    assert "huggingface.co/openai/clip-vit-base-patch16" in out and "musiq_koniq_ckpt-e95806b9.pth" in out
+
+
+def test_weights_import_converts_and_list_reports_it(tmp_path, capsys):
+    from .clip_fixtures import tiny_clip
+
+    tiny_clip(tmp_path / "dl")
+    assert main(["weights", "import", "clip_i.vit", str(tmp_path / "dl"), "--home", str(tmp_path / "h")]) == 0
+    assert "card.json" in capsys.readouterr().out
+    assert main(["weights", "list", "--home", str(tmp_path / "h")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("clip_i.vit"))
+    assert " ok " in line
+
+
+def test_weights_import_of_an_unknown_name_or_missing_path_is_one_clear_line(tmp_path, capsys):
+    assert main(["weights", "import", "nope.x", str(tmp_path)]) == 2
+    assert "no importable weights called 'nope.x'" in capsys.readouterr().err
+    assert main(["weights", "import", "clip_i.vit", str(tmp_path / "absent"), "--home", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "PATH: not found" in err and "Traceback" not in err
 
 
 def test_fetch_failure_is_one_clear_line(tmp_path, capsys):

