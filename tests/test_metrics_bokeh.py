@@ -11,7 +11,15 @@ from scipy import ndimage
 
 from refocus_bench.errors import InvalidInputError
 from refocus_bench.metrics import MetricSuite, create_metric
-from refocus_bench.metrics.bokeh import aperture_fidelity, blur_size_error, laplacian_variance, lvcorr, region_masks
+from refocus_bench.metrics.bokeh import (
+    LVCorrGenPhoto,
+    aperture_fidelity,
+    blur_size_error,
+    laplacian_variance,
+    lvcorr,
+    lvcorr_genphoto,
+    region_masks,
+)
 from refocus_bench.optics import coc_radius_from_k
 
 
@@ -159,3 +167,92 @@ def test_lvcorr_input_errors():
         create_metric("bokeh.psnr_in_focus").score(seq, seq)
     with pytest.raises(InvalidInputError, match="coc must have shape"):
         create_metric("bokeh.psnr_in_focus").score(seq, seq, coc=torch.zeros(2, 1, 8, 8))
+
+
+# -- LVCorr as Generative Photography computes it (lvcorr.genphoto) --------------------------------------
+SWEEP_K = torch.tensor([4.0, 8.0, 12.0, 16.0, 20.0])
+
+
+@pytest.fixture(scope="module")
+def exact_sweep():
+    """A 96 px two-plane scene rendered by the exact reference renderer at every K of the built-in sweep."""
+    from refocus_bench.benchmarks.ground_truth import render_exact
+    from refocus_bench.benchmarks.synthetic_scenes import layer_coc_px, make_scene, pick_focus
+
+    scene, _ = make_scene("planes", (96, 96), np.random.default_rng(1))
+    aif, depth, front = scene.flatten()
+    focus = pick_focus(scene, front, np.random.default_rng(11))
+
+    def render(samples: int, seed: int) -> torch.Tensor:
+        return torch.cat(
+            [
+                render_exact(scene.layers, layer_coc_px(scene, float(k), focus)[0], "disk", samples, seed)
+                for k in SWEEP_K
+            ]
+        )
+
+    return {"reference": render(64, 0), "rerender": render(96, 1), "aif": aif, "depth": depth, "focus": focus}
+
+
+def test_lv_reflect_border_matches_an_independent_implementation():
+    # OpenCV's default border (BORDER_REFLECT_101) is scipy's "mirror"; variance over every pixel
+    x = torch.rand(2, 3, 20, 24, dtype=torch.float64)
+    luma = (x * torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(1, 3, 1, 1)).sum(1).numpy()
+    ref = [ndimage.laplace(luma[i], mode="mirror").var() for i in range(2)]
+    np.testing.assert_allclose(laplacian_variance(x, border="reflect").numpy(), ref, rtol=1e-10)
+
+
+def test_lvcorr_genphoto_is_pearson_of_the_lv_changes():
+    g = torch.Generator().manual_seed(5)
+    a = _blur_sequence(torch.rand(1, 3, 40, 40, generator=g), [0, 1, 2, 3, 4])
+    b = _blur_sequence(torch.rand(1, 3, 40, 40, generator=g), [0, 2, 1, 4, 3])
+    lv = [laplacian_variance(x.double(), border="reflect").numpy() for x in (a, b)]
+    expected = np.corrcoef(np.diff(lv[1]), np.diff(lv[0]))[0, 1]
+    assert lvcorr_genphoto(b, a, SWEEP_K).item() == pytest.approx(expected, abs=1e-5)
+    batched = LVCorrGenPhoto().score(torch.stack([a, b]), torch.stack([a, a]), strengths=torch.stack([SWEEP_K] * 2))
+    assert batched.tolist() == pytest.approx([1.0, expected], abs=1e-5)
+
+
+def test_lvcorr_genphoto_exact_renderer_in_the_loop_scores_above_0_99(exact_sweep):
+    # an independent render (other aperture points, other seed) of the same sweep follows the reference
+    assert lvcorr_genphoto(exact_sweep["rerender"], exact_sweep["reference"], SWEEP_K).item() >= 0.99
+    assert lvcorr_genphoto(exact_sweep["reference"], exact_sweep["reference"], SWEEP_K).item() == pytest.approx(1.0)
+
+
+def test_lvcorr_genphoto_layered_renderer_on_a_disk_scene(exact_sweep):
+    from refocus_bench.models import create_model
+
+    layered = create_model("bokeh.layered")
+    e = exact_sweep
+    renders = torch.cat(
+        [layered.bokeh(e["aif"], e["depth"], focus_distance_m=e["focus"], k_px_m=float(k)) for k in SWEEP_K]
+    )
+    assert lvcorr_genphoto(renders, e["reference"], SWEEP_K).item() >= 0.99
+
+
+def test_lvcorr_genphoto_is_undefined_for_a_model_that_ignores_k(exact_sweep):
+    still = exact_sweep["reference"][:1].expand(5, -1, -1, -1)  # identity: the same image at every K
+    assert math.isnan(lvcorr_genphoto(still, exact_sweep["reference"], SWEEP_K).item())
+    metric = LVCorrGenPhoto()
+    metric.update(still[None], exact_sweep["reference"][None], strengths=SWEEP_K[None])
+    assert int(metric.count) == 0 and math.isnan(float(metric.compute()))
+
+
+def test_lvcorr_for_a_model_whose_blur_falls_as_k_rises(exact_sweep):
+    reversed_sweep = exact_sweep["reference"].flip(0)  # K_max + K_min - K: blur falls as K rises
+    paper = lvcorr_genphoto(reversed_sweep, exact_sweep["reference"], SWEEP_K).item()
+    assert paper < 0.9  # far below the reference's 1 ...
+    # ... but the paper's definition correlates *changes* (their mean removed), so it does not see the
+    # direction: on this scene the reversed sweep still scores > 0. Only the legacy K correlation is < 0.
+    assert paper > 0
+    assert lvcorr(reversed_sweep, SWEEP_K).item() < 0 < lvcorr(exact_sweep["reference"], SWEEP_K).item()
+
+
+def test_lvcorr_genphoto_input_errors(exact_sweep):
+    ref = exact_sweep["reference"]
+    with pytest.raises(InvalidInputError, match="reference must have"):
+        lvcorr_genphoto(ref, ref[:4], SWEEP_K)
+    with pytest.raises(InvalidInputError, match="increase strictly"):
+        lvcorr_genphoto(ref, ref, SWEEP_K.flip(0))
+    with pytest.raises(InvalidInputError, match="needs target"):
+        LVCorrGenPhoto().score(ref[None], strengths=SWEEP_K[None])

@@ -21,12 +21,20 @@ focus plane; see :mod:`refocus_bench.optics`):
   and divide by its maximum; IoU of the crops thresholded at 0.5 (``aperture_iou``) and the
   zero-mean normalised cross-correlation of the crops (``aperture_ncc``), averaged over the points.
   Both compare shape, size and position of the bokeh disc; neither depends on brightness.
-* **LVCorr** (:func:`lvcorr`): controllability. For one scene rendered at blur strengths
-  ``s_1..s_N`` (increasing blur: K, or 1/f-number), LV_i is the variance of the 4-neighbour Laplacian
-  of the luma (0.299 R + 0.587 G + 0.114 B on sRGB, valid positions). More blur must give less
-  detail, so the raw correlation is negative for a controllable model; **LVCorr = -corr(s, LV)**, in
-  [-1, 1], higher is better, 1 for perfectly (linearly, for Pearson; monotonically, for Spearman)
-  controlled blur.
+* **LVCorr** (:func:`lvcorr_genphoto`, ``lvcorr.genphoto``): controllability, as Generative Photography
+  (Yuan et al., CVPR 2025) computes it in its released evaluation code
+  (``comp_metrics/accuracy_by_CorrCoef/accur_bokehK.py``), which Bokeh Diffusion, DiffCamera and
+  GenRefocus cite for LVCorr. One scene is rendered at N blur strengths ``K_1 < ... < K_N`` (same
+  image, same focus plane), and the reference (ground-truth) renderer renders the same N settings.
+  LV_i is the variance of the 4-neighbour Laplacian of the BT.601 luma over the *whole* image (edge
+  mirrored without repeating it, OpenCV's default border); the *trend* is the N - 1 consecutive changes
+  ``LV_{i+1} - LV_i``; **LVCorr = Pearson(trend of the model, trend of the reference)** in [-1, 1],
+  higher is better, no sign flip; the benchmark score is the mean over scenes. A model that ignores K
+  has a constant LV: the correlation is undefined (NaN, not counted). Because changes are correlated
+  (their mean removed), a model that renders the sweep in reverse order can still score above 0 when the
+  reference's LV curve is convex (measured: +0.38 on ``synthetic-refocus-lvcorr``); the paper's metric
+  does not see the direction of control, only the shape of the changes.
+  *Legacy*, no paper uses it (kept while the sweep benchmark lists it): ``lvcorr.pearson`` / ``.spearman``.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ __all__ = [
     "aperture_fidelity",
     "laplacian_variance",
     "lvcorr",
+    "lvcorr_genphoto",
 ]
 
 REGIONS = ("in_focus", "out_of_focus", "edge_band")
@@ -247,10 +256,17 @@ _LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 _LUMA = (0.299, 0.587, 0.114)
 
 
-def laplacian_variance(images: torch.Tensor) -> torch.Tensor:
-    """Variance of the 4-neighbour Laplacian of the luma of sRGB images (N, 3, H, W) -> (N,)."""
+def laplacian_variance(images: torch.Tensor, *, border: str = "valid") -> torch.Tensor:
+    """Variance of the 4-neighbour Laplacian of the BT.601 luma of sRGB images (N, 3, H, W) -> (N,).
+
+    ``border="valid"``: interior positions only; ``"reflect"``: every pixel, the edge mirrored without
+    repeating it (OpenCV's ``BORDER_REFLECT_101``, the setting of Generative Photography's evaluation).
+    """
+    check(border in ("valid", "reflect"), lambda: f"border must be 'valid' or 'reflect', got {border!r}")
     w = torch.tensor(_LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
     luma = (images * w).sum(dim=1, keepdim=True)
+    if border == "reflect":
+        luma = F.pad(luma, (1, 1, 1, 1), mode="reflect")
     lap = F.conv2d(luma, _LAPLACIAN.to(images).view(1, 1, 3, 3))
     return lap.flatten(1).var(dim=1, unbiased=False)
 
@@ -268,15 +284,10 @@ def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def lvcorr(images: torch.Tensor, strengths: torch.Tensor, *, method: str = "pearson") -> torch.Tensor:
-    """Controllability: ``-corr(strength, Laplacian variance)`` per scene, higher is better.
+    """Legacy (no paper uses it): ``-corr(strength, LV)`` per scene; LVCorr is :func:`lvcorr_genphoto`.
 
-    Args:
-        images: sRGB [0, 1], (B, N, 3, H, W) (B scenes, N renderings each) or (N, 3, H, W) (one scene).
-        strengths: blur strengths that *increase* blur (K, 1/f-number), (B, N) or (N,); N >= 3.
-        method: ``"pearson"`` or ``"spearman"``.
-
-    Returns:
-        (B,) in [-1, 1]; NaN for a scene whose strengths or Laplacian variances are all equal.
+    ``images`` sRGB (B, N, 3, H, W) or (N, 3, H, W); ``strengths`` (B, N) or (N,), N >= 3, increasing
+    blur; ``method`` ``"pearson"`` or ``"spearman"``. Returns (B,), NaN where LV or strengths are constant.
     """
     images, strengths = _check_lvcorr(images, strengths, method)
     return _lvcorr_unchecked(images, strengths, method)
@@ -305,6 +316,52 @@ def _lvcorr_unchecked(images: torch.Tensor, strengths: torch.Tensor, method: str
     if method == "spearman":
         lv, s = _ranks(lv), _ranks(s)
     return (-_pearson(s, lv)).to(images.dtype)
+
+
+def lvcorr_genphoto(images: torch.Tensor, reference: torch.Tensor, strengths: torch.Tensor) -> torch.Tensor:
+    """LVCorr of Generative Photography: Pearson correlation of the LV trends of a sweep and its reference.
+
+    Args:
+        images: the model's renderings, sRGB [0, 1], (B, N, 3, H, W) or (N, 3, H, W); N >= 3.
+        reference: the ground-truth renderings of the same N settings, same shape.
+        strengths: the blur strengths (K) of the sweep, (B, N) or (N,), strictly increasing.
+
+    Returns:
+        (B,) in [-1, 1]; NaN where either trend (the N - 1 consecutive LV changes) is constant.
+
+    Example:
+        >>> x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+        >>> sweep = torch.cat([F.avg_pool2d(x, 2 * r + 1, 1, r, count_include_pad=False) for r in range(4)])
+        >>> float(lvcorr_genphoto(sweep, sweep, torch.arange(4.0)))  # the reference itself
+        1.0
+    """
+    images, reference, strengths = _check_genphoto(images, reference, strengths)
+    return _genphoto_unchecked(images, reference)
+
+
+def _check_genphoto(images: Any, reference: Any, strengths: Any) -> tuple[torch.Tensor, ...]:
+    images, strengths = _check_lvcorr(images, strengths, "pearson")
+    check(isinstance(reference, torch.Tensor), "reference must be a tensor of reference renderings")
+    reference = reference[None] if reference.ndim == 4 else reference
+    check(
+        reference.shape == images.shape,
+        lambda: f"reference must have the renderings' shape {tuple(images.shape)}, got {tuple(reference.shape)}",
+    )
+    check_image(reference.flatten(0, 1), "reference")
+    check(
+        bool((strengths.diff(dim=1) > 0).all()),
+        "strengths must increase strictly along the sweep (the trend is taken in that order)",
+    )
+    return images, reference, strengths
+
+
+def _genphoto_unchecked(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    b, n = images.shape[:2]
+
+    def trend(x: torch.Tensor) -> torch.Tensor:
+        return laplacian_variance(x.flatten(0, 1).to(torch.float64), border="reflect").view(b, n).diff(dim=1)
+
+    return _pearson(trend(images), trend(reference)).to(images.dtype)
 
 
 # -- registered metric classes -----------------------------------------------------------------------
@@ -489,6 +546,7 @@ def _lv_spec(method: str) -> MetricSpec:
         differentiable=method == "pearson",
         conventions={
             "method": method,
+            "legacy": "no paper uses this variant; LVCorr as published is lvcorr.genphoto",
             "sign": "-corr(strength, LV): +1 = more blur, less detail",
             "laplacian": "4-neighbour [[0,1,0],[1,-4,1],[0,1,0]], valid positions",
             "luma": "0.299 R + 0.587 G + 0.114 B on sRGB",
@@ -496,7 +554,7 @@ def _lv_spec(method: str) -> MetricSpec:
             "images": "(B, N, 3, H, W) or (N, 3, H, W)",
         },
         inputs=("preds", "strengths"),
-        description=f"Laplacian-variance correlation ({method})",
+        description=f"legacy Laplacian-variance correlation with K ({method}); the papers' LVCorr is lvcorr.genphoto",
     )
 
 
@@ -506,3 +564,37 @@ class LVCorrPearson(_LVCorr):
 
 class LVCorrSpearman(_LVCorr):
     spec = _lv_spec("spearman")
+
+
+class LVCorrGenPhoto(RefocusMetric):
+    """``lvcorr.genphoto``: preds = the model's sweep, target = the reference sweep, (B, N, 3, H, W)."""
+
+    spec = MetricSpec(
+        name="lvcorr.genphoto",
+        higher_is_better=True,
+        reference="full",
+        value_range=(-1.0, 1.0),
+        differentiable=True,
+        conventions={
+            "source": "Generative Photography (Yuan et al., CVPR 2025), comp_metrics/accuracy_by_CorrCoef/"
+            "accur_bokehK.py; cited for LVCorr by Bokeh Diffusion, DiffCamera, GenRefocus",
+            "lv": "variance of the 4-neighbour Laplacian of the BT.601 luma, whole image, reflect-101 border",
+            "trend": "the N - 1 consecutive changes LV_{i+1} - LV_i along increasing K",
+            "score": "Pearson(trend of preds, trend of target); no sign flip; NaN where a trend is constant",
+            "target": "the reference renderer's images at the same N settings",
+            "strengths": "the sweep's K, (B, N), strictly increasing, N >= 3",
+        },
+        inputs=("preds", "target", "strengths"),
+        description="LVCorr (Generative Photography): correlation of Laplacian-variance trends with the reference",
+    )
+
+    def _check_inputs(self, preds: Any, target: Any = None, **extra: Any) -> None:
+        check(target is not None, "lvcorr.genphoto needs target=<the reference renderings, (B, N, 3, H, W)>")
+        check("strengths" in extra, "lvcorr.genphoto needs strengths=<(B, N) increasing blur strengths K>")
+        _check_genphoto(preds, target, extra["strengths"])
+        self._check_extra(preds, target, **extra)
+
+    def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
+        if preds.ndim == 4:
+            preds, target = preds[None], target[None]
+        return _genphoto_unchecked(preds, target.to(preds))
