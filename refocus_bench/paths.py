@@ -47,6 +47,7 @@ __all__ = [
     "check_output_file",
     "check_output_dir",
     "removed_on_failure",
+    "parents_removed_on_failure",
     "os_error_line",
     "same_file",
 ]
@@ -218,12 +219,30 @@ def removed_on_failure(path: str | os.PathLike[str], keep: Callable[[Path], bool
         raise
 
 
-def os_error_line(err: OSError, flag: str | None = None, value: str | os.PathLike[str] | None = None) -> str:
-    """One line for an ``OSError``: the flag and its path when known, the reason, the file."""
+@contextlib.contextmanager
+def parents_removed_on_failure(*paths: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Remove the folders above ``paths`` that the block creates (writing an output creates its
+    missing folders) if the block fails, so a failed write leaves no empty folder behind."""
+    with contextlib.ExitStack() as stack:
+        for path in paths:
+            if path is None:
+                continue
+            top, above = None, Path(path).absolute().parent
+            while not above.exists() and above.parent != above:
+                top, above = above, above.parent
+            if top is not None:
+                stack.enter_context(removed_on_failure(top))
+        yield
+
+
+def os_error_line(
+    err: OSError, flag: str | None = None, value: str | os.PathLike[str] | None = None, verb: str = "write"
+) -> str:
+    """One line for an ``OSError``: the flag and its path when known (``cannot VERB PATH``), the reason."""
     reason = err.strerror or str(err) or type(err).__name__
     head = f"{flag}: " if flag else ""
     if value is not None:
-        return f"{head}cannot write or read {_show(value)}: {reason}"
+        return f"{head}cannot {verb} {_show(value)}: {reason}"
     if err.filename is not None:
         return f"{head}{reason}: {_show(err.filename)}"
     return f"{head}{reason}"

@@ -19,7 +19,7 @@ from ..simulators.pairs.cli import parse_floats, parse_size
 
 
 def _run_make_lf(args: argparse.Namespace) -> int:
-    from ..paths import check_input_path, check_output_dir
+    from ..paths import check_input_path, check_output_dir, removed_on_failure
     from ..simulators.lightfield.field import synthetic_dead_leaves_lightfield
     from .lightfield import DEFAULT_FOCUS_DISPARITIES, make_lf_benchmark
 
@@ -75,18 +75,22 @@ def _run_make_lf(args: argparse.Namespace) -> int:
     if args.refocus_pairs is not None:
         argv += ["--refocus-pairs", str(args.refocus_pairs)]
     argv += ["--seed", str(args.seed), "--order", args.order]
-    result = make_lf_benchmark(
-        sources,
-        args.out,
-        focus_disparities=focus,
-        apertures=apertures,
-        refocus_pairs=args.refocus_pairs,
-        seed=args.seed,
-        order=args.order,
-        licence=args.licence,
-        overwrite=args.overwrite,
-        command=shlex.join(argv),
-    )
+    with removed_on_failure(args.out):
+        result = make_lf_benchmark(
+            sources,
+            args.out,
+            focus_disparities=focus,
+            apertures=apertures,
+            refocus_pairs=args.refocus_pairs,
+            seed=args.seed,
+            order=args.order,
+            licence=args.licence,
+            overwrite=args.overwrite,
+            command=shlex.join(argv),
+        )
+        if result.failures and not result.built and not result.skipped:  # nothing usable: bad input
+            f = result.failures[0]
+            raise InvalidInputError(f"LIGHTFIELD: no light field could be built; {f['lightfield']}: {f['detail']}")
     print(
         f"make-lf-benchmark: {result.bokeh_records} LF-Bokeh and {result.refocus_records} LF-Refocus records "
         f"({len(result.built)} light fields built, {len(result.skipped)} already done, "

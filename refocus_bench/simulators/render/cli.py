@@ -23,7 +23,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ...errors import InvalidInputError, check
-from ...paths import check_input_file, check_output_file, same_file
+from ...paths import check_input_file, check_output_file, parents_removed_on_failure, same_file
 
 if TYPE_CHECKING:
     import torch
@@ -228,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"rendering {image.shape[-1]}x{image.shape[-2]} px ...", file=sys.stderr, end="\r", flush=True)
     with torch.no_grad():
         out = render_bokeh(image, coc_px=coc, aperture=aperture, config=config)
-    with atomic_path(args.output) as out_tmp:  # both files or neither
+    with parents_removed_on_failure(args.output, args.save_coc), atomic_path(args.output) as out_tmp:  # both or neither
         if args.save_coc:
             with atomic_path(args.save_coc) as coc_tmp:
                 write_depth(coc_tmp, coc)
