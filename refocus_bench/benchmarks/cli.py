@@ -18,10 +18,9 @@ from ..errors import InvalidInputError, check
 from ..simulators.pairs.cli import parse_floats, parse_size
 
 
-def _run_make_lf(args: argparse.Namespace) -> int:
-    from ..paths import check_input_path, check_output_dir, removed_on_failure
-    from ..simulators.lightfield.field import synthetic_dead_leaves_lightfield
-    from .lightfield import DEFAULT_FOCUS_DISPARITIES, make_lf_benchmark
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Light-field paths readable, counts in range, OUT writable: before anything is built."""
+    from ..paths import check_input_path, check_output_dir
 
     for path in args.lightfields:
         check_input_path(path, "LIGHTFIELD")
@@ -29,6 +28,14 @@ def _run_make_lf(args: argparse.Namespace) -> int:
     check(args.synthetic_grid >= 2, lambda: f"--synthetic-grid must be >= 2 views, got {args.synthetic_grid}")
     check(args.lightfields or args.synthetic, "give light-field folders / .npy files, or --synthetic N")
     check_output_dir(args.out, "-o")
+
+
+def _run_make_lf(args: argparse.Namespace) -> int:
+    from ..paths import removed_on_failure
+    from ..simulators.lightfield.field import synthetic_dead_leaves_lightfield
+    from .lightfield import DEFAULT_FOCUS_DISPARITIES, make_lf_benchmark
+
+    _check_inputs(args)
     sources: list[Any] = list(args.lightfields)
     if args.synthetic:
         size = parse_size(args.synthetic_size)
