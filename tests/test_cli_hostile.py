@@ -209,9 +209,7 @@ CASES["make-lf-benchmark -o full disk"] = Case(
     mode="fulldisk",
 )
 
-XFAIL: dict[str, str] = {
-    "refocus -o is IMAGE": "refocus (models/cli.py) overwrites its input photo: no -o != IMAGE check (models area)",
-}
+XFAIL: dict[str, str] = {}
 """Cases that fail in commands owned by other areas, with the reason (strict: they must fail)."""
 
 

@@ -37,21 +37,11 @@ def _probe() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="refocus_bench.models.cli imports refocus_bench.models, whose __init__ imports models.base (torch) "
-    "at module level (models area; not fixed by 08:20 UTC)",
-)
 def test_help_of_every_command_imports_nothing_heavy():
     """Building every parser and formatting every help text loads none of the heavy libraries."""
     assert _probe()["heavy"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="refocus_bench.models.cli imports refocus_bench.models, whose __init__ imports models.base (torch) "
-    "at module level (models area; not fixed by 08:20 UTC)",
-)
 def test_help_starts_in_under_a_second():
     runs = [_probe()["seconds"] for _ in range(5)]
     median = statistics.median(runs)

@@ -19,12 +19,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingFileError, check
+from ..lazy import lazy_exports
 from ..registry import Registry
 from ..tasks import TASKS
-from .base import BokehRequest, ModelCard, RefocusModel, WeightsFile, make_bokeh_request
+from .card import ModelCard, WeightsFile
+
+if TYPE_CHECKING:
+    from .base import BokehRequest, RefocusModel, make_bokeh_request
 
 __all__ = [
     "MODELS",
@@ -43,6 +47,11 @@ __all__ = [
 ]
 
 MODELS = Registry("model", "refocus_bench.models")
+
+# torch-bound names load on first use, so listing models and the CLI's --help import no torch
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"RefocusModel": "base", "BokehRequest": "base", "make_bokeh_request": "base"}
+)
 
 _LAZY = {
     "identity": "refocus_bench.models.baselines.identity:Identity",
@@ -100,6 +109,8 @@ def create_model(name: str, **kwargs: Any) -> RefocusModel:
         UnknownNameError: ``name`` is not registered (the message lists close matches).
         MissingFileError: the model's weights are not on disk (the message says where to put them).
     """
+    from .base import RefocusModel
+
     model = MODELS.create(name, **kwargs)
     check(
         isinstance(model, RefocusModel),

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError, check
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["add_parser", "parse_kv"]
 
@@ -80,7 +80,7 @@ def _run_refocus(args: argparse.Namespace) -> int:
     from ..io import read_image, write_image
     from . import create_model
 
-    _check_output_suffix(args.output)
+    _check_paths(args)
     model = create_model(args.model, **parse_kv(args.model_arg, "--model-arg"))
     task = _pick_task(model, args.task)
     image = read_image(args.image)
@@ -94,6 +94,8 @@ def _run_refocus(args: argparse.Namespace) -> int:
     )
     focus = _focus_distance(args, depth, image)
     spec = _blur_spec(args, focus)
+    import torch
+
     with torch.no_grad():
         out = getattr(model, task)(image, depth, aperture=args.aperture, **spec)
     write_image(args.output, out, bit_depth=args.bit_depth)
@@ -101,12 +103,21 @@ def _run_refocus(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_output_suffix(output: str) -> None:
-    suffix = Path(output).suffix.lower()
-    check(
-        suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
-        lambda: f"-o must end in .png, .jpg or .tif, got {output!r}",
-    )
+def _check_paths(args: argparse.Namespace) -> None:
+    """Inputs readable; -o (and --save-depth) writable and distinct from every input (or --overwrite)."""
+    from ..paths import check_input_file, check_output_file
+
+    check_input_file(args.image, "IMAGE")
+    inputs = [("IMAGE", args.image), ("--depth", args.depth), ("--focus-mask", args.focus_mask)]
+    for flag, path in inputs[1:]:
+        if path is not None:
+            check_input_file(path, flag)
+    check_output_file(args.output, "-o", suffixes=_IMAGE_OUTPUTS, inputs=inputs, overwrite=args.overwrite)
+    if args.save_depth:
+        check_output_file(args.save_depth, "--save-depth", inputs=inputs, overwrite=args.overwrite)
+
+
+_IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def _focus_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -131,6 +142,8 @@ def _run_deblur(args: argparse.Namespace, model: Any, image: torch.Tensor) -> in
     }
     used = [k for k, v in given.items() if v is not None]
     check(not used, lambda: f"{', '.join(used)} not used by --task deblur (it only removes blur)")
+    import torch
+
     with torch.no_grad():
         out = model.deblur(image)
     write_image(args.output, out, bit_depth=args.bit_depth)
@@ -209,8 +222,6 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from ..simulators.render.apertures import list_apertures
-
     p = subparsers.add_parser(
         "refocus",
         help="deblur, add bokeh or refocus one image with a registered model",
@@ -246,10 +257,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--sensor-width", type=float, default=36.0, help="sensor width in mm spanned by the image width (default 36)"
     )
     p.add_argument(
-        "--aperture", default="disk", help=f"aperture: one of {', '.join(list_apertures())}, or a mask image path"
+        "--aperture", default="disk", help="aperture shape (see 'refocus-bench list apertures') or a mask image path"
     )
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="output bit depth")
-    p.add_argument("-o", "--output", required=True, help="output image path")
+    p.add_argument("-o", "--output", required=True, help="output image path (.png, .jpg or .tif)")
+    p.add_argument("--overwrite", action="store_true", help="allow -o or --save-depth to replace an input file")
     p.set_defaults(func=_run_refocus)
 
     m = subparsers.add_parser("models", help="list registered models")

@@ -22,7 +22,7 @@ import torch
 from ..errors import MissingFileError, RefocusBenchError, check
 from ..hashing import file_sha256
 from ..home import model_weights_dir
-from .base import WeightsFile
+from .card import WeightsFile
 
 __all__ = [
     "WeightsMismatchError",
