@@ -196,9 +196,11 @@ def _evaluate_step(
 def _leaderboard_step(results_dir: Path, site_dir: Path, log: Any) -> Any:
     """Step 4: build the leaderboard site from the results records; returns the :class:`SiteResult`."""
     from .leaderboards import build_site
+    from .leaderboards.cli import DEFAULT_PUBLISHED
 
     log("[4/4] building the leaderboard site")
-    return build_site([results_dir], site_dir)
+    published = [DEFAULT_PUBLISHED] if Path(DEFAULT_PUBLISHED).is_dir() else []
+    return build_site([results_dir], site_dir, published_dirs=published)
 
 
 def _run(args: argparse.Namespace) -> int:

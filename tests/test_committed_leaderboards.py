@@ -24,6 +24,6 @@ def test_rebuilding_from_the_committed_records_reproduces_the_tables(tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # example images are not committed with the records
-        site = build_site([ROOT / "results"], tmp_path / "site")
+        site = build_site([ROOT / "results"], tmp_path / "site", published_dirs=[ROOT / "published"])
     for name in ("leaderboard.md", "leaderboard.json"):
         assert (site.site_dir / name).read_bytes() == (ROOT / "site" / name).read_bytes(), name
