@@ -145,19 +145,21 @@ def test_cuhk_blur_without_metric_weights_is_a_clear_error(tmp_path, monkeypatch
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))
 
 
-def test_cuhk_blur_runs_with_local_no_reference_weights(tmp_path):
-    from refocus_bench.metrics.no_reference import CLIPIQA, CLIPModelIQA, ViTConfig
+def test_cuhk_blur_runs_with_local_no_reference_weights(tmp_path, monkeypatch):
+    """A user downloads a CLIP folder, imports it once, and scores cuhk-blur with CLIP-IQA by name."""
+    from refocus_bench.metrics.weights_import import import_weights
+    from tests.clip_fixtures import tiny_clip
 
-    torch.manual_seed(0)
-    CLIPModelIQA(ViTConfig(image_size=32, patch_size=8, width=32, layers=2, heads=2, output_dim=16)).save(
-        tmp_path / "clip"
-    )
+    tiny_clip(tmp_path / "download")  # a random CLIPModel from a CLIPConfig, saved with save_pretrained
+    import_weights("clipiqa.vit", tmp_path / "download", home=tmp_path / "home")
+    monkeypatch.setenv("REFOCUS_BENCH_HOME", str(tmp_path / "home"))
     bench = create_benchmark("cuhk-blur", root=enlarge(fx.build_cuhk(tmp_path)).root)
-    clipiqa = CLIPIQA(weights_dir=tmp_path / "clip")
-    df = evaluate("identity", bench, [clipiqa], out_dir=tmp_path / "out", progress=False).frame
-    assert list(df["id"]) == bench.sample_ids() and df["clipiqa.vit"].between(0, 1).all() and df["error"].isna().all()
+    df = evaluate("identity", bench, ["clipiqa.vit"], out_dir=tmp_path / "out", progress=False).frame
+    assert list(df["id"]) == bench.sample_ids() and df["error"].isna().all()
+    scores = df["clipiqa.vit"]
+    assert scores.between(0, 1).all() and scores.nunique() == len(scores)  # each image scored on its own
     with pytest.raises(InvalidInputError, match="full-reference but benchmark 'cuhk-blur' has no targets"):
-        evaluate("identity", bench, [clipiqa, "psnr.rgb"], out_dir=None, progress=False)
+        evaluate("identity", bench, ["clipiqa.vit", "psnr.rgb"], out_dir=None, progress=False)
 
 
 @pytest.mark.parametrize("samples", ["widest", "all"])

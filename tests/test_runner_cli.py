@@ -99,7 +99,7 @@ def test_list_prints_one_line_descriptions(capsys):
     assert "bokeh.gaussian" in capsys.readouterr().out
     assert main(["list", "metrics", "lvcorr.*"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("lvcorr.pearson ") and "Laplacian-variance correlation" in out and "pearson" in out
+    assert out.startswith("lvcorr.genphoto ") and "\nlvcorr.pearson " in out and "Laplacian-variance correlation" in out
     assert main(["list", "benchmarks", "test-*"]) == 0
     assert capsys.readouterr().out.split() == ["test-tiny-deblur", "tiny", "deblur", "benchmark", "for", "tests"]
     assert main(["list", "apertures", "hex*"]) == 0

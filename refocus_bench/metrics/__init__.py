@@ -63,6 +63,7 @@ _LAZY = {
     "bokeh.aperture_ncc": "refocus_bench.metrics.bokeh:ApertureNCC",
     "lvcorr.pearson": "refocus_bench.metrics.bokeh:LVCorrPearson",
     "lvcorr.spearman": "refocus_bench.metrics.bokeh:LVCorrSpearman",
+    "lvcorr.genphoto": "refocus_bench.metrics.bokeh:LVCorrGenPhoto",
 }
 # MUSIQ and MANIQA through pyiqa: registered only when the non-commercial extra is installed
 _PYIQA = {

@@ -150,7 +150,7 @@ class _CLIPMetric(NetworkMetric):
         )
 
     def definition(self) -> dict[str, Any]:
-        from .weights_import import recorded_sha256
+        from .imported_card import recorded_sha256
 
         d = super().definition()
         d["conventions"]["weights_dir"] = self.weights_folder

@@ -115,7 +115,7 @@ def load_network(name: str, folder: str | os.PathLike[str]) -> torch.nn.Module:
     """
     from safetensors.torch import load_file
 
-    from .weights_import import verify_folder
+    from .imported_card import verify_folder
 
     folder = Path(folder)
     path = folder / "model.safetensors"
@@ -176,7 +176,7 @@ class _PyiqaMetric(NetworkMetric):
         return out.reshape(preds.shape[0], -1)[:, 0].to(preds.dtype)
 
     def definition(self) -> dict[str, Any]:
-        from .weights_import import recorded_sha256
+        from .imported_card import recorded_sha256
 
         d = super().definition()
         d["conventions"]["weights_dir"] = self.weights_folder

@@ -28,10 +28,9 @@ from typing import Any
 from ..errors import InvalidInputError, MissingFileError, UnknownNameError, check
 from ..hashing import file_sha256
 from ..home import metric_weights_dir
+from .imported_card import CARD, recorded_sha256, verify_folder
 
 __all__ = ["IMPORTABLE", "import_weights", "import_status", "recorded_sha256", "verify_folder", "CARD"]
-
-CARD = "card.json"
 
 IMPORTABLE: dict[str, dict[str, str]] = {
     "clipiqa.vit": {
@@ -61,31 +60,6 @@ def _entry(name: str) -> dict[str, str]:
     if name not in IMPORTABLE:
         raise UnknownNameError(f"NAME: no importable weights called {name!r}; known: {', '.join(IMPORTABLE)}")
     return IMPORTABLE[name]
-
-
-def recorded_sha256(folder: Path) -> str | None:
-    """sha256 of the weights file recorded in ``folder/card.json`` at import (None when not imported)."""
-    try:
-        card = json.loads((folder / CARD).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return card.get("files", {}).get("model.safetensors")
-
-
-def verify_folder(folder: Path) -> None:
-    """Check ``model.safetensors`` against the sha256 in ``card.json`` (when the folder has a card)."""
-    from .weights import WeightsError
-
-    want = recorded_sha256(folder)
-    if want is None:
-        return
-    got = file_sha256(folder / "model.safetensors")
-    check(
-        got == want,
-        lambda: f"{folder / 'model.safetensors'}: sha256 {got} differs from the {want} recorded in "
-        f"{folder / CARD}; import the weights again",
-        exc=WeightsError,
-    )
 
 
 def _unwrap(obj: Any, path: Path) -> dict[str, Any]:
