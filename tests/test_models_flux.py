@@ -14,7 +14,7 @@ from refocus_bench.errors import InvalidInputError, MissingFileError
 from refocus_bench.models import create_model
 from refocus_bench.models.genrefocus.flux import pipeline as flux_pipeline
 from refocus_bench.models.genrefocus.flux.lora import GatedLoRALinear, adapter_state, parse_lora_state, set_active
-from refocus_bench.models.genrefocus.flux.pipeline import BOKEH, DEBLUR
+from refocus_bench.models.genrefocus.flux.pipeline import BOKEH, DEBLUR, PRE_DEBLUR
 from refocus_bench.models.genrefocus.flux.transformer import (
     Branch,
     _double_block,
@@ -42,12 +42,14 @@ def test_released_stage_settings():
         3.5,
         42,
     )
-    assert (BOKEH.prompt, BOKEH.steps, BOKEH.guidance, BOKEH.seed) == (
+    assert (BOKEH.prompt, BOKEH.steps, BOKEH.guidance, BOKEH.seed, BOKEH.generator_seed) == (
         "an excellent photo with a large aperture",
         28,
         1.0,
+        42,
         1234,
     )
+    assert (PRE_DEBLUR.prompt, PRE_DEBLUR.guidance, PRE_DEBLUR.adapter) == (DEBLUR.prompt, 3.5, "pre_deblur")
 
 
 def test_without_conditions_the_forward_is_the_base_model_even_with_lora_active(model, prompt):
@@ -135,25 +137,26 @@ def test_conditions_ids_prompts_guidance_and_defocus_map(model, monkeypatch):
         calls.append((img_ids.clone(), [c.ids.clone() for c in conds], float(guidance[0])))
         return real_forward(tr, latents, img_ids, conds, text, txt_ids, pooled, t, guidance)
 
-    def spy_encode(x, rescale=True):
-        encoded.append((x.clone(), rescale))
-        return real_encode(x, rescale)
+    def spy_encode(x, normalize=True, rng=None):
+        encoded.append((x.clone(), normalize))
+        return real_encode(x, normalize, rng)
 
     monkeypatch.setattr(flux_pipeline, "multi_branch_forward", spy_forward)
     monkeypatch.setattr(model.sampler, "encode_image", spy_encode)
-    image = torch.rand(1, 3, 32, 32)
+    image = torch.randint(0, 256, (1, 3, 32, 32)).float() / 255
     depth = torch.linspace(1.0, 5.0, 32).expand(1, 1, 32, 32).contiguous()
     model.refocus(image, depth, focus_distance_m=2.0, k_px_m=300.0)
     assert len(calls) == 4  # 2 deblur steps + 2 bokeh steps
-    (img_ids, (black, blurry), g_deblur), (_, (aif_ids, map_ids), g_bokeh) = calls[0], calls[2]
-    torch.testing.assert_close(blurry, img_ids)
-    torch.testing.assert_close(black, img_ids + torch.tensor([0.0, 0.0, 32.0]))
+    (img_ids, (blurry,), g_deblur), (_, (aif_ids, map_ids), g_bokeh) = calls[0], calls[2]
+    torch.testing.assert_close(blurry, img_ids)  # one condition, at offset (0, 0), as released
     torch.testing.assert_close(aif_ids, img_ids) and torch.testing.assert_close(map_ids, img_ids)
     assert (g_deblur, g_bokeh) == (3.5, 1.0)
-    (x_black, r0), (x_blurry, r1), (_, r2), (x_map, r3) = encoded
-    assert (r0, r1, r2, r3) == (True, True, True, False)  # the defocus map skips the [-1, 1] rescale
-    assert float(x_black.abs().max()) == 0.0 and torch.equal(x_blurry, image)
-    torch.testing.assert_close(x_map, genrefocus_defocus_map(depth, 300.0, 2.0).expand(1, 3, 32, 32))
+    (x_blurry, r1), (x_aif, r2), (x_map, r3) = encoded
+    assert (r1, r2, r3) == (True, True, False)  # the defocus map skips the [-1, 1] rescale
+    assert torch.equal(x_blurry, image)
+    assert torch.equal(x_aif * 255, (x_aif * 255).round())  # the 8-bit hand-off
+    ref = genrefocus_defocus_map(depth, 300.0, 2.0).expand(1, 3, 32, 32)
+    torch.testing.assert_close(x_map, ref, atol=1e-5, rtol=0)
 
 
 def test_k_zero_returns_the_all_in_focus_result(model):
@@ -174,15 +177,15 @@ def test_tiled_inference(model):
     old = s.tile
     try:
         s.tile = 9  # 8x8 grid < 9x9: one untiled pass
-        full = s._predict(lat, (8, 8), conds, (emb, pooled, txt_ids), t, g)
+        full = s._predict(lat, (8, 8), conds, (emb, pooled, txt_ids), t, g, tiled=False)
         s.tile = 8  # exactly one tile: the tiled path must agree
-        one = s._predict(lat, (8, 8), conds, (emb, pooled, txt_ids), t, g)
+        one = s._predict(lat, (8, 8), conds, (emb, pooled, txt_ids), t, g, tiled=True)
         torch.testing.assert_close(one, full, atol=1e-5, rtol=0)
-        s.tile = 4  # nine 4x4 tiles on the 8x8... grid of a 48 px image -> 12x12 tokens
+        s.tile, s.tiling = 4, "on"  # 4x4 tiles on the 3x3 token grid of a 48 px image
         out = model.bokeh(torch.rand(1, 3, 48, 48), torch.full((1, 1, 48, 48), 3.0), focus_distance_m=2.0, k_px_m=200.0)
         assert out.shape == (1, 3, 48, 48) and bool(torch.isfinite(out).all())
     finally:
-        s.tile = old
+        s.tile, s.tiling = old, "auto"
 
 
 def test_odd_sizes_are_resized_to_the_grid_and_back(model):
@@ -205,7 +208,7 @@ def test_lora_files_round_trip(model, tmp_path):
     parsed = parse_lora_state(
         {"x.lora_A.weight": torch.ones(4, 3), "x.lora_B.weight": torch.ones(5, 4), "x.alpha": torch.tensor(8.0)}
     )
-    assert parsed["x"][2] == 2.0  # alpha / rank
+    assert parsed["x"][2] == 1.0  # the release applies scale 1 whatever alpha / rank says
 
 
 def test_missing_weights_and_unsupported_apertures(model, tmp_path, monkeypatch):

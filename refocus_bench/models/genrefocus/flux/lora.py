@@ -7,14 +7,16 @@ named adapters (``deblur``, ``bokeh``); one is active at a time. Its output is
 on condition tokens and 0 on text and image tokens. So the released adapters change how conditions
 are encoded while the generated image branch runs the untouched base model.
 
-Released GenRefocus LoRAs (``deblurNet.safetensors``, ``bokehNet.safetensors``) use the diffusers/PEFT
-key layout ``transformer.<module>.lora_A.weight`` / ``.lora_B.weight``; ``<module>.alpha`` tensors
-(kohya) or a ``lora_adapter_metadata`` header give the scale ``alpha / rank`` (default 1).
+Released GenRefocus LoRAs (``deblurNet.safetensors``, ``deblurNet_with_pre_deblur.safetensors``,
+``bokehNet.safetensors``) use the diffusers/PEFT key layout ``transformer.<module>.lora_A.weight`` /
+``.lora_B.weight``. The release switches adapters with OminiControl's ``specify_lora``, which sets the
+PEFT scaling of the active adapter to exactly 1 on condition tokens: whatever ``alpha`` or rank a file
+states (``<module>.alpha`` tensors, ``lora_adapter_metadata``), the scale is 1. Files may carry those
+keys; they are read and ignored.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 
@@ -27,6 +29,7 @@ __all__ = [
     "GatedLoRALinear",
     "DEFAULT_TARGETS",
     "inject_lora",
+    "install_adapter",
     "lora_modules",
     "set_gate",
     "set_active",
@@ -60,8 +63,10 @@ class GatedLoRALinear(nn.Module):
     def __init__(self, base: nn.Linear) -> None:
         super().__init__()
         self.base = base
-        self.lora_A = nn.ParameterDict()
-        self.lora_B = nn.ParameterDict()
+        # low-rank factors as nn.Linear modules (PEFT layout), so that per-module hooks (diffusers'
+        # sequential CPU offload) see them
+        self.lora_A = nn.ModuleDict()
+        self.lora_B = nn.ModuleDict()
         self.scales: dict[str, float] = {}
         self.active: str | None = None
         self.gate: float | torch.Tensor = 0.0
@@ -94,8 +99,10 @@ class GatedLoRALinear(nn.Module):
             f"do not fit a {self.in_features}->{self.out_features} layer",
         )
         w = self.base.weight
-        self.lora_A[name] = nn.Parameter(a.to(device=w.device, dtype=w.dtype), requires_grad=False)
-        self.lora_B[name] = nn.Parameter(b.to(device=w.device, dtype=w.dtype), requires_grad=False)
+        down, up = nn.Linear(a.shape[1], a.shape[0], bias=False), nn.Linear(b.shape[1], b.shape[0], bias=False)
+        down.weight = nn.Parameter(a.to(device=w.device, dtype=w.dtype), requires_grad=False)
+        up.weight = nn.Parameter(b.to(device=w.device, dtype=w.dtype), requires_grad=False)
+        self.lora_A[name], self.lora_B[name] = down, up
         self.scales[name] = float(scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,7 +110,7 @@ class GatedLoRALinear(nn.Module):
         name, gate = self.active, self.gate
         if name is None or name not in self.lora_A or (not isinstance(gate, torch.Tensor) and gate == 0):
             return y
-        delta = (x @ self.lora_A[name].T) @ self.lora_B[name].T
+        delta = self.lora_B[name](self.lora_A[name](x))
         return y + delta * (self.scales[name] * gate)
 
 
@@ -143,6 +150,42 @@ def inject_lora(
     return wrapped
 
 
+def install_adapter(
+    transformer: nn.Module, stage: str, adapter: dict[str, tuple[torch.Tensor, torch.Tensor, float]], source: str
+) -> None:
+    """Check adapter ``stage`` against ``transformer`` (clear errors naming ``source``), then install it.
+
+    Nothing is changed when a check fails: unknown target modules, targets that are not linear
+    layers, or factors whose sizes do not fit the layer (a LoRA made for another base model).
+    """
+    known = dict(transformer.named_modules())
+    unknown = [m for m in adapter if m not in known]
+    check(
+        not unknown,
+        lambda: f"{source}: LoRA targets {unknown[:4]} are not modules of this FLUX transformer "
+        f"({len(unknown)} of {len(adapter)} unknown); is the file for another base model?",
+    )
+    for name, (a, b, _) in adapter.items():
+        mod = known[name]
+        base = mod.base if isinstance(mod, GatedLoRALinear) else mod
+        check(
+            isinstance(base, nn.Linear),
+            lambda: f"{source}: LoRA target {name!r} is a {type(base).__name__}, not a linear layer",
+        )
+        check(
+            a.ndim == 2
+            and b.ndim == 2
+            and a.shape[0] == b.shape[1]
+            and a.shape[1] == base.in_features
+            and b.shape[0] == base.out_features,
+            lambda: f"{source}: LoRA factors {tuple(a.shape)} x {tuple(b.shape)} for {name!r} do not fit its "
+            f"{base.in_features}->{base.out_features} layer; the file was made for a base model of another size",
+        )
+    inject_lora(transformer, list(adapter))
+    for name, (a, b, scale) in adapter.items():
+        transformer.get_submodule(name).add_adapter(stage, a, b, scale)
+
+
 def lora_modules(module: nn.Module) -> Iterator[GatedLoRALinear]:
     for m in module.modules():
         if isinstance(m, GatedLoRALinear):
@@ -162,15 +205,15 @@ def set_active(module: nn.Module, name: str | None) -> None:
 
 
 def parse_lora_state(
-    tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+    tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None, source: str = "LoRA file"
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
-    """Map ``{module: (A, B, scale)}`` from diffusers/PEFT (``lora_A``/``lora_B``) or kohya-style keys."""
-    meta_alpha = None
-    if metadata and "lora_adapter_metadata" in metadata:
-        info = json.loads(metadata["lora_adapter_metadata"])
-        if "lora_alpha" in info and info.get("r"):
-            meta_alpha = float(info["lora_alpha"]) / float(info["r"])
-    down, up, alpha = {}, {}, {}
+    """Map ``{module: (A, B, 1.0)}`` from diffusers/PEFT (``lora_A``/``lora_B``) or kohya-style keys.
+
+    The scale is 1 for every module, as the release applies it (module docstring); ``.alpha`` keys
+    and ``metadata`` are accepted and ignored. ``source`` names the file in error messages.
+    """
+    del metadata  # alpha / rank never changes the release's scale
+    down, up = {}, {}
     for key, t in tensors.items():
         k = key
         for prefix in ("transformer.", "base_model.model.", "diffusion_model."):
@@ -186,22 +229,17 @@ def parse_lora_state(
                 store[k[: -len(tag)]] = t
                 break
         else:
-            if k.endswith(".alpha"):
-                alpha[k[: -len(".alpha")]] = float(t)
-            else:
+            if not k.endswith(".alpha"):
                 raise InvalidInputError(
-                    f"unrecognised LoRA key {key!r}: expected '<module>.lora_A.weight' / '.lora_B.weight'"
+                    f"{source}: unrecognised LoRA key {key!r}: expected "
+                    "'transformer.<module>.lora_A.weight' / '.lora_B.weight' (diffusers/PEFT layout)"
                 )
     check(
-        down.keys() == up.keys(), lambda: f"LoRA file is incomplete: A without B for {sorted(set(down) ^ set(up))[:5]}"
+        down.keys() == up.keys(),
+        lambda: f"{source}: LoRA file is incomplete: A without B for {sorted(set(down) ^ set(up))[:5]}",
     )
-    check(bool(down), "LoRA file holds no adapters")
-    out = {}
-    for m in sorted(down):
-        rank = down[m].shape[0]
-        scale = alpha[m] / rank if m in alpha else (meta_alpha if meta_alpha is not None else 1.0)
-        out[m] = (down[m], up[m], scale)
-    return out
+    check(bool(down), lambda: f"{source}: LoRA file holds no adapters")
+    return {m: (down[m], up[m], 1.0) for m in sorted(down)}
 
 
 def read_lora_file(path: str | os.PathLike[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
@@ -213,16 +251,14 @@ def read_lora_file(path: str | os.PathLike[str]) -> dict[str, tuple[torch.Tensor
     tensors = load_safetensors(path, model="genrefocus.flux")
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
-    return parse_lora_state(tensors, meta)
+    return parse_lora_state(tensors, meta, source=str(path))
 
 
 def adapter_state(transformer: nn.Module, name: str) -> dict[str, torch.Tensor]:
-    """Adapter ``name`` in diffusers/PEFT layout (``<module>.lora_A.weight`` ..., scale as ``.alpha``)."""
+    """Adapter ``name`` in diffusers/PEFT layout (``<module>.lora_A.weight``, ``.lora_B.weight``)."""
     out = {}
     for mod_name, m in transformer.named_modules():
         if isinstance(m, GatedLoRALinear) and name in m.lora_A:
-            a = m.lora_A[name].detach()
-            out[f"{mod_name}.lora_A.weight"] = a.contiguous()
-            out[f"{mod_name}.lora_B.weight"] = m.lora_B[name].detach().contiguous()
-            out[f"{mod_name}.alpha"] = torch.tensor(m.scales[name] * a.shape[0], dtype=torch.float32)
+            out[f"{mod_name}.lora_A.weight"] = m.lora_A[name].weight.detach().contiguous()
+            out[f"{mod_name}.lora_B.weight"] = m.lora_B[name].weight.detach().contiguous()
     return out

@@ -1,61 +1,47 @@
-"""``genrefocus.flux``: the released GenRefocus architecture (FLUX.1-dev + DeblurNet/BokehNet LoRAs).
+"""``genrefocus.flux``: the released GenRefocus (FLUX.1-dev + DeblurNet/BokehNet LoRAs), release-exact.
 
-Weights load from local paths only:
+Weights load from local paths only (:mod:`.loading`): ``base`` is a diffusers FLUX.1-dev folder;
+``deblur_lora``, ``pre_deblur_lora`` and ``bokeh_lora`` are the released ``deblurNet.safetensors``,
+``deblurNet_with_pre_deblur.safetensors`` and ``bokehNet.safetensors``. FLUX.1-dev needs a large GPU
+(about 24 GB of weights in bfloat16; ``offload`` trades speed for memory); ``tiny={...}`` builds
+toy-sized random components (:mod:`.tiny_components`) so the whole path runs in tests on a CPU.
 
-* ``base``: a diffusers folder of FLUX.1-dev (``model_index.json``, transformer, vae, text encoders,
-  tokenizers, scheduler), default ``$REFOCUS_BENCH_HOME/weights/models/FLUX.1-dev``;
-* ``deblur_lora`` / ``bokeh_lora``: the released ``deblurNet.safetensors`` / ``bokehNet.safetensors``,
-  default in ``$REFOCUS_BENCH_HOME/weights/models``.
+By default every number is the release's (:mod:`.release`, :mod:`.sampling`): on the same weights,
+device and dtype the outputs are those of the released scripts. ``sampling="deterministic"`` takes
+posterior means and per-sample noise generators instead, so a batch runs at once and equals its
+samples one by one.
 
-FLUX.1-dev needs a large GPU (about 24 GB of weights in bfloat16); ``tiny={...}`` builds toy-sized
-random components instead (:mod:`.tiny_components`) so the whole path runs in tests on a CPU.
-
-Images are resized to the next multiple of 16 px (VAE x packing; the release does the same), run,
-and resized back. ``refocus`` = DeblurNet, then BokehNet on the AIF with the defocus map of the new
-focus/K; with ``K = 0`` it returns the DeblurNet result, as the released demo does. The released
-BokehNet knows only the round aperture, so other apertures are rejected.
+Besides the package-wide ``deblur`` / ``bokeh`` / ``refocus`` (depth at the image size, focus as a
+distance), :meth:`GenRefocusFlux.run` reaches every released entry point with the release's own
+inputs: a depth map of any size (invalid depth <= 0 becomes the far plane), focus by point, mask or
+the image centre, ``K``, a pre-deblurred image; it returns the 8-bit output, decoded image and latents.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ....errors import MissingFileError, check
-from ....home import model_weights_dir
+from ....errors import check, check_tensor
 from ....simulators.render.apertures import Disk
-from ...base import BokehRequest, ModelCard, RefocusModel, WeightsFile
+from ...base import BokehRequest, ModelCard, RefocusModel, check_image
 from ...weights import resolve_weights
-from .lora import GatedLoRALinear, adapter_state, inject_lora, parse_lora_state, read_lora_file
-from .pipeline import FluxSampler
+from . import release
+from .inputs import focus_disparity, grid_size, release_disparity
+from .loading import LORA_FILES, load_base
+from .lora import adapter_state, inject_lora, install_adapter, parse_lora_state, read_lora_file
+from .offload import OFFLOADS, apply_offload
+from .pipeline import TILINGS, FluxSampler
+from .sampling import SAMPLING
 
-__all__ = ["GenRefocusFlux", "LORA_FILES", "BASE_FOLDER"]
+__all__ = ["GenRefocusFlux", "LORA_FILES"]
 
-_RELEASE = "https://huggingface.co/nycu-cplab/Genfocus-Model"
-LORA_FILES = {
-    "deblur": WeightsFile(
-        "deblurNet.safetensors",
-        None,
-        "cache",
-        f"{_RELEASE} (deblurNet.safetensors)",
-        "Apache-2.0 (Genfocus release)",
-        "DeblurNet LoRA on FLUX.1-dev (no sha256 published; the file's hash is reported on load)",
-    ),
-    "bokeh": WeightsFile(
-        "bokehNet.safetensors",
-        None,
-        "cache",
-        f"{_RELEASE} (bokehNet.safetensors)",
-        "Apache-2.0 (Genfocus release)",
-        "BokehNet LoRA on FLUX.1-dev (no sha256 published; the file's hash is reported on load)",
-    ),
-}
-BASE_FOLDER = "FLUX.1-dev"
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_STAGES = ("deblur", "pre_deblur", "bokeh")
+_RUN_TASKS = ("deblur", "bokeh", "refocus")
 
 
 class GenRefocusFlux(RefocusModel):
@@ -63,27 +49,31 @@ class GenRefocusFlux(RefocusModel):
 
     Args:
         base: diffusers folder of FLUX.1-dev (ignored with ``tiny``).
-        deblur_lora, bokeh_lora: ``"default"`` (released file in the cache folder), a path, ``"random"``
-            (random adapter, for tests) or ``None`` (no adapter).
+        deblur_lora, pre_deblur_lora, bokeh_lora: ``"default"`` (the released file in the cache
+            folder), a path, ``"random"`` (random adapter, for tests) or ``None`` (no adapter; the
+            pre-deblur adapter is optional and ``None`` by default).
         tiny: build toy random components with these overrides (see :mod:`.tiny_components`).
         steps: sampling steps for both stages (default: the released 28).
-        tile: tile size in latent tokens for tiled denoising (32 = 512 px on FLUX).
-        max_sequence_length: T5 tokens (512 on FLUX.1-dev).
-        black_offset: DeblurNet's black-image position offset in tokens (released: (0, 32)).
-        device, dtype: where to run ("cpu", "cuda") and in which precision ("float32", "bfloat16").
+        tile: tile size in latent tokens for tiled denoising (released: 32 = 512 px on FLUX).
+        tiling: ``"auto"`` (as released: tiles only when the shorter side is >= 512 px), ``"on"``, ``"off"``.
+        sampling: ``"release"`` (default) or ``"deterministic"`` (:mod:`.sampling`).
+        max_sequence_length: T5 tokens (512 on FLUX.1-dev, as released).
+        device, dtype: where to run ("cpu", "cuda") and in which precision (the release: bfloat16 on CUDA).
+        offload: ``None``, ``"model"`` or ``"sequential"`` (:mod:`.offload`; ``device`` is where it computes).
+        lora_rank: rank of ``"random"`` adapters.
     """
 
     card = ModelCard(
         name="genrefocus.flux",
         tasks=("deblur", "bokeh", "refocus"),
-        summary="released GenRefocus: FLUX.1-dev + DeblurNet/BokehNet LoRAs (OminiControl conditions); "
-        "needs a large GPU",
-        source="architecture of https://github.com/rayray9999/Genfocus, re-implemented on diffusers",
+        summary="released GenRefocus, release-exact: FLUX.1-dev + DeblurNet/BokehNet LoRAs (OminiControl "
+        "conditions); needs a large GPU",
+        source="architecture of https://github.com/rayray9999/Genfocus (54752a1), re-implemented on diffusers",
         licence="Apache-2.0 (code); FLUX.1 [dev] Non-Commercial License (base weights)",
         paper="Generative Refocusing: Flexible Defocus Control from a Single Image, arXiv 2512.16923",
-        input_contract="sRGB (B, 3, H, W), resized internally to multiples of 16 px (tiled above 512x512); "
-        "disk aperture only",
-        weights=(LORA_FILES["deblur"], LORA_FILES["bokeh"]),
+        input_contract="sRGB (B, 3, H, W), read as 8-bit, resized with LANCZOS to multiples of 16 px "
+        "(tiled when the shorter side is >= 512 px); disk aperture only",
+        weights=tuple(LORA_FILES.values()),
     )
 
     def __init__(
@@ -91,17 +81,23 @@ class GenRefocusFlux(RefocusModel):
         base: str | os.PathLike[str] | None = None,
         deblur_lora: str | None = "default",
         bokeh_lora: str | None = "default",
+        pre_deblur_lora: str | None = None,
         tiny: dict[str, Any] | None = None,
         steps: int | None = None,
         tile: int = 32,
+        tiling: str = "auto",
+        sampling: str = "release",
         max_sequence_length: int = 512,
-        black_offset: tuple[int, int] | list[int] = (0, 32),
         device: str = "cpu",
         dtype: str = "float32",
+        offload: str | None = None,
         lora_rank: int = 4,
     ) -> None:
         super().__init__()
         check(dtype in _DTYPES, lambda: f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        check(sampling in SAMPLING, lambda: f"sampling must be one of {sorted(SAMPLING)}, got {sampling!r}")
+        check(tiling in TILINGS, lambda: f"tiling must be one of {list(TILINGS)}, got {tiling!r}")
+        check(offload in OFFLOADS, lambda: f"offload must be one of {list(OFFLOADS)}, got {offload!r}")
         check(
             steps is None or (isinstance(steps, int) and steps >= 1),
             lambda: f"steps must be an int >= 1, got {steps!r}",
@@ -111,74 +107,55 @@ class GenRefocusFlux(RefocusModel):
             "tiny": tiny,
             "steps": steps,
             "tile": int(tile),
+            "tiling": tiling,
+            "sampling": sampling,
             "max_sequence_length": int(max_sequence_length),
-            "black_offset": list(black_offset),
             "device": device,
             "dtype": dtype,
+            "offload": offload,
             "lora_rank": int(lora_rank),
         }
         if tiny is not None:
             from .tiny_components import build_tiny_pipeline
 
-            pipe = build_tiny_pipeline(**tiny)
+            pipe = build_tiny_pipeline(**tiny).to(dtype=_DTYPES[dtype])
             max_sequence_length = pipe.tokenizer.model_max_length
             self.settings["max_sequence_length"] = int(max_sequence_length)
         else:
-            pipe = self._load_base(base, _DTYPES[dtype])
-        pipe.to(device)
-        self.sampler = FluxSampler(
-            pipe, tile=tile, max_sequence_length=max_sequence_length, black_offset=tuple(black_offset)
-        )
+            pipe = load_base(base, _DTYPES[dtype])
+        self.sampler = FluxSampler(pipe, tile=int(tile), max_sequence_length=max_sequence_length, tiling=tiling)
         self.transformer = pipe.transformer
         self.lora_files: dict[str, str] = {}
-        for stage, source in (("deblur", deblur_lora), ("bokeh", bokeh_lora)):
-            if source is None:
-                continue
+        sources = {"deblur": deblur_lora, "pre_deblur": pre_deblur_lora, "bokeh": bokeh_lora}
+        for stage, source in sources.items():
             if source == "random":
-                self._random_adapter(stage, int(lora_rank), seed=len(stage))
-            else:
+                self._random_adapter(stage, int(lora_rank), seed=_STAGES.index(stage) + 1)
+            elif source is not None:
                 path = resolve_weights(LORA_FILES[stage], None if source == "default" else source, model=self.card.name)
-                self.add_adapter(stage, read_lora_file(path))
+                self.add_adapter(stage, read_lora_file(path), source=str(path))
                 self.lora_files[stage] = str(path)
-
-    @staticmethod
-    def _load_base(base: str | os.PathLike[str] | None, dtype: torch.dtype):
-        from diffusers import FluxPipeline
-
-        folder = Path(base).expanduser() if base is not None else model_weights_dir() / BASE_FOLDER
-        if not (folder / "model_index.json").is_file():
-            raise MissingFileError(
-                f"genrefocus.flux: no diffusers FLUX.1-dev folder at {str(folder)!r} (model_index.json missing); "
-                "download black-forest-labs/FLUX.1-dev once (licence acceptance needed) and put it there, "
-                "or pass base=FOLDER"
-            )
-        return FluxPipeline.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype)
+        apply_offload(self.sampler, offload, torch.device(device))
 
     # -- adapters -----------------------------------------------------------------------------------
-    def add_adapter(self, stage: str, adapter: dict[str, tuple[torch.Tensor, torch.Tensor, float]]) -> None:
-        """Install adapter ``stage`` ({module: (A, B, scale)}) on condition tokens."""
-        inject_lora(self.transformer, list(adapter))
-        for name, (a, b, scale) in adapter.items():
-            module = self.transformer.get_submodule(name)
-            check(
-                isinstance(module, GatedLoRALinear),
-                lambda: f"LoRA target {name!r} is not a linear layer of this transformer",
-            )
-            module.add_adapter(stage, a, b, scale)
+    def add_adapter(
+        self, stage: str, adapter: dict[str, tuple[torch.Tensor, torch.Tensor, float]], source: str = "LoRA"
+    ) -> None:
+        """Install adapter ``stage`` ({module: (A, B, scale)}) on condition tokens (checked first)."""
+        check(stage in _STAGES, lambda: f"stage must be one of {list(_STAGES)}, got {stage!r}")
+        install_adapter(self.transformer, stage, adapter, source)
 
     def _random_adapter(self, stage: str, rank: int, seed: int) -> None:
         g = torch.Generator().manual_seed(1000 + seed)
-        names = inject_lora(self.transformer)
         adapter = {}
-        for name in names:
+        for name in inject_lora(self.transformer):
             m = self.transformer.get_submodule(name)
             a = torch.randn(rank, m.in_features, generator=g) / m.in_features**0.5
             b = torch.randn(m.out_features, rank, generator=g) * (0.5 / rank**0.5)
             adapter[name] = (a, b, 1.0)
-        self.add_adapter(stage, adapter)
+        self.add_adapter(stage, adapter, source=f"random {stage} adapter")
 
     def config(self) -> dict:
-        return {**self.settings, "deblur_lora": None, "bokeh_lora": None}
+        return {**self.settings, "deblur_lora": None, "pre_deblur_lora": None, "bokeh_lora": None}
 
     @classmethod
     def dummy_kwargs(cls) -> dict:
@@ -186,45 +163,166 @@ class GenRefocusFlux(RefocusModel):
 
     def state_to_save(self) -> dict[str, torch.Tensor]:
         out = {}
-        for stage in ("deblur", "bokeh"):
+        for stage in _STAGES:
             out.update({f"{stage}.{k}": v.float().cpu() for k, v in adapter_state(self.transformer, stage).items()})
         return out
 
     def load_saved_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        for stage in ("deblur", "bokeh"):
+        for stage in _STAGES:
             part = {k[len(stage) + 1 :]: v for k, v in tensors.items() if k.startswith(stage + ".")}
             if part:
-                self.add_adapter(stage, parse_lora_state(part))
+                self.add_adapter(stage, parse_lora_state(part, source=f"saved {stage} adapter"))
 
-    # -- tasks --------------------------------------------------------------------------------------
-    def _to_grid(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.sampler.multiple
-        h, w = x.shape[-2:]
-        H, W = -(-h // m) * m, -(-w // m) * m
-        x = x.to(device=self.sampler.device, dtype=torch.float32)
-        return x if (H, W) == (h, w) else F.interpolate(x, size=(H, W), mode="bilinear", align_corners=False)
+    def _has_adapter(self, stage: str, hint: str) -> None:
+        check(
+            bool(adapter_state(self.transformer, stage)),
+            lambda: f"genrefocus.flux has no {stage} adapter loaded; {hint}",
+        )
 
-    @staticmethod
-    def _from_grid(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2:] != like.shape[-2:]:
-            x = F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
-        return x.to(device=like.device, dtype=like.dtype).clamp(0.0, 1.0)
+    # -- the release's entry points -----------------------------------------------------------------
+    @torch.no_grad()
+    def run(
+        self,
+        task: str,
+        image: torch.Tensor,
+        *,
+        depth_m: torch.Tensor | np.ndarray | None = None,
+        k_px_m: float | None = None,
+        focus_point: tuple[float, float] | None = None,
+        focus_mask: torch.Tensor | np.ndarray | None = None,
+        focus_distance_m: float | None = None,
+        pre_deblur: torch.Tensor | None = None,
+    ) -> release.FluxResult:
+        """Run a released entry point on one image (1, 3, H, W) sRGB in [0, 1] (read as 8-bit).
 
+        Args:
+            task: ``"deblur"``, ``"bokeh"`` (``image`` is all-in-focus) or ``"refocus"`` (the demo's chain).
+            depth_m: metres, (h, w) or (1, 1, h, w), any size (resized with bilinear interpolation
+                as released); depth <= 0 or NaN is invalid and becomes the far plane (disparity 0).
+            k_px_m: the blur strength ``K`` (>= 0; 0 in ``refocus`` returns the DeblurNet result).
+            focus_point: ``(x, y)`` in pixels of ``image``; focus_mask: (hm, wm) any size, > 0 = inside
+                (median disparity inside); focus_distance_m: metres; none: the image centre.
+            pre_deblur: (1, 3, h, w) a pre-deblurred image (``deblur`` only; needs ``pre_deblur_lora``).
+        """
+        check(task in _RUN_TASKS, lambda: f"task must be one of {list(_RUN_TASKS)}, got {task!r}")
+        sizes = check_image(image)
+        check(sizes["B"] == 1, lambda: f"run() takes one image (1, 3, H, W), got a batch of {sizes['B']}")
+        opts = {"sampling": self.settings["sampling"], "steps": self.settings["steps"]}
+        if task == "deblur":
+            check(depth_m is None and k_px_m is None, "deblur takes no depth_m or k_px_m")
+            if pre_deblur is not None:
+                check_image(pre_deblur, "pre_deblur")
+                self._has_adapter("pre_deblur", "pass pre_deblur_lora='default' or a path")
+            return release.deblur(self.sampler, image, pre_deblur, **opts)
+        check(pre_deblur is None, "pre_deblur is only used by task 'deblur'")
+        check(depth_m is not None and k_px_m is not None, lambda: f"{task} needs depth_m and k_px_m")
+        k = float(k_px_m)
+        check(np.isfinite(k) and k >= 0, lambda: f"k_px_m must be a finite number >= 0, got {k_px_m!r}")
+        depth = _depth_array(depth_m)
+        input_size = (sizes["H"], sizes["W"])
+        size = grid_size(*input_size, self.sampler.multiple)
+        stage1 = None
+        if task == "refocus":
+            stage1 = release.deblur(self.sampler, image, **opts)
+            if k == 0:
+                return stage1
+            image = release.from_uint8_batch(stage1.output_uint8)  # the 8-bit hand-off at the processed size
+        disp = release_disparity(depth, size, order="disparity" if task == "refocus" else "depth")
+        focus = _focus(disp, input_size, focus_point, focus_mask, focus_distance_m)
+        out = release.bokeh(self.sampler, image, disp[None], [focus], [k], input_size=input_size, **opts)
+        return release.FluxResult(**{**out.__dict__, "stage1": stage1})
+
+    @torch.no_grad()
+    def deblur(
+        self, image: torch.Tensor, *, coc_px: torch.Tensor | None = None, pre_deblur: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """All-in-focus estimate (B, 3, H, W); ``pre_deblur`` (B, 3, H', W') selects the pre-deblur variant."""
+        if pre_deblur is None:
+            return super().deblur(image, coc_px=coc_px)
+        sizes = check_image(image)
+        check_tensor(pre_deblur, "pre_deblur", [sizes["B"], 3, "H'", "W'"], min_value=0.0, max_value=1.0)
+        self._has_adapter("pre_deblur", "pass pre_deblur_lora='default' or a path")
+        out = release.deblur(
+            self.sampler, image, pre_deblur, sampling=self.settings["sampling"], steps=self.settings["steps"]
+        )
+        return self._finish(out.image.to(image.device), image)
+
+    # -- package-wide tasks -------------------------------------------------------------------------
     def _deblur(self, image: torch.Tensor, coc_px: torch.Tensor | None) -> torch.Tensor:
-        return self._from_grid(self.sampler.deblur(self._to_grid(image), self.settings["steps"]), image)
+        out = release.deblur(self.sampler, image, sampling=self.settings["sampling"], steps=self.settings["steps"])
+        return out.image.to(image.device)
 
-    def _bokeh(self, image: torch.Tensor, req: BokehRequest) -> torch.Tensor:
+    def _bokeh_from(self, aif: torch.Tensor, req: BokehRequest, order: str, input_size) -> torch.Tensor:
+        size = grid_size(*input_size, self.sampler.multiple)
+        depth = req.depth_m[:, 0].detach().cpu().float().numpy()
+        disp = np.stack([release_disparity(d, size, order=order) for d in depth])
+        focus = [0.0 if np.isinf(f) else 1.0 / f for f in req.focus_distance_m.double().tolist()]
+        out = release.bokeh(
+            self.sampler,
+            aif,
+            disp,
+            focus,
+            req.k_px_m.double().tolist(),
+            input_size=input_size,
+            sampling=self.settings["sampling"],
+            steps=self.settings["steps"],
+        )
+        return out.image
+
+    def _check_disk(self, req: BokehRequest) -> None:
         check(
             isinstance(req.aperture, Disk),
             lambda: f"genrefocus.flux renders the round aperture only (the released BokehNet "
             f"has no aperture input), got {req.aperture!r}; use genrefocus.tiny or bokeh.layered for shaped bokeh",
         )
-        sharp = (req.k_px_m == 0).to(image.device)
-        if bool(sharp.all()):
-            return image.clone()
-        out = self.sampler.bokeh(self._to_grid(image), self._to_grid(req.defocus_map()), self.settings["steps"])
-        out = self._from_grid(out, image)
-        return torch.where(sharp[:, None, None, None], image, out)
+
+    def _bokeh(self, image: torch.Tensor, req: BokehRequest) -> torch.Tensor:
+        self._check_disk(req)
+        out = self._bokeh_from(image, req, "depth", tuple(image.shape[-2:]))
+        return out.to(image.device)
 
     def _refocus(self, image: torch.Tensor, req: BokehRequest, input_coc_px: torch.Tensor | None) -> torch.Tensor:
-        return self._bokeh(self._deblur(image, input_coc_px), req)  # K = 0 returns the AIF
+        self._check_disk(req)
+        stage1 = release.deblur(self.sampler, image, sampling=self.settings["sampling"], steps=self.settings["steps"])
+        sharp = req.k_px_m == 0
+        if bool(sharp.all()):
+            return stage1.image.to(image.device)
+        aif = release.from_uint8_batch(stage1.output_uint8)  # the 8-bit hand-off, at the processed size
+        out = self._bokeh_from(aif, req, "disparity", tuple(image.shape[-2:]))
+        return torch.where(sharp[:, None, None, None].cpu(), stage1.image, out).to(image.device)
+
+
+def _depth_array(depth_m: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(h, w) float32 metres from (h, w), (1, h, w) or (1, 1, h, w), tensor or array."""
+    arr = depth_m.detach().cpu().float().numpy() if isinstance(depth_m, torch.Tensor) else np.asarray(depth_m)
+    check(arr.dtype.kind in "fiu", lambda: f"depth_m must be numeric (metres), got {arr.dtype}")
+    arr = np.squeeze(arr) if arr.ndim > 2 else arr
+    check(arr.ndim == 2 and arr.size > 0, lambda: f"depth_m must be one (h, w) map, got shape {np.shape(depth_m)}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _focus(disp: np.ndarray, input_size, point, mask, distance_m) -> float:
+    """The focus disparity (1/m) from at most one of point, mask, distance; the centre without any."""
+    options = (("focus_point", point), ("focus_mask", mask), ("focus_distance_m", distance_m))
+    given = [n for n, v in options if v is not None]
+    check(len(given) <= 1, lambda: f"give at most one of focus_point, focus_mask, focus_distance_m; got {given}")
+    if distance_m is not None:
+        d = float(distance_m)
+        check(d > 0, lambda: f"focus_distance_m must be > 0 metres, got {distance_m!r}")
+        return 0.0 if np.isinf(d) else 1.0 / d
+    if mask is not None:
+        m = mask.detach().cpu().float().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+        m = np.squeeze(m) if m.ndim > 2 else m
+        check(m.ndim == 2, lambda: f"focus_mask must be one (h, w) mask, got shape {np.shape(mask)}")
+        return focus_disparity(disp, mask=(m > 0).astype(np.uint8) * 255)
+    if point is not None:
+        check(
+            len(point) == 2 and all(np.isfinite(float(v)) for v in point),
+            lambda: f"focus_point must be (x, y) in pixels, got {point!r}",
+        )
+        h0, w0 = input_size
+        check(
+            0 <= point[0] < w0 and 0 <= point[1] < h0,
+            lambda: f"focus_point {tuple(point)} is outside the {w0}x{h0} image",
+        )
+    return focus_disparity(disp, point=point, input_size=input_size)

@@ -14,7 +14,9 @@ the wiring between them is re-written here. With no conditions this is exactly t
 forward (tested against ``FluxTransformer2DModel.forward``).
 
 Shapes: image/condition tokens (B, N, C_in) packed latents; ids (N, 3); text (B, N_t, D_t);
-pooled (B, D_p); timestep (B,) in [0, 1]; guidance (B,) or None. Output (B, N, C_out).
+pooled (B, D_p); timestep (B,) in [0, 1], already in the transformer's dtype (the release casts the
+scheduler's timestep, then divides by 1000); guidance (B,) or None, float32 (cast here, as released).
+Output (B, N, C_out).
 """
 
 from __future__ import annotations
