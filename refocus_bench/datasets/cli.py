@@ -48,19 +48,49 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_harvest)
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """Check the paths and filters before any work, naming the flag the user typed."""
+    from ..errors import InvalidInputError, MissingFileError, RefocusBenchError
+    from ..paths import check_input_path, check_output_dir
+    from .curation import parse_filters
+    from .exif import PHOTO_FIELDS
+    from .exiftool import find_exiftool
+    from .harvest_schema import FILE_FIELDS
+
+    for arg in args.inputs:
+        check_input_path(arg, "DIR")
+    check_output_dir(args.out, "-o/--out")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InvalidInputError(f"--batch-size must be an integer >= 1, got {args.batch_size}")
+    try:
+        parse_filters(args.filters, {n: t for n, t, _ in FILE_FIELDS + PHOTO_FIELDS})
+    except RefocusBenchError as err:
+        raise InvalidInputError(f"--filter: {err}") from None
+    try:
+        find_exiftool(args.exiftool)
+    except MissingFileError as err:
+        raise MissingFileError(f"--exiftool: {err}") from None
+
+
 def _run_harvest(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInputError
+    from ..paths import os_error_line
     from .harvest import DEFAULT_BATCH_SIZE, _print_progress, harvest
 
-    result = harvest(
-        args.inputs,
-        args.out,
-        batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
-        sharpness=args.sharpness,
-        filters=args.filters,
-        use_lensfun=not args.no_lensfun,
-        exiftool=args.exiftool,
-        progress=None if args.quiet else _print_progress,
-    )
+    _check_flags(args)
+    try:
+        result = harvest(
+            args.inputs,
+            args.out,
+            batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
+            sharpness=args.sharpness,
+            filters=args.filters,
+            use_lensfun=not args.no_lensfun,
+            exiftool=args.exiftool,
+            progress=None if args.quiet else _print_progress,
+        )
+    except OSError as err:
+        raise InvalidInputError(os_error_line(err, "-o/--out", args.out)) from None
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()) if k != "ok") or "none"
     print(
         f"harvest: {result.files_total} paths, {result.counts.get('ok', 0)} ok, skipped: {skipped}; "

@@ -160,7 +160,7 @@ def tiff_extent_problem(strips: Mapping[str, tuple[Any, Any]], size_bytes: int) 
             cnts = [int(float(v)) for v in str(counts).split()]
         except ValueError:  # "(Binary data ...)" for very long lists: nothing to check
             continue
-        if len(offs) != len(cnts) or not offs:
+        if len(offs) != len(cnts) or not offs or max(offs) >= 0xFFFFFFFF:  # RW2: 2^32-1, "not given here"
             continue
         end = max(o + c for o, c in zip(offs, cnts))
         if end > size_bytes:

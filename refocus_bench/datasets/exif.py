@@ -88,7 +88,7 @@ PHOTO_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("make", "string", "camera maker (EXIF Make)"),
     ("model", "string", "camera model (EXIF Model)"),
     ("lens_model", "string", "lens model (LensModel, else Lens)"),
-    ("f_number", "float64", "f-number N (unitless, FNumber, else ApertureValue)"),
+    ("f_number", "float64", "f-number N (unitless; ExifTool's Composite Aperture, else FNumber, else ApertureValue)"),
     ("focal_length_mm", "float64", "focal length in millimetres"),
     ("focal_length_35mm_mm", "float64", "35 mm-equivalent focal length in millimetres (FocalLengthIn35mmFormat)"),
     ("crop_factor", "float64", "35 mm diagonal / sensor diagonal (unitless)"),
@@ -281,11 +281,10 @@ def _coded_size(idx: TagIndex) -> tuple[float | None, float | None]:
     ``ImageSpatialExtent``); for TIFF-based files the largest image of any IFD (IFD0 of a RAW is
     often a thumbnail); ``ExifImageWidth/Height`` last.
     """
-    for g0, _, v in idx.all("ImageSize"):
-        if g0 == "Composite":
-            w, h = _pair(v)
-            if w and h:
-                return w, h
+    for g0, _, v in sorted(idx.all("ImageSize"), key=lambda item: item[0] != "Composite"):
+        w, h = _pair(v)  # Composite first; then a file's own ImageSize (MIE); "1280-960" (APP12) does not parse
+        if w and h and g0 not in ("File", "ExifTool"):
+            return w, h
     w, h = _pair(idx.get("DefaultCropSize", ("EXIF",)))
     if w and h:
         return w, h
@@ -399,6 +398,18 @@ def _focus_distance(idx: TagIndex, focal_length_mm: float | None, notes: list[st
     return out
 
 
+def _f_number(idx: TagIndex, notes: list[str]) -> float | None:
+    """ExifTool's Composite ``Aperture`` (the FNumber it shows, else ApertureValue), else those tags."""
+    aperture = _composite(idx, "Aperture")
+    if aperture is not None:
+        v = _num(aperture)
+        if v is not None and math.isfinite(v) and 0 < v < 1000.0:
+            return v
+        notes.append(f"FNumber={aperture!r} is not a valid f-number")
+        return None
+    return _positive(idx, ("FNumber", "ApertureValue"), "f-number", notes, upper=1000.0)
+
+
 def _composite(idx: TagIndex, tag: str) -> Any:
     """ExifTool's Composite value of ``tag``, or None."""
     return next((v for g0, _, v in idx.all(tag) if g0 == "Composite"), None)
@@ -456,7 +467,7 @@ def normalize_tags(raw: Mapping[str, Any] | TagIndex, *, use_lensfun: bool = Tru
     rec["make"] = _text(idx.get("Make"))
     rec["model"] = _text(idx.get("Model"))
     rec["lens_model"] = _text(idx.get("LensModel")) or _text(idx.get("Lens"))
-    n = rec["f_number"] = _positive(idx, ("FNumber", "ApertureValue"), "f-number", notes, upper=1000.0)
+    n = rec["f_number"] = _f_number(idx, notes)
     f = rec["focal_length_mm"] = _positive(idx, ("FocalLength",), "focal length (mm)", notes, upper=1e5)
     rec["focal_length_35mm_mm"] = _positive(
         idx, ("FocalLengthIn35mmFormat",), "35mm-equivalent focal length", notes, 1e5

@@ -3,7 +3,7 @@
 One ``exiftool -stay_open`` process (driven by ``pyexiftool``) reads files in batches with numeric
 values (``-n``), every duplicate tag (``-a``) and group names of families 0 and 1 (``-G0:1``, keys
 like ``"EXIF:ExifIFD:FNumber"`` or ``"MakerNotes:Canon:FocusDistanceUpper"``). Only
-:data:`REQUESTED_TAGS` are asked for, among them ExifTool's Composite ``ImageSize`` and
+:data:`REQUESTED_TAGS` are asked for, among them ExifTool's Composite ``ImageSize``, ``Aperture`` and
 ``ScaleFactor35efl`` (keys like ``"Composite:ImageSize"``): ExifTool computes those from maker notes
 and more, and the harvest takes them as ExifTool reports them instead of re-deriving them.
 
@@ -41,6 +41,7 @@ REQUESTED_TAGS = (
     "Lens",
     "FNumber",
     "ApertureValue",
+    "Aperture",
     "FocalLength",
     "FocalLengthIn35mmFormat",
     "ScaleFactor35efl",
