@@ -86,4 +86,4 @@ def load_base(base: str | os.PathLike[str] | None, dtype):
 
     folder = base_folder(base)
     check_base_folder(folder)
-    return FluxPipeline.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype)
+    return FluxPipeline.from_pretrained(str(folder), local_files_only=True, dtype=dtype)
