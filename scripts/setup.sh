@@ -23,4 +23,6 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.lock
+# optional non-commercial extra (pyiqa) so its reference tests run; without its heavy unused requirements
+.venv/bin/python -m pip install -q --no-deps -r requirements-noncommercial.lock
 .venv/bin/python -m pip install -q --no-deps -e .

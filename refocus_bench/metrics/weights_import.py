@@ -83,13 +83,20 @@ def _import_pyiqa(name: str, path: Path, dest: Path) -> None:
     check(path.is_file(), lambda: f"PATH: expected the checkpoint file, got {path}", exc=MissingFileError)
     state = _unwrap(torch.load(path, map_location="cpu", weights_only=True), path)
     net = build_network(name)
-    missing, unexpected = net.load_state_dict(state, strict=False)
+    want = net.state_dict()
+    missing, unexpected = sorted(set(want) - set(state)), sorted(set(state) - set(want))
+    shapes = [
+        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
+        for k, v in want.items()
+        if k in state and state[k].shape != v.shape
+    ]
     check(
-        not missing and not unexpected,
-        lambda: f"PATH: {path} is not a {name} checkpoint: missing keys {sorted(missing)[:8]}, "
-        f"unexpected keys {sorted(unexpected)[:8]}",
+        not missing and not unexpected and not shapes,
+        lambda: f"PATH: {path} is not a {name} checkpoint: missing keys {missing[:8]}, "
+        f"unexpected keys {unexpected[:8]}, shape mismatches {shapes[:4]}",
         exc=InvalidInputError,
     )
+    net.load_state_dict(state, strict=True)
     save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(dest / "model.safetensors"))
     (dest / "config.json").write_text(json.dumps({"arch": {}}, indent=2))
 
