@@ -81,10 +81,15 @@ def _run_refocus(args: argparse.Namespace) -> int:
     from . import create_model
 
     _check_paths(args)
-    model = create_model(args.model, **parse_kv(args.model_arg, "--model-arg"))
+    model = create_model(args.model, **_model_kwargs(args))
     task = _pick_task(model, args.task)
     image = read_image(args.image)
     check(args.grounder is None or args.focus_text is not None, "--grounder is only used with --focus-text")
+    if model.name == "genrefocus.flux":  # the released scripts' input handling (depth of any size, focus, K)
+        from .genrefocus.flux.command import run_flux
+
+        return run_flux(args, model, task, image, lambda: _scene_depth(args, image))
+    check(args.pre_deblur is None, lambda: f"--pre-deblur is a genrefocus.flux option, not {args.model!r}'s")
     if task == "deblur":
         return _run_deblur(args, model, image)
     depth = _scene_depth(args, image)
@@ -103,12 +108,26 @@ def _run_refocus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """``--model-arg`` pairs, plus ``--tiling`` (a genrefocus.flux option)."""
+    kw = parse_kv(args.model_arg, "--model-arg")
+    if args.tiling is not None:
+        check(args.model == "genrefocus.flux", lambda: f"--tiling is a genrefocus.flux option, not {args.model!r}'s")
+        kw["tiling"] = args.tiling
+    return kw
+
+
 def _check_paths(args: argparse.Namespace) -> None:
     """Inputs readable; -o (and --save-depth) writable and distinct from every input (or --overwrite)."""
     from ..paths import check_input_file, check_output_file
 
     check_input_file(args.image, "IMAGE")
-    inputs = [("IMAGE", args.image), ("--depth", args.depth), ("--focus-mask", args.focus_mask)]
+    inputs = [
+        ("IMAGE", args.image),
+        ("--depth", args.depth),
+        ("--focus-mask", args.focus_mask),
+        ("--pre-deblur", args.pre_deblur),
+    ]
     for flag, path in inputs[1:]:
         if path is not None:
             check_input_file(path, flag)
@@ -258,6 +277,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--aperture", default="disk", help="aperture shape (see 'refocus-bench list apertures') or a mask image path"
+    )
+    p.add_argument("--pre-deblur", metavar="IMAGE", help="genrefocus.flux, --task deblur: a pre-deblurred IMAGE")
+    p.add_argument(
+        "--tiling", choices=("auto", "on", "off"), help="genrefocus.flux: tiled denoising (auto: as released)"
     )
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="output bit depth")
     p.add_argument("-o", "--output", required=True, help="output image path (.png, .jpg or .tif)")

@@ -31,6 +31,7 @@ from torch import nn
 
 from ....errors import check
 from .lora import set_active, set_gate
+from .offload import Offloader
 from .packing import pack, unpack
 from .sampling import StageRandomness
 from .transformer import Branch, latent_ids, multi_branch_forward
@@ -137,6 +138,7 @@ class FluxSampler(nn.Module):
         self.tile, self.max_sequence_length, self.tiling = int(tile), int(max_sequence_length), tiling
         self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.execution_device: torch.device | None = None  # set under CPU offload (weights live elsewhere)
+        self.offloader = Offloader()  # where components live while they run (:mod:`.offload`)
         self._prompt_cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     @property
@@ -157,7 +159,7 @@ class FluxSampler(nn.Module):
     def encode_prompt(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(T5 embeddings, pooled CLIP embedding, text ids) on the sampler's current device and dtype."""
         if prompt not in self._prompt_cache:
-            with torch.no_grad():
+            with torch.no_grad(), self.offloader.using(self.text_encoder, self.text_encoder_2):
                 emb, pooled, ids = self.pipe.encode_prompt(
                     prompt=prompt,
                     prompt_2=None,
@@ -177,8 +179,9 @@ class FluxSampler(nn.Module):
         x = x.to(device=self.device, dtype=torch.float32)
         if normalize:  # diffusers' VaeImageProcessor.normalize, in float32 as the release does
             x = 2.0 * x - 1.0
-        dist = self.vae.encode(x.to(self.vae.dtype)).latent_dist
-        lat = dist.mode() if rng is None else rng.condition_latent(dist)
+        with self.offloader.using(self.vae):
+            dist = self.vae.encode(x.to(self.vae.dtype)).latent_dist
+            lat = dist.mode() if rng is None else rng.condition_latent(dist)
         cfg = self.vae.config
         lat = (lat - (cfg.shift_factor or 0.0)) * cfg.scaling_factor
         return pack(lat.to(self.dtype))
@@ -188,7 +191,8 @@ class FluxSampler(nn.Module):
         cfg = self.vae.config
         lat = unpack(tokens, h // self.vae_scale, w // self.vae_scale)
         lat = lat.to(self.vae.dtype) / cfg.scaling_factor + (cfg.shift_factor or 0.0)
-        return self.vae.decode(lat).sample
+        with self.offloader.using(self.vae):
+            return self.vae.decode(lat).sample
 
     def tiled(self, h: int, w: int) -> bool:
         """Whether an image of h x w px is denoised in tiles (see the module docstring)."""
@@ -282,10 +286,11 @@ class FluxSampler(nn.Module):
         tiled = self.tiled(h, w)
         set_active(self.transformer, stage.adapter)
         try:
-            for t in timesteps:
-                timestep = t.expand(b).to(latents.dtype) / 1000
-                v = self._predict(latents, (gh, gw), conds, text, timestep, guidance, tiled)
-                latents = self.pipe.scheduler.step(v, t, latents, return_dict=False)[0]
+            with self.offloader.using(self.transformer):
+                for t in timesteps:
+                    timestep = t.expand(b).to(latents.dtype) / 1000
+                    v = self._predict(latents, (gh, gw), conds, text, timestep, guidance, tiled)
+                    latents = self.pipe.scheduler.step(v, t, latents, return_dict=False)[0]
         finally:
             set_active(self.transformer, None)
             set_gate(self.transformer, 0.0)
