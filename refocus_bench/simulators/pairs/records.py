@@ -90,6 +90,9 @@ def sample_records(config: PairConfig, s: Sample) -> Iterator[dict[str, Any]]:
             "target_coc_px": sides[tgt][1],
             "source_defocus": sides[src][2],
             "target_defocus": sides[tgt][2],
+            "route": "simulator",
+            "confidence": None,
+            "provenance_json": None,
         }
 
 

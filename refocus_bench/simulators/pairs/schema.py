@@ -1,7 +1,10 @@
 """The record schema of a pair dataset: explicit Hugging Face ``Features`` and the meaning of every field.
 
 One record is one (sample, task): the input and target images, the all-in-focus image, the depth, the
-CoC and defocus maps of both sides and the parameters of both sides (:data:`SIDE_DOCS`). The dataset
+CoC and defocus maps of both sides and the parameters of both sides (:data:`SIDE_DOCS`). The three
+routes of GenRefocus's training data write the same record, told apart by ``route`` (:data:`ROUTES`):
+simulator pairs (``make-pairs``), real photos with EXIF (``make-real-pairs``) and real pairs with a
+fitted blur (``fit-blur``). The dataset
 card (:mod:`refocus_bench.simulators.pairs.card`) prints :data:`FIELD_DOCS` and :data:`SIDE_DOCS`;
 the Parquet writer (:mod:`refocus_bench.simulators.pairs.records`) follows :func:`pair_features`.
 
@@ -9,11 +12,20 @@ the Parquet writer (:mod:`refocus_bench.simulators.pairs.records`) follows :func
 ('depth_m', 'source_coc_px', 'target_coc_px', 'source_defocus', 'target_defocus')
 >>> list(SIDE_DOCS)[:3]
 ['kind', 'mode', 'k_px_m']
+>>> sorted(ROUTES)
+['exif', 'fit-blur', 'simulator']
 """
 
 from __future__ import annotations
 
-__all__ = ["FIELD_DOCS", "SIDE_DOCS", "MAP_FIELDS", "pair_features"]
+__all__ = ["FIELD_DOCS", "SIDE_DOCS", "MAP_FIELDS", "ROUTES", "pair_features"]
+
+ROUTES = {
+    "simulator": "(a) rendered from a sharp image with sampled K and focus (make-pairs)",
+    "exif": "(b) a real bokeh photo: AIF from a deblur model, K from its EXIF, focus = median depth in focus",
+    "fit-blur": "(c) a real (AIF, bokeh) pair: K* = argmax_K SSIM(render(AIF, D; focus, K), bokeh)",
+}
+"""The routes a record can come from (the ``route`` field)."""
 
 FIELD_DOCS = {
     "id": "record id: <sample_id>-<task>",
@@ -37,6 +49,11 @@ FIELD_DOCS = {
     "target_defocus": "GenRefocus defocus map of the target's setting",
     "source": "parameters of the input's setting (see the side fields)",
     "target_params": "parameters of the target's setting (see the side fields)",
+    "route": "where the record comes from: simulator, exif or fit-blur (schema.ROUTES)",
+    "confidence": "real-photo routes: confidence in [0, 1] of K and focus (see provenance_json); null: simulator",
+    "provenance_json": (
+        "real-photo routes: JSON of the source files (sha256), models, mask, fit and confidence terms; null: simulator"
+    ),
 }
 """Meaning of every top-level field of a record, in column order."""
 
@@ -50,7 +67,7 @@ SIDE_DOCS = {
     "sensor_format": "sensor format name (physical mode)",
     "sensor_width_mm": "long-side sensor width in mm spanned by the image's longest edge (physical mode)",
     "aperture": "aperture shape name (refocus_bench.simulators.render.apertures)",
-    "focus_method": "depth-histogram, point or mask-median",
+    "focus_method": "depth-histogram, point or mask-median; real routes: mask-median, given or pair-mask",
     "focus_x": "pixel (x right) the focus came from (mask centre for mask-median)",
     "focus_y": "pixel (y down) the focus came from",
     "focus_mask_box": "mask-median: bounding box [x0, y0, x1, y1) of the mask",
@@ -94,5 +111,8 @@ def pair_features(size: tuple[int, int]):  # noqa: ANN201 - datasets.Features (i
             **{m: Array2D((h, w), "float32") for m in MAP_FIELDS},
             "source": side,
             "target_params": side,
+            "route": Value("string"),
+            "confidence": Value("float64"),
+            "provenance_json": Value("string"),
         }
     )
