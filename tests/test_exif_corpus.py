@@ -120,21 +120,26 @@ def test_crop_factor_own_and_exiftools(corpus_run):
 _PROBE = r"""
 import sys
 from refocus_bench.datasets.harvest import harvest
+heavy = ("torch", "pandas", "datasets", "cv2")
+print(",".join(m for m in heavy if m in sys.modules) or "none")
 harvest([sys.argv[1]], sys.argv[2])
-heavy = sorted(m for m in ("torch", "datasets", "cv2") if m in sys.modules)  # pandas: pyarrow's list conversion
-print(",".join(heavy) or "none")
+harvest([sys.argv[1]], sys.argv[2])  # a rerun: reads the parts back
+print(",".join(m for m in heavy if m in sys.modules) or "none")
 """
 
 
-def test_harvest_start_up_imports_no_torch(tmp_path):
+def test_harvest_imports_no_torch_and_no_pandas(tmp_path):
+    """Importing the harvest, harvesting the whole corpus and rerunning load neither torch nor pandas."""
+    photos = tmp_path / "photos"
+    shutil.copytree(CORPUS, photos, ignore=shutil.ignore_patterns(*CORPUS_DOCS))
     res = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(CORPUS / "Canon.jpg"), str(tmp_path / "out")],
+        [sys.executable, "-c", _PROBE, str(photos), str(tmp_path / "out")],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=True,
     )
-    assert res.stdout.strip().splitlines()[-1] == "none"
+    assert res.stdout.strip().splitlines()[-2:] == ["none", "none"]
 
 
 @pytest.mark.parametrize(

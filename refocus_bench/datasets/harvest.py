@@ -70,6 +70,7 @@ from .harvest_schema import (
     PART_FIELDS,
     SKIP_REASONS,
     arrow_schema,
+    arrow_table,
     dataset_card,
 )
 from .sensors import LENSFUN_ATTRIBUTION
@@ -148,18 +149,18 @@ def _done_index(parts: list[tuple[int, str, Path]]) -> dict[str, tuple[Any, Any]
 
     done: dict[str, tuple[Any, Any]] = {}
     for _, _, p in parts:
-        t = pq.read_table(p, columns=["path", "size_bytes", "mtime_ns"])
+        with pq.ParquetFile(p) as pf:  # pq.read_table would import pandas
+            t = pf.read(columns=["path", "size_bytes", "mtime_ns"])
         for path, size, mtime in zip(*(t.column(c).to_pylist() for c in ("path", "size_bytes", "mtime_ns"))):
             done[path] = (size, mtime)
     return done
 
 
 def _write_part(out: Path, seq: int, run_id: str, rows: list[dict[str, Any]], options: dict[str, Any]) -> None:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = _part_schema(seq, run_id, options)
-    table = pa.Table.from_pylist(rows, schema=schema)
+    table = arrow_table(rows, schema)
     with atomic_path(_state_dir(out) / f"part-{seq:08d}.parquet") as tmp:
         pq.write_table(table, tmp)
 
@@ -286,7 +287,6 @@ def _assemble(
     options: dict[str, Any],
 ) -> tuple[Counter, dict[str, Path]]:
     """Merge the parts into the outputs and one compacted part; returns counts and output paths."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     runs: dict[str, list[tuple[int, Path]]] = {}
@@ -317,10 +317,10 @@ def _assemble(
 
         def flush(final: bool = False) -> None:
             if ds_rows and (final or len(ds_rows) >= _ROWS_PER_WRITE):
-                ds_writer.write_table(pa.Table.from_pylist(ds_rows, schema=ds_schema))
+                ds_writer.write_table(arrow_table(ds_rows, ds_schema))
                 ds_rows.clear()
             if part_rows and (final or len(part_rows) >= _ROWS_PER_WRITE):
-                part_writer.write_table(pa.Table.from_pylist(part_rows, schema=part_schema))
+                part_writer.write_table(arrow_table(part_rows, part_schema))
                 part_rows.clear()
 
         for path, group in itertools.groupby(merged, key=lambda t: t[0]):
