@@ -26,10 +26,11 @@ on the order files were read and changing a filter costs no re-reading. Memory: 
 path and stat per file (a few hundred bytes); metadata and rows are streamed batch by batch.
 
 Speed: the one ExifTool process starts in a worker thread as soon as the arguments are checked, so
-Perl's start-up overlaps the scan and Python's imports (no torch; pyarrow, Pillow and pandas-free
-Parquet writing). ExifTool reads batch ``i + 1`` in the worker while Python hashes, checks and
-normalises batch ``i``, so the harvest runs at about ExifTool's own speed, start-up included (see
-``perf/test_harvest_speed.py`` and ``perf/test_bench_harvest.py``).
+Perl's start-up overlaps the scan and Python's imports (no torch, no pandas: Arrow tables are built
+from their buffers, see :func:`~refocus_bench.datasets.harvest_schema.arrow_table`). ExifTool reads
+the next two batches in the worker while Python hashes, checks and normalises batch ``i``; Python's
+work hides behind ExifTool's, and what is left is Python's start-up, the last batch and the
+outputs (measured in ``perf/test_harvest_speed.py`` and ``perf/test_bench_harvest.py``).
 
 Pixels: for each kept row Pillow is asked (headers only) whether it reads the file's full image
 (:func:`~refocus_bench.datasets.curation.probe_pixels`); ``pixel_decoder`` names it, or
@@ -39,6 +40,7 @@ sidecar). A file ExifTool cannot identify but Pillow can (TGA) is an image witho
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import fcntl
@@ -445,18 +447,19 @@ def _read_all(
 ) -> str:
     """Read and process every batch, one part each; returns the ExifTool version (``"not started"``: none ran).
 
-    ExifTool reads batch ``i + 1`` in a worker thread while this thread processes batch ``i``.
+    ExifTool reads batches ``i + 1`` and ``i + 2`` in a worker thread while this thread processes batch
+    ``i``: two reads are queued, so ExifTool never waits for this thread to ask for the next one.
     """
     if not any(_readable(b) for b in batches):
         for batch in batches:
             log.write([_process(e, None, options) for e in batch])
         return "not started"
     n_todo, n_done = sum(len(b) for b in batches), 0
-    future = reader.read(_readable(batches[0]))
+    queued = collections.deque(reader.read(_readable(b)) for b in batches[:2])
     for i, batch in enumerate(batches):
-        raws = iter(future.result())
-        if i + 1 < len(batches):
-            future = reader.read(_readable(batches[i + 1]))
+        raws = iter(queued.popleft().result())
+        if i + 2 < len(batches):
+            queued.append(reader.read(_readable(batches[i + 2])))
         log.write([_process(e, next(raws) if e.reason is None else None, options) for e in batch])
         n_done += len(batch)
         batches[i] = []  # processed entries are no longer needed
