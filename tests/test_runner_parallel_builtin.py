@@ -1,0 +1,130 @@
+"""Every registered built-in benchmark under the process pool and under Ray: ``workers=2`` gives the
+same per-sample results as ``workers=1``, to float equality (issue 21).
+
+Small data: 2 samples per benchmark (64x64 for the synthetic ones, the default 248x368 crop for
+Middlebury), generated once into a temporary cache; the benchmarks' default metrics (LPIPS and DISTS
+included). The reference runs in this process with the torch thread count a pool worker uses
+(``default_threads(2)``), so that thread-dependent rounding cannot differ on any machine. The pool
+is persistent: one set of two worker processes serves every benchmark of the module.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from refocus_bench.benchmarks import create_benchmark
+from refocus_bench.benchmarks.builtin import BUILTIN_BENCHMARKS
+from refocus_bench.cli import main
+from refocus_bench.models import create_model
+from refocus_bench.results import read_record
+from refocus_bench.runner.evaluation import evaluate
+from refocus_bench.runner.executors import default_threads, pool_info, shutdown_pool
+
+MODEL_OF = {"deblur": "deblur.wiener", "bokeh": "bokeh.gaussian", "refocus": "refocus.cascade"}
+
+
+def _small(name: str, cache) -> dict:
+    kw = {"num_samples": 2, "cache_dir": cache, "progress": False}
+    return {**kw, "size": (64, 64)} if name.startswith("synthetic-") else kw
+
+
+@pytest.fixture(scope="module")
+def pool_threads():
+    """This process runs the thread count of a pool worker; the pool is shut down after the module."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(default_threads(2))
+    yield
+    torch.set_num_threads(threads)
+    shutdown_pool()
+
+
+@pytest.fixture(scope="module")
+def benches(tmp_path_factory, pool_threads, metric_weights):
+    cache = tmp_path_factory.mktemp("benchmarks")
+    out = {}
+    for name in BUILTIN_BENCHMARKS:
+        b = create_benchmark(name, **_small(name, cache))
+        b.prepare()
+        out[name] = b
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(benches):
+    """workers=1, in this process: {benchmark: rows}."""
+    return {n: _rows(evaluate(MODEL_OF[b.spec.task], b, out_dir=None, progress=False)) for n, b in benches.items()}
+
+
+def _rows(ev) -> list[dict]:
+    """Per-sample rows without runtimes (NaN as None, so equal rows compare equal), plus protocol facts."""
+    df = ev.frame.drop(columns="runtime_s")
+    rows = df.astype(object).where(df.notna(), None).to_dict("records")
+    for row, s in zip(rows, ev.record["samples"]):
+        row["protocol"] = s.get("protocol")
+    return rows
+
+
+def test_every_builtin_benchmark_pickles_with_its_samples(benches):
+    for name, b in benches.items():
+        copy = pickle.loads(pickle.dumps(b))
+        assert copy.content_hash() == b.content_hash(), name
+        sid = b.sample_ids()[-1]
+        s, c = b.load(sid), copy.load(sid)
+        assert torch.equal(s.image, c.image) and torch.equal(s.target, c.target), name
+        s2 = pickle.loads(pickle.dumps(s))
+        assert s2.id == s.id and torch.equal(s2.image, s.image) and dict(s2.subset) == dict(s.subset), name
+
+
+@pytest.mark.parametrize("name", BUILTIN_BENCHMARKS)
+def test_process_pool_equals_one_worker(name, benches, reference, tmp_path):
+    ev = evaluate(MODEL_OF[benches[name].spec.task], benches[name], out_dir=tmp_path, progress=False, workers=2)
+    assert _rows(ev) == reference[name]
+    assert len(reference[name]) == 2 and ev.computed == 2
+    rec = read_record(ev.path)
+    assert rec["status"] == "complete" and rec["environment"]["workers"] == 2
+    assert pool_info()["workers"] == 2  # the pool stays up for the next evaluation
+
+
+def test_the_pool_persists_across_evaluations(benches):
+    before = pool_info()
+    assert before is not None and len(before["pids"]) == 2  # started by the tests above (2 chunks each)
+    b = benches["synthetic-deblur"]
+    evaluate("identity", b, ["psnr.rgb"], out_dir=None, progress=False, workers=2)
+    assert pool_info() == before  # the same worker processes served another model and metric set
+
+
+def test_ray_equals_one_worker_on_every_builtin_benchmark(benches, reference):
+    ray = pytest.importorskip("ray")  # skips only where the optional extra 'ray' is not installed
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        for name, b in benches.items():
+            ev = evaluate(MODEL_OF[b.spec.task], b, out_dir=None, progress=False, workers=2, executor="ray")
+            assert _rows(ev) == reference[name], name
+    finally:
+        ray.shutdown()
+
+
+def test_cli_evaluate_with_two_workers_on_synthetic_deblur(benches, reference, tmp_path, capsys):
+    """The command of the issue: it crashed with "Can't pickle local object 'synthetic_source...'"."""
+    b = benches["synthetic-deblur"]
+    argv = ["evaluate", "--model", "deblur.wiener", "--benchmark", "synthetic-deblur", "--workers", "2", "-q"]
+    for kv in ("num_samples=2", "size=[64, 64]", f"cache_dir={b.cache_root}"):
+        argv += ["--benchmark-arg", kv]
+    assert main([*argv, "-o", str(tmp_path)]) == 0, capsys.readouterr().err
+    rec = read_record(tmp_path / "synthetic-deblur" / "deblur.wiener.json")
+    ref = {r["id"]: r for r in reference["synthetic-deblur"]}
+    assert all(s["scores"] == {m: ref[s["id"]][m] for m in s["scores"]} for s in rec["samples"])
+    assert sorted(rec["examples"]) == ["0000", "0001"]
+
+
+def test_an_unpicklable_model_is_refused_before_any_work(benches, tmp_path):
+    from refocus_bench.errors import InvalidInputError
+
+    model = create_model("identity")
+    model.hook = lambda x: x  # a lambda attribute cannot be sent to a worker process
+    with pytest.raises(InvalidInputError, match="workers > 1 sends the model"):
+        evaluate(model, benches["synthetic-deblur"], ["psnr.rgb"], out_dir=tmp_path, progress=False, workers=2)
+    assert not any(tmp_path.iterdir())  # nothing written: no cache folder, no record
