@@ -35,6 +35,7 @@ __all__ = ["COMMAND_MODULES", "EXAMPLES", "build_parser", "main", "command_parse
 COMMAND_MODULES = [
     "refocus_bench.simulators.render.cli",
     "refocus_bench.simulators.pairs.cli",
+    "refocus_bench.simulators.pairs.real_cli",
     "refocus_bench.benchmarks.cli",
     "refocus_bench.datasets.cli",
     "refocus_bench.metrics.cli",
@@ -62,6 +63,14 @@ EXAMPLES: dict[str, list[str]] = {
         "refocus-bench make-pairs -o pairs/ --size 512 --num-scenes 1700 --pairs-per-scene 40 --workers 2",
         "refocus-bench make-pairs -o pairs-k/ --mode k --k 2:40 --source middlebury --source folder:my_rgbd/=3",
         "refocus-bench make-pairs -o pairs/ --print-config",
+    ],
+    "fit-blur": [
+        "refocus-bench fit-blur my_pairs/ -o fitted/ --size 512 --min-ssim 0.85",
+        "refocus-bench fit-blur my_pairs/ -o fitted/ --depth-model depth_pro --k-range 2,150",
+    ],
+    "make-real-pairs": [
+        "refocus-bench make-real-pairs photos_ds/ -o real_pairs/",
+        "refocus-bench make-real-pairs photos_ds/ -o real_pairs/ --depth-dir depths/ --mask-dir masks/",
     ],
     "make-lf-benchmark": [
         "refocus-bench make-lf-benchmark --synthetic 4 -o lf_bench",
