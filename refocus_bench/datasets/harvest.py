@@ -61,7 +61,7 @@ from typing import Any
 from ..errors import InvalidInputError, MissingFileError, check
 from ..io import atomic_path, atomic_write_bytes, atomic_write_json
 from ..paths import check_output_dir, removed_on_failure
-from . import curation
+from . import curation, sensors
 from .exif import PHOTO_FIELDS, TagIndex, classify_tags, normalize_tags
 from .exiftool import ExifToolReader, find_exiftool
 from .harvest_schema import (
@@ -76,7 +76,7 @@ from .harvest_schema import (
     dataset_card,
 )
 from .sensors import LENSFUN_ATTRIBUTION
-from .walk import Entry, display_path, scan_inputs
+from .walk import Entry, display_path, scan_inputs, split_batches
 
 __all__ = ["harvest", "HarvestResult", "DEFAULT_BATCH_SIZE"]
 
@@ -270,16 +270,6 @@ def _process(entry: Entry, raw: dict[str, Any] | None, options: dict[str, Any]) 
         return _skipped(entry, "error", f"{type(err).__name__}: {err}")
 
 
-def _batches(todo: list[Entry], batch_size: int) -> list[list[Entry]]:
-    """Split into batches of ``batch_size``, starting small (16, 32, ...) so the pipeline fills fast."""
-    out, i, size = [], 0, min(batch_size, 16)
-    while i < len(todo):
-        out.append(todo[i : i + size])
-        i += size
-        size = min(batch_size, size * 2)
-    return out
-
-
 # -------------------------------------------------------------------------------------- assembly
 def _assemble(
     out: Path,
@@ -438,6 +428,18 @@ class _Reader:
             self.started.result().close()
 
 
+def _warm_up(options: dict[str, Any]) -> None:
+    """Load what processing a batch needs (pyarrow, Pillow's common plugins, lensfun's database) while
+    ExifTool starts: in parallel with Perl, instead of after ExifTool's first answer."""
+    import pyarrow.parquet  # noqa: F401 - imported for its import time
+    from PIL import Image
+
+    Image.preinit()
+    if options["lensfun"]:
+        with contextlib.suppress(Exception):  # lensfun missing or broken: the lookups report it per file
+            sensors.load_lensfun()
+
+
 def _read_all(
     batches: list[list[Entry]],
     log: _PartLog,
@@ -456,6 +458,7 @@ def _read_all(
         return "not started"
     n_todo, n_done = sum(len(b) for b in batches), 0
     queued = collections.deque(reader.read(_readable(b)) for b in batches[:2])
+    _warm_up(options)
     for i, batch in enumerate(batches):
         raws = iter(queued.popleft().result())
         if i + 2 < len(batches):
@@ -542,7 +545,7 @@ def harvest(
                     plan = _plan(out, [os.fspath(a) for a in inputs], options)
                     n_todo = len(plan.todo)
                     log = _PartLog(out, plan.parts, options)
-                    batches = _batches(plan.todo, batch_size)
+                    batches = split_batches(plan.todo, batch_size)
                     plan.todo = []
                     version = _read_all(batches, log, options, reader, progress)
                     del batches

@@ -59,6 +59,7 @@ __all__ = [
     "sensor_from_35mm_equivalent",
     "sensor_from_lensfun",
     "lensfun_crop_factor",
+    "load_lensfun",
     "sensor_from_focal_plane_resolution",
     "estimate_sensor",
     "sensor_estimates",
@@ -151,6 +152,11 @@ def _lensfun_db():  # noqa: ANN202 - lensfunpy.Database
     import lensfunpy
 
     return lensfunpy.Database()
+
+
+def load_lensfun() -> None:
+    """Load the lensfun database now (0.1-0.3 s), e.g. while waiting for something else; later lookups reuse it."""
+    _lensfun_db()
 
 
 @functools.lru_cache(maxsize=4096)

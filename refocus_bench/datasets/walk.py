@@ -3,7 +3,8 @@
 :func:`scan_inputs` walks folders recursively in a fixed order, following folder symlinks; a link
 back into a folder being scanned is reported as ``symlink_loop`` instead of being walked forever.
 Paths are kept as the file system gives them; :func:`display_path` makes a UTF-8-safe form for the
-outputs.
+outputs. :func:`split_batches` cuts the files to read into the harvest's batches (one ExifTool call
+and one resume part each).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Entry", "scan_inputs", "display_path"]
+__all__ = ["Entry", "scan_inputs", "display_path", "batch_sizes", "split_batches"]
 
 
 @dataclass(slots=True)
@@ -108,3 +109,32 @@ def scan_inputs(inputs: Sequence[str], exclude: Sequence[str]) -> list[Entry]:
                 if not os.access(p, os.R_OK) and p in found and found[p].reason is None:
                     found[p] = Entry(p, rel, reason="unreadable", detail="permission denied")
     return sorted(found.values(), key=lambda e: display_path(e.path))
+
+
+def batch_sizes(n: int, batch_size: int) -> list[int]:
+    """Sizes of the batches of ``n`` files: growing 16, 32, ... up to ``batch_size`` at the start, so
+    ExifTool's first answer comes fast, and shrinking back to 16 at the end, so little Python work is
+    left after ExifTool's last answer.
+
+    >>> batch_sizes(200, 128), batch_sizes(20, 128), batch_sizes(10, 4)
+    ([16, 32, 104, 32, 16], [20], [4, 4, 2])
+    """
+    head, tail, size = [], [], min(batch_size, 16)
+    while n > 2 * size and size < batch_size:
+        head.append(size)
+        tail.append(size)
+        n -= 2 * size
+        size = min(batch_size, size * 2)
+    while n > 0:
+        head.append(min(batch_size, n))
+        n -= head[-1]
+    return head + tail[::-1]
+
+
+def split_batches(todo: list[Entry], batch_size: int) -> list[list[Entry]]:
+    """Split ``todo`` into batches of :func:`batch_sizes` (at most ``batch_size`` files each)."""
+    out, i = [], 0
+    for size in batch_sizes(len(todo), batch_size):
+        out.append(todo[i : i + size])
+        i += size
+    return out
