@@ -39,7 +39,15 @@ EXPECTED = {
     "lvcorr.spearman",
 }
 # Direction is part of the meaning: pin it per metric so a flipped declaration fails loudly.
-LOWER_IS_BETTER = {"mae.rgb", "lpips.alex", "lpips.vgg", "dists.vgg16", "bokeh.blur_size_error"}
+LOWER_IS_BETTER = {
+    "mae.rgb",
+    "lpips.alex",
+    "lpips.vgg",
+    "dists.vgg16",
+    "bokeh.blur_size_error",
+    "niqe.live",
+    "brisque.live",
+}
 
 
 def test_pyiqa_metrics_are_registered_exactly_when_pyiqa_is_installed():

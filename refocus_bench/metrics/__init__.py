@@ -51,6 +51,9 @@ _LAZY = {
     # CLIP-based, through torchmetrics / transformers from a local folder (clip.py)
     "clipiqa.vit": "refocus_bench.metrics.clip:CLIPIQA",
     "clip_i.vit": "refocus_bench.metrics.clip:CLIPImageSimilarity",
+    # blind quality from natural scene statistics, packaged constants (blind_iqa.py)
+    "niqe.live": "refocus_bench.metrics.blind_iqa:NIQE",
+    "brisque.live": "refocus_bench.metrics.blind_iqa:BRISQUE",
     # bokeh-aware (bokeh.py)
     "bokeh.psnr_in_focus": "refocus_bench.metrics.bokeh:PSNRInFocus",
     "bokeh.psnr_out_of_focus": "refocus_bench.metrics.bokeh:PSNROutOfFocus",
