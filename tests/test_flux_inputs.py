@@ -161,3 +161,21 @@ def test_deterministic_sampling_runs_a_batch_at_once_and_equals_single_runs():
     torch.testing.assert_close(batch[1:], single, atol=2 / 255, rtol=0)
     release = _model()
     torch.testing.assert_close(release.deblur(x)[1:], release.deblur(x[1:]), atol=0, rtol=0)
+
+
+def test_a_depth_estimator_sees_the_deblurnet_output_in_the_refocus_chain(model):
+    depth = np.load(DATA / "inputs" / "depth_128.npy")
+    seen = []
+
+    def estimator(image):
+        seen.append(image.clone())
+        return torch.from_numpy(depth)[None, None]
+
+    out = model.run("refocus", _image(), depth_m=estimator, k_px_m=20.0, focus_point=(64, 64))
+    s1 = np.load(DATA / "outputs" / "demo_chain_128" / "stage1_deblurred_uint8.npy")
+    (x,) = seen
+    assert x.shape == (1, 3, 128, 128)
+    torch.testing.assert_close(x, out.stage1.output_uint8.permute(0, 3, 1, 2).float() / 255, atol=0, rtol=0)
+    assert (np.abs(x[0].permute(1, 2, 0).numpy() * 255 - s1) <= 1).mean() >= 0.999
+    ref = np.load(DATA / "outputs" / "demo_chain_128" / "final_latents_packed.npy")
+    assert float(np.abs(out.latents.numpy() - ref).max()) <= 1e-4

@@ -88,7 +88,7 @@ def _run_refocus(args: argparse.Namespace) -> int:
     if model.name == "genrefocus.flux":  # the released scripts' input handling (depth of any size, focus, K)
         from .genrefocus.flux.command import run_flux
 
-        return run_flux(args, model, task, image, lambda: _scene_depth(args, image))
+        return run_flux(args, model, task, image, lambda img: _scene_depth(args, img))
     check(args.pre_deblur is None, lambda: f"--pre-deblur is a genrefocus.flux option, not {args.model!r}'s")
     if task == "deblur":
         return _run_deblur(args, model, image)

@@ -5,7 +5,8 @@ The generic ``refocus`` command resizes nothing and focuses with the package's s
 :meth:`~.model.GenRefocusFlux.run`:
 
 * ``--depth FILE`` may have another size than IMAGE (resized with bilinear interpolation) and may hold
-  invalid values (<= 0, NaN: the far plane); ``--depth-model`` runs an estimator as usual;
+  invalid values (<= 0, NaN: the far plane); ``--depth-model`` estimates depth, in the refocus chain on
+  the DeblurNet output as the demo does;
 * ``--focus-point x,y`` takes the disparity at that pixel, ``--focus-mask M`` the median disparity where
   the mask (read as 8-bit grey, any size, resized with NEAREST) is > 0, ``--focus-distance`` a distance;
   without any, the image centre;
@@ -57,7 +58,7 @@ def _focus(args: argparse.Namespace) -> dict[str, Any]:
     return {"focus_distance_m": args.focus_distance} if args.focus_distance is not None else {}
 
 
-def _depth(args: argparse.Namespace, estimate: Callable[[], Any]):
+def _depth(args: argparse.Namespace, estimate: Callable[[Any], Any]):
     from ....io import read_depth
 
     check(
@@ -65,12 +66,16 @@ def _depth(args: argparse.Namespace, estimate: Callable[[], Any]):
         "give the scene depth as exactly one of --depth FILE or --depth-model NAME",
     )
     if args.depth is None:
-        return estimate()
+        return estimate  # run by the model on the image BokehNet sees (refocus: the DeblurNet output)
     return read_depth(args.depth, png_scale_m=args.png_depth_scale, name="--depth")
 
 
-def run_flux(args: argparse.Namespace, model, task: str, image, estimate_depth: Callable[[], Any]) -> int:
-    """Run ``task`` on IMAGE with the release's input handling; write ``-o``."""
+def run_flux(args: argparse.Namespace, model, task: str, image, estimate_depth: Callable[[Any], Any]) -> int:
+    """Run ``task`` on IMAGE with the release's input handling; write ``-o``.
+
+    ``estimate_depth(image (1, 3, h, w)) -> depth`` serves ``--depth-model``; as in the demo, the refocus
+    chain runs it on the DeblurNet output.
+    """
     import torch
 
     from ....io import read_image, write_image

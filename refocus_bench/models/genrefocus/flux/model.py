@@ -20,6 +20,7 @@ the image centre, ``K``, a pre-deblurred image; it returns the 8-bit output, dec
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -186,7 +187,7 @@ class GenRefocusFlux(RefocusModel):
         task: str,
         image: torch.Tensor,
         *,
-        depth_m: torch.Tensor | np.ndarray | None = None,
+        depth_m: torch.Tensor | np.ndarray | Callable[[torch.Tensor], torch.Tensor] | None = None,
         k_px_m: float | None = None,
         focus_point: tuple[float, float] | None = None,
         focus_mask: torch.Tensor | np.ndarray | None = None,
@@ -198,7 +199,9 @@ class GenRefocusFlux(RefocusModel):
         Args:
             task: ``"deblur"``, ``"bokeh"`` (``image`` is all-in-focus) or ``"refocus"`` (the demo's chain).
             depth_m: metres, (h, w) or (1, 1, h, w), any size (resized with bilinear interpolation
-                as released); depth <= 0 or NaN is invalid and becomes the far plane (disparity 0).
+                as released); depth <= 0 or NaN is invalid and becomes the far plane (disparity 0). Or a
+                depth estimator ``image (1, 3, h, w) -> depth``, run as the demo runs Depth Pro: on the
+                DeblurNet output in ``refocus``, on ``image`` in ``bokeh``.
             k_px_m: the blur strength ``K`` (>= 0; 0 in ``refocus`` returns the DeblurNet result).
             focus_point: ``(x, y)`` in pixels of ``image``; focus_mask: (hm, wm) any size, > 0 = inside
                 (median disparity inside); focus_distance_m: metres; none: the image centre.
@@ -218,7 +221,7 @@ class GenRefocusFlux(RefocusModel):
         check(depth_m is not None and k_px_m is not None, lambda: f"{task} needs depth_m and k_px_m")
         k = float(k_px_m)
         check(np.isfinite(k) and k >= 0, lambda: f"k_px_m must be a finite number >= 0, got {k_px_m!r}")
-        depth = _depth_array(depth_m)
+        depth = None if callable(depth_m) else _depth_array(depth_m)
         input_size = (sizes["H"], sizes["W"])
         size = grid_size(*input_size, self.sampler.multiple)
         stage1 = None
@@ -227,6 +230,8 @@ class GenRefocusFlux(RefocusModel):
             if k == 0:
                 return stage1
             image = release.from_uint8_batch(stage1.output_uint8)  # the 8-bit hand-off at the processed size
+        if depth is None:  # an estimator, run on the image BokehNet sees (the demo: on the DeblurNet output)
+            depth = _depth_array(depth_m(image))
         disp = release_disparity(depth, size, order="disparity" if task == "refocus" else "depth")
         focus = _focus(disp, input_size, focus_point, focus_mask, focus_distance_m)
         out = release.bokeh(self.sampler, image, disp[None], [focus], [k], input_size=input_size, **opts)
