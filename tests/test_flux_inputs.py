@@ -179,3 +179,14 @@ def test_a_depth_estimator_sees_the_deblurnet_output_in_the_refocus_chain(model)
     assert (np.abs(x[0].permute(1, 2, 0).numpy() * 255 - s1) <= 1).mean() >= 0.999
     ref = np.load(DATA / "outputs" / "demo_chain_128" / "final_latents_packed.npy")
     assert float(np.abs(out.latents.numpy() - ref).max()) <= 1e-4
+
+
+def test_bad_focus_is_refused_before_any_stage_runs(model, monkeypatch):
+    def no_stage(*args, **kwargs):
+        raise AssertionError("a stage ran before the input was checked")
+
+    monkeypatch.setattr(model.sampler, "run", no_stage)
+    with pytest.raises(InvalidInputError, match="outside the 128x128 image"):
+        model.run("refocus", _image(), depth_m=np.ones((4, 4)), k_px_m=5.0, focus_point=(128, 3))
+    with pytest.raises(InvalidInputError, match="focus_mask must be one"):
+        model.run("refocus", _image(), depth_m=np.ones((4, 4)), k_px_m=5.0, focus_mask=np.ones((2, 3, 3)))

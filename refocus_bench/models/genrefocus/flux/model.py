@@ -223,6 +223,7 @@ class GenRefocusFlux(RefocusModel):
         check(np.isfinite(k) and k >= 0, lambda: f"k_px_m must be a finite number >= 0, got {k_px_m!r}")
         depth = None if callable(depth_m) else _depth_array(depth_m)
         input_size = (sizes["H"], sizes["W"])
+        mask = _check_focus(input_size, focus_point, focus_mask, focus_distance_m)
         size = grid_size(*input_size, self.sampler.multiple)
         stage1 = None
         if task == "refocus":
@@ -233,7 +234,7 @@ class GenRefocusFlux(RefocusModel):
         if depth is None:  # an estimator, run on the image BokehNet sees (the demo: on the DeblurNet output)
             depth = _depth_array(depth_m(image))
         disp = release_disparity(depth, size, order="disparity" if task == "refocus" else "depth")
-        focus = _focus(disp, input_size, focus_point, focus_mask, focus_distance_m)
+        focus = _focus(disp, input_size, focus_point, mask, focus_distance_m)
         out = release.bokeh(self.sampler, image, disp[None], [focus], [k], input_size=input_size, **opts)
         return release.FluxResult(**{**out.__dict__, "stage1": stage1})
 
@@ -306,20 +307,13 @@ def _depth_array(depth_m: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _focus(disp: np.ndarray, input_size, point, mask, distance_m) -> float:
-    """The focus disparity (1/m) from at most one of point, mask, distance; the centre without any."""
+def _check_focus(input_size, point, mask, distance_m) -> np.ndarray | None:
+    """Check the focus options (at most one); returns the mask as an (h, w) uint8 array (255 = inside)."""
     options = (("focus_point", point), ("focus_mask", mask), ("focus_distance_m", distance_m))
     given = [n for n, v in options if v is not None]
     check(len(given) <= 1, lambda: f"give at most one of focus_point, focus_mask, focus_distance_m; got {given}")
     if distance_m is not None:
-        d = float(distance_m)
-        check(d > 0, lambda: f"focus_distance_m must be > 0 metres, got {distance_m!r}")
-        return 0.0 if np.isinf(d) else 1.0 / d
-    if mask is not None:
-        m = mask.detach().cpu().float().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
-        m = np.squeeze(m) if m.ndim > 2 else m
-        check(m.ndim == 2, lambda: f"focus_mask must be one (h, w) mask, got shape {np.shape(mask)}")
-        return focus_disparity(disp, mask=(m > 0).astype(np.uint8) * 255)
+        check(float(distance_m) > 0, lambda: f"focus_distance_m must be > 0 metres, got {distance_m!r}")
     if point is not None:
         check(
             len(point) == 2 and all(np.isfinite(float(v)) for v in point),
@@ -330,4 +324,19 @@ def _focus(disp: np.ndarray, input_size, point, mask, distance_m) -> float:
             0 <= point[0] < w0 and 0 <= point[1] < h0,
             lambda: f"focus_point {tuple(point)} is outside the {w0}x{h0} image",
         )
+    if mask is None:
+        return None
+    m = mask.detach().cpu().float().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    m = np.squeeze(m) if m.ndim > 2 else m
+    check(m.ndim == 2 and m.size > 0, lambda: f"focus_mask must be one (h, w) mask, got shape {np.shape(mask)}")
+    return (m > 0).astype(np.uint8) * 255
+
+
+def _focus(disp: np.ndarray, input_size, point, mask: np.ndarray | None, distance_m) -> float:
+    """The focus disparity (1/m) from the checked options (:func:`_check_focus`); the centre without any."""
+    if distance_m is not None:
+        d = float(distance_m)
+        return 0.0 if np.isinf(d) else 1.0 / d
+    if mask is not None:
+        return focus_disparity(disp, mask=mask)
     return focus_disparity(disp, point=point, input_size=input_size)
