@@ -12,6 +12,10 @@ distance per sample, a (B,) float64 tensor in metres. Statistics are taken in *d
 
 :func:`select_focus` takes exactly one of the options and rejects inconsistent combinations.
 
+``genrefocus.flux`` selects its focus as the released GenRefocus does instead - the disparity at one
+pixel, or numpy's median (mean of the two middle values) inside a mask - in
+:func:`refocus_bench.models.genrefocus.flux.inputs.focus_disparity`, so that it reproduces the release.
+
 Example:
     >>> depth = torch.full((1, 1, 8, 8), 4.0); depth[..., :4] = 2.0
     >>> focus_from_point(depth, (1, 5)).tolist()
