@@ -83,8 +83,15 @@ def test_batches_equal_single_images_and_accumulate(clip_dir):
 
 
 def test_official_clip_layout_imports_without_missing_or_unexpected_keys(tmp_path):
-    """openai/clip-vit-base-patch16's layout: 12 text and 12 vision layers (widths do not change key names)."""
+    """openai/clip-vit-base-patch16's layout: 12 text and 12 vision layers (widths do not change key names),
+    with the ``position_ids`` buffers that the released model.safetensors carries."""
+    from safetensors.torch import load_file, save_file
+
     tiny_clip(tmp_path / "download", layers=12)
+    sd = load_file(str(tmp_path / "download" / "model.safetensors"))
+    sd["text_model.embeddings.position_ids"] = torch.arange(77)[None]
+    sd["vision_model.embeddings.position_ids"] = torch.arange(17)[None]
+    save_file(sd, str(tmp_path / "download" / "model.safetensors"), metadata={"format": "pt"})
     folder = import_weights("clipiqa.vit", tmp_path / "download", home=tmp_path / "home")
     assert (folder / "model.safetensors").is_file() and (folder / "card.json").is_file()
     m = create_metric("clipiqa.vit", weights_dir=folder)

@@ -106,7 +106,9 @@ def _import_clip(name: str, path: Path, dest: Path) -> None:
 
     check(path.is_dir(), lambda: f"PATH: expected a transformers CLIP folder, got {path}", exc=MissingFileError)
     model, info = CLIPModel.from_pretrained(str(path), local_files_only=True, output_loading_info=True)
-    problems = {k: sorted(v)[:8] for k, v in info.items() if k in ("missing_keys", "unexpected_keys") and v}
+    problems = {
+        k: sorted(v)[:8] for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v
+    }
     check(not problems, lambda: f"PATH: {path} is not a complete CLIP model: {problems}", exc=InvalidInputError)
     model.save_pretrained(str(dest), safe_serialization=True)
     CLIPProcessor.from_pretrained(str(path), local_files_only=True).save_pretrained(str(dest))
