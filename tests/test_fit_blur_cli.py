@@ -70,7 +70,7 @@ def test_fit_blur_writes_kept_samples_and_a_manifest(pairs_dir, tmp_path, capsys
     assert "same size" in by_name["q_size"]["detail"]
     assert by_name["r_depth"]["status"] == "skipped" and "depth/r_depth.exr" in by_name["r_depth"]["detail"]
     assert by_name["s_alone"]["reason"] == "missing_aif"
-    ds = load_dataset(str(out), split="train")
+    ds = load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf"))
     assert ds.features == pair_features((SIZE, SIZE))
     kept = [m for m in lines if m["status"] == "kept"]
     assert len(ds) == len(kept) >= 2

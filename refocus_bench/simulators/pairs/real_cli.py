@@ -85,6 +85,36 @@ def _run_fit_blur(args: argparse.Namespace) -> int:
     return _report("fit-blur", result)
 
 
+def _run_make_real_pairs(args: argparse.Namespace) -> int:
+    from ...paths import check_input_path, check_output_dir, removed_on_failure
+    from .real import make_real_pairs, read_harvest
+
+    check_input_path(args.harvest, "HARVEST_DIR")
+    for flag, folder in (("--depth-dir", args.depth_dir), ("--mask-dir", args.mask_dir)):
+        if folder is not None:
+            check_input_path(folder, flag)
+    check(
+        args.depth_dir is not None or args.depth_model is not None,
+        "give --depth-dir (depth maps named like the photos) or --depth-model",
+    )
+    read_harvest(args.harvest)  # a folder that is not a harvest fails before OUT is made
+    check_output_dir(args.out, "-o")
+    with removed_on_failure(args.out, keep=_has_shards):
+        result = make_real_pairs(
+            args.harvest,
+            args.out,
+            size=_size(args.size),
+            deblur_model=args.deblur_model,
+            depth_dir=args.depth_dir,
+            depth_model=_depth_model(args.depth_model, args.depth_weights),
+            mask_dir=args.mask_dir,
+            per_shard=args.per_shard,
+            overwrite=args.overwrite,
+            command=f"refocus-bench make-real-pairs {shlex.quote(args.harvest)} -o {shlex.quote(args.out)}",
+        )
+    return _report("make-real-pairs", result)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", required=True, help="output folder (rerun into it to resume)")
     p.add_argument("--size", default="512", help="output size N or WxH in pixels (cover + centre crop; default 512)")
@@ -114,3 +144,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-ssim", type=float, default=0.85, help="keep fits with SSIM(K*) >= this (default 0.85)")
     p.add_argument("--aperture", default="disk", help="aperture the renderer draws unless meta says (default disk)")
     p.set_defaults(func=_run_fit_blur)
+
+    p = subparsers.add_parser(
+        "make-real-pairs",
+        help="turn harvested real bokeh photos with EXIF into BokehNet samples (GenRefocus's EXIF route)",
+        description=(
+            "Route (b) of GenRefocus's data. For each photo of HARVEST_DIR (made by 'refocus-bench harvest'): "
+            "the all-in-focus image from --deblur-model, depth from --depth-dir (maps named like the photos, "
+            "metres) or --depth-model, the in-focus mask from --mask-dir or a classical sharpness mask, "
+            "D_focus = median depth in the mask, K from the EXIF focal length, f-number and sensor width "
+            "(thin lens). Photos without usable EXIF are skipped, with the reason in OUT/manifest.jsonl."
+        ),
+    )
+    p.add_argument("harvest", metavar="HARVEST_DIR", help="folder written by refocus-bench harvest")
+    _common(p)
+    p.add_argument(
+        "--deblur-model", default="genrefocus.tiny", help="registered deblur model (default genrefocus.tiny)"
+    )
+    p.add_argument("--depth-dir", help="folder of depth maps named by photo stem (.exr/.npy metres, .png mm)")
+    p.add_argument("--mask-dir", help="folder of in-focus masks named by photo stem (white = in focus)")
+    p.set_defaults(func=_run_make_real_pairs)
