@@ -11,16 +11,31 @@ def test_weights_fetch_and_list_report_the_cache(metric_weights, capsys):
     assert "present and verified" in out and "vgg16_features.safetensors" in out
     assert main(["weights", "list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 9 and all(" ok " in line for line in lines[:5])
-    imported = {line.split()[0]: line for line in lines[5:]}
+    assert len(lines) == 11 and all(" ok " in line for line in lines[:5])
+    imported = {line.split()[0]: line for line in lines[5:9]}
     assert set(imported) == {"clipiqa.vit", "clip_i.vit", "musiq.koniq", "maniqa.koniq"}
     assert all(" missing " in line and "weights import" in line for line in imported.values())
+    packaged = {line.split()[0]: line for line in lines[9:]}
+    assert set(packaged) == {"niqe.live", "brisque.live"}
+    assert all(" ok " in line and "packaged constants" in line for line in packaged.values())
+
+
+def test_weights_list_says_what_to_install_for_the_pyiqa_metrics(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyiqa" else real(name, *a))
+    assert main(["weights", "list", "--home", str(tmp_path)]) == 0
+    lines = {x.split()[0]: x for x in capsys.readouterr().out.splitlines()}
+    for name in ("musiq.koniq", "maniqa.koniq"):
+        assert "needs: pip install 'refocus-bench[iqa-noncommercial]'" in lines[name]
+    assert "needs:" not in lines["clipiqa.vit"]
 
 
 def test_weights_list_on_an_empty_cache_says_missing(tmp_path, capsys):
     assert main(["weights", "list", "--home", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.count(" missing ") == 9
+    assert out.count(" missing ") == 9 and out.count(" ok ") == 2  # the packaged NIQE/BRISQUE constants
     assert "huggingface.co/openai/clip-vit-base-patch16" in out and "musiq_koniq_ckpt-e95806b9.pth" in out
 
 

@@ -37,9 +37,9 @@ from ..hashing import file_sha256
 from .base import MetricSpec, RefocusMetric
 from .nss import aggd_fit, ggd_fit, imresize_half, matlab_gray, mscn
 
-__all__ = ["NIQE", "BRISQUE", "niqe", "brisque", "constants", "CONSTANTS"]
+__all__ = ["NIQE", "BRISQUE", "niqe", "brisque", "brisque_features", "constants", "CONSTANTS", "CONSTANTS_DIR"]
 
-_DATA = Path(__file__).resolve().parents[1] / "data" / "metrics"
+CONSTANTS_DIR = Path(__file__).resolve().parents[1] / "data" / "metrics"
 # file -> sha256 (the converted constants; their sources are recorded in each file's metadata)
 CONSTANTS = {
     "niqe_live.safetensors": "ddcaf9141b30f4fe26dc1ce95d209a9f5f8f5c22640ed6eb59d9baea1356b262",
@@ -56,7 +56,7 @@ def constants(name: str) -> dict[str, torch.Tensor]:
 
     from .weights import WeightsError
 
-    path = _DATA / name
+    path = CONSTANTS_DIR / name
     got = file_sha256(path)
     check(
         got == CONSTANTS[name],

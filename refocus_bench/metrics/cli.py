@@ -44,8 +44,21 @@ def _list_weights(args: argparse.Namespace) -> int:
             if row["state"] == "ok"
             else f"  get: {row['source']}; then: refocus-bench weights import {row['name']} PATH"
         )
-        print(f"{row['name']:20s} {row['state']:8s} {row['folder']}{where}")
+        needs = f"  needs: {row['needs']}" if row.get("needs") else ""
+        print(f"{row['name']:20s} {row['state']:8s} {row['folder']}{where}{needs}")
+    _list_packaged()
     return 0
+
+
+def _list_packaged() -> None:
+    """NIQE and BRISQUE: their constants ship with the package; 'ok' when the file matches its sha256."""
+    from ..hashing import file_sha256
+    from .blind_iqa import CONSTANTS, CONSTANTS_DIR
+
+    for filename, sha in CONSTANTS.items():
+        path = CONSTANTS_DIR / filename
+        state = "ok" if path.is_file() and file_sha256(path) == sha else "damaged"
+        print(f"{filename.split('_')[0] + '.live':20s} {state:8s} {path}  (packaged constants)")
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ Writes are atomic: the folder appears complete or not at all.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -149,11 +150,15 @@ def import_weights(name: str, path: str | os.PathLike[str], *, home: str | os.Pa
 
 
 def import_status(home: str | os.PathLike[str] | None = None) -> list[dict[str, str]]:
-    """One row per importable metric: name, state (``ok``/``missing``), folder, where to get the weights."""
+    """One row per importable metric: name, state (``ok``/``missing``), folder, where to get the weights,
+    and ``needs`` (what to install first) when the metric's code is not installed."""
     root = metric_weights_dir(home)
     rows = []
     for name, entry in IMPORTABLE.items():
         folder = root / name
         state = "ok" if recorded_sha256(folder) and (folder / "model.safetensors").is_file() else "missing"
-        rows.append({"name": name, "state": state, "folder": str(folder), **entry})
+        row = {"name": name, "state": state, "folder": str(folder), **entry}
+        if entry["kind"] == "pyiqa" and importlib.util.find_spec("pyiqa") is None:
+            row["needs"] = "pip install 'refocus-bench[iqa-noncommercial]' (pyiqa, non-commercial licence)"
+        rows.append(row)
     return rows
