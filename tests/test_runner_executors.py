@@ -3,6 +3,9 @@ each sample is seeded from its id, and every worker runs one torch thread like t
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
 from refocus_bench.results import read_record
@@ -11,6 +14,15 @@ from tests.runner_fixtures import NoisyModel, TinyDeblurBench
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 N, BLANK = 6, 4
+
+
+def free_cpus_settle(ray: Any, expected: float, timeout_s: float = 30.0) -> float:
+    """Ray's free CPUs once they reach ``expected`` (killing actors frees them asynchronously), or after
+    ``timeout_s`` seconds, whichever comes first."""
+    deadline = time.monotonic() + timeout_s
+    while (free := ray.available_resources().get("CPU", 0.0)) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return free
 
 
 def _bench():
@@ -49,6 +61,7 @@ def test_ray_equals_local_including_the_failing_sample(local_noisy, tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         ev = evaluate(NoisyModel(), _bench(), out_dir=tmp_path, progress=False, workers=2, executor="ray")
+        assert free_cpus_settle(ray, 2) == 2  # the actors were killed: none is left holding a CPU
     finally:
         ray.shutdown()
     assert _scores(ev.frame) == _scores(local_noisy)

@@ -22,6 +22,7 @@ from refocus_bench.models import create_model
 from refocus_bench.results import read_record
 from refocus_bench.runner.evaluation import evaluate
 from refocus_bench.runner.executors import default_threads, pool_info, shutdown_pool
+from tests.test_runner_executors import free_cpus_settle
 
 MODEL_OF = {"deblur": "deblur.wiener", "bokeh": "bokeh.gaussian", "refocus": "refocus.cascade"}
 
@@ -97,12 +98,22 @@ def test_the_pool_persists_across_evaluations(benches):
 
 
 def test_ray_equals_one_worker_on_every_builtin_benchmark(benches, reference):
+    """One set of two actors (kept by ``keep_actors``) serves every benchmark; killed after the block."""
     ray = pytest.importorskip("ray")  # skips only where the optional extra 'ray' is not installed
+    from refocus_bench.ray_backend import keep_actors, kept_actor_ids
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        for name, b in benches.items():
-            ev = evaluate(MODEL_OF[b.spec.task], b, out_dir=None, progress=False, workers=2, executor="ray")
-            assert _rows(ev) == reference[name], name
+        with keep_actors():
+            ids = []
+            for name, b in benches.items():
+                ev = evaluate(MODEL_OF[b.spec.task], b, out_dir=None, progress=False, workers=2, executor="ray")
+                assert _rows(ev) == reference[name], name
+                assert ev.record["environment"]["executor"] == "ray"
+                ids.append(kept_actor_ids())
+            assert len(ids[0]) == 2 and all(i == ids[0] for i in ids)  # the same actors throughout
+            assert ray.available_resources().get("CPU", 0.0) == 0.0  # held by the two kept actors
+        assert kept_actor_ids() == [] and free_cpus_settle(ray, 2) == 2  # killed with the block
     finally:
         ray.shutdown()
 
