@@ -23,6 +23,9 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.lock
-# optional non-commercial extra (pyiqa) so its reference tests run; without its heavy unused requirements
-.venv/bin/python -m pip install -q --no-deps -r requirements-noncommercial.lock
+# The optional non-commercial extra (pyiqa, PolyForm Noncommercial 1.0.0: MUSIQ and MANIQA) only when
+# asked for (CI sets it so pyiqa's reference tests run); without its heavy unused requirements.
+if [ "${REFOCUS_BENCH_NONCOMMERCIAL:-0}" = "1" ]; then
+  .venv/bin/python -m pip install -q --no-deps -r requirements-noncommercial.lock
+fi
 .venv/bin/python -m pip install -q --no-deps -e .
