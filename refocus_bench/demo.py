@@ -60,7 +60,7 @@ def demo_plan(benchmarks: Sequence[str] | None = None, models: Sequence[str] | N
 def _expected_cost(pair: tuple[str, str]) -> float:
     """Rough relative cost of a (model, benchmark) pair, for scheduling only."""
     model, bench = pair
-    calls = 10.0 if "oracle" in bench and "coc" not in bench else 5.0 if "lvcorr" in bench else 1.0
+    calls = 10.0 if "oracle" in bench and "coc" not in bench else 6.0 if "sweep" in bench else 1.0
     per_call = 8.0 if "richardson" in model else 2.0 if model in ("bokeh.scatter", "refocus.cascade") else 1.0
     return calls * per_call + 1.0
 
@@ -136,7 +136,16 @@ def run_demo(
         "timings": timings,
         "pair_seconds": seconds,
         "table": headline_table(site.tables),
+        "skipped_metrics": _skipped_metrics(),
     }
+
+
+def _skipped_metrics() -> dict[str, str]:
+    """``{metric: reason}`` for the registered (and optional) metrics this machine cannot run: the
+    paper's no-reference and CLIP metrics until their weights are imported, MUSIQ/MANIQA without pyiqa."""
+    from .metrics.availability import unavailable_metrics
+
+    return unavailable_metrics()
 
 
 def _showcase_step(out: Path, log: Any, progress: bool = False) -> None:
@@ -223,6 +232,11 @@ def _run(args: argparse.Namespace) -> int:
     print(summary["table"])
     for line in summary["failures"]:
         print(f"note: {line}")
+    skipped = summary["skipped_metrics"]
+    if skipped:
+        print(f"\nNot scored for want of weights or code ({len(skipped)}; see 'refocus-bench weights list'):")
+        for name, reason in sorted(skipped.items()):
+            print(f"  {name}: {reason}")
     tm = summary["timings"]
     print(
         f"\nDone in {tm['total_s']:.0f} s (showcase {tm['showcase_s']:.0f} s, benchmarks {tm['benchmarks_s']:.0f} s, "

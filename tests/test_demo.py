@@ -53,3 +53,30 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
     )
     assert "none of ['bokeh.gaussian'] supports the task" in capsys.readouterr().err
     assert not (tmp_path / "y" / "site").exists()
+
+
+def test_the_demo_lists_the_metrics_it_cannot_score_and_why(tmp_path, monkeypatch, capsys):
+    """With an empty weights home, the paper's CLIP and no-reference metrics (and LPIPS/DISTS) are listed
+    with the file that is missing and the command that provides it."""
+    import refocus_bench.demo as demo
+
+    monkeypatch.setenv("REFOCUS_BENCH_HOME", str(tmp_path / "home"))
+    skipped = demo._skipped_metrics()
+    assert {"clipiqa.vit", "clip_i.vit", "lpips.alex", "dists.vgg16"} <= set(skipped)
+    assert "weights import clipiqa.vit" in skipped["clipiqa.vit"]
+    assert "weights fetch" in skipped["lpips.alex"]
+    assert not {"psnr.rgb", "ssim.rgb", "niqe.live", "brisque.live", "lvcorr.genphoto"} & set(skipped)
+
+    summary = {
+        "table": "TABLE",
+        "failures": [],
+        "skipped_metrics": skipped,
+        "timings": dict.fromkeys(("total_s", "showcase_s", "benchmarks_s", "evaluate_s", "leaderboard_s"), 0.0),
+        "site": "site/index.html",
+        "markdown": "site/leaderboard.md",
+    }
+    monkeypatch.setattr(demo, "run_demo", lambda *a, **k: summary)
+    assert cli_main(["demo", "-o", str(tmp_path / "out"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert f"Not scored for want of weights or code ({len(skipped)};" in out
+    assert "  clipiqa.vit: weights missing: " in out
