@@ -62,8 +62,10 @@ __all__ = [
 ]
 
 CROP_MULTIPLE = 8
-NR_DEBLUR_METRICS = ("clipiqa.vit", "musiq.vit", "maniqa.vit")
-"""GenRefocus's no-reference deblurring metrics; their adapters load local weights only."""
+NR_DEBLUR_METRICS = ("clipiqa.vit", "niqe.live", "brisque.live")
+"""No-reference deblurring metrics: GenRefocus's CLIP-IQA (imported local weights), and NIQE and BRISQUE
+(packaged constants). GenRefocus's MUSIQ and MANIQA (``musiq.koniq``, ``maniqa.koniq``) exist only with
+the non-commercial pyiqa extra; add them with the evaluation's metric list."""
 
 _PRE = {
     "color": "sRGB",
@@ -76,9 +78,9 @@ _PRE = {
 }
 _EXTRAS = "PSNR/SSIM (sRGB, whole frame) are extras GenRefocus does not report."
 _NR_NOTE = (
-    "No ground truth: scored only by no-reference metrics. None that exists in refocus_bench.metrics runs "
-    "without downloaded weights (CLIP-IQA, MUSIQ, MANIQA need converted weights under "
-    "$REFOCUS_BENCH_HOME/weights/metrics/<name>/ or weights_dir=...; lvcorr.* needs a blur-strength sweep, "
+    "No ground truth: scored only by no-reference metrics. NIQE and BRISQUE run offline; the paper's "
+    "CLIP-IQA (and MUSIQ, MANIQA with the non-commercial pyiqa extra) do not run without downloaded weights, "
+    "imported once with 'refocus-bench weights import NAME PATH' (lvcorr.* needs a blur-strength sweep, "
     "i.e. a bokeh/refocus task); without the weights evaluation stops before any sample with an error naming "
     "the expected files."
 )
