@@ -66,7 +66,7 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "fit-blur": [
         "refocus-bench fit-blur my_pairs/ -o fitted/ --size 512 --min-ssim 0.85",
-        "refocus-bench fit-blur my_pairs/ -o fitted/ --depth-model depth_pro --k-range 2,150",
+        "refocus-bench fit-blur /data/EBB400 --dataset ebb400 -o ebb400_fits/",
     ],
     "make-real-pairs": [
         "refocus-bench make-real-pairs photos_ds/ -o real_pairs/",

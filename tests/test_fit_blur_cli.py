@@ -114,3 +114,49 @@ def test_fit_blur_bad_inputs(tmp_path, capsys):
     assert not out.exists()
     assert _run(tmp_path / "missing", out) == 2
     assert not out.exists()
+
+
+def test_fit_blur_reads_a_dataset_copy_with_relative_disparity(tmp_path):
+    """An EBB400 tree (validation/{in,gt}, MiDaS-like disparity): K* is the blur per unit of normalised disparity."""
+    import cv2
+    import numpy as np
+    from datasets import load_dataset
+
+    root = tmp_path / "EBB400"
+    truth = {}
+    for i, p in enumerate(known_answer_pairs(3, size=64, seed=4)):
+        sid = str(1 + 3 * i)
+        write_image(root / "validation" / "in" / f"{sid}.jpg", p.aif)
+        write_image(root / "validation" / "gt" / f"{sid}.jpg", p.bokeh)
+        inv = 1.0 / p.depth_m[0, 0].double().numpy()
+        span = inv.max() - inv.min()
+        disparity = np.round((inv - inv.min()) / span * 65535).astype(np.uint16)
+        (root / "validation" / "disparity").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "validation" / "disparity" / f"{sid}.png"), disparity)
+        truth[sid] = p.k_px_m * span  # CoC = K (1/s - 1/z) = K span (d_s - d), d normalised
+    out = tmp_path / "out"
+    assert main(["fit-blur", str(root), "--dataset", "ebb400", "-o", str(out), "--size", "64"]) == 0
+    lines = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [m["name"] for m in lines] == ["1", "4", "7"]
+    errors = [abs(m["fit"]["k_px_m"] / truth[m["name"]] - 1.0) for m in lines]
+    assert sorted(errors)[1] < 0.25, errors  # JPEG pairs of 64 px, focus estimated from the pair
+    assert all(m["fit"]["focus_source"] == "pair-mask" for m in lines)
+    ds = load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf"))
+    assert {r["scene"]["source"] for r in ds} == {"dataset:ebb400"}
+    prov = json.loads(ds[0]["provenance_json"])
+    assert prov["depth"] == "file:relative_disparity"
+
+
+def test_relative_disparity_gives_k_per_unit_of_normalised_disparity():
+    from refocus_bench.simulators.pairs.fit_blur import FitSettings, fit_blur
+    from refocus_bench.simulators.pairs.fit_pairs import disparity_as_depth
+
+    p = known_answer_pairs(1, size=64, seed=4)[0]
+    inv = 1.0 / p.depth_m.double()
+    disparity = 7.0 * inv + 3.0  # any scale and shift
+    pseudo = disparity_as_depth(disparity)
+    span = float(inv.max() - inv.min())
+    d_focus = (1.0 / p.focus_distance_m - float(inv.min())) / span
+    assert float(1.0 / pseudo[torch.isfinite(pseudo)].min()) == pytest.approx(1.0, abs=1e-6)
+    fit = fit_blur(p.aif, p.bokeh, pseudo, focus_distance_m=1.0 / d_focus, settings=FitSettings(aperture=p.aperture))
+    assert fit.k_px_m == pytest.approx(p.k_px_m * span, rel=0.03)

@@ -59,9 +59,11 @@ def _has_shards(out: Any) -> bool:
 def _run_fit_blur(args: argparse.Namespace) -> int:
     from ...paths import check_input_path, check_output_dir, removed_on_failure
     from .fit_blur import FitSettings
-    from .fit_pairs import find_pairs, fit_pairs
+    from .fit_pairs import find_dataset_pairs, find_pairs, fit_pairs
 
     check_input_path(args.pairs, "PAIRS")
+    if args.depth_dir is not None:
+        check_input_path(args.depth_dir, "--depth-dir")
     settings = FitSettings(
         k_bounds_px_m=_bounds(args.k_range),
         grid=args.grid,
@@ -69,7 +71,10 @@ def _run_fit_blur(args: argparse.Namespace) -> int:
         min_ssim=args.min_ssim,
         aperture=args.aperture,
     )
-    find_pairs(args.pairs)  # a folder that is not a pairs folder fails before OUT is made
+    if args.dataset:  # a folder that is not a pairs folder (or dataset copy) fails before OUT is made
+        find_dataset_pairs(args.dataset, args.pairs, args.split, args.depth_dir)
+    else:
+        find_pairs(args.pairs)
     check_output_dir(args.out, "-o")
     with removed_on_failure(args.out, keep=_has_shards):
         result = fit_pairs(
@@ -81,6 +86,9 @@ def _run_fit_blur(args: argparse.Namespace) -> int:
             per_shard=args.per_shard,
             overwrite=args.overwrite,
             command=f"refocus-bench fit-blur {shlex.quote(args.pairs)} -o {shlex.quote(args.out)}",
+            dataset=args.dataset,
+            split=args.split,
+            depth_dir=args.depth_dir,
         )
     return _report("fit-blur", result)
 
@@ -136,8 +144,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "detail. Fits with SSIM below --min-ssim are rejected and listed in OUT/manifest.jsonl."
         ),
     )
-    p.add_argument("pairs", metavar="PAIRS", help="folder of pairs (see above)")
+    p.add_argument("pairs", metavar="PAIRS", help="folder of pairs (see above), or a dataset copy with --dataset")
     _common(p)
+    p.add_argument("--dataset", help="read PAIRS as a copy of this registered dataset (e.g. ebb400, lfdof)")
+    p.add_argument("--split", help="dataset split (default: the dataset's)")
+    p.add_argument("--depth-dir", help="depth maps in metres by stem or sample id, instead of the pairs' own")
     p.add_argument("--k-range", default="2,150", metavar="LO,HI", help="search interval of K, px*m (default 2,150)")
     p.add_argument("--grid", type=int, default=6, help="points of the first log-spaced scan (default 6)")
     p.add_argument("--max-renders", type=int, default=16, help="renderings per fit (default 16)")
