@@ -107,7 +107,12 @@ def test_rgbd_and_scatter_are_what_they_are(fidelity_rows, case):
 
 def test_fidelity_evaluate_case_runs(scene):
     rows = fidelity.evaluate_case(fidelity.FidelityCase("blurred foreground", scene, [-R, 0.0]), samples=128)
-    assert [r["renderer"] for r in rows] == ["layered, full layers", "layered, RGB-D", "scatter baseline, RGB-D"]
+    assert [r["renderer"] for r in rows] == [
+        "layered, full layers",
+        "layered, RGB-D",
+        "layered, RGB-D, RGBD_FIDELITY",
+        "scatter baseline, RGB-D",
+    ]
     assert all(math.isfinite(r["psnr_whole_db"]) and math.isfinite(r["psnr_band_db"]) for r in rows)
 
 

@@ -6,6 +6,11 @@ own fractional radius and the results are composited with the "over" operator, b
 included, so a blurred foreground spreads over what is behind it while a sharp foreground is
 never overrun by a blurred background.
 
+With ``occludes`` (RGB-D soft layers, ``RenderConfig.occlusion_gap_px`` / ``_rel``) a layer attenuates only
+the layers far enough behind it (:class:`DeferredFrontToBack`, :class:`DeferredBackToFront`; the near half
+still covers the far half as a whole): soft layers close in depth share one surface, which "over" would
+darken and mix.
+
 Speed comes from these things:
 
 * strongly blurred layers carry no fine detail, so a layer whose radius is ``>= 2 * coarse_radius_px``
@@ -59,6 +64,10 @@ __all__ = [
     "upsample_planes",
     "FrontToBack",
     "BackToFront",
+    "DeferredFrontToBack",
+    "DeferredBackToFront",
+    "Occludes",
+    "occlusion_gap",
 ]
 
 Box = tuple[int, int, int, int]
@@ -241,9 +250,13 @@ class _Group:
 
     def values(self) -> list[torch.Tensor] | None:
         """The accumulators at full resolution, or None when no layer was added."""
+        self.finish()
         for acc in self.acc:
             acc.resize(self.size)
         return [acc.value for acc in self.acc] if self.acc else None
+
+    def finish(self) -> None:
+        """Apply what is still pending (only the delayed groups keep something pending)."""
 
 
 class FrontToBack(_Group):
@@ -251,7 +264,7 @@ class FrontToBack(_Group):
 
     fills = (0.0, 0.0, 1.0)
 
-    def add(self, out: torch.Tensor, sl: Slices, s: int) -> None:
+    def add(self, out: torch.Tensor, sl: Slices, s: int, coc: float = 0.0) -> None:
         """Composite a blurred layer ``out`` (colour then alpha channels) behind what is there, in crop ``sl``."""
         acc_c, acc_a, trans = self._at_scale(s, out)
         t_old = trans.value[(slice(None),) + sl]
@@ -266,13 +279,111 @@ class BackToFront(_Group):
 
     fills = (0.0, 0.0)
 
-    def add(self, out: torch.Tensor, sl: Slices, s: int) -> None:
+    def add(self, out: torch.Tensor, sl: Slices, s: int, coc: float = 0.0) -> None:
         """Composite a blurred layer ``out`` (colour then alpha channels) over what is there, in crop ``sl``."""
         acc_c, acc_a = self._at_scale(s, out)
         p, a = out[: self.n_color], out[self.n_color :]
         one_minus_a = 1.0 - a
         acc_c.update(sl, lambda v: v.mul_(_per_color(one_minus_a, self.n_color)).add_(p))  # p + (1 - a) v
         acc_a.update(sl, lambda v: v.mul_(one_minus_a).add_(a))
+
+
+Occludes = Callable[[float, float], bool]
+"""``occludes(front_px, back_px)``: whether a layer of CoC ``front_px`` occludes one of CoC ``back_px`` behind it."""
+
+
+class _Pending:
+    """A blurred layer a :class:`_Deferred` group has not applied yet: (C, h, w) crop ``out`` at slices ``sl``
+    of the grid of scale ``s``, CoC ``coc``; :meth:`at` gives it on a finer grid (crop upsampled)."""
+
+    def __init__(self, out: torch.Tensor, sl: Slices, s: int, coc: float) -> None:
+        self.out, self.sl, self.s, self.coc = out, sl, s, coc
+
+    def at(self, s: int) -> tuple[torch.Tensor, Slices]:
+        if s == self.s:
+            return self.out, self.sl
+        f = self.s // s
+        out = upsample_planes(self.out, (self.out.shape[-2] * f, self.out.shape[-1] * f))
+        return out, tuple(slice(x.start * f, x.stop * f) for x in self.sl)
+
+
+class _Deferred:
+    """Mixin of the groups in which a layer occludes only the layers behind it that ``occludes`` names
+    (:func:`occlusion_gap`): what a layer does to the layers behind it is kept pending until a layer far
+    enough behind arrives (radii are sorted, so from then on every later one is far enough too)."""
+
+    occludes: Occludes
+    pending: list[_Pending]
+
+    def _flush(self, s: int, coc: float | None) -> None:
+        """Apply the pending layers that occlude a layer of CoC ``coc`` (all of them when None)."""
+        keep = []
+        for item in self.pending:
+            if coc is None or self._far_enough(item.coc, coc):
+                self._apply(*item.at(s))
+            else:
+                keep.append(item)
+        self.pending = keep
+
+    def finish(self) -> None:
+        if self.pending:
+            self._flush(min(item.s for item in self.pending), None)
+
+
+class DeferredFrontToBack(_Deferred, FrontToBack):
+    """:class:`FrontToBack` in which a layer attenuates only the layers that ``occludes`` says it occludes."""
+
+    def __init__(self, *args, occludes: Occludes, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.occludes, self.pending = occludes, []
+
+    def _far_enough(self, pending_coc: float, coc: float) -> bool:
+        return self.occludes(pending_coc, coc)
+
+    def add(self, out: torch.Tensor, sl: Slices, s: int, coc: float = 0.0) -> None:
+        acc_c, acc_a, trans = self._at_scale(s, out)
+        self._flush(s, coc)
+        t_old = trans.value[(slice(None),) + sl]
+        p, a = out[: self.n_color], out[self.n_color :]
+        acc_c.update(sl, lambda v: v.addcmul_(_per_color(t_old, self.n_color), p))
+        acc_a.update(sl, lambda v: v.addcmul_(t_old, a))
+        self.pending.append(_Pending(a.clone(), sl, s, coc))
+
+    def _apply(self, a: torch.Tensor, sl: Slices) -> None:
+        self.acc[2].update(sl, lambda v: v.mul_(1.0 - a))
+
+
+class DeferredBackToFront(_Deferred, BackToFront):
+    """:class:`BackToFront` in which a layer attenuates only the layers that ``occludes`` says it occludes:
+    the layers behind it within reach are added after it (kept pending), the others attenuated."""
+
+    def __init__(self, *args, occludes: Occludes, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.occludes, self.pending = occludes, []
+
+    def _far_enough(self, pending_coc: float, coc: float) -> bool:
+        return self.occludes(coc, pending_coc)
+
+    def add(self, out: torch.Tensor, sl: Slices, s: int, coc: float = 0.0) -> None:
+        acc_c, acc_a = self._at_scale(s, out)
+        self._flush(s, coc)
+        one_minus_a = 1.0 - out[self.n_color :]
+        acc_c.update(sl, lambda v: v.mul_(_per_color(one_minus_a, self.n_color)))
+        acc_a.update(sl, lambda v: v.mul_(one_minus_a))
+        self.pending.append(_Pending(out.clone(), sl, s, coc))
+
+    def _apply(self, out: torch.Tensor, sl: Slices) -> None:
+        self.acc[0].update(sl, lambda v: v.add_(out[: self.n_color]))
+        self.acc[1].update(sl, lambda v: v.add_(out[self.n_color :]))
+
+
+def occlusion_gap(gap_px: float, gap_rel: float) -> Occludes:
+    """Layers occlude only layers whose CoC is larger by more than ``max(gap_px, gap_rel * max(|r1|, |r2|))``."""
+
+    def occludes(front_px: float, back_px: float) -> bool:
+        return back_px - front_px > max(gap_px, gap_rel * max(abs(front_px), abs(back_px)))
+
+    return occludes
 
 
 def _merge(near: FrontToBack, far: BackToFront) -> tuple[torch.Tensor, torch.Tensor]:
@@ -301,6 +412,7 @@ def composite_layers(
     requires_grad: bool = False,
     parts: Sequence[Sequence[float]] | None = None,
     psf_normalizer: bool = False,
+    occludes: Occludes | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Blur and composite layers sorted near -> far; returns premultiplied colour and coverage.
 
@@ -342,10 +454,14 @@ def composite_layers(
     far_order = [i for i, c in enumerate(cocs) if c >= 0 and live[i]][::-1]  # back to front: farthest first
     check(near_order or far_order, "composite_layers got only empty layers")
     n_color = 3 + (alpha_channels if psf_normalizer else 0)
-    near = FrontToBack(size, n_color, alpha_channels, requires_grad)
+    group = (n_color, alpha_channels, requires_grad)
+    if occludes is None:
+        near, far = FrontToBack(size, *group), BackToFront(size, *group)
+    else:
+        near = DeferredFrontToBack(size, *group, occludes=occludes)
+        far = DeferredBackToFront(size, *group, occludes=occludes)
     for i in near_order:
-        near.add(*blur(i), scales[i])
-    far = BackToFront(size, n_color, alpha_channels, requires_grad)
+        near.add(*blur(i), scales[i], cocs[i])
     for i in far_order:
-        far.add(*blur(i), scales[i])
+        far.add(*blur(i), scales[i], cocs[i])
     return _merge(near, far)

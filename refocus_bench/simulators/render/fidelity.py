@@ -4,14 +4,16 @@ For each case a layered scene is rendered exactly by :func:`~refocus_bench.simul
 and approximately by
 
 * the layered renderer on the full layers (hidden content known): :func:`render_layered`;
-* the layered renderer on the RGB-D view a camera records (visible surface only): :func:`render_bokeh`;
+* the layered renderer on the RGB-D view a camera records (visible surface only): :func:`render_bokeh`,
+  with the given settings (default ``RenderConfig()``) and with
+  :data:`~refocus_bench.simulators.render.config.RGBD_FIDELITY`;
 * the scatter baseline (BokehMe's classical algorithm) on the same RGB-D view.
 
 Errors are PSNR in linear light (peak 1) over the whole image and over a band of ``band_px`` pixels
 around occlusion edges (where the front-most layer changes), both excluding a border of
 ``margin_px`` where the reference reads reflected content.
 
-Run: ``python -m refocus_bench.simulators.render.fidelity [--samples 2048] [--size 256]``.
+Run: ``python -m refocus_bench.simulators.render.fidelity [--samples 2048] [--size 256] [--cases 0,3]``.
 """
 
 from __future__ import annotations
@@ -24,12 +26,19 @@ import numpy as np
 import torch
 from kornia.color import rgb_to_linear_rgb
 
-from .config import RenderConfig
+from .config import RGBD_FIDELITY, RenderConfig
 from .layered import render_layered
 from .reference import margin_px, render_reference
 from .rgbd import render_bokeh
 from .scatter import render_scatter
-from .scenes import LayeredScene, dead_leaves_scene, slanted_plane_scene, two_plane_scene
+from .scenes import (
+    LayeredScene,
+    curved_surface_scene,
+    dead_leaves_scene,
+    slanted_plane_scene,
+    thin_strands_scene,
+    two_plane_scene,
+)
 
 __all__ = ["FidelityCase", "default_cases", "occlusion_band", "psnr_linear", "evaluate_case", "main"]
 
@@ -64,8 +73,9 @@ def psnr_linear(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 def default_cases(size: int = 256, radius_px: float = 12.0) -> list[FidelityCase]:
-    """Two-plane scenes (each plane in focus in turn, then both defocused), a dead-leaves scene and a
-    plane receding across the frame (continuous depth; same K and focus as the dead leaves)."""
+    """Two-plane scenes (each plane in focus in turn, then both defocused), a dead-leaves scene, a
+    plane receding across the frame, a curved surface (continuous depth in x and y) and hair-like
+    strands in front of a far background (the last four with the same K and focus)."""
     two = two_plane_scene((size, size), seed=1)
     leaves = dead_leaves_scene((size, size), n_leaves=24, seed=2)
     # dead leaves: a 30 px*m blur gain (K), focused at 2 m, depths 1..6 m -> CoC -14..+10 px at 256 px
@@ -73,6 +83,8 @@ def default_cases(size: int = 256, radius_px: float = 12.0) -> list[FidelityCase
     leaves_coc = [k * (1.0 / 2.0 - 1.0 / float(z)) for z in leaves.depth_m]
     slanted = slanted_plane_scene((size, size), seed=3)
     slanted_coc = [k * (1.0 / 2.0 - 1.0 / float(z)) for z in slanted.depth_m]
+    curved = curved_surface_scene((size, size), seed=4)
+    strands = thin_strands_scene((size, size), seed=5)
     return [
         FidelityCase("sharp foreground, defocused background", two, [0.0, radius_px]),
         FidelityCase("defocused foreground, sharp background", two, [-radius_px, 0.0]),
@@ -80,6 +92,8 @@ def default_cases(size: int = 256, radius_px: float = 12.0) -> list[FidelityCase
         FidelityCase("dead leaves (25 layers)", leaves, leaves_coc),
         FidelityCase("sharp foreground, hexagon aperture", two, [0.0, radius_px], "hexagon"),
         FidelityCase("slanted plane (64 strips)", slanted, slanted_coc),
+        FidelityCase("curved surface (64 levels)", curved, [k * (0.5 - 1.0 / float(z)) for z in curved.depth_m]),
+        FidelityCase("thin strands, far background", strands, [k * (0.5 - 1.0 / float(z)) for z in strands.depth_m]),
     ]
 
 
@@ -96,6 +110,9 @@ def evaluate_case(
         outputs = {
             "layered, full layers": render_layered(layers, coc_px=coc, aperture=case.aperture, config=config),
             "layered, RGB-D": render_bokeh(image.double(), coc_px=coc_map, aperture=case.aperture, config=config),
+            "layered, RGB-D, RGBD_FIDELITY": render_bokeh(
+                image.double(), coc_px=coc_map, aperture=case.aperture, config=RGBD_FIDELITY
+            ),
         }
         if case.aperture == "disk":
             outputs["scatter baseline, RGB-D"] = render_scatter(image.double(), coc_px=coc_map)
@@ -129,11 +146,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2048, help="aperture samples of the reference")
     parser.add_argument("--size", type=int, default=256, help="scene size in pixels (square)")
+    parser.add_argument("--cases", default=None, help="comma-separated indices of the cases to run (default: all)")
     args = parser.parse_args(argv)
+    cases = default_cases(args.size)
+    if args.cases is not None:
+        try:
+            chosen = [int(i) for i in args.cases.split(",")]
+        except ValueError:
+            parser.error(f"--cases must be comma-separated integers, got {args.cases!r}")
+        bad = [i for i in chosen if not 0 <= i < len(cases)]
+        if bad:
+            parser.error(f"--cases must be in [0, {len(cases) - 1}], got {bad}")
+        cases = [cases[i] for i in chosen]
     rows = []
-    for case in default_cases(args.size):
-        rows += evaluate_case(case, samples=args.samples)
-        print(to_markdown(rows[-3:] if case.aperture == "disk" else rows[-2:]).split("\n", 2)[2], flush=True)
+    for case in cases:
+        new = evaluate_case(case, samples=args.samples)
+        rows += new
+        print(to_markdown(new).split("\n", 2)[2], flush=True)
     print()
     print(to_markdown(rows))
     return 0

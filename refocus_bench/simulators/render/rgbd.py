@@ -30,7 +30,7 @@ from ...optics import ThinLens
 from .apertures import Aperture, CatsEye, make_aperture
 from .blur_spec import resolve_coc
 from .colour import to_linear, to_srgb
-from .compositing import Box, composite_layers, pad_to_multiple
+from .compositing import Box, Occludes, composite_layers, occlusion_gap, pad_to_multiple
 from .config import RenderConfig, layer_scale
 from .disocclusion import CocExtremes
 from .kernels import KernelCache
@@ -106,11 +106,21 @@ def _soft_layers(lin: torch.Tensor, coc: torch.Tensor, centres: list[float]) -> 
     return SoftLayers(lin, idx, frac, n)
 
 
-def _disocclusion_reach(centres: list[float], config: RenderConfig) -> tuple[list[float], list[bool]]:
+def _disocclusion_reach(
+    centres: list[float], config: RenderConfig, occluders: list[int] | None
+) -> tuple[list[float], list[bool]]:
     """How far (px) the blur of layers clearly in front can reveal each layer, and whether it is filled."""
     n = len(centres)
-    reach = [max((abs(centres[j] - centres[i]) for j in range(i - 1)), default=0.0) for i in range(n)]
+    last = occluders if occluders is not None else [i - 2 for i in range(n)]
+    reach = [max((abs(centres[j] - centres[i]) for j in range(last[i] + 1)), default=0.0) for i in range(n)]
     return reach, [config.fill_disocclusions and r >= 1.0 for r in reach]
+
+
+def _last_occluders(centres: list[float], occludes: Occludes | None) -> list[int] | None:
+    """For every layer, the last layer in front of it that occludes it (-1: none); None for the default rule."""
+    if occludes is None:
+        return None
+    return [max((j for j in range(i) if occludes(centres[j], centres[i])), default=-1) for i in range(len(centres))]
 
 
 def _layer_maker(
@@ -135,6 +145,13 @@ def _layer_maker(
     return build
 
 
+def _occludes(config: RenderConfig) -> Occludes | None:
+    """Which layer occludes which: every farther one (None), or only those past the configured gap."""
+    if config.occlusion_gap_px > 0 or config.occlusion_gap_rel > 0:
+        return occlusion_gap(config.occlusion_gap_px, config.occlusion_gap_rel)
+    return None
+
+
 def _render_rgbd_one(
     lin: torch.Tensor,
     coc: torch.Tensor,
@@ -150,8 +167,10 @@ def _render_rgbd_one(
     max_scale = max(layer_scale(c, config.coarse_radius_px) for c in centres)
     lin_p, coc_p = pad_to_multiple(lin, max_scale), pad_to_multiple(coc[None], max_scale)[0]
     layers = _soft_layers(lin_p, coc_p, centres)
+    occludes = _occludes(config)
+    layers.occluders = _last_occluders(centres, occludes)
     boxes = layers.boxes()
-    reach, fill = _disocclusion_reach(centres, config)
+    reach, fill = _disocclusion_reach(centres, config, layers.occluders)
     extremes = CocExtremes(coc_p.detach(), max_scale)
     makers = [_layer_maker(layers, i, centres[i], reach[i], fill[i], extremes, n_alpha) for i in range(n)]
     margins = [int(math.ceil(2 * r)) if f else 0 for r, f in zip(reach, fill)]
@@ -173,6 +192,7 @@ def _render_rgbd_one(
             margins=margins,
             requires_grad=lin.requires_grad or coc.requires_grad,
             psf_normalizer=varying_psf,
+            occludes=occludes,
         )
         if cell.weight != 1.0:
             c, v = c * cell.weight, v * cell.weight

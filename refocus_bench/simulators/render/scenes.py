@@ -27,6 +27,8 @@ __all__ = [
     "two_plane_scene",
     "dead_leaves_scene",
     "slanted_plane_scene",
+    "curved_surface_scene",
+    "thin_strands_scene",
     "middlebury_motorcycle",
     "disparity_to_depth_m",
     "TEXTURE_SOURCES",
@@ -218,6 +220,82 @@ def slanted_plane_scene(
         layers.append(torch.cat([texture, alpha]))
         depths.append(1.0 / (1.0 / near + (1.0 / far - 1.0 / near) * (i + 0.5) / strips))
     return LayeredScene(torch.stack(layers), torch.tensor(depths, dtype=torch.float64))
+
+
+def _level_layers(texture: torch.Tensor, level: torch.Tensor, levels: int, overlap_px: int) -> list[torch.Tensor]:
+    """One opaque layer per depth level (level 0 nearest) of a surface with integer levels (H, W): each
+    layer holds the pixels of its level and extends ``overlap_px`` under the nearer levels around it."""
+    h, w = level.shape
+    k = 2 * overlap_px + 1
+    layers = []
+    for i in range(levels):
+        own = (level == i).to(torch.float32)[None, None]
+        grown = F.max_pool2d(own, k, stride=1, padding=overlap_px)[0] if overlap_px else own[0]
+        alpha = torch.where((level < i)[None], grown, own[0])
+        layers.append(torch.cat([texture, alpha]))
+    return layers
+
+
+def curved_surface_scene(
+    size: tuple[int, int] = (256, 256), depth_range_m: tuple[float, float] = (1.0, 6.0), levels: int = 64, seed: int = 0
+) -> LayeredScene:
+    """A textured curved surface filling the frame: a tilted bowl whose depth varies in x and y.
+
+    Inverse depth is ``t = 0.6 * (d / d_max)^2 + 0.4 * u`` rescaled to ``depth_range_m`` (``d``: distance
+    from the point (0.35, 0.55) of the unit frame, ``u`` the horizontal coordinate), quantised into
+    ``levels`` fronto-parallel levels evenly spaced in inverse depth (nearest at 0). Each level's plane
+    extends 4 px under its nearer neighbours (hidden content), as in :func:`slanted_plane_scene`; the
+    RGB-D view has curved iso-depth lines and depth gradients in every direction.
+    """
+    near, far = depth_range_m
+    check(0 < near < far, lambda: f"depth_range_m must satisfy 0 < near < far, got {depth_range_m}")
+    h, w = size
+    check(2 <= levels <= 256, lambda: f"levels must be in [2, 256], got {levels}")
+    texture = photo_texture(size, _rng(seed))
+    v, u = torch.meshgrid((torch.arange(h) + 0.5) / h, (torch.arange(w) + 0.5) / w, indexing="ij")
+    d2 = (u - 0.35) ** 2 + (v - 0.55) ** 2
+    t = 0.6 * d2 / d2.max() + 0.4 * u
+    t = (t - t.min()) / (t.max() - t.min())
+    level = (t * levels).floor().clamp(max=levels - 1).to(torch.long)
+    depths = [1.0 / (1.0 / near + (1.0 / far - 1.0 / near) * (i + 0.5) / levels) for i in range(levels)]
+    layers = torch.stack(_level_layers(texture, level, levels, 4))
+    return LayeredScene(layers, torch.tensor(depths, dtype=torch.float64))
+
+
+def thin_strands_scene(
+    size: tuple[int, int] = (256, 256),
+    strands: int = 10,
+    strand_depth_m: tuple[float, float] = (1.3, 2.6),
+    background_m: float = 6.0,
+    seed: int = 0,
+) -> LayeredScene:
+    """Hair-like strands in front of a far textured background.
+
+    Each strand is a wavy vertical curve ``x = x0 + a sin(2 pi y / p + phi)``, 0.8 to 2.5 px wide
+    (anti-aliased), in a dark or fair hair tone, on its own plane at a depth uniform in inverse depth
+    over ``strand_depth_m``; the background is an opaque photo texture at ``background_m``.
+    """
+    lo, hi = strand_depth_m
+    check(0 < lo < hi < background_m, lambda: f"need 0 < strand depths < background_m, got {strand_depth_m}")
+    check(strands >= 1, lambda: f"strands must be >= 1, got {strands}")
+    rng = _rng(seed)
+    h, w = size
+    layers = [torch.cat([photo_texture(size, rng), torch.ones(1, h, w)])]
+    depths = [background_m]
+    for _ in range(strands):
+        x0, a = rng.uniform(0.1 * w, 0.9 * w), rng.uniform(0.02 * w, 0.12 * w)
+        period, phi, half = rng.uniform(0.5 * h, 2.0 * h), rng.uniform(0, 2 * math.pi), rng.uniform(0.4, 1.25)
+
+        def inside(x, y, x0=x0, a=a, period=period, phi=phi, half=half):
+            return (x - x0 - a * torch.sin(2 * math.pi * y / period + phi)).abs() <= half
+
+        tone = [(0.12, 0.08, 0.05), (0.75, 0.6, 0.35)][int(rng.integers(2))]
+        colour = torch.tensor(tone, dtype=torch.float32) * float(rng.uniform(0.8, 1.2))
+        layers.append(torch.cat([colour.clamp(0, 1)[:, None, None].expand(3, h, w), _supersampled(inside, h, w)]))
+        depths.append(1.0 / rng.uniform(1.0 / hi, 1.0 / lo))
+    order = np.argsort(depths, kind="stable")
+    stack = torch.stack([layers[i] for i in order])
+    return LayeredScene(stack, torch.tensor([depths[i] for i in order], dtype=torch.float64))
 
 
 # -- real RGB-D -------------------------------------------------------------------------------

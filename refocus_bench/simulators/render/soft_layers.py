@@ -7,7 +7,8 @@ layer ``idx + 1`` with weight ``frac``, so radii are never rounded. With ``pos =
 weight of layer ``k`` is the hat ``max(0, 1 - |pos - k|)``. A layer's stack holds, per pixel, its
 premultiplied linear colour (3 channels) and weight, and for the disocclusion fill also the coverage
 by layers at or behind it, ``clamp(pos - k + 1, 0, 1)``, and by layers clearly in front of it,
-``clamp(k - 1 - pos, 0, 1)`` (6 channels).
+``clamp(k - 1 - pos, 0, 1)`` (6 channels; with ``occluders`` set, clearly in front means at or before the
+last layer that occludes layer ``k``, see :meth:`SoftLayers.hidden_offset`).
 
 Most of a layer's bounding box is far from its depth range: there its colour and weight are zero and
 its two coverage channels are constant (all behind, or all clearly in front). :class:`SoftLayers`
@@ -78,6 +79,7 @@ class SoftLayers:
     frac: torch.Tensor
     n: int
     tile: int = TILE_PX
+    occluders: list[int] | None = None
     _tmin: torch.Tensor = field(init=False, repr=False)
     _tmax: torch.Tensor = field(init=False, repr=False)
 
@@ -90,6 +92,13 @@ class SoftLayers:
         self._tmin = (-F.max_pool2d(-lo, t, ceil_mode=True))[0, 0].to(torch.int64).cpu()
         self._tmax = F.max_pool2d(hi, t, ceil_mode=True)[0, 0].to(torch.int64).cpu()
         self._tiles: torch.Tensor | None = None
+
+    def hidden_offset(self, layer: int) -> float:
+        """``o`` in the hidden coverage ``clamp(o - u, 0, 1)`` of ``layer``: -1 (pixels two layers or more in front
+        are hidden) unless ``occluders`` names the last layer that occludes it (``o = last + 1 - layer``)."""
+        if self.occluders is None:
+            return -1.0
+        return float(self.occluders[layer] + 1 - layer)
 
     @property
     def requires_grad(self) -> bool:
@@ -130,13 +139,13 @@ class SoftLayers:
             return F.avg_pool2d(out[None], scale)[0] if scale > 1 else out
         return self._by_tiles(layer, scale, box, coverage)
 
-    def _fill(self, stack: torch.Tensor, lin: torch.Tensor, u: torch.Tensor, coverage: bool) -> None:
+    def _fill(self, stack: torch.Tensor, lin: torch.Tensor, u: torch.Tensor, coverage: bool, off: float = -1.0) -> None:
         """Write a layer's channels (leading dim C) into ``stack`` (channels at dim -3) from inputs.
 
         ``u = pos - layer`` is each pixel's position relative to the layer (``pos = idx + frac``): the
         layer's share is the hat ``max(0, 1 - |u|)`` (``frac`` just above the previous layer, ``1 -
         frac`` just below the next), the coverage at or behind the layer ``clamp(u + 1, 0, 1)`` and
-        the coverage clearly in front of it ``clamp(-u - 1, 0, 1)``.
+        the coverage clearly in front of it ``clamp(off - u, 0, 1)`` (``off`` = -1, or :meth:`hidden_offset`).
         """
         wgt = stack[..., 3, :, :]
         torch.abs(u, out=wgt).neg_().add_(1.0).clamp_(min=0.0)
@@ -144,7 +153,7 @@ class SoftLayers:
         if coverage:
             torch.add(u, 1.0, out=stack[..., 4, :, :]).clamp_(0.0, 1.0)
             if stack.shape[-3] > 5:
-                torch.sub(-1.0, u, out=stack[..., 5, :, :]).clamp_(0.0, 1.0)
+                torch.sub(off, u, out=stack[..., 5, :, :]).clamp_(0.0, 1.0)
 
     def _dense(self, layer: int, box: Box, coverage: bool) -> torch.Tensor:
         """The layer over the whole box at full resolution (also the autograd path)."""
@@ -155,10 +164,10 @@ class SoftLayers:
             wgt = (1.0 - u.abs()).clamp(min=0.0)
             parts = [lin * wgt, wgt[None]]
             if coverage:
-                parts += [(u + 1.0).clamp(0.0, 1.0)[None], (-1.0 - u).clamp(0.0, 1.0)[None]]
+                parts += [(u + 1.0).clamp(0.0, 1.0)[None], (self.hidden_offset(layer) - u).clamp(0.0, 1.0)[None]]
             return torch.cat(parts)
         stack = torch.empty((6 if coverage else 4, y1 - y0, x1 - x0), dtype=u.dtype, device=u.device)
-        self._fill(stack, lin, u, coverage)
+        self._fill(stack, lin, u, coverage, self.hidden_offset(layer))
         return stack
 
     def _tile_major(self) -> torch.Tensor:
@@ -188,7 +197,7 @@ class SoftLayers:
         tmin, tmax = self._tmin[ty0:ty1, tx0:tx1], self._tmax[ty0:ty1, tx0:tx1]
         behind = tmin >= layer + 1  # every pixel at least one layer behind: weight 0, at-or-behind 1
         if coverage:
-            front = tmax <= layer - 2  # every pixel clearly in front: weight 0, in-front 1
+            front = tmax <= layer - 1 + self.hidden_offset(layer)  # every pixel clearly in front: weight 0, in-front 1
             compute = ~(behind | front)
         else:
             compute = (tmin <= layer) & (tmax >= layer)
@@ -205,7 +214,7 @@ class SoftLayers:
             tiles = self._tiles_at(ky + ty0, kx + tx0)
             lin, u = tiles[:, :3], tiles[:, 3] - layer  # (N, 3, t, t), (N, t, t)
             stack = torch.empty((len(ky), c, t, t), dtype=dtype, device=device)
-            self._fill(stack, lin, u, coverage)
+            self._fill(stack, lin, u, coverage, self.hidden_offset(layer))
             if scale > 1:
                 stack = F.avg_pool2d(stack, scale)
             _put_tiles(out, ky.to(device), kx.to(device), stack)
@@ -263,9 +272,10 @@ class SoftLayers:
         nty, ntx = ty1 - ty0, tx1 - tx0
         tmin, tmax = self._tmin[ty0:ty1, tx0:tx1], self._tmax[ty0:ty1, tx0:tx1]
         behind = tmin >= layer + 1  # weight 0, coverage at or behind 1, hidden 0
-        front = tmax <= layer - 2  # weight 0, coverage at or behind 0, hidden 1
+        off = self.hidden_offset(layer)
+        front = tmax <= layer - 1 + off  # weight 0, coverage at or behind 0, hidden 1
         weighted = (tmin <= layer) & (tmax >= layer)  # all channels computed
-        varying = (tmin <= layer - 2) & ~front  # hidden coverage between 0 and 1
+        varying = (tmin <= layer - 1 + off) & ~front  # hidden coverage between 0 and 1
         dtype, device = self.frac.dtype, self.frac.device
         stack = _channels_last_tiles(4, nty, ntx, q, dtype, device)
         small = torch.zeros((5, nty, m, ntx, m), dtype=dtype, device=device)
@@ -277,7 +287,7 @@ class SoftLayers:
         if len(ky):  # colour, weight and coverage at or behind
             tiles = self._tiles_at(ky + ty0, kx + tx0)
             full = torch.empty((len(ky), 5, t, t), dtype=dtype, device=device)
-            self._fill(full, tiles[:, :3], tiles[:, 3] - layer, coverage=True)
+            self._fill(full, tiles[:, :3], tiles[:, 3] - layer, coverage=True, off=off)
             full = F.avg_pool2d(full, scale) if scale > 1 else full
             _put_tiles(stack, ky.to(device), kx.to(device), full[:, :4])
             small[:, ky, :, kx, :] = F.avg_pool2d(full, down, divisor_override=1) if down > 1 else full
@@ -301,7 +311,7 @@ class SoftLayers:
             if whole:
                 _put_tiles(stack, fyd, fxd, up)
                 continue
-            hidden = torch.sub(-1.0, self._tiles_at(fy + ty0, fx + tx0)[:, 3:4] - layer).clamp_(0.0, 1.0)  # as in _fill
+            hidden = torch.sub(off, self._tiles_at(fy + ty0, fx + tx0)[:, 3:4] - layer).clamp_(0.0, 1.0)  # as in _fill
             hidden = F.avg_pool2d(hidden, scale) if scale > 1 else hidden
             _put_tiles(stack, fyd, fxd, torch.addcmul(stack[:, fyd, :, fxd, :], hidden, up))
         stack = stack.reshape(4, nty * q, ntx * q)
