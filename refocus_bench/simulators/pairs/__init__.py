@@ -10,8 +10,10 @@ Modules, low to high: ``params`` (distributions, lens and focus draws), ``user_s
 image + depth files), ``generate`` (:class:`PairConfig`, scenes, rendered samples), ``schema`` (the
 record's ``datasets.Features`` and field meanings), ``records`` (records of a sample, Parquet and
 folder shard writers), ``card`` (the generated dataset card), ``shards`` (:func:`make_pairs` /
-``run``: shards, resume, parallel workers), ``cli`` (``refocus-bench make-pairs``). Names resolve
-lazily: importing the package imports none of these modules.
+``run``: shards, resume, parallel workers), ``cli`` (``refocus-bench make-pairs``). Pairs from real
+photos: ``fit_blur`` (route c: K* through the renderer), ``fit_pairs`` (``refocus-bench fit-blur``),
+``real`` (route b, ``refocus-bench make-real-pairs``), ``focus_mask``, ``real_inputs``,
+``real_writer``, ``real_cli``. Names resolve lazily: importing the package imports none of these modules.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ _EXPORTS = {
     "pair_features": "schema",
     "dataset_card": "card",
     "make_pairs": "shards",
+    "FitSettings": "fit_blur",
+    "BlurFit": "fit_blur",
+    "make_real_pairs": "real",
+    "sharpness_mask": "focus_mask",
+    "ROUTES": "schema",
     "PairRunResult": "shards",
 }
 
