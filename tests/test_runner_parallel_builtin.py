@@ -1,9 +1,12 @@
-"""Every registered built-in benchmark under the process pool and under Ray: ``workers=2`` gives the
-same per-sample results as ``workers=1``, to float equality (issue 21).
+"""Every registered benchmark under the process pool and under Ray: ``workers=2`` gives the same
+per-sample results as ``workers=1``, to float equality (issue 21).
 
-Small data: 2 samples per benchmark (64x64 for the synthetic ones, the default 248x368 crop for
-Middlebury), generated once into a temporary cache; the benchmarks' default metrics (LPIPS and DISTS
-included). The reference runs in this process with the torch thread count a pool worker uses
+The built-in (generated) benchmarks: 2 samples each (64x64 for the synthetic ones, 128x128 where the
+oracle K search pads by 68 px, the default 248x368 crop for Middlebury), generated once into a
+temporary cache, with their default metrics (LPIPS and DISTS included). The dataset-backed ones
+(``dpdd-test`` ... ``blb-bokeh``): the fixture copies of ``tests/dataset_fixtures.py`` at 36x44 px,
+with their default metrics; ``cuhk-blur``'s CLIP-IQA from a tiny random CLIP folder (plus BRISQUE).
+The reference runs in this process with the torch thread count a pool worker uses
 (``default_threads(2)``), so that thread-dependent rounding cannot differ on any machine. The pool
 is persistent: one set of two worker processes serves every benchmark of the module.
 """
@@ -15,21 +18,33 @@ import pickle
 import pytest
 import torch
 
-from refocus_bench.benchmarks import create_benchmark
+from refocus_bench.benchmarks import create_benchmark, list_benchmarks
 from refocus_bench.benchmarks.builtin import BUILTIN_BENCHMARKS
 from refocus_bench.cli import main
 from refocus_bench.models import create_model
 from refocus_bench.results import read_record
 from refocus_bench.runner.evaluation import evaluate
 from refocus_bench.runner.executors import default_threads, pool_info, shutdown_pool
+from tests import dataset_fixtures as fx
+from tests.test_benchmarks_datasets import enlarge
 from tests.test_runner_executors import free_cpus_settle
 
 MODEL_OF = {"deblur": "deblur.wiener", "bokeh": "bokeh.gaussian", "refocus": "refocus.cascade"}
+DATASET_BENCHMARKS = {  # name -> fixture copy of its dataset
+    "dpdd-test": fx.build_dpdd,
+    "realdof": fx.build_realdof,
+    "lfdof-test": fx.build_lfdof,
+    "cuhk-blur": fx.build_cuhk,
+    "realbokeh-deblur": fx.build_realbokeh,
+    "blb-bokeh": lambda tmp: fx.build_blb(tmp, depth_format="npy"),
+}
 
 
 def _small(name: str, cache) -> dict:
     kw = {"num_samples": 2, "cache_dir": cache, "progress": False}
-    return {**kw, "size": (64, 64)} if name.startswith("synthetic-") else kw
+    if not name.startswith("synthetic-"):
+        return kw
+    return {**kw, "size": (128, 128) if name == "synthetic-bokeh-oracle" else (64, 64)}  # oracle K pads 68 px
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +69,28 @@ def benches(tmp_path_factory, pool_threads, metric_weights):
 
 
 @pytest.fixture(scope="module")
-def reference(benches):
+def datasets(tmp_path_factory, pool_threads, metric_weights):
+    """{name: (benchmark, metrics)} for the dataset-backed benchmarks, on fixture copies."""
+    from refocus_bench.metrics import create_metric
+    from tests.clip_fixtures import tiny_clip
+
+    tmp = tmp_path_factory.mktemp("datasets")
+    tiny_clip(tmp / "clip")
+    clip = create_metric("clipiqa.vit", weights_dir=tmp / "clip")
+    out = {}
+    for name, build in DATASET_BENCHMARKS.items():
+        bench = create_benchmark(name, root=enlarge(build(tmp / name)).root)
+        out[name] = (bench, [clip, "brisque.live"] if name == "cuhk-blur" else None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(benches, datasets):
     """workers=1, in this process: {benchmark: rows}."""
-    return {n: _rows(evaluate(MODEL_OF[b.spec.task], b, out_dir=None, progress=False)) for n, b in benches.items()}
+    ref = {n: _rows(evaluate(MODEL_OF[b.spec.task], b, out_dir=None, progress=False)) for n, b in benches.items()}
+    for n, (b, metrics) in datasets.items():
+        ref[n] = _rows(evaluate(MODEL_OF[b.spec.task], b, metrics, out_dir=None, progress=False))
+    return ref
 
 
 def _rows(ev) -> list[dict]:
@@ -68,22 +102,35 @@ def _rows(ev) -> list[dict]:
     return rows
 
 
-def test_every_builtin_benchmark_pickles_with_its_samples(benches):
-    for name, b in benches.items():
+def test_every_benchmark_pickles_with_its_samples(benches, datasets):
+    for name, b in [*benches.items(), *((n, b) for n, (b, _) in datasets.items())]:
         copy = pickle.loads(pickle.dumps(b))
         assert copy.content_hash() == b.content_hash(), name
         sid = b.sample_ids()[-1]
         s, c = b.load(sid), copy.load(sid)
-        assert torch.equal(s.image, c.image) and torch.equal(s.target, c.target), name
+        assert torch.equal(s.image, c.image), name
+        assert (s.target is None and c.target is None) or torch.equal(s.target, c.target), name
         s2 = pickle.loads(pickle.dumps(s))
         assert s2.id == s.id and torch.equal(s2.image, s.image) and dict(s2.subset) == dict(s.subset), name
 
 
-@pytest.mark.parametrize("name", BUILTIN_BENCHMARKS)
-def test_process_pool_equals_one_worker(name, benches, reference, tmp_path):
-    ev = evaluate(MODEL_OF[benches[name].spec.task], benches[name], out_dir=tmp_path, progress=False, workers=2)
+def _case(name: str, benches: dict, datasets: dict) -> tuple:
+    """(benchmark, metrics or None) of a registered benchmark."""
+    return (benches[name], None) if name in benches else datasets[name]
+
+
+def test_every_registered_benchmark_is_covered():
+    assert sorted([*BUILTIN_BENCHMARKS, *DATASET_BENCHMARKS]) == list_benchmarks()
+
+
+@pytest.mark.parametrize("name", [*BUILTIN_BENCHMARKS, *DATASET_BENCHMARKS])
+def test_process_pool_equals_one_worker(name, benches, datasets, reference, tmp_path):
+    bench, metrics = _case(name, benches, datasets)
+    ev = evaluate(MODEL_OF[bench.spec.task], bench, metrics, out_dir=tmp_path, progress=False, workers=2)
     assert _rows(ev) == reference[name]
-    assert len(reference[name]) == 2 and ev.computed == 2
+    assert len(reference[name]) == len(bench.sample_ids()) == ev.computed
+    head = bench.spec.headline_metric
+    assert any(r[head] is not None for r in reference[name]), reference[name]  # scores, not only errors
     rec = read_record(ev.path)
     assert rec["status"] == "complete" and rec["environment"]["workers"] == 2
     assert pool_info()["workers"] == 2  # the pool stays up for the next evaluation
@@ -97,8 +144,8 @@ def test_the_pool_persists_across_evaluations(benches):
     assert pool_info() == before  # the same worker processes served another model and metric set
 
 
-def test_ray_equals_one_worker_on_every_builtin_benchmark(benches, reference):
-    """One set of two actors (kept by ``keep_actors``) serves every benchmark; killed after the block."""
+def test_ray_equals_one_worker_on_every_registered_benchmark(benches, datasets, reference):
+    """One pair of actors (kept by ``keep_actors``) serves every benchmark; they die with the block."""
     ray = pytest.importorskip("ray")  # skips only where the optional extra 'ray' is not installed
     from refocus_bench.ray_backend import keep_actors, kept_actor_ids
 
@@ -106,8 +153,11 @@ def test_ray_equals_one_worker_on_every_builtin_benchmark(benches, reference):
     try:
         with keep_actors():
             ids = []
-            for name, b in benches.items():
-                ev = evaluate(MODEL_OF[b.spec.task], b, out_dir=None, progress=False, workers=2, executor="ray")
+            for name in [*BUILTIN_BENCHMARKS, *DATASET_BENCHMARKS]:
+                bench, metrics = _case(name, benches, datasets)
+                ev = evaluate(
+                    MODEL_OF[bench.spec.task], bench, metrics, out_dir=None, progress=False, workers=2, executor="ray"
+                )
                 assert _rows(ev) == reference[name], name
                 assert ev.record["environment"]["executor"] == "ray"
                 ids.append(kept_actor_ids())

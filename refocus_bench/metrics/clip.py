@@ -26,6 +26,7 @@ processor images already in [0, 1], which CLIP's processor would divide by 255 a
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,21 @@ def load_clip_folder(folder: str | os.PathLike[str], name: str = "clip") -> tupl
         f"import the whole CLIP folder with 'refocus-bench weights import {name} PATH'",
         exc=MissingFileError,
     )
-    model = CLIPModel.from_pretrained(str(folder), local_files_only=True).eval().requires_grad_(False)
+    model = _own_memory(CLIPModel.from_pretrained(str(folder), local_files_only=True).eval().requires_grad_(False))
     processor = CLIPProcessor.from_pretrained(str(folder), local_files_only=True)
     return model, processor
+
+
+def _own_memory(model: nn.Module) -> nn.Module:
+    """``model`` with its parameters and buffers copied out of the safetensors memory map.
+
+    A mapped tensor can start at any byte offset; CPU matmul kernels then take another path than on
+    the aligned copy that a worker process unpickles, and scores differ by about 1e-6 relative.
+    """
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            t.data = t.data.clone()
+    return model
 
 
 class _FeatureModel(nn.Module):
@@ -158,6 +171,10 @@ class _CLIPMetric(NetworkMetric):
         return d
 
 
+def _pair(a: Any, b: Any) -> tuple[Any, Any]:
+    return a, b
+
+
 class CLIPIQA(_CLIPMetric):
     """CLIP-IQA through torchmetrics: P("Good photo.") against "Bad photo.", per image, in [0, 1]."""
 
@@ -175,7 +192,8 @@ class CLIPIQA(_CLIPMetric):
         from torchmetrics.multimodal import CLIPImageQualityAssessment
 
         feat, proc = _FeatureModel(model), _UnitRangeProcessor(processor)
-        return CLIPImageQualityAssessment(model_name_or_path=lambda: (feat, proc), data_range=1.0, prompts=("quality",))
+        load = functools.partial(_pair, feat, proc)  # not a lambda: the metric must pickle for worker processes
+        return CLIPImageQualityAssessment(model_name_or_path=load, data_range=1.0, prompts=("quality",))
 
     def _score(self, preds: torch.Tensor, target: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
         tm = self._net_on(preds.device)
