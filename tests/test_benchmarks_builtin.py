@@ -51,7 +51,7 @@ def built(tmp_path_factory) -> Path:
 # -- registry and specs ----------------------------------------------------------------------------
 def test_registry_lists_builtins_and_suggests_close_matches():
     assert set(BUILTIN_BENCHMARKS) <= set(list_benchmarks())
-    assert list_benchmarks("synthetic-bokeh*") == ["synthetic-bokeh", "synthetic-bokeh-oracle"]
+    assert list_benchmarks("synthetic-bokeh*") == ["synthetic-bokeh", "synthetic-bokeh-oracle", "synthetic-bokeh-sweep"]
     assert "middlebury-bokeh" in list_benchmarks("middlebury-*")
     with pytest.raises(UnknownNameError, match="synthetic-bokeh"):
         create_benchmark("synthetic-bokhe")
@@ -65,7 +65,7 @@ def test_specs_are_well_formed():
         assert spec.name == name and spec.task in TASKS and spec.version
         assert spec.headline_metric in spec.metrics and set(spec.metrics) <= known, name
         assert not {"clipiqa.vit", "musiq.vit", "maniqa.vit", "clip_i.vit"} & set(spec.metrics)
-        assert "no weights offline" in spec.description
+        assert "no weights offline" in spec.description or spec.protocol["name"] == "lvcorr_sweep"
         json.dumps(spec.as_dict())
         p = dict(spec.protocol)
         if p["name"] in ("direct", "oracle_coc"):
@@ -95,7 +95,7 @@ def test_protocol_variants_share_their_base_data(tmp_path):
     a = create_benchmark("synthetic-bokeh", cache_dir=tmp_path, progress=False)
     b = create_benchmark("synthetic-bokeh-oracle", cache_dir=tmp_path, progress=False)
     assert a.folder == b.folder == tmp_path / "synthetic-bokeh" / "v1"
-    assert DATA_OF["synthetic-refocus-lvcorr"] == "synthetic-refocus"
+    assert DATA_OF["synthetic-deblur-oracle-coc"] == "synthetic-deblur"
     assert tiny("synthetic-bokeh", tmp_path).folder.name.startswith("v1-")  # non-default data: own folder
 
 

@@ -35,7 +35,8 @@ _LAZY: dict[str, str] = {
     "synthetic-bokeh": "refocus_bench.benchmarks.synthetic:synthetic_bokeh",
     "synthetic-bokeh-oracle": "refocus_bench.benchmarks.synthetic:synthetic_bokeh_oracle",
     "synthetic-refocus": "refocus_bench.benchmarks.synthetic:synthetic_refocus",
-    "synthetic-refocus-lvcorr": "refocus_bench.benchmarks.synthetic:synthetic_refocus_lvcorr",
+    "synthetic-bokeh-sweep": "refocus_bench.benchmarks.synthetic_sweep:synthetic_bokeh_sweep",
+    "synthetic-refocus-sweep": "refocus_bench.benchmarks.synthetic_sweep:synthetic_refocus_sweep",
     "middlebury-bokeh": "refocus_bench.benchmarks.middlebury:middlebury_bokeh",
     # Benchmarks on local dataset copies (nothing downloaded): factories need root=<your copy>; see
     # refocus_bench/benchmarks/from_datasets.py and docs/benchmarks.md.

@@ -56,7 +56,8 @@ class GeneratedSample:
         id: sample id (also its folder name in the cache).
         image, target: sRGB (1, 3, H, W) in [0, 1].
         condition: model-call keyword arguments: tensors (1, 1, H, W) float32 or JSON scalars.
-        metric_inputs: metric-only tensors (1, 1, H, W) float32, e.g. ``coc``.
+        metric_inputs: metric-only tensors (1, 1, H, W) float32, e.g. ``coc``, or image sequences
+            (1, N, 3, H, W) sRGB, e.g. ``target_sweep`` (stored as N 16-bit PNGs).
         subset: string labels.
         meta: JSON provenance (scene parameters, blur levels, ...), stored in the manifest only.
     """
@@ -127,7 +128,11 @@ def _stored_sample(gs: GeneratedSample, put: Callable[[str, bytes], str]) -> dic
         else:
             scalars[k] = v
     for k, v in sorted(gs.metric_inputs.items()):
-        store(f"metric_inputs.{k}", f"{gs.id}/metric_{k}.npy", encode_npy(v))
+        if v.ndim == 5:  # an image sequence (1, N, 3, H, W): one PNG per step
+            for j in range(v.shape[1]):
+                store(f"metric_inputs.{k}.{j}", f"{gs.id}/metric_{k}_{j}.png", encode_png16(v[0, j]))
+        else:
+            store(f"metric_inputs.{k}", f"{gs.id}/metric_{k}.npy", encode_npy(v))
     return {"id": gs.id, "subset": dict(gs.subset), "condition": scalars, "files": files, "meta": gs.meta}
 
 
@@ -297,7 +302,10 @@ class GeneratedBenchmark(Benchmark):
                     k: (v.to(torch.float32).reshape(1, 1, *v.shape[-2:]) if _is_map(v) else v)
                     for k, v in gs.condition.items()
                 }
-                mi = {k: v.to(torch.float32).reshape(1, 1, *v.shape[-2:]) for k, v in gs.metric_inputs.items()}
+                mi = {
+                    k: _quantize_sequence(v) if v.ndim == 5 else v.to(torch.float32).reshape(1, 1, *v.shape[-2:])
+                    for k, v in gs.metric_inputs.items()
+                }
                 out.append(
                     BenchmarkSample(
                         gs.id, quantize_image(gs.image), quantize_image(gs.target), cond, dict(gs.subset), mi
@@ -306,16 +314,27 @@ class GeneratedBenchmark(Benchmark):
         return out
 
 
+def _quantize_sequence(v: torch.Tensor) -> torch.Tensor:
+    """(1, N, 3, H, W) sRGB -> the same after the 16-bit round trip of its PNGs."""
+    return torch.stack([quantize_image(v[0, j : j + 1])[0] for j in range(v.shape[1])])[None]
+
+
 def sample_from_blobs(entry: Mapping[str, Any], blobs: Mapping[str, bytes]) -> BenchmarkSample:
     """Decode a manifest entry's files into a :class:`BenchmarkSample`."""
     sid = entry["id"]
     condition: dict[str, Any] = dict(entry["condition"])
     metric_inputs: dict[str, Any] = {}
+    frames: dict[str, dict[int, torch.Tensor]] = {}
     for role, data in blobs.items():
         if role.startswith("condition."):
             condition[role[len("condition.") :]] = decode_npy(data, f"{sid}/{role}")
+        elif role.startswith("metric_inputs.") and role.count(".") == 2:  # one step of an image sequence
+            key, step = role[len("metric_inputs.") :].split(".")
+            frames.setdefault(key, {})[int(step)] = decode_png16(data, f"{sid}/{role}")[0]
         elif role.startswith("metric_inputs."):
             metric_inputs[role[len("metric_inputs.") :]] = decode_npy(data, f"{sid}/{role}")
+    for key, steps in frames.items():
+        metric_inputs[key] = torch.stack([steps[j] for j in sorted(steps)])[None]
     return BenchmarkSample(
         id=sid,
         image=decode_png16(blobs["image"], f"{sid}/image"),

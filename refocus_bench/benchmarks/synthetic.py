@@ -62,7 +62,6 @@ __all__ = [
     "synthetic_bokeh",
     "synthetic_bokeh_oracle",
     "synthetic_refocus",
-    "synthetic_refocus_lvcorr",
 ]
 
 DATA_VERSION = "1"
@@ -245,8 +244,3 @@ def synthetic_bokeh_oracle(**kw: Any) -> GeneratedBenchmark:
 def synthetic_refocus(**kw: Any) -> GeneratedBenchmark:
     """Refocusing procedural layered scenes: one focus/K/aperture to another."""
     return make_synthetic("synthetic-refocus", **kw)
-
-
-def synthetic_refocus_lvcorr(**kw: Any) -> GeneratedBenchmark:
-    """Blur controllability (LVCorr over a K sweep) on the synthetic-refocus inputs."""
-    return make_synthetic("synthetic-refocus-lvcorr", **kw)

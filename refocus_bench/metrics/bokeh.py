@@ -22,19 +22,16 @@ focus plane; see :mod:`refocus_bench.optics`):
   zero-mean normalised cross-correlation of the crops (``aperture_ncc``), averaged over the points.
   Both compare shape, size and position of the bokeh disc; neither depends on brightness.
 * **LVCorr** (:func:`lvcorr_genphoto`, ``lvcorr.genphoto``): controllability, as Generative Photography
-  (Yuan et al., CVPR 2025) computes it in its released evaluation code
-  (``comp_metrics/accuracy_by_CorrCoef/accur_bokehK.py``), which Bokeh Diffusion, DiffCamera and
-  GenRefocus cite for LVCorr. One scene is rendered at N blur strengths ``K_1 < ... < K_N`` (same
-  image, same focus plane), and the reference (ground-truth) renderer renders the same N settings.
-  LV_i is the variance of the 4-neighbour Laplacian of the BT.601 luma over the *whole* image (edge
-  mirrored without repeating it, OpenCV's default border); the *trend* is the N - 1 consecutive changes
-  ``LV_{i+1} - LV_i``; **LVCorr = Pearson(trend of the model, trend of the reference)** in [-1, 1],
-  higher is better, no sign flip; the benchmark score is the mean over scenes. A model that ignores K
-  has a constant LV: the correlation is undefined (NaN, not counted). Because changes are correlated
-  (their mean removed), a model that renders the sweep in reverse order can still score above 0 when the
-  reference's LV curve is convex (measured: +0.38 on ``synthetic-refocus-lvcorr``); the paper's metric
-  does not see the direction of control, only the shape of the changes.
-  *Legacy*, no paper uses it (kept while the sweep benchmark lists it): ``lvcorr.pearson`` / ``.spearman``.
+  (Yuan et al., CVPR 2025) computes it in ``comp_metrics/accuracy_by_CorrCoef/accur_bokehK.py`` (cited for
+  LVCorr by Bokeh Diffusion, DiffCamera and GenRefocus). A scene is rendered at N blur strengths
+  ``K_1 < ... < K_N`` (same image and focus) by the model and by the reference renderer. LV_i: variance of
+  the 4-neighbour Laplacian of the BT.601 luma over the whole image (OpenCV's default border, reflect-101);
+  trend: the N - 1 changes ``LV_{i+1} - LV_i``; **LVCorr = Pearson(trend of the model, trend of the
+  reference)** in [-1, 1], higher is better, no sign flip; a benchmark averages scenes. A model that ignores
+  K has a constant LV: undefined (NaN, not counted). Changes are correlated with their mean removed, so the
+  score follows the *shape* of the LV curve, not the direction of control: when the reference's LV curve is
+  convex, a reversed sweep, or an LV that falls and then rises, can still score well above 0.
+  *Legacy*, no paper uses it: ``lvcorr.pearson`` / ``.spearman`` (``-corr(K, LV)``, no reference).
 """
 
 from __future__ import annotations
@@ -58,6 +55,7 @@ __all__ = [
     "masked_ssim",
     "blur_size_error",
     "aperture_fidelity",
+    "laplacian_map",
     "laplacian_variance",
     "lvcorr",
     "lvcorr_genphoto",
@@ -227,14 +225,9 @@ def _aperture_unchecked(
     preds: torch.Tensor, target: torch.Tensor, points: torch.Tensor, radius: int, threshold: float
 ) -> dict[str, torch.Tensor]:
     h, w = preds.shape[-2:]
-    check(
-        bool(
-            (
-                (points[..., 0] >= 0) & (points[..., 0] <= w - 1) & (points[..., 1] >= 0) & (points[..., 1] <= h - 1)
-            ).all()
-        ),
-        lambda: f"points must lie inside the {w}x{h} image (x in [0, {w - 1}], y in [0, {h - 1}])",
-    )
+    x, y = points[..., 0], points[..., 1]
+    inside = bool(((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).all())
+    check(inside, lambda: f"points must lie inside the {w}x{h} image (x in [0, {w - 1}], y in [0, {h - 1}])")
     a = _normalise(_crops(_luminance_linear(preds), points, radius))
     b = _normalise(_crops(_luminance_linear(target), points, radius))
     ma, mb = a >= threshold, b >= threshold
@@ -256,19 +249,23 @@ _LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 _LUMA = (0.299, 0.587, 0.114)
 
 
-def laplacian_variance(images: torch.Tensor, *, border: str = "valid") -> torch.Tensor:
-    """Variance of the 4-neighbour Laplacian of the BT.601 luma of sRGB images (N, 3, H, W) -> (N,).
+def laplacian_map(images: torch.Tensor, *, border: str = "valid") -> torch.Tensor:
+    """4-neighbour Laplacian of the BT.601 luma of sRGB images (N, 3, H, W) -> (N, 1, H', W').
 
-    ``border="valid"``: interior positions only; ``"reflect"``: every pixel, the edge mirrored without
-    repeating it (OpenCV's ``BORDER_REFLECT_101``, the setting of Generative Photography's evaluation).
+    ``border="valid"``: interior positions only (H' = H - 2); ``"reflect"``: every pixel, the edge mirrored
+    without repeating it (OpenCV's ``BORDER_REFLECT_101``, the setting of Generative Photography's evaluation).
     """
     check(border in ("valid", "reflect"), lambda: f"border must be 'valid' or 'reflect', got {border!r}")
     w = torch.tensor(_LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
     luma = (images * w).sum(dim=1, keepdim=True)
     if border == "reflect":
         luma = F.pad(luma, (1, 1, 1, 1), mode="reflect")
-    lap = F.conv2d(luma, _LAPLACIAN.to(images).view(1, 1, 3, 3))
-    return lap.flatten(1).var(dim=1, unbiased=False)
+    return F.conv2d(luma, _LAPLACIAN.to(images).view(1, 1, 3, 3))
+
+
+def laplacian_variance(images: torch.Tensor, *, border: str = "valid") -> torch.Tensor:
+    """Variance of :func:`laplacian_map` over each image: sRGB (N, 3, H, W) -> (N,)."""
+    return laplacian_map(images, border=border).flatten(1).var(dim=1, unbiased=False)
 
 
 def _ranks(x: torch.Tensor) -> torch.Tensor:

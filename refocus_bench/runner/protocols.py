@@ -18,8 +18,9 @@ A benchmark's ``spec.protocol`` is one of:
   N renderings; optional ``"scale"``: ``"log"``/``"linear"``, ``"grid"``) and the metrics score that
   rendering. The chosen K is recorded per sample.
 * ``{"name": "lvcorr_sweep", "k_values_px_m": [k1, k2, ...]}`` (``bokeh`` / ``refocus``, N >= 3):
-  the sample is rendered at every K and the ``lvcorr.*`` metrics score the sweep (the correlation
-  of K with the renderings' Laplacian variance).
+  the sample is rendered at every K and the ``lvcorr.*`` metrics score the sweep; a full-reference
+  one (``lvcorr.genphoto``) compares it with the sample's ``metric_inputs["target_sweep"]``
+  (1, N, 3, H, W), the ground truth at the same K values.
 
 Model keyword arguments come from ``sample.condition``: for ``bokeh``/``refocus`` the keys of
 :data:`MODEL_KEYS`; every other condition key, and every key of ``sample.metric_inputs``, is only
@@ -350,7 +351,15 @@ def metric_inputs(
         if isinstance(extra[name], torch.Tensor):
             extra[name] = extra[name].to(device)
     target = None
-    if metric.spec.reference == "full":
+    if metric.spec.reference == "full" and "strengths" in extra:  # a sweep metric: the reference sweep
+        sweep = cond.get("target_sweep")
+        check(
+            sweep is not None,
+            lambda: f"{metric.spec.name} compares the sweep with a reference sweep, and sample {sample.id!r} "
+            "has no metric input 'target_sweep' (1, N, 3, H, W)",
+        )
+        target = sweep.to(device=preds.device, dtype=preds.dtype)
+    elif metric.spec.reference == "full":
         check(
             sample.target is not None,
             lambda: f"{metric.spec.name} is full-reference but sample {sample.id!r} has no target",
