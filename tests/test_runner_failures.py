@@ -126,7 +126,7 @@ def test_the_cli_run_completes_exits_1_and_lists_every_failure(tmp_path, capsys)
     out, err = capsys.readouterr()
     assert "test.hostile on test-hostile: 8 samples (0 from cache), 6 with errors" in out
     for sid, reason in REASONS.items():
-        assert f"evaluate: sample {sid}: {reason}" in err
+        assert f"evaluate: test.hostile, sample {sid}: {reason}" in err  # model, sample and reason
     rec = read_record(tmp_path / "r" / "test-hostile" / "test.hostile.json")
     _check_failures(rec)
     assert sorted(rec["examples"]) == GOOD  # failed samples have no prediction to show

@@ -110,7 +110,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(f"evaluate: record -> {ev.path}")
     for s in record["samples"]:
         if s["error"]:
-            print(f"evaluate: sample {s['id']}: {s['error']}", file=sys.stderr)
+            print(f"evaluate: {record['model']['name']}, sample {s['id']}: {s['error']}", file=sys.stderr)
     return 1 if ev.errors else 0
 
 
