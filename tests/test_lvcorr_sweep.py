@@ -25,6 +25,7 @@ from refocus_bench.benchmarks.synthetic_sweep import (
 from refocus_bench.errors import InvalidInputError
 from refocus_bench.metrics.bokeh import lvcorr_genphoto
 from refocus_bench.models import create_model
+from refocus_bench.models.baselines.bokeh import LayeredBokeh
 from refocus_bench.runner.evaluation import evaluate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -159,6 +160,17 @@ def test_runner_scores_lvcorr_genphoto_against_the_reference_sweep(bokeh_sweep):
     assert df["lvcorr.genphoto"][0] == pytest.approx(expected, abs=1e-5)
     ident = evaluate("identity", bokeh_sweep, out_dir=None, progress=False).frame
     assert ident["lvcorr.genphoto"].isna().all() and ident["error"].str.contains("undefined").all()
+    # a model whose blur falls as K rises: far below the renderer it wraps, but not below 0 (the definition
+    # correlates LV changes and does not see their direction; 0.347 mean on the default 12 scenes)
+    falling = evaluate(_FallingBlur(), bokeh_sweep, out_dir=None, progress=False).frame["lvcorr.genphoto"]
+    assert falling.notna().all() and falling.mean() < df["lvcorr.genphoto"].mean() - 0.3
+
+
+class _FallingBlur(LayeredBokeh):
+    """bokeh.layered at K_min + K_max - K: the blur falls as K rises."""
+
+    def bokeh(self, image, depth_m=None, **kw):
+        return super().bokeh(image, depth_m, **{**kw, "k_px_m": float(K.min() + K.max()) - kw["k_px_m"]})
 
 
 def test_refocus_sweep_input_is_defocused_elsewhere(sweep_cache):
