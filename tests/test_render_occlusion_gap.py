@@ -1,4 +1,5 @@
-"""RGB-D soft layers that occlude only layers far enough behind them (``RenderConfig.occlusion_gap_*``).
+"""RGB-D soft layers that occlude only layers far enough behind them (``RenderConfig.occlusion_gap_*``), and the
+disocclusion fill coloured from the nearest visible part of a layer (``RenderConfig.fill_nearest_colour``).
 
 The deferred compositing groups must equal plain "over" compositing when every layer occludes every
 farther one; with a gap, a smooth receding surface must come out closer to the exact reference than
@@ -101,12 +102,15 @@ def test_gradcheck_with_gap():
     g = torch.Generator().manual_seed(5)
     image = (0.2 + 0.6 * torch.rand(1, 3, 8, 8, generator=g, dtype=torch.float64)).requires_grad_(True)
     coc = torch.linspace(-6.0, 5.0, 8, dtype=torch.float64).expand(8, 8)[None, None].contiguous()
-    config = RenderConfig(occlusion_gap_px=2.0, occlusion_gap_rel=0.5, coarse_radius_px=float("inf"))
+    config = RenderConfig(
+        occlusion_gap_px=2.0, occlusion_gap_rel=0.5, fill_nearest_colour=True, coarse_radius_px=float("inf")
+    )
     fn = lambda img: render_bokeh(img, coc_px=coc, config=config)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (image,), eps=1e-6, atol=1e-5, rtol=1e-4)
 
 
-def test_tile_sparse_fill_equals_whole_region_fill_with_gap(monkeypatch):
+@pytest.mark.parametrize("config", [GAP, RenderConfig(fill_nearest_colour=True)], ids=["gap", "nearest-colour"])
+def test_tile_sparse_fill_equals_whole_region_fill(monkeypatch, config):
     from refocus_bench.simulators.render import soft_layers
     from refocus_bench.simulators.render.scenes import dead_leaves_scene
 
@@ -114,9 +118,9 @@ def test_tile_sparse_fill_equals_whole_region_fill_with_gap(monkeypatch):
     image, _depth, front = scene.flatten()
     coc = torch.tensor([12.0 * (0.5 - 1.0 / float(z)) for z in scene.depth_m], dtype=torch.float64)[front][None, None]
     with torch.no_grad():
-        sparse = render_bokeh(image.double(), coc_px=coc, config=GAP)
+        sparse = render_bokeh(image.double(), coc_px=coc, config=config)
         monkeypatch.setattr(soft_layers, "_sparse_fill", lambda layers: False)
-        whole = render_bokeh(image.double(), coc_px=coc, config=GAP)
+        whole = render_bokeh(image.double(), coc_px=coc, config=config)
     torch.testing.assert_close(sparse, whole, atol=1e-10, rtol=0)
 
 
@@ -168,3 +172,26 @@ def test_receding_surface_is_closer_to_the_reference_with_a_gap():
 def test_bad_gap_raises_naming_it(kw):
     with pytest.raises(InvalidInputError, match="occlusion_gap"):
         RenderConfig(**kw)
+
+
+def test_nearest_colour_fill_continues_the_texture_next_to_the_edge():
+    """A background with a left (dark) and a right (bright) half behind a blurred foreground disc that
+    covers the boundary: the hidden pixels next to the dark half are filled dark, not with the mean of
+    both halves that a window of the whole reach averages."""
+    size = 64
+    image = torch.full((1, 3, size, size), 0.1, dtype=torch.float64)
+    image[..., size // 2 :] = 0.9
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    disc = ((yy - 32) ** 2 + (xx - 32) ** 2) <= 14**2
+    image[..., disc] = 0.5
+    coc = torch.where(disc, -10.0, 0.0)[None, None].double()
+    with torch.no_grad():
+        mean = render_bokeh(image, coc_px=coc, config=GAP)
+        near = render_bokeh(
+            image,
+            coc_px=coc,
+            config=RenderConfig(occlusion_gap_px=2.0, occlusion_gap_rel=0.5, fill_nearest_colour=True),
+        )
+    # just inside the disc's top edge, left of the boundary, the revealed background is the dark half
+    patch = (slice(None), slice(None), slice(19, 23), slice(24, 28))
+    assert float(near[patch].mean()) < float(mean[patch].mean()) - 0.01, (near[patch].mean(), mean[patch].mean())

@@ -70,6 +70,9 @@ class RenderConfig:
             as one surface. Soft layers near in depth share the pixels of one receding surface, which
             "over" compositing would darken and mix. 0, 0 (default): every farther layer is occluded.
             (2, 0.5) is :data:`RGBD_FIDELITY`'s choice (docs/performance.md, "Fidelity").
+        fill_nearest_colour: RGB-D input only: the disocclusion fill takes its colour from the nearest part
+            of the layer that is visible (the smallest window around a hidden pixel with enough of it)
+            instead of its mean over the whole reach of the fill.
     """
 
     min_layer_step_px: float = 2.0
@@ -88,6 +91,7 @@ class RenderConfig:
     aperture_splits: int | None = None
     occlusion_gap_px: float = 0.0
     occlusion_gap_rel: float = 0.0
+    fill_nearest_colour: bool = False
 
     def __post_init__(self) -> None:
         check(self.min_layer_step_px > 0, lambda: f"min_layer_step_px must be > 0 px, got {self.min_layer_step_px}")
@@ -163,11 +167,18 @@ def reduced_radius(coc_px: float, scale: int) -> float:
 
 
 RGBD_FIDELITY = RenderConfig(
-    min_layer_step_px=0.5, rel_layer_step=0.1, coarse_radius_px=8.0, occlusion_gap_px=2.0, occlusion_gap_rel=0.5
+    min_layer_step_px=0.5,
+    rel_layer_step=0.1,
+    coarse_radius_px=8.0,
+    occlusion_gap_px=2.0,
+    occlusion_gap_rel=0.5,
+    fill_nearest_colour=True,
 )
-"""RGB-D settings for fidelity over speed: the layer spacing and resolution of ``bokeh.layered``'s settings (layers
-every 0.5 px / 10% of CoC, full resolution up to 16 px) and soft layers within ``max(2 px, 50%)`` of each other's
-CoC not occluding each other. Against the reference it is at least as good as ``RenderConfig()`` on every fidelity
-scene and 7 dB better on smooth depth (docs/performance.md, "Fidelity"), at the cost of those layer settings: about
-10-20x the default's time at 1024x1024 with CoC up to 32 px. The gap alone (``RenderConfig(occlusion_gap_px=2,
-occlusion_gap_rel=0.5)``) costs no more than the default and gains 4 dB on the slanted plane."""
+"""RGB-D settings for fidelity over speed: the layer spacing and resolution of ``bokeh.layered``'s settings
+(layers every 0.5 px / 10% of CoC, full resolution up to 16 px), soft layers within ``max(2 px, 50%)`` of each
+other's CoC not occluding each other, and the disocclusion fill coloured from the nearest visible part of each
+layer. Against the reference it is better than ``RenderConfig()`` on every fidelity scene, by 7 dB on smooth
+depth (docs/performance.md, "Fidelity"), at the cost of those layer settings: about 10-20x the default's time at
+1024x1024 with CoC up to 32 px. The gap and the nearest-colour fill alone (``RenderConfig(occlusion_gap_px=2,
+occlusion_gap_rel=0.5, fill_nearest_colour=True)``) cost no more than the default and gain 4 dB on the slanted
+plane."""

@@ -42,7 +42,9 @@ def fill_cell_px(reach: float, cells: int = 4) -> int:
     return 2 ** max(0, int(math.floor(math.log2(max(reach, 1.0) / cells))))
 
 
-def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = None, cells: int = 4) -> torch.Tensor:
+def fill_hidden(
+    stack: torch.Tensor, reach: float, gap: torch.Tensor | None = None, cells: int = 4, support: float = 0.0
+) -> torch.Tensor:
     """Extend a soft RGB-D layer behind the layers in front of it (disocclusion fill).
 
     ``stack`` is (6, h, w): premultiplied colour, weight, coverage at-or-behind the layer and
@@ -58,9 +60,10 @@ def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = No
     pixels, holds ``|r_f - r|`` for every pixel (its own CoC against the layer's): a hidden pixel
     looks for visible pixels of the layer within ``min(gap, reach)``, on radii halving from
     ``reach`` down to the grid size, and gets no fill where ``gap < 1`` px. Without ``gap``, every
-    hidden pixel looks ``reach`` far. On a receding surface (depth changing slowly across the frame)
-    the gaps are small, so the fill stays out of the way; at a depth jump it reaches as far as the
-    jump's blur difference.
+    hidden pixel looks ``reach`` far. ``support`` > 0 takes the colour from the nearest visible part of
+    the layer instead of the window's mean (see :func:`local_fill`). On a receding surface (depth changing
+    slowly across the frame) the gaps are small, so the fill stays out of the way; at a depth jump it
+    reaches as far as the jump's blur difference.
 
     This is the whole-array form; :meth:`~refocus_bench.simulators.render.soft_layers.SoftLayers.filled`
     computes the same tile by tile where the layer is present.
@@ -72,7 +75,7 @@ def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = No
     g = None
     if gap is not None:  # the largest gap within each cell (the hidden pixels' side of a cell on an edge)
         g = F.max_pool2d(gap[None, None], down, ceil_mode=True)[0] if down > 1 else gap[None]
-    fill = local_fill(small, reach, down, g)
+    fill = local_fill(small, reach, down, g, support)
     if down > 1:
         fill = F.interpolate(fill[:, None], scale_factor=down, mode="bilinear", align_corners=False)[
             :, 0, :h, :w
@@ -80,7 +83,9 @@ def fill_hidden(stack: torch.Tensor, reach: float, gap: torch.Tensor | None = No
     return torch.addcmul(stack[:4], stack[5:6], fill)  # colour and weight, each extended by its fill
 
 
-def local_fill(small: torch.Tensor, reach: float, down: int, gap: torch.Tensor | None) -> torch.Tensor:
+def local_fill(
+    small: torch.Tensor, reach: float, down: int, gap: torch.Tensor | None, support: float = 0.0
+) -> torch.Tensor:
     """The fill of :func:`fill_hidden` on its grid of cells, before upsampling.
 
     Args:
@@ -88,6 +93,10 @@ def local_fill(small: torch.Tensor, reach: float, down: int, gap: torch.Tensor |
             the layer (only their ratios matter).
         reach: how far to look, in px of the layer's grid; ``down``: cell side in those px.
         gap: (1, hc, wc) largest CoC gap per cell in px of the layer's grid, or None (look ``reach`` far).
+        support: 0: the fill colour is the layer's mean over the window the gap selects. > 0: the mean over
+            the smallest window (1, 2, 4, ... cells around the cell) in which the layer's visible weight
+            covers at least this fraction of the window: the colour of the nearest visible part, which
+            continues the texture next to an occlusion edge better. The alpha (share) is unchanged.
 
     Returns:
         (4, hc, wc): fill colour (premultiplied by its alpha) and alpha, to be applied to the hidden
@@ -101,7 +110,17 @@ def local_fill(small: torch.Tensor, reach: float, down: int, gap: torch.Tensor |
         sums = box(radius)
         s_color, s_wgt, s_behind = sums[:3], sums[3:4], sums[4:5]
         share = torch.where(s_behind > tiny, s_wgt / s_behind.clamp(min=tiny), torch.zeros_like(s_wgt)).clamp(0.0, 1.0)
-        return torch.cat([s_color / s_wgt.clamp(min=tiny) * share, share])
+        colour = s_color / s_wgt.clamp(min=tiny)
+        if support > 0:  # the nearest windows with enough of the layer visible, smallest first
+            found = torch.zeros_like(s_wgt, dtype=torch.bool)
+            near = 1
+            while near < radius:
+                sums = box(near)
+                ok = (sums[3:4] >= support * ((2 * near + 1) * down) ** 2) & ~found
+                colour = torch.where(ok, sums[:3] / sums[3:4].clamp(min=tiny), colour)
+                found |= ok
+                near *= 2
+        return torch.cat([colour * share, share])
 
     if gap is None:
         return fill_at(r)

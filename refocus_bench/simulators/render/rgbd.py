@@ -38,7 +38,11 @@ from .scratch import scratch_scope
 from .soft_layers import SoftLayers
 from .subaperture import aperture_cells
 
-__all__ = ["render_bokeh", "layer_centres"]
+__all__ = ["render_bokeh", "layer_centres", "FILL_SUPPORT"]
+
+FILL_SUPPORT = 0.05
+"""With ``RenderConfig(fill_nearest_colour=True)``: the fraction of a window the layer must cover for the fill to
+take its colour there (windows of 1, 2, 4, ... cells, smallest first)."""
 
 
 def layer_centres(cmin: float, cmax: float, config: RenderConfig) -> list[float]:
@@ -169,6 +173,7 @@ def _render_rgbd_one(
     layers = _soft_layers(lin_p, coc_p, centres)
     occludes = _occludes(config)
     layers.occluders = _last_occluders(centres, occludes)
+    layers.fill_support = FILL_SUPPORT if config.fill_nearest_colour else 0.0
     boxes = layers.boxes()
     reach, fill = _disocclusion_reach(centres, config, layers.occluders)
     extremes = CocExtremes(coc_p.detach(), max_scale)

@@ -72,6 +72,9 @@ class SoftLayers:
         frac: position between layer ``idx`` and ``idx + 1``, (H, W) in [0, 1], same dtype as ``lin``.
         n: number of layers.
         tile: tile side in pixels for the layer-range bookkeeping.
+        occluders: per layer, the last layer in front of it that occludes it (None: two layers in front).
+        fill_support: ``support`` of the disocclusion fill's colour (:func:`~refocus_bench.simulators.render.
+            disocclusion.local_fill`); 0: the window's mean.
     """
 
     lin: torch.Tensor
@@ -80,6 +83,7 @@ class SoftLayers:
     n: int
     tile: int = TILE_PX
     occluders: list[int] | None = None
+    fill_support: float = 0.0
     _tmin: torch.Tensor = field(init=False, repr=False)
     _tmax: torch.Tensor = field(init=False, repr=False)
 
@@ -255,7 +259,7 @@ class SoftLayers:
         )
         if not _sparse_fill(self) or self.tile % cell:
             stack = self.stack(layer, scale, region, coverage=True)
-            return fill_hidden(stack, reach, extremes.gap_px(centre_px, scale, region))[crop]
+            return fill_hidden(stack, reach, extremes.gap_px(centre_px, scale, region), support=self.fill_support)[crop]
         return self._filled_by_tiles(
             layer, scale, region, reach, down, extremes.gap_px(centre_px, cell, region, unit=scale)
         )[crop]
@@ -296,7 +300,7 @@ class SoftLayers:
         c0y, c0x = (y0 - ty0 * t) // cell, (x0 - tx0 * t) // cell
         hc, wc = gap.shape[-2:]
         small = small.reshape(5, nty * m, ntx * m)[:, c0y : c0y + hc, c0x : c0x + wc]
-        fill = local_fill(small, reach, down, gap[None])
+        fill = local_fill(small, reach, down, gap[None], self.fill_support)
         pad = (c0x + 1, ntx * m - c0x - wc + 1, c0y + 1, nty * m - c0y - hc + 1)
         fill = F.pad(fill[None], pad, mode="replicate")[0]
         # tiles that have hidden coverage and a fill reaching them: wholly hidden ones take the fill as
