@@ -116,6 +116,19 @@ def test_fidelity_evaluate_case_runs(scene):
     assert all(math.isfinite(r["psnr_whole_db"]) and math.isfinite(r["psnr_band_db"]) for r in rows)
 
 
+@pytest.mark.parametrize("cases", ["9", "x", "-1"])
+def test_fidelity_cases_option_refuses_what_does_not_exist(cases, capsys):
+    with pytest.raises(SystemExit) as err:
+        fidelity.main(["--cases", cases, "--samples", "4", "--size", "64"])
+    assert err.value.code == 2
+    assert "--cases" in capsys.readouterr().err
+
+
+def test_fidelity_cases_cover_smooth_depth_and_thin_structures():
+    names = [c.name for c in fidelity.default_cases(64)]
+    assert len(names) == 8 and any("curved" in n for n in names) and any("strands" in n for n in names)
+
+
 # -- the reference itself ------------------------------------------------------------------------
 def test_reference_converges():
     layers = two_plane_scene((64, 64), seed=2).layers[None].double()
