@@ -43,6 +43,10 @@ def test_committed_tables_validate_and_cite_their_source():
             assert r.printed == raw["rows"][t.rows.index(r)]["value"]  # stored as printed
             assert r.model is None or r.model in list_models()
             assert r.metric_id is None or r.metric_id in list_metrics()
+        if t.checked:  # read from the paper itself: say which arXiv version, and link that version
+            assert t.arxiv_version, f"{t.source_id}: checked_against_paper needs table.arxiv_version"
+        if t.arxiv_version and t.table_url.startswith("https://arxiv.org/html/"):
+            assert t.table_url.split("#")[0].endswith(f"{t.arxiv}{t.arxiv_version}"), t.table_url
 
 
 def test_genrefocus_lf_bokeh_lvcorr_as_quoted_in_the_issues():
@@ -72,6 +76,8 @@ def test_genrefocus_lf_bokeh_lvcorr_as_quoted_in_the_issues():
         (lambda d: d["metrics"]["LPIPS"].pop("higher_is_better"), "higher_is_better"),
         (lambda d: d["transcription"].update(checked_against_paper="yes"), "checked_against_paper"),
         (lambda d: d["benchmark"].update(ids=["Not A Name"]), "benchmark.ids"),
+        (lambda d: d["table"].update(arxiv_version="3"), "table.arxiv_version"),
+        (lambda d: d["table"].update(arxiv_version="v0"), "table.arxiv_version"),
         (lambda d: d.update(schema="refocus-bench.published/0"), "schema"),
         (lambda d: d.update(rows=[]), "rows"),
     ],
@@ -83,6 +89,16 @@ def test_schema_violations_name_the_file_and_field(mutate, field):
     with pytest.raises(LeaderboardError, match=re.escape(field)) as info:
         parse_published(data, "broken-table")
     assert "'broken-table'" in str(info.value)
+
+
+def test_arxiv_version_is_optional_and_shown_in_the_citation():
+    old = parse_published(published_table(), "no-version")  # tables written before the field stay valid
+    assert old.arxiv_version is None and old.cite == "TestPaper (arXiv 2501.00001), Table 2"
+    data = published_table()
+    data["table"]["arxiv_version"] = "v2"
+    t = parse_published(data, "with-version")
+    assert t.arxiv_version == "v2" and t.cite == "TestPaper (arXiv 2501.00001v2), Table 2"
+    assert {r.as_dict()["arxiv_version"] for r in t.rows} == {"v2"}
 
 
 def test_unreadable_file_or_missing_folder_is_an_error(tmp_path):

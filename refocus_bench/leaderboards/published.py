@@ -8,7 +8,8 @@ JSON file holds one table of one paper (schema :data:`PUBLISHED_SCHEMA`)::
       "schema": "refocus-bench.published/1",
       "paper": {"title": "...", "short": "GenRefocus", "arxiv": "2512.16923",
                 "url": "https://arxiv.org/abs/2512.16923"},
-      "table": {"label": "Table 3", "caption": "...", "url": "https://arxiv.org/html/2512.16923v3"},
+      "table": {"label": "Table 3", "caption": "...", "url": "https://arxiv.org/html/2512.16923v3",
+                "arxiv_version": "v3"},
       "benchmark": {"name": "LF-Bokeh", "task": "bokeh", "ids": ["lf-bokeh"]},
       "protocol": "how the paper evaluated (e.g. oracle-K search per image)",
       "transcription": {"from": "where the numbers were read", "url": "https://...",
@@ -25,7 +26,9 @@ metric here that computes the paper's metric the paper's way, or null; ``rows[i]
 registered model that implements the method, or null. When all three match a reproduced row, the
 two values are shown side by side. A value is stored as the decimal string printed in the paper (no
 rounding, no conversion, trailing zeros kept); ``checked_against_paper`` says whether someone compared
-it with the paper itself.
+it with the paper itself. ``table.arxiv_version`` (optional, ``"v3"``) is the arXiv version whose table
+the numbers were read from; versions of one paper may print different numbers, so a transcription from
+the paper states it (the citation then reads ``arXiv 2512.16923v3``).
 
 Every file is validated on load; a file that does not follow the schema is an error naming the file
 and the field.
@@ -61,6 +64,7 @@ _ARXIV = re.compile(r"^\d{4}\.\d{4,5}$")
 _URL = re.compile(r"^https://[A-Za-z0-9.-]+(/[A-Za-z0-9._~:/?#@!$&'*+,;=%-]*)?$")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_VERSION = re.compile(r"^v[1-9]\d*$")
 _TOP = ("schema", "paper", "table", "benchmark", "protocol", "transcription", "licence", "metrics", "rows")
 
 
@@ -98,6 +102,7 @@ class PublishedRow:
             "paper_url": t.paper_url,
             "table": t.table,
             "table_url": t.table_url,
+            "arxiv_version": t.arxiv_version,
             "protocol": t.protocol,
             "checked_against_paper": t.checked,
             "source": t.source_id,
@@ -125,12 +130,13 @@ class PublishedTable:
     checked: bool
     transcription_note: str
     licence: str
+    arxiv_version: str | None = None
     rows: tuple[PublishedRow, ...] = ()
 
     @property
     def cite(self) -> str:
-        """``"GenRefocus (arXiv 2512.16923), Table 3"``."""
-        return f"{self.paper_short} (arXiv {self.arxiv}), {self.table}"
+        """``"GenRefocus (arXiv 2512.16923v3), Table 3"`` (the version only when the table states it)."""
+        return f"{self.paper_short} (arXiv {self.arxiv}{self.arxiv_version or ''}), {self.table}"
 
 
 def _bad(where: str, msg: str) -> LeaderboardError:
@@ -155,10 +161,15 @@ def _str(d: Mapping[str, Any], key: str, where: str, *, empty: bool = False, pat
     return v
 
 
-def _opt_name(d: Mapping[str, Any], key: str, where: str) -> str | None:
+def _optional(d: Mapping[str, Any], key: str, where: str, pattern: re.Pattern) -> str | None:
+    """``d[key]`` when present and not null (then it must match ``pattern``), else None."""
     if d.get(key) is None:
         return None
-    return _str(d, key, where, pattern=_NAME)
+    return _str(d, key, where, pattern=pattern)
+
+
+def _opt_name(d: Mapping[str, Any], key: str, where: str) -> str | None:
+    return _optional(d, key, where, _NAME)
 
 
 def _header(data: Mapping[str, Any], w: str) -> dict[str, Any]:
@@ -188,6 +199,7 @@ def _header(data: Mapping[str, Any], w: str) -> dict[str, Any]:
         "checked": tr["checked_against_paper"],
         "transcription_note": _str(tr, "note", f"{w}.transcription", empty=True),
         "licence": _str(data, "licence", w),
+        "arxiv_version": _optional(table, "arxiv_version", f"{w}.table", _VERSION),
     }
 
 
