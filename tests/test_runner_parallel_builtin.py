@@ -5,7 +5,8 @@ The built-in (generated) benchmarks: 2 samples each (64x64 for the synthetic one
 oracle K search pads by 68 px, the default 248x368 crop for Middlebury), generated once into a
 temporary cache, with their default metrics (LPIPS and DISTS included). The dataset-backed ones
 (``dpdd-test`` ... ``blb-bokeh``): the fixture copies of ``tests/dataset_fixtures.py`` at 36x44 px,
-with their default metrics; ``cuhk-blur``'s CLIP-IQA from a tiny random CLIP folder (plus BRISQUE).
+with their default metrics (``ebb400-bokeh``: the 48x64 copy of ``tests/ebb_fixtures.py`` and a fit-blur
+run over it); ``cuhk-blur``'s CLIP-IQA from a tiny random CLIP folder (plus BRISQUE).
 The reference runs in this process with the torch thread count a pool worker uses
 (``default_threads(2)``), so that thread-dependent rounding cannot differ on any machine. The pool
 is persistent: one set of two worker processes serves every benchmark of the module.
@@ -26,6 +27,7 @@ from refocus_bench.results import read_record
 from refocus_bench.runner.evaluation import evaluate
 from refocus_bench.runner.executors import default_threads, pool_info, shutdown_pool
 from tests import dataset_fixtures as fx
+from tests import ebb_fixtures as efx
 from tests.test_benchmarks_datasets import enlarge
 from tests.test_runner_executors import free_cpus_settle
 
@@ -37,7 +39,9 @@ DATASET_BENCHMARKS = {  # name -> fixture copy of its dataset
     "cuhk-blur": fx.build_cuhk,
     "realbokeh-deblur": fx.build_realbokeh,
     "blb-bokeh": lambda tmp: fx.build_blb(tmp, depth_format="npy"),
+    "ebb400-bokeh": efx.ebb400_benchmark_args,  # renderable copy + fit-blur run (not enlarged): returns the kwargs
 }
+FITTED = {"ebb400-bokeh"}  # builders that return create_benchmark kwargs
 
 
 def _small(name: str, cache) -> dict:
@@ -79,7 +83,8 @@ def datasets(tmp_path_factory, pool_threads, metric_weights):
     clip = create_metric("clipiqa.vit", weights_dir=tmp / "clip")
     out = {}
     for name, build in DATASET_BENCHMARKS.items():
-        bench = create_benchmark(name, root=enlarge(build(tmp / name)).root)
+        kwargs = build(tmp / name) if name in FITTED else {"root": enlarge(build(tmp / name)).root}
+        bench = create_benchmark(name, **kwargs)
         out[name] = (bench, [clip, "brisque.live"] if name == "cuhk-blur" else None)
     return out
 

@@ -46,6 +46,8 @@ _LAZY: dict[str, str] = {
     "cuhk-blur": "refocus_bench.benchmarks.from_datasets:cuhk_blur",
     "realbokeh-deblur": "refocus_bench.benchmarks.from_datasets:realbokeh_deblur",
     "blb-bokeh": "refocus_bench.benchmarks.from_datasets:blb_bokeh",
+    # EBB400 with focus and K fitted by route (c): also needs fits=<a fit-blur run>; see benchmarks/ebb.py.
+    "ebb400-bokeh": "refocus_bench.benchmarks.ebb:ebb400_bokeh",
 }
 for _name, _ref in _LAZY.items():
     BENCHMARKS.register(_name, _ref)

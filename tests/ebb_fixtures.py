@@ -1,0 +1,75 @@
+"""A small EBB400 copy whose f/1.8 targets are renders with a known focus and K, plus one unrelated pair.
+
+Pair ``1`` and ``4``: a textured f/16 image (a crop of skimage's ``astronaut``), a MiDaS-like disparity
+map of a slanted plane (near on the left, far on the right) behind a block (a depth edge), and the
+target rendered from them by the fit's renderer
+(:func:`refocus_bench.simulators.pairs.fit_blur.fit_renderer`) through the same depth the benchmark
+reads (:func:`~refocus_bench.simulators.pairs.fit_pairs.disparity_as_depth`). Pair ``12``: its target
+is another, unrelated image, so its fit falls below the SSIM threshold and is excluded.
+Images are JPEG at quality 100 (the loader reads ``.jpg`` only), disparity maps 8-bit PNG.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tests.dataset_fixtures import Tree, _encode
+
+SIZE = (48, 64)  # (H, W)
+TRUTH = {"1": (1 / 0.75, 10.0), "4": (1 / 0.35, 14.0)}  # id -> (focus distance, K px*m) on normalised disparity
+UNRELATED = "12"
+
+
+def _texture(offset: int) -> np.ndarray:
+    from skimage import data, transform
+
+    img = data.astronaut()[60 + offset : 60 + offset + 192, 120 : 120 + 256]
+    small = transform.resize(img, SIZE, anti_aliasing=True)
+    return (small * 255).round().astype(np.uint8)
+
+
+def _disparity() -> np.ndarray:
+    """A slanted plane (disparity 200 on the left to 30 on the right) behind a block at 250, 8-bit."""
+    row = np.linspace(200, 30, SIZE[1]).round().astype(np.uint8)
+    d = np.ascontiguousarray(np.broadcast_to(row, SIZE))
+    d[12:36, 24:44] = 250
+    return d
+
+
+def build_ebb400_renderable(tmp: Path) -> Tree:
+    """EBB400 ``validation/{in,gt}/<id>.png`` + ``validation/disparity/<id>.png``; ids 1, 4, 12."""
+    from refocus_bench.io import read_image
+    from refocus_bench.simulators.pairs.fit_blur import fit_renderer
+    from refocus_bench.simulators.pairs.fit_pairs import disparity_as_depth
+
+    root = tmp / "EBB400"
+    val = root / "validation"
+    tree = Tree(root, ["1", "4", UNRELATED], tol=1 / 255)
+    renderer = fit_renderer()
+    for i, sid in enumerate(tree.ids):
+        _encode(val / "in" / f"{sid}.jpg", _texture(40 * i), quality=100)
+        _encode(val / "disparity" / f"{sid}.png", _disparity())
+        if sid == UNRELATED:
+            _encode(val / "gt" / f"{sid}.jpg", _texture(300)[::-1, ::-1].copy(), quality=100)
+            continue
+        aif = read_image(val / "in" / f"{sid}.jpg")
+        disp = torch.from_numpy(_disparity().astype(np.float32) / 255.0)[None, None]
+        focus, k = TRUTH[sid]
+        with torch.no_grad():
+            out = renderer.bokeh(aif, disparity_as_depth(disp), focus_distance_m=focus, k_px_m=k, aperture="disk")
+        arr = (out[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+        _encode(val / "gt" / f"{sid}.jpg", arr, quality=100)
+    tree.extra["truth"] = dict(TRUTH)
+    return tree
+
+
+def ebb400_benchmark_args(tmp: Path) -> dict:
+    """``create_benchmark("ebb400-bokeh", **args)`` arguments: the copy above and a fit-blur run over it."""
+    from refocus_bench.simulators.pairs.fit_pairs import fit_pairs
+
+    tree = build_ebb400_renderable(tmp)
+    fit_pairs(tree.root, tmp / "fits", dataset="ebb400", size=SIZE)
+    return {"root": tree.root, "fits": tmp / "fits"}

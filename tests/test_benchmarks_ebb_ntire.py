@@ -1,0 +1,163 @@
+"""``ebb400-bokeh`` (refocus_bench.benchmarks.ebb) on a fixture copy whose targets are renders of known focus and K.
+
+The copy (tests/ebb_fixtures.py, 48x64 px) holds two renderable pairs and one unrelated pair; a
+fit-blur run over it (route c) keeps the two and rejects the third, and the benchmark is built on
+that run.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+
+import pytest
+import torch
+
+from refocus_bench.benchmarks import create_benchmark, list_benchmarks
+from refocus_bench.benchmarks.builtin_specs import BOKEH_METRICS
+from refocus_bench.cli import main
+from refocus_bench.errors import InvalidInputError
+from refocus_bench.metrics.full_reference import _ssim_unchecked
+from refocus_bench.results import read_record
+from refocus_bench.runner.evaluation import evaluate
+from refocus_bench.simulators.pairs.fit_blur import fit_renderer
+from refocus_bench.simulators.pairs.fit_pairs import fit_pairs
+from tests import ebb_fixtures as efx
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """(tree, fits folder): the fixture copy and a finished fit-blur run over it at the images' size."""
+    tmp = tmp_path_factory.mktemp("ebb400")
+    torch.set_num_threads(1)
+    tree = efx.build_ebb400_renderable(tmp)
+    run = fit_pairs(tree.root, tmp / "fits", dataset="ebb400", size=efx.SIZE)
+    assert run.counts == {"kept": 2, "rejected": 1}
+    return tree, tmp / "fits"
+
+
+def _manifest(fits) -> dict[str, dict]:
+    return {d["name"]: d for d in map(json.loads, (fits / "manifest.jsonl").read_text().splitlines())}
+
+
+def test_spec_stores_each_fit_with_its_ssim_and_counts_the_excluded(fitted):
+    tree, fits = fitted
+    bench = create_benchmark("ebb400-bokeh", root=tree.root, fits=fits)
+    spec, lines = bench.spec, _manifest(fits)
+    assert spec.task == "bokeh" and spec.metrics == BOKEH_METRICS and spec.protocol == {"name": "direct"}
+    assert bench.sample_ids() == ["1", "4"]  # the unrelated pair 12 is excluded
+    src = spec.source
+    assert src["dataset"] == "ebb400" and src["split"] == "validation" and src["fit"]["size_hw"] == list(efx.SIZE)
+    assert src["fit"]["min_ssim"] == 0.85 and src["fit"]["aperture"] == "disk"
+    for sid in ("1", "4"):
+        fit = lines[sid]["fit"]
+        assert src["fits"][sid]["ssim"] == fit["ssim"] >= 0.85
+        assert src["fits"][sid]["k_px_m"] == fit["k_px_m"]
+        assert src["fits"][sid]["focus_distance_m"] == fit["focus_distance_m"]
+        focus, k = efx.TRUTH[sid]
+        assert fit["k_px_m"] == pytest.approx(k, rel=0.15) and fit["focus_distance_m"] == pytest.approx(focus, rel=0.1)
+    assert list(src["excluded"]) == [efx.UNRELATED]
+    assert src["excluded"][efx.UNRELATED].startswith(f"rejected:{lines[efx.UNRELATED]['reason']} (SSIM 0.")
+    assert src["counts"]["pairs"] == 3 and src["counts"]["kept"] == 2 and src["counts"]["excluded"] == 1
+    assert "2 of 3 pairs kept; 1 excluded by the fit" in spec.description
+
+
+def test_samples_reproduce_the_fit(fitted):
+    """Rendering a sample's condition with the fit's renderer gives the SSIM the fit recorded."""
+    tree, fits = fitted
+    bench = create_benchmark("ebb400-bokeh", root=tree.root, fits=fits)
+    renderer = fit_renderer()
+    for sid in bench.sample_ids():
+        s = bench.load(sid)
+        c = s.condition
+        assert tuple(s.image.shape) == (1, 3, *efx.SIZE) == tuple(s.target.shape)
+        assert tuple(c["depth_m"].shape) == (1, 1, *efx.SIZE) and set(c) == {
+            "depth_m",
+            "focus_distance_m",
+            "k_px_m",
+            "aperture",
+        }
+        with torch.no_grad():
+            out = renderer.bokeh(s.image, c["depth_m"], focus_distance_m=c["focus_distance_m"], k_px_m=c["k_px_m"])
+        ssim = float(_ssim_unchecked(out, s.target, "rgb", 1.0, 0).mean())
+        assert ssim == pytest.approx(bench.spec.source["fits"][sid]["ssim"], abs=1e-5)
+
+
+def test_evaluate_the_baselines_and_the_leaderboard_shows_the_excluded(fitted, tmp_path, metric_weights):
+    from refocus_bench.leaderboards.site import build_site
+
+    tree, fits = fitted
+    bench = create_benchmark("ebb400-bokeh", root=tree.root, fits=fits)
+    lpips = {}
+    for model in ("bokeh.gaussian", "bokeh.layered"):
+        ev = evaluate(model, bench, out_dir=tmp_path / "results", progress=False)
+        rec = read_record(ev.path)
+        assert rec["status"] == "complete" and rec["benchmark"]["num_samples"] == 2
+        assert rec["benchmark"]["content_hash"] == bench.content_hash()
+        assert rec["benchmark"]["definition"]["source"]["counts"]["excluded"] == 1
+        assert all(s["error"] is None and set(s["scores"]) == set(BOKEH_METRICS) for s in rec["samples"])
+        lpips[model] = sum(s["scores"]["lpips.alex"] for s in rec["samples"])
+    assert lpips["bokeh.layered"] < lpips["bokeh.gaussian"]  # the targets are layered renders
+    build_site([tmp_path / "results"], tmp_path / "site")
+    md = (tmp_path / "site" / "leaderboard.md").read_text()
+    assert "ebb400-bokeh" in md and "2 of 3 pairs kept; 1 excluded by the fit" in md
+
+
+def test_pickles_for_workers_and_hash_follows_the_fits(fitted, tmp_path):
+    tree, fits = fitted
+    bench = create_benchmark("ebb400-bokeh", root=tree.root, fits=fits)
+    copy = pickle.loads(pickle.dumps(bench))
+    assert copy.content_hash() == bench.content_hash() and copy.sample_ids() == bench.sample_ids()
+    a, b = bench.load("4"), copy.load("4")
+    assert torch.equal(a.image, b.image) and torch.equal(a.condition["depth_m"], b.condition["depth_m"])
+    assert a.condition["k_px_m"] == b.condition["k_px_m"]
+    other = tmp_path / "fits"  # the same pairs fitted with a stricter threshold: another definition
+    shutil.copytree(fits, other)
+    lines = _manifest(other)
+    lines["4"]["status"], lines["4"]["reason"] = "rejected", "ssim_below_threshold"
+    (other / "manifest.jsonl").write_text("".join(json.dumps(v) + "\n" for v in lines.values()))
+    strict = create_benchmark("ebb400-bokeh", root=tree.root, fits=other)
+    assert strict.sample_ids() == ["1"] and strict.content_hash() != bench.content_hash()
+    assert "1 of 3 pairs kept; 2 excluded" in strict.spec.description
+
+
+def test_bad_input_names_the_argument_or_file(fitted, tmp_path):
+    tree, fits = fitted
+    with pytest.raises(InvalidInputError, match="needs root="):
+        create_benchmark("ebb400-bokeh")
+    with pytest.raises(InvalidInputError, match="needs fits=.*fit-blur"):
+        create_benchmark("ebb400-bokeh", root=tree.root)
+    with pytest.raises(InvalidInputError, match="is not a fit-blur run"):
+        create_benchmark("ebb400-bokeh", root=tree.root, fits=tmp_path)
+    # a run on another dataset
+    other = tmp_path / "other"
+    shutil.copytree(fits, other)
+    progress = json.loads((other / "state" / "progress.json").read_text())
+    progress["settings"]["dataset"] = "ebb_val294"
+    (other / "state" / "progress.json").write_text(json.dumps(progress))
+    with pytest.raises(InvalidInputError, match="progress.json.*not fit-blur on 'ebb400'"):
+        create_benchmark("ebb400-bokeh", root=tree.root, fits=other)
+    # an unfinished run
+    part = tmp_path / "part"
+    shutil.copytree(fits, part)
+    lines = (part / "manifest.jsonl").read_text().splitlines()
+    (part / "manifest.jsonl").write_text(lines[0] + "\n")
+    with pytest.raises(InvalidInputError, match="1 of 3 pairs done"):
+        create_benchmark("ebb400-bokeh", root=tree.root, fits=part)
+    # a copy whose target changed after the fit
+    copy = tmp_path / "copy"
+    shutil.copytree(tree.root, copy)
+    gt = copy / "validation" / "gt" / "4.jpg"
+    gt.write_bytes(gt.read_bytes() + b"\0")
+    with pytest.raises(InvalidInputError, match=r"validation/gt/4\.jpg differs from the file the fit-blur run read"):
+        create_benchmark("ebb400-bokeh", root=copy, fits=fits)
+
+
+def test_listed_with_its_requirements(capsys):
+    assert "ebb400-bokeh" in list_benchmarks()
+    assert main(["list", "benchmarks"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("ebb400-bokeh"))
+    assert "needs root= and fits=" in line and "unavailable" not in line
