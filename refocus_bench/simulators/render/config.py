@@ -177,7 +177,7 @@ RGBD_FIDELITY = RenderConfig(
 """RGB-D settings for fidelity over speed: the layer spacing and resolution of ``bokeh.layered``'s settings
 (layers every 0.5 px / 10% of CoC, full resolution up to 16 px), soft layers within ``max(2 px, 50%)`` of each
 other's CoC not occluding each other, and the disocclusion fill coloured from the nearest visible part of each
-layer. Against the reference it is better than ``RenderConfig()`` on every fidelity scene, by 7 dB on smooth
+layer. Against the reference it is better than ``RenderConfig()`` on every fidelity scene, by 7-9 dB on smooth
 depth (docs/performance.md, "Fidelity"), at the cost of those layer settings: about 10-20x the default's time at
 1024x1024 with CoC up to 32 px. The gap and the nearest-colour fill alone (``RenderConfig(occlusion_gap_px=2,
 occlusion_gap_rel=0.5, fill_nearest_colour=True)``) cost no more than the default and gain 4 dB on the slanted
