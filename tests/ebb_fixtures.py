@@ -1,4 +1,4 @@
-"""A small EBB400 copy whose f/1.8 targets are renders with a known focus and K, plus one unrelated pair.
+"""A small EBB400 (or Val294) copy whose f/1.8 targets are renders with a known focus and K, plus one unrelated pair.
 
 Pair ``1`` and ``4``: a textured f/16 image (a crop of skimage's ``astronaut``), a MiDaS-like disparity
 map of a slanted plane (near on the left, far on the right) behind a block (a depth edge), and the
@@ -39,37 +39,60 @@ def _disparity() -> np.ndarray:
     return d
 
 
-def build_ebb400_renderable(tmp: Path) -> Tree:
-    """EBB400 ``validation/{in,gt}/<id>.png`` + ``validation/disparity/<id>.png``; ids 1, 4, 12."""
+def build_ebb400_renderable(tmp: Path, kind: str = "ebb400") -> Tree:
+    """``validation/{in,gt}/<id>.jpg`` with ids 1, 4, 12, and the depth the fit reads.
+
+    ``kind="ebb400"``: ``validation/disparity/<id>.png`` (the loader's MiDaS folder). ``kind="ebb_val294"``:
+    no depth in the copy; ``tree.extra["depth_dir"]`` holds ``<id>.npy`` depth in metres (the disparity
+    above through ``disparity_as_depth``, ``inf`` included) for ``fit-blur --depth-dir``.
+    """
     from refocus_bench.io import read_image
     from refocus_bench.simulators.pairs.fit_blur import fit_renderer
     from refocus_bench.simulators.pairs.fit_pairs import disparity_as_depth
 
-    root = tmp / "EBB400"
+    assert kind in ("ebb400", "ebb_val294"), kind
+    root = tmp / kind
     val = root / "validation"
     tree = Tree(root, ["1", "4", UNRELATED], tol=1 / 255)
     renderer = fit_renderer()
+    depth = disparity_as_depth(torch.from_numpy(_disparity().astype(np.float32) / 255.0)[None, None])
+    if kind == "ebb_val294":
+        tree.extra["depth_dir"] = tmp / "depth"
+        tree.extra["depth_dir"].mkdir(parents=True)
     for i, sid in enumerate(tree.ids):
         _encode(val / "in" / f"{sid}.jpg", _texture(40 * i), quality=100)
-        _encode(val / "disparity" / f"{sid}.png", _disparity())
+        if kind == "ebb400":
+            _encode(val / "disparity" / f"{sid}.png", _disparity())
+        else:
+            np.save(tree.extra["depth_dir"] / f"{sid}.npy", depth[0, 0].numpy())
         if sid == UNRELATED:
             _encode(val / "gt" / f"{sid}.jpg", _texture(300)[::-1, ::-1].copy(), quality=100)
             continue
         aif = read_image(val / "in" / f"{sid}.jpg")
-        disp = torch.from_numpy(_disparity().astype(np.float32) / 255.0)[None, None]
         focus, k = TRUTH[sid]
         with torch.no_grad():
-            out = renderer.bokeh(aif, disparity_as_depth(disp), focus_distance_m=focus, k_px_m=k, aperture="disk")
+            out = renderer.bokeh(aif, depth, focus_distance_m=focus, k_px_m=k, aperture="disk")
         arr = (out[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
         _encode(val / "gt" / f"{sid}.jpg", arr, quality=100)
     tree.extra["truth"] = dict(TRUTH)
     return tree
 
 
-def ebb400_benchmark_args(tmp: Path) -> dict:
-    """``create_benchmark("ebb400-bokeh", **args)`` arguments: the copy above and a fit-blur run over it."""
+def fitted_args(tmp: Path, kind: str = "ebb400") -> dict:
+    """``create_benchmark(<kind's benchmark>, **args)`` arguments: the copy above and a fit-blur run over it."""
     from refocus_bench.simulators.pairs.fit_pairs import fit_pairs
 
-    tree = build_ebb400_renderable(tmp)
-    fit_pairs(tree.root, tmp / "fits", dataset="ebb400", size=SIZE)
-    return {"root": tree.root, "fits": tmp / "fits"}
+    tree = build_ebb400_renderable(tmp, kind)
+    depth_dir = tree.extra.get("depth_dir")
+    fit_pairs(tree.root, tmp / "fits", dataset=kind, size=SIZE, depth_dir=depth_dir)
+    return {"root": tree.root, "fits": tmp / "fits", **({"depth_dir": depth_dir} if depth_dir else {})}
+
+
+def ebb400_benchmark_args(tmp: Path) -> dict:
+    """:func:`fitted_args` for ``ebb400-bokeh``."""
+    return fitted_args(tmp, "ebb400")
+
+
+def ebb_val294_benchmark_args(tmp: Path) -> dict:
+    """:func:`fitted_args` for ``ebb-val294-bokeh``."""
+    return fitted_args(tmp, "ebb_val294")

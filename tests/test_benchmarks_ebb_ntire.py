@@ -1,8 +1,8 @@
-"""``ebb400-bokeh`` (refocus_bench.benchmarks.ebb) on a fixture copy whose targets are renders of known focus and K.
+"""``ebb400-bokeh``, ``ebb-val294-bokeh`` (refocus_bench.benchmarks.ebb) on copies with targets of known focus and K.
 
-The copy (tests/ebb_fixtures.py, 48x64 px) holds two renderable pairs and one unrelated pair; a
-fit-blur run over it (route c) keeps the two and rejects the third, and the benchmark is built on
-that run.
+Each copy (tests/ebb_fixtures.py, 48x64 px; EBB400 with its disparity folder, Val294 with a depth
+folder beside it) holds two renderable pairs and one unrelated pair; a fit-blur run over it (route c)
+keeps the two and rejects the third, and the benchmark is built on that run.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import pickle
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,21 +23,41 @@ from refocus_bench.metrics.full_reference import _ssim_unchecked
 from refocus_bench.results import read_record
 from refocus_bench.runner.evaluation import evaluate
 from refocus_bench.simulators.pairs.fit_blur import fit_renderer
-from refocus_bench.simulators.pairs.fit_pairs import fit_pairs
 from tests import ebb_fixtures as efx
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+NAMES = {"ebb400": "ebb400-bokeh", "ebb_val294": "ebb-val294-bokeh"}
+
+
+_RUNS: dict[str, dict] = {}
+
+
+def _fit_once(kind: str, tmp_path_factory) -> dict:
+    """create_benchmark kwargs of a fixture copy of ``kind`` and a finished fit-blur run over it (made once)."""
+    if kind not in _RUNS:
+        torch.set_num_threads(1)
+        args = efx.fitted_args(tmp_path_factory.mktemp(kind), kind)
+        assert json.loads((args["fits"] / "summary.json").read_text())["counts"] == {"kept": 2, "rejected": 1}
+        _RUNS[kind] = args
+    return _RUNS[kind]
+
+
+@pytest.fixture(scope="module", params=sorted(NAMES))
+def fitted(request, tmp_path_factory):
+    """(benchmark name, create_benchmark kwargs) for each of the two benchmarks."""
+    return NAMES[request.param], _fit_once(request.param, tmp_path_factory)
+
+
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    """(tree, fits folder): the fixture copy and a finished fit-blur run over it at the images' size."""
-    tmp = tmp_path_factory.mktemp("ebb400")
-    torch.set_num_threads(1)
-    tree = efx.build_ebb400_renderable(tmp)
-    run = fit_pairs(tree.root, tmp / "fits", dataset="ebb400", size=efx.SIZE)
-    assert run.counts == {"kept": 2, "rejected": 1}
-    return tree, tmp / "fits"
+def ebb400(tmp_path_factory):
+    return _fit_once("ebb400", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def val294(tmp_path_factory):
+    return _fit_once("ebb_val294", tmp_path_factory)
 
 
 def _manifest(fits) -> dict[str, dict]:
@@ -44,13 +65,14 @@ def _manifest(fits) -> dict[str, dict]:
 
 
 def test_spec_stores_each_fit_with_its_ssim_and_counts_the_excluded(fitted):
-    tree, fits = fitted
-    bench = create_benchmark("ebb400-bokeh", root=tree.root, fits=fits)
-    spec, lines = bench.spec, _manifest(fits)
+    name, args = fitted
+    bench = create_benchmark(name, **args)
+    spec, lines = bench.spec, _manifest(args["fits"])
     assert spec.task == "bokeh" and spec.metrics == BOKEH_METRICS and spec.protocol == {"name": "direct"}
     assert bench.sample_ids() == ["1", "4"]  # the unrelated pair 12 is excluded
     src = spec.source
-    assert src["dataset"] == "ebb400" and src["split"] == "validation" and src["fit"]["size_hw"] == list(efx.SIZE)
+    assert src["dataset"] == {v: k for k, v in NAMES.items()}[name] and src["split"] == "validation"
+    assert src["fit"]["size_hw"] == list(efx.SIZE)
     assert src["fit"]["min_ssim"] == 0.85 and src["fit"]["aperture"] == "disk"
     for sid in ("1", "4"):
         fit = lines[sid]["fit"]
@@ -67,8 +89,8 @@ def test_spec_stores_each_fit_with_its_ssim_and_counts_the_excluded(fitted):
 
 def test_samples_reproduce_the_fit(fitted):
     """Rendering a sample's condition with the fit's renderer gives the SSIM the fit recorded."""
-    tree, fits = fitted
-    bench = create_benchmark("ebb400-bokeh", root=tree.root, fits=fits)
+    name, args = fitted
+    bench = create_benchmark(name, **args)
     renderer = fit_renderer()
     for sid in bench.sample_ids():
         s = bench.load(sid)
@@ -89,8 +111,8 @@ def test_samples_reproduce_the_fit(fitted):
 def test_evaluate_the_baselines_and_the_leaderboard_shows_the_excluded(fitted, tmp_path, metric_weights):
     from refocus_bench.leaderboards.site import build_site
 
-    tree, fits = fitted
-    bench = create_benchmark("ebb400-bokeh", root=tree.root, fits=fits)
+    name, args = fitted
+    bench = create_benchmark(name, **args)
     lpips = {}
     for model in ("bokeh.gaussian", "bokeh.layered"):
         ev = evaluate(model, bench, out_dir=tmp_path / "results", progress=False)
@@ -103,12 +125,13 @@ def test_evaluate_the_baselines_and_the_leaderboard_shows_the_excluded(fitted, t
     assert lpips["bokeh.layered"] < lpips["bokeh.gaussian"]  # the targets are layered renders
     build_site([tmp_path / "results"], tmp_path / "site")
     md = (tmp_path / "site" / "leaderboard.md").read_text()
-    assert "ebb400-bokeh" in md and "2 of 3 pairs kept; 1 excluded by the fit" in md
+    assert name in md and "2 of 3 pairs kept; 1 excluded by the fit" in md
 
 
 def test_pickles_for_workers_and_hash_follows_the_fits(fitted, tmp_path):
-    tree, fits = fitted
-    bench = create_benchmark("ebb400-bokeh", root=tree.root, fits=fits)
+    name, args = fitted
+    fits = args["fits"]
+    bench = create_benchmark(name, **args)
     copy = pickle.loads(pickle.dumps(bench))
     assert copy.content_hash() == bench.content_hash() and copy.sample_ids() == bench.sample_ids()
     a, b = bench.load("4"), copy.load("4")
@@ -119,19 +142,19 @@ def test_pickles_for_workers_and_hash_follows_the_fits(fitted, tmp_path):
     lines = _manifest(other)
     lines["4"]["status"], lines["4"]["reason"] = "rejected", "ssim_below_threshold"
     (other / "manifest.jsonl").write_text("".join(json.dumps(v) + "\n" for v in lines.values()))
-    strict = create_benchmark("ebb400-bokeh", root=tree.root, fits=other)
+    strict = create_benchmark(name, **{**args, "fits": other})
     assert strict.sample_ids() == ["1"] and strict.content_hash() != bench.content_hash()
     assert "1 of 3 pairs kept; 2 excluded" in strict.spec.description
 
 
-def test_bad_input_names_the_argument_or_file(fitted, tmp_path):
-    tree, fits = fitted
+def test_bad_input_names_the_argument_or_file(ebb400, tmp_path):
+    root, fits = ebb400["root"], ebb400["fits"]
     with pytest.raises(InvalidInputError, match="needs root="):
         create_benchmark("ebb400-bokeh")
     with pytest.raises(InvalidInputError, match="needs fits=.*fit-blur"):
-        create_benchmark("ebb400-bokeh", root=tree.root)
+        create_benchmark("ebb400-bokeh", root=root)
     with pytest.raises(InvalidInputError, match="is not a fit-blur run"):
-        create_benchmark("ebb400-bokeh", root=tree.root, fits=tmp_path)
+        create_benchmark("ebb400-bokeh", root=root, fits=tmp_path)
     # a run on another dataset
     other = tmp_path / "other"
     shutil.copytree(fits, other)
@@ -139,25 +162,46 @@ def test_bad_input_names_the_argument_or_file(fitted, tmp_path):
     progress["settings"]["dataset"] = "ebb_val294"
     (other / "state" / "progress.json").write_text(json.dumps(progress))
     with pytest.raises(InvalidInputError, match="progress.json.*not fit-blur on 'ebb400'"):
-        create_benchmark("ebb400-bokeh", root=tree.root, fits=other)
+        create_benchmark("ebb400-bokeh", root=root, fits=other)
     # an unfinished run
     part = tmp_path / "part"
     shutil.copytree(fits, part)
     lines = (part / "manifest.jsonl").read_text().splitlines()
     (part / "manifest.jsonl").write_text(lines[0] + "\n")
     with pytest.raises(InvalidInputError, match="1 of 3 pairs done"):
-        create_benchmark("ebb400-bokeh", root=tree.root, fits=part)
+        create_benchmark("ebb400-bokeh", root=root, fits=part)
     # a copy whose target changed after the fit
     copy = tmp_path / "copy"
-    shutil.copytree(tree.root, copy)
+    shutil.copytree(root, copy)
     gt = copy / "validation" / "gt" / "4.jpg"
     gt.write_bytes(gt.read_bytes() + b"\0")
     with pytest.raises(InvalidInputError, match=r"validation/gt/4\.jpg differs from the file the fit-blur run read"):
         create_benchmark("ebb400-bokeh", root=copy, fits=fits)
 
 
-def test_listed_with_its_requirements(capsys):
-    assert "ebb400-bokeh" in list_benchmarks()
+def test_val294_needs_its_depth_folder_and_hashes_it(val294, tmp_path):
+    name, args = "ebb-val294-bokeh", val294
+    with pytest.raises(InvalidInputError, match="needs depth_dir="):
+        create_benchmark(name, root=args["root"], fits=args["fits"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidInputError, match="has no depth file for '1'"):
+        create_benchmark(name, **{**args, "depth_dir": empty})
+    bench = create_benchmark(name, **args)
+    assert bench.files()["4"][-1] == "depth_dir/4.npy"
+    moved = tmp_path / "moved"  # the hash does not depend on where the depth folder lies ...
+    shutil.copytree(args["depth_dir"], moved)
+    assert create_benchmark(name, **{**args, "depth_dir": moved}).content_hash() == bench.content_hash()
+    d = np.load(moved / "4.npy")  # ... but on its bytes, and the samples carry that depth
+    np.save(moved / "4.npy", d * 2)
+    changed = create_benchmark(name, **{**args, "depth_dir": moved})
+    assert changed.content_hash() != bench.content_hash()
+    assert torch.equal(changed.load("4").condition["depth_m"], bench.load("4").condition["depth_m"] * 2)
+
+
+def test_listed_with_their_requirements(capsys):
+    assert set(NAMES.values()) <= set(list_benchmarks())
     assert main(["list", "benchmarks"]) == 0
-    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("ebb400-bokeh"))
-    assert "needs root= and fits=" in line and "unavailable" not in line
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.strip()}
+    assert "needs root= and fits=" in lines["ebb400-bokeh"] and "unavailable" not in lines["ebb400-bokeh"]
+    assert "needs root=, fits=, depth_dir=" in lines["ebb-val294-bokeh"]

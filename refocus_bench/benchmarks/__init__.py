@@ -46,8 +46,9 @@ _LAZY: dict[str, str] = {
     "cuhk-blur": "refocus_bench.benchmarks.from_datasets:cuhk_blur",
     "realbokeh-deblur": "refocus_bench.benchmarks.from_datasets:realbokeh_deblur",
     "blb-bokeh": "refocus_bench.benchmarks.from_datasets:blb_bokeh",
-    # EBB400 with focus and K fitted by route (c): also needs fits=<a fit-blur run>; see benchmarks/ebb.py.
+    # EBB! with focus and K fitted by route (c): also need fits=<a fit-blur run>; see benchmarks/ebb.py.
     "ebb400-bokeh": "refocus_bench.benchmarks.ebb:ebb400_bokeh",
+    "ebb-val294-bokeh": "refocus_bench.benchmarks.ebb:ebb_val294_bokeh",
 }
 for _name, _ref in _LAZY.items():
     BENCHMARKS.register(_name, _ref)

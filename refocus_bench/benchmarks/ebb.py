@@ -1,8 +1,8 @@
-"""EBB! bokeh synthesis on a local EBB400 copy, with the focus plane and K fitted by route (c).
+"""EBB! bokeh synthesis on a local EBB400 or Val294 copy, with the focus plane and K fitted by route (c).
 
 EBB! pairs are f/16 (nearly all in focus) and f/1.8 photos of one view, without a recorded focus
-plane or blur strength. ``ebb400-bokeh`` takes both from a ``fit-blur`` run over the copy
-(:func:`refocus_bench.simulators.pairs.fit_pairs.fit_pairs`, GenRefocus's Eq. 5)::
+plane or blur strength. ``ebb400-bokeh`` and ``ebb-val294-bokeh`` take both from a ``fit-blur`` run
+over the copy (:func:`refocus_bench.simulators.pairs.fit_pairs.fit_pairs`, GenRefocus's Eq. 5)::
 
     refocus-bench fit-blur /data/EBB400 --dataset ebb400 -o /data/ebb400-fits
     refocus-bench evaluate --model bokeh.layered --benchmark ebb400-bokeh \\
@@ -10,17 +10,20 @@ plane or blur strength. ``ebb400-bokeh`` takes both from a ``fit-blur`` run over
 
 A sample is one pair the fit **kept** (SSIM(K*) >= the run's ``min_ssim`` and K* not on a search
 bound): ``image`` = the f/16 photo, ``target`` = the f/1.8 photo, ``condition`` = the depth the fit
-used (the loader's MiDaS disparity normalised to [0, 1] and read as inverse depth,
-:func:`~refocus_bench.simulators.pairs.fit_pairs.disparity_as_depth`), the fitted focus distance and
-K* and the fit's aperture. All three images are brought to the fit's output size exactly as the fit
-did (:func:`~refocus_bench.simulators.pairs.real_inputs.cover_crop`: scale to cover, centre crop), so
-K* applies unchanged. Every fit (K*, focus, SSIM, confidence) is stored in ``spec.source["fits"]``,
+used, the fitted focus distance and K* and the fit's aperture. Depth: for EBB400 the loader's MiDaS
+disparity normalised to [0, 1] and read as inverse depth
+(:func:`~refocus_bench.simulators.pairs.fit_pairs.disparity_as_depth`); Val294 ships no depth, so its
+fit and its benchmark read the user's depth maps (``fit-blur --depth-dir DEPTH`` and ``depth_dir=``).
+All images and depth maps are brought to the fit's output size exactly as the fit did
+(:func:`~refocus_bench.simulators.pairs.real_inputs.cover_crop`: scale to cover, centre crop), so K*
+applies unchanged. Every fit (K*, focus, SSIM, confidence) is stored in ``spec.source["fits"]``,
 every excluded pair with its reason in ``spec.source["excluded"]``; the counts are in the
 description, so they reach the results record and the leaderboard.
 
-The fits must come from the same files: the factory checks that the run was made on ``ebb400`` with
-the loader's own depth (no ``--depth-model``) and that the sha256 of each pair's f/1.8 file equals the
-one the run recorded.
+The fits must come from the same files: the factory checks that the run was made on the same dataset
+with depth files (no ``--depth-model``) and that the sha256 of each pair's f/1.8 file equals the one
+the run recorded. The run does not record its ``--depth-dir``: ``depth_dir=`` must name the same
+folder (its files are part of the content hash).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .base import BenchmarkSample, BenchmarkSpec
 from .builtin_specs import BOKEH_METRICS
 from .from_datasets import DatasetBenchmark
 
-__all__ = ["FittedBlurBenchmark", "ebb400_bokeh", "read_fit_run"]
+__all__ = ["FittedBlurBenchmark", "ebb400_bokeh", "ebb_val294_bokeh", "read_fit_run"]
 
 _FIT_KEYS = ("k_px_m", "focus_distance_m", "focus_source", "ssim", "ssim_unblurred", "confidence", "renders")
 
@@ -68,8 +71,8 @@ def read_fit_run(fits: Any, dataset: str) -> dict[str, Any]:
     )
     check(
         settings.get("depth_model") is None,
-        lambda: f"{progress}: the run used --depth-model {settings.get('depth_model')!r}; this benchmark needs the "
-        "fit made with the loader's own disparity maps",
+        lambda: f"{progress}: the run used --depth-model {settings.get('depth_model')!r}; this benchmark needs a fit "
+        "made with depth files (the loader's disparity maps or --depth-dir)",
     )
     names = settings.get("names") or []
     check(
@@ -145,17 +148,30 @@ class FittedBlurBenchmark(DatasetBenchmark):
     """A bokeh benchmark on dataset pairs whose focus and K come from a fit-blur run (module docstring).
 
     ``spec.source["fits"]`` ({id: fit facts}) selects the samples and gives each its condition;
-    ``spec.source["fit"]["size_hw"]`` is the (H, W) every image and depth map is brought to.
+    ``spec.source["fit"]["size_hw"]`` is the (H, W) every image and depth map is brought to. Depth: the
+    loader's relative disparity, or with ``depth_dir`` the depth file (metres) of each sample id there,
+    as ``fit-blur --depth-dir`` reads it; those files are hashed as ``depth_dir/<file name>``.
     """
 
-    def __init__(self, spec: BenchmarkSpec, dataset: Any, loader_kwargs: Any = None) -> None:
+    def __init__(self, spec: BenchmarkSpec, dataset: Any, loader_kwargs: Any = None, depth_dir: Any = None) -> None:
         self.spec = spec
         self.dataset = dataset
         self.loader_kwargs = dict(loader_kwargs or {})
+        self.depth_dir = None if depth_dir is None else Path(depth_dir).absolute()
         self._hash: str | None = None
         self._select()
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "depth_dir": None if self.depth_dir is None else str(self.depth_dir)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        depth_dir = state.pop("depth_dir")
+        self.depth_dir = None if depth_dir is None else Path(depth_dir)
+        super().__setstate__(state)
+
     def _select(self) -> None:
+        from ..simulators.pairs.real_inputs import find_depth_file
+
         fits = self.spec.source["fits"]
         self._samples = {s.id: s for s in self.dataset if s.id in fits}
         self._ids = list(self._samples)
@@ -164,10 +180,38 @@ class FittedBlurBenchmark(DatasetBenchmark):
             lambda: f"{self.spec.name}: no pair of the copy at {str(self.dataset.root)!r} was kept by the fit "
             f"({self.spec.source['counts']})",
         )
+        self._depth_files: dict[str, Path] = {}
+        for sid in self._ids if self.depth_dir is not None else ():
+            found = find_depth_file(self.depth_dir, sid)
+            check(found is not None, lambda sid=sid: f"depth_dir {str(self.depth_dir)!r} has no depth file for {sid!r}")
+            self._depth_files[sid] = found
+
+    def _resolve(self, rel: str) -> Path:
+        if self.depth_dir is not None and rel.startswith("depth_dir/"):
+            return self.depth_dir / rel[len("depth_dir/") :]
+        return super()._resolve(rel)
+
+    def files(self) -> dict[str, list[str]]:
+        out = super().files()
+        for sid, p in self._depth_files.items():
+            out[sid].append(f"depth_dir/{p.name}")
+        return out
+
+    def _depth(self, s: Any, aif: Any) -> Any:
+        """Depth (1, 1, H, W) of sample ``s`` at the image's full size, as the fit read it."""
+        from ..simulators.pairs.fit_pairs import disparity_as_depth
+        from ..simulators.pairs.real_inputs import check_same_size, depth_for
+
+        name = self.dataset.relpath(s.input_path)
+        if self.depth_dir is not None:
+            return depth_for(aif, name, depth_file=self._depth_files[s.id])
+        check(s.depth_path is not None, lambda: f"sample {s.id!r} has no disparity map; give depth_dir=")
+        raw = s.load_depth_map()
+        check_same_size(aif, name, raw, self.dataset.relpath(s.depth_path))
+        return disparity_as_depth(raw)
 
     def load(self, sample_id: str) -> BenchmarkSample:
         from ..io import read_image
-        from ..simulators.pairs.fit_pairs import disparity_as_depth
         from ..simulators.pairs.real_inputs import check_same_size, cover_crop
 
         s = self.dataset_sample(sample_id)
@@ -176,9 +220,7 @@ class FittedBlurBenchmark(DatasetBenchmark):
         aif = read_image(s.input_path, self.dataset.relpath(s.input_path))
         bokeh = read_image(s.target_path, self.dataset.relpath(s.target_path))
         check_same_size(aif, self.dataset.relpath(s.input_path), bokeh, self.dataset.relpath(s.target_path))
-        raw = s.load_depth_map()
-        check_same_size(aif, self.dataset.relpath(s.input_path), raw, self.dataset.relpath(s.depth_path))
-        aif, depth, _ = cover_crop(aif, disparity_as_depth(raw), size)
+        aif, depth, _ = cover_crop(aif, self._depth(s, aif), size)
         bokeh, _, _ = cover_crop(bokeh, None, size)
         condition = {
             "depth_m": depth,
@@ -189,33 +231,42 @@ class FittedBlurBenchmark(DatasetBenchmark):
         return BenchmarkSample(id=s.id, image=aif, target=bokeh, condition=condition, subset=dict(s.subset))
 
 
-_EBB400_BASE = (
-    "EBB400 (EBB! subset of BokehMe, Ignatov et al. 2020): f/16 photo + MiDaS disparity (normalised, read as "
-    "inverse depth) + focus distance and K* fitted against the f/1.8 photo -> the f/1.8 photo, at the fit's size."
-)
+_BASES = {
+    "ebb400-bokeh": "EBB400 (EBB! subset of BokehMe, Ignatov et al. 2020): f/16 photo + MiDaS disparity (normalised, "
+    "read as inverse depth) + focus distance and K* fitted against the f/1.8 photo -> the f/1.8 photo, at the fit's "
+    "size.",
+    "ebb-val294-bokeh": "EBB! Val294 (294 held-out EBB! pairs): f/16 photo + the user's depth maps (depth_dir, "
+    "metres) + focus distance and K* fitted against the f/1.8 photo -> the f/1.8 photo, at the fit's size.",
+}
+_DATASET = {"ebb400-bokeh": "ebb400", "ebb-val294-bokeh": "ebb_val294"}
+_DEPTH = {
+    "ebb400-bokeh": "disparity/ (MiDaS) normalised to [0, 1] per image, z = 1 / d (inf where d = 0); K* is then px "
+    "per unit of normalised disparity",
+    "ebb-val294-bokeh": "depth_dir/<id>.exr|.npy|.png (metres; 16-bit PNG in mm), the folder given to fit-blur "
+    "--depth-dir; hashed with the samples",
+}
 
 
-def _ebb400_spec() -> BenchmarkSpec:
+def _fitted_spec(name: str) -> BenchmarkSpec:
     from ..datasets.loaders import dataset_card
 
-    card = dataset_card("ebb400")
+    card = dataset_card(_DATASET[name])
     return BenchmarkSpec(
-        name="ebb400-bokeh",
+        name=name,
         version="1",
         task="bokeh",
-        description=_EBB400_BASE,
+        description=_BASES[name],
         headline_metric="lpips.alex",
         metrics=BOKEH_METRICS,
         source={
             "kind": "dataset",
-            "dataset": "ebb400",
+            "dataset": _DATASET[name],
             "split": "validation",
             "layout": "auto",
             "homepage": card.homepage,
             "condition": "fitted_blur",
             "samples": "kept by the fit",
-            "depth": "disparity/ (MiDaS) normalised to [0, 1] per image, z = 1 / d (inf where d = 0); K* is then "
-            "px per unit of normalised disparity",
+            "depth": _DEPTH[name],
         },
         preprocessing={
             "color": "sRGB",
@@ -230,6 +281,39 @@ def _ebb400_spec() -> BenchmarkSpec:
     )
 
 
+def _needs(name: str, what: str, how: str) -> InvalidInputError:
+    return InvalidInputError(f"benchmark {name!r} needs {what} (CLI: --benchmark-arg {how}); see docs/benchmarks.md")
+
+
+def _open_fitted(name: str, root: Any, fits: Any, depth_dir: Any, **open_kw: Any) -> FittedBlurBenchmark:
+    from ..datasets.loaders import dataset_card, open_dataset
+
+    dataset = _DATASET[name]
+    if root is None:
+        card = dataset_card(dataset)
+        raise _needs(
+            name,
+            f"root=<folder of your local {card.title} copy>; refocus-bench does not download it: get it from "
+            f"{card.homepage} and see docs/datasets.md for the accepted layouts",
+            f"root=/path/to/{dataset}",
+        )
+    extra = " --depth-dir DEPTH" if name == "ebb-val294-bokeh" else ""
+    if fits is None:
+        raise _needs(
+            name,
+            f"fits=<folder of a fit-blur run>: run 'refocus-bench fit-blur {root} --dataset {dataset}{extra} "
+            "-o FITS' first",
+            "fits=/path/to/FITS",
+        )
+    if name == "ebb-val294-bokeh" and depth_dir is None:
+        raise _needs(name, "depth_dir=<the depth maps given to fit-blur --depth-dir>", "depth_dir=/path/to/DEPTH")
+    spec = _fitted_spec(name)
+    ds = open_dataset(dataset, root, split="validation", **open_kw)
+    source = _fitted_source(spec, ds, read_fit_run(fits, dataset))
+    spec = replace(spec, source=source, description=_describe(_BASES[name], source))
+    return FittedBlurBenchmark(spec, ds, depth_dir=depth_dir)
+
+
 def ebb400_bokeh(
     root: Any = None, *, fits: Any = None, layout: str = "auto", check: bool = True, strict: bool = False
 ) -> FittedBlurBenchmark:
@@ -240,20 +324,24 @@ def ebb400_bokeh(
         fits: the output folder of ``refocus-bench fit-blur ROOT --dataset ebb400 -o FITS`` on that copy.
         layout, check, strict: as for the other dataset benchmarks.
     """
-    from ..datasets.loaders import dataset_card, open_dataset
+    return _open_fitted("ebb400-bokeh", root, fits, None, layout=layout, check=check, strict=strict)
 
-    if root is None:  # (the argument `check` shadows errors.check here)
-        raise InvalidInputError(
-            "benchmark 'ebb400-bokeh' needs root=<folder of your local EBB400 copy> (CLI: --benchmark-arg "
-            f"root=/path/to/EBB400); refocus-bench does not download it: get it from {dataset_card('ebb400').homepage} "
-            "and see docs/datasets.md for the accepted layouts"
-        )
-    if fits is None:
-        raise InvalidInputError(
-            "benchmark 'ebb400-bokeh' needs fits=<folder of a fit-blur run> (CLI: --benchmark-arg fits=/path): "
-            f"run 'refocus-bench fit-blur {root} --dataset ebb400 -o FITS' first (docs/benchmarks.md)"
-        )
-    spec = _ebb400_spec()
-    ds = open_dataset("ebb400", root, split="validation", layout=layout, check=check, strict=strict)
-    source = _fitted_source(spec, ds, read_fit_run(fits, "ebb400"))
-    return FittedBlurBenchmark(replace(spec, source=source, description=_describe(_EBB400_BASE, source)), ds)
+
+def ebb_val294_bokeh(
+    root: Any = None,
+    *,
+    fits: Any = None,
+    depth_dir: Any = None,
+    layout: str = "auto",
+    check: bool = True,
+    strict: bool = False,
+) -> FittedBlurBenchmark:
+    """EBB! Val294: f/16 -> f/1.8 bokeh, your depth maps, focus and K from fit-blur; needs root=, fits=, depth_dir=.
+
+    Args:
+        root: the local Val294 copy (``validation/{in,gt}``).
+        fits: the output folder of ``refocus-bench fit-blur ROOT --dataset ebb_val294 --depth-dir DEPTH -o FITS``.
+        depth_dir: ``DEPTH`` of that run: one depth map per sample id, metres.
+        layout, check, strict: as for the other dataset benchmarks.
+    """
+    return _open_fitted("ebb-val294-bokeh", root, fits, depth_dir, layout=layout, check=check, strict=strict)

@@ -412,6 +412,10 @@ class DatasetBenchmark(Benchmark):
         out["_metadata"] = sorted(ds.relpath(p) for p in ds._scan_result.claimed if Path(p).is_file())
         return out
 
+    def _resolve(self, rel: str) -> Path:
+        """The file of a name listed by :meth:`files` (relative to the copy's root here)."""
+        return self.root / rel
+
     def content_hash(self) -> str:
         """sha256 over the spec and the sha256 of every file read (see the module docstring); cached.
 
@@ -423,7 +427,7 @@ class DatasetBenchmark(Benchmark):
 
             def digest(rel: str) -> str:
                 if rel not in file_sums:
-                    file_sums[rel] = file_sha256(self.root / rel)
+                    file_sums[rel] = file_sha256(self._resolve(rel))
                 return file_sums[rel]
 
             head = {"definition": self.spec.as_dict(), "loader": self.dataset.card.version}
