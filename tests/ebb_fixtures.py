@@ -96,3 +96,44 @@ def ebb400_benchmark_args(tmp: Path) -> dict:
 def ebb_val294_benchmark_args(tmp: Path) -> dict:
     """:func:`fitted_args` for ``ebb-val294-bokeh``."""
     return fitted_args(tmp, "ebb_val294")
+
+
+NTIRE_TRUTH = {"00000": 6.0, "00001": 12.0}  # id -> background CoC radius in px of the target lens (K at 1 m)
+
+
+def _matte() -> np.ndarray:
+    m = np.zeros(SIZE, np.uint8)
+    m[10:40, 18:42] = 255  # the subject
+    return m
+
+
+def build_ntire23_renderable(tmp: Path) -> Tree:
+    """NTIRE 2023 flat layout: ``{id}.src.jpg`` (sharp texture), ``{id}.alpha.png`` (a block), ``{id}.tgt.jpg``.
+
+    The target is the source rendered by ``bokeh.layered`` with the subject (alpha 255) at 1 m in focus
+    and the background at infinity, background CoC radius :data:`NTIRE_TRUTH` px.
+    """
+    from refocus_bench.io import read_image
+    from refocus_bench.simulators.pairs.fit_blur import fit_renderer
+
+    root = tmp / "NTIRE23"
+    tree = Tree(root, list(NTIRE_TRUTH), tol=1 / 255)
+    renderer = fit_renderer()
+    subject = torch.from_numpy(_matte() > 127)[None, None]
+    depth = torch.where(subject, torch.tensor(1.0), torch.tensor(float("inf")))
+    lines = []
+    for i, (sid, k) in enumerate(NTIRE_TRUTH.items()):
+        _encode(root / f"{sid}.src.jpg", _texture(50 * i), quality=100)
+        _encode(root / f"{sid}.alpha.png", _matte())
+        src = read_image(root / f"{sid}.src.jpg")
+        with torch.no_grad():
+            out = renderer.bokeh(src, depth, focus_distance_m=1.0, k_px_m=k, aperture="disk")
+        _encode(root / f"{sid}.tgt.jpg", (out[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8))
+        lines.append(f"{sid}, Sony50mmf16.0BS, Sony50mmf1.8BS, {20 + 10 * i}")
+    (root / "meta.txt").write_text("\n".join(lines) + "\n")
+    return tree
+
+
+def ntire23_benchmark_args(tmp: Path) -> dict:
+    """``create_benchmark("ntire23-refocus-oracle-k", **args)`` arguments for :func:`build_ntire23_renderable`."""
+    return {"root": build_ntire23_renderable(tmp).root}

@@ -2,7 +2,9 @@
 
 Each copy (tests/ebb_fixtures.py, 48x64 px; EBB400 with its disparity folder, Val294 with a depth
 folder beside it) holds two renderable pairs and one unrelated pair; a fit-blur run over it (route c)
-keeps the two and rejects the third, and the benchmark is built on that run.
+keeps the two and rejects the third, and the benchmark is built on that run. ``ntire23-refocus-oracle-k``
+(refocus_bench.benchmarks.ntire23): a flat NTIRE copy whose targets are renders of the source with a
+known background blur behind the matted subject.
 """
 
 from __future__ import annotations
@@ -205,3 +207,59 @@ def test_listed_with_their_requirements(capsys):
     lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.strip()}
     assert "needs root= and fits=" in lines["ebb400-bokeh"] and "unavailable" not in lines["ebb400-bokeh"]
     assert "needs root=, fits=, depth_dir=" in lines["ebb-val294-bokeh"]
+    assert (
+        "needs root=" in lines["ntire23-refocus-oracle-k"] and "not lens-to-lens" in lines["ntire23-refocus-oracle-k"]
+    )
+
+
+# -- NTIRE 2023 ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ntire(tmp_path_factory):
+    return efx.ntire23_benchmark_args(tmp_path_factory.mktemp("ntire"))
+
+
+def test_ntire23_definition_says_what_it_measures(ntire):
+    bench = create_benchmark("ntire23-refocus-oracle-k", **ntire)
+    spec = bench.spec
+    assert spec.task == "refocus" and spec.subsets == ("src_lens", "tgt_lens")
+    assert spec.protocol["name"] == "oracle_blur_strength" and spec.protocol["k_range_px_m"] == [0.25, 128.0]
+    assert "Not the challenge's lens-to-lens task" in spec.description
+    assert spec.source["split"] == "default" and spec.source["layout"] == "flat"
+    assert bench.sample_ids() == list(efx.NTIRE_TRUTH)
+    s = bench.load("00001")
+    assert dict(s.subset) == {"src_lens": "Sony50mmf16.0BS", "tgt_lens": "Sony50mmf1.8BS"}
+    c = s.condition
+    assert c["focus_distance_m"] == 1.0 and c["aperture"] == "disk"
+    subject = torch.from_numpy(efx._matte() > 127)[None, None]
+    assert bool((c["depth_m"][subject] == 1.0).all()) and bool(torch.isinf(c["depth_m"][~subject]).all())
+    assert bench.files()["00001"] == ["00001.src.jpg", "00001.tgt.jpg", "00001.alpha.png"]
+
+
+def test_ntire23_cascade_finds_the_target_blur_and_beats_identity(ntire, metric_weights):
+    bench = create_benchmark("ntire23-refocus-oracle-k", **ntire)
+    frames = {m: evaluate(m, bench, out_dir=None, progress=False) for m in ("refocus.cascade", "identity")}
+    cascade = frames["refocus.cascade"]
+    assert cascade.frame["error"].isna().all()
+    for s in cascade.record["samples"]:
+        assert s["protocol"]["k_px_m"] == pytest.approx(efx.NTIRE_TRUTH[s["id"]], rel=0.25)
+    lp = {m: float(ev.frame["lpips.alex"].mean()) for m, ev in frames.items()}
+    assert lp["refocus.cascade"] < lp["identity"]
+
+
+def test_ntire23_hash_covers_the_matte_and_bad_input(ntire, tmp_path):
+    from tests import dataset_fixtures as fx
+
+    bench = create_benchmark("ntire23-refocus-oracle-k", **ntire)
+    copy = tmp_path / "copy"
+    shutil.copytree(ntire["root"], copy)
+    assert create_benchmark("ntire23-refocus-oracle-k", root=copy).content_hash() == bench.content_hash()
+    alpha = copy / "00000.alpha.png"
+    alpha.write_bytes(alpha.read_bytes() + b"\0")
+    assert create_benchmark("ntire23-refocus-oracle-k", root=copy).content_hash() != bench.content_hash()
+    copy2 = pickle.loads(pickle.dumps(bench))
+    assert torch.equal(copy2.load("00000").condition["depth_m"], bench.load("00000").condition["depth_m"])
+    with pytest.raises(InvalidInputError, match="needs root="):
+        create_benchmark("ntire23-refocus-oracle-k")
+    hidden = fx.build_ntire23(tmp_path / "hidden", with_target=False)
+    with pytest.raises(InvalidInputError, match=r"no \{id\}\.tgt\.jpg"):
+        create_benchmark("ntire23-refocus-oracle-k", root=hidden.root)

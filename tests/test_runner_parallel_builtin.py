@@ -5,8 +5,9 @@ The built-in (generated) benchmarks: 2 samples each (64x64 for the synthetic one
 oracle K search pads by 68 px, the default 248x368 crop for Middlebury), generated once into a
 temporary cache, with their default metrics (LPIPS and DISTS included). The dataset-backed ones
 (``dpdd-test`` ... ``blb-bokeh``): the fixture copies of ``tests/dataset_fixtures.py`` at 36x44 px,
-with their default metrics (``ebb400-bokeh``, ``ebb-val294-bokeh``: the 48x64 copies of ``tests/ebb_fixtures.py`` and a
-fit-blur run over each); ``cuhk-blur``'s CLIP-IQA from a tiny random CLIP folder (plus BRISQUE).
+with their default metrics (``ebb400-bokeh``, ``ebb-val294-bokeh``, ``ntire23-refocus-oracle-k``: the 48x64
+renderable copies of ``tests/ebb_fixtures.py``, with a fit-blur run over each EBB! copy); ``cuhk-blur``'s
+CLIP-IQA from a tiny random CLIP folder (plus BRISQUE).
 The reference runs in this process with the torch thread count a pool worker uses
 (``default_threads(2)``), so that thread-dependent rounding cannot differ on any machine. The pool
 is persistent: one set of two worker processes serves every benchmark of the module.
@@ -41,8 +42,9 @@ DATASET_BENCHMARKS = {  # name -> fixture copy of its dataset
     "blb-bokeh": lambda tmp: fx.build_blb(tmp, depth_format="npy"),
     "ebb400-bokeh": efx.ebb400_benchmark_args,  # renderable copy + fit-blur run (not enlarged): returns the kwargs
     "ebb-val294-bokeh": efx.ebb_val294_benchmark_args,
+    "ntire23-refocus-oracle-k": efx.ntire23_benchmark_args,
 }
-FITTED = {"ebb400-bokeh", "ebb-val294-bokeh"}  # builders that return create_benchmark kwargs
+FITTED = {"ebb400-bokeh", "ebb-val294-bokeh", "ntire23-refocus-oracle-k"}  # builders returning create_benchmark kwargs
 
 
 def _small(name: str, cache) -> dict:

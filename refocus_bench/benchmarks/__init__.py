@@ -49,6 +49,8 @@ _LAZY: dict[str, str] = {
     # EBB! with focus and K fitted by route (c): also need fits=<a fit-blur run>; see benchmarks/ebb.py.
     "ebb400-bokeh": "refocus_bench.benchmarks.ebb:ebb400_bokeh",
     "ebb-val294-bokeh": "refocus_bench.benchmarks.ebb:ebb_val294_bokeh",
+    # NTIRE 2023 bokeh transformation mapped to refocus with an oracle K (not lens-to-lens); see benchmarks/ntire23.py.
+    "ntire23-refocus-oracle-k": "refocus_bench.benchmarks.ntire23:ntire23_refocus_oracle_k",
 }
 for _name, _ref in _LAZY.items():
     BENCHMARKS.register(_name, _ref)

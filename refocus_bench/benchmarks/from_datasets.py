@@ -322,11 +322,15 @@ class DatasetBenchmark(Benchmark):
     loader's ids, order and subset labels, tensors cropped per ``spec.preprocessing["crop_multiple"]``.
     """
 
+    conditions: Mapping[str, Callable[[Any, Callable[[Any], Any]], dict[str, Any]]] = MappingProxyType(_CONDITIONS)
+    """Condition adapters by ``spec.source["condition"]`` name (a subclass may add its own)."""
+
     def __init__(self, spec: BenchmarkSpec, dataset: Any, loader_kwargs: Mapping[str, Any] | None = None) -> None:
         src = spec.source
         check(
-            src.get("condition", "none") in _CONDITIONS,
-            lambda: f"{spec.name}: unknown condition adapter {src.get('condition')!r}; known: {sorted(_CONDITIONS)}",
+            src.get("condition", "none") in self.conditions,
+            lambda: f"{spec.name}: unknown condition adapter {src.get('condition')!r}; "
+            f"known: {sorted(self.conditions)}",
         )
         check(
             src.get("samples", "all") in _SELECTIONS,
@@ -387,7 +391,7 @@ class DatasetBenchmark(Benchmark):
         loaded = ds_sample.load(depth=self.spec.source.get("condition", "none") != "none")
         h, w = loaded.input.shape[-2:]
         crop = _cropper(h, w, int(self.spec.preprocessing.get("crop_multiple", 1)), sample_id)
-        condition = _CONDITIONS[self.spec.source.get("condition", "none")](loaded, crop)
+        condition = self.conditions[self.spec.source.get("condition", "none")](loaded, crop)
         return BenchmarkSample(
             id=ds_sample.id,
             image=crop(loaded.input).contiguous(),
