@@ -42,7 +42,7 @@ from .cache import (
     verify_cache,
 )
 
-__all__ = ["GeneratedSample", "DataSource", "GeneratedBenchmark", "ON_CORRUPT", "single_thread"]
+__all__ = ["GeneratedSample", "DataSource", "GeneratedBenchmark", "ON_CORRUPT", "single_thread", "source_options"]
 
 ON_CORRUPT = ("rebuild", "error")
 log = logging.getLogger(__name__)
@@ -95,6 +95,47 @@ class DataSource:
     @property
     def num_samples(self) -> int:
         return int(self.config["num_samples"])
+
+
+def source_options(
+    cfg: dict[str, Any],
+    *,
+    num_samples: int | None = None,
+    size: tuple[int, int] | None = None,
+    min_side: int = 32,
+    seed: int = 0,
+    aperture_samples: int | None = None,
+) -> dict[str, Any]:
+    """Check a generated benchmark's common options and write the given ones into ``cfg`` (returned).
+
+    Args:
+        cfg: the generation configuration to update (in place).
+        num_samples: samples to generate (>= 1), None = keep ``cfg``'s.
+        size: (H, W) in pixels, each in ``[min_side, 2048]``, None = keep ``cfg``'s.
+        min_side: the smallest side ``size`` may have.
+        seed: the generation seed.
+        aperture_samples: aperture points of the exact reference (>= 8), None = keep ``cfg``'s.
+    """
+    if num_samples is not None:
+        check(
+            isinstance(num_samples, int) and num_samples >= 1,
+            lambda: f"num_samples must be an int >= 1, got {num_samples!r}",
+        )
+        cfg["num_samples"] = num_samples
+    if size is not None:
+        check(
+            len(size) == 2 and all(isinstance(v, int) and min_side <= v <= 2048 for v in size),
+            lambda: f"size must be (H, W) ints in [{min_side}, 2048], got {size!r}",
+        )
+        cfg["size"] = [int(size[0]), int(size[1])]
+    cfg["seed"] = int(seed)
+    if aperture_samples is not None:
+        check(
+            isinstance(aperture_samples, int) and aperture_samples >= 8,
+            lambda: f"aperture_samples must be an int >= 8, got {aperture_samples!r}",
+        )
+        cfg["aperture_samples"] = aperture_samples
+    return cfg
 
 
 @contextlib.contextmanager

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from ..errors import check
 from .builtin_specs import SPECS
-from .generated import DataSource, GeneratedBenchmark, GeneratedSample
+from .generated import DataSource, GeneratedBenchmark, GeneratedSample, source_options
 from .ground_truth import convergence, render_exact
 from .synthetic_scenes import APERTURES, BLUR_LEVELS, blur_level, coc_map_px, k_for_max_coc
 
@@ -194,13 +194,7 @@ def middlebury_source(
             lambda: f"crop must be (H, W) ints >= 16, got {crop!r}",
         )
         cfg["crop"] = [int(crop[0]), int(crop[1])]
-    cfg["seed"] = int(seed)
-    if aperture_samples is not None:
-        check(
-            isinstance(aperture_samples, int) and aperture_samples >= 8,
-            lambda: f"aperture_samples must be an int >= 8, got {aperture_samples!r}",
-        )
-        cfg["aperture_samples"] = aperture_samples
+    source_options(cfg, seed=seed, aperture_samples=aperture_samples)
     return DataSource("middlebury-bokeh", DATA_VERSION, "bokeh", cfg, dict(DEFAULT_CONFIG), _generate)
 
 

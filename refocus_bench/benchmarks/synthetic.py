@@ -36,7 +36,7 @@ import torch
 
 from ..errors import check
 from .builtin_specs import DATA_OF, SPECS
-from .generated import DataSource, GeneratedBenchmark, GeneratedSample
+from .generated import DataSource, GeneratedBenchmark, GeneratedSample, source_options
 from .ground_truth import convergence, render_exact
 from .synthetic_scenes import (
     APERTURES,
@@ -166,25 +166,7 @@ def synthetic_source(
     64 base aperture points, see :func:`~refocus_bench.benchmarks.synthetic_scenes.aperture_samples_for`)."""
     check(task in _TASK_TAG, lambda: f"task must be one of {tuple(_TASK_TAG)}, got {task!r}")
     cfg = {**DEFAULT_CONFIG, "num_samples": NUM_SAMPLES[task]}
-    if num_samples is not None:
-        check(
-            isinstance(num_samples, int) and num_samples >= 1,
-            lambda: f"num_samples must be an int >= 1, got {num_samples!r}",
-        )
-        cfg["num_samples"] = num_samples
-    if size is not None:
-        check(
-            len(size) == 2 and all(isinstance(v, int) and 32 <= v <= 2048 for v in size),
-            lambda: f"size must be (H, W) ints in [32, 2048], got {size!r}",
-        )
-        cfg["size"] = [int(size[0]), int(size[1])]
-    cfg["seed"] = int(seed)
-    if aperture_samples is not None:
-        check(
-            isinstance(aperture_samples, int) and aperture_samples >= 8,
-            lambda: f"aperture_samples must be an int >= 8, got {aperture_samples!r}",
-        )
-        cfg["aperture_samples"] = aperture_samples
+    source_options(cfg, num_samples=num_samples, size=size, seed=seed, aperture_samples=aperture_samples)
     return DataSource(
         f"synthetic-{task}",
         DATA_VERSION,

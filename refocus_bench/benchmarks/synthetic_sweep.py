@@ -41,7 +41,7 @@ from ..errors import check
 from ..metrics.bokeh import laplacian_map
 from ..simulators.render.scenes import LayeredScene
 from .builtin_specs import SPECS, SWEEP_K_PX_M
-from .generated import DataSource, GeneratedBenchmark, GeneratedSample
+from .generated import DataSource, GeneratedBenchmark, GeneratedSample, source_options
 from .ground_truth import render_exact
 from .synthetic_scenes import (
     APERTURES,
@@ -254,25 +254,7 @@ def sweep_source(
     check(task in _TAG, lambda: f"task must be one of {tuple(_TAG)}, got {task!r}")
     cfg: dict[str, Any] = {**SWEEP_CONFIG, "k_values_px_m": list(SWEEP_K_PX_M)}
     default = dict(cfg)
-    if num_samples is not None:
-        check(
-            isinstance(num_samples, int) and num_samples >= 1,
-            lambda: f"num_samples must be an int >= 1, got {num_samples!r}",
-        )
-        cfg["num_samples"] = num_samples
-    if size is not None:
-        check(
-            len(size) == 2 and all(isinstance(v, int) and 64 <= v <= 2048 for v in size),
-            lambda: f"size must be (H, W) ints in [64, 2048], got {size!r}",
-        )
-        cfg["size"] = [int(size[0]), int(size[1])]
-    cfg["seed"] = int(seed)
-    if aperture_samples is not None:
-        check(
-            isinstance(aperture_samples, int) and aperture_samples >= 8,
-            lambda: f"aperture_samples must be an int >= 8, got {aperture_samples!r}",
-        )
-        cfg["aperture_samples"] = aperture_samples
+    source_options(cfg, num_samples=num_samples, size=size, min_side=64, seed=seed, aperture_samples=aperture_samples)
     return DataSource(f"synthetic-{task}-sweep", "1", task, cfg, default, functools.partial(_generate, task))
 
 
