@@ -32,10 +32,10 @@ import torch
 
 from ... import optics
 from ...errors import check
-from ...hashing import bytes_sha256, file_sha256
-from ...io import atomic_path, atomic_write_bytes, atomic_write_json
+from ...hashing import bytes_sha256
+from ...io import atomic_write_bytes, atomic_write_json
 from ...version import __version__
-from .records import _array2d, png_bytes
+from .records import _array2d, png_bytes, write_pair_table
 from .schema import FIELD_DOCS, MAP_FIELDS, ROUTES, SIDE_DOCS, pair_features
 from .shards import _clean, _exclusive, _finished_shards
 
@@ -135,7 +135,6 @@ def _row(route: str, index: int, o: Outcome, source: str, licence: str) -> tuple
 def _write_shard(out: Path, rel: str, size: tuple[int, int], rows: list[tuple[dict, dict]]) -> str:
     """Write one Parquet file of records (atomically); returns its sha256."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     features = pair_features(size)
     schema = features.arrow_schema
@@ -144,17 +143,7 @@ def _write_shard(out: Path, rel: str, size: tuple[int, int], rows: list[tuple[di
     cols = {n: table[n] for n in scalar_names}
     for m in MAP_FIELDS:
         cols[m] = _array2d([maps[m] for _, maps in rows], schema.field(m).type)
-    table = pa.table({n: cols[n] for n in features}, schema=schema)
-    with atomic_path(out / rel) as tmp:
-        pq.write_table(
-            table,
-            tmp,
-            compression="zstd",
-            row_group_size=16,
-            use_byte_stream_split=list(MAP_FIELDS),
-            use_dictionary=[n for n in features if n not in MAP_FIELDS],
-        )
-    return file_sha256(out / rel)
+    return write_pair_table(pa.table({n: cols[n] for n in features}, schema=schema), out / rel)
 
 
 def _start(out: Path, settings: dict[str, Any], overwrite: bool, command: str) -> str:

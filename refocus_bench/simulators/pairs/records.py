@@ -25,7 +25,15 @@ from ...io import atomic_path, write_depth
 from .generate import PairConfig, Sample
 from .schema import MAP_FIELDS, SIDE_DOCS, pair_features
 
-__all__ = ["sample_records", "shard_files", "write_parquet", "write_folder", "tree_sha256", "digest"]
+__all__ = [
+    "sample_records",
+    "shard_files",
+    "write_parquet",
+    "write_pair_table",
+    "write_folder",
+    "tree_sha256",
+    "digest",
+]
 
 _PLAN = {"deblur": ("a", "aif"), "bokeh": ("aif", "a"), "refocus": ("a", "b")}  # task: (input, target) image keys
 
@@ -161,14 +169,32 @@ def _task_table(features: Any, rows: list[tuple[Sample, dict]], pngs: dict[tuple
     return pa.table({n: cols[n] for n in features}, schema=schema)
 
 
-def write_parquet(config: PairConfig, out: Path, shard: int, samples: list[Sample]) -> dict[str, str]:
-    """Write one Parquet file per task of shard ``shard`` under ``out``; returns {relative path: sha256}.
+def write_pair_table(table: Any, path: Path) -> str:
+    """Write a pyarrow table of pair records to ``path`` (atomically); returns the file's sha256.
 
-    A task without records writes no file. Float maps are stored with byte-stream-split + zstd (about
-    25 % smaller than dictionary encoding on real depth), the other columns with dictionaries.
+    Float maps (:data:`~refocus_bench.simulators.pairs.schema.MAP_FIELDS`) are stored with
+    byte-stream-split + zstd (about 25 % smaller than dictionary encoding on real depth), the other
+    columns with dictionaries; 16 rows per row group.
     """
     import pyarrow.parquet as pq
 
+    with atomic_path(path) as tmp:
+        pq.write_table(
+            table,
+            tmp,
+            compression="zstd",
+            row_group_size=16,
+            use_byte_stream_split=list(MAP_FIELDS),
+            use_dictionary=[n for n in table.column_names if n not in MAP_FIELDS],
+        )
+    return file_sha256(path)
+
+
+def write_parquet(config: PairConfig, out: Path, shard: int, samples: list[Sample]) -> dict[str, str]:
+    """Write one Parquet file per task of shard ``shard`` under ``out``; returns {relative path: sha256}.
+
+    A task without records writes no file (storage: :func:`write_pair_table`).
+    """
     features = pair_features(config.size)
     pngs = _shard_pngs(samples)
     by_task: dict[str, list[tuple[Sample, dict]]] = {t: [] for t in config.tasks}
@@ -179,17 +205,7 @@ def write_parquet(config: PairConfig, out: Path, shard: int, samples: list[Sampl
     for task, rel in shard_files(config, shard).items():
         if not by_task[task]:
             continue
-        table = _task_table(features, by_task[task], pngs)
-        with atomic_path(out / rel) as tmp:
-            pq.write_table(
-                table,
-                tmp,
-                compression="zstd",
-                row_group_size=16,
-                use_byte_stream_split=list(MAP_FIELDS),
-                use_dictionary=[n for n in features if n not in MAP_FIELDS],
-            )
-        written[rel] = file_sha256(out / rel)
+        written[rel] = write_pair_table(_task_table(features, by_task[task], pngs), out / rel)
     return written
 
 
