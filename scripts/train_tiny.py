@@ -15,7 +15,11 @@ cosine learning-rate decay over that budget and Adam on random crops:
 * ``refine``: DeblurNet's refinement U-Net (the defocus-map U-Net fixed), LPIPS-alex (real weights,
   :class:`refocus_bench.metrics.perceptual.LPIPSAlex`, differentiable) + ``--l1-weight`` x L1 on
   the image; its zero-initialised head makes the untrained refinement the identity;
-* ``bokeh``: BokehNet, L1 + 0.5 x L1 of image gradients.
+* ``bokeh``: BokehNet, L1 + 0.5 x L1 of image gradients. With ``--route DIR=WEIGHT`` (repeatable) each
+  batch element is drawn from route ``DIR`` with probability ``WEIGHT / total`` and from the simulator
+  pairs with ``--simulator-weight / total``; a route's pairs come from
+  ``scripts/tiny_route_pairs.py``'s ``load_route_pairs(folder, size)`` (same keys as the simulator's
+  bokeh pairs: ``aif``, ``depth``, ``k_out``, ``focus_out``, ``aperture_out``, ``bokeh``).
 
 Each stage keeps the checkpoint with the best validation LPIPS-alex (validation split only; the test
 split of :mod:`.synthetic` is never touched here). ``--init`` starts from earlier weights (stages not
@@ -154,7 +158,83 @@ def load_or_make(args) -> tuple[dict, dict]:
     return train, val
 
 
-def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator, minutes: float) -> dict:
+def parse_routes(specs: list[str] | None) -> list[tuple[Path, float]]:
+    """``["DIR=WEIGHT", ...]`` -> [(folder, weight)]; weights must be finite and >= 0."""
+    out = []
+    for spec in specs or []:
+        folder, sep, weight = spec.rpartition("=")
+        try:
+            w = float(weight)
+        except ValueError:
+            w = float("nan")
+        if not sep or not folder or not math.isfinite(w) or w < 0:
+            raise SystemExit(f"--route must be DIR=WEIGHT with a weight >= 0, got {spec!r}")
+        if not Path(folder).is_dir():
+            raise SystemExit(f"--route {spec!r}: {folder!r} is not a directory")
+        out.append((Path(folder), w))
+    return out
+
+
+ROUTE_KEYS = ("aif", "depth", "k_out", "focus_out", "aperture_out", "bokeh")
+"""Keys a route's pairs must hold (those the bokeh stage reads)."""
+
+
+def load_routes(routes: list[tuple[Path, float]], size: int) -> list[dict]:
+    """Pairs of each route via ``scripts/tiny_route_pairs.load_route_pairs`` (imported only when routes are given).
+
+    Returns [{"name", "weight", "pairs", "count", "sha256"}], the pairs restricted to :data:`ROUTE_KEYS`.
+    """
+    if not routes:
+        return []
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from tiny_route_pairs import load_route_pairs
+
+    out = []
+    for folder, weight in routes:
+        pairs = load_route_pairs(folder, size)
+        missing = [k for k in ROUTE_KEYS if k not in pairs]
+        if missing:
+            raise SystemExit(f"--route {folder}: load_route_pairs returned no {missing}")
+        pairs = {k: pairs[k] for k in ROUTE_KEYS}
+        n = pairs["aif"].shape[0]
+        if n == 0 or tuple(pairs["aif"].shape[1:]) != (3, size, size):
+            shape = tuple(pairs["aif"].shape)
+            raise SystemExit(f"--route {folder}: expected aif (N>0, 3, {size}, {size}), got {shape}")
+        out.append({"name": str(folder), "weight": weight, "pairs": pairs, "count": n, "sha256": pairs_digest(pairs)})
+        print(f"route {folder}: {n} pairs, weight {weight}, sha256 {out[-1]['sha256']}", flush=True)
+    return out
+
+
+def draw_sources(sources: list[tuple[dict, float]], batch: int, g: torch.Generator) -> list[tuple[dict, list[int]]]:
+    """Draw ``batch`` (pairs, index) items: source r with probability weight_r / sum(weights), index uniform.
+
+    Returns [(pairs, indices)] grouped by source (sources with no draw left out).
+    """
+    weights = torch.tensor([w for _, w in sources], dtype=torch.float64)
+    which = torch.multinomial(weights, batch, replacement=True, generator=g).tolist()
+    out = []
+    for r, (pairs, _) in enumerate(sources):
+        k = which.count(r)
+        if k:
+            out.append((pairs, torch.randint(0, pairs["aif"].shape[0], (k,), generator=g).tolist()))
+    return out
+
+
+def bokeh_batch(sources: list[tuple[dict, float]], batch: int, net, crop: int | None, g: torch.Generator):
+    """One training batch of the bokeh stage mixed over ``sources`` (see :func:`draw_sources`), as
+    :func:`bokeh_inputs` returns it. A single source draws exactly as without mixing."""
+    if len(sources) == 1:
+        pairs = sources[0][0]
+        idx = torch.randint(0, pairs["aif"].shape[0], (batch,), generator=g).tolist()
+        return bokeh_inputs(pairs, idx, net, crop, g)
+    parts = [bokeh_inputs(pairs, idx, net, crop, g) for pairs, idx in draw_sources(sources, batch, g)]
+    return tuple(torch.cat(items) for items in zip(*parts))
+
+
+def train_stage(
+    name: str, net, pairs: dict, val: dict, args, g: torch.Generator, minutes: float, routes: list | None = None
+) -> dict:
+    """Train one stage; ``routes`` (bokeh only) are :func:`load_routes` entries mixed with ``pairs``."""
     import copy
 
     if name == "refine":  # the defocus-map U-Net stays fixed; only the refinement learns
@@ -164,6 +244,7 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
     )
     opt = torch.optim.Adam(params, lr=args.lr)
     n = pairs["aif"].shape[0]
+    sources = [(pairs, args.simulator_weight)] + [(r["pairs"], r["weight"]) for r in routes or []]
     curve, val_curve = [], []
     start, step, ema = time.time(), 0, None
     budget = minutes * 60.0
@@ -201,12 +282,12 @@ def train_stage(name: str, net, pairs: dict, val: dict, args, g: torch.Generator
         frac = max(step / args.max_steps, (time.time() - start) / budget)
         for group in opt.param_groups:
             group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
-        idx = torch.randint(0, n, (args.batch,), generator=g).tolist()
         if name in ("deblur", "refine"):
+            idx = torch.randint(0, n, (args.batch,), generator=g).tolist()
             c, e, t, r = deblur_inputs(pairs, idx, net, args.crop, g, True)
             pred, coc = net.fuse(c, e, return_coc=True, refine=name == "refine")
         else:
-            c, coc, dmap, aps, t = bokeh_inputs(pairs, idx, net, args.crop, g)
+            c, coc, dmap, aps, t = bokeh_batch(sources, args.batch, net, args.crop, g)
             pred = net.fuse(c, coc, dmap, aps)
         if name == "deblur":  # supervise the defocus map with the true |CoC| (units of COC_SCALE_PX)
             loss = (coc - r).abs().mean() / COC_SCALE_PX
@@ -325,6 +406,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--route",
+        action="append",
+        metavar="DIR=WEIGHT",
+        help="bokeh stage: also draw training pairs from this route folder (scripts/tiny_route_pairs.py), "
+        "with probability WEIGHT / total (repeatable)",
+    )
+    p.add_argument(
+        "--simulator-weight", type=float, default=1.0, help="bokeh stage: weight of the simulator pairs in the mix"
+    )
     p.add_argument("--cache", help="safetensors file caching the generated pairs (reused when its settings match)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -333,7 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     report_dir = Path(args.report)
     report_dir.mkdir(parents=True, exist_ok=True)
 
+    route_specs = parse_routes(args.route)
+    if not math.isfinite(args.simulator_weight) or args.simulator_weight < 0:
+        raise SystemExit(f"--simulator-weight must be >= 0, got {args.simulator_weight}")
+    if args.simulator_weight + sum(w for _, w in route_specs) <= 0:
+        raise SystemExit("--simulator-weight and the --route weights sum to 0: nothing to train on")
     train, val = load_or_make(args)
+    routes = load_routes(route_specs, args.size)
     data_minutes = (time.time() - t0) / 60
     digests = {"train": pairs_digest(train), "val": pairs_digest(val)}
     print(f"data ready in {data_minutes:.1f} min; train sha256 {digests['train']}", flush=True)
@@ -365,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     stages = {}
     for name in stage_names:
         if name == "bokeh":
-            stages[name] = train_stage(name, model.bokeh_net, train, val, args, g, args.bokeh_minutes or args.minutes)
+            minutes = args.bokeh_minutes or args.minutes
+            stages[name] = train_stage(name, model.bokeh_net, train, val, args, g, minutes, routes)
         elif name == "refine":
             crop = args.crop
             args.crop = args.refine_crop or crop
@@ -392,6 +490,10 @@ def main(argv: list[str] | None = None) -> int:
         "settings": vars(args),
         "arch": model.arch,
         "data_sha256": digests,
+        "routes": [
+            {"name": r["name"], "weight": r["weight"], "count": r["count"], "sha256": r["sha256"]} for r in routes
+        ],
+        "simulator_weight": args.simulator_weight,
         "data_minutes": data_minutes,
         "total_minutes": total,
         "torch": torch.__version__,
@@ -413,6 +515,11 @@ def main(argv: list[str] | None = None) -> int:
         f"- data: {args.train_pairs} train / {args.val_pairs} val simulator pairs at {args.size} px "
         f"(seed ranges in `refocus_bench/models/genrefocus/synthetic.py`), generated in {data_minutes:.1f} min",
         f"- data sha256: train `{digests['train']}`, val `{digests['val']}`",
+        *(
+            f"- bokeh route `{r['name']}`: {r['count']} pairs, weight {r['weight']} "
+            f"(simulator weight {args.simulator_weight}), sha256 `{r['sha256']}`"
+            for r in routes
+        ),
         f"- total wall time {total:.1f} min on {args.threads} CPU threads (torch {torch.__version__})",
         f"- stages trained: {', '.join(stages)}"
         + (f"; the others kept from `--init {args.init}` (sha256 `{init_sha}`)" if args.init else ""),
