@@ -28,9 +28,9 @@ def test_imported_weights_make_a_metric_available(tmp_path):
 
 
 def test_without_pyiqa_the_reason_is_the_extra(tmp_path, monkeypatch):
-    from refocus_bench.metrics import iqa_noncommercial
+    from refocus_bench.metrics import extras
 
-    monkeypatch.setattr(iqa_noncommercial, "available", lambda: False)
+    monkeypatch.setattr(extras, "pyiqa_installed", lambda: False)
     missing = unavailable_metrics(["musiq.koniq", "maniqa.koniq", "psnr.y"], home=tmp_path)
     assert set(missing) == {"musiq.koniq", "maniqa.koniq"}
     assert all("refocus-bench[iqa-noncommercial]" in r for r in missing.values())

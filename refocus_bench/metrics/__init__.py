@@ -17,11 +17,11 @@ meaning without instantiating it. Third-party packages register metrics through 
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from ..lazy import lazy_exports
 from ..registry import Registry
+from .extras import pyiqa_installed
 
 __all__ = [
     "METRICS",
@@ -73,7 +73,7 @@ _PYIQA = {
     "musiq.koniq": "refocus_bench.metrics.iqa_noncommercial:MUSIQ",
     "maniqa.koniq": "refocus_bench.metrics.iqa_noncommercial:MANIQA",
 }
-if importlib.util.find_spec("pyiqa") is not None:
+if pyiqa_installed():
     _LAZY.update(_PYIQA)
 for _name, _ref in _LAZY.items():
     METRICS.register(_name, _ref)

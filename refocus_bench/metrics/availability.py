@@ -34,7 +34,7 @@ def unavailable_metrics(
     """
     from ..home import metric_weights_dir
     from . import _PYIQA, list_metrics
-    from .iqa_noncommercial import available as pyiqa_available
+    from .extras import PYIQA_INSTALL, pyiqa_installed
     from .weights import get_card
     from .weights_import import IMPORTABLE, import_status
 
@@ -43,8 +43,8 @@ def unavailable_metrics(
     imported = {row["name"]: row for row in import_status(home)}
     out: dict[str, str] = {}
     for name in wanted:
-        if name in _PYIQA and not pyiqa_available():
-            out[name] = "needs pyiqa: pip install 'refocus-bench[iqa-noncommercial]' (non-commercial licence)"
+        if name in _PYIQA and not pyiqa_installed():
+            out[name] = f"needs pyiqa: {PYIQA_INSTALL}"
         elif name in WEIGHT_CARDS_OF:
             gone = [folder / get_card(c).filename for c in WEIGHT_CARDS_OF[name]]
             gone = [p for p in gone if not p.is_file()]

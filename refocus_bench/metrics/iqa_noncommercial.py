@@ -21,7 +21,6 @@ without its ImageNet weights (the checkpoint carries them).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ import torch
 from ..errors import MissingFileError, check
 from ..home import metric_weights_dir
 from .base import MetricSpec, NetworkMetric
+from .extras import PYIQA_INSTALL, pyiqa_installed
 
 __all__ = ["available", "PYIQA_METRICS", "build_network", "load_network", "MUSIQ", "MANIQA"]
 
@@ -58,8 +58,8 @@ PYIQA_METRICS: dict[str, dict[str, Any]] = {
 
 
 def available() -> bool:
-    """Whether pyiqa is installed (checked without importing it)."""
-    return importlib.util.find_spec("pyiqa") is not None
+    """Whether pyiqa is installed (:func:`~refocus_bench.metrics.extras.pyiqa_installed`)."""
+    return pyiqa_installed()
 
 
 class _OfflineTimm:
@@ -96,7 +96,7 @@ def build_network(name: str, arch: dict[str, Any] | None = None) -> torch.nn.Mod
     """
     import importlib
 
-    check(available(), f"{name} needs pyiqa: pip install 'refocus-bench[iqa-noncommercial]' (non-commercial licence)")
+    check(available(), f"{name} needs pyiqa: {PYIQA_INSTALL}")
     entry = PYIQA_METRICS[name]
     kwargs = {**entry["kwargs"], **(arch or {})}
     backbone = kwargs.pop("backbone", None)

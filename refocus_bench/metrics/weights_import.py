@@ -18,7 +18,6 @@ Writes are atomic: the folder appears complete or not at all.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ from typing import Any
 from ..errors import InvalidInputError, MissingFileError, UnknownNameError, check
 from ..hashing import file_sha256
 from ..home import metric_weights_dir
+from .extras import PYIQA_INSTALL, pyiqa_installed
 from .imported_card import CARD, recorded_sha256, verify_folder
 
 __all__ = ["IMPORTABLE", "import_weights", "import_status", "recorded_sha256", "verify_folder", "CARD"]
@@ -158,7 +158,7 @@ def import_status(home: str | os.PathLike[str] | None = None) -> list[dict[str, 
         folder = root / name
         state = "ok" if recorded_sha256(folder) and (folder / "model.safetensors").is_file() else "missing"
         row = {"name": name, "state": state, "folder": str(folder), **entry}
-        if entry["kind"] == "pyiqa" and importlib.util.find_spec("pyiqa") is None:
-            row["needs"] = "pip install 'refocus-bench[iqa-noncommercial]' (pyiqa, non-commercial licence)"
+        if entry["kind"] == "pyiqa" and not pyiqa_installed():
+            row["needs"] = PYIQA_INSTALL
         rows.append(row)
     return rows
