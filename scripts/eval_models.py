@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Compare models on held-out generated pairs (deblur, bokeh, refocus) by LPIPS, PSNR and SSIM.
+"""Compare models on held-out generated pairs (deblur, bokeh, refocus) by LPIPS, DISTS, PSNR and SSIM.
 
 Usage::
 
@@ -9,8 +9,11 @@ The pairs come from the ``test`` seed range of :mod:`refocus_bench.models.genref
 (disjoint from the scenes ``genrefocus.tiny`` was trained and validated on); targets are exact layered
 renders with hidden content. Deconvolution baselines are scored twice: with the oracle CoC of the
 input (``coc_in``) and with their blind estimate. ``bokeh.scatter`` renders disks only, so bokeh is
-also reported on the subset of pairs whose target aperture is a disk. Writes ``results.json`` (every
-per-sample score, the data hash, settings) and ``README.md`` (the tables).
+also reported on the subset of pairs whose target aperture is a disk. Deblur and bokeh are scored by
+LPIPS-alex, LPIPS-vgg and DISTS (:data:`PERCEPTUAL`), refocus by LPIPS-alex; the headline comparisons
+are paired per-pair differences with their standard error and a normal-approximation 95% interval
+(mean +- 1.96 s.e.). Writes ``results.json`` (every per-sample score, the data hash, settings) and
+``README.md`` (the tables).
 """
 
 from __future__ import annotations
@@ -108,7 +111,10 @@ def run_rows(task: str, rows, pairs: dict, metrics: dict, cache: Path | None = N
                 )
             preds.append(p)
             keep.append(i)
-        seconds = (time.time() - t0) / max(1, len(keep))
+        if not keep:
+            print(f"[{task}] {label}: no pair it can render; row left out", flush=True)
+            continue
+        seconds = (time.time() - t0) / len(keep)
         target = (pairs["aif"] if task == "deblur" else pairs["bokeh"])[keep]
         scores = score_all(metrics, torch.cat(preds), target)
         out.append(
@@ -133,22 +139,32 @@ def mean(xs: list[float]) -> float:
     return sum(xs) / len(xs)
 
 
+PERCEPTUAL = {"lpips.alex": "LPIPS-alex", "lpips.vgg": "LPIPS-vgg", "dists.vgg16": "DISTS"}
+"""Perceptual metrics (all lower is better) and their column names; deblur and bokeh get all three."""
+
+
+def mean_se(xs: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (0 for a single value)."""
+    m = mean(xs)
+    return m, (sum((x - m) ** 2 for x in xs) / max(1, len(xs) - 1)) ** 0.5 / len(xs) ** 0.5
+
+
 def table(rows: list[dict], subset: set[int] | None = None) -> list[str]:
-    vgg = all("lpips.vgg" in r["scores"] for r in rows)
+    """Mean score per row (perceptual metrics as mean +- s.e. over pairs) on ``subset`` of the pairs."""
+    cols = [k for k in PERCEPTUAL if all(k in r["scores"] for r in rows)]
     lines = [
-        "| model | LPIPS-alex (lower is better) | "
-        + ("LPIPS-vgg | " if vgg else "")
-        + "PSNR dB | SSIM | pairs | s / image |",
-        "|---|---|---|---|---|---|" + ("---|" if vgg else ""),
+        "| model | " + " | ".join(f"{PERCEPTUAL[k]} (lower is better)" for k in cols) + " | PSNR dB | SSIM | pairs "
+        "| s / image |",
+        "|---|" + "---|" * (len(cols) + 4),
     ]
     for r in rows:
         idx = [j for j, s in enumerate(r["samples"]) if subset is None or s in subset]
         if not idx:
             continue
-        sc = {k: mean([v[j] for j in idx]) for k, v in r["scores"].items()}
-        v = f"{sc['lpips.vgg']:.4f} | " if vgg else ""
+        sc = {k: mean_se([v[j] for j in idx]) for k, v in r["scores"].items()}
+        perc = " | ".join(f"{sc[k][0]:.4f} +- {sc[k][1]:.4f}" for k in cols)
         lines.append(
-            f"| {r['label']} | {sc['lpips.alex']:.4f} | {v}{sc['psnr.rgb']:.2f} | {sc['ssim.rgb']:.4f} | {len(idx)} "
+            f"| {r['label']} | {perc} | {sc['psnr.rgb'][0]:.2f} | {sc['ssim.rgb'][0]:.4f} | {len(idx)} "
             f"| {r['seconds_per_image']:.2f} |"
         )
     return lines
@@ -169,16 +185,12 @@ PAIRED = [
 PREVIOUS = "genrefocus.tiny (previous weights)"
 
 
-def paired_table(results: dict, metric: str = "lpips.alex") -> list[str]:
-    """Per-pair ``metric`` differences (mean, standard error, mean / s.e., wins) of the headline comparisons."""
-    lines = [
-        f"| task | comparison | mean {metric} difference +- s.e. (negative: first is better) | mean / s.e. "
-        "| pairs where the first is better |",
-        "|---|---|---|---|---|",
-    ]
+def paired_rows(results: dict, metric: str) -> list[dict]:
+    """Per-pair ``metric`` differences of the headline comparisons: mean, s.e., 95% interval, wins, pairs."""
     comparisons = list(PAIRED)
     if any(r["label"] == PREVIOUS for r in results["deblur"]):
-        comparisons += [("deblur", "genrefocus.tiny", PREVIOUS), ("refocus", "genrefocus.tiny", PREVIOUS)]
+        comparisons += [(t, "genrefocus.tiny", PREVIOUS) for t in ("deblur", "bokeh", "refocus")]
+    out = []
     for task, a, b in comparisons:
         ra = next((r for r in results[task] if r["label"] == a), None)
         rb = next((r for r in results[task] if r["label"] == b), None)
@@ -186,11 +198,35 @@ def paired_table(results: dict, metric: str = "lpips.alex") -> list[str]:
             continue
         sa, sb = dict(zip(ra["samples"], ra["scores"][metric])), dict(zip(rb["samples"], rb["scores"][metric]))
         d = [sa[i] - sb[i] for i in sorted(set(sa) & set(sb))]
-        m = mean(d)
-        se = (sum((x - m) ** 2 for x in d) / max(1, len(d) - 1)) ** 0.5 / len(d) ** 0.5
+        m, se = mean_se(d)
+        out.append(
+            {
+                "task": task,
+                "first": a,
+                "second": b,
+                "metric": metric,
+                "mean": m,
+                "se": se,
+                "ci95": [m - 1.96 * se, m + 1.96 * se],
+                "first_better": sum(x < 0 for x in d),
+                "pairs": len(d),
+            }
+        )
+    return out
+
+
+def paired_table(results: dict, metric: str = "lpips.alex") -> list[str]:
+    """Markdown of :func:`paired_rows` for one metric."""
+    lines = [
+        f"| task | comparison | mean {metric} difference +- s.e. (negative: first is better) | 95% interval "
+        "| mean / s.e. | pairs where the first is better |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in paired_rows(results, metric):
+        z = r["mean"] / r["se"] if r["se"] else float("nan")
         lines.append(
-            f"| {task} | {a} vs {b} | {m:+.4f} +- {se:.4f} | {m / se if se else float('nan'):+.1f} "
-            f"| {sum(x < 0 for x in d)}/{len(d)} |"
+            f"| {r['task']} | {r['first']} vs {r['second']} | {r['mean']:+.4f} +- {r['se']:.4f} "
+            f"| [{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}] | {z:+.1f} | {r['first_better']}/{r['pairs']} |"
         )
     return lines
 
@@ -206,16 +242,13 @@ def main(argv: list[str] | None = None) -> int:
         "--previous-weights",
         help="also score genrefocus.tiny with these (earlier) weights, paired with the current ones",
     )
-    p.add_argument(
-        "--previous-arch", default='{"deblur_refine_widths": null}', help="JSON arch overrides of --previous-weights"
-    )
+    p.add_argument("--previous-arch", default="{}", help="JSON arch overrides of --previous-weights")
     p.add_argument(
         "--cache",
         help="folder caching the test pairs and per-row scores (rows re-run only when data, model, "
         "weights or metrics change)",
     )
     p.add_argument("--only", help="comma-separated tasks to run (the report needs all three; for warming --cache)")
-    p.add_argument("--deblur-vgg", action="store_true", help="also score deblurring by LPIPS-vgg (not a training loss)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -235,27 +268,20 @@ def main(argv: list[str] | None = None) -> int:
     digest = pairs_digest(pairs)
     print(f"{args.pairs} test pairs at {args.size} px, sha256 {digest}", flush=True)
     metrics = {k: create_metric(k) for k in ("lpips.alex", "psnr.rgb", "ssim.rgb")}
-    deblur_metrics = {**metrics, "lpips.vgg": create_metric("lpips.vgg")} if args.deblur_vgg else metrics
-    deblur_rows, refocus_rows = list(DEBLUR_ROWS), list(REFOCUS_ROWS)
+    full = {**metrics, **{k: create_metric(k) for k in PERCEPTUAL}}  # deblur and bokeh
+    deblur_rows, bokeh_rows, refocus_rows = list(DEBLUR_ROWS), list(BOKEH_ROWS), list(REFOCUS_ROWS)
     if args.previous_weights:
         prev = {"weights": args.previous_weights, "arch": json.loads(args.previous_arch)}
         deblur_rows.append((PREVIOUS, "genrefocus.tiny", prev, False))
+        bokeh_rows.append((PREVIOUS, "genrefocus.tiny", prev))
         refocus_rows.append((PREVIOUS, "genrefocus.tiny", prev))
+    todo = {"deblur": (deblur_rows, full), "bokeh": (bokeh_rows, full), "refocus": (refocus_rows, metrics)}
     if args.only:  # warm the cache with the rows that do not depend on genrefocus.tiny's new weights
-        todo = {
-            "deblur": (deblur_rows, deblur_metrics),
-            "bokeh": (BOKEH_ROWS, metrics),
-            "refocus": (refocus_rows, metrics),
-        }
         for task in args.only.split(","):
             rows, ms = todo[task]
             run_rows(task, [r for r in rows if r[0] != "genrefocus.tiny"], pairs, ms, cache, digest)
         return 0
-    results = {
-        "deblur": run_rows("deblur", deblur_rows, pairs, deblur_metrics, cache, digest),
-        "bokeh": run_rows("bokeh", BOKEH_ROWS, pairs, metrics, cache, digest),
-        "refocus": run_rows("refocus", refocus_rows, pairs, metrics, cache, digest),
-    }
+    results = {task: run_rows(task, rows, pairs, ms, cache, digest) for task, (rows, ms) in todo.items()}
     tiny = create_model("genrefocus.tiny")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -268,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "minutes": (time.time() - t0) / 60,
-        "metrics": {k: m.definition() for k, m in metrics.items()},
+        "metrics": {k: m.definition() for k, m in full.items()},
+        "paired": [row for k in PERCEPTUAL for row in paired_rows(results, k)],
         "results": results,
     }
     (out / "results.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
@@ -292,28 +319,25 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *table(results["bokeh"]),
         "",
-        f"## Bokeh, disk-aperture pairs only ({len(disks)} pairs; the only ones bokeh.scatter can render)",
-        "",
-        *table(results["bokeh"], disks),
-        "",
+        *(
+            [
+                f"## Bokeh, disk-aperture pairs only ({len(disks)} pairs; the only ones bokeh.scatter can render)",
+                "",
+                *table(results["bokeh"], disks),
+                "",
+            ]
+            if disks
+            else []
+        ),
         "## Refocus (blurry input -> new focus / K / aperture target)",
         "",
         *table(results["refocus"]),
         "",
         "## Paired differences (same pairs)",
         "",
-        *paired_table(results),
+        "95% interval: mean +- 1.96 s.e. (normal approximation over pairs).",
         "",
-        *(
-            [
-                "LPIPS-vgg (a second perceptual metric; the refinement was trained with LPIPS-alex, not this one):",
-                "",
-                *paired_table({"deblur": results["deblur"]} | {t: [] for t in ("bokeh", "refocus")}, "lpips.vgg"),
-                "",
-            ]
-            if args.deblur_vgg
-            else []
-        ),
+        *[line for k in PERCEPTUAL for line in (f"### {PERCEPTUAL[k]}", "", *paired_table(results, k), "")],
         "Per-sample scores: `results.json`.",
         "",
     ]
