@@ -54,6 +54,7 @@ __all__ = [
     "depth_of_field_m",
     "coc_limit_mm_for_sensor",
     "f_number_from_k",
+    "blur_gain_ratio",
     "genrefocus_defocus_map",
     "FULL_FRAME_WIDTH_MM",
     "GENREFOCUS_DEFOCUS_SCALE_PX",
@@ -322,6 +323,34 @@ def f_number_from_k(
     check_positive(k_px_m, "k_px_m", unit="px*m")
     k_at_f1 = coc_gain_px_m(focal_length_mm, 1.0, focus_distance_m, sensor_width_mm, image_width_px)
     return k_at_f1 / k_px_m
+
+
+def blur_gain_ratio(
+    src_focal_mm: Scalar,
+    src_f_number: Scalar,
+    tgt_focal_mm: Scalar,
+    tgt_f_number: Scalar,
+    focus_distance_m: Scalar = math.inf,
+) -> Scalar:
+    """How much more blur the target lens gives than the source lens: ``K_tgt / K_src``.
+
+    Both lenses on the same camera (sensor, image width), focused at the same distance ``s``: from
+    :func:`coc_gain_px_m`, ``K_tgt / K_src = (f_t^2 / N_t) / (f_s^2 / N_s) * (s - f_s) / (s - f_t)``,
+    which tends to ``(f_t^2 / N_t) / (f_s^2 / N_s)`` for ``s >> f`` (the default ``s = inf``), so every
+    CoC of the scene scales by this ratio. For equal focal lengths it is ``N_src / N_tgt``.
+
+    Example (50 mm f/16 -> 50 mm f/1.8: 8.9x the blur):
+        >>> round(blur_gain_ratio(50.0, 16.0, 50.0, 1.8), 3)
+        8.889
+    """
+    _check_lens(src_focal_mm, src_f_number)
+    _check_lens(tgt_focal_mm, tgt_f_number)
+    ratio = (tgt_focal_mm * tgt_focal_mm / tgt_f_number) / (src_focal_mm * src_focal_mm / src_f_number)
+    if not _is_tensor(focus_distance_m) and math.isinf(focus_distance_m):
+        return ratio
+    _check_lens(src_focal_mm, src_f_number, focus_distance_m)
+    _check_lens(tgt_focal_mm, tgt_f_number, focus_distance_m)
+    return ratio * (focus_distance_m - src_focal_mm / 1000.0) / (focus_distance_m - tgt_focal_mm / 1000.0)
 
 
 def genrefocus_defocus_map(depth_m: torch.Tensor, k_px_m: Scalar, focus_distance_m: Scalar) -> torch.Tensor:

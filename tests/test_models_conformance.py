@@ -38,17 +38,24 @@ def inputs(batch: int = 2) -> dict:
     image = torch.rand(batch, 3, SIZE, SIZE, generator=g)
     depth = 1.0 + 4.0 * torch.rand(batch, 1, SIZE, SIZE, generator=g)
     depth[:, :, :4, :4] = float("inf")  # sky
+    alpha = torch.zeros(batch, 1, SIZE, SIZE)
+    alpha[:, :, 8:24, 10:22] = 1.0  # the subject of lens-to-lens
     return {
         "image": image,
         "depth": depth,
         "focus": torch.tensor([2.0, 3.0])[:batch],
         "k": torch.tensor([5.0, 2.5])[:batch],
+        "alpha": alpha,
+        "disparity": torch.tensor([3.0, 4.5])[:batch],  # background CoC 3.2 px at f/1.4
     }
 
 
 def run(model, task: str, x: dict, sl: slice = slice(None)) -> torch.Tensor:
     if task == "deblur":
         return model.deblur(x["image"][sl])
+    if task == "lens-to-lens":
+        lenses = {"src_lens": "Sony50mmf16.0BS", "tgt_lens": "Canon50mmf1.4BS"}
+        return model.lens_to_lens(x["image"][sl], **lenses, disparity=x["disparity"][sl], alpha=x["alpha"][sl])
     kw = {"focus_distance_m": x["focus"][sl], "k_px_m": x["k"][sl]}
     return getattr(model, task)(x["image"][sl], x["depth"][sl], **kw)
 

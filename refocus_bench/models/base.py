@@ -3,18 +3,21 @@
 The bokeh request (:class:`BokehRequest`, :func:`make_bokeh_request`) is defined with the blur
 specification in :mod:`refocus_bench.simulators.render.blur_spec` and re-exported here.
 
-Three tasks (a model declares the ones it supports in its card):
+Four tasks (a model declares the ones it supports in its card; :mod:`refocus_bench.tasks` defines them):
 
 * ``deblur``  - blurry sRGB image -> all-in-focus (AIF) sRGB image;
 * ``bokeh``   - AIF image + depth + focus + blur strength (``K`` or a :class:`ThinLens`) + aperture
   -> an image with defocus blur;
-* ``refocus`` - a defocused image + depth -> the same scene with a new focus plane / aperture.
+* ``refocus`` - a defocused image + depth -> the same scene with a new focus plane / aperture;
+* ``lens-to-lens`` (method ``lens_to_lens``) - a photo of one lens + both lenses + the dataset's
+  ``disparity`` + the foreground matte -> the photo of the other lens
+  (:class:`~refocus_bench.tasks.LensToLensCondition`).
 
 Contracts at every public boundary: images are float (B, 3, H, W) sRGB in [0, 1]; depth is
 (B, 1, H, W) metres (> 0, ``inf`` allowed); a signed circle-of-confusion radius is in pixels,
 positive behind the focus plane; ``K`` (``k_px_m``) is the blur gain in pixel-metres of
 :mod:`refocus_bench.optics` (``coc = K (1/s - 1/z)``); ``focus_distance_m`` and ``k_px_m`` are
-scalars or (B,) tensors. Subclasses implement ``_deblur`` / ``_bokeh`` / ``_refocus`` on inputs
+scalars or (B,) tensors. Subclasses implement ``_deblur`` / ``_bokeh`` / ``_refocus`` / ``_lens_to_lens`` on inputs
 that were already checked; the public methods validate first and raise typed errors.
 
 Example:
@@ -36,7 +39,7 @@ from ..errors import check, check_tensor
 from ..optics import ThinLens
 from ..simulators.render.apertures import Aperture
 from ..simulators.render.blur_spec import BokehRequest, make_bokeh_request
-from ..tasks import TASKS
+from ..tasks import LensToLensCondition, NamedLens, task_method
 from .card import LOCATIONS, ModelCard, WeightsFile  # noqa: F401  (LOCATIONS: re-exported)
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "BokehRequest",
     "make_bokeh_request",
     "check_image",
+    "make_lens_condition",
     "RefocusModel",
 ]
 
@@ -52,6 +56,28 @@ __all__ = [
 def check_image(image: Any, name: str = "image") -> dict[str, int]:
     """Check an sRGB float image (B, 3, H, W) in [0, 1]; returns the bound sizes."""
     return check_tensor(image, name, ["B", 3, "H", "W"], min_value=0.0, max_value=1.0)
+
+
+def make_lens_condition(image: Any, *, src_lens: Any, tgt_lens: Any, disparity: Any, alpha: Any) -> LensToLensCondition:
+    """Checked :class:`~refocus_bench.tasks.LensToLensCondition` for ``image`` (B, 3, H, W).
+
+    ``disparity`` becomes a float64 (B,) tensor on the image's device; ``alpha`` must be (B, 1, H, W)
+    in [0, 1] with the image's B, H and W.
+
+    Raises:
+        InvalidInputError: an unparsable lens name, a negative or non-finite disparity, a matte of
+            another size or range; the message names the argument.
+    """
+    sizes = check_image(image)
+    src = NamedLens.parse(src_lens, where="src_lens")
+    tgt = NamedLens.parse(tgt_lens, where="tgt_lens")
+    check_tensor(alpha, "alpha", [sizes["B"], 1, sizes["H"], sizes["W"]], min_value=0.0, max_value=1.0)
+    d = torch.as_tensor(disparity, dtype=torch.float64, device=image.device).reshape(-1)
+    check(
+        d.numel() in (1, sizes["B"]) and bool(torch.isfinite(d).all()) and bool((d >= 0).all()),
+        lambda: f"disparity must be a finite value >= 0 or one per sample ({sizes['B']}), got {disparity!r}",
+    )
+    return LensToLensCondition(src, tgt, d.expand(sizes["B"]), alpha)
 
 
 # -- base class -----------------------------------------------------------------------------------
@@ -154,11 +180,31 @@ class RefocusModel(nn.Module):
             check_tensor(input_coc_px, "input_coc_px", [image.shape[0], 1, *image.shape[-2:]])
         return self._finish(self._refocus(image, req, input_coc_px), image)
 
+    @torch.no_grad()
+    def lens_to_lens(
+        self,
+        image: torch.Tensor,
+        *,
+        src_lens: str | NamedLens,
+        tgt_lens: str | NamedLens,
+        disparity: float | torch.Tensor,
+        alpha: torch.Tensor,
+    ) -> torch.Tensor:
+        """The source-lens photo (B, 3, H, W) sRGB as the target lens would render it.
+
+        Args:
+            image: the source photo, sRGB in [0, 1], (B, 3, H, W).
+            src_lens, tgt_lens: lens names (``"Sony50mmf1.8BS"``) or :class:`~refocus_bench.tasks.NamedLens`.
+            disparity: the dataset's blur-strength indicator (>= 0, finite), a float or a (B,) tensor.
+            alpha: foreground matte (B, 1, H, W) in [0, 1], 1 = the in-focus subject.
+        """
+        self._require("lens-to-lens")
+        cond = make_lens_condition(image, src_lens=src_lens, tgt_lens=tgt_lens, disparity=disparity, alpha=alpha)
+        return self._finish(self._lens_to_lens(image, cond), image)
+
     def forward(self, image: torch.Tensor, task: str | None = None, **kwargs: Any) -> torch.Tensor:
         """Dispatch to ``task`` (default: the model's first task)."""
-        task = task or self.tasks[0]
-        check(task in TASKS, lambda: f"task must be one of {TASKS}, got {task!r}")
-        return getattr(self, task)(image, **kwargs)
+        return getattr(self, task_method(task or self.tasks[0]))(image, **kwargs)
 
     # -- to implement ------------------------------------------------------------------------------
     def _deblur(self, image: torch.Tensor, coc_px: torch.Tensor | None) -> torch.Tensor:
@@ -168,6 +214,9 @@ class RefocusModel(nn.Module):
         raise NotImplementedError
 
     def _refocus(self, image: torch.Tensor, req: BokehRequest, input_coc_px: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _lens_to_lens(self, image: torch.Tensor, cond: LensToLensCondition) -> torch.Tensor:
         raise NotImplementedError
 
     @staticmethod

@@ -2,7 +2,9 @@
 
 ``refocus(x, depth, ...) = bokeh_model.bokeh(deblur_model.deblur(x), depth, ...)``: GenRefocus's
 two-stage structure with interchangeable stages. The cascade also exposes its stages' own tasks,
-so ``cascade.deblur`` is the deblur stage and ``cascade.bokeh`` the bokeh stage.
+so ``cascade.deblur`` is the deblur stage and ``cascade.bokeh`` the bokeh stage, and runs
+``lens-to-lens`` through the same stages (:func:`~refocus_bench.models.baselines.lens_cascade.lens_cascade`:
+the matte as a two-plane scene, each lens's blur from its f-number).
 
 Example:
     >>> import torch
@@ -20,7 +22,9 @@ from typing import Any
 import torch
 
 from ...errors import check
+from ...tasks import LensToLensCondition
 from ..base import BokehRequest, ModelCard, RefocusModel
+from .lens_cascade import lens_cascade
 
 __all__ = ["Cascade"]
 
@@ -36,12 +40,13 @@ class Cascade(RefocusModel):
 
     card = ModelCard(
         name="refocus.cascade",
-        tasks=("deblur", "bokeh", "refocus"),
-        summary="deblur model -> bokeh model, any pair from the registry",
+        tasks=("deblur", "bokeh", "refocus", "lens-to-lens"),
+        summary="deblur model -> bokeh model, any pair from the registry (lens-to-lens: matte as two planes)",
         source="refocus-bench",
         licence="Apache-2.0",
         paper="two-stage design of GenRefocus (arXiv 2512.16923)",
-        input_contract="defocused sRGB (B, 3, H, W) + depth + new focus/K/aperture; the stages' contracts apply",
+        input_contract="defocused sRGB (B, 3, H, W) + depth + new focus/K/aperture, or + lenses, disparity and "
+        "matte (lens-to-lens); the stages' contracts apply",
     )
 
     def __init__(
@@ -92,3 +97,6 @@ class Cascade(RefocusModel):
 
     def _refocus(self, image: torch.Tensor, req: BokehRequest, input_coc_px: torch.Tensor | None) -> torch.Tensor:
         return self._bokeh(self._deblur(image, input_coc_px), req)
+
+    def _lens_to_lens(self, image: torch.Tensor, cond: LensToLensCondition) -> torch.Tensor:
+        return lens_cascade(image, cond, deblur=self._deblur, bokeh=self._bokeh)

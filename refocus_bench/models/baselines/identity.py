@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ...tasks import LensToLensCondition
 from ..base import BokehRequest, ModelCard, RefocusModel
 
 __all__ = ["Identity"]
@@ -20,7 +21,7 @@ class Identity(RefocusModel):
 
     card = ModelCard(
         name="identity",
-        tasks=("deblur", "bokeh", "refocus"),
+        tasks=("deblur", "bokeh", "refocus", "lens-to-lens"),
         summary="returns the input unchanged (lower bound)",
         source="refocus-bench",
         licence="Apache-2.0",
@@ -35,4 +36,7 @@ class Identity(RefocusModel):
         return image.clone()
 
     def _refocus(self, image: torch.Tensor, req: BokehRequest, input_coc_px: torch.Tensor | None) -> torch.Tensor:
+        return image.clone()
+
+    def _lens_to_lens(self, image: torch.Tensor, cond: LensToLensCondition) -> torch.Tensor:
         return image.clone()

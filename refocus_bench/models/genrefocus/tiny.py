@@ -30,7 +30,9 @@ from typing import Any
 import torch
 
 from ...errors import check
+from ...tasks import LensToLensCondition
 from ..base import BokehRequest, ModelCard, RefocusModel, WeightsFile
+from ..baselines.lens_cascade import lens_cascade
 from ..weights import load_safetensors, resolve_weights
 from .tiny_nets import TinyBokehNet, TinyDeblurNet, aperture_image
 
@@ -69,7 +71,7 @@ class GenRefocusTiny(RefocusModel):
 
     card = ModelCard(
         name="genrefocus.tiny",
-        tasks=("deblur", "bokeh", "refocus"),
+        tasks=("deblur", "bokeh", "refocus", "lens-to-lens"),
         summary="compact two-stage GenRefocus (DeblurNet + BokehNet) trained on simulator pairs; CPU-friendly",
         source="refocus-bench (scripts/train_tiny.py)",
         licence="Apache-2.0",
@@ -142,3 +144,7 @@ class GenRefocusTiny(RefocusModel):
 
     def _refocus(self, image: torch.Tensor, req: BokehRequest, input_coc_px: torch.Tensor | None) -> torch.Tensor:
         return self._bokeh(self._deblur(image, input_coc_px), req)
+
+    def _lens_to_lens(self, image: torch.Tensor, cond: LensToLensCondition) -> torch.Tensor:
+        """DeblurNet then BokehNet through the lens cascade (:mod:`refocus_bench.models.baselines.lens_cascade`)."""
+        return lens_cascade(image, cond, deblur=self._deblur, bokeh=self._bokeh)
