@@ -3,7 +3,7 @@
 
 Usage (see ``reports/genrefocus_tiny/README.md`` for the commands behind the shipped weights)::
 
-    nice -n 10 python scripts/train_tiny.py --out refocus_bench/data/weights/genrefocus_tiny_v1.safetensors \\
+    nice -n 10 python scripts/train_tiny.py --out refocus_bench/data/weights/genrefocus_tiny_v2.safetensors \\
         --report reports/genrefocus_tiny
 
 Steps: generate ``--train-pairs`` training and ``--val-pairs`` validation pairs
@@ -12,19 +12,23 @@ Steps: generate ``--train-pairs`` training and ``--val-pairs`` validation pairs
 cosine learning-rate decay over that budget and Adam on random crops:
 
 * ``deblur``: DeblurNet's defocus-map U-Net, L1 against the true |CoC|;
-* ``refine``: DeblurNet's refinement U-Net (the defocus-map U-Net fixed), LPIPS-alex (real weights,
-  :class:`refocus_bench.metrics.perceptual.LPIPSAlex`, differentiable) + ``--l1-weight`` x L1 on
-  the image; its zero-initialised head makes the untrained refinement the identity;
-* ``bokeh``: BokehNet, L1 + 0.5 x L1 of image gradients. With ``--route DIR=WEIGHT`` (repeatable) each
-  batch element is drawn from route ``DIR`` with probability ``WEIGHT / total`` and from the simulator
-  pairs with ``--simulator-weight / total``; a route's pairs come from
-  ``scripts/tiny_route_pairs.py``'s ``load_route_pairs(folder, size)`` (same keys as the simulator's
-  bokeh pairs: ``aif``, ``depth``, ``k_out``, ``focus_out``, ``aperture_out``, ``bokeh``).
+* ``refine``: DeblurNet's refinement U-Net (the defocus-map U-Net fixed), the perceptual terms of
+  ``--refine-perceptual`` (default LPIPS-alex; real weights, differentiable, from
+  :mod:`refocus_bench.metrics.perceptual`) + ``--l1-weight`` x L1 on the image; its zero-initialised head
+  makes the untrained refinement the identity;
+* ``bokeh``: BokehNet, L1 + 0.5 x L1 of image gradients + the terms of ``--bokeh-perceptual``. With
+  ``--route DIR=WEIGHT`` (repeatable) each batch element is drawn from route ``DIR`` with probability
+  ``WEIGHT / total`` and from the simulator pairs with ``--simulator-weight / total``; a route's pairs
+  come from ``scripts/tiny_route_pairs.py``'s ``load_route_pairs(folder, size)`` (same keys as the
+  simulator's bokeh pairs: ``aif``, ``depth``, ``k_out``, ``focus_out``, ``aperture_out``, ``bokeh``).
 
-Each stage keeps the checkpoint with the best validation LPIPS-alex (validation split only; the test
-split of :mod:`.synthetic` is never touched here). ``--init`` starts from earlier weights (stages not
-trained keep them). Writes the weights (safetensors, architecture and data hash in the metadata), a JSON
-report with every setting and curve, ``curves.svg`` and a README with the summary.
+Each stage keeps the checkpoint with the lowest sum of the ``--select`` validation metrics (default
+LPIPS-alex; validation split only, the test split of :mod:`.synthetic` is never touched here); LPIPS-alex,
+LPIPS-vgg and DISTS are all logged, so a metric outside the loss and the selection is a held-out check.
+``--init`` starts from earlier weights (stages not trained keep them); ``--take PREFIX=FILE`` then
+replaces one network's tensors (e.g. ``bokeh.``) by another file's, to join stages trained in separate
+runs (``--stages ''`` trains nothing). Writes the weights (safetensors, architecture and data hash in
+the metadata), a JSON report with every setting and curve, ``curves.svg`` and a README with the summary.
 """
 
 from __future__ import annotations
@@ -60,27 +64,51 @@ def loss_fn(pred: torch.Tensor, target: torch.Tensor, grad_weight: float = 0.5) 
     return l1 + grad_weight * grad
 
 
-_LPIPS: list = []
+PERCEPTUAL = ("lpips.alex", "lpips.vgg", "dists.vgg16")
+"""Perceptual metrics (registered names, lower is better) a loss may use; all are reported on validation."""
+
+_METRICS: dict = {}
 
 
-def _lpips_metric():
-    """The one LPIPS-alex metric of this run (its network is built once)."""
-    if not _LPIPS:
+def _metric(name: str):
+    """The one metric ``name`` of this run (its network is built once)."""
+    if name not in _METRICS:
         from refocus_bench.metrics import create_metric
 
-        _LPIPS.append(create_metric("lpips.alex"))
-    return _LPIPS[0]
+        _METRICS[name] = create_metric(name)
+    return _METRICS[name]
+
+
+def perceptual(name: str, a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean ``name`` distance without gradients (validation)."""
+    with torch.no_grad():
+        return float(_metric(name).score(a.clamp(0.0, 1.0), b).mean())
 
 
 def lpips_alex(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean LPIPS-alex without gradients (validation: checkpoint selection)."""
-    with torch.no_grad():
-        return float(_lpips_metric().score(a, b).mean())
+    """Mean LPIPS-alex without gradients."""
+    return perceptual("lpips.alex", a, b)
 
 
-def lpips_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean LPIPS-alex with gradients (the refinement's training loss; the LPIPS network stays frozen)."""
-    return _lpips_metric().score(pred.clamp(0.0, 1.0), target).mean()
+def perceptual_loss(weights: dict[str, float], pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``sum_m weights[m] * mean m(pred, target)`` with gradients (the metric networks stay frozen)."""
+    p = pred.clamp(0.0, 1.0)
+    return sum((w * _metric(m).score(p, target).mean() for m, w in weights.items() if w), torch.zeros(()))
+
+
+def parse_metric_weights(spec: str, option: str) -> dict[str, float]:
+    """``"lpips.alex=1,lpips.vgg=0.5"`` -> {name: weight}; names from :data:`PERCEPTUAL`, weights >= 0."""
+    out = {}
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        name, _, w = item.partition("=")
+        try:
+            weight = float(w) if w else 1.0
+        except ValueError:
+            weight = float("nan")
+        if name not in PERCEPTUAL or not math.isfinite(weight) or weight < 0:
+            raise SystemExit(f"{option}: expected NAME=WEIGHT with NAME in {PERCEPTUAL} and WEIGHT >= 0, got {item!r}")
+        out[name] = weight
+    return out
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -231,10 +259,95 @@ def bokeh_batch(sources: list[tuple[dict, float]], batch: int, net, crop: int | 
     return tuple(torch.cat(items) for items in zip(*parts))
 
 
+def gaussian_baseline(val: dict) -> torch.Tensor:
+    """``bokeh.gaussian`` renders of the validation pairs (the baseline the bokeh stage must beat), (N, 3, H, W)."""
+    from refocus_bench.models import create_model
+
+    model = create_model("bokeh.gaussian")
+    with torch.no_grad():
+        return torch.cat(
+            [
+                model.bokeh(
+                    val["aif"][i : i + 1],
+                    val["depth"][i : i + 1],
+                    focus_distance_m=float(val["focus_out"][i]),
+                    k_px_m=float(val["k_out"][i]),
+                    aperture=OUTPUT_APERTURES[int(val["aperture_out"][i])],
+                )
+                for i in range(val["aif"].shape[0])
+            ]
+        ).clamp(0.0, 1.0)
+
+
+def _scores(prefix: str, pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """``{prefix_psnr, prefix_<metric>}`` for PSNR and every :data:`PERCEPTUAL` metric."""
+    out = {f"{prefix}_psnr": psnr(pred, target)}
+    out.update({f"{prefix}_{m}": perceptual(m, pred, target) for m in PERCEPTUAL})
+    return out
+
+
+def make_evaluator(name: str, net, val: dict, select: tuple[str, ...], g: torch.Generator):
+    """A function ``(step, minutes) -> dict`` scoring ``net`` on the validation pairs.
+
+    Candidates (which do not depend on the trained weights) are computed once. The dict holds PSNR,
+    L1, every :data:`PERCEPTUAL` metric (``val_<name>``), ``val_lpips`` (LPIPS-alex), ``val_select``
+    (the sum of the ``select`` metrics: the checkpoint criterion) and the same scores of the reference
+    outputs (``input_*``: the blurry input or the AIF; bokeh also ``gaussian_*``), computed once.
+    """
+    idx = list(range(val["aif"].shape[0]))
+    net.eval()
+    with torch.no_grad():
+        if name in ("deblur", "refine"):
+            inputs = deblur_inputs(val, idx, net, None, g, False)
+            target, base = inputs[2], val["blurry"]
+        else:
+            inputs = bokeh_inputs(val, idx, net, None, g)
+            target, base = inputs[4], val["aif"]
+    net.train()
+    reference = _scores("input", base, target)
+    if name == "bokeh":
+        reference.update(_scores("gaussian", gaussian_baseline(val), target))
+
+    def evaluate(step: int, minutes: float) -> dict:
+        net.eval()
+        with torch.no_grad():
+            if name in ("deblur", "refine"):
+                c, e, t, r = inputs
+                pred, coc = net.fuse(c, e, return_coc=True, refine=name == "refine")
+            else:
+                c, coc, dmap, aps, t = inputs
+                pred = torch.cat([net.fuse(c[i : i + 1], coc[i : i + 1], dmap[i : i + 1], aps[i : i + 1]) for i in idx])
+        net.train()
+        pred = pred.clamp(0, 1)
+        v = {"step": step, "minutes": minutes, "val_l1": float((pred - t).abs().mean()), **_scores("val", pred, t)}
+        v["val_lpips"] = v["val_lpips.alex"]
+        v["val_select"] = sum(v[f"val_{m}"] for m in select)
+        if name in ("deblur", "refine"):
+            v["val_coc_mae_px"] = float((coc - r).abs().mean())
+        return {**v, **reference}
+
+    return evaluate
+
+
+def stage_loss(name: str, net, pred: torch.Tensor, coc: torch.Tensor, t: torch.Tensor, r, args) -> torch.Tensor:
+    """The training loss of stage ``name`` (see the module docstring)."""
+    if name == "deblur":  # supervise the defocus map with the true |CoC| (units of COC_SCALE_PX)
+        loss = (coc - r).abs().mean() / COC_SCALE_PX
+        return loss + loss_fn(pred, t) if net.fusion == "learned" else loss
+    if name == "refine":  # perceptual (differentiable, real weights) + L1 on the refined image
+        return perceptual_loss(args.refine_weights, pred, t) + args.l1_weight * loss_fn(
+            pred, t, args.refine_grad_weight
+        )
+    return loss_fn(pred, t) + perceptual_loss(args.bokeh_weights, pred, t)
+
+
 def train_stage(
     name: str, net, pairs: dict, val: dict, args, g: torch.Generator, minutes: float, routes: list | None = None
 ) -> dict:
-    """Train one stage; ``routes`` (bokeh only) are :func:`load_routes` entries mixed with ``pairs``."""
+    """Train one stage; ``routes`` (bokeh only) are :func:`load_routes` entries mixed with ``pairs``.
+
+    Keeps the checkpoint with the lowest validation ``val_select`` (:func:`make_evaluator`).
+    """
     import copy
 
     if name == "refine":  # the defocus-map U-Net stays fixed; only the refinement learns
@@ -245,43 +358,17 @@ def train_stage(
     opt = torch.optim.Adam(params, lr=args.lr)
     n = pairs["aif"].shape[0]
     sources = [(pairs, args.simulator_weight)] + [(r["pairs"], r["weight"]) for r in routes or []]
-    curve, val_curve = [], []
-    start, step, ema = time.time(), 0, None
+    evaluate = make_evaluator(name, net, val, args.select, g)
+    curve, start, step, ema = [], time.time(), 0, None
     budget = minutes * 60.0
-
-    def evaluate() -> dict:
-        net.eval()
-        with torch.no_grad():
-            idx = list(range(val["aif"].shape[0]))
-            if name in ("deblur", "refine"):
-                c, e, t, r = deblur_inputs(val, idx, net, None, g, False)
-                pred, coc = net.fuse(c, e, return_coc=True, refine=name == "refine")
-                base = val["blurry"]
-            else:
-                c, coc, dmap, aps, t = bokeh_inputs(val, idx, net, None, g)
-                pred = torch.cat([net.fuse(c[i : i + 1], coc[i : i + 1], dmap[i : i + 1], aps[i : i + 1]) for i in idx])
-                base = val["aif"]
-        net.train()
-        extra = {"val_coc_mae_px": float((coc - r).abs().mean())} if name in ("deblur", "refine") else {}
-        if name == "refine":
-            extra["input_lpips"] = lpips_alex(base, t)
-        return {
-            "step": step,
-            "minutes": (time.time() - start) / 60,
-            "val_l1": float((pred.clamp(0, 1) - t).abs().mean()),
-            "val_psnr": psnr(pred.clamp(0, 1), t),
-            "input_psnr": psnr(base, t),
-            "val_lpips": lpips_alex(pred.clamp(0, 1), t),
-            **extra,
-        }
-
-    val_curve.append(evaluate())
-    best = (-val_curve[0]["val_lpips"], 0, copy.deepcopy(net.state_dict()))
+    val_curve = [evaluate(0, 0.0)]
+    best = (val_curve[0]["val_select"], 0, copy.deepcopy(net.state_dict()))
     net.train()
     while step < args.max_steps and time.time() - start < budget:
         frac = max(step / args.max_steps, (time.time() - start) / budget)
         for group in opt.param_groups:
             group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+        r = None
         if name in ("deblur", "refine"):
             idx = torch.randint(0, n, (args.batch,), generator=g).tolist()
             c, e, t, r = deblur_inputs(pairs, idx, net, args.crop, g, True)
@@ -289,36 +376,29 @@ def train_stage(
         else:
             c, coc, dmap, aps, t = bokeh_batch(sources, args.batch, net, args.crop, g)
             pred = net.fuse(c, coc, dmap, aps)
-        if name == "deblur":  # supervise the defocus map with the true |CoC| (units of COC_SCALE_PX)
-            loss = (coc - r).abs().mean() / COC_SCALE_PX
-            if net.fusion == "learned":
-                loss = loss + loss_fn(pred, t)
-        elif name == "refine":  # LPIPS-alex (differentiable, real weights) + L1 on the refined image
-            loss = lpips_loss(pred, t) + args.l1_weight * (loss_fn(pred, t, args.refine_grad_weight))
-        else:
-            loss = loss_fn(pred, t)
+        loss = stage_loss(name, net, pred, coc, t, r, args)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         step += 1
-        value = loss.item()
-        ema = value if ema is None else 0.95 * ema + 0.05 * value
+        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
         if step % 20 == 0:
             curve.append({"step": step, "minutes": (time.time() - start) / 60, "train_loss_ema": ema})
-        if step % args.val_every == 0:
-            val_curve.append(evaluate())
-            v = val_curve[-1]
-            if -v["val_lpips"] > best[0]:
-                best = (-v["val_lpips"], step, copy.deepcopy(net.state_dict()))
+        if step % args.val_every == 0 or not (step < args.max_steps and time.time() - start < budget):
+            v = evaluate(step, (time.time() - start) / 60)
+            val_curve.append(v)
+            if v["val_select"] < best[0]:
+                best = (v["val_select"], step, copy.deepcopy(net.state_dict()))
             print(
                 f"[{name}] step {step} {v['minutes']:.1f} min loss {ema:.4f} val PSNR {v['val_psnr']:.2f} dB "
-                f"(input {v['input_psnr']:.2f}) LPIPS {v['val_lpips']:.4f} {v.get('val_coc_mae_px', '')}",
+                f"(input {v['input_psnr']:.2f}) " + " ".join(f"{m} {v['val_' + m]:.4f}" for m in PERCEPTUAL),
                 flush=True,
             )
-    val_curve.append(evaluate())
-    if -val_curve[-1]["val_lpips"] > best[0]:
-        best = (-val_curve[-1]["val_lpips"], step, copy.deepcopy(net.state_dict()))
+    if val_curve[-1]["step"] != step:
+        val_curve.append(evaluate(step, (time.time() - start) / 60))
+        if val_curve[-1]["val_select"] < best[0]:
+            best = (val_curve[-1]["val_select"], step, copy.deepcopy(net.state_dict()))
     net.load_state_dict(best[2])  # keep the best validation checkpoint
     net.requires_grad_(True)
     net.eval()
@@ -328,7 +408,8 @@ def train_stage(
         "train_curve": curve,
         "val_curve": val_curve,
         "best_step": best[1],
-        "best_val_lpips": -best[0],
+        "best_val_select": best[0],
+        "select": list(args.select),
     }
 
 
@@ -365,6 +446,102 @@ def svg_curves(stages: dict, path: Path) -> None:
     path.write_text("\n".join(parts) + "\n")
 
 
+def load_init(model, args) -> dict:
+    """Apply ``--init`` then every ``--take PREFIX=FILE`` to ``model``; returns their paths and sha256."""
+    from safetensors.torch import load_file
+
+    prov: dict = {"init": args.init, "init_sha256": None, "take": []}
+    own = model.state_to_save()
+    if args.init:
+        prov["init_sha256"] = file_sha256(args.init)
+        tensors = load_file(args.init)
+        unknown, missing = set(tensors) - set(own), set(own) - set(tensors)
+        if unknown or any(not k.startswith("deblur.refine.") for k in missing):
+            raise SystemExit(
+                f"--init {args.init} does not match the architecture: "
+                f"unknown {sorted(unknown)[:5]}, missing {sorted(missing)[:5]}"
+            )
+        own = {**own, **tensors}
+        print(
+            f"initialised from {args.init} (sha256 {prov['init_sha256']}); {len(missing)} refinement tensors "
+            "start at zero head",
+            flush=True,
+        )
+    for spec in args.take or []:
+        prefix, sep, path = spec.partition("=")
+        if not sep or not prefix or not Path(path).is_file():
+            raise SystemExit(f"--take must be PREFIX=FILE with an existing FILE, got {spec!r}")
+        tensors = {k: v for k, v in load_file(path).items() if k.startswith(prefix)}
+        mine = {k for k in own if k.startswith(prefix)}
+        if not mine or set(tensors) != mine:
+            raise SystemExit(f"--take {spec!r}: the file's {prefix!r} tensors do not match the architecture's")
+        own = {**own, **tensors}
+        prov["take"].append({"prefix": prefix, "file": path, "sha256": file_sha256(path)})
+        print(f"took {len(tensors)} tensors {prefix}* from {path}", flush=True)
+    model.load_saved_state(own)
+    return prov
+
+
+def _stage_rows(name: str, s: dict) -> list[str]:
+    """Markdown rows (one per metric) of a trained stage: references, step 0 and the kept checkpoint."""
+    v0 = s["val_curve"][0]
+    kept = next(v for v in s["val_curve"] if v["step"] == s["best_step"])
+    rows = []
+    for m in ("psnr", *PERCEPTUAL):
+        g = f"{v0['gaussian_' + m]:.4f}" if f"gaussian_{m}" in v0 else "-"
+        rows.append(
+            f"| {name} | {s['steps']} | {s['minutes']:.1f} | {s['best_step']} | {m} | {v0['input_' + m]:.4f} | {g} "
+            f"| {v0['val_' + m]:.4f} | {kept['val_' + m]:.4f} |"
+        )
+    return rows
+
+
+def readme_lines(args, command, out, sha, digests, routes, stages, prov, total, data_minutes) -> list[str]:
+    """The run's README: command, data, settings and the validation table of every stage."""
+    taken = "".join(f"; `{t['prefix']}*` from `{t['file']}` (sha256 `{t['sha256']}`)" for t in prov["take"])
+    lines = [
+        "# genrefocus.tiny training run",
+        "",
+        f"Command: `python scripts/train_tiny.py {command}`",
+        "",
+        f"- weights: `{out}` ({out.stat().st_size / 1e6:.2f} MB), sha256 `{sha}`",
+        f"- data: {args.train_pairs} train / {args.val_pairs} val simulator pairs at {args.size} px "
+        f"(seed ranges in `refocus_bench/models/genrefocus/synthetic.py`), generated in {data_minutes:.1f} min",
+        f"- data sha256: train `{digests['train']}`, val `{digests['val']}`",
+        *(
+            f"- bokeh route `{r['name']}`: {r['count']} pairs, weight {r['weight']} "
+            f"(simulator weight {args.simulator_weight}), sha256 `{r['sha256']}`"
+            for r in routes
+        ),
+        f"- total wall time {total:.1f} min on {args.threads} CPU threads (torch {torch.__version__})",
+        f"- stages trained: {', '.join(stages) or 'none'}"
+        + (f"; the others kept from `--init {args.init}` (sha256 `{prov['init_sha256']}`)" if args.init else "")
+        + taken,
+        f"- crops {args.crop} px (refinement {args.refine_crop or args.crop} px), batch {args.batch}, "
+        f"Adam lr {args.lr} with cosine decay; "
+        "DeblurNet defocus map (`deblur`): L1 (px / 16) against the true |CoC|; "
+        "DeblurNet refinement (`refine`, defocus-map U-Net "
+        f"fixed): {_weights_text(args.refine_weights)} + {args.l1_weight} x (L1 + {args.refine_grad_weight} x "
+        "gradient L1) on the image; "
+        f"BokehNet (`bokeh`): L1 + 0.5 x gradient L1 + {_weights_text(args.bokeh_weights)} on the image; "
+        f"checkpoint kept by the lowest validation {' + '.join(args.select)}",
+        "",
+        "Validation (the val split; reference: the blurry input for DeblurNet, the AIF for BokehNet; "
+        "gaussian: `bokeh.gaussian`):",
+        "",
+        "| stage | steps | minutes | kept step | metric | reference | gaussian | step 0 | kept |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in stages.items():
+        lines += _stage_rows(name, s)
+    lines += ["", "Curves: `curves.svg` (validation PSNR per step); every point is in `train_report.json`.", ""]
+    return lines
+
+
+def _weights_text(weights: dict[str, float]) -> str:
+    return " + ".join(f"{w} x {m}" for m, w in weights.items()) or "0"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="refocus_bench/data/weights/genrefocus_tiny_v1.safetensors")
@@ -389,6 +566,23 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.0,
         help="weight of the gradient L1 inside the refinement's L1 term (0 = plain L1)",
+    )
+    p.add_argument(
+        "--refine-perceptual",
+        default="lpips.alex=1",
+        help="perceptual terms of the refinement loss, NAME=WEIGHT,... (names: " + ", ".join(PERCEPTUAL) + ")",
+    )
+    p.add_argument("--bokeh-perceptual", default="", help="perceptual terms added to the bokeh loss, NAME=WEIGHT,...")
+    p.add_argument(
+        "--select",
+        default="lpips.alex",
+        help="comma-separated validation metrics whose sum picks the kept checkpoint of every stage",
+    )
+    p.add_argument(
+        "--take",
+        action="append",
+        metavar="PREFIX=FILE",
+        help="after --init, replace the tensors whose names start with PREFIX (e.g. 'bokeh.') by FILE's (repeatable)",
     )
     p.add_argument("--arch", default="{}", help="JSON overrides of the architecture (keys of ARCH in tiny.py)")
     p.add_argument(
@@ -418,6 +612,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--cache", help="safetensors file caching the generated pairs (reused when its settings match)")
     args = p.parse_args(argv)
+    args.refine_weights = parse_metric_weights(args.refine_perceptual, "--refine-perceptual")
+    args.bokeh_weights = parse_metric_weights(args.bokeh_perceptual, "--bokeh-perceptual")
+    args.select = tuple(x for x in args.select.split(",") if x)
+    if not args.select or set(args.select) - set(PERCEPTUAL):
+        raise SystemExit(f"--select must name metrics of {PERCEPTUAL}, got {args.select}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.time()
@@ -436,25 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data ready in {data_minutes:.1f} min; train sha256 {digests['train']}", flush=True)
 
     model = GenRefocusTiny(weights=None, arch=json.loads(args.arch))
-    init_sha = None
-    if args.init:
-        from safetensors.torch import load_file
-
-        init_sha = file_sha256(args.init)
-        tensors = load_file(args.init)
-        own = model.state_to_save()
-        unknown = set(tensors) - set(own)
-        missing = set(own) - set(tensors)
-        if unknown or any(not k.startswith("deblur.refine.") for k in missing):
-            raise SystemExit(
-                f"--init {args.init} does not match the architecture: "
-                f"unknown {sorted(unknown)[:5]}, missing {sorted(missing)[:5]}"
-            )
-        model.load_saved_state({**own, **tensors})
-        print(
-            f"initialised from {args.init} (sha256 {init_sha}); {len(missing)} refinement tensors start at zero head",
-            flush=True,
-        )
+    prov = load_init(model, args)
     g = torch.Generator().manual_seed(args.seed)
     stage_names = [x for x in args.stages.split(",") if x]
     if set(stage_names) - {"deblur", "refine", "bokeh"}:
@@ -500,49 +681,14 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "threads": args.threads,
-        "init": args.init,
-        "init_sha256": init_sha,
+        **prov,
         "stages": stages,
     }
     (report_dir / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    svg_curves(stages, report_dir / "curves.svg")
-    lines = [
-        "# genrefocus.tiny training report",
-        "",
-        f"Command: `python scripts/train_tiny.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
-        "",
-        f"- weights: `{out}` ({out.stat().st_size / 1e6:.2f} MB), sha256 `{sha}`",
-        f"- data: {args.train_pairs} train / {args.val_pairs} val simulator pairs at {args.size} px "
-        f"(seed ranges in `refocus_bench/models/genrefocus/synthetic.py`), generated in {data_minutes:.1f} min",
-        f"- data sha256: train `{digests['train']}`, val `{digests['val']}`",
-        *(
-            f"- bokeh route `{r['name']}`: {r['count']} pairs, weight {r['weight']} "
-            f"(simulator weight {args.simulator_weight}), sha256 `{r['sha256']}`"
-            for r in routes
-        ),
-        f"- total wall time {total:.1f} min on {args.threads} CPU threads (torch {torch.__version__})",
-        f"- stages trained: {', '.join(stages)}"
-        + (f"; the others kept from `--init {args.init}` (sha256 `{init_sha}`)" if args.init else ""),
-        f"- crops {args.crop} px (refinement {args.refine_crop or args.crop} px), batch {args.batch}, "
-        f"Adam lr {args.lr} with cosine decay; "
-        "DeblurNet defocus map (`deblur`): L1 (px / 16) against the true |CoC|; "
-        "DeblurNet refinement (`refine`, defocus-map U-Net "
-        f"fixed): LPIPS-alex + {args.l1_weight} x (L1 + {args.refine_grad_weight} x gradient L1) on the image; "
-        "BokehNet (`bokeh`): L1 + 0.5 x gradient L1 on the image; "
-        "checkpoint kept by validation LPIPS-alex",
-        "",
-        "| stage | steps | minutes | val LPIPS at step 0 | kept step | val LPIPS kept | val PSNR kept (dB) "
-        "| input vs target PSNR (dB) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, s in stages.items():
-        v0 = s["val_curve"][0]
-        kept = next(v for v in s["val_curve"] if v["step"] == s["best_step"])
-        lines.append(
-            f"| {name} | {s['steps']} | {s['minutes']:.1f} | {v0['val_lpips']:.4f} | {s['best_step']} | "
-            f"{kept['val_lpips']:.4f} | {kept['val_psnr']:.2f} | {v0['input_psnr']:.2f} |"
-        )
-    lines += ["", "Curves: `curves.svg` (validation PSNR per step); every point is in `train_report.json`.", ""]
+    if stages:
+        svg_curves(stages, report_dir / "curves.svg")
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    lines = readme_lines(args, command, out, sha, digests, routes, stages, prov, total, data_minutes)
     (report_dir / "README.md").write_text("\n".join(lines))
     print(f"done in {total:.1f} min; weights {out} sha256 {sha}", flush=True)
     return 0
