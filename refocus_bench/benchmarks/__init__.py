@@ -49,7 +49,9 @@ _LAZY: dict[str, str] = {
     # EBB! with focus and K fitted by route (c): also need fits=<a fit-blur run>; see benchmarks/ebb.py.
     "ebb400-bokeh": "refocus_bench.benchmarks.ebb:ebb400_bokeh",
     "ebb-val294-bokeh": "refocus_bench.benchmarks.ebb:ebb_val294_bokeh",
-    # NTIRE 2023 bokeh transformation mapped to refocus with an oracle K (not lens-to-lens); see benchmarks/ntire23.py.
+    # NTIRE 2023 bokeh transformation: the challenge's lens-to-lens task (benchmarks/ntire23_lens.py), and the
+    # same data as refocus with matte depth and an oracle K (benchmarks/ntire23.py).
+    "ntire23-lens-to-lens": "refocus_bench.benchmarks.ntire23_lens:ntire23_lens_to_lens",
     "ntire23-refocus-oracle-k": "refocus_bench.benchmarks.ntire23:ntire23_refocus_oracle_k",
 }
 for _name, _ref in _LAZY.items():

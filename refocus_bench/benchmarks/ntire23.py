@@ -2,10 +2,11 @@
 
 The challenge asks for a lens-to-lens transfer: the photo rendered with a source lens (``{id}.src.jpg``)
 -> the same scene with a target lens (``{id}.tgt.jpg``), given both lens names, a blur-strength
-indicator ("disparity") and the foreground matte (``{id}.alpha.png``). :mod:`refocus_bench.tasks` has
-no lens-to-lens task, and the metadata give no depth and no published conversion of "disparity" and
-lens to a blur radius. ``ntire23-refocus-oracle-k`` therefore measures what the toolkit's ``refocus``
-task can express, and says so in its definition:
+indicator ("disparity") and the foreground matte (``{id}.alpha.png``). That task is
+``ntire23-lens-to-lens`` (:mod:`refocus_bench.benchmarks.ntire23_lens`, task ``lens-to-lens``). This
+module keeps a second, narrower view of the same data: the metadata give no depth and no published
+conversion of "disparity" and lens to a blur radius, so ``ntire23-refocus-oracle-k`` measures only what
+the ``refocus`` task can express when the blur strength is an oracle:
 
 * ``image`` = the source-lens photo, ``target`` = the target-lens photo;
 * ``condition``: a two-plane depth from the matte (``alpha >= 0.5``: the subject at
@@ -16,9 +17,9 @@ task can express, and says so in its definition:
 * the lens names and "disparity" are labels (subsets ``src_lens``, ``tgt_lens``), not model inputs.
 
 So a score says how well a model turns the source render into the target render when it is told the
-subject's matte and the best uniform background blur, not how well it infers the target lens.
-Source and target are the loader's roles (input = ``.src.jpg``); sizes are cropped to a multiple of 8
-like the other dataset benchmarks.
+subject's matte and the best uniform background blur, not how well it infers the target lens (that
+is ``ntire23-lens-to-lens``). Source and target are the loader's roles (input = ``.src.jpg``); sizes are
+cropped to a multiple of 8 like the other dataset benchmarks.
 """
 
 from __future__ import annotations
@@ -28,14 +29,19 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidInputError, check
+from ..models.baselines.lens_cascade import SUBJECT_DEPTH_M, two_plane_depth
 from .base import BenchmarkSpec
 from .builtin_specs import BOKEH_METRICS
 from .from_datasets import _CONDITIONS, CROP_MULTIPLE, DatasetBenchmark
 
-__all__ = ["SUBJECT_DEPTH_M", "K_RANGE_PX_M", "NTIRE23Benchmark", "alpha_condition", "ntire23_refocus_oracle_k"]
-
-SUBJECT_DEPTH_M = 1.0
-"""Depth given to the matted subject, metres (also the focus distance): the background CoC is K / 1 m."""
+__all__ = [
+    "SUBJECT_DEPTH_M",
+    "K_RANGE_PX_M",
+    "NTIRE23Benchmark",
+    "load_matte",
+    "alpha_condition",
+    "ntire23_refocus_oracle_k",
+]
 
 K_RANGE_PX_M = (0.25, 128.0)
 """Oracle search interval of K, pixel-metres (= the background's CoC radius in px)."""
@@ -44,8 +50,32 @@ _DESCRIPTION = (
     "NTIRE 2023 Bokeh Effect Transformation (Conde et al. 2023) as refocus with an oracle blur strength: "
     "source-lens render + foreground alpha as a two-plane depth (subject at 1 m, in focus; background at "
     "infinity) -> target-lens render; K searched per sample by SSIM over 0.25-128 px*m, disk aperture. Not the "
-    "challenge's lens-to-lens task: the lens names and 'disparity' are labels, not model inputs."
+    "challenge's lens-to-lens task (that is ntire23-lens-to-lens): the lens names and 'disparity' are labels, "
+    "not model inputs."
 )
+
+
+def load_matte(loaded: Any) -> Any:
+    """The foreground matte of an NTIRE sample, (1, 1, H, W) in [0, 1] (1 = subject), uncropped.
+
+    Args:
+        loaded: a :class:`~refocus_bench.datasets.loaders.sample.LoadedSample` with ``aux_paths["alpha"]``.
+
+    Raises:
+        InvalidInputError: the sample has no ``{id}.alpha.png``, or the matte's (H, W) differs from the
+            source photo's; the message names the sample or the file.
+    """
+    from ..datasets.loaders.sample import load_image
+
+    path = loaded.sample.aux_paths.get("alpha")
+    check(path is not None, lambda: f"NTIRE sample {loaded.id!r} has no {loaded.id}.alpha.png matte")
+    alpha, _ = load_image(path, name=f"sample {loaded.id!r} alpha")
+    check(
+        tuple(alpha.shape[-2:]) == tuple(loaded.input.shape[-2:]),
+        lambda: f"{path}: the matte is {tuple(alpha.shape[-2:])} (H, W), "
+        f"the source photo {tuple(loaded.input.shape[-2:])}",
+    )
+    return alpha[:, :1]
 
 
 def alpha_condition(loaded: Any, crop: Any) -> dict[str, Any]:
@@ -59,22 +89,7 @@ def alpha_condition(loaded: Any, crop: Any) -> dict[str, Any]:
         ``depth_m`` (1, 1, H, W) metres (``SUBJECT_DEPTH_M`` or ``inf``), ``focus_distance_m``,
         ``k_px_m`` (the search's start), ``aperture``.
     """
-    import torch
-
-    from ..datasets.loaders.sample import load_image
-
-    path = loaded.sample.aux_paths.get("alpha")
-    check(path is not None, lambda: f"NTIRE sample {loaded.id!r} has no {loaded.id}.alpha.png matte")
-    alpha, _ = load_image(path, name=f"sample {loaded.id!r} alpha")
-    check(
-        tuple(alpha.shape[-2:]) == tuple(loaded.input.shape[-2:]),
-        lambda: f"{path}: the matte is {tuple(alpha.shape[-2:])} (H, W), "
-        f"the source photo {tuple(loaded.input.shape[-2:])}",
-    )
-    subject = alpha[:, :1] >= 0.5
-    depth = torch.where(
-        subject, torch.full_like(alpha[:, :1], SUBJECT_DEPTH_M), torch.full_like(alpha[:, :1], float("inf"))
-    )
+    depth = two_plane_depth(load_matte(loaded))
     lo, hi = K_RANGE_PX_M
     return {
         "depth_m": crop(depth).contiguous(),

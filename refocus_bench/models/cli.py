@@ -26,6 +26,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError, check
+from ..tasks import TASKS
 
 if TYPE_CHECKING:
     import torch
@@ -291,6 +292,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     msub = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     ml = msub.add_parser("list", help="list models with their tasks")
     ml.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern")
-    ml.add_argument("--task", choices=("deblur", "bokeh", "refocus"), help="only models supporting this task")
+    ml.add_argument("--task", choices=TASKS, help="only models supporting this task")
     ml.add_argument("--markdown", action="store_true", help="print the model-card table (Markdown) instead")
     ml.set_defaults(func=_run_list)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, check
+from ..tasks import TASKS
 
 __all__ = ["add_parser"]
 
@@ -204,5 +205,5 @@ def add_parser(subparsers: Any) -> None:
     )
     q.add_argument("kind", choices=_KINDS, help="what to list")
     q.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'deblur.*'")
-    q.add_argument("--task", choices=("deblur", "bokeh", "refocus"), help="models: only those supporting this task")
+    q.add_argument("--task", choices=TASKS, help="models: only those supporting this task")
     q.set_defaults(func=_run_list)

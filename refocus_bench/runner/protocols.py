@@ -7,7 +7,8 @@ gain K that best matches a target is the *oracle-K search*, :mod:`refocus_bench.
 
 A benchmark's ``spec.protocol`` is one of:
 
-* ``{"name": "direct"}``: ``model.<task>(image, **condition)`` without oracle hints.
+* ``{"name": "direct"}``: ``model.<task>(image, **condition)`` without oracle hints (for
+  ``lens-to-lens`` the method is ``model.lens_to_lens``; :func:`refocus_bench.tasks.task_method`).
 * ``{"name": "oracle_coc"}``: as ``direct``, plus the input's true signed CoC: ``coc_px`` for
   ``deblur``, ``input_coc_px`` for ``refocus`` (when the sample has it); ``bokeh`` inputs are sharp,
   so it is the same as ``direct`` there.
@@ -22,8 +23,8 @@ A benchmark's ``spec.protocol`` is one of:
   one (``lvcorr.genphoto``) compares it with the sample's ``metric_inputs["target_sweep"]``
   (1, N, 3, H, W), the ground truth at the same K values.
 
-Model keyword arguments come from ``sample.condition``: for ``bokeh``/``refocus`` the keys of
-:data:`MODEL_KEYS`; every other condition key, and every key of ``sample.metric_inputs``, is only
+Model keyword arguments come from ``sample.condition``: for ``bokeh``/``refocus``/``lens-to-lens`` the
+keys of :data:`MODEL_KEYS`; every other condition key, and every key of ``sample.metric_inputs``, is only
 offered to metrics that declare it among their inputs (``metric_inputs`` first). A metric input
 ``coc`` (the region metrics) defaults to the target's signed CoC computed from ``depth_m``, ``k_px_m``
 and ``focus_distance_m`` (``bokeh`` / ``refocus``) or to the input's ``coc_px`` (``deblur``).
@@ -43,6 +44,7 @@ from typing import Any
 import torch
 
 from ..errors import InvalidInputError, RefocusBenchError, check
+from ..tasks import task_method
 
 __all__ = [
     "PROTOCOLS",
@@ -60,7 +62,7 @@ __all__ = [
 ]
 
 PROTOCOLS = {
-    "direct": {"tasks": ("deblur", "bokeh", "refocus"), "options": set(), "required": set()},
+    "direct": {"tasks": ("deblur", "bokeh", "refocus", "lens-to-lens"), "options": set(), "required": set()},
     "oracle_coc": {"tasks": ("deblur", "bokeh", "refocus"), "options": set(), "required": set()},
     "oracle_blur_strength": {
         "tasks": ("bokeh", "refocus"),
@@ -79,6 +81,7 @@ MODEL_KEYS = {
     "deblur": (),
     "bokeh": ("depth_m", "focus_distance_m", "k_px_m", "lens", "aperture"),
     "refocus": ("depth_m", "focus_distance_m", "k_px_m", "lens", "aperture"),
+    "lens-to-lens": ("src_lens", "tgt_lens", "disparity", "alpha"),
 }
 """Condition keys passed to the model for each task (oracle hints are added by the protocol)."""
 
@@ -213,8 +216,8 @@ def check_output(out: Any, image: torch.Tensor) -> torch.Tensor:
 
 def _call(model: Any, task: str, image: torch.Tensor, kw: Mapping[str, Any]) -> torch.Tensor:
     """One model call; its output is checked (:func:`check_output`)."""
-    if task == "deblur":
-        return check_output(model.deblur(image, **kw), image)
+    if task in ("deblur", "lens-to-lens"):  # keyword arguments only
+        return check_output(getattr(model, task_method(task))(image, **kw), image)
     kw = dict(kw)
     depth = kw.pop("depth_m", None)
     return check_output(getattr(model, task)(image, depth, **kw), image)

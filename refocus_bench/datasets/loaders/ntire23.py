@@ -8,24 +8,26 @@ the target; here the roles follow the file names, and the tests pin that.
 
 Layouts: ``flat`` (``meta.txt`` at ``root``; split ``default``) or ``splits``
 (``{train,validation,test}/meta.txt``). A split without any ``.tgt.jpg`` (a hidden test set) loads
-with ``target_path=None``. Lens names parse into ``params`` (``src_focal_mm``, ``src_f_number`` ...)
-when they follow ``<Maker><F>mmf<N>[suffix]``; the raw strings are always kept. ``disparity`` is
-the challenge's blur-strength indicator, passed on as given.
+with ``target_path=None``. Lens names parse (:meth:`refocus_bench.tasks.NamedLens.parse`) into
+``params`` (``src_focal_mm``, ``src_f_number`` ...) when they follow ``<Maker><F>mmf<N>[tag]``; the
+raw strings are always kept, and a name that does not parse is a warning naming ``meta.txt`` and its
+line (``params["meta_line"]`` keeps each sample's line). ``disparity`` is the challenge's
+blur-strength indicator, passed on as given.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
+from ...errors import InvalidInputError
+from ...tasks import NamedLens
 from .base import DatasetInfo, DatasetLoader
 from .manifest import Issue, Layout, Manifest
 from .scan import ScanResult
 
 __all__ = ["NTIRE23Bokeh", "parse_lens", "read_meta"]
 
-_LENS = re.compile(r"^(?P<maker>[A-Za-z]+)(?P<focal>\d+(?:\.\d+)?)mmf(?P<fnum>\d+(?:\.\d+)?)(?P<tag>[A-Za-z]*)$")
 _CITATION = """@inproceedings{conde2023lens,
   title     = {Lens-to-Lens Bokeh Effect Transformation. {NTIRE} 2023 Challenge Report},
   author    = {Conde, Marcos V. and Kolmet, Manuel and Seizinger, Tim and Bishop, Tom E. and Timofte, Radu and others},
@@ -39,15 +41,16 @@ def parse_lens(name: str) -> dict[str, Any]:
 
     An unparsable name gives ``{}``.
     """
-    m = _LENS.match(name)
-    if not m:
+    try:
+        lens = NamedLens.parse(name)
+    except InvalidInputError:
         return {}
-    return {"maker": m["maker"], "focal_mm": float(m["focal"]), "f_number": float(m["fnum"]), "tag": m["tag"]}
+    return {"maker": lens.maker, "focal_mm": lens.focal_mm, "f_number": lens.f_number, "tag": lens.tag}
 
 
-def read_meta(path: Path, rel: str) -> tuple[list[tuple[str, str, str, float]], list[Issue]]:
-    """Rows ``(id, src_lens, tgt_lens, disparity)`` of a ``meta.txt`` and the problems, by line number."""
-    rows: list[tuple[str, str, str, float]] = []
+def read_meta(path: Path, rel: str) -> tuple[list[tuple[str, str, str, float, int]], list[Issue]]:
+    """Rows ``(id, src_lens, tgt_lens, disparity, line number)`` of a ``meta.txt`` and the problems, by line."""
+    rows: list[tuple[str, str, str, float, int]] = []
     issues: list[Issue] = []
     seen: dict[str, int] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
@@ -73,7 +76,11 @@ def read_meta(path: Path, rel: str) -> tuple[list[tuple[str, str, str, float]], 
             issues.append(Issue("metadata", rel, f"{rel!r} line {n}: id {sid!r} already on line {seen[sid]}"))
             continue
         seen[sid] = n
-        rows.append((sid, src, tgt, value))
+        for role, lens in (("src_lens", src), ("tgt_lens", tgt)):
+            if not parse_lens(lens):
+                msg = f"{rel!r} line {n}: {role} {lens!r} is not <Maker><focal>mmf<f-number>[tag] (e.g. Sony50mmf1.8BS)"
+                issues.append(Issue("metadata", rel, msg, "warning"))
+        rows.append((sid, src, tgt, value, n))
     return rows, issues
 
 
@@ -127,8 +134,8 @@ class NTIRE23Bokeh(DatasetLoader):
                     "warning",
                 )
             )
-        for sid, src, tgt, disparity in rows:
-            params: dict[str, Any] = {"src_lens": src, "tgt_lens": tgt, "disparity": disparity}
+        for sid, src, tgt, disparity, line in rows:
+            params: dict[str, Any] = {"src_lens": src, "tgt_lens": tgt, "disparity": disparity, "meta_line": line}
             for prefix, lens in (("src", src), ("tgt", tgt)):
                 parsed = parse_lens(lens)
                 if parsed:

@@ -23,10 +23,9 @@ The stages are callables, so any deblur + bokeh pair serves (``refocus.cascade``
 stages, or GenRefocus-tiny's DeblurNet and BokehNet).
 
 Example:
-    >>> import torch
-    >>> from refocus_bench.tasks import LensToLensCondition, NamedLens
+    >>> from refocus_bench.tasks import NamedLens
     >>> src, tgt = NamedLens.parse("Sony50mmf16.0BS"), NamedLens.parse("Sony50mmf1.8BS")
-    >>> [round(float(r), 2) for r in background_coc_px(src, torch.tensor([35.0])), background_coc_px(tgt, 35.0)]
+    >>> [round(float(background_coc_px(lens, 35.0)), 2) for lens in (src, tgt)]
     [2.19, 19.44]
 """
 
@@ -34,13 +33,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ...optics import blur_gain_ratio
-from ...simulators.render.blur_spec import BokehRequest, make_bokeh_request
 from ...tasks import LensToLensCondition, NamedLens
+
+if TYPE_CHECKING:  # torch and the renderer load on first use: benchmark definitions import this module
+    import torch
+
+    from ...simulators.render.blur_spec import BokehRequest
 
 __all__ = [
     "SUBJECT_DEPTH_M",
@@ -64,12 +65,14 @@ REFERENCE_FOCAL_MM = 50.0
 MIN_COC_PX = 0.5
 """Radii (px) below this are treated as sharp: no deblurring of a source blurred less than this."""
 
-Deblur = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Bokeh = Callable[[torch.Tensor, BokehRequest], torch.Tensor]
+Deblur = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
+Bokeh = Callable[["torch.Tensor", "BokehRequest"], "torch.Tensor"]
 
 
 def background_coc_px(lens: NamedLens, disparity: Any, px_per_disparity: float = PX_PER_DISPARITY) -> torch.Tensor:
     """Background CoC radius (px) of ``lens`` for the dataset's ``disparity`` (float or (B,)): see the module."""
+    import torch
+
     d = torch.as_tensor(disparity, dtype=torch.float64)
     gain = blur_gain_ratio(REFERENCE_FOCAL_MM, 1.0, lens.focal_mm, lens.f_number)
     return px_per_disparity * d * gain
@@ -77,6 +80,8 @@ def background_coc_px(lens: NamedLens, disparity: Any, px_per_disparity: float =
 
 def two_plane_depth(alpha: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) depth in metres from a matte (B, 1, H, W): :data:`SUBJECT_DEPTH_M` where alpha >= 0.5, else inf."""
+    import torch
+
     subject = alpha >= 0.5
     return torch.where(subject, torch.full_like(alpha, SUBJECT_DEPTH_M), torch.full_like(alpha, math.inf))
 
@@ -100,6 +105,10 @@ def lens_cascade(
         px_per_disparity: :data:`PX_PER_DISPARITY`.
         aperture: aperture of the re-rendering.
     """
+    import torch
+
+    from ...simulators.render.blur_spec import make_bokeh_request
+
     r_src = background_coc_px(cond.src_lens, cond.disparity, px_per_disparity).to(image.device)
     r_tgt = background_coc_px(cond.tgt_lens, cond.disparity, px_per_disparity).to(image.device)
     alpha = cond.alpha.to(image.dtype)
