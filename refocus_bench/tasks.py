@@ -35,6 +35,7 @@ from .errors import InvalidInputError, check
 
 __all__ = [
     "TASKS",
+    "PAIR_TASKS",
     "check_task",
     "task_method",
     "NamedLens",
@@ -47,6 +48,10 @@ __all__ = [
 
 TASKS = ("deblur", "bokeh", "refocus", "lens-to-lens")
 """Every task name, in the order of the flow (deblur, then re-render bokeh, both at once, lens to lens)."""
+
+PAIR_TASKS = ("deblur", "bokeh", "refocus")
+"""The tasks the simulator's training pairs serve (``make-pairs``): a lens-to-lens tuple needs two named
+lenses and a matte, which the pair generator does not draw."""
 
 
 def check_task(task: str, name: str = "task") -> str:

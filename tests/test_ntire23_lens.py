@@ -204,3 +204,13 @@ def test_missing_or_mis_sized_matte(root, tmp_path):
     unchecked = create_benchmark(NAME, root=small, check=False)  # the check at load names the file too
     with pytest.raises(InvalidInputError, match=r"00002\.alpha\.png: the matte is \(24, 32\)"):
         unchecked.load("00002")
+
+
+def test_training_pairs_keep_the_three_simulated_tasks():
+    """make-pairs draws no lens pairs: its default and accepted tasks exclude lens-to-lens."""
+    from refocus_bench.simulators.pairs.generate import PairConfig
+    from refocus_bench.tasks import PAIR_TASKS
+
+    assert PairConfig().tasks == PAIR_TASKS == ("deblur", "bokeh", "refocus")
+    with pytest.raises(InvalidInputError, match="tasks must be distinct names from"):
+        PairConfig(tasks=("deblur", "lens-to-lens"))

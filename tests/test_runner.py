@@ -46,7 +46,7 @@ def test_dataframe_record_and_examples(tmp_path):
         "name": "identity",
         "weights_sha256": None,
         "config": {},
-        "tasks": ["deblur", "bokeh", "refocus"],
+        "tasks": ["deblur", "bokeh", "refocus", "lens-to-lens"],
         "class": "refocus_bench.models.baselines.identity:Identity",
     }
     b = rec["benchmark"]

@@ -6,7 +6,8 @@ oracle K search pads by 68 px, the default 248x368 crop for Middlebury), generat
 temporary cache, with their default metrics (LPIPS and DISTS included). The dataset-backed ones
 (``dpdd-test`` ... ``blb-bokeh``): the fixture copies of ``tests/dataset_fixtures.py`` at 36x44 px,
 with their default metrics (``ebb400-bokeh``, ``ebb-val294-bokeh``, ``ntire23-refocus-oracle-k``: the 48x64
-renderable copies of ``tests/ebb_fixtures.py``, with a fit-blur run over each EBB! copy); ``cuhk-blur``'s
+renderable copies of ``tests/ebb_fixtures.py``, with a fit-blur run over each EBB! copy;
+``ntire23-lens-to-lens``: the 48x64 copy of ``tests/ntire23_lens_fixtures.py``); ``cuhk-blur``'s
 CLIP-IQA from a tiny random CLIP folder (plus BRISQUE).
 The reference runs in this process with the torch thread count a pool worker uses
 (``default_threads(2)``), so that thread-dependent rounding cannot differ on any machine. The pool
@@ -29,10 +30,16 @@ from refocus_bench.runner.evaluation import evaluate
 from refocus_bench.runner.executors import default_threads, pool_info, shutdown_pool
 from tests import dataset_fixtures as fx
 from tests import ebb_fixtures as efx
+from tests import ntire23_lens_fixtures as lfx
 from tests.test_benchmarks_datasets import enlarge
 from tests.test_runner_executors import free_cpus_settle
 
-MODEL_OF = {"deblur": "deblur.wiener", "bokeh": "bokeh.gaussian", "refocus": "refocus.cascade"}
+MODEL_OF = {
+    "deblur": "deblur.wiener",
+    "bokeh": "bokeh.gaussian",
+    "refocus": "refocus.cascade",
+    "lens-to-lens": "refocus.cascade",
+}
 DATASET_BENCHMARKS = {  # name -> fixture copy of its dataset
     "dpdd-test": fx.build_dpdd,
     "realdof": fx.build_realdof,
@@ -43,8 +50,14 @@ DATASET_BENCHMARKS = {  # name -> fixture copy of its dataset
     "ebb400-bokeh": efx.ebb400_benchmark_args,  # renderable copy + fit-blur run (not enlarged): returns the kwargs
     "ebb-val294-bokeh": efx.ebb_val294_benchmark_args,
     "ntire23-refocus-oracle-k": efx.ntire23_benchmark_args,
+    "ntire23-lens-to-lens": lfx.ntire23_lens_benchmark_args,
 }
-FITTED = {"ebb400-bokeh", "ebb-val294-bokeh", "ntire23-refocus-oracle-k"}  # builders returning create_benchmark kwargs
+FITTED = {  # builders returning create_benchmark kwargs
+    "ebb400-bokeh",
+    "ebb-val294-bokeh",
+    "ntire23-refocus-oracle-k",
+    "ntire23-lens-to-lens",
+}
 
 
 def _small(name: str, cache) -> dict:

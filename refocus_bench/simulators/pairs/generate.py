@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from ... import optics
 from ...errors import InvalidInputError, check
 from ...hashing import bytes_sha256
-from ...tasks import TASKS
+from ...tasks import PAIR_TASKS
 from ..render.apertures import list_apertures, make_aperture
 from .params import (
     FOCUS_METHODS,
@@ -114,7 +114,7 @@ class PairConfig:
         scenes_per_shard: scenes per output shard (the unit of resume and of parallel work).
         seed: run seed.
         sources: ((source, weight), ...); source is ``dead-leaves``, ``middlebury`` or ``folder:PATH``.
-        tasks: subset of :data:`TASKS`.
+        tasks: subset of :data:`~refocus_bench.tasks.PAIR_TASKS`.
         mode: ``physical`` (sensor format, focal length, f-number) or ``k`` (GenRefocus blur gain).
         f_number, focal_length_mm, sensor_format: physical-mode distributions.
         k_px_m: k-mode distribution of K (pixel-metres, for the output size).
@@ -137,7 +137,7 @@ class PairConfig:
     scenes_per_shard: int = 4
     seed: int = 0
     sources: tuple[tuple[str, float], ...] = (("dead-leaves", 1.0),)
-    tasks: tuple[str, ...] = TASKS
+    tasks: tuple[str, ...] = PAIR_TASKS
     mode: str = "physical"
     f_number: Dist = _dist_field("f_number")
     focal_length_mm: Dist = _dist_field("focal_length_mm")
@@ -243,8 +243,8 @@ def _validate(c: PairConfig) -> None:
         check(isinstance(v, int) and v >= 1, lambda: f"{name} must be an int >= 1, got {v!r}")
     check(isinstance(c.seed, int) and 0 <= c.seed < 2**63, lambda: f"seed must be an int in [0, 2**63), got {c.seed!r}")
     check(
-        len(c.tasks) > 0 and set(c.tasks) <= set(TASKS) and len(set(c.tasks)) == len(c.tasks),
-        lambda: f"tasks must be distinct names from {TASKS}, got {list(c.tasks)}",
+        len(c.tasks) > 0 and set(c.tasks) <= set(PAIR_TASKS) and len(set(c.tasks)) == len(c.tasks),
+        lambda: f"tasks must be distinct names from {PAIR_TASKS}, got {list(c.tasks)}",
     )
     check(c.mode in MODES, lambda: f"mode must be one of {MODES}, got {c.mode!r}")
     check(c.format in FORMATS, lambda: f"format must be one of {FORMATS}, got {c.format!r}")
