@@ -13,7 +13,9 @@ Tensor contract of a sample (one sample = a batch of one):
   ``depth_m`` (1, 1, H, W) metres (inf allowed), ``focus_distance_m`` (float, metres),
   ``k_px_m`` (float, pixel-metres) and ``aperture`` (registry name); for ``deblur`` optionally
   ``coc_px`` (1, 1, H, W) signed pixels, passed to the model only when the spec's protocol allows an
-  oracle.
+  oracle; for ``lens-to-lens`` ``src_lens`` and ``tgt_lens`` (lens names, e.g. ``"Sony50mmf1.8BS"``),
+  ``disparity`` (float, the dataset's blur-strength indicator) and ``alpha`` (1, 1, H, W) in [0, 1]
+  (:class:`~refocus_bench.tasks.LensToLensCondition`).
 * ``subset``: string labels for per-subset breakdowns (``{"aperture": "hexagon", "scene": "indoor"}``).
 * ``metric_inputs``: extra keyword arguments of the *metrics*, never passed to the model, keyed by the
   metric's input name: ``coc`` (1, 1, H, W) signed CoC radius (px) of the target for the bokeh-aware
