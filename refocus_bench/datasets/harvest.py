@@ -147,6 +147,8 @@ def _remove_stale_temporaries(out: Path) -> None:
 
 def _done_index(parts: list[tuple[int, str, Path]]) -> dict[str, tuple[Any, Any]]:
     """``{path: (size_bytes, mtime_ns)}`` of the newest record of each path in the parts."""
+    if not parts:  # a first run: pyarrow loads later, beside ExifTool's first read
+        return {}
     import pyarrow.parquet as pq
 
     done: dict[str, tuple[Any, Any]] = {}

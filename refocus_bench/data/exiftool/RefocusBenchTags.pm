@@ -1,0 +1,96 @@
+# Faster tag selection for `exiftool -a -TAG1 -TAG2 ...`, loaded into ExifTool through PERL5OPT by
+# refocus_bench.datasets.exiftool (Apache-2.0, part of refocus-bench).
+#
+# When a list of tags is requested, ExifTool's SetFoundTags matches each requested name against every
+# extracted tag with a new case-insensitive regular expression, and ExpandShortcuts looks each name up
+# in the shortcut table the same way, for every file again. For the harvest's 44 names that is most
+# of ExifTool's time per file. The replacements below return the same lists from a hash index built
+# once per file (SetFoundTags) and from the previous call's result when the list is unchanged
+# (ExpandShortcuts); any case they do not cover (tag groups, wildcards, exclusions, group options,
+# no -a) goes to ExifTool's own code. They are installed only over the exact code they were written
+# against (MD5 of the original sub's source text); another ExifTool version runs unchanged.
+package RefocusBenchTags;
+
+use strict;
+use warnings;
+
+my %KNOWN = (
+    SetFoundTags    => '35fb4422eeee233f6e5c5e04422c6bb2',
+    ExpandShortcuts => '0d76371ec023cf107430e678a9232e97',
+);
+my ($origFound, $origExpand, $lastKey, $lastList);
+
+sub SourceDigests {
+    my $file = $INC{'Image/ExifTool.pm'} or return {};
+    open(my $fh, '<', $file) or return {};
+    local $/;
+    my $text = <$fh>;
+    close $fh;
+    require Digest::MD5;
+    my %digest;
+    foreach my $name (keys %KNOWN) {
+        $digest{$name} = Digest::MD5::md5_hex($1) if $text =~ /^(sub \Q$name\E\b.*?^\}\n)/ms;
+    }
+    return \%digest;
+}
+
+INIT {
+    if (defined &Image::ExifTool::SetFoundTags and defined &Image::ExifTool::ExpandShortcuts) {
+        my $digest = SourceDigests();
+        no warnings 'redefine';
+        if (($$digest{SetFoundTags} || '') eq $KNOWN{SetFoundTags}) {
+            $origFound = \&Image::ExifTool::SetFoundTags;
+            *Image::ExifTool::SetFoundTags = \&SetFoundTags;
+        }
+        if (($$digest{ExpandShortcuts} || '') eq $KNOWN{ExpandShortcuts}) {
+            $origExpand = \&Image::ExifTool::ExpandShortcuts;
+            *Image::ExifTool::ExpandShortcuts = \&ExpandShortcuts;
+        }
+    }
+}
+
+# Same result as the original for a list of plain tag names with duplicates wanted: each name's
+# matches are the tag keys "Name" and "Name (N)" (any case) in file order, or "Name (0)" if none.
+sub SetFoundTags($)
+{
+    my $self = $_[0];
+    my $options = $$self{OPTIONS};
+    my $reqTags = $$self{REQUESTED_TAGS} || [ ];
+    goto &$origFound unless @$reqTags and $$options{Duplicates} and not $$options{Exclude}
+        and not grep(/^Group/, keys %$options) and not grep(!/^[-\w]+$/ || /^all$/i, @$reqTags);
+    my $fileOrder = $$self{FILE_ORDER};
+    my %index;
+    foreach (keys %{$$self{VALUE}}) {
+        push @{$index{lc $1}}, $_ if /^([-\w]+)( \(|$)/;
+    }
+    my @rtnTags;
+    foreach my $tag (@$reqTags) {
+        my @matches = @{$index{lc $tag} || [ ]};
+        if (@matches > 1) {
+            @matches = sort { $$fileOrder{$a} <=> $$fileOrder{$b} } @matches;
+        } elsif (not @matches) {
+            $matches[0] = "$tag (0)";
+            $$fileOrder{$matches[0]} = 9999;
+        }
+        push @rtnTags, @matches;
+    }
+    $$self{FOUND_TAGS} = \@rtnTags;
+    return wantarray ? (\@rtnTags, [ ], [ ]) : \@rtnTags;
+}
+
+# The original's result, remembered for the last list of plain strings it expanded.
+sub ExpandShortcuts($;$)
+{
+    my ($tagList, $removeSuffix) = @_;
+    return &$origExpand(@_) unless $tagList and @$tagList and not grep(ref, @$tagList);
+    my $key = join("\0", $removeSuffix ? 1 : 0, @$tagList);
+    unless (defined $lastKey and $key eq $lastKey) {
+        my @copy = @$tagList;
+        &$origExpand(\@copy, $removeSuffix);
+        ($lastKey, $lastList) = ($key, \@copy);
+    }
+    @$tagList = @$lastList;
+    return;
+}
+
+1;
