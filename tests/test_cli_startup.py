@@ -73,3 +73,29 @@ def test_every_help_has_a_summary_an_example_and_no_markup(path):
     assert "examples:\n  refocus-bench" in text
     for markup in ("``", ":mod:", ":func:", ":class:", "::\n"):
         assert markup not in text, (path, markup)
+
+
+def test_the_command_table_names_the_module_of_every_command():
+    """``cli.COMMANDS`` (what ``main`` builds alone for a known command) is what the modules register."""
+    import argparse
+    import importlib
+
+    from refocus_bench.cli import COMMAND_MODULES, COMMANDS
+
+    registered = {}
+    for name in COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(name).add_parser(sub)
+        registered.update(dict.fromkeys(sub.choices, name))
+    assert COMMANDS == registered
+
+
+@pytest.mark.parametrize("command", ["harvest", "render", "list"])
+def test_one_command_alone_has_the_help_of_the_whole_parser(command, capsys):
+    from refocus_bench.cli import COMMANDS, main
+
+    whole = dict(_commands())[command].format_help()
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert capsys.readouterr().out == whole
+    assert dict(command_parsers(build_parser([COMMANDS[command]])))[command].format_help() == whole
