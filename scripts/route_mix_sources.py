@@ -5,7 +5,8 @@ the evaluation scene, so the inputs are made the way issue 16's own must-show ma
 photo: procedural layered scenes (dead leaves, with and without point lights, and two-plane scenes;
 textures from scikit-image's photographs, :mod:`refocus_bench.simulators.render.scenes`) rendered
 exactly (:func:`~refocus_bench.simulators.render.layered.render_layered`, hidden content included)
-through a known physical thin lens on a full-frame (36 mm) sensor. Scene seeds start at
+through a known physical thin lens of a full-frame camera (crop factor 1; the square image spans
+:data:`SENSOR_MM` of the sensor, the 35 mm diagonal rule that the harvest applies). Scene seeds start at
 :data:`SEED_BASE`, away from the seed ranges of :mod:`refocus_bench.models.genrefocus.synthetic`.
 
 Per input ``i`` (deterministic by ``i``):
@@ -26,6 +27,7 @@ Per input ``i`` (deterministic by ``i``):
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -35,13 +37,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from refocus_bench import optics  # noqa: E402
+from refocus_bench.datasets.sensors import FULL_FRAME_DIAGONAL_MM  # noqa: E402
 from refocus_bench.io import write_depth, write_image  # noqa: E402
 from refocus_bench.simulators.render.layered import render_layered  # noqa: E402
 from refocus_bench.simulators.render.scenes import dead_leaves_scene, two_plane_scene  # noqa: E402
 
 SEED_BASE = 90_000_000
 FOCALS_MM = (35.0, 50.0, 85.0, 105.0, 135.0)
-SENSOR_MM = 36.0
+SENSOR_MM = FULL_FRAME_DIAGONAL_MM / math.sqrt(2.0)
+"""Long side (mm) of a square image from a full-frame camera by the 35 mm diagonal rule (30.59 mm): what
+``refocus-bench harvest`` reads from FocalLengthIn35mmFormat = FocalLength for a square photo."""
 
 
 def _scene(rng: np.random.Generator, seed: int, size: int):
