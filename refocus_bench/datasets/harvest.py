@@ -425,9 +425,20 @@ class _Reader:
     def read(self, paths: list[str]):  # noqa: ANN201 - Future[list[dict]]
         return self.pool.submit(lambda: self.started.result().read(paths))
 
-    def close(self) -> None:
+    def finish(self) -> str:
+        """The ExifTool version; the process stops in the worker (beside the outputs' assembly)."""
+        version = self.started.result().version
+        self.pool.submit(self._stop)
+        return version
+
+    def _stop(self) -> None:
         with contextlib.suppress(Exception):
             self.started.result().close()
+
+    def close(self) -> None:
+        """Stop ExifTool (in the worker, after any read or stop queued there)."""
+        with contextlib.suppress(Exception):
+            self.pool.submit(self._stop).result()
 
 
 def _warm_up(options: dict[str, Any]) -> None:
@@ -453,6 +464,7 @@ def _read_all(
 
     ExifTool reads batches ``i + 1`` and ``i + 2`` in a worker thread while this thread processes batch
     ``i``: two reads are queued, so ExifTool never waits for this thread to ask for the next one.
+    Once the last answer is in, ExifTool stops in the worker while this thread finishes.
     """
     if not any(_readable(b) for b in batches):
         for batch in batches:
@@ -461,16 +473,19 @@ def _read_all(
     n_todo, n_done = sum(len(b) for b in batches), 0
     queued = collections.deque(reader.read(_readable(b)) for b in batches[:2])
     _warm_up(options)
+    version = "not started"
     for i, batch in enumerate(batches):
         raws = iter(queued.popleft().result())
         if i + 2 < len(batches):
             queued.append(reader.read(_readable(batches[i + 2])))
+        if not queued:  # ExifTool's last answer is in
+            version = reader.finish()
         log.write([_process(e, next(raws) if e.reason is None else None, options) for e in batch])
         n_done += len(batch)
         batches[i] = []  # processed entries are no longer needed
         if progress:
             progress(n_done, n_todo)
-    return reader.started.result().version
+    return version
 
 
 def _summary(
