@@ -1,7 +1,8 @@
 """ExifTool with the harvest's faster tag selection prints what ExifTool prints without it.
 
 :data:`~refocus_bench.datasets.exiftool.PERL_TAG_SELECTION` replaces two steps of ExifTool's tag
-selection (matching requested names, expanding shortcuts) when ``PERL5OPT`` loads it. On every file
+selection (matching requested names, expanding shortcuts, resolving Composite tags) when ``PERL5OPT``
+loads it. On every file
 of the real-file corpus and on JPEGs read in one batch, the JSON output with the harvest's
 arguments is byte-identical with and without it, and it is really installed over this ExifTool.
 """
@@ -22,7 +23,26 @@ EXIFTOOL = shutil.which("exiftool")
 pytestmark = pytest.mark.skipif(EXIFTOOL is None, reason="needs ExifTool: sudo apt-get install libimage-exiftool-perl")
 PERL5OPT = f"-I{PERL_TAG_SELECTION.parent} -M{PERL_TAG_SELECTION.stem}"
 KNOWN_VERSIONS = ("12.57",)
-"""ExifTool versions whose SetFoundTags and ExpandShortcuts the module's digests name."""
+"""ExifTool versions whose SetFoundTags, ExpandShortcuts and BuildCompositeTags the module's digests name."""
+
+
+COMPOSITES_ON_COMPOSITES = (
+    "LensID",
+    "DOF",
+    "HyperfocalDistance",
+    "FOV",
+    "CircleOfConfusion",
+    "FocalLength35efl",
+    "LightValue",
+    "GPSPosition",
+    "ShutterSpeed",
+    "SubSecDateTimeOriginal",
+    "Megapixels",
+    "RedBalance",
+    "ThumbnailImage",
+    "PreviewImage",
+)
+"""Composite tags that Require or Desire other Composite tags (DOF: CircleOfConfusion, FocusDistance...)."""
 
 
 def _run(args: list[str], listing: Path, perl5opt: str | None) -> subprocess.CompletedProcess:
@@ -42,6 +62,7 @@ def _harvest_args(tags: tuple[str, ...] = REQUESTED_TAGS) -> list[str]:
         pytest.param(_harvest_args(), id="harvest-tags"),
         pytest.param(_harvest_args(("FNumber", "fnumber", "Composite:ImageSize", "Focal*", "-Make")), id="fallbacks"),
         pytest.param(["-j", "-n", "-FNumber", "-ImageSize", "-Lens"], id="no-duplicates"),
+        pytest.param(_harvest_args(COMPOSITES_ON_COMPOSITES), id="composites-of-composites"),
     ],
 )
 def test_output_is_byte_identical_on_the_corpus(tmp_path, args):
@@ -57,10 +78,11 @@ def test_output_is_byte_identical_on_the_corpus(tmp_path, args):
 
 def test_replacements_are_installed_over_the_known_exiftool():
     version = subprocess.run([EXIFTOOL, "-ver"], capture_output=True, text=True, check=True).stdout.strip()
+    subs = ("SetFoundTags", "ExpandShortcuts", "BuildCompositeTags")
     script = (
         "use Image::ExifTool; print join(' ', "
-        "\\&Image::ExifTool::SetFoundTags == \\&RefocusBenchTags::SetFoundTags ? 1 : 0, "
-        "\\&Image::ExifTool::ExpandShortcuts == \\&RefocusBenchTags::ExpandShortcuts ? 1 : 0)"
+        + ", ".join(f"\\&Image::ExifTool::{name} == \\&RefocusBenchTags::{name} ? 1 : 0" for name in subs)
+        + ")"
     )
     perl_lib = str(Path(os.path.realpath(EXIFTOOL)).parent / "lib")  # an unpacked ExifTool's own library
     out = subprocess.run(
@@ -70,9 +92,9 @@ def test_replacements_are_installed_over_the_known_exiftool():
         check=True,
     )
     if version not in KNOWN_VERSIONS:
-        assert out.stdout == "0 0", "another ExifTool version must run its own code"
+        assert out.stdout == "0 0 0", "another ExifTool version must run its own code"
         pytest.skip(f"ExifTool {version}: the replacements are written for {KNOWN_VERSIONS} and stay out")
-    assert out.stdout == "1 1"
+    assert out.stdout == "1 1 1"
     assert out.stderr == ""
 
 

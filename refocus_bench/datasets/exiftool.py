@@ -94,11 +94,12 @@ PERL_TAG_SELECTION = Path(__file__).resolve().parents[1] / "data" / "exiftool" /
 """Perl module loaded into ExifTool (``PERL5OPT``) that selects the requested tags faster.
 
 ExifTool matches every requested tag name against every extracted tag with a new regular
-expression, and expands shortcuts the same way, for each file: with :data:`REQUESTED_TAGS` that
-costs more than extracting the tags. The module replaces those two steps by a hash lookup and a
-cache; the JSON ExifTool prints is byte-identical (``tests/test_exiftool_fast.py``). It replaces
-them only over the exact ExifTool code it was written against (12.57; an MD5 of each sub's
-source), so any other ExifTool version runs unchanged."""
+expression, expands shortcuts the same way, and resolves every Composite tag it knows, for each
+file: with :data:`REQUESTED_TAGS` that costs more than extracting the tags. The module replaces
+those steps by a hash lookup, a cache, and the Composite tags that the requested ones need; the
+JSON ExifTool prints is byte-identical (``tests/test_exiftool_fast.py``, the whole real-file
+corpus). It replaces them only over the exact ExifTool code it was written against (12.57; an MD5
+of each sub's source), so any other ExifTool version runs unchanged."""
 
 _ENV_LOCK = threading.Lock()
 

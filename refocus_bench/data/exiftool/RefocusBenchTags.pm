@@ -6,9 +6,12 @@
 # in the shortcut table the same way, for every file again. For the harvest's 44 names that is most
 # of ExifTool's time per file. The replacements below return the same lists from a hash index built
 # once per file (SetFoundTags) and from the previous call's result when the list is unchanged
-# (ExpandShortcuts); any case they do not cover (tag groups, wildcards, exclusions, group options,
-# no -a) goes to ExifTool's own code. They are installed only over the exact code they were written
-# against (MD5 of the original sub's source text); another ExifTool version runs unchanged.
+# (ExpandShortcuts). BuildCompositeTags resolves the dependencies of every Composite tag ExifTool
+# knows for every file, though only requested ones are printed: it is given the requested Composite
+# tags and those they Require, Desire or Inhibit (transitively) instead. Any case they do not cover
+# (tag groups, wildcards, exclusions, group options, no -a, all tags) goes to ExifTool's own code.
+# They are installed only over the exact code they were written against (MD5 of the original sub's
+# source text); another ExifTool version runs unchanged.
 package RefocusBenchTags;
 
 use strict;
@@ -17,8 +20,9 @@ use warnings;
 my %KNOWN = (
     SetFoundTags    => '35fb4422eeee233f6e5c5e04422c6bb2',
     ExpandShortcuts => '0d76371ec023cf107430e678a9232e97',
+    BuildCompositeTags => 'bfa9d62703956aea3326926d9c6bfe03',
 );
-my ($origFound, $origExpand, $lastKey, $lastList);
+my ($origFound, $origExpand, $origBuild, $lastKey, $lastList, $dropKey, $dropList);
 
 sub SourceDigests {
     my $file = $INC{'Image/ExifTool.pm'} or return {};
@@ -46,7 +50,21 @@ INIT {
             $origExpand = \&Image::ExifTool::ExpandShortcuts;
             *Image::ExifTool::ExpandShortcuts = \&ExpandShortcuts;
         }
+        if (($$digest{BuildCompositeTags} || '') eq $KNOWN{BuildCompositeTags}) {
+            $origBuild = \&Image::ExifTool::BuildCompositeTags;
+            *Image::ExifTool::BuildCompositeTags = \&BuildCompositeTags;
+        }
     }
+}
+
+# Whether ExifTool was asked for a plain list of tag names, duplicates included, nothing excluded.
+sub PlainRequest($)
+{
+    my $self = shift;
+    my $options = $$self{OPTIONS};
+    my $reqTags = $$self{REQUESTED_TAGS} || [ ];
+    return (@$reqTags and $$options{Duplicates} and not $$options{Exclude}
+        and not grep(/^Group/, keys %$options) and not grep(!/^[-\w]+$/ || /^all$/i, @$reqTags));
 }
 
 # Same result as the original for a list of plain tag names with duplicates wanted: each name's
@@ -54,10 +72,8 @@ INIT {
 sub SetFoundTags($)
 {
     my $self = $_[0];
-    my $options = $$self{OPTIONS};
-    my $reqTags = $$self{REQUESTED_TAGS} || [ ];
-    goto &$origFound unless @$reqTags and $$options{Duplicates} and not $$options{Exclude}
-        and not grep(/^Group/, keys %$options) and not grep(!/^[-\w]+$/ || /^all$/i, @$reqTags);
+    goto &$origFound unless PlainRequest($self);
+    my $reqTags = $$self{REQUESTED_TAGS};
     my $fileOrder = $$self{FILE_ORDER};
     my %index;
     foreach (keys %{$$self{VALUE}}) {
@@ -91,6 +107,48 @@ sub ExpandShortcuts($;$)
     }
     @$tagList = @$lastList;
     return;
+}
+
+# The original, run over the Composite tags that the requested tags need: the others are removed
+# from the Composite table for the call (and put back after it).
+sub BuildCompositeTags($)
+{
+    my $self = $_[0];
+    goto &$origBuild unless PlainRequest($self);
+    my $compTable = Image::ExifTool::GetTagTable('Image::ExifTool::Composite');
+    my @want = (@{$$self{REQUESTED_TAGS}}, keys %{$$self{REQ_TAG_LOOKUP}});
+    my $key = join("\0", scalar(keys %$compTable), sort @want);
+    unless (defined $dropKey and $key eq $dropKey) {
+        ($dropKey, $dropList) = ($key, UnneededComposites($compTable, \@want));
+    }
+    delete local @$compTable{@$dropList};
+    return &$origBuild($self);
+}
+
+# Keys of the Composite table whose tags neither ``$want`` names nor a wanted Composite tag needs.
+sub UnneededComposites($$)
+{
+    my ($compTable, $want) = @_;
+    my (%byName, %need, @todo);
+    foreach my $tag (keys %$compTable) {
+        my $info = $$compTable{$tag};
+        next unless ref $info eq 'HASH' and defined $$info{Name};
+        push @{$byName{lc $$info{Name}}}, $tag;
+    }
+    @todo = map { lc } @$want;
+    while (@todo) {
+        my $name = shift @todo;
+        $name =~ s/.*://;
+        foreach my $tag (@{$byName{$name} || [ ]}) {
+            next if $need{$tag}++;
+            my $info = $$compTable{$tag};
+            foreach my $list (grep { ref $_ eq 'HASH' } @$info{qw(Require Desire Inhibit)}) {
+                push @todo, map { lc } values %$list;
+            }
+        }
+    }
+    return [ grep { ref $$compTable{$_} eq 'HASH' and defined $$compTable{$_}{Name} and not $need{$_} }
+             keys %$compTable ];
 }
 
 1;
