@@ -58,13 +58,24 @@ INIT {
 }
 
 # Whether ExifTool was asked for a plain list of tag names, duplicates included, nothing excluded.
+# The answer is kept for the same request (the same list, which the memo holds so that its address
+# is not reused, and the same Duplicates, Exclude and number of options): once per file, not twice.
+my $plainMemo;
 sub PlainRequest($)
 {
     my $self = shift;
     my $options = $$self{OPTIONS};
-    my $reqTags = $$self{REQUESTED_TAGS} || [ ];
-    return (@$reqTags and $$options{Duplicates} and not $$options{Exclude}
-        and not grep(/^Group/, keys %$options) and not grep(!/^[-\w]+$/ || /^all$/i, @$reqTags));
+    my @state = ($$self{REQUESTED_TAGS} || [ ], $$options{Duplicates} || 0, $$options{Exclude} || 0,
+                 scalar(keys %$options));
+    if ($plainMemo and $$plainMemo[0] == $state[0] and $$plainMemo[1] eq $state[1]
+        and $$plainMemo[2] eq $state[2] and $$plainMemo[3] == $state[3]) {
+        return $$plainMemo[4];
+    }
+    my $reqTags = $state[0];
+    my $plain = (@$reqTags and $$options{Duplicates} and not $$options{Exclude}
+        and not grep(/^Group/, keys %$options) and not grep(!/^[-\w]+$/ || /^all$/i, @$reqTags)) ? 1 : 0;
+    $plainMemo = [ @state, $plain ];
+    return $plain;
 }
 
 # Same result as the original for a list of plain tag names with duplicates wanted: each name's
