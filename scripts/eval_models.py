@@ -248,6 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         help="folder caching the test pairs and per-row scores (rows re-run only when data, model, "
         "weights or metrics change)",
     )
+    p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="TASK:LABEL",
+        help="leave out a row, e.g. 'deblur:deblur.unsharp' (repeatable; named in the report)",
+    )
     p.add_argument("--only", help="comma-separated tasks to run (the report needs all three; for warming --cache)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -276,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         bokeh_rows.append((PREVIOUS, "genrefocus.tiny", prev))
         refocus_rows.append((PREVIOUS, "genrefocus.tiny", prev))
     todo = {"deblur": (deblur_rows, full), "bokeh": (bokeh_rows, full), "refocus": (refocus_rows, metrics)}
+    known = {f"{t}:{r[0]}" for t, (rows, _) in todo.items() for r in rows}
+    if set(args.skip) - known:
+        raise SystemExit(f"--skip: unknown rows {sorted(set(args.skip) - known)}; known: {sorted(known)}")
+    todo = {t: ([r for r in rows if f"{t}:{r[0]}" not in args.skip], ms) for t, (rows, ms) in todo.items()}
     if args.only:  # warm the cache with the rows that do not depend on genrefocus.tiny's new weights
         for task in args.only.split(","):
             rows, ms = todo[task]
@@ -311,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         "2-core CPU "
         "include other engineers' load; see perf/test_bench_models.py for timings.",
         "",
+        *([f"Rows left out (`--skip`): {', '.join(f'`{x}`' for x in args.skip)}.", ""] if args.skip else []),
         "## Deblur (blurry input -> all-in-focus target)",
         "",
         *table(results["deblur"]),
