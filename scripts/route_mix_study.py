@@ -28,15 +28,16 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 SHIPPED = "refocus_bench/data/weights/genrefocus_tiny_v1.safetensors"
 BENCHMARKS = ("middlebury-bokeh", "synthetic-bokeh")
 METRICS = ("lpips.alex", "lpips.vgg", "dists.vgg16", "psnr.rgb")
 LOWER_IS_BETTER = {"lpips.alex": True, "lpips.vgg": True, "dists.vgg16": True, "psnr.rgb": False}
-N_B, N_C, SIZE = 160, 160, 192
+N_B, N_C, SIZE = 160, 48, 192
 TRAIN = [
     "--stages", "bokeh", "--init", SHIPPED, "--train-pairs", "480", "--val-pairs", "32", "--size", str(SIZE),
     "--crop", "96", "--batch", "8", "--lr", "5e-4", "--max-steps", "{steps}", "--bokeh-minutes", "{cap}",
-    "--val-every", "50", "--threads", "1", "--workers", "1", "--seed", "0", "--cache", "{cache}",
+    "--val-every", "100", "--threads", "1", "--workers", "1", "--seed", "0", "--cache", "{cache}",
 ]  # fmt: skip
 CACHE_KEY = "480-32-192"
 """train_tiny's cache key of the simulator pairs above: a cache with this key is only read, never written."""
@@ -161,13 +162,91 @@ def summarise(work: Path, labels: list[str]) -> dict:
     return out
 
 
+def _median_rel_error(pairs: list[tuple[float, float]]) -> float | None:
+    return float(np.median([abs(a / b - 1.0) for a, b in pairs])) if pairs else None
+
+
+def data_facts(work: Path) -> dict:
+    """Counts, reasons, accuracy of K and focus against the known truth, and hashes of the route datasets."""
+    from refocus_bench.hashing import file_sha256
+
+    truth = {}
+    for line in (work / "src" / "truth.jsonl").read_text().splitlines():
+        t = json.loads(line)
+        truth[t["stem"]] = t
+    out = {}
+    for route in ("route_b", "route_c"):
+        folder = work / route
+        lines = [json.loads(x) for x in (folder / "manifest.jsonl").read_text().splitlines()]
+        ks, ss = [], []
+        for m in lines:
+            if m["status"] != "kept":
+                continue
+            t = truth[Path(m["name"]).stem]
+            f = m.get("fit", m)
+            ks.append((f["k_px_m"], t["k_px_m"]))
+            ss.append((f["focus_distance_m"], t["focus_distance_m"]))
+        shards = sorted((folder / "data" / "bokeh").glob("*.parquet"))
+        out[route] = {
+            "summary": json.loads((folder / "summary.json").read_text()),
+            "inputs": len(lines),
+            "median_abs_rel_error_k": _median_rel_error(ks),
+            "median_abs_rel_error_focus": _median_rel_error(ss),
+            "shards_sha256": {p.name: file_sha256(p) for p in shards},
+        }
+    return out
+
+
+def train_facts(work: Path) -> dict:
+    """Per run: steps, minutes, kept step and validation LPIPS, weights sha256, routes (from train_report.json)."""
+    out = {}
+    for run in RUNS:
+        f = work / f"train_{run}" / "train_report.json"
+        if not f.is_file():
+            continue
+        r = json.loads(f.read_text())
+        st, cfg = r["stages"]["bokeh"], r["settings"]
+        cache, budget = Path(cfg["cache"]), (cfg["max_steps"], cfg["bokeh_minutes"])
+        out[run] = {
+            "weights_sha256": r["weights"]["sha256"],
+            "steps": st["steps"],
+            "minutes": st["minutes"],
+            "best_step": st["best_step"],
+            "best_val_lpips": st["best_val_lpips"],
+            "val_lpips_step0": st["val_curve"][0]["val_lpips"],
+            "routes": r.get("routes", []),
+            "simulator_weight": r.get("simulator_weight"),
+            "simulator_sha256": r["data_sha256"],
+            "command": shlex.join(["python", *train_command(work, run, *budget, cache)[1:]]),
+        }
+    return out
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    """Write ``reports/route_mix/route_mix.json``: data facts, training facts, scores with intervals."""
+    report = {
+        "data": data_facts(args.work),
+        "data_commands": [shlex.join(c) for c in data_commands(Path("WORK"))],
+        "train": train_facts(args.work),
+        "train_settings": {"steps": args.steps, "cap_minutes": args.cap, "runs": RUNS, "common": TRAIN},
+        "scores": summarise(args.work, args.labels),
+        "shipped_weights": SHIPPED,
+    }
+    out = ROOT / "reports" / "route_mix" / "route_mix.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from refocus_bench.io import atomic_write_json
+
+    atomic_write_json(out, report)
+    print(f"wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("step", choices=["data", "train", "evaluate", "summary"])
+    p.add_argument("step", choices=["data", "train", "evaluate", "summary", "facts", "report"])
     p.add_argument("--work", type=Path, default=Path("/tmp/routes"))
     p.add_argument("--runs", nargs="+", default=["A", "B"], choices=sorted(RUNS))
     p.add_argument("--cache", type=Path, default=Path("/tmp/tiny_pairs.safetensors"), help="simulator pairs cache")
-    p.add_argument("--steps", type=int, default=400, help="training steps of each run (the shared budget)")
+    p.add_argument("--steps", type=int, default=300, help="training steps of each run (the shared budget)")
     p.add_argument("--cap", type=float, default=40.0, help="wall-clock cap per run in minutes")
     p.add_argument("--labels", nargs="+", default=["shipped", "A", "B"])
     args = p.parse_args(argv)
@@ -177,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         cmd_train(args)
     elif args.step == "evaluate":
         cmd_evaluate(args)
+    elif args.step == "report":
+        cmd_report(args)
+    elif args.step == "facts":
+        print(json.dumps(data_facts(args.work), indent=1))
     else:
         print(json.dumps(summarise(args.work, args.labels), indent=1))
     return 0
