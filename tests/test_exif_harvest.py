@@ -437,3 +437,16 @@ def test_changing_per_file_options_rereads_once_then_resumes(tmp_path):
     assert read_rows(tmp_path / "out")["img_00000.jpg"]["sharpness_laplacian_var"] is None
     assert harvest([tmp_path / "p"], tmp_path / "out").files_read == 0
     assert len(list((tmp_path / "out" / "state" / "parts").iterdir())) == 1
+
+
+def test_reads_sent_ahead_survive_exiftool_dying_before_their_answers(tmp_path):
+    from refocus_bench.datasets.exiftool import ExifToolReader
+
+    paths = [str(p) for p in ph.build_simple_folder(tmp_path / "p", 6)]
+    with ExifToolReader() as reader:
+        first, second = reader.submit(paths[:3]), reader.submit(paths[3:])
+        os.kill(reader.pid, signal.SIGKILL)
+        got = reader.collect(first) + reader.collect(second)
+        assert reader.version == reader.version.strip() and reader.version[0].isdigit()
+    assert [g["SourceFile"] for g in got] == paths
+    assert [g["EXIF:ExifIFD:FNumber"] for g in got] == [1.8] * 6

@@ -102,7 +102,7 @@ def test_reader_starts_exiftool_with_the_module_and_leaves_the_environment(monke
     monkeypatch.setenv("PERL5OPT", "-w")
     paths = [str(p) for p in corpus_files() if p.suffix.lower() == ".jpg"][:5]
     with ExifToolReader() as reader:
-        pid = reader._et._process.pid
+        pid = reader.pid
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         tags = reader.read(paths)
     assert f"PERL5OPT=-w {PERL5OPT}".encode() in environ

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 __all__ = ["add_parser"]
 
@@ -48,14 +49,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_harvest)
 
 
-def _check_flags(args: argparse.Namespace) -> None:
-    """Check the paths and filters before any work, naming the flag the user typed."""
+def _check_flags(args: argparse.Namespace) -> Any:
+    """Check the paths and filters before any work, naming the flag the user typed; returns ExifTool, started.
+
+    ExifTool starts as soon as it is found, before the filters' imports: Perl's start-up then
+    overlaps everything else the harvest does before its first read."""
     from ..errors import InvalidInputError, MissingFileError, RefocusBenchError
     from ..paths import check_input_path, check_output_dir
-    from .curation import parse_filters
-    from .exif import PHOTO_FIELDS
-    from .exiftool import find_exiftool
-    from .harvest_schema import FILE_FIELDS
+    from .exiftool import ExifToolReader, find_exiftool
 
     for arg in args.inputs:
         check_input_path(arg, "DIR")
@@ -63,21 +64,31 @@ def _check_flags(args: argparse.Namespace) -> None:
     if args.batch_size is not None and args.batch_size < 1:
         raise InvalidInputError(f"--batch-size must be an integer >= 1, got {args.batch_size}")
     try:
-        parse_filters(args.filters, {n: t for n, t, _ in FILE_FIELDS + PHOTO_FIELDS})
-    except RefocusBenchError as err:
-        raise InvalidInputError(f"--filter: {err}") from None
-    try:
-        find_exiftool(args.exiftool)
+        exe = find_exiftool(args.exiftool)
     except MissingFileError as err:
         raise MissingFileError(f"--exiftool: {err}") from None
+    reader = ExifToolReader(exe)
+    try:
+        from .curation import parse_filters
+        from .exif import PHOTO_FIELDS
+        from .harvest_schema import FILE_FIELDS
+
+        parse_filters(args.filters, {n: t for n, t, _ in FILE_FIELDS + PHOTO_FIELDS})
+    except BaseException as err:
+        reader.close()
+        if isinstance(err, RefocusBenchError):
+            raise InvalidInputError(f"--filter: {err}") from None
+        raise
+    return reader
 
 
 def _run_harvest(args: argparse.Namespace) -> int:
     from ..errors import InvalidInputError
     from ..paths import os_error_line
+
+    reader = _check_flags(args)
     from .harvest import DEFAULT_BATCH_SIZE, _print_progress, harvest
 
-    _check_flags(args)
     try:
         result = harvest(
             args.inputs,
@@ -86,7 +97,7 @@ def _run_harvest(args: argparse.Namespace) -> int:
             sharpness=args.sharpness,
             filters=args.filters,
             use_lensfun=not args.no_lensfun,
-            exiftool=args.exiftool,
+            exiftool=reader,
             progress=None if args.quiet else _print_progress,
         )
     except OSError as err:

@@ -1,6 +1,6 @@
 """ExifTool, run as one long-running process that reads the metadata of files in batches.
 
-One ``exiftool -stay_open`` process (driven by ``pyexiftool``) reads files in batches with numeric
+One ``exiftool -stay_open`` process reads files in batches with numeric
 values (``-n``), every duplicate tag (``-a``) and group names of families 0 and 1 (``-G0:1``, keys
 like ``"EXIF:ExifIFD:FNumber"`` or ``"MakerNotes:Canon:FocusDistanceUpper"``). Only
 :data:`REQUESTED_TAGS` are asked for, among them ExifTool's Composite ``ImageSize``, ``Aperture`` and
@@ -18,14 +18,17 @@ that carry photo metadata (PDF, PSD, EPS, MIFF). It comes from the Debian packag
 
 from __future__ import annotations
 
-import json
+import collections
+import contextlib
 import os
+import queue
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,7 @@ __all__ = [
     "find_exiftool",
     "exiftool_version",
     "ExifToolReader",
+    "Pending",
 ]
 
 EXIFTOOL_INSTALL_HINT = "sudo apt-get install libimage-exiftool-perl"
@@ -91,6 +95,7 @@ REQUESTED_TAGS = (
 """ExifTool tags requested for every file (any group)."""
 
 _EXIFTOOL_ARGS = ("-q", "-q", "-j", "-n", "-a", "-G0:1", "-api", "LargeFileSupport=1")
+_EXIFTOOL_ARGS_B = tuple(a.encode() for a in _EXIFTOOL_ARGS)
 
 PERL_TAG_SELECTION = Path(__file__).resolve().parents[1] / "data" / "exiftool" / "RefocusBenchTags.pm"
 """Perl module loaded into ExifTool (``PERL5OPT``) that selects the requested tags faster.
@@ -103,30 +108,117 @@ JSON ExifTool prints is byte-identical (``tests/test_exiftool_fast.py``, the who
 corpus). It replaces them only over the exact ExifTool code it was written against (12.57; an MD5
 of each sub's source), so any other ExifTool version runs unchanged."""
 
-_ENV_LOCK = threading.Lock()
 
+def _perl_env() -> dict[str, str] | None:
+    """The environment that loads :data:`PERL_TAG_SELECTION` into ExifTool through ``PERL5OPT``.
 
-@contextmanager
-def _perl_options() -> Iterator[None]:
-    """``PERL5OPT`` loads :data:`PERL_TAG_SELECTION` into the ExifTool started in the body.
-
-    pyexiftool passes no environment of its own to the process, so the variable is set in this
-    process's environment for the body only, under a lock. Nothing is set when the module's folder
-    cannot be named in ``PERL5OPT`` (which splits on white space) or the file is missing."""
+    ``None`` (ExifTool as it is) when the module's folder cannot be named in ``PERL5OPT`` (which
+    splits on white space) or the file is missing. This process's own environment is left alone."""
     folder = str(PERL_TAG_SELECTION.parent)
     if not PERL_TAG_SELECTION.is_file() or any(c.isspace() for c in folder):
-        yield
-        return
-    with _ENV_LOCK:
-        old = os.environ.get("PERL5OPT")
-        os.environ["PERL5OPT"] = " ".join(filter(None, [old, f"-I{folder}", f"-M{PERL_TAG_SELECTION.stem}"]))
-        try:
-            yield
-        finally:
-            if old is None:
-                os.environ.pop("PERL5OPT", None)
-            else:
-                os.environ["PERL5OPT"] = old
+        return None
+    old = os.environ.get("PERL5OPT")
+    return {**os.environ, "PERL5OPT": " ".join(filter(None, [old, f"-I{folder}", f"-M{PERL_TAG_SELECTION.stem}"]))}
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: ExifTool gets SIGTERM when this process dies (a ``-stay_open`` ExifTool never exits by itself)."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+class _Process:
+    """One ``exiftool -stay_open True -@ -`` process: commands are written ahead, answers read in order.
+
+    A thread drains ExifTool's standard output into a queue, so ExifTool never waits for Python to
+    read an answer, and several commands can wait in its input: it goes from one to the next without
+    a round trip. Standard error goes to a temporary file (with ``-q -q`` ExifTool writes little there).
+    """
+
+    def __init__(self, exe: str, env: dict[str, str] | None) -> None:
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [exe, "-stay_open", "True", "-@", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+        )
+        self._chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._buf = bytearray()
+        self._eof = False
+        self._sent: collections.deque[int] = collections.deque()
+        self._answers: dict[int, bytes] = {}
+        self._seq = 0
+        threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
+
+    def _drain(self, pipe: Any) -> None:
+        fd = pipe.fileno()
+        with contextlib.suppress(OSError):
+            while chunk := os.read(fd, 1 << 16):
+                self._chunks.put(chunk)
+        self._chunks.put(b"")
+
+    @property
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def send(self, args: Sequence[bytes]) -> int:
+        """Write one command (``args`` then ``-execute<n>``) without waiting; returns ``n``."""
+        self._seq += 1
+        self.proc.stdin.write(b"\n".join([*args, b"-execute%d" % self._seq]) + b"\n")
+        self.proc.stdin.flush()
+        self._sent.append(self._seq)
+        return self._seq
+
+    def answer(self, seq: int) -> bytes:
+        """ExifTool's standard output for command ``seq`` (earlier answers are kept for their callers)."""
+        while seq not in self._answers:
+            check(bool(self._sent), lambda: f"ExifTool command {seq} was never sent")
+            first = self._sent[0]
+            marker = b"{ready%d}\n" % first
+            start = 0
+            while (end := self._buf.find(marker, start)) < 0:
+                if self._eof:
+                    raise RuntimeError(f"ExifTool stopped: {self.error_text() or 'no message'}")
+                start = max(0, len(self._buf) - len(marker))
+                chunk = self._chunks.get()
+                self._eof = not chunk
+                self._buf += chunk
+            self._answers[first] = bytes(self._buf[:end])
+            del self._buf[: end + len(marker)]
+            self._sent.popleft()
+        return self._answers.pop(seq)
+
+    def error_text(self) -> str:
+        """What ExifTool wrote to standard error (its last 500 characters)."""
+        with contextlib.suppress(OSError):
+            self._stderr.seek(0)
+            return self._stderr.read().decode("utf-8", errors="replace").strip()[-500:]
+        return ""
+
+    def stop(self, wait: bool = True) -> None:
+        """Ask ExifTool to exit after the commands already sent; ``wait``: until it has (else killed)."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError, ValueError):
+                self.proc.stdin.write(b"-stay_open\nFalse\n")
+                self.proc.stdin.close()
+        if wait:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self._stderr.close()
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.stop()
 
 
 def find_exiftool(executable: str | None = None) -> str:
@@ -152,6 +244,16 @@ def _safe_arg(path: str) -> bool:
     return True
 
 
+class Pending:
+    """A read sent to ExifTool and not yet collected (:meth:`ExifToolReader.submit`): its arguments,
+    the process it went to (``None``: not sent) and its command number."""
+
+    __slots__ = ("args", "process", "seq")
+
+    def __init__(self, args: list[str], process: _Process | None, seq: int) -> None:
+        self.args, self.process, self.seq = args, process, seq
+
+
 class ExifToolReader:
     """One long-running ExifTool process that reads metadata of files in batches.
 
@@ -161,6 +263,10 @@ class ExifToolReader:
             tags = reader.read(["/photos/a.jpg"])[0]
         tags["EXIF:ExifIFD:FNumber"]  # 1.8
 
+    :meth:`submit` sends a read without waiting for it and :meth:`collect` returns its answer, so
+    ExifTool can go from one batch to the next while Python works on an earlier one; :meth:`read`
+    does both. The process starts on creation (Perl's start-up then overlaps the caller's work).
+
     Files whose names ExifTool's argument file format cannot carry (newlines, undecodable bytes) are
     read through a temporary symlink. A file for which ExifTool gives no answer gets a synthetic
     ``{"ExifTool:Error": ...}`` entry. If the ExifTool process dies, it is restarted and the batch is
@@ -168,40 +274,60 @@ class ExifToolReader:
     """
 
     def __init__(self, executable: str | None = None, tags: Sequence[str] = REQUESTED_TAGS) -> None:
-        import exiftool  # pyexiftool
-
         self._exe = find_exiftool(executable)
         self._tag_args = tuple(f"-{t}".encode() for t in tags)
-        self._module = exiftool
-        self._et = None
+        self._proc: _Process | None = None
+        self._version: str | None = None
+        self._version_seq = 0
+        self._with_module = True
         self._alias_dir: str | None = None
         self._start()
 
     def _start(self) -> None:
-        self._et = self._module.ExifTool(executable=self._exe, common_args=[])
-        try:
-            with _perl_options():
-                self._et.run()
-        except Exception:  # noqa: BLE001 - a Perl that cannot load the module: ExifTool as it is
-            self._et = self._module.ExifTool(executable=self._exe, common_args=[])
-            self._et.run()
+        env = _perl_env() if self._with_module else None
+        self._proc = _Process(self._exe, env)
+        self._version_seq = self._proc.send([b"-ver"])
+
+    @property
+    def pid(self) -> int | None:
+        """The ExifTool process's id (``None`` when stopped)."""
+        return self._proc.proc.pid if self._proc is not None else None
 
     @property
     def version(self) -> str:
         """ExifTool version string, e.g. ``"12.57"``."""
-        return str(self._et.version)
+        if self._version is None:
+            try:
+                if self._proc is None:
+                    self._start()
+                self._version = self._proc.answer(self._version_seq).decode("utf-8", "replace").strip()
+            except Exception:  # noqa: BLE001 - a Perl that cannot load the module: ExifTool as it is
+                self._restart_plain()
+                self._version = self._proc.answer(self._version_seq).decode("utf-8", "replace").strip()
+        return self._version
+
+    def _restart_plain(self) -> None:
+        """Start ExifTool again, without :data:`PERL_TAG_SELECTION` if the last one never answered."""
+        if self._version is None:
+            self._with_module = False
+        self._stop()
+        self._start()
 
     def _stop(self) -> None:
-        if self._et is not None and self._et.running:
-            try:
-                self._et.terminate()
-            except Exception:  # noqa: BLE001 - already dead
-                pass
-        self._et = None
+        if self._proc is not None:
+            self._proc.kill()
+        self._proc = None
+
+    def finish(self) -> None:
+        """Let ExifTool exit once the reads already sent are answered (no wait; :meth:`close` reaps it)."""
+        if self._proc is not None:
+            self._proc.stop(wait=False)
 
     def close(self) -> None:
         """Stop the ExifTool process and remove temporary aliases."""
-        self._stop()
+        if self._proc is not None:
+            self._proc.stop()
+            self._proc = None
         if self._alias_dir:
             shutil.rmtree(self._alias_dir, ignore_errors=True)
             self._alias_dir = None
@@ -225,10 +351,45 @@ class ExifToolReader:
         os.symlink(os.fsencode(path), alias)
         return alias
 
-    def _execute(self, args: list[str]) -> list[dict[str, Any]]:
-        out = self._et.execute(*_EXIFTOOL_ARGS, *self._tag_args, *(a.encode("utf-8") for a in args), raw_bytes=True)
-        text = out.decode("utf-8", errors="replace").strip()
+    def _send(self, args: list[str]) -> int:
+        if self._proc is None or not self._proc.running:
+            self._restart_plain()
+        return self._proc.send([*_EXIFTOOL_ARGS_B, *self._tag_args, *(a.encode("utf-8") for a in args)])
+
+    def _parse(self, seq: int) -> list[dict[str, Any]]:
+        process = self._proc
+        self.version  # noqa: B018 - the version answer comes first; it also tells whether Perl started
+        check(self._proc is process, "ExifTool was restarted without the tag selection module")
+        text = self._proc.answer(seq).decode("utf-8", errors="replace").strip()
+        import json  # after ExifTool's start: not on the way to it
+
         return json.loads(text) if text else []
+
+    def _execute(self, args: list[str]) -> list[dict[str, Any]]:
+        return self._parse(self._send(args))
+
+    def submit(self, paths: Sequence[str]) -> Pending:
+        """Send a read of ``paths`` to ExifTool without waiting for it (see :meth:`collect`)."""
+        args = [self._arg_for(os.path.abspath(p), i) for i, p in enumerate(paths)]
+        if not args:
+            return Pending(args, None, 0)
+        try:
+            return Pending(args, self._proc, self._send(args))
+        except Exception:  # noqa: BLE001 - process died: collect isolates the files
+            return Pending(args, None, 0)
+
+    def collect(self, pending: Pending) -> list[dict[str, Any]]:
+        """The answer to a :meth:`submit`: one dict per path, in input order (as :meth:`read`)."""
+        if not pending.args:
+            return []
+        try:
+            if pending.process is None or pending.process is not self._proc:  # sent to a process since stopped
+                entries = self._execute(pending.args)
+            else:
+                entries = self._parse(pending.seq)
+        except Exception:  # noqa: BLE001 - process died or spoke garbage: isolate file by file
+            entries = self._isolate(pending.args)
+        return self._in_order(pending.args, entries)
 
     def read(self, paths: Sequence[str]) -> list[dict[str, Any]]:
         """Metadata of each path (absolute paths recommended), in input order.
@@ -242,15 +403,23 @@ class ExifToolReader:
         try:
             entries = self._execute(args)
         except Exception:  # noqa: BLE001 - process died or spoke garbage: isolate file by file
-            entries = []
-            for a in args:
-                try:
-                    if self._et is None or not self._et.running:
-                        self._start()
-                    entries.extend(self._execute([a]))
-                except Exception as err:  # noqa: BLE001
-                    entries.append({"SourceFile": a, "ExifTool:Error": f"ExifTool failed on this file: {err}"})
-                    self._stop()
+            entries = self._isolate(args)
+        return self._in_order(args, entries)
+
+    def _isolate(self, args: list[str]) -> list[dict[str, Any]]:
+        """Read ``args`` one by one, restarting ExifTool after a failure; a failing file gets an error entry."""
+        self._stop()  # reads sent to the failed process are read again by their collect
+        entries = []
+        for a in args:
+            try:
+                entries.extend(self._execute([a]))
+            except Exception as err:  # noqa: BLE001
+                entries.append({"SourceFile": a, "ExifTool:Error": f"ExifTool failed on this file: {err}"})
+                self._stop()
+        return entries
+
+    @staticmethod
+    def _in_order(args: list[str], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         by_source = {e.get("SourceFile"): e for e in entries}
         return [
             by_source.get(a) or {"SourceFile": a, "ExifTool:Error": "ExifTool could not open the file"} for a in args

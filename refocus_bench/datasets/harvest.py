@@ -25,14 +25,16 @@ compacted into one. Duplicate detection and filters are applied at assembly, so 
 on the order files were read and changing a filter costs no re-reading. Memory: the index holds one
 path and stat per file (a few hundred bytes); metadata and rows are streamed batch by batch.
 
-Speed: the one ExifTool process starts in a worker thread as soon as the arguments are checked, so
-Perl's start-up overlaps the scan and Python's imports (no torch, no pandas: Arrow tables are built
-from their buffers, see :func:`~refocus_bench.datasets.harvest_schema.arrow_table`; a first run
-loads pyarrow only after ExifTool's first read is queued). ExifTool selects the requested tags
-through :data:`~refocus_bench.datasets.exiftool.PERL_TAG_SELECTION` (about 0.8 of raw
-``exiftool -json -n``'s CPU instead of 1.35). It reads the next two batches in the worker while
-Python hashes, checks and normalises batch ``i``, and stops there once its last answer is in.
-What is left is Python's start-up, the last batch and the outputs (measured in
+Speed: the one ExifTool process starts as soon as the arguments are checked (the command line
+starts it before its own imports), so Perl's start-up overlaps the scan and Python's imports (no
+torch, no pandas: Arrow tables are built from their buffers, see
+:func:`~refocus_bench.datasets.harvest_schema.arrow_table`; a first run loads pyarrow while Perl
+starts). ExifTool selects the requested tags through
+:data:`~refocus_bench.datasets.exiftool.PERL_TAG_SELECTION` (about 0.8 of raw
+``exiftool -json -n``'s CPU instead of 1.35). The reads of the next two batches wait in ExifTool's
+input while Python hashes, checks and normalises batch ``i`` (a thread drains ExifTool's output),
+so ExifTool goes from batch to batch without a round trip, and it exits on its own after its last
+answer. What is left is Python's start-up, the last batch and the outputs (measured in
 ``perf/test_harvest_speed.py`` and ``perf/test_bench_harvest.py``; figures in docs/datasets.md).
 
 Pixels: for each kept row Pillow is asked (headers only) whether it reads the file's full image
@@ -56,7 +58,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ __all__ = ["harvest", "HarvestResult", "DEFAULT_BATCH_SIZE"]
 DEFAULT_BATCH_SIZE = 128
 STATE_VERSION = 2
 _ROWS_PER_WRITE = 256  # rows buffered per Parquet row group at assembly: bounds its memory
+_READS_AHEAD = 2  # ExifTool reads sent before their batch is processed
 
 
 @dataclass
@@ -418,32 +420,6 @@ def _readable(batch: list[Entry]) -> list[str]:
     return [e.path for e in batch if e.reason is None]
 
 
-class _Reader:
-    """The ExifTool process, started in the worker thread on creation and stopped by :meth:`close`."""
-
-    def __init__(self, pool: ThreadPoolExecutor, exe: str) -> None:
-        self.pool = pool
-        self.started = pool.submit(ExifToolReader, exe)
-
-    def read(self, paths: list[str]):  # noqa: ANN201 - Future[list[dict]]
-        return self.pool.submit(lambda: self.started.result().read(paths))
-
-    def finish(self) -> str:
-        """The ExifTool version; the process stops in the worker (beside the outputs' assembly)."""
-        version = self.started.result().version
-        self.pool.submit(self._stop)
-        return version
-
-    def _stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.started.result().close()
-
-    def close(self) -> None:
-        """Stop ExifTool (in the worker, after any read or stop queued there)."""
-        with contextlib.suppress(Exception):
-            self.pool.submit(self._stop).result()
-
-
 def _warm_up(options: dict[str, Any]) -> None:
     """Load what processing a batch needs (pyarrow, Pillow's common plugins, lensfun's database) while
     ExifTool starts: in parallel with Perl, instead of after ExifTool's first answer."""
@@ -460,35 +436,33 @@ def _read_all(
     batches: list[list[Entry]],
     log: _PartLog,
     options: dict[str, Any],
-    reader: _Reader,
+    reader: ExifToolReader,
     progress: Callable[[int, int], None] | None,
-) -> str:
-    """Read and process every batch, one part each; returns the ExifTool version (``"not started"``: none ran).
+) -> None:
+    """Read and process every batch, one part each.
 
-    ExifTool reads batches ``i + 1`` and ``i + 2`` in a worker thread while this thread processes batch
-    ``i``: two reads are queued, so ExifTool never waits for this thread to ask for the next one.
-    Once the last answer is in, ExifTool stops in the worker while this thread finishes.
+    The reads of batches ``i + 1`` and ``i + 2`` are sent to ExifTool before this thread processes
+    batch ``i``, so ExifTool goes from one batch to the next without waiting for Python; the
+    imports that processing needs run while Perl starts. Once the last read is sent, ExifTool is
+    told to exit after it, beside the processing of the last batch and the outputs' assembly.
     """
-    if not any(_readable(b) for b in batches):
-        for batch in batches:
-            log.write([_process(e, None, options) for e in batch])
-        return "not started"
     n_todo, n_done = sum(len(b) for b in batches), 0
-    queued = collections.deque(reader.read(_readable(b)) for b in batches[:2])
-    _warm_up(options)
-    version = "not started"
+    queued = collections.deque(reader.submit(_readable(b)) for b in batches[:_READS_AHEAD])
+    if len(queued) == len(batches):
+        reader.finish()
+    if any(_readable(b) for b in batches):
+        _warm_up(options)
     for i, batch in enumerate(batches):
-        raws = iter(queued.popleft().result())
-        if i + 2 < len(batches):
-            queued.append(reader.read(_readable(batches[i + 2])))
-        if not queued:  # ExifTool's last answer is in
-            version = reader.finish()
+        raws = iter(reader.collect(queued.popleft()))
+        if i + _READS_AHEAD < len(batches):
+            queued.append(reader.submit(_readable(batches[i + _READS_AHEAD])))
+            if i + _READS_AHEAD == len(batches) - 1:
+                reader.finish()
         log.write([_process(e, next(raws) if e.reason is None else None, options) for e in batch])
         n_done += len(batch)
         batches[i] = []  # processed entries are no longer needed
         if progress:
             progress(n_done, n_todo)
-    return version
 
 
 def _summary(
@@ -533,7 +507,7 @@ def harvest(
     sharpness: bool = False,
     filters: Sequence[str] = (),
     use_lensfun: bool = True,
-    exiftool: str | None = None,
+    exiftool: str | ExifToolReader | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> HarvestResult:
     """Harvest photos under ``inputs`` into ``out_dir`` (see the module docstring for the layout).
@@ -545,42 +519,46 @@ def harvest(
         sharpness: also measure the Laplacian variance (decodes JPEG/PNG/TIFF at reduced size).
         filters: row filters such as ``"coc_inf_px>=8"`` (see :class:`curation.Filter`).
         use_lensfun: look cameras up in the lensfun database when the 35 mm equivalent is missing.
-        exiftool: ExifTool executable (default: ``exiftool`` on PATH).
+        exiftool: ExifTool executable (default: ``exiftool`` on PATH), or an :class:`ExifToolReader`
+            already started with the default tags (the command line starts it before its imports);
+            the harvest closes it.
         progress: called as ``progress(files_done, files_to_read)`` after each batch.
 
     Returns:
         A :class:`HarvestResult` with counts by status/reason.
     """
     t0 = time.perf_counter()
-    out = _check_arguments(inputs, out_dir, batch_size)
-    flt = curation.parse_filters(filters, {n: t for n, t, _ in FILE_FIELDS + PHOTO_FIELDS})
-    exe = find_exiftool(exiftool)
+    try:
+        out = _check_arguments(inputs, out_dir, batch_size)
+        flt = curation.parse_filters(filters, {n: t for n, t, _ in FILE_FIELDS + PHOTO_FIELDS})
+    except BaseException:
+        if isinstance(exiftool, ExifToolReader):
+            exiftool.close()
+        raise
+    reader = exiftool if isinstance(exiftool, ExifToolReader) else ExifToolReader(find_exiftool(exiftool))
     options = {"sharpness": bool(sharpness), "lensfun": bool(use_lensfun)}
-    with ThreadPoolExecutor(1) as pool:
-        reader = _Reader(pool, exe)  # Perl starts while the scan and the imports run
-        try:
-            with removed_on_failure(out, keep=lambda p: any(_state_dir(p).glob("part-*.parquet"))):
-                _state_dir(out).mkdir(parents=True, exist_ok=True)
-                with _exclusive(out):
-                    plan = _plan(out, [os.fspath(a) for a in inputs], options)
-                    n_todo = len(plan.todo)
-                    log = _PartLog(out, plan.parts, options)
-                    batches = split_batches(plan.todo, batch_size)
-                    plan.todo = []
-                    version = _read_all(batches, log, options, reader, progress)
-                    del batches
-                    if version == "not started":  # nothing new to read: still name the ExifTool in the card
-                        version = reader.started.result().version
-                    counts, outputs = _assemble(out, plan.parts, plan.present, flt, options)
-                    seconds = time.perf_counter() - t0
-                    outputs["card"] = out / "README.md"
-                    card = dataset_card(counts, options, list(filters), version)
-                    atomic_write_bytes(outputs["card"], card.encode("utf-8"))
-                    outputs["summary"] = out / "summary.json"
-                    summary = _summary(inputs, plan.files_total, n_todo, counts, options, filters, seconds, version)
-                    atomic_write_json(outputs["summary"], summary)
-        finally:
-            reader.close()
+    try:  # Perl starts while the scan and the imports run
+        with removed_on_failure(out, keep=lambda p: any(_state_dir(p).glob("part-*.parquet"))):
+            _state_dir(out).mkdir(parents=True, exist_ok=True)
+            with _exclusive(out):
+                plan = _plan(out, [os.fspath(a) for a in inputs], options)
+                n_todo = len(plan.todo)
+                log = _PartLog(out, plan.parts, options)
+                batches = split_batches(plan.todo, batch_size)
+                plan.todo = []
+                _read_all(batches, log, options, reader, progress)
+                del batches
+                version = reader.version
+                counts, outputs = _assemble(out, plan.parts, plan.present, flt, options)
+                seconds = time.perf_counter() - t0
+                outputs["card"] = out / "README.md"
+                card = dataset_card(counts, options, list(filters), version)
+                atomic_write_bytes(outputs["card"], card.encode("utf-8"))
+                outputs["summary"] = out / "summary.json"
+                summary = _summary(inputs, plan.files_total, n_todo, counts, options, filters, seconds, version)
+                atomic_write_json(outputs["summary"], summary)
+    finally:
+        reader.close()
     _follow_umask([*outputs.values(), *_state_dir(out).glob("part-*.parquet")])
     return HarvestResult(out, dict(counts), plan.files_total, n_todo, seconds, outputs)
 
