@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import queue
 import shutil
 import signal
 import subprocess
@@ -146,7 +145,8 @@ class _Process:
             env=env,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
-        self._chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._chunks: collections.deque[bytes] = collections.deque()  # filled by _drain
+        self._ready = threading.Semaphore(0)  # one release per chunk
         self._buf = bytearray()
         self._eof = False
         self._sent: collections.deque[int] = collections.deque()
@@ -158,8 +158,10 @@ class _Process:
         fd = pipe.fileno()
         with contextlib.suppress(OSError):
             while chunk := os.read(fd, 1 << 16):
-                self._chunks.put(chunk)
-        self._chunks.put(b"")
+                self._chunks.append(chunk)
+                self._ready.release()
+        self._chunks.append(b"")
+        self._ready.release()
 
     @property
     def running(self) -> bool:
@@ -184,7 +186,8 @@ class _Process:
                 if self._eof:
                     raise RuntimeError(f"ExifTool stopped: {self.error_text() or 'no message'}")
                 start = max(0, len(self._buf) - len(marker))
-                chunk = self._chunks.get()
+                self._ready.acquire()
+                chunk = self._chunks.popleft()
                 self._eof = not chunk
                 self._buf += chunk
             self._answers[first] = bytes(self._buf[:end])
