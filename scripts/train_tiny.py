@@ -446,8 +446,43 @@ def svg_curves(stages: dict, path: Path) -> None:
     path.write_text("\n".join(parts) + "\n")
 
 
+def remap_bokeh_radii(tensors: dict, old: list[float], new: list[float]) -> dict:
+    """BokehNet tensors of candidate radii ``old`` re-laid out for radii ``new`` (every old radius must be in ``new``).
+
+    The U-Net's stem reads 3 channels per candidate then 2 maps; its head writes one logit correction per
+    candidate then 3 residual channels. Weights of the old radii move to their new positions; those of
+    the added radii start at zero (no input weight, no logit correction), so the network keeps what it
+    learnt and the prior alone places the added candidates.
+    """
+    pos = []
+    for r in old:
+        hits = [i for i, q in enumerate(new) if abs(q - r) < 1e-6]
+        if not hits:
+            raise SystemExit(f"--init: bokeh radius {r} of the init weights is not among the new radii {new}")
+        pos.append(hits[0])
+    n_old, n_new = len(old), len(new)
+    out = dict(tensors)
+    w = tensors["bokeh.unet.stem.weight"]
+    stem = w.new_zeros(w.shape[0], 3 * n_new + 2, *w.shape[2:])
+    for j, i in enumerate(pos):
+        stem[:, 3 * i : 3 * i + 3] = w[:, 3 * j : 3 * j + 3]
+    stem[:, 3 * n_new :] = w[:, 3 * n_old :]
+    out["bokeh.unet.stem.weight"] = stem
+    for key in ("bokeh.unet.head.weight", "bokeh.unet.head.bias"):
+        h = tensors[key]
+        head = h.new_zeros(n_new + 3, *h.shape[1:])
+        head[pos] = h[:n_old]
+        head[n_new:] = h[n_old : n_old + 3]
+        out[key] = head
+    return out
+
+
 def load_init(model, args) -> dict:
-    """Apply ``--init`` then every ``--take PREFIX=FILE`` to ``model``; returns their paths and sha256."""
+    """Apply ``--init`` then every ``--take PREFIX=FILE`` to ``model``; returns their paths and sha256.
+
+    An ``--init`` file whose metadata names other BokehNet radii is remapped (:func:`remap_bokeh_radii`).
+    """
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
     prov: dict = {"init": args.init, "init_sha256": None, "take": []}
@@ -455,6 +490,13 @@ def load_init(model, args) -> dict:
     if args.init:
         prov["init_sha256"] = file_sha256(args.init)
         tensors = load_file(args.init)
+        with safe_open(args.init, framework="pt") as f:
+            init_arch = json.loads((f.metadata() or {}).get("arch", "{}"))
+        old_radii = [float(r) for r in init_arch.get("bokeh_radii", model.arch["bokeh_radii"])]
+        if old_radii != [float(r) for r in model.arch["bokeh_radii"]]:
+            tensors = remap_bokeh_radii(tensors, old_radii, [float(r) for r in model.arch["bokeh_radii"]])
+            prov["bokeh_radii_remapped_from"] = old_radii
+            print(f"BokehNet candidates remapped from radii {old_radii}", flush=True)
         unknown, missing = set(tensors) - set(own), set(own) - set(tensors)
         if unknown or any(not k.startswith("deblur.refine.") for k in missing):
             raise SystemExit(
