@@ -79,3 +79,18 @@ def test_pairs_are_deterministic_and_splits_disjoint():
     assert len({v for v in SPLIT_SEEDS.values()}) == 3 and min(SPLIT_SEEDS["val"], SPLIT_SEEDS["test"]) >= 1_000_000
     # the defocused input really is the scene at the recorded K and focus
     assert torch.allclose(a["coc_in"].double(), a["k_in"] * (1 / a["focus_in"] - 1 / a["depth"].double()), atol=1e-4)
+
+
+def test_a_weights_file_brings_its_architecture(tmp_path):
+    # files written by scripts/train_tiny.py carry their architecture, so earlier releases load by path alone
+    from safetensors.torch import save_file
+
+    radii = [0.0, 1.0, 2.0, 4.0]
+    m = GenRefocusTiny(weights=None, arch={"bokeh_radii": radii, "deblur_refine_widths": None}).eval()
+    path = tmp_path / "earlier.safetensors"
+    save_file(m.state_to_save(), str(path), metadata=m.metadata())
+    loaded = GenRefocusTiny(weights=path).eval()
+    assert loaded.arch["bokeh_radii"] == radii and loaded.deblur_net.refine is None
+    x, depth = torch.rand(1, 3, 32, 32), torch.full((1, 1, 32, 32), 3.0)
+    kw = {"focus_distance_m": 1.0, "k_px_m": 6.0, "aperture": "heart"}
+    torch.testing.assert_close(loaded.bokeh(x, depth, **kw), m.bokeh(x, depth, **kw))

@@ -60,13 +60,28 @@ WEIGHTS = WeightsFile(
 )
 
 
+def _file_arch(weights: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The architecture stored in a weights file's metadata (``arch``; keys of :data:`ARCH` only), or {}.
+
+    Files written by ``scripts/train_tiny.py`` carry it, so earlier releases load by path alone.
+    """
+    if weights is None or (isinstance(weights, str) and weights == "default") or not os.path.isfile(weights):
+        return {}
+    from safetensors import safe_open
+
+    with safe_open(os.fspath(weights), framework="pt") as f:
+        meta = f.metadata() or {}
+    return {k: v for k, v in json.loads(meta.get("arch", "{}")).items() if k in ARCH}
+
+
 class GenRefocusTiny(RefocusModel):
     """Compact DeblurNet + BokehNet (candidate-fusion U-Nets).
 
     Args:
         weights: ``"default"`` (the shipped, sha256-pinned file), a path to a safetensors file
             written by ``scripts/train_tiny.py``, or ``None`` (random initialisation).
-        arch: architecture overrides (keys of :data:`ARCH`); must match the weights.
+        arch: architecture overrides (keys of :data:`ARCH`); must match the weights. A weights path
+            brings its own architecture (its metadata), which ``arch`` overrides.
     """
 
     card = ModelCard(
@@ -84,7 +99,7 @@ class GenRefocusTiny(RefocusModel):
         super().__init__()
         unknown = set(arch or {}) - set(ARCH)
         check(not unknown, lambda: f"unknown arch keys {sorted(unknown)}; known: {sorted(ARCH)}")
-        self.arch = {**ARCH, **(arch or {})}
+        self.arch = {**ARCH, **_file_arch(weights), **(arch or {})}
         a = self.arch
         self.deblur_net = TinyDeblurNet(
             tuple(a["deblur_radii"]),
