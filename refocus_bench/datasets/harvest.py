@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import csv
 import fcntl
 import heapq
 import itertools
@@ -58,6 +57,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,11 +68,10 @@ from ..paths import check_output_dir, removed_on_failure
 from . import curation, sensors
 from .exif import PHOTO_FIELDS, TagIndex, classify_tags, normalize_tags
 from .exiftool import ExifToolReader, find_exiftool
+from .harvest_outputs import HarvestOutputs
 from .harvest_schema import (
     DATA_FILE,
-    DATASET_COLUMNS,
     FILE_FIELDS,
-    MANIFEST_COLUMNS,
     PART_FIELDS,
     SKIP_REASONS,
     arrow_schema,
@@ -86,7 +85,6 @@ __all__ = ["harvest", "HarvestResult", "DEFAULT_BATCH_SIZE"]
 
 DEFAULT_BATCH_SIZE = 128
 STATE_VERSION = 2
-_ROWS_PER_WRITE = 256  # rows buffered per Parquet row group at assembly: bounds its memory
 _READS_AHEAD = 2  # ExifTool reads sent before their batch is processed
 
 
@@ -165,13 +163,15 @@ def _done_index(parts: list[tuple[int, str, Path]]) -> dict[str, tuple[Any, Any]
     return done
 
 
-def _write_part(out: Path, seq: int, run_id: str, rows: list[dict[str, Any]], options: dict[str, Any]) -> None:
+def _write_part(out: Path, seq: int, run_id: str, rows: list[dict[str, Any]], options: dict[str, Any]):  # noqa: ANN202
+    """Write one part atomically; returns its ``pyarrow.Table`` (its rows as a reader of the part gets them)."""
     import pyarrow.parquet as pq
 
     schema = _part_schema(seq, run_id, options)
     table = arrow_table(rows, schema)
     with atomic_path(_state_dir(out) / f"part-{seq:08d}.parquet") as tmp:
         pq.write_table(table, tmp)
+    return table
 
 
 def _part_schema(seq: int, run_id: str, options: dict[str, Any]):  # noqa: ANN202 - pyarrow.Schema
@@ -278,78 +278,20 @@ def _process(entry: Entry, raw: dict[str, Any] | None, options: dict[str, Any]) 
 
 
 # -------------------------------------------------------------------------------------- assembly
-def _assemble(
-    out: Path,
-    parts: list[tuple[int, str, Path]],
-    present: set[str],
-    filters: list[curation.Filter],
-    options: dict[str, Any],
-) -> tuple[Counter, dict[str, Path]]:
-    """Merge the parts into the outputs and one compacted part; returns counts and output paths."""
-    import pyarrow.parquet as pq
+def _outputs(out: Path, seq: int, present: set[str], filters: list[curation.Filter], options: dict[str, Any]):  # noqa: ANN202
+    """The run's :class:`HarvestOutputs`; the compacted part gets sequence number ``seq``."""
+    part = _state_dir(out) / f"part-{seq:08d}.parquet"
+    return HarvestOutputs(out, part, _part_schema(seq, f"compact-{seq}", options), present, filters)
 
+
+def _assemble(outputs: HarvestOutputs, parts: list[tuple[int, str, Path]]) -> None:
+    """Give ``outputs`` the newest record of each path in ``parts``, in path order (a streaming merge)."""
     runs: dict[str, list[tuple[int, Path]]] = {}
     for seq, run_id, p in parts:
         runs.setdefault(run_id, []).append((seq, p))
     merged = heapq.merge(*(_iter_run(v) for v in runs.values()), key=lambda t: (t[0], t[1]))
-    counts: Counter = Counter()
-    kept_by_hash: dict[str, str] = {}
-    outputs = {"dataset": out / DATA_FILE, "csv": out / "photos.csv", "manifest": out / "manifest.csv"}
-    compact_seq = (parts[-1][0] + 1) if parts else 0
-    ds_schema = arrow_schema(FILE_FIELDS + PHOTO_FIELDS)
-    part_schema = _part_schema(compact_seq, f"compact-{compact_seq}", options)
-    with contextlib.ExitStack() as stack:
-        ds_tmp = stack.enter_context(atomic_path(outputs["dataset"]))
-        csv_tmp = stack.enter_context(atomic_path(outputs["csv"]))
-        man_tmp = stack.enter_context(atomic_path(outputs["manifest"]))
-        part_tmp = stack.enter_context(atomic_path(_state_dir(out) / f"part-{compact_seq:08d}.parquet"))
-        ds_writer = stack.enter_context(pq.ParquetWriter(ds_tmp, ds_schema))
-        part_writer = stack.enter_context(pq.ParquetWriter(part_tmp, part_schema))
-        csv_fh = stack.enter_context(open(csv_tmp, "w", newline="", encoding="utf-8"))
-        man_fh = stack.enter_context(open(man_tmp, "w", newline="", encoding="utf-8"))
-        csv_w = csv.DictWriter(csv_fh, DATASET_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        man_w = csv.DictWriter(man_fh, MANIFEST_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        csv_w.writeheader()
-        man_w.writeheader()
-        ds_rows: list[dict[str, Any]] = []
-        part_rows: list[dict[str, Any]] = []
-
-        def flush(final: bool = False) -> None:
-            if ds_rows and (final or len(ds_rows) >= _ROWS_PER_WRITE):
-                ds_writer.write_table(arrow_table(ds_rows, ds_schema))
-                ds_rows.clear()
-            if part_rows and (final or len(part_rows) >= _ROWS_PER_WRITE):
-                part_writer.write_table(arrow_table(part_rows, part_schema))
-                part_rows.clear()
-
-        for path, group in itertools.groupby(merged, key=lambda t: t[0]):
-            row = next(group)[2]  # newest record of this path
-            if path not in present:  # deleted since it was read
-                continue
-            part_rows.append(row)
-            row = dict(row, duplicate_of=None)
-            if row["status"] == "ok":
-                kept = kept_by_hash.setdefault(row["sha256"], path)
-                if kept != path:
-                    row.update(
-                        status="skipped", reason="duplicate", detail=f"same content as {kept}", duplicate_of=kept
-                    )
-            if row["status"] == "ok":
-                for flt in filters:
-                    ok, why = flt(row)
-                    if not ok:
-                        row.update(status="skipped", reason="filtered", detail=why)
-                        break
-            counts["ok" if row["status"] == "ok" else row["reason"]] += 1
-            man_w.writerow(row)
-            if row["status"] == "ok":
-                csv_w.writerow({k: ("" if row[k] is None else row[k]) for k in DATASET_COLUMNS})
-                ds_rows.append(row)
-            flush()
-        flush(final=True)
-    for _, _, p in parts:  # the compacted part now holds everything they held
-        p.unlink(missing_ok=True)
-    return counts, outputs
+    for _, group in itertools.groupby(merged, key=lambda t: t[0]):
+        outputs.add(next(group)[2])  # newest record of this path
 
 
 # ------------------------------------------------------------------------------------------- API
@@ -410,10 +352,12 @@ class _PartLog:
         self.run_id = uuid.uuid4().hex
         self.seq = (parts[-1][0] + 1) if parts else 0
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        _write_part(self.out, self.seq, self.run_id, rows, self.options)
+    def write(self, rows: list[dict[str, Any]]):  # noqa: ANN201 - pyarrow.Table
+        """Write ``rows`` as the next part; returns its table."""
+        table = _write_part(self.out, self.seq, self.run_id, rows, self.options)
         self.parts.append((self.seq, self.run_id, _state_dir(self.out) / f"part-{self.seq:08d}.parquet"))
         self.seq += 1
+        return table
 
 
 def _readable(batch: list[Entry]) -> list[str]:
@@ -438,8 +382,10 @@ def _read_all(
     options: dict[str, Any],
     reader: ExifToolReader,
     progress: Callable[[int, int], None] | None,
-) -> None:
-    """Read and process every batch, one part each.
+    outputs_for: Callable[[], HarvestOutputs] | None = None,
+) -> HarvestOutputs | None:
+    """Read and process every batch, one part each; with ``outputs_for``, also give each batch's rows to
+    the outputs it makes (a first run: rows come in path order) and return them, still to commit.
 
     The reads of batches ``i + 1`` and ``i + 2`` are sent to ExifTool before this thread processes
     batch ``i``, so ExifTool goes from one batch to the next without waiting for Python; the
@@ -452,17 +398,46 @@ def _read_all(
         reader.finish()
     if any(_readable(b) for b in batches):
         _warm_up(options)
-    for i, batch in enumerate(batches):
-        raws = iter(reader.collect(queued.popleft()))
-        if i + _READS_AHEAD < len(batches):
-            queued.append(reader.submit(_readable(batches[i + _READS_AHEAD])))
-            if i + _READS_AHEAD == len(batches) - 1:
-                reader.finish()
-        log.write([_process(e, next(raws) if e.reason is None else None, options) for e in batch])
-        n_done += len(batch)
-        batches[i] = []  # processed entries are no longer needed
-        if progress:
-            progress(n_done, n_todo)
+    outputs = outputs_for() if outputs_for is not None else None
+    try:
+        for i, batch in enumerate(batches):
+            raws = iter(reader.collect(queued.popleft()))
+            if i + _READS_AHEAD < len(batches):
+                queued.append(reader.submit(_readable(batches[i + _READS_AHEAD])))
+                if i + _READS_AHEAD == len(batches) - 1:
+                    reader.finish()
+            table = log.write([_process(e, next(raws) if e.reason is None else None, options) for e in batch])
+            for row in table.to_pylist() if outputs is not None else ():
+                outputs.add(row)
+            n_done += len(batch)
+            batches[i] = []  # processed entries are no longer needed
+            if progress:
+                progress(n_done, n_todo)
+    except BaseException:
+        if outputs is not None:
+            outputs.discard()
+        raise
+    return outputs
+
+
+def _write_outputs(
+    out: Path, plan: _Plan, outputs: HarvestOutputs | None, flt: list[curation.Filter], options: dict[str, Any]
+) -> HarvestOutputs:
+    """Assemble (unless a first run already gave ``outputs`` its rows) and commit the outputs; remove the
+    parts the compacted part replaces."""
+    if outputs is None:
+        seq = (plan.parts[-1][0] + 1) if plan.parts else 0
+        outputs = _outputs(out, seq, plan.present, flt, options)
+        try:
+            _assemble(outputs, plan.parts)
+        except BaseException:
+            outputs.discard()
+            raise
+    with ThreadPoolExecutor(4) as pool:
+        outputs.commit(pool)
+    for _, _, p in plan.parts:  # the compacted part now holds everything they held
+        p.unlink(missing_ok=True)
+    return outputs
 
 
 def _summary(
@@ -546,17 +521,31 @@ def harvest(
                 log = _PartLog(out, plan.parts, options)
                 batches = split_batches(plan.todo, batch_size)
                 plan.todo = []
-                _read_all(batches, log, options, reader, progress)
+                first_run = None if plan.parts else log.seq + len(batches)  # the compacted part's number
+                made = _read_all(
+                    batches,
+                    log,
+                    options,
+                    reader,
+                    progress,
+                    None if first_run is None else lambda: _outputs(out, first_run, plan.present, flt, options),
+                )
                 del batches
                 version = reader.version
-                counts, outputs = _assemble(out, plan.parts, plan.present, flt, options)
+                written = _write_outputs(out, plan, made, flt, options)
+                counts, outputs = written.counts, dict(written.paths)
                 seconds = time.perf_counter() - t0
                 outputs["card"] = out / "README.md"
-                card = dataset_card(counts, options, list(filters), version)
-                atomic_write_bytes(outputs["card"], card.encode("utf-8"))
                 outputs["summary"] = out / "summary.json"
+                card = dataset_card(counts, options, list(filters), version)
                 summary = _summary(inputs, plan.files_total, n_todo, counts, options, filters, seconds, version)
-                atomic_write_json(outputs["summary"], summary)
+                with ThreadPoolExecutor(2) as pool:  # two fsyncs at once
+                    done = [
+                        pool.submit(atomic_write_bytes, outputs["card"], card.encode("utf-8")),
+                        pool.submit(atomic_write_json, outputs["summary"], summary),
+                    ]
+                    for f in done:
+                        f.result()
     finally:
         reader.close()
     _follow_umask([*outputs.values(), *_state_dir(out).glob("part-*.parquet")])

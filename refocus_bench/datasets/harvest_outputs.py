@@ -1,0 +1,134 @@
+"""The harvest's outputs, written row by row in path order: dataset, CSV, manifest and compacted part.
+
+:class:`HarvestOutputs` takes the newest part row of each path, in path order, and writes the
+Parquet dataset, ``photos.csv``, ``manifest.csv`` and one compacted part holding every row it was
+given. Duplicate detection (the first path of each sha256 is kept) and filters are applied here, so
+they depend neither on the order files were read nor on how the rows arrive: merged from the parts
+of earlier runs after the reading, or, on a first run, batch by batch while ExifTool still reads.
+Rows are buffered :data:`ROWS_PER_WRITE` at a time (one Parquet row group), which bounds memory.
+
+Every file is written to a temporary beside its final path (:func:`refocus_bench.io.atomic_path`)
+and renamed there by :meth:`HarvestOutputs.commit`; the temporaries are flushed to disk in parallel
+first (one ``fsync`` costs milliseconds and ``atomic_path`` does them one after the other).
+:meth:`HarvestOutputs.discard` removes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_path
+from . import curation
+from .exif import PHOTO_FIELDS
+from .harvest_schema import DATA_FILE, DATASET_COLUMNS, FILE_FIELDS, MANIFEST_COLUMNS, arrow_schema, arrow_table
+
+__all__ = ["HarvestOutputs", "ROWS_PER_WRITE", "fsync_all"]
+
+ROWS_PER_WRITE = 256  # rows buffered per Parquet row group: bounds memory
+
+
+def fsync_all(paths: list[Path], pool: ThreadPoolExecutor) -> None:
+    """Flush ``paths`` to disk in parallel (their ``fsync`` calls then share the file system's journal commits)."""
+
+    def sync(p: Path) -> None:
+        with open(p, "rb+") as fh:
+            os.fsync(fh.fileno())
+
+    list(pool.map(sync, paths))
+
+
+class HarvestOutputs:
+    """The dataset, CSV, manifest and compacted part of one harvest, written as rows are :meth:`add`-ed.
+
+    Args:
+        out: the harvest's output folder.
+        part_path: where the compacted part goes; ``part_schema`` is its Arrow schema.
+        present: every path found by this run's scan (rows of other paths are dropped: deleted files).
+        filters: row filters applied to kept rows.
+    """
+
+    def __init__(
+        self, out: Path, part_path: Path, part_schema: Any, present: set[str], filters: list[curation.Filter]
+    ) -> None:
+        import pyarrow.parquet as pq
+
+        self.present, self.filters = present, filters
+        self.counts: Counter = Counter()
+        self.paths = {"dataset": out / DATA_FILE, "csv": out / "photos.csv", "manifest": out / "manifest.csv"}
+        self._kept_by_hash: dict[str, str] = {}
+        self._files = contextlib.ExitStack()  # the temporaries (atomic_path): renamed or removed at the end
+        self._writers = contextlib.ExitStack()
+        try:
+            tmp = {k: self._files.enter_context(atomic_path(p)) for k, p in self.paths.items()}
+            tmp["part"] = self._files.enter_context(atomic_path(part_path))
+            self._tmp = list(tmp.values())
+            self._ds_schema, self._part_schema = arrow_schema(FILE_FIELDS + PHOTO_FIELDS), part_schema
+            self._ds = self._writers.enter_context(pq.ParquetWriter(tmp["dataset"], self._ds_schema))
+            self._part = self._writers.enter_context(pq.ParquetWriter(tmp["part"], part_schema))
+            csv_fh = self._writers.enter_context(open(tmp["csv"], "w", newline="", encoding="utf-8"))
+            man_fh = self._writers.enter_context(open(tmp["manifest"], "w", newline="", encoding="utf-8"))
+        except BaseException:
+            self.discard()
+            raise
+        self._csv = csv.DictWriter(csv_fh, DATASET_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        self._man = csv.DictWriter(man_fh, MANIFEST_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        self._csv.writeheader()
+        self._man.writeheader()
+        self._ds_rows: list[dict[str, Any]] = []
+        self._part_rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        """One path's newest part row (rows must come in path order, one per path)."""
+        path = row["path"]
+        if path not in self.present:  # deleted since it was read
+            return
+        self._part_rows.append(row)
+        row = dict(row, duplicate_of=None)
+        if row["status"] == "ok":
+            kept = self._kept_by_hash.setdefault(row["sha256"], path)
+            if kept != path:
+                row.update(status="skipped", reason="duplicate", detail=f"same content as {kept}", duplicate_of=kept)
+        if row["status"] == "ok":
+            for flt in self.filters:
+                ok, why = flt(row)
+                if not ok:
+                    row.update(status="skipped", reason="filtered", detail=why)
+                    break
+        self.counts["ok" if row["status"] == "ok" else row["reason"]] += 1
+        self._man.writerow(row)
+        if row["status"] == "ok":
+            self._csv.writerow({k: ("" if row[k] is None else row[k]) for k in DATASET_COLUMNS})
+            self._ds_rows.append(row)
+        self._flush()
+
+    def _flush(self, final: bool = False) -> None:
+        if self._ds_rows and (final or len(self._ds_rows) >= ROWS_PER_WRITE):
+            self._ds.write_table(arrow_table(self._ds_rows, self._ds_schema))
+            self._ds_rows.clear()
+        if self._part_rows and (final or len(self._part_rows) >= ROWS_PER_WRITE):
+            self._part.write_table(arrow_table(self._part_rows, self._part_schema))
+            self._part_rows.clear()
+
+    def commit(self, pool: ThreadPoolExecutor) -> None:
+        """Write what is buffered, close the files, flush them to disk in parallel and rename them into place."""
+        try:
+            self._flush(final=True)
+            self._writers.close()
+            fsync_all(self._tmp, pool)
+        except BaseException:
+            self.discard()
+            raise
+        self._files.close()
+
+    def discard(self) -> None:
+        """Close and remove the temporaries (nothing is renamed)."""
+        with contextlib.suppress(Exception):
+            self._writers.close()
+        err = RuntimeError("harvest outputs discarded")
+        self._files.__exit__(RuntimeError, err, None)
