@@ -52,41 +52,44 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _check_flags(args: argparse.Namespace) -> Any:
     """Check the paths and filters before any work, naming the flag the user typed; returns ExifTool, started.
 
-    ExifTool starts as soon as it is found, before the filters' imports: Perl's start-up then
-    overlaps everything else the harvest does before its first read."""
+    ExifTool starts first, before the checks' imports (it is stopped if a check fails): Perl's
+    start-up then overlaps everything else the harvest does before its first read."""
     from ..errors import InvalidInputError, MissingFileError, RefocusBenchError
-    from ..paths import check_input_path, check_output_dir
     from .exiftool import ExifToolReader, find_exiftool
 
-    for arg in args.inputs:
-        check_input_path(arg, "DIR")
-    check_output_dir(args.out, "-o/--out")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise InvalidInputError(f"--batch-size must be an integer >= 1, got {args.batch_size}")
     try:
-        exe = find_exiftool(args.exiftool)
+        reader, missing = ExifToolReader(find_exiftool(args.exiftool)), None
     except MissingFileError as err:
-        raise MissingFileError(f"--exiftool: {err}") from None
-    reader = ExifToolReader(exe)
+        reader, missing = None, err
     try:
+        from ..paths import check_input_path, check_output_dir
+
+        for arg in args.inputs:
+            check_input_path(arg, "DIR")
+        check_output_dir(args.out, "-o/--out")
+        if args.batch_size is not None and args.batch_size < 1:
+            raise InvalidInputError(f"--batch-size must be an integer >= 1, got {args.batch_size}")
         from .curation import parse_filters
         from .exif import PHOTO_FIELDS
         from .harvest_schema import FILE_FIELDS
 
-        parse_filters(args.filters, {n: t for n, t, _ in FILE_FIELDS + PHOTO_FIELDS})
-    except BaseException as err:
-        reader.close()
-        if isinstance(err, RefocusBenchError):
+        try:
+            parse_filters(args.filters, {n: t for n, t, _ in FILE_FIELDS + PHOTO_FIELDS})
+        except RefocusBenchError as err:
             raise InvalidInputError(f"--filter: {err}") from None
+        if missing is not None:
+            raise MissingFileError(f"--exiftool: {missing}") from None
+    except BaseException:
+        if reader is not None:
+            reader.abort()
         raise
     return reader
 
 
 def _run_harvest(args: argparse.Namespace) -> int:
+    reader = _check_flags(args)
     from ..errors import InvalidInputError
     from ..paths import os_error_line
-
-    reader = _check_flags(args)
     from .harvest import DEFAULT_BATCH_SIZE, _print_progress, harvest
 
     try:

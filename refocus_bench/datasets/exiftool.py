@@ -21,11 +21,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,16 +130,15 @@ class _Process:
 
     A thread drains ExifTool's standard output into a queue, so ExifTool never waits for Python to
     read an answer, and several commands can wait in its input: it goes from one to the next without
-    a round trip. Standard error goes to a temporary file (with ``-q -q`` ExifTool writes little there).
+    a round trip. Another thread keeps the end of its standard error (with ``-q -q`` ExifTool writes little there).
     """
 
     def __init__(self, exe: str, env: dict[str, str] | None) -> None:
-        self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [exe, "-stay_open", "True", "-@", "-"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self._stderr,
+            stderr=subprocess.PIPE,
             env=env,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
@@ -152,7 +149,9 @@ class _Process:
         self._sent: collections.deque[int] = collections.deque()
         self._answers: dict[int, bytes] = {}
         self._seq = 0
+        self._errors = bytearray()  # the end of ExifTool's standard error
         threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
+        threading.Thread(target=self._drain_errors, args=(self.proc.stderr,), daemon=True).start()
 
     def _drain(self, pipe: Any) -> None:
         fd = pipe.fileno()
@@ -162,6 +161,13 @@ class _Process:
                 self._ready.release()
         self._chunks.append(b"")
         self._ready.release()
+
+    def _drain_errors(self, pipe: Any) -> None:
+        fd = pipe.fileno()
+        with contextlib.suppress(OSError):
+            while chunk := os.read(fd, 1 << 16):
+                self._errors += chunk
+                del self._errors[:-2000]
 
     @property
     def running(self) -> bool:
@@ -197,10 +203,7 @@ class _Process:
 
     def error_text(self) -> str:
         """What ExifTool wrote to standard error (its last 500 characters)."""
-        with contextlib.suppress(OSError):
-            self._stderr.seek(0)
-            return self._stderr.read().decode("utf-8", errors="replace").strip()[-500:]
-        return ""
+        return bytes(self._errors).decode("utf-8", errors="replace").strip()[-500:]
 
     def stop(self, wait: bool = True) -> None:
         """Ask ExifTool to exit after the commands already sent; ``wait``: until it has (else killed)."""
@@ -214,7 +217,6 @@ class _Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-            self._stderr.close()
             if self.proc.stdout is not None:
                 self.proc.stdout.close()
 
@@ -224,9 +226,28 @@ class _Process:
         self.stop()
 
 
+def _which(name: str) -> str | None:
+    """``shutil.which(name)`` on POSIX, without importing shutil (which imports bz2 and lzma) before ExifTool starts."""
+    if os.name != "posix":
+        import shutil
+
+        return shutil.which(name)
+
+    def runnable(p: str) -> bool:
+        return os.access(p, os.F_OK | os.X_OK) and not os.path.isdir(p)
+
+    if os.path.dirname(name):
+        return name if runnable(name) else None
+    for folder in os.get_exec_path():
+        candidate = os.path.join(folder, name)
+        if runnable(candidate):
+            return candidate
+    return None
+
+
 def find_exiftool(executable: str | None = None) -> str:
     """Path of the ``exiftool`` executable; :class:`MissingFileError` with install help if absent."""
-    path = shutil.which(executable or "exiftool")
+    path = _which(executable or "exiftool")
     check(
         path is not None,
         lambda: f"ExifTool not found (executable={executable or 'exiftool'!r}); EXIF harvesting needs it: "
@@ -332,8 +353,15 @@ class ExifToolReader:
             self._proc.stop()
             self._proc = None
         if self._alias_dir:
+            import shutil
+
             shutil.rmtree(self._alias_dir, ignore_errors=True)
             self._alias_dir = None
+
+    def abort(self) -> None:
+        """Kill the ExifTool process at once (nothing more will be read) and remove temporary aliases."""
+        self._stop()
+        self.close()
 
     def __enter__(self) -> ExifToolReader:
         return self
@@ -345,6 +373,8 @@ class ExifToolReader:
         if _safe_arg(path):
             return path
         if self._alias_dir is None:
+            import tempfile
+
             self._alias_dir = tempfile.mkdtemp(prefix="refocus-bench-exif-")
         suffix = os.path.splitext(path)[1]
         suffix = suffix if suffix.isascii() and _safe_arg(suffix) else ""

@@ -508,7 +508,7 @@ def harvest(
         flt = curation.parse_filters(filters, {n: t for n, t, _ in FILE_FIELDS + PHOTO_FIELDS})
     except BaseException:
         if isinstance(exiftool, ExifToolReader):
-            exiftool.close()
+            exiftool.abort()
         raise
     reader = exiftool if isinstance(exiftool, ExifToolReader) else ExifToolReader(find_exiftool(exiftool))
     options = {"sharpness": bool(sharpness), "lensfun": bool(use_lensfun)}
