@@ -57,7 +57,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,14 +163,18 @@ def _done_index(parts: list[tuple[int, str, Path]]) -> dict[str, tuple[Any, Any]
     return done
 
 
-def _write_part(out: Path, seq: int, run_id: str, rows: list[dict[str, Any]], options: dict[str, Any]):  # noqa: ANN202
-    """Write one part atomically; returns its ``pyarrow.Table`` (its rows as a reader of the part gets them)."""
+def _write_part(
+    out: Path, seq: int, run_id: str, rows: list[dict[str, Any]], options: dict[str, Any], write: bool = True
+):  # noqa: ANN202 - pyarrow.Table
+    """Write one part atomically (unless ``write`` is false); returns its ``pyarrow.Table`` (its rows as a
+    reader of the part gets them)."""
     import pyarrow.parquet as pq
 
     schema = _part_schema(seq, run_id, options)
     table = arrow_table(rows, schema)
-    with atomic_path(_state_dir(out) / f"part-{seq:08d}.parquet") as tmp:
-        pq.write_table(table, tmp)
+    if write:
+        with atomic_path(_state_dir(out) / f"part-{seq:08d}.parquet") as tmp:
+            pq.write_table(table, tmp)
     return table
 
 
@@ -352,10 +356,12 @@ class _PartLog:
         self.run_id = uuid.uuid4().hex
         self.seq = (parts[-1][0] + 1) if parts else 0
 
-    def write(self, rows: list[dict[str, Any]]):  # noqa: ANN201 - pyarrow.Table
-        """Write ``rows`` as the next part; returns its table."""
-        table = _write_part(self.out, self.seq, self.run_id, rows, self.options)
-        self.parts.append((self.seq, self.run_id, _state_dir(self.out) / f"part-{self.seq:08d}.parquet"))
+    def write(self, rows: list[dict[str, Any]], write: bool = True):  # noqa: ANN201 - pyarrow.Table
+        """Write ``rows`` as the next part; returns its table. ``write=False``: only the table (the rows
+        go straight into the outputs; a run killed before those are in place reads them again)."""
+        table = _write_part(self.out, self.seq, self.run_id, rows, self.options, write)
+        if write:
+            self.parts.append((self.seq, self.run_id, _state_dir(self.out) / f"part-{self.seq:08d}.parquet"))
         self.seq += 1
         return table
 
@@ -406,7 +412,8 @@ def _read_all(
                 queued.append(reader.submit(_readable(batches[i + _READS_AHEAD])))
                 if i + _READS_AHEAD == len(batches) - 1:
                     reader.finish()
-            table = log.write([_process(e, next(raws) if e.reason is None else None, options) for e in batch])
+            rows = [_process(e, next(raws) if e.reason is None else None, options) for e in batch]
+            table = log.write(rows, write=outputs is None or i < len(batches) - 1)  # the last: in the outputs
             for row in table.to_pylist() if outputs is not None else ():
                 outputs.add(row)
             n_done += len(batch)
@@ -421,10 +428,15 @@ def _read_all(
 
 
 def _write_outputs(
-    out: Path, plan: _Plan, outputs: HarvestOutputs | None, flt: list[curation.Filter], options: dict[str, Any]
-) -> HarvestOutputs:
-    """Assemble (unless a first run already gave ``outputs`` its rows) and commit the outputs; remove the
-    parts the compacted part replaces."""
+    out: Path,
+    plan: _Plan,
+    outputs: HarvestOutputs | None,
+    flt: list[curation.Filter],
+    options: dict[str, Any],
+    pool: ThreadPoolExecutor,
+) -> tuple[HarvestOutputs, list[Future]]:
+    """Assemble (unless a first run already gave ``outputs`` its rows) and commit the outputs; the parts the
+    compacted part replaces are removed in ``pool`` (the futures of their removals are returned)."""
     if outputs is None:
         seq = (plan.parts[-1][0] + 1) if plan.parts else 0
         outputs = _outputs(out, seq, plan.present, flt, options)
@@ -433,11 +445,9 @@ def _write_outputs(
         except BaseException:
             outputs.discard()
             raise
-    with ThreadPoolExecutor(4) as pool:
-        outputs.commit(pool)
-    for _, _, p in plan.parts:  # the compacted part now holds everything they held
-        p.unlink(missing_ok=True)
-    return outputs
+    outputs.commit(pool)
+    removals = [pool.submit(p.unlink, missing_ok=True) for _, _, p in plan.parts]  # all in the compacted part
+    return outputs, removals
 
 
 def _summary(
@@ -532,17 +542,18 @@ def harvest(
                 )
                 del batches
                 version = reader.version
-                written = _write_outputs(out, plan, made, flt, options)
-                counts, outputs = written.counts, dict(written.paths)
-                seconds = time.perf_counter() - t0
-                outputs["card"] = out / "README.md"
-                outputs["summary"] = out / "summary.json"
-                card = dataset_card(counts, options, list(filters), version)
-                summary = _summary(inputs, plan.files_total, n_todo, counts, options, filters, seconds, version)
-                with ThreadPoolExecutor(2) as pool:  # two fsyncs at once
+                with ThreadPoolExecutor(4) as pool:  # file system work in parallel: fsyncs, removals
+                    written, removals = _write_outputs(out, plan, made, flt, options, pool)
+                    counts, outputs = written.counts, dict(written.paths)
+                    seconds = time.perf_counter() - t0
+                    outputs["card"] = out / "README.md"
+                    outputs["summary"] = out / "summary.json"
+                    card = dataset_card(counts, options, list(filters), version)
+                    summary = _summary(inputs, plan.files_total, n_todo, counts, options, filters, seconds, version)
                     done = [
                         pool.submit(atomic_write_bytes, outputs["card"], card.encode("utf-8")),
                         pool.submit(atomic_write_json, outputs["summary"], summary),
+                        *removals,
                     ]
                     for f in done:
                         f.result()
