@@ -8,16 +8,14 @@ of earlier runs after the reading, or, on a first run, batch by batch while Exif
 Rows are buffered :data:`ROWS_PER_WRITE` at a time (one Parquet row group), which bounds memory.
 
 Every file is written to a temporary beside its final path (:func:`refocus_bench.io.atomic_path`)
-and renamed there by :meth:`HarvestOutputs.commit`; the temporaries are flushed to disk in parallel
-first (one ``fsync`` costs milliseconds and ``atomic_path`` does them one after the other).
-:meth:`HarvestOutputs.discard` removes them.
+and flushed to disk and renamed there by :meth:`HarvestOutputs.commit`, the four files in parallel
+(one ``fsync`` costs milliseconds). :meth:`HarvestOutputs.discard` removes them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,19 +26,9 @@ from . import curation
 from .exif import PHOTO_FIELDS
 from .harvest_schema import DATA_FILE, DATASET_COLUMNS, FILE_FIELDS, MANIFEST_COLUMNS, arrow_schema, arrow_table
 
-__all__ = ["HarvestOutputs", "ROWS_PER_WRITE", "fsync_all"]
+__all__ = ["HarvestOutputs", "ROWS_PER_WRITE"]
 
 ROWS_PER_WRITE = 256  # rows buffered per Parquet row group: bounds memory
-
-
-def fsync_all(paths: list[Path], pool: ThreadPoolExecutor) -> None:
-    """Flush ``paths`` to disk in parallel (their ``fsync`` calls then share the file system's journal commits)."""
-
-    def sync(p: Path) -> None:
-        with open(p, "rb+") as fh:
-            os.fsync(fh.fileno())
-
-    list(pool.map(sync, paths))
 
 
 class HarvestOutputs:
@@ -62,12 +50,10 @@ class HarvestOutputs:
         self.counts: Counter = Counter()
         self.paths = {"dataset": out / DATA_FILE, "csv": out / "photos.csv", "manifest": out / "manifest.csv"}
         self._kept_by_hash: dict[str, str] = {}
-        self._files = contextlib.ExitStack()  # the temporaries (atomic_path): renamed or removed at the end
+        self._files: list[contextlib.ExitStack] = []  # one temporary (atomic_path) each: renamed or removed
         self._writers = contextlib.ExitStack()
         try:
-            tmp = {k: self._files.enter_context(atomic_path(p)) for k, p in self.paths.items()}
-            tmp["part"] = self._files.enter_context(atomic_path(part_path))
-            self._tmp = list(tmp.values())
+            tmp = {k: self._temporary(p) for k, p in {**self.paths, "part": part_path}.items()}
             self._ds_schema, self._part_schema = arrow_schema(FILE_FIELDS + PHOTO_FIELDS), part_schema
             self._ds = self._writers.enter_context(pq.ParquetWriter(tmp["dataset"], self._ds_schema))
             self._part = self._writers.enter_context(pq.ParquetWriter(tmp["part"], part_schema))
@@ -82,6 +68,11 @@ class HarvestOutputs:
         self._man.writeheader()
         self._ds_rows: list[dict[str, Any]] = []
         self._part_rows: list[dict[str, Any]] = []
+
+    def _temporary(self, path: Path) -> Path:
+        stack = contextlib.ExitStack()
+        self._files.append(stack)
+        return stack.enter_context(atomic_path(path))
 
     def add(self, row: dict[str, Any]) -> None:
         """One path's newest part row (rows must come in path order, one per path)."""
@@ -116,19 +107,20 @@ class HarvestOutputs:
             self._part_rows.clear()
 
     def commit(self, pool: ThreadPoolExecutor) -> None:
-        """Write what is buffered, close the files, flush them to disk in parallel and rename them into place."""
+        """Write what is buffered, close the files and move them into place, in parallel (each is flushed to
+        disk first: its ``fsync`` then shares the file system's journal commits with the others')."""
         try:
             self._flush(final=True)
             self._writers.close()
-            fsync_all(self._tmp, pool)
         except BaseException:
             self.discard()
             raise
-        self._files.close()
+        list(pool.map(contextlib.ExitStack.close, self._files))
 
     def discard(self) -> None:
         """Close and remove the temporaries (nothing is renamed)."""
         with contextlib.suppress(Exception):
             self._writers.close()
         err = RuntimeError("harvest outputs discarded")
-        self._files.__exit__(RuntimeError, err, None)
+        for stack in self._files:
+            stack.__exit__(RuntimeError, err, None)
