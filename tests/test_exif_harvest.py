@@ -450,3 +450,31 @@ def test_reads_sent_ahead_survive_exiftool_dying_before_their_answers(tmp_path):
         assert reader.version == reader.version.strip() and reader.version[0].isdigit()
     assert [g["SourceFile"] for g in got] == paths
     assert [g["EXIF:ExifIFD:FNumber"] for g in got] == [1.8] * 6
+
+
+def test_the_command_starts_exiftool_before_the_heavy_imports(tmp_path):
+    """Perl's start-up overlaps the imports of numpy, pyarrow, Pillow and lensfun: none is loaded before it."""
+    ph.build_simple_folder(tmp_path / "p", 3)
+    code = """
+import sys
+import refocus_bench.datasets.exiftool as E
+start = E._Process.__init__
+def spy(self, *args):
+    heavy = [m for m in ("numpy", "pyarrow", "PIL", "lensfunpy", "torch", "pandas") if m in sys.modules]
+    print("loaded when ExifTool started:", heavy, file=sys.stderr)
+    start(self, *args)
+E._Process.__init__ = spy
+from refocus_bench.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run(
+        [sys.executable, "-c", code, "harvest", str(tmp_path / "p"), "-o", str(tmp_path / "out"), "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "loaded when ExifTool started: []" in run.stderr
+    assert "3 ok" in run.stdout
