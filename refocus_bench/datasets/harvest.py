@@ -557,8 +557,10 @@ def harvest(
                     ]
                     for f in done:
                         f.result()
-    finally:
-        reader.close()
+    except BaseException:  # an error or an interrupt: ExifTool need not finish the reads already sent
+        reader.abort()
+        raise
+    reader.close()
     _follow_umask([*outputs.values(), *_state_dir(out).glob("part-*.parquet")])
     return HarvestResult(out, dict(counts), plan.files_total, n_todo, seconds, outputs)
 
