@@ -414,8 +414,10 @@ def _read_all(
                     reader.finish()
             rows = [_process(e, next(raws) if e.reason is None else None, options) for e in batch]
             table = log.write(rows, write=outputs is None or i < len(batches) - 1)  # the last: in the outputs
-            for row in table.to_pylist() if outputs is not None else ():
-                outputs.add(row)
+            if outputs is not None:
+                for row in table.to_pylist():
+                    outputs.add(row)
+                outputs.convert()
             n_done += len(batch)
             batches[i] = []  # processed entries are no longer needed
             if progress:

@@ -31,6 +31,46 @@ __all__ = ["HarvestOutputs", "ROWS_PER_WRITE"]
 ROWS_PER_WRITE = 256  # rows buffered per Parquet row group: bounds memory
 
 
+class _RowGroups:
+    """Rows on their way into one Parquet writer, :data:`ROWS_PER_WRITE` to a row group.
+
+    :meth:`convert` turns the rows added so far into an Arrow chunk ahead of time (a first run does it
+    after each batch, while ExifTool reads the next), so the rows' conversion is not left for the end;
+    chunked or not, the file is byte for byte the same."""
+
+    def __init__(self, writer: Any, schema: Any) -> None:
+        self.writer, self.schema = writer, schema
+        self.rows: list[dict[str, Any]] = []
+        self.chunks: list[Any] = []  # pyarrow.Table chunks of the rows before ``rows``
+        self.n_chunked = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if self.n_chunked + len(self.rows) >= ROWS_PER_WRITE:
+            self.flush()
+
+    def convert(self) -> None:
+        if self.rows:
+            self.chunks.append(arrow_table(self.rows, self.schema))
+            self.n_chunked += len(self.rows)
+            self.rows = []
+
+    def flush(self, final: bool = False) -> None:
+        """Write full row groups (``final``: the rest as well)."""
+        import pyarrow as pa
+
+        if self.n_chunked + len(self.rows) == 0:
+            return
+        self.convert()
+        table = pa.concat_tables(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
+        start = 0
+        while len(table) - start >= ROWS_PER_WRITE or (final and start < len(table)):
+            self.writer.write_table(table.slice(start, ROWS_PER_WRITE))
+            start += ROWS_PER_WRITE
+        rest = table.slice(start)
+        self.chunks, self.n_chunked = ([rest], len(rest)) if len(rest) else ([], 0)
+
+
 class HarvestOutputs:
     """The dataset, CSV, manifest and compacted part of one harvest, written as rows are :meth:`add`-ed.
 
@@ -54,9 +94,11 @@ class HarvestOutputs:
         self._writers = contextlib.ExitStack()
         try:
             tmp = {k: self._temporary(p) for k, p in {**self.paths, "part": part_path}.items()}
-            self._ds_schema, self._part_schema = arrow_schema(FILE_FIELDS + PHOTO_FIELDS), part_schema
-            self._ds = self._writers.enter_context(pq.ParquetWriter(tmp["dataset"], self._ds_schema))
-            self._part = self._writers.enter_context(pq.ParquetWriter(tmp["part"], part_schema))
+            ds_schema = arrow_schema(FILE_FIELDS + PHOTO_FIELDS)
+            self._ds = _RowGroups(self._writers.enter_context(pq.ParquetWriter(tmp["dataset"], ds_schema)), ds_schema)
+            self._part = _RowGroups(
+                self._writers.enter_context(pq.ParquetWriter(tmp["part"], part_schema)), part_schema
+            )
             csv_fh = self._writers.enter_context(open(tmp["csv"], "w", newline="", encoding="utf-8"))
             man_fh = self._writers.enter_context(open(tmp["manifest"], "w", newline="", encoding="utf-8"))
         except BaseException:
@@ -66,8 +108,6 @@ class HarvestOutputs:
         self._man = csv.DictWriter(man_fh, MANIFEST_COLUMNS, extrasaction="ignore", lineterminator="\n")
         self._csv.writeheader()
         self._man.writeheader()
-        self._ds_rows: list[dict[str, Any]] = []
-        self._part_rows: list[dict[str, Any]] = []
 
     def _temporary(self, path: Path) -> Path:
         stack = contextlib.ExitStack()
@@ -79,7 +119,7 @@ class HarvestOutputs:
         path = row["path"]
         if path not in self.present:  # deleted since it was read
             return
-        self._part_rows.append(row)
+        self._part.add(row)
         row = dict(row, duplicate_of=None)
         if row["status"] == "ok":
             kept = self._kept_by_hash.setdefault(row["sha256"], path)
@@ -95,22 +135,19 @@ class HarvestOutputs:
         self._man.writerow(row)
         if row["status"] == "ok":
             self._csv.writerow({k: ("" if row[k] is None else row[k]) for k in DATASET_COLUMNS})
-            self._ds_rows.append(row)
-        self._flush()
+            self._ds.add(row)
 
-    def _flush(self, final: bool = False) -> None:
-        if self._ds_rows and (final or len(self._ds_rows) >= ROWS_PER_WRITE):
-            self._ds.write_table(arrow_table(self._ds_rows, self._ds_schema))
-            self._ds_rows.clear()
-        if self._part_rows and (final or len(self._part_rows) >= ROWS_PER_WRITE):
-            self._part.write_table(arrow_table(self._part_rows, self._part_schema))
-            self._part_rows.clear()
+    def convert(self) -> None:
+        """Convert the rows added so far to Arrow now rather than at the next row group or the commit."""
+        self._ds.convert()
+        self._part.convert()
 
     def commit(self, pool: ThreadPoolExecutor) -> None:
         """Write what is buffered, close the files and move them into place, in parallel (each is flushed to
         disk first: its ``fsync`` then shares the file system's journal commits with the others')."""
         try:
-            self._flush(final=True)
+            self._ds.flush(final=True)
+            self._part.flush(final=True)
             self._writers.close()
         except BaseException:
             self.discard()
