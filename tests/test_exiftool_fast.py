@@ -9,6 +9,7 @@ arguments is byte-identical with and without it, and it is really installed over
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -108,3 +109,16 @@ def test_reader_starts_exiftool_with_the_module_and_leaves_the_environment(monke
     assert f"PERL5OPT=-w {PERL5OPT}".encode() in environ
     assert os.environ["PERL5OPT"] == "-w"
     assert [Path(t["SourceFile"]).name for t in tags] == [Path(p).name for p in paths]
+
+
+def test_streamed_answers_split_anywhere_give_exiftools_objects():
+    """ExifTool's JSON, cut into pieces at any byte, gives each object whole, equal to parsing the whole answer."""
+    from refocus_bench.datasets.exiftool import _json_objects
+
+    files = [str(p) for p in corpus_files()]
+    whole = subprocess.run([EXIFTOOL, *_harvest_args(), *files], capture_output=True, check=False, timeout=300).stdout
+    expected = json.loads(whole.decode("utf-8", errors="replace"))
+    assert len(expected) > 100
+    for size in (1, 7, 4096, len(whole)):
+        pieces = (whole[i : i + size] for i in range(0, len(whole), size))
+        assert list(_json_objects(pieces)) == expected

@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,25 +181,42 @@ class _Process:
         self._sent.append(self._seq)
         return self._seq
 
+    def _more(self) -> None:
+        """Wait for the next piece of output (RuntimeError with ExifTool's message if it has stopped)."""
+        if self._eof:
+            raise RuntimeError(f"ExifTool stopped: {self.error_text() or 'no message'}")
+        self._ready.acquire()
+        chunk = self._chunks.popleft()
+        self._eof = not chunk
+        self._buf += chunk
+
     def answer(self, seq: int) -> bytes:
         """ExifTool's standard output for command ``seq`` (earlier answers are kept for their callers)."""
+        return b"".join(self.stream(seq))
+
+    def stream(self, seq: int) -> Iterator[bytes]:
+        """ExifTool's standard output for command ``seq``, piece by piece as it comes (earlier answers are
+        read whole and kept for their callers)."""
         while seq not in self._answers:
             check(bool(self._sent), lambda: f"ExifTool command {seq} was never sent")
             first = self._sent[0]
             marker = b"{ready%d}\n" % first
             start = 0
             while (end := self._buf.find(marker, start)) < 0:
-                if self._eof:
-                    raise RuntimeError(f"ExifTool stopped: {self.error_text() or 'no message'}")
+                if first == seq and len(self._buf) >= len(marker):  # hand over what cannot be the marker
+                    keep = len(marker) - 1
+                    yield bytes(self._buf[:-keep])
+                    del self._buf[:-keep]
                 start = max(0, len(self._buf) - len(marker))
-                self._ready.acquire()
-                chunk = self._chunks.popleft()
-                self._eof = not chunk
-                self._buf += chunk
-            self._answers[first] = bytes(self._buf[:end])
+                self._more()
+            piece = bytes(self._buf[:end])
             del self._buf[: end + len(marker)]
             self._sent.popleft()
-        return self._answers.pop(seq)
+            if first == seq:
+                yield piece
+                return
+            self._answers[first] = piece
+        yield self._answers.pop(seq)
 
     def error_text(self) -> str:
         """What ExifTool wrote to standard error (its last 500 characters)."""
@@ -266,6 +283,29 @@ def _safe_arg(path: str) -> bool:
     except UnicodeEncodeError:  # undecodable bytes in the name (surrogate escapes)
         return False
     return True
+
+
+def _json_objects(pieces: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+    """The objects of ExifTool's ``-j`` output (``[{...},\\n{...}]``), each as soon as it is complete.
+
+    ExifTool starts each object's closing brace on a line of its own and indents everything inside
+    (JSON strings carry no raw newline), so an object ends at the first newline followed by ``}``."""
+    import json  # after ExifTool's start: not on the way to it
+
+    buf, start = bytearray(), 0
+    for piece in pieces:
+        buf += piece
+        while (end := buf.find(b"\n}", start)) >= 0:
+            first = buf.find(b"{")
+            yield json.loads(bytes(buf[first : end + 2]).decode("utf-8", errors="replace"))
+            del buf[: end + 2]
+            start = 0
+        start = max(0, len(buf) - 1)
+    check(b"{" not in buf, lambda: f"ExifTool's answer ends in an incomplete object: {bytes(buf[:200])!r}")
+
+
+class _SentToAStoppedProcess(Exception):
+    """A read was sent to an ExifTool process that has stopped since: it is sent again."""
 
 
 class Pending:
@@ -413,16 +453,33 @@ class ExifToolReader:
 
     def collect(self, pending: Pending) -> list[dict[str, Any]]:
         """The answer to a :meth:`submit`: one dict per path, in input order (as :meth:`read`)."""
-        if not pending.args:
-            return []
+        return list(self.stream(pending))
+
+    def stream(self, pending: Pending) -> Iterator[dict[str, Any]]:
+        """The answer to a :meth:`submit`, one dict per path in input order, each as soon as ExifTool has
+        printed it (ExifTool reads the files in the order given), so the caller can work on a file while
+        ExifTool reads the next."""
+        args, done = pending.args, 0
         try:
             if pending.process is None or pending.process is not self._proc:  # sent to a process since stopped
-                entries = self._execute(pending.args)
-            else:
-                entries = self._parse(pending.seq)
-        except Exception:  # noqa: BLE001 - process died or spoke garbage: isolate file by file
-            entries = self._isolate(pending.args)
-        return self._in_order(pending.args, entries)
+                raise _SentToAStoppedProcess
+            process = self._proc
+            self.version  # noqa: B018 - the version answer comes first; it also tells whether Perl started
+            check(self._proc is process, "ExifTool was restarted without the tag selection module")
+            received: dict[Any, dict[str, Any]] = {}
+            for entry in _json_objects(process.stream(pending.seq)):
+                received[entry.get("SourceFile")] = entry
+                while done < len(args) and args[done] in received:
+                    yield received.pop(args[done])
+                    done += 1
+            for entry in self._in_order(args[done:], list(received.values())):
+                yield entry
+                done += 1
+        except _SentToAStoppedProcess:
+            yield from self.read(args)
+        except Exception:  # noqa: BLE001 - process died or spoke garbage: isolate the rest file by file
+            rest = args[done:]
+            yield from self._in_order(rest, self._isolate(rest))
 
     def read(self, paths: Sequence[str]) -> list[dict[str, Any]]:
         """Metadata of each path (absolute paths recommended), in input order.

@@ -407,7 +407,7 @@ def _read_all(
     outputs = outputs_for() if outputs_for is not None else None
     try:
         for i, batch in enumerate(batches):
-            raws = iter(reader.collect(queued.popleft()))
+            raws = reader.stream(queued.popleft())  # each file's tags as soon as ExifTool has printed them
             if i + _READS_AHEAD < len(batches):
                 queued.append(reader.submit(_readable(batches[i + _READS_AHEAD])))
                 if i + _READS_AHEAD == len(batches) - 1:
