@@ -32,9 +32,11 @@ torch, no pandas: Arrow tables are built from their buffers, see
 starts). ExifTool selects the requested tags through
 :data:`~refocus_bench.datasets.exiftool.PERL_TAG_SELECTION` (about 0.8 of raw
 ``exiftool -json -n``'s CPU instead of 1.35). The reads of the next two batches wait in ExifTool's
-input while Python hashes, checks and normalises batch ``i`` (a thread drains ExifTool's output),
-so ExifTool goes from batch to batch without a round trip, and it exits on its own after its last
-answer. What is left is Python's start-up, the last batch and the outputs (measured in
+input, so ExifTool goes from batch to batch without a round trip, and Python takes each file's tags
+as soon as ExifTool has printed them (:meth:`~refocus_bench.datasets.exiftool.ExifToolReader.stream`)
+and hashes, checks and normalises that file while ExifTool reads the next. A first run writes its
+outputs batch by batch (:class:`~refocus_bench.datasets.harvest_outputs.HarvestOutputs`). What is left
+after ExifTool's last answer is one file and the outputs' commit (measured in
 ``perf/test_harvest_speed.py`` and ``perf/test_bench_harvest.py``; figures in docs/datasets.md).
 
 Pixels: for each kept row Pillow is asked (headers only) whether it reads the file's full image
@@ -394,9 +396,9 @@ def _read_all(
     the outputs it makes (a first run: rows come in path order) and return them, still to commit.
 
     The reads of batches ``i + 1`` and ``i + 2`` are sent to ExifTool before this thread processes
-    batch ``i``, so ExifTool goes from one batch to the next without waiting for Python; the
-    imports that processing needs run while Perl starts. Once the last read is sent, ExifTool is
-    told to exit after it, beside the processing of the last batch and the outputs' assembly.
+    batch ``i``, so ExifTool goes from one batch to the next without waiting for Python; each file of
+    batch ``i`` is processed as soon as ExifTool has printed its tags. The imports that processing
+    needs run while Perl starts. Once the last read is sent, ExifTool is told to exit after it.
     """
     n_todo, n_done = sum(len(b) for b in batches), 0
     queued = collections.deque(reader.submit(_readable(b)) for b in batches[:_READS_AHEAD])
