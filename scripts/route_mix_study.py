@@ -52,7 +52,7 @@ def data_commands(work: Path) -> list[list[str]]:
     """The project commands that turn the made inputs into the route (b) and (c) datasets."""
     w = str(work)
     return [
-        [sys.executable, "scripts/route_mix_sources.py", f"{w}/src", str(N_B), str(N_C), str(SIZE)],
+        ["python", "scripts/route_mix_sources.py", f"{w}/src", str(N_B), str(N_C), str(SIZE)],
         ["refocus-bench", "harvest", f"{w}/src/photos", "-o", f"{w}/harvest", "-q"],
         [
             "refocus-bench", "make-real-pairs", f"{w}/harvest", "-o", f"{w}/route_b", "--depth-dir",
@@ -156,14 +156,24 @@ def summarise(work: Path, labels: list[str]) -> dict:
                 better = (hi < 0) if LOWER_IS_BETTER[m] else (lo > 0)
                 worse = (lo > 0) if LOWER_IS_BETTER[m] else (hi < 0)
                 verdict = f"{a} better" if better else f"{a} worse" if worse else "within noise"
+                if not d.any():
+                    verdict = "identical"
                 row[f"{a}-{b}"] = {"mean": float(d.mean()), "ci95": [lo, hi], "verdict": verdict}
             table[m] = row
         out[bench] = {"n": int(len(next(iter(sc.values()))[METRICS[0]])), "metrics": table}
     return out
 
 
-def _median_rel_error(pairs: list[tuple[float, float]]) -> float | None:
-    return float(np.median([abs(a / b - 1.0) for a, b in pairs])) if pairs else None
+def _rel_error(pairs: list[tuple[float, float]]) -> dict | None:
+    """abs(estimate / truth - 1): median, 90th percentile and share above 10 %."""
+    if not pairs:
+        return None
+    e = np.array([abs(a / b - 1.0) for a, b in pairs])
+    return {
+        "median": float(np.median(e)),
+        "p90": float(np.quantile(e, 0.9)),
+        "share_over_10pct": float((e > 0.1).mean()),
+    }
 
 
 def data_facts(work: Path) -> dict:
@@ -190,8 +200,8 @@ def data_facts(work: Path) -> dict:
         out[route] = {
             "summary": json.loads((folder / "summary.json").read_text()),
             "inputs": len(lines),
-            "median_abs_rel_error_k": _median_rel_error(ks),
-            "median_abs_rel_error_focus": _median_rel_error(ss),
+            "abs_rel_error_k": _rel_error(ks),
+            "abs_rel_error_focus": _rel_error(ss),
             "shards_sha256": {p.name: file_sha256(p) for p in shards},
         }
     return out
@@ -212,8 +222,11 @@ def train_facts(work: Path) -> dict:
             "steps": st["steps"],
             "minutes": st["minutes"],
             "best_step": st["best_step"],
-            "best_val_lpips": st["best_val_lpips"],
-            "val_lpips_step0": st["val_curve"][0]["val_lpips"],
+            "select": st.get("select"),
+            "val_curve": [
+                {k: v[k] for k in ("step", "val_psnr", "val_lpips.alex", "val_lpips.vgg", "val_dists.vgg16") if k in v}
+                for v in st["val_curve"]
+            ],
             "routes": r.get("routes", []),
             "simulator_weight": r.get("simulator_weight"),
             "simulator_sha256": r["data_sha256"],
