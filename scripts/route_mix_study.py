@@ -176,6 +176,30 @@ def _rel_error(pairs: list[tuple[float, float]]) -> dict | None:
     }
 
 
+def aif_quality(work: Path) -> dict:
+    """Route (b): PSNR (dB) of the deblurred AIF and of the photo against the true AIF of each scene (medians)."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from route_mix_sources import SEED_BASE, _scene
+    from tiny_route_pairs import load_route_pairs
+
+    p = load_route_pairs(work / "route_b", SIZE)
+    rows = []
+    for i in range(p["aif"].shape[0]):  # every photo was kept, so record i is input i
+        seed = SEED_BASE + i
+        true = _scene(np.random.default_rng(np.random.SeedSequence([16_2026, seed])), seed, SIZE).flatten()[0][0]
+        true = torch.round(true.clamp(0, 1) * 255) / 255
+        rows.append([float(-10 * torch.log10(((x[i] - true) ** 2).mean())) for x in (p["aif"], p["bokeh"])])
+    a = np.array(rows)
+    return {
+        "n": len(rows),
+        "deblurred_aif_psnr_db_median": float(np.median(a[:, 0])),
+        "photo_psnr_db_median": float(np.median(a[:, 1])),
+        "gain_db_median": float(np.median(a[:, 0] - a[:, 1])),
+    }
+
+
 def data_facts(work: Path) -> dict:
     """Counts, reasons, accuracy of K and focus against the known truth, and hashes of the route datasets."""
     from refocus_bench.hashing import file_sha256
@@ -204,6 +228,7 @@ def data_facts(work: Path) -> dict:
             "abs_rel_error_focus": _rel_error(ss),
             "shards_sha256": {p.name: file_sha256(p) for p in shards},
         }
+    out["route_b"]["aif_vs_true"] = aif_quality(work)
     return out
 
 
