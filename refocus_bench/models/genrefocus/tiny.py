@@ -44,15 +44,15 @@ ARCH: dict[str, Any] = {
     "deblur_fusion": "prior",
     "deblur_refine_widths": [24, 32, 48],
     "deblur_refine_residual": 0.0,
-    "bokeh_radii": [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+    "bokeh_radii": [0.0] + [2.0 ** (i / 4) for i in range(21)],  # 1 to 32 px, 2^(1/4) apart (v1: powers of 2)
     "aperture_px": 32,
     "widths": [24, 32, 48],
 }
 """Architecture of the shipped weights (also stored in the safetensors metadata)."""
 
 WEIGHTS = WeightsFile(
-    filename="genrefocus_tiny_v1.safetensors",
-    sha256="124a42ca9a83cf7f6dfe110c7f68e4a4f3505e74c9fcdf887e6355ed0f6a8eb4",
+    filename="genrefocus_tiny_v2.safetensors",
+    sha256="c163a9cf4719012f89769fec62bc88be62518abc52d847a7a23d92819c4fa535",
     location="package",
     source="python scripts/train_tiny.py (see reports/genrefocus_tiny/README.md)",
     licence="Apache-2.0",
