@@ -116,7 +116,9 @@ def test_corrupt_weights_are_rejected_by_sha256(tmp_path, monkeypatch):
     from safetensors.torch import save_file
 
     monkeypatch.setattr(model_weights, "PACKAGE_DIR", tmp_path)
-    save_file({"deblur.x": torch.zeros(1)}, str(tmp_path / "genrefocus_tiny_v1.safetensors"))
+    from refocus_bench.models.genrefocus.tiny import WEIGHTS
+
+    save_file({"deblur.x": torch.zeros(1)}, str(tmp_path / WEIGHTS.filename))
     with pytest.raises(model_weights.WeightsMismatchError, match="sha256"):
         create_model("genrefocus.tiny")
 
