@@ -5,7 +5,7 @@ into a disc of a given CoC radius. The shipped weights render them with each ape
 ``bokeh.aperture_iou`` (normalised 49 x 49 windows around the lights, thresholded at half their
 maximum) compares them with the physical render of the same scene (``bokeh.layered``: one plane,
 so it is exact). The radii fall between the candidate radii of the v1 BokehNet (0, 1, 2, 4, 8, 16,
-32 px), which drew a light there as a bright small shape inside a dim large one (IoU 0.45 to 0.64 with
+32 px), which drew a light there as a bright small shape inside a dim large one (IoU 0.39 to 0.65 with
 the v1 weights); v2's candidates are 2^(1/4) apart.
 
 Controls (the test can fail): against the heart target, the model's disk and hexagon renders score
