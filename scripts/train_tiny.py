@@ -586,7 +586,7 @@ def _weights_text(weights: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="refocus_bench/data/weights/genrefocus_tiny_v1.safetensors")
+    p.add_argument("--out", default="refocus_bench/data/weights/genrefocus_tiny_v2.safetensors")
     p.add_argument("--report", default="reports/genrefocus_tiny")
     p.add_argument("--train-pairs", type=int, default=480)
     p.add_argument("--val-pairs", type=int, default=16)
