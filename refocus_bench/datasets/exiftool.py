@@ -118,6 +118,15 @@ def _perl_env() -> dict[str, str] | None:
     return {**os.environ, "PERL5OPT": " ".join(filter(None, [old, f"-I{folder}", f"-M{PERL_TAG_SELECTION.stem}"]))}
 
 
+def _widen_pipe(pipe: Any) -> None:
+    """Linux: let the pipe hold 1 MiB (not 64 KiB), so ExifTool need not stop writing while the drain
+    thread waits for the interpreter."""
+    import fcntl
+
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: ExifTool gets SIGTERM when this process dies (a ``-stay_open`` ExifTool never exits by itself)."""
     import ctypes
@@ -150,6 +159,7 @@ class _Process:
         self._answers: dict[int, bytes] = {}
         self._seq = 0
         self._errors = bytearray()  # the end of ExifTool's standard error
+        _widen_pipe(self.proc.stdout)
         threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
         threading.Thread(target=self._drain_errors, args=(self.proc.stderr,), daemon=True).start()
 
