@@ -52,7 +52,7 @@ ARCH: dict[str, Any] = {
 
 WEIGHTS = WeightsFile(
     filename="genrefocus_tiny_v2.safetensors",
-    sha256="c163a9cf4719012f89769fec62bc88be62518abc52d847a7a23d92819c4fa535",
+    sha256="56010d0dd9c6df48976f1af71ead0592f159a7e7f1653e764c363c45c7345bbd",
     location="package",
     source="python scripts/train_tiny.py (see reports/genrefocus_tiny/README.md)",
     licence="Apache-2.0",
