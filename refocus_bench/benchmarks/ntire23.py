@@ -35,6 +35,7 @@ from .builtin_specs import BOKEH_METRICS
 from .from_datasets import _CONDITIONS, CROP_MULTIPLE, DatasetBenchmark
 
 __all__ = [
+    "open_ntire23",
     "SUBJECT_DEPTH_M",
     "K_RANGE_PX_M",
     "NTIRE23Benchmark",
@@ -153,6 +154,23 @@ def _spec() -> BenchmarkSpec:
     )
 
 
+def open_ntire23(benchmark: str, root: Any, **kwargs: Any) -> Any:
+    """The NTIRE 2023 loader on ``root`` for ``benchmark``; without a root, an error saying where to get the data.
+
+    ``kwargs`` (split, layout, check, strict) go to :func:`~refocus_bench.datasets.loaders.open_dataset`.
+    """
+    from ..datasets.loaders import dataset_card, open_dataset
+
+    if root is None:
+        card = dataset_card("ntire23_bokeh")
+        raise InvalidInputError(
+            f"benchmark {benchmark!r} needs root=<folder of your local NTIRE 2023 bokeh copy> (CLI: "
+            f"--benchmark-arg root=/path/to/NTIRE23); refocus-bench does not download it: get it from {card.homepage} "
+            "and see docs/datasets.md for the accepted layouts"
+        )
+    return open_dataset("ntire23_bokeh", root, **kwargs)
+
+
 def ntire23_refocus_oracle_k(
     root: Any = None,
     *,
@@ -168,16 +186,7 @@ def ntire23_refocus_oracle_k(
         split: the loader's split (default: ``default`` for the flat layout, ``validation`` for split folders).
         layout, check, strict: as for the other dataset benchmarks.
     """
-    from ..datasets.loaders import dataset_card, open_dataset
-
-    if root is None:  # (the argument `check` shadows errors.check here)
-        card = dataset_card("ntire23_bokeh")
-        raise InvalidInputError(
-            "benchmark 'ntire23-refocus-oracle-k' needs root=<folder of your local NTIRE 2023 bokeh copy> (CLI: "
-            f"--benchmark-arg root=/path/to/NTIRE23); refocus-bench does not download it: get it from {card.homepage} "
-            "and see docs/datasets.md for the accepted layouts"
-        )
-    ds = open_dataset("ntire23_bokeh", root, split=split, layout=layout, check=check, strict=strict)
+    ds = open_ntire23("ntire23-refocus-oracle-k", root, split=split, layout=layout, check=check, strict=strict)
     spec = _spec()
     if not any(s.target_path is not None for s in ds):
         raise InvalidInputError(

@@ -29,7 +29,7 @@ from ..errors import InvalidInputError
 from ..tasks import NamedLens
 from .base import BenchmarkSpec
 from .from_datasets import CROP_MULTIPLE
-from .ntire23 import NTIRE23Benchmark, load_matte
+from .ntire23 import NTIRE23Benchmark, load_matte, open_ntire23
 
 __all__ = ["LENS_TO_LENS_METRICS", "lens_condition", "NTIRE23LensBenchmark", "ntire23_lens_to_lens"]
 
@@ -142,16 +142,7 @@ def ntire23_lens_to_lens(
         InvalidInputError: no root; an unknown lens name or a bad disparity (naming ``meta.txt`` and its
             line); no mattes or no targets in the split.
     """
-    from ..datasets.loaders import dataset_card, open_dataset
-
-    if root is None:
-        card = dataset_card("ntire23_bokeh")
-        raise InvalidInputError(
-            "benchmark 'ntire23-lens-to-lens' needs root=<folder of your local NTIRE 2023 bokeh copy> (CLI: "
-            f"--benchmark-arg root=/path/to/NTIRE23); refocus-bench does not download it: get it from {card.homepage} "
-            "and see docs/datasets.md for the accepted layouts"
-        )
-    ds = open_dataset("ntire23_bokeh", root, split=split, layout=layout, check=check, strict=strict)
+    ds = open_ntire23("ntire23-lens-to-lens", root, split=split, layout=layout, check=check, strict=strict)
     _check_samples(ds, root)
     spec = _spec()
     return NTIRE23LensBenchmark(replace(spec, source={**spec.source, "split": ds.split, "layout": ds.layout.name}), ds)
