@@ -31,21 +31,6 @@ from .version import __version__
 
 __all__ = ["COMMAND_MODULES", "COMMANDS", "EXAMPLES", "build_parser", "main", "command_parsers"]
 
-# Modules that contribute sub-commands (each defines ``add_parser(subparsers)``).
-COMMAND_MODULES = [
-    "refocus_bench.simulators.render.cli",
-    "refocus_bench.simulators.pairs.cli",
-    "refocus_bench.simulators.pairs.real_cli",
-    "refocus_bench.benchmarks.cli",
-    "refocus_bench.datasets.cli",
-    "refocus_bench.metrics.cli",
-    "refocus_bench.models.cli",
-    "refocus_bench.runner.cli",
-    "refocus_bench.leaderboards.cli",
-    "refocus_bench.showcase",
-    "refocus_bench.demo",
-]
-
 COMMANDS: dict[str, str] = {
     "render": "refocus_bench.simulators.render.cli",
     "make-pairs": "refocus_bench.simulators.pairs.cli",
@@ -65,7 +50,10 @@ COMMANDS: dict[str, str] = {
 }
 """The module of each sub-command: ``main`` builds only that module's parsers when the command line
 starts with a command named here (every module's parsers take 0.1-0.2 s to build; checked against
-:data:`COMMAND_MODULES` in ``tests/test_cli_startup.py``)."""
+:data:`COMMAND_MODULES`' registrations in ``tests/test_cli_startup.py``)."""
+
+COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
+"""Modules that contribute sub-commands (each defines ``add_parser(subparsers)``), in help order."""
 
 EXAMPLES: dict[str, list[str]] = {
     "": [
