@@ -128,11 +128,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def paired_ci(diff: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of the mean of per-sample differences (samples resampled)."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(diff), (n_boot, len(diff)))
-    means = diff[idx].mean(1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+    """95 % percentile bootstrap interval of the mean of per-sample differences (samples resampled):
+    :func:`refocus_bench.leaderboards.stats.bootstrap_ci` with ``n_boot`` resamples."""
+    from refocus_bench.leaderboards.stats import bootstrap_ci
+
+    return bootstrap_ci(diff, n_resamples=n_boot, seed=seed)
 
 
 def _scores(work: Path, label: str, bench: str) -> dict[str, np.ndarray]:
