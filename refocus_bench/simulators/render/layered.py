@@ -31,7 +31,7 @@ from .kernels import KernelCache
 from .scratch import scratch_scope
 from .subaperture import aperture_cells
 
-__all__ = ["render_layered"]
+__all__ = ["render_layered", "render_planes_linear"]
 
 
 def _near_equal_groups(radii: list[float], config: RenderConfig) -> list[list[int]]:
@@ -142,11 +142,27 @@ def _render_layered_one(
     layers: torch.Tensor, radii: list[float], ap: Aperture, config: RenderConfig, kernels: KernelCache, n_alpha: int
 ) -> torch.Tensor:
     """One sample of :func:`render_layered`: (L, 4, H, W) sRGB planes -> linear premultiplied (3, H, W)."""
-    n, h, w = layers.shape[0], layers.shape[-2], layers.shape[-1]
+    lin = to_linear(layers[:, :3], config)
+    return render_planes_linear(lin, layers[:, 3:4], radii, ap, config, kernels, n_alpha, layers.requires_grad)
+
+
+def render_planes_linear(
+    lin: torch.Tensor,
+    alpha: torch.Tensor,
+    radii: list[float],
+    ap: Aperture,
+    config: RenderConfig,
+    kernels: KernelCache,
+    n_alpha: int,
+    requires_grad: bool,
+) -> torch.Tensor:
+    """The engine of :func:`render_layered` on linear planes: straight colour (L, 3, H, W) and coverage
+    (L, 1, H, W) at signed CoC ``radii`` (px, any order) -> linear (3, H, W), "over" composite (divided by
+    its coverage when the planes cover every pixel). Also renders the planes of an RGB-D image
+    (:mod:`~refocus_bench.simulators.render.rgbd_planes`)."""
+    n, h, w = lin.shape[0], lin.shape[-2], lin.shape[-1]
     order = sorted(range(n), key=lambda j: radii[j])
     max_scale = max(layer_scale(radii[j], config.coarse_radius_px) for j in order)
-    lin = to_linear(layers[:, :3], config)
-    alpha = layers[:, 3:4]
     stacks = pad_to_multiple(torch.cat([lin * alpha] + [alpha] * n_alpha, dim=1).flatten(0, 1), max_scale)
     stacks = stacks.reshape(n, 3 + n_alpha, *stacks.shape[-2:])
     members = [[order[k] for k in g] for g in _near_equal_groups([radii[j] for j in order], config)]
@@ -164,14 +180,14 @@ def _render_layered_one(
             kernels,
             cell=cell,
             alpha_channels=n_alpha,
-            requires_grad=layers.requires_grad,
+            requires_grad=requires_grad,
             parts=part_radii,
         )
         part = part * cell.weight if cell.weight != 1.0 else part
         cov = cov * cell.weight if cell.weight != 1.0 else cov
         color = part if color is None else color + part
         cover = cov if cover is None else cover + cov
-    if _covers_every_pixel(layers[:, 3]):
+    if _covers_every_pixel(alpha[:, 0]):
         # every ray meets a surface, so the exact coverage is 1: what "over" with blurred alpha
         # leaves uncovered (a few per cent where thin planes overlap) is an artefact; divide it out
         color = color / cover.clamp(min=1e-8)
