@@ -19,6 +19,7 @@ from refocus_bench.models import MODELS, create_model, list_models
 from refocus_bench.optics import ThinLens
 from refocus_bench.simulators.render import DefocusRenderer, RenderConfig, render_bokeh, render_layered
 from refocus_bench.simulators.render.apertures import list_apertures, make_aperture
+from refocus_bench.simulators.render.config import RGBD_PLANES
 from refocus_bench.simulators.render.reference import render_reference
 from refocus_bench.simulators.render.scatter import render_scatter
 from refocus_bench.simulators.render.scenes import dead_leaves_scene, two_plane_scene
@@ -60,6 +61,8 @@ CONFIGS = {
     "highlights": RenderConfig(highlight_gain=4.0),
     "tiled": RenderConfig(tile_px=64),
     "split-2": RenderConfig(aperture_splits=2),
+    "planes": RGBD_PLANES,
+    "planes-tiled": RenderConfig(rgbd_planes=True, tile_px=64),
 }
 
 

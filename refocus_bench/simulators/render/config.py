@@ -24,6 +24,7 @@ from .apertures import Aperture, CatsEye
 __all__ = [
     "RenderConfig",
     "RGBD_FIDELITY",
+    "RGBD_PLANES",
     "LAYERED_EXACT",
     "APERTURE_SPLITS",
     "BACKENDS",
@@ -87,6 +88,11 @@ class RenderConfig:
         fill_nearest_colour: RGB-D input only: the disocclusion fill takes its colour from the nearest part
             of the layer that is visible (the smallest window around a hidden pixel with enough of it)
             instead of its mean over the whole reach of the fill.
+        rgbd_planes: RGB-D input only: cut the image into opaque planes (hard layers at the layer spacing
+            above, depth-edge colours taken from each plane's interior, hidden content from the nearest
+            visible pixel; :mod:`~refocus_bench.simulators.render.rgbd_planes`) and render them with the
+            layered-scene engine, sub-aperture split and grouping included, instead of soft layers. The
+            soft-layer settings (occlusion gap, nearest-colour fill) do not apply. :data:`RGBD_PLANES`.
     """
 
     min_layer_step_px: float = 2.0
@@ -106,6 +112,7 @@ class RenderConfig:
     occlusion_gap_px: float = 0.0
     occlusion_gap_rel: float = 0.0
     fill_nearest_colour: bool = False
+    rgbd_planes: bool = False
 
     def __post_init__(self) -> None:
         check(self.min_layer_step_px > 0, lambda: f"min_layer_step_px must be > 0 px, got {self.min_layer_step_px}")
@@ -196,6 +203,11 @@ depth (docs/performance.md, "Fidelity"), at the cost of those layer settings: ab
 1024x1024 with CoC up to 32 px. The gap and the nearest-colour fill alone (``RenderConfig(occlusion_gap_px=2,
 occlusion_gap_rel=0.5, fill_nearest_colour=True)``) cost no more than the default and gain 4 dB on the slanted
 plane."""
+
+
+RGBD_PLANES = RenderConfig(min_layer_step_px=0.5, rel_layer_step=0.1, rgbd_planes=True)
+"""RGB-D as opaque planes (``rgbd_planes=True``) at ``bokeh.layered``'s layer spacing (0.5 px / 10% of CoC):
+the most faithful RGB-D setting on scenes with depth edges (docs/performance.md, "Fidelity")."""
 
 
 LAYERED_EXACT = RenderConfig(

@@ -7,6 +7,8 @@ two nearest layer radii, so radii are never rounded), blurred and composited
 (:func:`~refocus_bench.simulators.render.compositing.composite_layers`), normalised by the composite
 coverage (which fills disoccluded background from its visible neighbours), and encoded back to sRGB.
 Large images are rendered in tiles of ``RenderConfig.tile_px`` with a halo covering every blur.
+With ``RenderConfig(rgbd_planes=True)`` the image is cut into opaque planes instead
+(:mod:`~refocus_bench.simulators.render.rgbd_planes`) and rendered by the layered-scene engine.
 
 The blur is given in one of three forms (:mod:`~refocus_bench.simulators.render.blur_spec`):
 ``depth_m`` + ``lens`` (:class:`~refocus_bench.optics.ThinLens`), a signed ``coc_px`` map, or
@@ -34,6 +36,8 @@ from .compositing import Box, Occludes, composite_layers, occlusion_gap, pad_to_
 from .config import RenderConfig, layer_scale
 from .disocclusion import CocExtremes
 from .kernels import KernelCache
+from .layered import render_planes_linear
+from .rgbd_planes import plane_radii, rgbd_planes
 from .scratch import scratch_scope
 from .soft_layers import SoftLayers
 from .subaperture import aperture_cells
@@ -78,9 +82,12 @@ def _render_rgbd_tiled(
     """
     h, w = coc.shape
     centres = layer_centres(float(coc.min()), float(coc.max()), config)
+    render_one = _render_rgbd_one
+    if config.rgbd_planes:  # one set of plane radii for every tile
+        centres, render_one = plane_radii(coc, centres), _render_rgbd_planes
     tile = config.tile_px
     if isinstance(aperture, CatsEye) or (h <= tile and w <= tile):
-        return _render_rgbd_one(lin, coc, aperture, config, kernels, centres)
+        return render_one(lin, coc, aperture, config, kernels, centres)
     max_scale = max(layer_scale(c, config.coarse_radius_px) for c in centres)
     spread = centres[-1] - centres[0]
     halo = int(math.ceil(max(abs(centres[0]), abs(centres[-1])) + 2 * spread)) + 4 * max_scale + 8
@@ -90,7 +97,7 @@ def _render_rgbd_tiled(
             y1, x1 = min(h, y0 + tile), min(w, x0 + tile)
             iy0, ix0 = max(0, y0 - halo) // max_scale * max_scale, max(0, x0 - halo) // max_scale * max_scale
             iy1, ix1 = min(h, y1 + halo), min(w, x1 + halo)
-            part = _render_rgbd_one(lin[:, iy0:iy1, ix0:ix1], coc[iy0:iy1, ix0:ix1], aperture, config, kernels, centres)
+            part = render_one(lin[:, iy0:iy1, ix0:ix1], coc[iy0:iy1, ix0:ix1], aperture, config, kernels, centres)
             out[:, y0:y1, x0:x1] = part[:, y0 - iy0 : y1 - iy0, x0 - ix0 : x1 - ix0]
     return out
 
@@ -206,6 +213,20 @@ def _render_rgbd_one(
         color, cover = color[:3], color[3:]
     out = color / cover.clamp(min=1e-8)
     return out[:, :h, :w]
+
+
+def _render_rgbd_planes(
+    lin: torch.Tensor,
+    coc: torch.Tensor,
+    aperture: Aperture,
+    config: RenderConfig,
+    kernels: KernelCache,
+    radii: list[float],
+) -> torch.Tensor:
+    """One sample (or tile) as opaque planes (``config.rgbd_planes``): linear (3, H, W) + CoC (H, W) -> linear."""
+    colour, alpha = rgbd_planes(lin, coc, radii, config)
+    n_alpha = 3 if config.chromatic_scale is not None else 1
+    return render_planes_linear(colour, alpha, radii, aperture, config, kernels, n_alpha, lin.requires_grad)
 
 
 def render_bokeh(
