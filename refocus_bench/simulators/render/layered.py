@@ -25,7 +25,7 @@ from ...errors import check, check_tensor
 from ...optics import ThinLens
 from .apertures import Aperture, make_aperture
 from .colour import to_linear, to_srgb
-from .compositing import Box, composite_layers, pad_to_multiple
+from .compositing import Box, Occludes, composite_layers, pad_to_multiple
 from .config import RenderConfig, layer_scale
 from .kernels import KernelCache
 from .scratch import scratch_scope
@@ -155,6 +155,7 @@ def render_planes_linear(
     kernels: KernelCache,
     n_alpha: int,
     requires_grad: bool,
+    occludes: Occludes | None = None,
 ) -> torch.Tensor:
     """The engine of :func:`render_layered` on linear planes: straight colour (L, 3, H, W) and coverage
     (L, 1, H, W) at signed CoC ``radii`` (px, any order) -> linear (3, H, W), "over" composite (divided by
@@ -165,7 +166,10 @@ def render_planes_linear(
     max_scale = max(layer_scale(radii[j], config.coarse_radius_px) for j in order)
     stacks = pad_to_multiple(torch.cat([lin * alpha] + [alpha] * n_alpha, dim=1).flatten(0, 1), max_scale)
     stacks = stacks.reshape(n, 3 + n_alpha, *stacks.shape[-2:])
-    members = [[order[k] for k in g] for g in _near_equal_groups([radii[j] for j in order], config)]
+    if occludes is None:
+        members = [[order[k] for k in g] for g in _near_equal_groups([radii[j] for j in order], config)]
+    else:  # planes near in CoC add up instead of being grouped
+        members = [[j] for j in order]
     part_radii = [[radii[j] for j in group] for group in members]
     makers, boxes = [_group_maker(stacks, g) for g in members], [_group_box(stacks, g) for g in members]
     color = cover = None
@@ -182,6 +186,7 @@ def render_planes_linear(
             alpha_channels=n_alpha,
             requires_grad=requires_grad,
             parts=part_radii,
+            occludes=occludes,
         )
         part = part * cell.weight if cell.weight != 1.0 else part
         cov = cov * cell.weight if cell.weight != 1.0 else cov

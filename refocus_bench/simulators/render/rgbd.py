@@ -224,9 +224,10 @@ def _render_rgbd_planes(
     radii: list[float],
 ) -> torch.Tensor:
     """One sample (or tile) as opaque planes (``config.rgbd_planes``): linear (3, H, W) + CoC (H, W) -> linear."""
-    colour, alpha = rgbd_planes(lin, coc, radii, config)
+    occludes = _occludes(config)
+    colour, alpha = rgbd_planes(lin, coc, radii, config, occludes)
     n_alpha = 3 if config.chromatic_scale is not None else 1
-    return render_planes_linear(colour, alpha, radii, aperture, config, kernels, n_alpha, lin.requires_grad)
+    return render_planes_linear(colour, alpha, radii, aperture, config, kernels, n_alpha, lin.requires_grad, occludes)
 
 
 def render_bokeh(

@@ -20,9 +20,11 @@ opaque surfaces at a few depths, and guesses hidden content from the nearest vis
    content below takes its colours from the cleaned edges in either case.
 3. **Hidden content.** Plane ``k`` is extended behind the planes in front of it, as far as their blur can
    uncover it (``reach_k``, its largest CoC difference to a plane in front of it): a hidden pixel joins
-   plane ``k``, with that pixel's colour, when the nearest pixel seen at or behind plane ``k`` belongs to plane ``k``.
-   The hidden area behind an occluder is thus split among the farther planes by proximity (a Voronoi
-   partition) and each part continues the texture next to it.
+   plane ``k`` when the nearest pixel not hidden by an occluder of plane ``k`` belongs to plane ``k``. The
+   hidden area behind an occluder is thus split among the farther planes by proximity (a Voronoi
+   partition). Its colour continues the texture next to it and fades to the local mean farther in
+   (:data:`FILL_WINDOW_REL`). With an occlusion gap (``RenderConfig.occlusion_gap_px`` / ``_rel``) planes
+   close in CoC add up as one surface instead of occluding each other, and are not filled behind each other.
 
 Measured against the aperture-sampled reference in docs/performance.md ("Fidelity").
 
@@ -38,18 +40,36 @@ Example (two planes at -4 and +6 px; the pixels hidden behind the near square jo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+import torch.nn.functional as F
 
 from .config import RenderConfig
 from .nearest import nearest_seed
 
-__all__ = ["EDGE_PX", "INTERIOR_REACH_PX", "plane_radii", "plane_labels", "depth_edges", "edge_colours", "rgbd_planes"]
+__all__ = [
+    "EDGE_PX",
+    "INTERIOR_REACH_PX",
+    "FILL_WINDOW_REL",
+    "plane_radii",
+    "plane_labels",
+    "depth_edges",
+    "edge_colours",
+    "rgbd_planes",
+]
 
 EDGE_PX = 1.0
 """A pixel is on a depth edge when the CoC of one of its 4-neighbours differs from its own by more than this (px)."""
 
 INTERIOR_REACH_PX = 8.0
 """How far (px) an edge pixel looks for an interior pixel of its own plane to take the colour of."""
+
+FILL_WINDOW_REL = 1.5
+"""A hidden pixel at distance ``d`` from its nearest visible pixel takes the mean colour of its plane within the
+square of half-side ``FILL_WINDOW_REL * d`` around that pixel: next to the edge the texture continues, deeper in
+it fades to the local mean, the least-squares guess where the texture is unknown (0: the nearest pixel's colour;
+measured in docs/performance.md, "Fidelity")."""
 
 
 def plane_radii(coc_px: torch.Tensor, centres: list[float]) -> list[float]:
@@ -127,8 +147,31 @@ def edge_colours(lin: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor) -
     return out
 
 
+def _window_means_at(
+    colour: torch.Tensor, weight: torch.Tensor, flat: torch.Tensor, half: torch.Tensor
+) -> torch.Tensor:
+    """For every pixel, the mean of (3, h, w) ``colour`` over the pixels where (h, w) ``weight`` is 1 within the
+    square of half-side ``half`` (px, rounded; (h, w)) around the pixel of flat index ``flat`` (clamped to >= 0);
+    one table of cumulative sums serves every size."""
+    h, w = weight.shape
+    table = F.pad(torch.cat([colour * weight, weight[None]]), (1, 0, 1, 0)).cumsum(-1).cumsum(-2).flatten(1)
+    centre = flat.clamp(min=0)
+    cy, cx = centre // w, centre % w
+    r = half.nan_to_num(0.0, posinf=0.0).round().long().clamp(min=0)
+    y0, y1, x0, x1 = (cy - r).clamp(0, h), (cy + r + 1).clamp(0, h), (cx - r).clamp(0, w), (cx + r + 1).clamp(0, w)
+    corner = [
+        table[:, (yy * (w + 1) + xx).flatten()].view(4, h, w) for yy, xx in ((y1, x1), (y0, x1), (y1, x0), (y0, x0))
+    ]
+    sums = corner[0] - corner[1] - corner[2] + corner[3]
+    return sums[:3] / sums[3:].clamp(min=1e-12)
+
+
 def rgbd_planes(
-    lin: torch.Tensor, coc_px: torch.Tensor, radii: list[float], config: RenderConfig
+    lin: torch.Tensor,
+    coc_px: torch.Tensor,
+    radii: list[float],
+    config: RenderConfig,
+    occludes: Callable[[float, float], bool] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cut a linear RGB-D image into opaque planes, extended behind nearer planes (see the module docstring).
 
@@ -138,6 +181,8 @@ def rgbd_planes(
         radii: the planes' radii (px, ascending), from :func:`plane_radii` (of the whole image when it is
             rendered in tiles).
         config: its ``fill_disocclusions`` (False: no hidden content).
+        occludes: ``occludes(r_front, r_back)``, which planes hide which (default: every nearer plane hides every
+            farther one); a plane is extended only behind the planes that hide it.
 
     Returns:
         ``(colour (L, 3, H, W) linear straight, alpha (L, 1, H, W) in {0, 1})``, the planes of ``radii``, in
@@ -152,8 +197,9 @@ def rgbd_planes(
     alpha = (labels[None] == torch.arange(n, device=labels.device)[:, None, None]).to(lin.dtype)[:, None]
     colour = src[None].repeat(n, 1, 1, 1)
     for k in range(1, n):
-        reach = radii[k] - radii[0]
-        if not config.fill_disocclusions or reach < 1.0:
+        last = max((j for j in range(k) if occludes is None or occludes(radii[j], radii[k])), default=-1)
+        reach = radii[k] - radii[0]  # the CoC difference to the nearest plane, an occluder when any is
+        if not config.fill_disocclusions or last < 0 or reach < 1.0:
             continue
         own = labels == k
         box = _box_of(own, int(2 * reach) + 1)
@@ -161,13 +207,13 @@ def rgbd_planes(
             continue
         y0, y1, x0, x1 = box
         lab = labels[y0:y1, x0:x1]
-        flat, _ = nearest_seed(lab >= k, reach)  # the nearest pixel seen at or behind plane k
+        flat, dist = nearest_seed(lab > last, reach)  # the nearest pixel not hidden by an occluder of plane k
         owner = lab.flatten()[flat.clamp(min=0)].view_as(lab)
-        fill = (lab < k) & (flat >= 0) & (owner == k)
+        fill = (lab <= last) & (flat >= 0) & (owner == k)
         if not bool(fill.any()):
             continue
         crop = clean[:, y0:y1, x0:x1]
-        moved = crop.flatten(1)[:, flat.clamp(min=0).flatten()].view_as(crop)
+        moved = _window_means_at(crop, (lab == k).to(crop.dtype), flat, dist * FILL_WINDOW_REL)
         colour[k, :, y0:y1, x0:x1] = torch.where(fill, moved, colour[k, :, y0:y1, x0:x1])
         alpha[k, 0, y0:y1, x0:x1] = torch.where(fill, torch.ones_like(lab, dtype=lin.dtype), alpha[k, 0, y0:y1, x0:x1])
     return colour, alpha
