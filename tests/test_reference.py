@@ -108,12 +108,27 @@ def test_rgbd_and_scatter_are_what_they_are(fidelity_rows, case):
 def test_fidelity_evaluate_case_runs(scene):
     rows = fidelity.evaluate_case(fidelity.FidelityCase("blurred foreground", scene, [-R, 0.0]), samples=128)
     assert [r["renderer"] for r in rows] == [
+        "reference, 64 samples, another seed",
         "layered, full layers",
         "layered, RGB-D",
         "layered, RGB-D, RGBD_FIDELITY",
+        "layered, RGB-D, RGBD_PLANES",
         "scatter baseline, RGB-D",
+        "share-fill anchor, RGB-D",
     ]
     assert all(math.isfinite(r["psnr_whole_db"]) and math.isfinite(r["psnr_band_db"]) for r in rows)
+    assert rows[0]["seconds"] is None and all(r["seconds"] > 0 for r in rows[1:])
+
+
+def test_fidelity_references_are_cached_by_their_inputs(scene, tmp_path):
+    layers = scene.layers[None].double()
+    coc = torch.tensor([[-R, 0.0]], dtype=torch.float64)
+    first = fidelity.cached_reference(layers, coc, "disk", 16, 0, tmp_path)
+    assert len(list(tmp_path.glob("reference-*.pt"))) == 1
+    torch.testing.assert_close(fidelity.cached_reference(layers, coc, "disk", 16, 0, tmp_path), first, rtol=0, atol=0)
+    fidelity.cached_reference(layers, coc, "disk", 16, 1, tmp_path)  # another seed, another file
+    fidelity.cached_reference(layers, coc + 1.0, "disk", 16, 0, tmp_path)  # other radii, another file
+    assert len(list(tmp_path.glob("reference-*.pt"))) == 3
 
 
 @pytest.mark.parametrize("cases", ["9", "x", "-1"])

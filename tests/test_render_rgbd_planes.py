@@ -52,7 +52,7 @@ def test_plane_radii_are_exact_for_surfaces_at_one_depth_and_labels_nearest():
     assert plane_labels(coc, radii).tolist() == [[0, 0, 1], [2, 2, 2]]
 
 
-def test_edge_pixels_of_a_blurred_plane_take_their_interior_colour():
+def test_edge_pixels_lose_the_other_surfaces_share():
     lin = torch.full((3, 24, 24), 0.9, dtype=torch.float64)
     lin[:, 6:18, 6:18] = 0.1
     lin[:, 6:18, 6] = 0.5  # an anti-aliased column: half foreground, half background

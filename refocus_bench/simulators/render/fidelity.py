@@ -3,30 +3,39 @@
 For each case a layered scene is rendered exactly by :func:`~refocus_bench.simulators.render.reference.render_reference`
 and approximately by
 
-* the layered renderer on the full layers (hidden content known): :func:`render_layered`;
+* the layered renderer on the full layers (hidden content known): :func:`render_layered` with the given
+  settings (default ``RenderConfig()``) and, with ``exact``, the exact mode
+  :data:`~refocus_bench.simulators.render.config.LAYERED_EXACT`;
 * the layered renderer on the RGB-D view a camera records (visible surface only): :func:`render_bokeh`,
-  with the given settings (default ``RenderConfig()``) and with
-  :data:`~refocus_bench.simulators.render.config.RGBD_FIDELITY`;
-* the scatter baseline (BokehMe's classical algorithm) on the same RGB-D view.
+  with the given settings, with :data:`~refocus_bench.simulators.render.config.RGBD_FIDELITY` (soft layers)
+  and with :data:`~refocus_bench.simulators.render.config.RGBD_PLANES` (opaque planes);
+* two anchors on the same RGB-D view: the scatter baseline (BokehMe's classical algorithm, disk aperture
+  only) and the share-fill renderer (:mod:`~refocus_bench.simulators.render.share_fill`).
 
-Errors are PSNR in linear light (peak 1) over the whole image and over a band of ``band_px`` pixels
-around occlusion edges (where the front-most layer changes), both excluding a border of
-``margin_px`` where the reference reads reflected content.
+A second reference with half the samples and another scrambling seed gives the reference's own convergence
+(its row: the main reference is at least that close to the exact image). Errors are PSNR in linear light
+(peak 1) over the whole image and over a band of ``band_px`` pixels around occlusion edges (where the
+front-most layer changes), both excluding a border of ``margin_px`` where the reference reads reflected
+content. References can be kept in a cache folder (keyed by the scene, radii, aperture, samples and seed).
 
-Run: ``python -m refocus_bench.simulators.render.fidelity [--samples 2048] [--size 256] [--cases 0,3]``.
+Run: ``python -m refocus_bench.simulators.render.fidelity [--samples 2048] [--size 256] [--cases 0,3] [--cache DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from kornia.color import rgb_to_linear_rgb
 
-from .config import RGBD_FIDELITY, RenderConfig
+from ...io import atomic_path
+from .config import LAYERED_EXACT, RGBD_FIDELITY, RGBD_PLANES, RenderConfig
 from .layered import render_layered
 from .reference import margin_px, render_reference
 from .rgbd import render_bokeh
@@ -39,8 +48,17 @@ from .scenes import (
     thin_strands_scene,
     two_plane_scene,
 )
+from .share_fill import render_share_fill
 
-__all__ = ["FidelityCase", "default_cases", "occlusion_band", "psnr_linear", "evaluate_case", "main"]
+__all__ = [
+    "FidelityCase",
+    "default_cases",
+    "occlusion_band",
+    "psnr_linear",
+    "cached_reference",
+    "evaluate_case",
+    "main",
+]
 
 
 @dataclass
@@ -97,48 +115,99 @@ def default_cases(size: int = 256, radius_px: float = 12.0) -> list[FidelityCase
     ]
 
 
-def evaluate_case(
-    case: FidelityCase, samples: int = 2048, band_px: int = 10, config: RenderConfig | None = None
-) -> list[dict]:
-    """PSNR rows (one per renderer) for one case."""
+def cached_reference(
+    layers: torch.Tensor, coc: torch.Tensor, aperture: str, samples: int, seed: int, cache: Path | None
+) -> torch.Tensor:
+    """:func:`render_reference` (linear, (3, H, W)) of (1, L, 4, H, W) float64 ``layers`` at (1, L) ``coc``, read
+    from or written (atomically) to the folder ``cache`` when given, under a key of all its inputs."""
+    key = hashlib.sha256()
+    for part in (layers.contiguous().numpy().tobytes(), coc.contiguous().numpy().tobytes()):
+        key.update(part)
+    key.update(f"{aperture}|{samples}|{seed}".encode())
+    path = None if cache is None else Path(cache) / f"reference-{key.hexdigest()[:24]}.pt"
+    if path is not None and path.exists():
+        return torch.load(path, weights_only=True)
+    ref = render_reference(layers, coc_px=coc, aperture=aperture, samples=samples, seed=seed, linear=True)[0]
+    if path is not None:
+        with atomic_path(path) as tmp:
+            torch.save(ref, tmp)
+    return ref
+
+
+def _renderers(case: FidelityCase, config: RenderConfig | None, exact: bool) -> dict:
+    """Row name -> zero-argument render (sRGB (1, 3, H, W)) of every renderer measured on ``case``."""
     layers = case.scene.layers[None].double()
     coc = torch.tensor([case.coc_px], dtype=torch.float64)
-    with torch.no_grad():
-        ref = render_reference(layers, coc_px=coc, aperture=case.aperture, samples=samples, linear=True)[0]
-        image, _depth, front = case.scene.flatten()
-        coc_map = coc[0][front][None, None]
-        outputs = {
-            "layered, full layers": render_layered(layers, coc_px=coc, aperture=case.aperture, config=config),
-            "layered, RGB-D": render_bokeh(image.double(), coc_px=coc_map, aperture=case.aperture, config=config),
-            "layered, RGB-D, RGBD_FIDELITY": render_bokeh(
-                image.double(), coc_px=coc_map, aperture=case.aperture, config=RGBD_FIDELITY
-            ),
-        }
-        if case.aperture == "disk":
-            outputs["scatter baseline, RGB-D"] = render_scatter(image.double(), coc_px=coc_map)
+    image, _depth, front = case.scene.flatten()
+    rgbd = dict(image=image.double(), coc_px=coc[0][front][None, None])
+    ap = case.aperture
+    out = {"layered, full layers": lambda: render_layered(layers, coc_px=coc, aperture=ap, config=config)}
+    if exact:
+        out["layered, full layers, LAYERED_EXACT"] = lambda: render_layered(
+            layers, coc_px=coc, aperture=ap, config=LAYERED_EXACT
+        )
+    out["layered, RGB-D"] = lambda: render_bokeh(**rgbd, aperture=ap, config=config)
+    out["layered, RGB-D, RGBD_FIDELITY"] = lambda: render_bokeh(**rgbd, aperture=ap, config=RGBD_FIDELITY)
+    out["layered, RGB-D, RGBD_PLANES"] = lambda: render_bokeh(**rgbd, aperture=ap, config=RGBD_PLANES)
+    if ap == "disk":
+        out["scatter baseline, RGB-D"] = lambda: render_scatter(**rgbd)
+    out["share-fill anchor, RGB-D"] = lambda: render_share_fill(**rgbd, aperture=ap)
+    return out
+
+
+def evaluate_case(
+    case: FidelityCase,
+    samples: int = 2048,
+    band_px: int = 10,
+    config: RenderConfig | None = None,
+    exact: bool = False,
+    cache: Path | None = None,
+) -> list[dict]:
+    """PSNR rows (one per renderer, and one for the reference's convergence) for one case, with seconds."""
+    layers = case.scene.layers[None].double()
+    coc = torch.tensor([case.coc_px], dtype=torch.float64)
+    _image, _depth, front = case.scene.flatten()
     h, w = front.shape
     m = margin_px(coc)
     valid = torch.zeros(h, w, dtype=torch.bool)
     valid[m : h - m, m : w - m] = True
     band = occlusion_band(front, band_px) & valid
-    rows = []
-    for renderer, out in outputs.items():
-        lin = rgb_to_linear_rgb(out)[0]
-        rows.append(
-            {
-                "case": case.name,
-                "renderer": renderer,
-                "psnr_whole_db": psnr_linear(lin, ref, valid),
-                "psnr_band_db": psnr_linear(lin, ref, band),
-            }
-        )
+    with torch.no_grad():
+        ref = cached_reference(layers, coc, case.aperture, samples, 0, cache)
+        half = cached_reference(layers, coc, case.aperture, max(1, samples // 2), 1, cache)
+        rows = [_row(case, f"reference, {max(1, samples // 2)} samples, another seed", half, ref, valid, band, None)]
+        for renderer, render in _renderers(case, config, exact).items():
+            start = time.perf_counter()
+            out = render()
+            seconds = time.perf_counter() - start
+            rows.append(_row(case, renderer, rgb_to_linear_rgb(out)[0], ref, valid, band, seconds))
     return rows
 
 
+def _row(
+    case: FidelityCase,
+    renderer: str,
+    lin: torch.Tensor,
+    ref: torch.Tensor,
+    valid: torch.Tensor,
+    band: torch.Tensor,
+    seconds: float | None,
+) -> dict:
+    """One table row: PSNR of linear (3, H, W) ``lin`` against ``ref`` over the ``valid`` and ``band`` masks."""
+    return {
+        "case": case.name,
+        "renderer": renderer,
+        "psnr_whole_db": psnr_linear(lin, ref, valid),
+        "psnr_band_db": psnr_linear(lin, ref, band) if bool(band.any()) else math.nan,
+        "seconds": seconds,
+    }
+
+
 def to_markdown(rows: list[dict]) -> str:
-    lines = ["| scene | renderer | PSNR whole (dB) | PSNR occlusion band (dB) |", "|---|---|---:|---:|"]
+    lines = ["| scene | renderer | PSNR whole (dB) | PSNR occlusion band (dB) | seconds |", "|---|---|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['renderer']} | {r['psnr_whole_db']:.1f} | {r['psnr_band_db']:.1f} |")
+        sec = "-" if r["seconds"] is None else f"{r['seconds']:.2f}"
+        lines.append(f"| {r['case']} | {r['renderer']} | {r['psnr_whole_db']:.1f} | {r['psnr_band_db']:.1f} | {sec} |")
     return "\n".join(lines)
 
 
@@ -147,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=2048, help="aperture samples of the reference")
     parser.add_argument("--size", type=int, default=256, help="scene size in pixels (square)")
     parser.add_argument("--cases", default=None, help="comma-separated indices of the cases to run (default: all)")
+    parser.add_argument("--cache", type=Path, default=None, help="folder to keep the references in (default: none)")
+    parser.add_argument("--no-exact", action="store_true", help="leave out the exact mode (LAYERED_EXACT) rows")
     args = parser.parse_args(argv)
     cases = default_cases(args.size)
     if args.cases is not None:
@@ -160,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = [cases[i] for i in chosen]
     rows = []
     for case in cases:
-        new = evaluate_case(case, samples=args.samples)
+        new = evaluate_case(case, samples=args.samples, exact=not args.no_exact, cache=args.cache)
         rows += new
         print(to_markdown(new).split("\n", 2)[2], flush=True)
     print()

@@ -14,10 +14,11 @@ opaque surfaces at a few depths, and guesses hidden content from the nearest vis
 2. **Edge colours.** A pixel on a depth edge (a 4-neighbour's CoC differs by more than
    :data:`EDGE_PX`) mixes the colours of both surfaces (anti-aliasing, a soft matte). Blurred at one
    surface's radius it would carry the other's colour into the blur, so on a plane blurred by 1 px or
-   more it takes the colour of the nearest pixel of its own plane that is not on an edge, within
-   :data:`INTERIOR_REACH_PX` (:func:`edge_colours`; thin structures with no interior keep their
-   colours). On a sharp plane it stays as recorded, the anti-aliased edge the camera saw; the hidden
-   content below takes its colours from the cleaned edges in either case.
+   more the other surface's share is removed: the pixel is read as a mix of the nearest interior
+   colours of both sides (within :data:`INTERIOR_REACH_PX`) and only this plane's part is kept
+   (:func:`edge_colours`; thin structures with no interior keep their colours). On a sharp plane the
+   pixel stays as recorded, the anti-aliased edge the camera saw; the hidden content below takes its
+   colours from the cleaned edges in either case.
 3. **Hidden content.** Plane ``k`` is extended behind the planes in front of it, as far as their blur can
    uncover it (``reach_k``, its largest CoC difference to a plane in front of it): a hidden pixel joins
    plane ``k`` when the nearest pixel not hidden by an occluder of plane ``k`` belongs to plane ``k``. The
@@ -126,9 +127,22 @@ def _box_of(mask: torch.Tensor, grow: int) -> tuple[int, int, int, int] | None:
     )
 
 
+def _unmix(seen: torch.Tensor, pure: torch.Tensor, other: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """This plane's colour in (3, h, w) pixels ``seen = a * own + (1 - a) * other``: ``a`` is the position of ``seen``
+    on the line from ``other`` to ``pure`` (this plane's nearest interior colour), in [0.5, 1] (a pixel belongs to
+    the plane that covers at least half of it); 1 where the two colours are too close to tell or ``known`` is
+    False. Removing only the other side's share keeps the pixel's own texture."""
+    d = pure - other
+    den = (d * d).sum(0)
+    a = (((seen - other) * d).sum(0) / den.clamp(min=1e-12)).clamp(0.5, 1.0)
+    a = torch.where((den > 1e-6) & known, a, torch.ones_like(a))
+    return ((seen - (1.0 - a) * other) / a).clamp(min=0.0)
+
+
 def edge_colours(lin: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) linear colours with every edge pixel's colour taken from the nearest interior pixel of its own
-    plane within :data:`INTERIOR_REACH_PX` (unchanged where there is none); differentiable w.r.t. ``lin``."""
+    """(3, H, W) linear colours with the other surface's share removed from every edge pixel (:func:`_unmix`), the
+    two surfaces' colours taken from the nearest interior pixels of its own plane and of the others within
+    :data:`INTERIOR_REACH_PX` (unchanged where its own plane has none); differentiable w.r.t. ``lin``."""
     out = lin
     reach = int(INTERIOR_REACH_PX)
     for k in torch.unique(labels[edges]).tolist():
@@ -140,10 +154,13 @@ def edge_colours(lin: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor) -
         take = edge_b & own_b & (flat >= 0)
         if not bool(take.any()):
             continue
-        crop = out[:, y0:y1, x0:x1]
-        moved = crop.flatten(1)[:, flat.clamp(min=0).flatten()].view_as(crop)
+        seen = lin[:, y0:y1, x0:x1]
+        pure = seen.flatten(1)[:, flat.clamp(min=0).flatten()].view_as(seen)  # this plane's nearest interior
+        flat_other, _ = nearest_seed(~own_b & ~edges[y0:y1, x0:x1], INTERIOR_REACH_PX)
+        other = seen.flatten(1)[:, flat_other.clamp(min=0).flatten()].view_as(seen)  # the other side's
+        unmixed = _unmix(seen, pure, other, flat_other >= 0)
         out = out.clone() if out is lin else out
-        out[:, y0:y1, x0:x1] = torch.where(take, moved, crop)
+        out[:, y0:y1, x0:x1] = torch.where(take, unmixed, out[:, y0:y1, x0:x1])
     return out
 
 
