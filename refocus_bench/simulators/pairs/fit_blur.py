@@ -142,7 +142,7 @@ def fit_renderer(**overrides: Any) -> Any:
     from ...models.baselines.bokeh import LayeredBokeh
     from ..render.config import RenderConfig
 
-    c = RenderConfig()
+    c = RenderConfig().for_input(layered=False)
     kw = {
         "min_layer_step_px": c.min_layer_step_px,
         "rel_layer_step": c.rel_layer_step,

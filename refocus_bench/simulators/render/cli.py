@@ -84,6 +84,7 @@ def estimate_render_bytes(h: int, w: int, coc_min: float, coc_max: float, config
     from .config import layer_scale
     from .rgbd import layer_centres
 
+    config = config.for_input(layered=False)
     centres = layer_centres(coc_min, coc_max, config)
     scale = max(layer_scale(c, config.coarse_radius_px) for c in centres)
     spread = centres[-1] - centres[0]

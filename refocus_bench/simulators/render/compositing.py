@@ -32,8 +32,9 @@ Example (one sharp opaque layer composites to itself):
     >>> from refocus_bench.simulators.render.config import RenderConfig
     >>> from refocus_bench.simulators.render.kernels import KernelCache
     >>> stack = torch.cat([torch.rand(3, 8, 8, dtype=torch.float64), torch.ones(1, 8, 8, dtype=torch.float64)])
+    >>> config = RenderConfig().for_input(layered=True)
     >>> color, cover = composite_layers(
-    ...     [lambda s, box: stack], [0.0], [(0, 8, 0, 8)], Disk(), (8, 8), RenderConfig(), KernelCache(),
+    ...     [lambda s, box: stack], [0.0], [(0, 8, 0, 8)], Disk(), (8, 8), config, KernelCache(),
     ...     alpha_channels=1,
     ... )
     >>> bool(torch.equal(color, stack[:3])), bool(torch.equal(cover, stack[3:]))
@@ -424,7 +425,7 @@ def composite_layers(
         boxes: full-resolution bounding box (y0, y1, x0, x1) of each layer's support.
         aperture: the aperture shape.
         size: full-resolution (H, W); both must be divisible by every layer's scale.
-        config: the render settings.
+        config: the render settings, ``coarse_radius_px`` resolved (:meth:`RenderConfig.for_input`).
         kernels: the kernel cache the blurs take their kernels from.
         cell: blur with the kernels of this sub-aperture cell (default: the whole aperture).
         alpha_channels: 1, or 3 when the alpha is blurred per colour channel (chromatic).
@@ -444,6 +445,10 @@ def composite_layers(
         composite of all layers.
     """
     check(len(layers) == len(cocs) == len(boxes) and len(cocs) > 0, "composite_layers needs one CoC and box per layer")
+    check(
+        config.coarse_radius_px is not None,
+        "composite_layers needs config.coarse_radius_px set: pass RenderConfig.for_input(layered=...)",
+    )
     radii = [list(p) for p in parts] if parts is not None else [[c] for c in cocs]
     margins = list(margins) if margins is not None else [0] * len(cocs)
     scales = [layer_scale(c, config.coarse_radius_px) for c in cocs]

@@ -6,9 +6,9 @@ backend, highlights, chromatic aberration, tiling, sub-aperture splits); :func:`
 blurred, and with which kernel radius there.
 
 Example:
-    >>> config = RenderConfig()
-    >>> layer_scale(5.0, config.coarse_radius_px), layer_scale(12.0, config.coarse_radius_px)
-    (1, 4)
+    >>> config = RenderConfig().for_input(layered=False)
+    >>> config.coarse_radius_px, layer_scale(5.0, config.coarse_radius_px), layer_scale(12.0, config.coarse_radius_px)
+    (3.0, 1, 4)
     >>> round(reduced_radius(12.0, 4), 3)
     2.904
 """
@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...errors import check
 from .apertures import Aperture, CatsEye
@@ -31,7 +31,18 @@ __all__ = [
     "layer_scale",
     "reduced_radius",
     "REDUCED_RADIUS_SHRINK",
+    "COARSE_RADIUS_RGBD_PX",
+    "COARSE_RADIUS_LAYERED_PX",
 ]
+
+COARSE_RADIUS_RGBD_PX = 3.0
+"""Automatic ``coarse_radius_px`` of RGB-D input: reduced resolution from a CoC of 6 px (the speed the RGB-D
+benchmarks of docs/performance.md are measured at)."""
+
+COARSE_RADIUS_LAYERED_PX = 4.0
+"""Automatic ``coarse_radius_px`` of layered scenes: reduced resolution from 8 px, which keeps the dead-leaves
+fidelity scene above 46 dB whole / 44 dB in the occlusion band at about the time of a plain per-layer FFT
+(docs/performance.md, "Layered scenes against a plain per-layer FFT")."""
 
 BACKENDS = {"auto", "spatial", "fft", "direct"}
 """Convolution backends of :class:`RenderConfig` (see its ``backend`` attribute)."""
@@ -55,6 +66,8 @@ class RenderConfig:
             with the same fidelity against the reference (docs/performance.md, "Fidelity").
         coarse_radius_px: layers with |CoC| >= 2x this are rendered at reduced resolution, keeping
             the reduced kernel radius in [coarse, 2 coarse). ``inf`` renders everything at full size.
+            None = automatic (:meth:`for_input`): :data:`COARSE_RADIUS_RGBD_PX` for RGB-D input,
+            :data:`COARSE_RADIUS_LAYERED_PX` for layered scenes.
         backend: "spatial" (kornia ``filter2d``), "fft" (kornia ``fft_conv``), "direct" (channels-last
             depthwise ``conv2d``, same result as ``filter2d``, ~10x faster on CPU) or "auto": the FFT
             for kernels at least ``fft_min_kernel_px`` wide, else "direct" on CPU and "spatial" on GPU.
@@ -97,7 +110,7 @@ class RenderConfig:
 
     min_layer_step_px: float = 2.0
     rel_layer_step: float = 0.35
-    coarse_radius_px: float = 3.0
+    coarse_radius_px: float | None = None
     backend: str = "auto"
     fft_min_kernel_px: int = 17
     highlight_gain: float = 1.0
@@ -118,7 +131,7 @@ class RenderConfig:
         check(self.min_layer_step_px > 0, lambda: f"min_layer_step_px must be > 0 px, got {self.min_layer_step_px}")
         check(0 < self.rel_layer_step < 1, lambda: f"rel_layer_step must be in (0, 1), got {self.rel_layer_step}")
         check(
-            self.coarse_radius_px >= 2,
+            self.coarse_radius_px is None or self.coarse_radius_px >= 2,
             lambda: f"coarse_radius_px must be >= 2 px (or inf), got {self.coarse_radius_px}",
         )
         check(self.backend in BACKENDS, lambda: f"backend must be one of {sorted(BACKENDS)}, got {self.backend!r}")
@@ -147,6 +160,12 @@ class RenderConfig:
             self.aperture_splits in APERTURE_SPLITS and not isinstance(self.aperture_splits, bool),
             lambda: f"aperture_splits must be None (automatic), 1, 2, 4, 6 or 8, got {self.aperture_splits!r}",
         )
+
+    def for_input(self, layered: bool) -> RenderConfig:
+        """These settings with the automatic ``coarse_radius_px`` (None) resolved for RGB-D input or layered scenes."""
+        if self.coarse_radius_px is not None:
+            return self
+        return replace(self, coarse_radius_px=COARSE_RADIUS_LAYERED_PX if layered else COARSE_RADIUS_RGBD_PX)
 
     def splits_for(self, aperture: Aperture, layered: bool) -> int:
         """Sub-aperture grid size to use: ``aperture_splits`` or the automatic choice."""

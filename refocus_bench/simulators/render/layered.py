@@ -101,7 +101,7 @@ def render_layered(
         which no opaque scene does (receding plane of 64 strips: 39.4 -> 43.3 dB; dead leaves
         45.5 -> 46.4 dB against the reference; two-plane scenes unchanged).
     """
-    config = config or RenderConfig()
+    config = (config or RenderConfig()).for_input(layered=True)
     coc_px = _plane_radii(layers, depth_m, lens, coc_px)
     ap = make_aperture(aperture)
     kernels = kernels if kernels is not None else KernelCache()
