@@ -22,7 +22,7 @@ from refocus_bench.errors import InvalidInputError
 from refocus_bench.simulators.render import RenderConfig, render_bokeh
 from refocus_bench.simulators.render.apertures import Disk
 from refocus_bench.simulators.render.compositing import composite_layers, occlusion_gap
-from refocus_bench.simulators.render.config import RGBD_FIDELITY
+from refocus_bench.simulators.render.config import RGBD_FIDELITY, RGBD_PLANES
 from refocus_bench.simulators.render.kernels import KernelCache
 from refocus_bench.simulators.render.reference import margin_px, render_reference
 
@@ -78,7 +78,7 @@ def test_deferred_groups_equal_over_when_every_layer_occludes(radii):
             torch.testing.assert_close(additive[k], sum(a[k] for a in alone), atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("config", [GAP, RGBD_FIDELITY], ids=["gap", "fidelity-preset"])
+@pytest.mark.parametrize("config", [GAP, RGBD_FIDELITY, RGBD_PLANES], ids=["gap", "fidelity-preset", "planes-preset"])
 def test_identity_energy_and_batch(config):
     g = torch.Generator().manual_seed(1)
     image = 0.05 + 0.9 * torch.rand(2, 3, 32, 32, generator=g, dtype=torch.float64)

@@ -67,26 +67,12 @@ def test_edge_pixels_lose_the_other_surfaces_share():
     torch.testing.assert_close(clean[:, ~edges], lin[:, ~edges])
 
 
-def test_identity_energy_uniform_convolution_and_batch():
-    g = torch.Generator().manual_seed(3)
-    image = 0.05 + 0.9 * torch.rand(2, 3, 32, 32, generator=g, dtype=torch.float64)
-    zero = torch.zeros(2, 1, 32, 32, dtype=torch.float64)
-    assert float((render_bokeh(image, coc_px=zero, config=RGBD_PLANES) - image).abs().max()) < 1e-6
-    framed = torch.zeros_like(image)  # content 12 px away from the borders, farther than the blur reaches
-    framed[..., 12:-12, 12:-12] = image[..., 12:-12, 12:-12] * 0.6
-    out = render_bokeh(framed, coc_px=zero + 4.5, config=RGBD_PLANES)
-    energy_in = rgb_to_linear_rgb(framed).sum((-1, -2))
-    assert float(((rgb_to_linear_rgb(out).sum((-1, -2)) - energy_in) / energy_in).abs().max()) < 1e-9
-    # a uniform CoC is one plane: the same as the soft layers' single layer, one convolution
-    same = render_bokeh(image, coc_px=zero - 3.25, config=RenderConfig(coarse_radius_px=float("inf")))
-    torch.testing.assert_close(render_bokeh(image, coc_px=zero - 3.25, config=PLANES), same, atol=1e-10, rtol=0)
-    ramp = torch.linspace(-7.0, 6.0, 32, dtype=torch.float64).expand(2, 1, 32, 32).contiguous()
-    ramp[1] = ramp[1].flip(-1)
-    batch = render_bokeh(image, coc_px=ramp, config=RGBD_PLANES)
-    for i in range(2):
-        torch.testing.assert_close(
-            batch[i : i + 1], render_bokeh(image[i : i + 1], coc_px=ramp[i : i + 1], config=RGBD_PLANES)
-        )
+def test_uniform_coc_is_one_plane_and_one_convolution():
+    """(Identity, energy and batch = single for RGBD_PLANES: tests/test_render_occlusion_gap.py.)"""
+    image = 0.05 + 0.9 * torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    coc = torch.full((2, 1, 32, 32), -3.25, dtype=torch.float64)
+    same = render_bokeh(image, coc_px=coc, config=RenderConfig(coarse_radius_px=float("inf")))
+    torch.testing.assert_close(render_bokeh(image, coc_px=coc, config=PLANES), same, atol=1e-10, rtol=0)
 
 
 @pytest.mark.parametrize("aperture", ["disk", "cats-eye"])

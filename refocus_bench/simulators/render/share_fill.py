@@ -35,6 +35,7 @@ from ...errors import check
 from ...optics import ThinLens
 from .apertures import Aperture, make_aperture, signed_kernel
 from .blur_spec import resolve_coc
+from .convolution import run_convolution
 
 __all__ = ["render_share_fill", "share_fill_linear"]
 
@@ -58,10 +59,7 @@ def _blur(x: torch.Tensor, aperture: Aperture, coc_px: float) -> torch.Tensor:
     k = signed_kernel(aperture, coc_px, dtype=x.dtype, device=x.device)
     if k.shape[-1] == 1:
         return x
-    p = k.shape[-1] // 2
-    padded = F.pad(x[None], (p,) * 4, mode="reflect") if p < min(x.shape[-2:]) else F.pad(x[None], (p,) * 4)
-    weight = torch.flip(k, dims=(-2, -1))[None, None].expand(x.shape[0], 1, -1, -1)  # conv2d correlates
-    return F.conv2d(padded, weight, groups=x.shape[0])[0]
+    return run_convolution("direct", x, k[None].expand(x.shape[0], -1, -1))
 
 
 def share_fill_linear(
