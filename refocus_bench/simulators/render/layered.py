@@ -142,13 +142,13 @@ def _render_layered_one(
     layers: torch.Tensor, radii: list[float], ap: Aperture, config: RenderConfig, kernels: KernelCache, n_alpha: int
 ) -> torch.Tensor:
     """One sample of :func:`render_layered`: (L, 4, H, W) sRGB planes -> linear premultiplied (3, H, W)."""
-    lin = to_linear(layers[:, :3], config)
-    return render_planes_linear(lin, layers[:, 3:4], radii, ap, config, kernels, n_alpha, layers.requires_grad)
+    alpha = layers[:, 3:4]
+    stacks = torch.cat([to_linear(layers[:, :3], config) * alpha, alpha], dim=1)
+    return render_planes_linear(stacks, radii, ap, config, kernels, n_alpha, layers.requires_grad)
 
 
 def render_planes_linear(
-    lin: torch.Tensor,
-    alpha: torch.Tensor,
+    planes: torch.Tensor,
     radii: list[float],
     ap: Aperture,
     config: RenderConfig,
@@ -157,14 +157,16 @@ def render_planes_linear(
     requires_grad: bool,
     occludes: Occludes | None = None,
 ) -> torch.Tensor:
-    """The engine of :func:`render_layered` on linear planes: straight colour (L, 3, H, W) and coverage
-    (L, 1, H, W) at signed CoC ``radii`` (px, any order) -> linear (3, H, W), "over" composite (divided by
-    its coverage when the planes cover every pixel). Also renders the planes of an RGB-D image
-    (:mod:`~refocus_bench.simulators.render.rgbd_planes`)."""
-    n, h, w = lin.shape[0], lin.shape[-2], lin.shape[-1]
+    """The engine of :func:`render_layered` on linear planes: (L, 4, H, W) premultiplied colour and coverage at
+    signed CoC ``radii`` (px, any order) -> linear (3, H, W), "over" composite (divided by its coverage when the
+    planes cover every pixel). With ``occludes``, planes that do not occlude each other add up (no grouping).
+    Also renders the planes of an RGB-D image (:mod:`~refocus_bench.simulators.render.rgbd_planes`)."""
+    n, h, w = planes.shape[0], planes.shape[-2], planes.shape[-1]
     order = sorted(range(n), key=lambda j: radii[j])
     max_scale = max(layer_scale(radii[j], config.coarse_radius_px) for j in order)
-    stacks = pad_to_multiple(torch.cat([lin * alpha] + [alpha] * n_alpha, dim=1).flatten(0, 1), max_scale)
+    if n_alpha > 1:  # the coverage blurred per colour channel
+        planes = torch.cat([planes[:, :3]] + [planes[:, 3:4]] * n_alpha, dim=1)
+    stacks = pad_to_multiple(planes.flatten(0, 1), max_scale)
     stacks = stacks.reshape(n, 3 + n_alpha, *stacks.shape[-2:])
     if occludes is None:
         members = [[order[k] for k in g] for g in _near_equal_groups([radii[j] for j in order], config)]
@@ -192,7 +194,7 @@ def render_planes_linear(
         cov = cov * cell.weight if cell.weight != 1.0 else cov
         color = part if color is None else color + part
         cover = cov if cover is None else cover + cov
-    if _covers_every_pixel(alpha[:, 0]):
+    if _covers_every_pixel(planes[:, 3]):
         # every ray meets a surface, so the exact coverage is 1: what "over" with blurred alpha
         # leaves uncovered (a few per cent where thin planes overlap) is an artefact; divide it out
         color = color / cover.clamp(min=1e-8)

@@ -225,9 +225,9 @@ def _render_rgbd_planes(
 ) -> torch.Tensor:
     """One sample (or tile) as opaque planes (``config.rgbd_planes``): linear (3, H, W) + CoC (H, W) -> linear."""
     occludes = _occludes(config)
-    colour, alpha = rgbd_planes(lin, coc, radii, config, occludes)
+    planes = rgbd_planes(lin, coc, radii, config, occludes)
     n_alpha = 3 if config.chromatic_scale is not None else 1
-    return render_planes_linear(colour, alpha, radii, aperture, config, kernels, n_alpha, lin.requires_grad, occludes)
+    return render_planes_linear(planes, radii, aperture, config, kernels, n_alpha, lin.requires_grad, occludes)
 
 
 def render_bokeh(
