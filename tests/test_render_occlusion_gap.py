@@ -178,13 +178,9 @@ def test_nearest_colour_fill_continues_the_texture_next_to_the_edge():
     """A background with a left (dark) and a right (bright) half behind a blurred foreground disc that
     covers the boundary: the hidden pixels next to the dark half are filled dark, not with the mean of
     both halves that a window of the whole reach averages."""
-    size = 64
-    image = torch.full((1, 3, size, size), 0.1, dtype=torch.float64)
-    image[..., size // 2 :] = 0.9
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    disc = ((yy - 32) ** 2 + (xx - 32) ** 2) <= 14**2
-    image[..., disc] = 0.5
-    coc = torch.where(disc, -10.0, 0.0)[None, None].double()
+    from tests.render_fixtures import disc_over_two_tones
+
+    image, coc = disc_over_two_tones()
     with torch.no_grad():
         mean = render_bokeh(image, coc_px=coc, config=GAP)
         near = render_bokeh(

@@ -111,13 +111,9 @@ def test_gradcheck_wrt_image():
 def test_hidden_background_continues_the_side_next_to_it():
     """A blurred disc over a background whose left half is dark and right half bright: what the disc's blur
     uncovers just inside its edge is the half next to it, not a mix of both halves."""
-    size = 64
-    image = torch.full((1, 3, size, size), 0.1, dtype=torch.float64)
-    image[..., size // 2 :] = 0.9
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    disc = ((yy - 32) ** 2 + (xx - 32) ** 2) <= 14**2
-    image[..., disc] = 0.5
-    coc = torch.where(disc, -10.0, 0.0)[None, None].double()
+    from tests.render_fixtures import disc_over_two_tones
+
+    image, coc = disc_over_two_tones()
     with torch.no_grad():
         out = render_bokeh(image, coc_px=coc, config=RGBD_PLANES)
         mean = render_bokeh(image, coc_px=coc, config=RenderConfig())  # the window's mean colour

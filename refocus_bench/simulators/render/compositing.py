@@ -61,6 +61,7 @@ __all__ = [
     "Box",
     "LayerFn",
     "kernel_reach",
+    "mask_box",
     "pad_to_multiple",
     "upsample_planes",
     "FrontToBack",
@@ -79,6 +80,17 @@ LayerFn = Callable[[int, Box], torch.Tensor]
 
 Slices = tuple[slice, slice]
 ZoneWeights = tuple[list[tuple[float, float]], torch.Tensor]
+
+
+def mask_box(mask: torch.Tensor, grow: int = 0) -> Box | None:
+    """Bounding box (y0, y1, x0, x1) of the True pixels of an (H, W) bool mask, grown by ``grow`` px and clamped
+    to the frame; None if there are none."""
+    ys, xs = torch.nonzero(mask.any(1)).flatten(), torch.nonzero(mask.any(0)).flatten()
+    if not len(ys):
+        return None
+    h, w = mask.shape
+    y0, y1, x0, x1 = int(ys[0]) - grow, int(ys[-1]) + 1 + grow, int(xs[0]) - grow, int(xs[-1]) + 1 + grow
+    return max(0, y0), min(h, y1), max(0, x0), min(w, x1)
 
 
 def pad_to_multiple(x: torch.Tensor, m: int) -> torch.Tensor:

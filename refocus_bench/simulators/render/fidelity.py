@@ -134,13 +134,11 @@ def cached_reference(
     return ref
 
 
-def _renderers(case: FidelityCase, config: RenderConfig | None, exact: bool) -> dict:
-    """Row name -> zero-argument render (sRGB (1, 3, H, W)) of every renderer measured on ``case``."""
-    layers = case.scene.layers[None].double()
-    coc = torch.tensor([case.coc_px], dtype=torch.float64)
-    image, _depth, front = case.scene.flatten()
-    rgbd = dict(image=image.double(), coc_px=coc[0][front][None, None])
-    ap = case.aperture
+def _renderers(
+    layers: torch.Tensor, coc: torch.Tensor, rgbd: dict, ap: str, config: RenderConfig | None, exact: bool
+) -> dict:
+    """Row name -> zero-argument render (sRGB (1, 3, H, W)) of every renderer measured on a case: its full
+    (1, L, 4, H, W) ``layers`` at (1, L) ``coc``, and ``rgbd``, the keyword arguments of its RGB-D view."""
     out = {"layered, full layers": lambda: render_layered(layers, coc_px=coc, aperture=ap, config=config)}
     if exact:
         out["layered, full layers, LAYERED_EXACT"] = lambda: render_layered(
@@ -166,7 +164,8 @@ def evaluate_case(
     """PSNR rows (one per renderer, and one for the reference's convergence) for one case, with seconds."""
     layers = case.scene.layers[None].double()
     coc = torch.tensor([case.coc_px], dtype=torch.float64)
-    _image, _depth, front = case.scene.flatten()
+    image, _depth, front = case.scene.flatten()
+    rgbd = dict(image=image.double(), coc_px=coc[0][front][None, None])
     h, w = front.shape
     m = margin_px(coc)
     valid = torch.zeros(h, w, dtype=torch.bool)
@@ -176,7 +175,7 @@ def evaluate_case(
         ref = cached_reference(layers, coc, case.aperture, samples, 0, cache)
         half = cached_reference(layers, coc, case.aperture, max(1, samples // 2), 1, cache)
         rows = [_row(case, f"reference, {max(1, samples // 2)} samples, another seed", half, ref, valid, band, None)]
-        for renderer, render in _renderers(case, config, exact).items():
+        for renderer, render in _renderers(layers, coc, rgbd, case.aperture, config, exact).items():
             start = time.perf_counter()
             out = render()
             seconds = time.perf_counter() - start

@@ -25,7 +25,7 @@ from ...errors import check, check_tensor
 from ...optics import ThinLens
 from .apertures import Aperture, make_aperture
 from .colour import to_linear, to_srgb
-from .compositing import Box, Occludes, composite_layers, pad_to_multiple
+from .compositing import Box, Occludes, composite_layers, mask_box, pad_to_multiple
 from .config import RenderConfig, layer_scale
 from .kernels import KernelCache
 from .scratch import scratch_scope
@@ -133,9 +133,7 @@ def _group_maker(stacks: torch.Tensor, members: list[int]) -> Callable[[int, Box
 
 def _group_box(stacks: torch.Tensor, members: list[int]) -> Box:
     """Bounding box (y0, y1, x0, x1) of the pixels that the planes ``members`` cover; empty if none."""
-    cover = torch.stack([stacks[j][-1] > 0 for j in members]).any(0)
-    ys, xs = torch.nonzero(cover.any(1)).flatten(), torch.nonzero(cover.any(0)).flatten()
-    return (int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1) if len(ys) else (0, 0, 0, 0)
+    return mask_box(torch.stack([stacks[j][-1] > 0 for j in members]).any(0)) or (0, 0, 0, 0)
 
 
 def _render_layered_one(

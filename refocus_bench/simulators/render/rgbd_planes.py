@@ -9,8 +9,10 @@ opaque surfaces at a few depths, and guesses hidden content from the nearest vis
 1. **Planes.** Every pixel goes to the nearest radius of
    :func:`~refocus_bench.simulators.render.rgbd.layer_centres`; each used radius is replaced by the mean
    CoC of its pixels (:func:`plane_radii`, exact for a surface at one depth), and every pixel then
-   belongs to the plane of the nearest such radius (:func:`plane_labels`). Planes of nearly equal
-   radius, the strips of a receding surface, are composited sharp and blurred together by the engine.
+   belongs to the plane of the nearest such radius (:func:`plane_labels`). Without an occlusion gap the
+   engine groups planes of nearly equal radius (the strips of a receding surface), composited sharp and
+   blurred together; with one (:data:`~refocus_bench.simulators.render.config.RGBD_PLANES`) planes within
+   the gap add up (point 3).
 2. **Edge colours.** A pixel on a depth edge (a 4-neighbour's CoC differs by more than
    :data:`EDGE_PX`) mixes the colours of both surfaces (anti-aliasing, a soft matte). Blurred at one
    surface's radius it would carry the other's colour into the blur, so on a plane blurred by 1 px or
@@ -46,6 +48,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .compositing import mask_box
 from .config import RenderConfig
 from .nearest import nearest_seed
 
@@ -113,20 +116,6 @@ def depth_edges(coc_px: torch.Tensor, edge_px: float = EDGE_PX) -> torch.Tensor:
     return diff > edge_px
 
 
-def _box_of(mask: torch.Tensor, grow: int) -> tuple[int, int, int, int] | None:
-    """Bounding box (y0, y1, x0, x1) of an (H, W) mask grown by ``grow`` px and clamped, or None if empty."""
-    ys, xs = torch.nonzero(mask.any(1)).flatten(), torch.nonzero(mask.any(0)).flatten()
-    if not len(ys):
-        return None
-    h, w = mask.shape
-    return (
-        max(0, int(ys[0]) - grow),
-        min(h, int(ys[-1]) + 1 + grow),
-        max(0, int(xs[0]) - grow),
-        min(w, int(xs[-1]) + 1 + grow),
-    )
-
-
 def _unmix(seen: torch.Tensor, pure: torch.Tensor, other: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     """This plane's colour in (3, h, w) pixels ``seen = a * own + (1 - a) * other``: ``a`` is the position of ``seen``
     on the line from ``other`` to ``pure`` (this plane's nearest interior colour), in [0.5, 1] (a pixel belongs to
@@ -147,7 +136,7 @@ def edge_colours(lin: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor) -
     reach = int(INTERIOR_REACH_PX)
     for k in torch.unique(labels[edges]).tolist():
         own = labels == k
-        box = _box_of(edges & own, reach)
+        box = mask_box(edges & own, reach)
         y0, y1, x0, x1 = box
         own_b, edge_b = own[y0:y1, x0:x1], edges[y0:y1, x0:x1]
         flat, _ = nearest_seed(own_b & ~edge_b, INTERIOR_REACH_PX)
@@ -221,7 +210,7 @@ def rgbd_planes(
         reach = radii[k] - radii[0]  # the CoC difference to the nearest plane, an occluder when any is
         if not config.fill_disocclusions or last < 0 or reach < 1.0:
             continue
-        box = _box_of(labels == k, int(2 * reach) + 1)
+        box = mask_box(labels == k, int(2 * reach) + 1)
         if box is None:
             continue
         y0, y1, x0, x1 = box
