@@ -61,6 +61,12 @@ class Aperture:
 
     name = "aperture"
 
+    coarse_floor_px: float = 0.0
+    """Smallest reduced-resolution kernel radius (px) the automatic ``coarse_radius_px`` of
+    :meth:`~refocus_bench.simulators.render.config.RenderConfig.for_input` may use for this shape. Shapes
+    with thin parts (the star's points) lose them below it: a point light drawn at a reduced radius of
+    3 px comes out up to 1.2 px short of its radius at 5.5 to 20 px (docs/performance.md)."""
+
     def transmittance(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Transmittance in [0, 1] at unit-radius pupil coordinates ``u`` (right), ``v`` (down)."""
         raise NotImplementedError
@@ -232,6 +238,10 @@ class Anamorphic(Aperture):
         check(isinstance(self.base, Aperture), lambda: f"base must be an Aperture, got {type(self.base).__name__}")
         check(1.0 <= self.squeeze <= 10.0, lambda: f"squeeze must be in [1, 10], got {self.squeeze}")
 
+    @property
+    def coarse_floor_px(self) -> float:  # type: ignore[override]
+        return self.base.coarse_floor_px
+
     def transmittance(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return self.base.transmittance(u * self.squeeze, v)
 
@@ -246,10 +256,12 @@ class Raster(Aperture):
             [-1, 1], so the CoC radius is half the longer side; keep the shape inside the
             inscribed circle.
         label: a name for messages and caches.
+        coarse_floor_px: see :attr:`Aperture.coarse_floor_px` (the bundled star: 6 px).
     """
 
     mask: torch.Tensor | str | os.PathLike = None  # type: ignore[assignment]
     label: str = "raster"
+    coarse_floor_px: float = 0.0
     name = "raster"
 
     def __post_init__(self) -> None:
@@ -260,6 +272,10 @@ class Raster(Aperture):
             mask = read_image(mask, name="mask")[0].mean(0)
         check_tensor(mask, "mask", ["H", "W"], min_value=0.0, max_value=1.0)
         check(bool(mask.sum() > 0), "mask must have an open (non-zero) area")
+        check(
+            isinstance(self.coarse_floor_px, (int, float)) and 0 <= self.coarse_floor_px < math.inf,
+            lambda: f"coarse_floor_px must be a finite number >= 0 (px), got {self.coarse_floor_px!r}",
+        )
         mask = mask.detach().to(torch.float64).cpu().contiguous()
         object.__setattr__(self, "mask", mask)
         digest = hashlib.sha256(mask.numpy().tobytes() + str(tuple(mask.shape)).encode()).hexdigest()[:16]
@@ -304,6 +320,10 @@ class CatsEye(Aperture):
         check(isinstance(self.base, Aperture), lambda: f"base must be an Aperture, got {type(self.base).__name__}")
         check(0.0 <= self.strength <= 2.0, lambda: f"strength must be in [0, 2], got {self.strength}")
 
+    @property
+    def coarse_floor_px(self) -> float:  # type: ignore[override]
+        return self.base.coarse_floor_px
+
     def at(self, x: float, y: float) -> CatsEye:
         """The aperture seen from normalised image position ``(x, y)`` in [-1, 1]."""
         return CatsEye(self.base, self.strength, (float(x), float(y)))
@@ -329,10 +349,10 @@ for _name, _factory, _doc in [
     ("cats-eye", CatsEye, "disk with mechanical vignetting toward the frame edges"),
 ]:
     APERTURES.register(_name, _factory, description=_doc)
-for _shape in ("heart", "star", "triangle"):
+for _shape, _floor in (("heart", 0.0), ("star", 6.0), ("triangle", 0.0)):
     APERTURES.register(
         _shape,
-        functools.partial(lambda s: Raster(_DATA_DIR / f"{s}.png", label=s), _shape),
+        functools.partial(lambda s, f: Raster(_DATA_DIR / f"{s}.png", label=s, coarse_floor_px=f), _shape, _floor),
         description=f"raster {_shape} (bundled image)",
     )
 

@@ -161,11 +161,15 @@ class RenderConfig:
             lambda: f"aperture_splits must be None (automatic), 1, 2, 4, 6 or 8, got {self.aperture_splits!r}",
         )
 
-    def for_input(self, layered: bool) -> RenderConfig:
-        """These settings with the automatic ``coarse_radius_px`` (None) resolved for RGB-D input or layered scenes."""
+    def for_input(self, layered: bool, aperture: Aperture | None = None) -> RenderConfig:
+        """These settings with the automatic ``coarse_radius_px`` (None) resolved for RGB-D input or layered
+        scenes, raised to ``aperture``'s :attr:`~refocus_bench.simulators.render.apertures.Aperture.coarse_floor_px`
+        where that is larger. An explicit ``coarse_radius_px`` is kept as it is."""
         if self.coarse_radius_px is not None:
             return self
-        return replace(self, coarse_radius_px=COARSE_RADIUS_LAYERED_PX if layered else COARSE_RADIUS_RGBD_PX)
+        auto = COARSE_RADIUS_LAYERED_PX if layered else COARSE_RADIUS_RGBD_PX
+        floor = aperture.coarse_floor_px if aperture is not None else 0.0
+        return replace(self, coarse_radius_px=max(auto, floor))
 
     def splits_for(self, aperture: Aperture, layered: bool) -> int:
         """Sub-aperture grid size to use: ``aperture_splits`` or the automatic choice."""

@@ -101,9 +101,9 @@ def render_layered(
         which no opaque scene does (receding plane of 64 strips: 39.4 -> 43.3 dB; dead leaves
         45.5 -> 46.4 dB against the reference; two-plane scenes unchanged).
     """
-    config = (config or RenderConfig()).for_input(layered=True)
-    coc_px = _plane_radii(layers, depth_m, lens, coc_px)
     ap = make_aperture(aperture)
+    config = (config or RenderConfig()).for_input(layered=True, aperture=ap)
+    coc_px = _plane_radii(layers, depth_m, lens, coc_px)
     kernels = kernels if kernels is not None else KernelCache()
     n_alpha = 3 if config.chromatic_scale is not None else 1
     with scratch_scope():

@@ -260,9 +260,9 @@ def render_bokeh(
     Returns:
         sRGB in [0, 1], same shape, dtype and device as ``image``; differentiable w.r.t. ``image``.
     """
-    config = (config or RenderConfig()).for_input(layered=False)
-    coc = resolve_coc(image, depth_m, lens, coc_px=coc_px, k_px_m=k_px_m, focus_distance_m=focus_distance_m)
     ap = make_aperture(aperture)
+    config = (config or RenderConfig()).for_input(layered=False, aperture=ap)
+    coc = resolve_coc(image, depth_m, lens, coc_px=coc_px, k_px_m=k_px_m, focus_distance_m=focus_distance_m)
     kernels = kernels if kernels is not None else KernelCache()
     lin = to_linear(image, config)
     with scratch_scope():
