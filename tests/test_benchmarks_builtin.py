@@ -20,6 +20,8 @@ from refocus_bench.benchmarks import TASKS, Benchmark, create_benchmark, list_be
 from refocus_bench.benchmarks.builtin import BUILTIN_BENCHMARKS
 from refocus_bench.benchmarks.builtin_specs import DATA_OF, SPECS
 from refocus_bench.benchmarks.cache import CacheError
+from refocus_bench.benchmarks.middlebury import DATA_VERSION as MIDDLEBURY_DATA_VERSION
+from refocus_bench.benchmarks.synthetic import DATA_VERSION
 from refocus_bench.errors import UnknownNameError
 from refocus_bench.home import benchmarks_dir
 
@@ -94,9 +96,9 @@ def test_specs_are_well_formed():
 def test_protocol_variants_share_their_base_data(tmp_path):
     a = create_benchmark("synthetic-bokeh", cache_dir=tmp_path, progress=False)
     b = create_benchmark("synthetic-bokeh-oracle", cache_dir=tmp_path, progress=False)
-    assert a.folder == b.folder == tmp_path / "synthetic-bokeh" / "v1"
+    assert a.folder == b.folder == tmp_path / "synthetic-bokeh" / f"v{DATA_VERSION}"
     assert DATA_OF["synthetic-deblur-oracle-coc"] == "synthetic-deblur"
-    assert tiny("synthetic-bokeh", tmp_path).folder.name.startswith("v1-")  # non-default data: own folder
+    assert tiny("synthetic-bokeh", tmp_path).folder.name.startswith(f"v{DATA_VERSION}-")  # non-default data: own folder
 
 
 def test_default_cache_root_follows_refocus_bench_home(monkeypatch, tmp_path):
@@ -104,7 +106,7 @@ def test_default_cache_root_follows_refocus_bench_home(monkeypatch, tmp_path):
     assert benchmarks_dir() == tmp_path / "home" / "benchmarks"
     assert (
         create_benchmark("middlebury-bokeh", progress=False).folder
-        == tmp_path / "home" / "benchmarks" / "middlebury-bokeh" / "v1"
+        == tmp_path / "home" / "benchmarks" / "middlebury-bokeh" / f"v{MIDDLEBURY_DATA_VERSION}"
     )
 
 
@@ -286,6 +288,28 @@ def test_synthetic_ground_truth_is_converged():
 def test_manifest_records_convergence_check(built):
     report = json.loads((tiny("synthetic-bokeh", built).folder / "manifest.json").read_text())["report"]["convergence"]
     assert report["against"] == 2 * report["aperture_samples"] and math.isfinite(report["psnr_db"])
+    assert report["method"] in ("exact-mode", "reference")
+
+
+def test_targets_record_how_they_were_rendered(built):
+    """Every target says which engine made it: the exact mode where its cells agree to CELL_CHECK_DB, else the
+    reference with its aperture points (at 48 px a 15.6 px blur measured 59.9 dB, so refocus sample 0002 falls
+    back); most tiny targets take the exact mode."""
+    from refocus_bench.benchmarks.ground_truth import CELL_CHECK_DB
+
+    methods = []
+    for name in ("synthetic-deblur", "synthetic-bokeh", "synthetic-refocus"):
+        manifest = json.loads((tiny(name, built).folder / "manifest.json").read_text())
+        for entry in manifest["samples"]:
+            source = [entry["meta"]["source"]["ground_truth"]] if name == "synthetic-refocus" else []
+            for truth in [entry["meta"]["ground_truth"], *source]:
+                methods.append(truth["method"])
+                if truth["method"] == "exact-mode":
+                    assert truth["cell_check_db"] >= CELL_CHECK_DB, (name, entry["id"], truth)
+                else:
+                    assert truth["cell_check_db"] < CELL_CHECK_DB, (name, truth)
+                    assert truth["aperture_samples"] in (8, 16, 32), (name, truth)
+    assert methods.count("exact-mode") >= 0.75 * len(methods) and "reference" in methods, methods
 
 
 def test_rgbd_layers_reproduce_the_image_in_focus_and_fill_hidden_content():

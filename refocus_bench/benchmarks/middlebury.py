@@ -6,10 +6,11 @@ neighbour's depth), downscaled 0.5x (bilinear, antialiased; depth nearest) to 25
 to 248x368.
 
 Ground truth: the RGB-D image is cut into fronto-parallel layers by its signed CoC for each setting
-(:func:`rgbd_layers`) and rendered with the exact shift-and-add reference. A real RGB-D image does
-not record what lies behind its foreground objects, so each layer's hidden part (behind nearer
-layers) is filled with the colour of the nearest pixel at or behind that layer (nearest-neighbour
-extension); the reference is exact for that layered proxy, not for the real optics. Layers sit on a
+(:func:`rgbd_layers`) and rendered by :func:`~refocus_bench.benchmarks.ground_truth.render_truth` (the
+layered renderer's exact mode where its cells have converged, else the exact shift-and-add reference). A
+real RGB-D image does not record what lies behind its foreground objects, so each layer's hidden part
+(behind nearer layers) is filled with the colour of the nearest pixel at or behind that layer (nearest-neighbour
+extension); the ground truth is exact for that layered proxy, not for the real optics. Layers sit on a
 CoC grid with the in-focus layer at exactly 0 px and a spacing of at most 0.5 px (coarser only when
 a setting would need more than 17 layers), so a model given the true depth map sees CoC radii within
 half a spacing of the ground truth's.
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 from ..errors import check
 from .builtin_specs import SPECS
 from .generated import DataSource, GeneratedBenchmark, GeneratedSample, source_options
-from .ground_truth import convergence, render_exact
+from .ground_truth import convergence, render_exact, render_truth
 from .synthetic_scenes import APERTURES, BLUR_LEVELS, blur_level, coc_map_px, k_for_max_coc
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
     "middlebury_bokeh",
 ]
 
-DATA_VERSION = "1"
+DATA_VERSION = "2"  # 2: targets from the exact mode where it has converged (render_truth)
 DEFAULT_CONFIG = {
     "num_samples": 12,
     "scale": 0.5,
@@ -130,7 +131,7 @@ def _generate(config: Mapping[str, Any], report: dict[str, Any]) -> Iterator[Gen
         step = max(float(config["max_layer_step_px"]), span / (int(config["max_layers"]) - 1))
         layers, radii = rgbd_layers(image, coc, step)
         n_ap = int(config["aperture_samples"]) * (1 if m < BLUR_LEVELS["low"][1] else 2)
-        target = render_exact(layers, radii, aperture, n_ap)
+        target, truth = render_truth(layers, radii, aperture, n_ap)
         if worst is None or m > worst["m"]:
             worst = {
                 "m": m,
@@ -140,13 +141,14 @@ def _generate(config: Mapping[str, Any], report: dict[str, Any]) -> Iterator[Gen
                 "aperture": aperture,
                 "n": n_ap,
                 "image": target,
+                "method": truth["method"],
             }
         cond = {"depth_m": depth, "focus_distance_m": s, "k_px_m": k, "aperture": aperture}
         meta = {
             "max_abs_coc_px": m,
             "layers": int(layers.shape[0]),
             "layer_step_px": step,
-            "aperture_samples": n_ap,
+            "ground_truth": truth,
             "focus_quantile": FOCUS_QUANTILES[fname],
         }
         yield GeneratedSample(
@@ -163,6 +165,7 @@ def _generate(config: Mapping[str, Any], report: dict[str, Any]) -> Iterator[Gen
         report["convergence"] = {
             "sample": worst["id"],
             "max_abs_coc_px": worst["m"],
+            "method": worst["method"],
             "aperture_samples": worst["n"],
             "against": 2 * worst["n"],
             **convergence(worst["image"], twice),

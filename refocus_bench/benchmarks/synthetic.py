@@ -1,11 +1,12 @@
 """Generators and factories of ``synthetic-deblur``, ``synthetic-bokeh`` and ``synthetic-refocus``.
 
 Every sample draws a procedural layered scene (:mod:`~refocus_bench.benchmarks.synthetic_scenes`)
-and renders its defocused images with the exact shift-and-add reference
-(:func:`~refocus_bench.benchmarks.ground_truth.render_exact`) with 64 Sobol aperture points for low
-blur, 128 above 4 px and 256 for point lights above 4 px (:func:`aperture_samples_for`); the manifest's
-``report.convergence`` records the PSNR of the most blurred target against a render with twice the
-points, whole image and worst 16x16 tile).
+and renders its defocused images with :func:`~refocus_bench.benchmarks.ground_truth.render_truth`: the
+layered renderer's exact mode where its footprint cells have converged, else the exact shift-and-add
+reference with 64 Sobol aperture points for low blur, 128 above 4 px and 256 for point lights above 4 px
+(:func:`aperture_samples_for`); each sample's ``meta["ground_truth"]`` says which. The manifest's
+``report.convergence`` records the PSNR of the most blurred target against an independent shift-and-add
+render with twice those points (whole image and worst 16x16 tile).
 
 ========== =============================== ================================ =========================================
 benchmark  image (input)                   target                           condition (model kwargs)
@@ -37,7 +38,7 @@ import torch
 from ..errors import check
 from .builtin_specs import DATA_OF, SPECS
 from .generated import DataSource, GeneratedBenchmark, GeneratedSample, source_options
-from .ground_truth import convergence, render_exact
+from .ground_truth import convergence, render_exact, render_truth
 from .synthetic_scenes import (
     APERTURES,
     BLUR_LEVELS,
@@ -64,7 +65,7 @@ __all__ = [
     "synthetic_refocus",
 ]
 
-DATA_VERSION = "1"
+DATA_VERSION = "2"  # 2: targets from the exact mode (render_truth)
 DEFAULT_CONFIG = {"num_samples": 16, "size": [256, 256], "seed": 0, "aperture_samples": 64}
 NUM_SAMPLES = {"deblur": 16, "bokeh": 16, "refocus": 12}
 _TASK_TAG = {"deblur": 1, "bokeh": 2, "refocus": 3}
@@ -85,8 +86,8 @@ def _setting(scene, depth, front, rng, level, away_from_m=None) -> tuple[float, 
     return s, k, m
 
 
-def _render(scene, k: float, s: float, aperture: str, samples: int) -> torch.Tensor:
-    return render_exact(scene.layers, layer_coc_px(scene, k, s)[0], aperture, samples)
+def _render(scene, k: float, s: float, aperture: str, samples: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    return render_truth(scene.layers, layer_coc_px(scene, k, s)[0], aperture, samples)
 
 
 def _generate(task: str, config: Mapping[str, Any], report: dict[str, Any]) -> Iterator[GeneratedSample]:
@@ -105,13 +106,13 @@ def _generate(task: str, config: Mapping[str, Any], report: dict[str, Any]) -> I
             "scene": params,
             "layers": int(scene.layers.shape[0]),
             "max_abs_coc_px": m,
-            "aperture_samples": n_ap,
         }
-        rendered = _render(scene, k, s, aperture, n_ap)
+        rendered, meta["ground_truth"] = _render(scene, k, s, aperture, n_ap)
         setting = {"focus_distance_m": s, "k_px_m": k, "aperture": aperture}
         key = (m, kind == "lights")
         if worst is None or key > worst["key"]:
             worst = {"key": key, "id": f"{i:04d}", "scene": scene, "setting": setting, "n": n_ap, "image": rendered}
+            worst["method"] = meta["ground_truth"]["method"]
         if task == "deblur":
             yield GeneratedSample(
                 f"{i:04d}", rendered, aif, {"coc_px": coc_map_px(depth, k, s)}, {}, subset, {**meta, **setting}
@@ -124,14 +125,14 @@ def _generate(task: str, config: Mapping[str, Any], report: dict[str, Any]) -> I
             src_level = tuple(BLUR_LEVELS)[int(rng.integers(len(BLUR_LEVELS)))]
             s_a, k_a, m_a = _setting(scene, depth, front, rng, src_level, away_from_m=s)
             n_a = aperture_samples_for(base, m_a, kind)
-            source = _render(scene, k_a, s_a, src_ap, n_a)
+            source, source_truth = _render(scene, k_a, s_a, src_ap, n_a)
             cond = {"depth_m": depth, **setting, "input_coc_px": coc_map_px(depth, k_a, s_a)}
             meta["source"] = {
                 "focus_distance_m": s_a,
                 "k_px_m": k_a,
                 "aperture": src_ap,
                 "max_abs_coc_px": m_a,
-                "aperture_samples": n_a,
+                "ground_truth": source_truth,
             }
             yield GeneratedSample(
                 f"{i:04d}",
@@ -142,12 +143,14 @@ def _generate(task: str, config: Mapping[str, Any], report: dict[str, Any]) -> I
                 {**subset, "source_aperture": src_ap, "source_blur": blur_level(m_a)},
                 meta,
             )
-    if worst is not None:  # convergence of the most blurred target: N vs 2N aperture points
+    if worst is not None:  # the most blurred target against a shift-and-add render with 2N aperture points
         st = worst["setting"]
-        twice = _render(worst["scene"], st["k_px_m"], st["focus_distance_m"], st["aperture"], 2 * worst["n"])
+        coc = layer_coc_px(worst["scene"], st["k_px_m"], st["focus_distance_m"])[0]
+        twice = render_exact(worst["scene"].layers, coc, st["aperture"], 2 * worst["n"])
         report["convergence"] = {
             "sample": worst["id"],
             "max_abs_coc_px": worst["key"][0],
+            "method": worst["method"],
             "aperture_samples": worst["n"],
             "against": 2 * worst["n"],
             **convergence(worst["image"], twice),

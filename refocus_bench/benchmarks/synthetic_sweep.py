@@ -15,8 +15,9 @@ is one scene and its whole sweep:
   (:func:`defocused_share`), as in photographs with a subject in focus and a textured background; where
   the in-focus subject's outline carries the change instead, LVCorr scores how a renderer draws that
   outline (RGB-D renderers harden it), not whether its blur follows K;
-* ground truth: the exact shift-and-add render (:func:`~refocus_bench.benchmarks.ground_truth.render_exact`)
-  at every step, stored as ``metric_inputs["target_sweep"]`` (1, N, 3, H, W); ``target`` is its middle
+* ground truth: :func:`~refocus_bench.benchmarks.ground_truth.render_truth` (the layered renderer's exact
+  mode where its cells have converged, else the exact shift-and-add render) at every step, stored as
+  ``metric_inputs["target_sweep"]`` (1, N, 3, H, W); ``target`` is its middle
   step (the one the runner keeps as the example prediction).
 
 ``synthetic-bokeh-sweep``: input = the all-in-focus image. ``synthetic-refocus-sweep``: input = the scene
@@ -42,7 +43,7 @@ from ..metrics.bokeh import laplacian_map
 from ..simulators.render.scenes import LayeredScene
 from .builtin_specs import SPECS, SWEEP_K_PX_M
 from .generated import DataSource, GeneratedBenchmark, GeneratedSample, source_options
-from .ground_truth import render_exact
+from .ground_truth import render_exact, render_truth
 from .synthetic_scenes import (
     APERTURES,
     MIN_REFOCUS_DIOPTRE,
@@ -159,8 +160,8 @@ def defocused_share(first: torch.Tensor, last: torch.Tensor, coc_last_px: torch.
     return float(change[~near].sum()) / total if total > 0 else 0.0
 
 
-def _render(scene: LayeredScene, k: float, s: float, aperture: str, samples: int) -> torch.Tensor:
-    return render_exact(scene.layers, layer_coc_px(scene, k, s)[0], aperture, samples)
+def _render(scene: LayeredScene, k: float, s: float, aperture: str, samples: int) -> tuple[torch.Tensor, dict]:
+    return render_truth(scene.layers, layer_coc_px(scene, k, s)[0], aperture, samples)
 
 
 def _sweep_scene(i: int, rng: np.random.Generator, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,8 +180,10 @@ def _sweep_scene(i: int, rng: np.random.Generator, config: Mapping[str, Any]) ->
             aif, depth, front = scene.flatten()
             counts = [aperture_samples_for(base, float(coc_map_px(depth, k, s).abs().max()), kind) for k in ks]
             first = _render(scene, ks[0], s, aperture, counts[0])
-            rough_last = _render(scene, ks[-1], s, aperture, _CHECK_SAMPLES)  # enough for a share
-            share = defocused_share(first, rough_last, coc_map_px(depth, ks[-1], s), SWEEP_BORDER_PX)
+            rough_last = render_exact(  # enough for a share
+                scene.layers, layer_coc_px(scene, ks[-1], s)[0], aperture, _CHECK_SAMPLES
+            )
+            share = defocused_share(first[0], rough_last, coc_map_px(depth, ks[-1], s), SWEEP_BORDER_PX)
             if share < MIN_DEFOCUSED_SHARE:
                 rejected += 1
                 continue
@@ -193,7 +196,6 @@ def _sweep_scene(i: int, rng: np.random.Generator, config: Mapping[str, Any]) ->
                 depth=depth,
                 front=front,
                 sweep=sweep,
-                counts=counts,
                 share=share,
                 rejected=rejected,
                 aperture=aperture,
@@ -216,7 +218,7 @@ def _generate(task: str, config: Mapping[str, Any], report: dict[str, Any]) -> I
             "layers_depth_m": [round(float(d), 6) for d in scene.depth_m],
             "k_values_px_m": ks,
             "max_abs_coc_px": [round(float(coc_map_px(depth, k, s).abs().max()), 4) for k in ks],
-            "aperture_samples": sc["counts"],
+            "ground_truth": [record for _, record in sc["sweep"]],
             "defocused_share": round(sc["share"], 4),
         }
         cond: dict[str, Any] = {"depth_m": depth, "focus_distance_m": s, "k_px_m": ks[mid], "aperture": aperture}
@@ -227,14 +229,14 @@ def _generate(task: str, config: Mapping[str, Any], report: dict[str, Any]) -> I
             k_a = m_a / SWEEP_SPREAD_PER_M
             ap_a = APERTURES[(APERTURES.index(aperture) + 1) % len(APERTURES)]
             n_a = aperture_samples_for(base, m_a, kind)
-            image = _render(scene, k_a, s_a, ap_a, n_a)
+            image, source_truth = _render(scene, k_a, s_a, ap_a, n_a)
             cond["input_coc_px"] = coc_map_px(depth, k_a, s_a)
-            meta["source"] = {"focus_distance_m": s_a, "k_px_m": k_a, "aperture": ap_a, "aperture_samples": n_a}
-        target_sweep = torch.stack([x[0] for x in sc["sweep"]])[None]  # (1, N, 3, H, W)
+            meta["source"] = {"focus_distance_m": s_a, "k_px_m": k_a, "aperture": ap_a, "ground_truth": source_truth}
+        target_sweep = torch.stack([x[0][0] for x in sc["sweep"]])[None]  # (1, N, 3, H, W)
         yield GeneratedSample(
             f"{i:04d}",
             image,
-            sc["sweep"][mid],
+            sc["sweep"][mid][0],
             cond,
             {"coc": coc_map_px(depth, ks[mid], s), "target_sweep": target_sweep},
             {"aperture": aperture, "scene": kind},
@@ -255,7 +257,8 @@ def sweep_source(
     cfg: dict[str, Any] = {**SWEEP_CONFIG, "k_values_px_m": list(SWEEP_K_PX_M)}
     default = dict(cfg)
     source_options(cfg, num_samples=num_samples, size=size, min_side=64, seed=seed, aperture_samples=aperture_samples)
-    return DataSource(f"synthetic-{task}-sweep", "1", task, cfg, default, functools.partial(_generate, task))
+    data_version = "2"  # 2: targets from the exact mode (render_truth)
+    return DataSource(f"synthetic-{task}-sweep", data_version, task, cfg, default, functools.partial(_generate, task))
 
 
 def _make(
