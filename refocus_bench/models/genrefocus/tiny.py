@@ -52,7 +52,7 @@ ARCH: dict[str, Any] = {
 
 WEIGHTS = WeightsFile(
     filename="genrefocus_tiny_v2.safetensors",
-    sha256="56010d0dd9c6df48976f1af71ead0592f159a7e7f1653e764c363c45c7345bbd",
+    sha256="64b10e8af0a2237dbac1f03a3bf0a2364d1298bd7090535b870537d36e306dfd",
     location="package",
     source="python scripts/train_tiny.py (see reports/genrefocus_tiny/README.md)",
     licence="Apache-2.0",
