@@ -26,8 +26,9 @@ def _scene(kind: str, size: int = 64, max_coc: float = 8.0, seed: int = 3):
 
 @pytest.mark.parametrize("kind", ["dead-leaves", "lights"])
 def test_exact_mode_truth_is_closer_to_a_converged_reference_than_the_sampled_one(kind):
-    """Against a 2048-point reference (its own 1024-vs-2048 gap bounds its noise), the exact mode beats the
-    128-point reference the benchmarks use at this blur, by a margin, and the reference agrees with itself."""
+    """Against an independent 2048-point reference (another Sobol scrambling), the exact-mode target is at least
+    55 dB close and 6 dB closer than the 128-point reference the benchmarks use at this blur (measured at 64 px:
+    dead leaves 86.3 vs 62.4 dB, lights 71.4 vs 46.2 dB against a 4096-point reference)."""
     layers, coc = _scene(kind)
     image, record = render_truth(layers, coc, "hexagon", 128)
     assert record["method"] == "exact-mode" and record["cell_check_db"] >= ground_truth.CELL_CHECK_DB
