@@ -59,6 +59,7 @@ __all__ = [
     "SWEEP_K_PX_M",
     "SWEEP_SPREAD_PER_M",
     "SWEEP_CONFIG",
+    "DATA_VERSION",
     "MAX_FOCUS_FRACTION",
     "FAR_INVERSE_DEPTH_PER_M",
     "MIN_DEFOCUSED_SHARE",
@@ -80,6 +81,7 @@ MAX_FOCUS_FRACTION = 0.5
 """The focused layer is the front-most surface on at most this fraction of the frame (when one such
 visible layer exists)."""
 
+DATA_VERSION = "2"  # 2: targets from the exact mode (render_truth)
 SWEEP_CONFIG = {"num_samples": 12, "size": [128, 128], "seed": 0, "aperture_samples": 64}
 """Default generation settings of both sweep benchmarks."""
 
@@ -257,8 +259,7 @@ def sweep_source(
     cfg: dict[str, Any] = {**SWEEP_CONFIG, "k_values_px_m": list(SWEEP_K_PX_M)}
     default = dict(cfg)
     source_options(cfg, num_samples=num_samples, size=size, min_side=64, seed=seed, aperture_samples=aperture_samples)
-    data_version = "2"  # 2: targets from the exact mode (render_truth)
-    return DataSource(f"synthetic-{task}-sweep", data_version, task, cfg, default, functools.partial(_generate, task))
+    return DataSource(f"synthetic-{task}-sweep", DATA_VERSION, task, cfg, default, functools.partial(_generate, task))
 
 
 def _make(
