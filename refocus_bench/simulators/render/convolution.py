@@ -30,7 +30,7 @@ from .kernels import KernelCache
 from .scratch import scratch
 from .subaperture import WHOLE_APERTURE, ApertureCell
 
-__all__ = ["Convolver", "direct_conv", "run_convolution", "record_convolutions"]
+__all__ = ["Convolver", "direct_conv", "run_convolution", "record_convolutions", "reflect_indices"]
 
 _TRACE: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
 
@@ -49,7 +49,7 @@ def record_convolutions() -> Iterator[list[tuple[str, torch.Tensor, torch.Tensor
         _TRACE = previous
 
 
-def _reflect_indices(n: int, pad: int, device: torch.device) -> torch.Tensor:
+def reflect_indices(n: int, pad: int, device: torch.device) -> torch.Tensor:
     """Indices of the "reflect" extension of ``n`` samples by ``pad`` on each side, for any ``pad``."""
     i = torch.arange(-pad, n + pad, device=device)
     if n == 1:
@@ -88,7 +88,7 @@ def _run_convolution(backend: str, x: torch.Tensor, kernels: torch.Tensor) -> to
     pad = kernels.shape[-1] // 2
     h, w = x.shape[-2:]
     if pad >= min(h, w):  # a kernel wider than the frame: padding by reflection needs pad < size
-        x = x[:, _reflect_indices(h, pad, x.device)][:, :, _reflect_indices(w, pad, x.device)]
+        x = x[:, reflect_indices(h, pad, x.device)][:, :, reflect_indices(w, pad, x.device)]
         return _run_convolution(backend, x, kernels)[:, pad : pad + h, pad : pad + w]
     if backend == "direct":
         return direct_conv(x, kernels)

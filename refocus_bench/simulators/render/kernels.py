@@ -28,6 +28,8 @@ Example:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 
@@ -36,6 +38,8 @@ from .apertures import Aperture
 from .subaperture import WHOLE_APERTURE, ApertureCell
 
 __all__ = ["KernelCache", "trim_zero_ring"]
+
+T = TypeVar("T")
 
 
 def trim_zero_ring(kernel: torch.Tensor) -> torch.Tensor:
@@ -64,7 +68,7 @@ class KernelCache:
     def __init__(self, max_elements: int = 1 << 24) -> None:
         check(max_elements > 0, lambda: f"max_elements must be > 0, got {max_elements}")
         self.max_elements = max_elements
-        self._kernels: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._kernels: OrderedDict[tuple, object] = OrderedDict()
         self._elements = 0
 
     def get(
@@ -79,17 +83,21 @@ class KernelCache:
         """(K, K) kernel of ``cell`` of ``aperture`` at signed radius ``coc_px`` (px), on ``device`` in ``dtype``."""
         device = torch.device(device if device is not None else "cpu")
         key = (aperture.cache_key(), float(coc_px), cell, device, dtype)
-        kernel = self._kernels.get(key)
-        if kernel is not None:
+        return self.cached(key, lambda: trim_zero_ring(cell.kernel(aperture, coc_px)).to(device=device, dtype=dtype))
+
+    def cached(self, key: tuple, make: Callable[[], T]) -> T:
+        """The value kept under ``key``, made by ``make()`` (anything with a ``numel()``) the first time."""
+        value = self._kernels.get(key)
+        if value is not None:
             self._kernels.move_to_end(key)
-            return kernel
-        kernel = trim_zero_ring(cell.kernel(aperture, coc_px)).to(device=device, dtype=dtype)
-        self._kernels[key] = kernel
-        self._elements += kernel.numel()
+            return value
+        value = make()
+        self._kernels[key] = value
+        self._elements += value.numel()
         while self._elements > self.max_elements and len(self._kernels) > 1:
             _, old = self._kernels.popitem(last=False)
             self._elements -= old.numel()
-        return kernel
+        return value
 
     def clear(self) -> None:
         """Forget every kernel (e.g. after the owner moved to another device)."""

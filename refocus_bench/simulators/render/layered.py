@@ -27,6 +27,7 @@ from .apertures import Aperture, make_aperture
 from .colour import to_linear, to_srgb
 from .compositing import Box, Occludes, composite_layers, mask_box, pad_to_multiple
 from .config import RenderConfig, layer_scale
+from .exact_cells import composite_cells
 from .kernels import KernelCache
 from .scratch import scratch_scope
 from .subaperture import aperture_cells
@@ -170,10 +171,15 @@ def render_planes_linear(
         members = [[order[k] for k in g] for g in _near_equal_groups([radii[j] for j in order], config)]
     else:  # planes near in CoC add up instead of being grouped
         members = [[j] for j in order]
+    cells = aperture_cells(ap, config.splits_for(ap, layered=True))
+    if cells[0].footprint and max_scale == 1 and n_alpha == 1 and all(len(g) == 1 for g in members):
+        # the exact mode: every plane on its own at full resolution, all cells in one pass
+        color, cover = composite_cells(planes, radii, ap, cells, kernels, requires_grad=requires_grad)
+        return _opaque_normalised(planes, color, cover)
     part_radii = [[radii[j] for j in group] for group in members]
     makers, boxes = [_group_maker(stacks, g) for g in members], [_group_box(stacks, g) for g in members]
     color = cover = None
-    for cell in aperture_cells(ap, config.splits_for(ap, layered=True)):
+    for cell in cells:
         part, cov = composite_layers(
             makers,
             [min(p, key=abs) for p in part_radii],
@@ -192,8 +198,13 @@ def render_planes_linear(
         cov = cov * cell.weight if cell.weight != 1.0 else cov
         color = part if color is None else color + part
         cover = cov if cover is None else cover + cov
+    return _opaque_normalised(planes, color[:, :h, :w], cover[:, :h, :w])
+
+
+def _opaque_normalised(planes: torch.Tensor, color: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
+    """The composite ``color`` (3, H, W) of ``planes`` (L, C, H, W), divided by its coverage ``cover`` when the
+    planes cover every pixel: every ray then meets a surface, so the exact coverage is 1, and what "over" with
+    blurred alpha leaves uncovered (a few per cent where thin planes overlap) is an artefact."""
     if _covers_every_pixel(planes[:, 3]):
-        # every ray meets a surface, so the exact coverage is 1: what "over" with blurred alpha
-        # leaves uncovered (a few per cent where thin planes overlap) is an artefact; divide it out
-        color = color / cover.clamp(min=1e-8)
-    return color[:, :h, :w]
+        return color / cover.clamp(min=1e-8)
+    return color

@@ -47,6 +47,7 @@ __all__ = [
     "aperture_cells",
     "footprint_share",
     "footprint_cells",
+    "SHARE_MIN",
 ]
 
 _WEIGHT_RADIUS_PX = 96.0  # radius of the kernel used to measure cell area fractions
@@ -127,7 +128,12 @@ def aperture_cells(aperture: Aperture, n: int) -> list[ApertureCell]:
     return [ApertureCell(n, *divmod(k, n), weight=w) for k, w in enumerate(cell_weights(aperture, n)) if w > 1e-12]
 
 
-_FOOTPRINT_EPS = 1e-9  # aperture-point mass below which a kernel pixel is shared by the cell weights
+SHARE_MIN = 1e-6
+"""Share of a kernel pixel below which a footprint cell gets none of it (the pixel's other cells take it up).
+Without it every cell kernel would reach over the whole kernel with shares of 1e-11 or so (the regularised
+division in :func:`footprint_share`); with it a cell's kernel covers about its own part of the aperture (4 x 4
+pixels of a 17 x 17 kernel at 6 x 6 cells), which is what lets :mod:`~refocus_bench.simulators.render.exact_cells`
+convolve every cell with a small window."""
 
 
 def _splat_cells(aperture: Aperture, coc_px: float, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,16 +166,34 @@ def footprint_share(aperture: Aperture, coc_px: float, n: int, size: int) -> tor
     """(n * n, size, size) share in [0, 1] of each cell of an ``n x n`` grid in each pixel of a kernel.
 
     The share of cell ``k`` at a pixel is the fraction of the aperture points landing there (see
-    :func:`_splat_cells`) that lie in ``R_k``; where (almost) none land, the cells' area fractions. Cells
-    that the coarsest grid finds empty (:func:`footprint_cells` leaves them out) get no share. Shares sum to
-    1 at every pixel, so ``sum_k share_k * K`` is the whole kernel ``K`` exactly.
+    :func:`_splat_cells`) that lie in ``R_k``; where none land (the faint outer ring of the footprint-integrated
+    kernel), the whole share goes to the cell nearest to the pixel's aperture position. Cells
+    that the coarsest grid finds empty (:func:`footprint_cells` leaves them out) get no share, nor do shares
+    below :data:`SHARE_MIN` (renormalised). Shares sum to 1 at every pixel, so ``sum_k share_k * K`` is the
+    whole kernel ``K`` exactly.
     """
     spread, mass = _splat_cells(aperture, float(coc_px), n, size)
     active = torch.zeros_like(mass)  # the cells of footprint_cells
     active[[c.i * n + c.j for c in footprint_cells(aperture, n)]] = 1.0
     spread, mass = spread * active[:, None, None], mass * active
-    area = (mass / mass.sum())[:, None, None]
-    return (spread + _FOOTPRINT_EPS * area) / (spread.sum(0, keepdim=True) + _FOOTPRINT_EPS)
+    total = spread.sum(0, keepdim=True)
+    share = spread / total.clamp(min=1e-300)
+    lonely = total[0] == 0  # no aperture point lands here (the kernel's faint outer ring)
+    if bool(lonely.any()):
+        share = torch.where(lonely, _nearest_cell(active, float(coc_px), n, size), share)
+    share = torch.where(share > SHARE_MIN, share, torch.zeros_like(share))  # each cell's kernel stays compact
+    return share / share.sum(0, keepdim=True)
+
+
+def _nearest_cell(active: torch.Tensor, coc_px: float, n: int, size: int) -> torch.Tensor:
+    """(n * n, size, size) one-hot: for each kernel pixel, the active cell whose centre lies nearest to the pixel's
+    aperture position ``u = offset / coc_px``."""
+    d = (torch.arange(size, dtype=torch.float64) - size // 2) / coc_px
+    centres = (torch.arange(n, dtype=torch.float64) + 0.5) * (2.0 / n) - 1.0
+    cy, cx = centres.repeat_interleave(n), centres.repeat(n)  # row-major cell k = i * n + j
+    dist = (d[None, :, None] - cy[:, None, None]) ** 2 + (d[None, None, :] - cx[:, None, None]) ** 2
+    dist = torch.where(active[:, None, None] > 0, dist, torch.full_like(dist, math.inf))
+    return torch.zeros_like(dist).scatter_(0, dist.argmin(0, keepdim=True), 1.0)
 
 
 @lru_cache(maxsize=64)
