@@ -48,7 +48,7 @@ __all__ = [
     "middlebury_bokeh",
 ]
 
-DATA_VERSION = "2"  # 2: targets from the exact mode where it has converged (render_truth)
+DATA_VERSION = "3"  # 2: targets from the exact mode where it has converged (render_truth); 3: its one-pass engine
 DEFAULT_CONFIG = {
     "num_samples": 12,
     "scale": 0.5,
