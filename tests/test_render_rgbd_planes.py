@@ -142,3 +142,23 @@ def test_dead_leaves_closer_to_the_reference_than_soft_layers():
 
     soft, fidelity, planes = score(RenderConfig()), score(RGBD_FIDELITY), score(RGBD_PLANES)
     assert planes >= max(soft, fidelity) + 2.5, (soft, fidelity, planes)
+
+
+def test_an_anti_aliased_edge_renders_as_the_matte_of_both_planes():
+    # a two-plane scene's edge pixels mix both planes (anti-aliasing); read as a matte, the RGB-D render of a sharp
+    # foreground over a blurred background comes close to the render that knows both planes in full
+    from refocus_bench.simulators.render import render_layered
+    from refocus_bench.simulators.render.config import LAYERED_EXACT
+    from refocus_bench.simulators.render.fidelity import occlusion_band, psnr_linear
+    from refocus_bench.simulators.render.scenes import two_plane_scene
+
+    scene = two_plane_scene((96, 96), seed=23)
+    layers = scene.layers[None].double()
+    coc = torch.tensor([[0.0, 6.0]], dtype=torch.float64)
+    image, _depth, front = scene.flatten()
+    truth = rgb_to_linear_rgb(render_layered(layers, coc_px=coc, config=LAYERED_EXACT))[0]
+    got = rgb_to_linear_rgb(render_bokeh(image.double(), coc_px=coc[0][front][None, None], config=RGBD_PLANES))[0]
+    valid = torch.zeros(96, 96, dtype=torch.bool)
+    valid[8:-8, 8:-8] = True
+    band = occlusion_band(front, 4) & valid
+    assert psnr_linear(got, truth, band) >= 45.0, psnr_linear(got, truth, band)

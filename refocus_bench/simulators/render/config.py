@@ -255,7 +255,8 @@ plane blurred at full resolution and at its own radius (no grouping), the apertu
 integrated over each pixel's footprint (:func:`~refocus_bench.simulators.render.subaperture.footprint_cells`), so
 that occlusion between two defocused planes follows the aperture-sampled reference. Measured at 128 x 128 on every
 layered fidelity scene: >= 56 dB on the whole image and >= 56 dB in the occlusion band against a 4096-sample
-reference (docs/performance.md, "Exact mode"). It costs 36 renders of the scene. At 128 x 128 that is 0.5x to 6x the
-speed of a reference with enough samples for the same PSNR; at 256 x 256 it beats a 512-sample reference by 2x
-(two planes) to 36x (dead leaves) in speed, more accurate than it. The defaults do not use it, nor do the benchmark
-ground truths and the light-field builder."""
+reference (docs/performance.md, "Exact mode"). All cells are blurred and composited in one pass over the planes,
+each with its own small window of the kernel (:mod:`~refocus_bench.simulators.render.exact_cells`); in float32 at
+128 x 128 that is 25x to 300x the speed of a reference with enough samples for the same PSNR (the 64-plane smooth
+surfaces the slowest). The benchmark ground truths use it where its cells have converged
+(:func:`~refocus_bench.benchmarks.ground_truth.render_truth`); the light-field builder does not."""

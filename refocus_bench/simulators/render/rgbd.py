@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -37,7 +38,7 @@ from .config import RenderConfig, layer_scale
 from .disocclusion import CocExtremes
 from .kernels import KernelCache
 from .layered import render_planes_linear
-from .rgbd_planes import plane_radii, rgbd_planes
+from .rgbd_planes import plane_correlations, plane_labels, plane_radii, rgbd_planes
 from .scratch import scratch_scope
 from .soft_layers import SoftLayers
 from .subaperture import aperture_cells
@@ -83,8 +84,10 @@ def _render_rgbd_tiled(
     h, w = coc.shape
     centres = layer_centres(float(coc.min()), float(coc.max()), config)
     render_one = _render_rgbd_one
-    if config.rgbd_planes:  # one set of plane radii for every tile
-        centres, render_one = plane_radii(coc, centres), _render_rgbd_planes
+    if config.rgbd_planes:  # one set of plane radii and texture statistics for every tile
+        centres = plane_radii(coc, centres)
+        correlations = plane_correlations(lin, plane_labels(coc, centres), len(centres))
+        render_one = functools.partial(_render_rgbd_planes, correlations=correlations)
     tile = config.tile_px
     if isinstance(aperture, CatsEye) or (h <= tile and w <= tile):
         return render_one(lin, coc, aperture, config, kernels, centres)
@@ -222,10 +225,12 @@ def _render_rgbd_planes(
     config: RenderConfig,
     kernels: KernelCache,
     radii: list[float],
+    correlations: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One sample (or tile) as opaque planes (``config.rgbd_planes``): linear (3, H, W) + CoC (H, W) -> linear."""
+    """One sample (or tile) as opaque planes (``config.rgbd_planes``): linear (3, H, W) + CoC (H, W) -> linear;
+    ``correlations``: the planes' texture statistics (see :func:`rgbd_planes`)."""
     occludes = _occludes(config)
-    planes = rgbd_planes(lin, coc, radii, config, occludes)
+    planes = rgbd_planes(lin, coc, radii, config, occludes, correlations)
     n_alpha = 3 if config.chromatic_scale is not None else 1
     return render_planes_linear(planes, radii, aperture, config, kernels, n_alpha, lin.requires_grad, occludes)
 

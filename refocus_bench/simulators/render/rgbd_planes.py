@@ -32,7 +32,8 @@ opaque surfaces at a few depths, and guesses hidden content from the nearest vis
 Measured against the aperture-sampled reference in docs/performance.md ("Fidelity").
 
 Example (two planes at -4 and +6 px; the pixels hidden behind the near square join the far plane):
-    >>> lin = torch.rand(3, 32, 32, dtype=torch.float64)
+    >>> lin = torch.tensor([0.2, 0.5, 0.8], dtype=torch.float64)[:, None, None].repeat(1, 32, 32)
+    >>> lin[:, 8:24, 8:24] = 0.6  # a flat square with sharp edges: no pixel mixes the two
     >>> coc = torch.full((32, 32), 6.0, dtype=torch.float64)
     >>> coc[8:24, 8:24] = -4.0
     >>> radii = plane_radii(coc, [-4.5, 0.0, 5.0])
@@ -44,6 +45,7 @@ Example (two planes at -4 and +6 px; the pixels hidden behind the near square jo
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +53,7 @@ import torch.nn.functional as F
 from .compositing import mask_box
 from .config import RenderConfig
 from .nearest import nearest_seed
+from .texture_correlation import LAGS_PX, correlation_at, texture_correlation
 
 __all__ = [
     "EDGE_PX",
@@ -60,7 +63,10 @@ __all__ = [
     "plane_labels",
     "depth_edges",
     "edge_colours",
+    "edge_mattes",
+    "EdgeMattes",
     "rgbd_planes",
+    "plane_correlations",
 ]
 
 EDGE_PX = 1.0
@@ -116,23 +122,52 @@ def depth_edges(coc_px: torch.Tensor, edge_px: float = EDGE_PX) -> torch.Tensor:
     return diff > edge_px
 
 
-def _unmix(seen: torch.Tensor, pure: torch.Tensor, other: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """This plane's colour in (3, h, w) pixels ``seen = a * own + (1 - a) * other``: ``a`` is the position of ``seen``
-    on the line from ``other`` to ``pure`` (this plane's nearest interior colour), in [0.5, 1] (a pixel belongs to
-    the plane that covers at least half of it); 1 where the two colours are too close to tell or ``known`` is
-    False. Removing only the other side's share keeps the pixel's own texture."""
+def _unmix(
+    seen: torch.Tensor, pure: torch.Tensor, other: torch.Tensor, known: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """This plane's colour in (3, h, w) pixels ``seen = a * own + (1 - a) * other``, and ``a`` (h, w): ``a`` is the
+    position of ``seen`` on the line from ``other`` to ``pure`` (this plane's nearest interior colour), in [0.5, 1]
+    (a pixel belongs to the plane that covers at least half of it); 1 where the two colours are too close to tell or
+    ``known`` is False. Removing only the other side's share keeps the pixel's own texture."""
     d = pure - other
     den = (d * d).sum(0)
     a = (((seen - other) * d).sum(0) / den.clamp(min=1e-12)).clamp(0.5, 1.0)
     a = torch.where((den > 1e-6) & known, a, torch.ones_like(a))
-    return ((seen - (1.0 - a) * other) / a).clamp(min=0.0)
+    return ((seen - (1.0 - a) * other) / a).clamp(min=0.0), a
 
 
 def edge_colours(lin: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     """(3, H, W) linear colours with the other surface's share removed from every edge pixel (:func:`_unmix`), the
     two surfaces' colours taken from the nearest interior pixels of its own plane and of the others within
     :data:`INTERIOR_REACH_PX` (unchanged where its own plane has none); differentiable w.r.t. ``lin``."""
+    return edge_mattes(lin, labels, edges).clean
+
+
+class EdgeMattes(NamedTuple):
+    """What :func:`edge_mattes` reads from the edge pixels of an (H, W) image.
+
+    Attributes:
+        clean: (3, H, W) linear colours, each edge pixel's own surface only (:func:`edge_colours`).
+        own_share: (H, W) the share ``a`` in [0.5, 1] of each pixel that its own plane covers (1 off the edges,
+            where the two colours are too close to tell, and where no other surface is within reach).
+        other: (H, W) int64 plane label of the surface mixed into the pixel, -1 where none is.
+        other_colour: (3, H, W) that surface's colour (its nearest interior pixel), 0 where none is.
+    """
+
+    clean: torch.Tensor
+    own_share: torch.Tensor
+    other: torch.Tensor
+    other_colour: torch.Tensor
+
+
+def edge_mattes(lin: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor) -> EdgeMattes:
+    """The colours and shares of the two surfaces that each edge pixel mixes (:class:`EdgeMattes`): the pixel is
+    read as ``a * own + (1 - a) * other`` with both colours from the nearest interior pixels of its own plane and
+    of the others within :data:`INTERIOR_REACH_PX`; differentiable w.r.t. ``lin``."""
     out = lin
+    own_share = torch.ones_like(labels, dtype=lin.dtype)
+    other_label = torch.full_like(labels, -1)
+    other_colour = torch.zeros_like(lin)
     reach = int(INTERIOR_REACH_PX)
     for k in torch.unique(labels[edges]).tolist():
         own = labels == k
@@ -147,10 +182,15 @@ def edge_colours(lin: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor) -
         pure = seen.flatten(1)[:, flat.clamp(min=0).flatten()].view_as(seen)  # this plane's nearest interior
         flat_other, _ = nearest_seed(~own_b & ~edges[y0:y1, x0:x1], INTERIOR_REACH_PX)
         other = seen.flatten(1)[:, flat_other.clamp(min=0).flatten()].view_as(seen)  # the other side's
-        unmixed = _unmix(seen, pure, other, flat_other >= 0)
+        unmixed, a = _unmix(seen, pure, other, flat_other >= 0)
         out = out.clone() if out is lin else out
         out[:, y0:y1, x0:x1] = torch.where(take, unmixed, out[:, y0:y1, x0:x1])
-    return out
+        mixed = take & (flat_other >= 0) & (a < 1.0)
+        lab_other = labels[y0:y1, x0:x1].flatten()[flat_other.clamp(min=0).flatten()].view_as(flat_other)
+        own_share[y0:y1, x0:x1] = torch.where(mixed, a, own_share[y0:y1, x0:x1])
+        other_label[y0:y1, x0:x1] = torch.where(mixed, lab_other, other_label[y0:y1, x0:x1])
+        other_colour[:, y0:y1, x0:x1] = torch.where(mixed, other, other_colour[:, y0:y1, x0:x1])
+    return EdgeMattes(out, own_share, other_label, other_colour)
 
 
 def _window_means_at(
@@ -178,6 +218,7 @@ def rgbd_planes(
     radii: list[float],
     config: RenderConfig,
     occludes: Callable[[float, float], bool] | None = None,
+    correlations: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cut a linear RGB-D image into opaque planes, extended behind nearer planes (see the module docstring).
 
@@ -189,6 +230,8 @@ def rgbd_planes(
         config: its ``fill_disocclusions`` (False: no hidden content).
         occludes: ``occludes(r_front, r_back)``, which planes hide which (default: every nearer plane hides every
             farther one); a plane is extended only behind the planes that hide it.
+        correlations: (L, len(LAGS_PX)) texture correlation of each plane (:func:`plane_correlations`; default:
+            measured on this image; a tiled render passes the whole image's, so that tiles agree).
 
     Returns:
         (L, 4, H, W): premultiplied linear colour and coverage (0 or 1) of the planes of ``radii``, near to far.
@@ -196,14 +239,14 @@ def rgbd_planes(
         plane and pixel in float32. Differentiable w.r.t. ``lin`` (the cut itself is not).
     """
     labels = plane_labels(coc_px, radii)
-    clean = edge_colours(lin, labels, depth_edges(coc_px))
-    blurred = torch.tensor([abs(r) >= 1.0 for r in radii], device=labels.device)[labels]
-    src = torch.where(blurred, clean, lin)
+    mattes = edge_mattes(lin, labels, depth_edges(coc_px))
+    correlations = correlations if correlations is not None else plane_correlations(lin, labels, len(radii))
+    clean = mattes.clean
     n = len(radii)
     planes = torch.zeros((n, 4) + labels.shape, dtype=lin.dtype, device=lin.device)
     for k in range(n):
         own = (labels == k).to(lin.dtype)
-        planes[k, :3] = src * own
+        planes[k, :3] = clean * own
         planes[k, 3] = own
     for k in range(1, n):
         last = max((j for j in range(k) if occludes is None or occludes(radii[j], radii[k])), default=-1)
@@ -221,7 +264,48 @@ def rgbd_planes(
         if not bool(fill.any()):
             continue
         crop = clean[:, y0:y1, x0:x1]
-        moved = _window_means_at(crop, (lab == k).to(crop.dtype), flat, dist * FILL_WINDOW_REL)
+        seen = (lab == k).to(crop.dtype)
+        mean = _window_means_at(crop, seen, flat, dist * FILL_WINDOW_REL)
+        edge = _window_means_at(crop, seen, flat, torch.zeros_like(dist))  # the nearest visible pixel's colour
+        rho = correlation_at(correlations[k], dist)
+        moved = mean + rho * (edge - mean)
         region = planes[k, :, y0:y1, x0:x1]
         planes[k, :, y0:y1, x0:x1] = torch.where(fill, torch.cat([moved, torch.ones_like(moved[:1])]), region)
+    _apply_mattes(planes, labels, radii, mattes, occludes)
     return planes
+
+
+def plane_correlations(lin: torch.Tensor, labels: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, len(LAGS_PX)) texture correlation (:func:`texture_correlation`) of the visible pixels of each of the
+    ``n`` planes of (H, W) ``labels`` in linear (3, H, W) ``lin``."""
+    out = torch.ones(n, len(LAGS_PX), dtype=lin.dtype, device=lin.device)
+    for k in torch.unique(labels).tolist():
+        y0, y1, x0, x1 = mask_box(labels == k)
+        out[k] = texture_correlation(lin[:, y0:y1, x0:x1], labels[y0:y1, x0:x1] == k)
+    return out
+
+
+def _apply_mattes(
+    planes: torch.Tensor,
+    labels: torch.Tensor,
+    radii: list[float],
+    mattes: EdgeMattes,
+    occludes: Callable[[float, float], bool] | None,
+) -> None:
+    """Make every edge pixel that mixes two surfaces a matte of both, in place in (L, 4, H, W) ``planes``: the
+    nearer surface covers its share, the farther one the whole pixel behind it, so the composite in focus is the
+    pixel as recorded and each part blurs at its own radius. Where the two planes do not occlude each other
+    (``occludes``) their shares add up to the pixel instead."""
+    for k in torch.unique(labels[mattes.other >= 0]).tolist():
+        on_k = (labels == k) & (mattes.other >= 0)
+        for o in torch.unique(mattes.other[on_k]).tolist():
+            px = on_k & (mattes.other == o)
+            a = mattes.own_share
+            k_nearer = radii[k] < radii[o]
+            hides = occludes is None or (occludes(radii[k], radii[o]) if k_nearer else occludes(radii[o], radii[k]))
+            near_share = a if k_nearer else 1.0 - a
+            far_share = torch.ones_like(a) if hides else 1.0 - near_share
+            k_share, o_share = (near_share, far_share) if k_nearer else (far_share, near_share)
+            for plane, share, colour in ((k, k_share, mattes.clean), (o, o_share, mattes.other_colour)):
+                planes[plane, :3] = torch.where(px, colour * share, planes[plane, :3])
+                planes[plane, 3] = torch.where(px, share, planes[plane, 3])
