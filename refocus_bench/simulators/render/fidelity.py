@@ -18,7 +18,8 @@ A second reference with half the samples and another scrambling seed gives the r
 front-most layer changes), both excluding a border of ``margin_px`` where the reference reads reflected
 content. References can be kept in a cache folder (keyed by the scene, radii, aperture, samples and seed).
 
-Run: ``python -m refocus_bench.simulators.render.fidelity [--samples 2048] [--size 256] [--cases 0,3] [--cache DIR]``.
+Run: ``python -m refocus_bench.simulators.render.fidelity [--samples 2048] [--size 256] [--cases 0,3] [--cache DIR]``;
+``--held-out`` measures :func:`held_out_cases` instead (scenes not used to choose any setting).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from .share_fill import render_share_fill
 __all__ = [
     "FidelityCase",
     "default_cases",
+    "held_out_cases",
     "occlusion_band",
     "psnr_linear",
     "cached_reference",
@@ -112,6 +114,30 @@ def default_cases(size: int = 256, radius_px: float = 12.0) -> list[FidelityCase
         FidelityCase("slanted plane (64 strips)", slanted, slanted_coc),
         FidelityCase("curved surface (64 levels)", curved, [k * (0.5 - 1.0 / float(z)) for z in curved.depth_m]),
         FidelityCase("thin strands, far background", strands, [k * (0.5 - 1.0 / float(z)) for z in strands.depth_m]),
+    ]
+
+
+def held_out_cases(size: int = 128, k_px_m: float = 19.5) -> list[FidelityCase]:
+    """Scenes of the same kinds as :func:`default_cases` with other seeds (21-26), a blur gain of ``k_px_m``
+    (px*m, focused at 2 m) and two-plane radii of 8 px, to check settings chosen on the default cases on
+    scenes that were not used to choose them."""
+    two = two_plane_scene((size, size), seed=23)
+
+    def coc(scene: LayeredScene) -> list[float]:
+        return [k_px_m * (0.5 - 1.0 / float(z)) for z in scene.depth_m]
+
+    leaves_a, leaves_b = dead_leaves_scene((size, size), seed=21), dead_leaves_scene((size, size), seed=22)
+    slanted, curved = slanted_plane_scene((size, size), seed=24), curved_surface_scene((size, size), seed=26)
+    strands = thin_strands_scene((size, size), seed=25)
+    return [
+        FidelityCase("dead leaves, seed 21", leaves_a, coc(leaves_a)),
+        FidelityCase("two planes, sharp foreground (0, +8 px)", two, [0.0, 8.0]),
+        FidelityCase("two planes, defocused foreground (-8, 0 px)", two, [-8.0, 0.0]),
+        FidelityCase("two planes, both defocused (-4, +6 px)", two, [-4.0, 6.0]),
+        FidelityCase("dead leaves, seed 22", leaves_b, coc(leaves_b)),
+        FidelityCase("slanted plane, seed 24", slanted, coc(slanted)),
+        FidelityCase("curved surface, seed 26", curved, coc(curved)),
+        FidelityCase("thin strands, seed 25", strands, coc(strands)),
     ]
 
 
@@ -217,8 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=None, help="comma-separated indices of the cases to run (default: all)")
     parser.add_argument("--cache", type=Path, default=None, help="folder to keep the references in (default: none)")
     parser.add_argument("--no-exact", action="store_true", help="leave out the exact mode (LAYERED_EXACT) rows")
+    parser.add_argument(
+        "--held-out", action="store_true", help="the held-out scenes (held_out_cases, 128 px) instead of the defaults"
+    )
     args = parser.parse_args(argv)
-    cases = default_cases(args.size)
+    cases = held_out_cases() if args.held_out else default_cases(args.size)
     if args.cases is not None:
         try:
             chosen = [int(i) for i in args.cases.split(",")]

@@ -13,21 +13,23 @@ opaque surfaces at a few depths, and guesses hidden content from the nearest vis
    engine groups planes of nearly equal radius (the strips of a receding surface), composited sharp and
    blurred together; with one (:data:`~refocus_bench.simulators.render.config.RGBD_PLANES`) planes within
    the gap add up (point 3).
-2. **Edge colours.** A pixel on a depth edge (a 4-neighbour's CoC differs by more than
-   :data:`EDGE_PX`) mixes the colours of both surfaces (anti-aliasing, a soft matte). Blurred at one
-   surface's radius it would carry the other's colour into the blur, so on a plane blurred by 1 px or
-   more the other surface's share is removed: the pixel is read as a mix of the nearest interior
-   colours of both sides (within :data:`INTERIOR_REACH_PX`) and only this plane's part is kept
-   (:func:`edge_colours`; thin structures with no interior keep their colours). On a sharp plane the
-   pixel stays as recorded, the anti-aliased edge the camera saw; the hidden content below takes its
-   colours from the cleaned edges in either case.
+2. **Edge mattes.** A pixel on a depth edge (a 4-neighbour's CoC differs by more than :data:`EDGE_PX`)
+   mixes the colours of both surfaces (anti-aliasing, a soft matte). It is read as ``a * own + (1 - a) *
+   other`` with both colours from the nearest interior pixels of its own plane and of the others (within
+   :data:`INTERIOR_REACH_PX`; :func:`edge_mattes`), and becomes a matte of both planes: the nearer one covers
+   its share of the pixel with its own colour, the farther one the whole pixel behind it (where the two
+   planes do not occlude each other, their shares add up). In focus the composite is the pixel as recorded;
+   blurred, each part spreads at its own radius. Thin structures with no interior keep their colours.
 3. **Hidden content.** Plane ``k`` is extended behind the planes in front of it, as far as their blur can
    uncover it (``reach_k``, its largest CoC difference to a plane in front of it): a hidden pixel joins
    plane ``k`` when the nearest pixel not hidden by an occluder of plane ``k`` belongs to plane ``k``. The
    hidden area behind an occluder is thus split among the farther planes by proximity (a Voronoi
-   partition). Its colour continues the texture next to it and fades to the local mean farther in
-   (:data:`FILL_WINDOW_REL`). With an occlusion gap (``RenderConfig.occlusion_gap_px`` / ``_rel``) planes
-   close in CoC add up as one surface instead of occluding each other, and are not filled behind each other.
+   partition). At distance ``d`` from that pixel its colour is ``m + rho(d) (c0 - m)``: ``c0`` the pixel's
+   colour, ``m`` the plane's mean within :data:`FILL_WINDOW_REL` ``* d`` of it, and ``rho`` the plane's own
+   texture correlation at lag ``d`` (:mod:`~refocus_bench.simulators.render.texture_correlation`), so a flat
+   surface continues its edge colour and a fine texture fades to its local mean. With an occlusion gap
+   (``RenderConfig.occlusion_gap_px`` / ``_rel``) planes close in CoC add up as one surface instead of
+   occluding each other, and are not filled behind each other.
 
 Measured against the aperture-sampled reference in docs/performance.md ("Fidelity").
 
@@ -76,10 +78,9 @@ INTERIOR_REACH_PX = 8.0
 """How far (px) an edge pixel looks for an interior pixel of its own plane to take the colour of."""
 
 FILL_WINDOW_REL = 1.5
-"""A hidden pixel at distance ``d`` from its nearest visible pixel takes the mean colour of its plane within the
-square of half-side ``FILL_WINDOW_REL * d`` around that pixel: next to the edge the texture continues, deeper in
-it fades to the local mean, the least-squares guess where the texture is unknown (0: the nearest pixel's colour;
-measured in docs/performance.md, "Fidelity")."""
+"""A hidden pixel at distance ``d`` from its nearest visible pixel falls back on the mean colour of its plane within
+the square of half-side ``FILL_WINDOW_REL * d`` around that pixel, as far as the plane's texture decorrelates over
+``d`` (module docstring, point 3)."""
 
 
 def plane_radii(coc_px: torch.Tensor, centres: list[float]) -> list[float]:
