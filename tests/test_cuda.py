@@ -19,7 +19,7 @@ from refocus_bench.models import MODELS, create_model, list_models
 from refocus_bench.optics import ThinLens
 from refocus_bench.simulators.render import DefocusRenderer, RenderConfig, render_bokeh, render_layered
 from refocus_bench.simulators.render.apertures import list_apertures, make_aperture
-from refocus_bench.simulators.render.config import RGBD_PLANES
+from refocus_bench.simulators.render.config import LAYERED_EXACT, RGBD_PLANES
 from refocus_bench.simulators.render.reference import render_reference
 from refocus_bench.simulators.render.scatter import render_scatter
 from refocus_bench.simulators.render.scenes import dead_leaves_scene, two_plane_scene
@@ -156,6 +156,9 @@ def test_layered_and_reference_match_cpu():
         cpu = render_layered(layers, coc_px=coc, aperture=aperture)
         gpu = render_layered(layers.to(CUDA), coc_px=coc.to(CUDA), aperture=aperture)
         torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-10, rtol=0)
+        exact_cpu = render_layered(layers, coc_px=coc, aperture=aperture, config=LAYERED_EXACT)
+        exact_gpu = render_layered(layers.to(CUDA), coc_px=coc.to(CUDA), aperture=aperture, config=LAYERED_EXACT)
+        torch.testing.assert_close(exact_gpu.cpu(), exact_cpu, atol=1e-10, rtol=0)
         ref_cpu = render_reference(layers, coc_px=coc, aperture=aperture, samples=64, linear=True)
         ref_gpu = render_reference(layers.to(CUDA), coc_px=coc.to(CUDA), aperture=aperture, samples=64, linear=True)
         torch.testing.assert_close(ref_gpu.cpu(), ref_cpu, atol=1e-10, rtol=0)
