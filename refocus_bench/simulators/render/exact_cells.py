@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .apertures import Aperture, signed_kernel
-from .compositing import Box, mask_box
+from .compositing import mask_box
 from .convolution import reflect_indices
 from .kernels import KernelCache
 from .subaperture import ApertureCell, footprint_share
@@ -160,7 +160,7 @@ def composite_cells(
     """
     n_planes, _, h, w = planes.shape
     order = sorted(range(n_planes), key=lambda j: radii[j])  # near -> far
-    boxes = [_grown_box(planes[j, 3], 0) for j in order]
+    boxes = [mask_box(planes[j, 3].detach() > 0) for j in order]
     per_pass = max(1, max_elements // (5 * h * w))
     color = cover = None
     for first in range(0, len(cells), per_pass):
@@ -171,22 +171,16 @@ def composite_cells(
     return color, cover
 
 
-def _grown_box(alpha: torch.Tensor, grow: int) -> Box | None:
-    """Bounding box of a plane's covered pixels grown by ``grow`` (clipped to the frame), or None if it has none."""
-    return mask_box(alpha.detach() > 0, grow)
-
-
 def _one_pass(planes, order, boxes, radii, aperture, cells, kernels, requires_grad):
     """:func:`composite_cells` for one chunk of cells: the weighted sum of their composites."""
     _, _, h, w = planes.shape
     n = len(cells)
-    like = planes
-    acc = torch.zeros(n, 4, h, w, device=like.device, dtype=like.dtype)  # colour (3) and coverage (1)
-    trans = torch.ones(n, 1, h, w, device=like.device, dtype=like.dtype)
+    acc = torch.zeros(n, 4, h, w, device=planes.device, dtype=planes.dtype)  # colour (3) and coverage (1)
+    trans = torch.ones(n, 1, h, w, device=planes.device, dtype=planes.dtype)
     for j, box in zip(order, boxes):
         if box is None:
             continue
-        win = cell_windows(aperture, float(radii[j]), cells, kernels, like.device, like.dtype)
+        win = cell_windows(aperture, float(radii[j]), cells, kernels, planes.device, planes.dtype)
         y0, y1, x0, x1 = box
         g = win.pad + 1  # reflect borders mirror from the second row in: a zero margin of pad + 1 stays zero
         y0, y1, x0, x1 = max(0, y0 - g), min(h, y1 + g), max(0, x0 - g), min(w, x1 + g)
@@ -208,6 +202,6 @@ def _one_pass(planes, order, boxes, radii, aperture, cells, kernels, requires_gr
             t = trans[i, :, y0:y1, x0:x1]
             acc[i, :, y0:y1, x0:x1].addcmul_(t, b)
             t.mul_(1.0 - b[3:])
-    weights = torch.tensor([c.weight for c in cells], device=like.device, dtype=like.dtype).reshape(n, 1, 1, 1)
+    weights = torch.tensor([c.weight for c in cells], device=planes.device, dtype=planes.dtype).reshape(n, 1, 1, 1)
     total = (acc * weights).sum(0)
     return total[:3], total[3:]

@@ -267,7 +267,7 @@ def rgbd_planes(
         crop = clean[:, y0:y1, x0:x1]
         seen = (lab == k).to(crop.dtype)
         mean = _window_means_at(crop, seen, flat, dist * FILL_WINDOW_REL)
-        edge = _window_means_at(crop, seen, flat, torch.zeros_like(dist))  # the nearest visible pixel's colour
+        edge = crop.flatten(1)[:, flat.clamp(min=0).flatten()].view_as(crop)  # the nearest visible pixel's colour
         rho = correlation_at(correlations[k], dist)
         moved = mean + rho * (edge - mean)
         region = planes[k, :, y0:y1, x0:x1]
