@@ -1,8 +1,8 @@
 """RGB-D input as opaque planes (``RenderConfig(rgbd_planes=True)``) and the jump-flooding nearest-seed search.
 
 The planes keep the renderer's guarantees (zero CoC is the identity, energy is conserved, a uniform CoC is one
-convolution, gradients check, a batch equals single renders), fill hidden content from the nearest visible
-pixel, and on a dead-leaves scene (many occlusions between defocused surfaces) come out closer to the
+convolution, gradients check, a batch equals single renders), fill hidden content from the visible pixels
+around it, and on a dead-leaves scene (many occlusions between defocused surfaces) come out closer to the
 aperture-sampled reference than the soft layers.
 """
 
@@ -86,7 +86,7 @@ def test_tiles_equal_the_whole_image(aperture):
     with torch.no_grad():
         whole = render_bokeh(image.double(), coc_px=coc[None, None], aperture=aperture, config=RGBD_PLANES)
         parts = render_bokeh(image.double(), coc_px=coc[None, None], aperture=aperture, config=tiled)
-    torch.testing.assert_close(parts, whole, atol=1e-12, rtol=0)
+    torch.testing.assert_close(parts, whole, atol=1e-5, rtol=0)  # the hidden colours' solver stops at 1e-6
 
 
 def test_a_flat_colour_stays_flat_at_any_depth():

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 
@@ -38,7 +37,7 @@ from .config import RenderConfig, layer_scale
 from .disocclusion import CocExtremes
 from .kernels import KernelCache
 from .layered import render_planes_linear
-from .rgbd_planes import plane_correlations, plane_labels, plane_radii, rgbd_planes
+from .rgbd_planes import plane_radii, rgbd_planes
 from .scratch import scratch_scope
 from .soft_layers import SoftLayers
 from .subaperture import aperture_cells
@@ -79,15 +78,15 @@ def _render_rgbd_tiled(
 
     All tiles share the image's layer radii and an origin aligned to the coarsest pooling grid;
     peak memory follows the tile size, not the image size. Results match an untiled render up to
-    the placement of the coarse grid of the disocclusion fill (mean absolute difference ~3e-4).
+    the placement of the coarse grid of the disocclusion fill (mean absolute difference ~3e-4); with
+    ``rgbd_planes`` up to the tolerance of the planes' fill (~1e-6).
     """
     h, w = coc.shape
     centres = layer_centres(float(coc.min()), float(coc.max()), config)
     render_one = _render_rgbd_one
-    if config.rgbd_planes:  # one set of plane radii and texture statistics for every tile
+    if config.rgbd_planes:  # one set of plane radii for every tile
         centres = plane_radii(coc, centres)
-        correlations = plane_correlations(lin, plane_labels(coc, centres), len(centres))
-        render_one = functools.partial(_render_rgbd_planes, correlations=correlations)
+        render_one = _render_rgbd_planes
     tile = config.tile_px
     if isinstance(aperture, CatsEye) or (h <= tile and w <= tile):
         return render_one(lin, coc, aperture, config, kernels, centres)
@@ -225,12 +224,10 @@ def _render_rgbd_planes(
     config: RenderConfig,
     kernels: KernelCache,
     radii: list[float],
-    correlations: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One sample (or tile) as opaque planes (``config.rgbd_planes``): linear (3, H, W) + CoC (H, W) -> linear;
-    ``correlations``: the planes' texture statistics (see :func:`rgbd_planes`)."""
+    """One sample (or tile) as opaque planes (``config.rgbd_planes``): linear (3, H, W) + CoC (H, W) -> linear."""
     occludes = _occludes(config)
-    planes = rgbd_planes(lin, coc, radii, config, occludes, correlations)
+    planes = rgbd_planes(lin, coc, radii, config, occludes)
     n_alpha = 3 if config.chromatic_scale is not None else 1
     return render_planes_linear(planes, radii, aperture, config, kernels, n_alpha, lin.requires_grad, occludes)
 

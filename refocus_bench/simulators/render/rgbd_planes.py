@@ -4,7 +4,7 @@ The default RGB-D path (:mod:`~refocus_bench.simulators.render.rgbd`) shares eve
 layers and fills hidden content with local means. This path instead cuts the image into hard planes and
 renders them with the layered-scene engine
 (:func:`~refocus_bench.simulators.render.layered.render_planes_linear`), which makes it exact for scenes of
-opaque surfaces at a few depths, and guesses hidden content from the nearest visible pixel:
+opaque surfaces at a few depths, and guesses hidden content from the visible pixels around it:
 
 1. **Planes.** Every pixel goes to the nearest radius of
    :func:`~refocus_bench.simulators.render.rgbd.layer_centres`; each used radius is replaced by the mean
@@ -24,10 +24,11 @@ opaque surfaces at a few depths, and guesses hidden content from the nearest vis
    uncover it (``reach_k``, its largest CoC difference to a plane in front of it): a hidden pixel joins
    plane ``k`` when the nearest pixel not hidden by an occluder of plane ``k`` belongs to plane ``k``. The
    hidden area behind an occluder is thus split among the farther planes by proximity (a Voronoi
-   partition). At distance ``d`` from that pixel its colour is ``m + rho(d) (c0 - m)``: ``c0`` the pixel's
-   colour, ``m`` the plane's mean within :data:`FILL_WINDOW_REL` ``* d`` of it, and ``rho`` the plane's own
-   texture correlation at lag ``d`` (:mod:`~refocus_bench.simulators.render.texture_correlation`), so a flat
-   surface continues its edge colour and a fine texture fades to its local mean. With an occlusion gap
+   partition). Its colours are the harmonic extension of the plane's visible colours
+   (:func:`~refocus_bench.simulators.render.harmonic_fill.harmonic_fill`: each hidden pixel the mean of its
+   neighbours), the least-squares guess for textures with a photograph's ``1 / f^2`` spectrum: it continues
+   the colours along the edge, blends the sides of an occluder seen on several sides and flattens away from
+   them. The farther plane behind an edge matte (point 2) takes the same colours. With an occlusion gap
    (``RenderConfig.occlusion_gap_px`` / ``_rel``) planes close in CoC add up as one surface instead of
    occluding each other, and are not filled behind each other.
 
@@ -50,17 +51,15 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 from .compositing import mask_box
 from .config import RenderConfig
+from .harmonic_fill import harmonic_fill
 from .nearest import nearest_seed
-from .texture_correlation import LAGS_PX, correlation_at, texture_correlation
 
 __all__ = [
     "EDGE_PX",
     "INTERIOR_REACH_PX",
-    "FILL_WINDOW_REL",
     "plane_radii",
     "plane_labels",
     "depth_edges",
@@ -68,7 +67,6 @@ __all__ = [
     "edge_mattes",
     "EdgeMattes",
     "rgbd_planes",
-    "plane_correlations",
 ]
 
 EDGE_PX = 1.0
@@ -76,11 +74,6 @@ EDGE_PX = 1.0
 
 INTERIOR_REACH_PX = 8.0
 """How far (px) an edge pixel looks for an interior pixel of its own plane to take the colour of."""
-
-FILL_WINDOW_REL = 1.5
-"""A hidden pixel at distance ``d`` from its nearest visible pixel falls back on the mean colour of its plane within
-the square of half-side ``FILL_WINDOW_REL * d`` around that pixel, as far as the plane's texture decorrelates over
-``d`` (module docstring, point 3)."""
 
 
 def plane_radii(coc_px: torch.Tensor, centres: list[float]) -> list[float]:
@@ -194,32 +187,12 @@ def edge_mattes(lin: torch.Tensor, labels: torch.Tensor, edges: torch.Tensor) ->
     return EdgeMattes(out, own_share, other_label, other_colour)
 
 
-def _window_means_at(
-    colour: torch.Tensor, weight: torch.Tensor, flat: torch.Tensor, half: torch.Tensor
-) -> torch.Tensor:
-    """For every pixel, the mean of (3, h, w) ``colour`` over the pixels where (h, w) ``weight`` is 1 within the
-    square of half-side ``half`` (px, rounded; (h, w)) around the pixel of flat index ``flat`` (clamped to >= 0);
-    one table of cumulative sums serves every size."""
-    h, w = weight.shape
-    table = F.pad(torch.cat([colour * weight, weight[None]]), (1, 0, 1, 0)).cumsum(-1).cumsum(-2).flatten(1)
-    centre = flat.clamp(min=0)
-    cy, cx = centre // w, centre % w
-    r = half.nan_to_num(0.0, posinf=0.0).round().long().clamp(min=0)
-    y0, y1, x0, x1 = (cy - r).clamp(0, h), (cy + r + 1).clamp(0, h), (cx - r).clamp(0, w), (cx + r + 1).clamp(0, w)
-    corner = [
-        table[:, (yy * (w + 1) + xx).flatten()].view(4, h, w) for yy, xx in ((y1, x1), (y0, x1), (y1, x0), (y0, x0))
-    ]
-    sums = corner[0] - corner[1] - corner[2] + corner[3]
-    return sums[:3] / sums[3:].clamp(min=1e-12)
-
-
 def rgbd_planes(
     lin: torch.Tensor,
     coc_px: torch.Tensor,
     radii: list[float],
     config: RenderConfig,
     occludes: Callable[[float, float], bool] | None = None,
-    correlations: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cut a linear RGB-D image into opaque planes, extended behind nearer planes (see the module docstring).
 
@@ -231,8 +204,6 @@ def rgbd_planes(
         config: its ``fill_disocclusions`` (False: no hidden content).
         occludes: ``occludes(r_front, r_back)``, which planes hide which (default: every nearer plane hides every
             farther one); a plane is extended only behind the planes that hide it.
-        correlations: (L, len(LAGS_PX)) texture correlation of each plane (:func:`plane_correlations`; default:
-            measured on this image; a tiled render passes the whole image's, so that tiles agree).
 
     Returns:
         (L, 4, H, W): premultiplied linear colour and coverage (0 or 1) of the planes of ``radii``, near to far.
@@ -241,7 +212,6 @@ def rgbd_planes(
     """
     labels = plane_labels(coc_px, radii)
     mattes = edge_mattes(lin, labels, depth_edges(coc_px))
-    correlations = correlations if correlations is not None else plane_correlations(lin, labels, len(radii))
     clean = mattes.clean
     n = len(radii)
     planes = torch.zeros((n, 4) + labels.shape, dtype=lin.dtype, device=lin.device)
@@ -259,31 +229,18 @@ def rgbd_planes(
             continue
         y0, y1, x0, x1 = box
         lab = labels[y0:y1, x0:x1]
-        flat, dist = nearest_seed(lab > last, reach)  # the nearest pixel not hidden by an occluder of plane k
+        flat, _ = nearest_seed(lab > last, reach)  # the nearest pixel not hidden by an occluder of plane k
         owner = lab.flatten()[flat.clamp(min=0)].view_as(lab)
         fill = (lab <= last) & (flat >= 0) & (owner == k)
         if not bool(fill.any()):
             continue
-        crop = clean[:, y0:y1, x0:x1]
-        seen = (lab == k).to(crop.dtype)
-        mean = _window_means_at(crop, seen, flat, dist * FILL_WINDOW_REL)
-        edge = crop.flatten(1)[:, flat.clamp(min=0).flatten()].view_as(crop)  # the nearest visible pixel's colour
-        rho = correlation_at(correlations[k], dist)
-        moved = mean + rho * (edge - mean)
-        region = planes[k, :, y0:y1, x0:x1]
-        planes[k, :, y0:y1, x0:x1] = torch.where(fill, torch.cat([moved, torch.ones_like(moved[:1])]), region)
+        fy0, fy1, fx0, fx1 = mask_box(fill, 1)  # the hole and the pixels around it
+        hole, seen = fill[fy0:fy1, fx0:fx1], lab[fy0:fy1, fx0:fx1] == k
+        ys, xs = slice(y0 + fy0, y0 + fy1), slice(x0 + fx0, x0 + fx1)
+        filled = harmonic_fill(clean[:, ys, xs], seen, hole)
+        planes[k, :, ys, xs] = torch.where(hole, torch.cat([filled, torch.ones_like(filled[:1])]), planes[k, :, ys, xs])
     _apply_mattes(planes, labels, radii, mattes, occludes)
     return planes
-
-
-def plane_correlations(lin: torch.Tensor, labels: torch.Tensor, n: int) -> torch.Tensor:
-    """(n, len(LAGS_PX)) texture correlation (:func:`texture_correlation`) of the visible pixels of each of the
-    ``n`` planes of (H, W) ``labels`` in linear (3, H, W) ``lin``."""
-    out = torch.ones(n, len(LAGS_PX), dtype=lin.dtype, device=lin.device)
-    for k in torch.unique(labels).tolist():
-        y0, y1, x0, x1 = mask_box(labels == k)
-        out[k] = texture_correlation(lin[:, y0:y1, x0:x1], labels[y0:y1, x0:x1] == k)
-    return out
 
 
 def _apply_mattes(
@@ -295,8 +252,9 @@ def _apply_mattes(
 ) -> None:
     """Make every edge pixel that mixes two surfaces a matte of both, in place in (L, 4, H, W) ``planes``: the
     nearer surface covers its share, the farther one the whole pixel behind it, so the composite in focus is the
-    pixel as recorded and each part blurs at its own radius. Where the two planes do not occlude each other
-    (``occludes``) their shares add up to the pixel instead."""
+    pixel as recorded and each part blurs at its own radius; behind a nearer surface the farther one keeps the
+    colour of its fill where it has one. Where the two planes do not occlude each other (``occludes``) their shares
+    add up to the pixel instead."""
     for k in torch.unique(labels[mattes.other >= 0]).tolist():
         on_k = (labels == k) & (mattes.other >= 0)
         for o in torch.unique(mattes.other[on_k]).tolist():
@@ -307,6 +265,9 @@ def _apply_mattes(
             near_share = a if k_nearer else 1.0 - a
             far_share = torch.ones_like(a) if hides else 1.0 - near_share
             k_share, o_share = (near_share, far_share) if k_nearer else (far_share, near_share)
-            for plane, share, colour in ((k, k_share, mattes.clean), (o, o_share, mattes.other_colour)):
+            other_colour = mattes.other_colour
+            if k_nearer and hides:  # the farther plane behind the matte: its fill where it has one
+                other_colour = torch.where(planes[o, 3] > 0, planes[o, :3], other_colour)
+            for plane, share, colour in ((k, k_share, mattes.clean), (o, o_share, other_colour)):
                 planes[plane, :3] = torch.where(px, colour * share, planes[plane, :3])
                 planes[plane, 3] = torch.where(px, share, planes[plane, 3])
