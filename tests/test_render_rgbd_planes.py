@@ -86,7 +86,7 @@ def test_tiles_equal_the_whole_image(aperture):
     with torch.no_grad():
         whole = render_bokeh(image.double(), coc_px=coc[None, None], aperture=aperture, config=RGBD_PLANES)
         parts = render_bokeh(image.double(), coc_px=coc[None, None], aperture=aperture, config=tiled)
-    torch.testing.assert_close(parts, whole, atol=1e-5, rtol=0)  # the hidden colours' solver stops at 1e-6
+    torch.testing.assert_close(parts, whole, atol=1e-3, rtol=0)  # the hidden colours' solver stops at 1e-4
 
 
 def test_a_flat_colour_stays_flat_at_any_depth():

@@ -79,7 +79,7 @@ def _render_rgbd_tiled(
     All tiles share the image's layer radii and an origin aligned to the coarsest pooling grid;
     peak memory follows the tile size, not the image size. Results match an untiled render up to
     the placement of the coarse grid of the disocclusion fill (mean absolute difference ~3e-4); with
-    ``rgbd_planes`` up to the tolerance of the planes' fill (~1e-6).
+    ``rgbd_planes`` up to the tolerance of the planes' fill (2e-4 at most).
     """
     h, w = coc.shape
     centres = layer_centres(float(coc.min()), float(coc.max()), config)
