@@ -238,10 +238,10 @@ RGBD_PLANES = RenderConfig(
 )
 """RGB-D as opaque planes (``rgbd_planes=True``, :mod:`~refocus_bench.simulators.render.rgbd_planes`): planes every
 0.25 px / 5% of CoC, full resolution up to 16 px, planes within ``max(2 px, 50%)`` of each other's CoC adding up as
-one surface. On the fidelity scenes it is above the scatter baseline and the share-fill anchor on every scene,
-by 3 dB over :data:`RGBD_FIDELITY` on dead leaves (docs/performance.md, "Fidelity"). It holds every plane of a tile
-at once (16 bytes per plane and pixel in float32): at 1024 x 1024 with CoC -32..+32 px (117 planes) it took 46 s and
-3.5 GB peak on one CPU thread, against 4 s and 1.1 GB for :data:`RGBD_FIDELITY`."""
+one surface, hidden content the harmonic extension of each plane's visible colours. On the fidelity scenes it is
+above the scatter baseline and the share-fill anchor on every scene, by 4.5 dB on dead leaves (docs/performance.md,
+"Fidelity"). It holds every plane of a tile at once (16 bytes per plane and pixel in float32); its cost is in
+docs/performance.md ("Cost")."""
 
 
 LAYERED_EXACT = RenderConfig(
