@@ -234,7 +234,9 @@ def rgbd_planes(
         fill = (lab <= last) & (flat >= 0) & (owner == k)
         if not bool(fill.any()):
             continue
-        fy0, fy1, fx0, fx1 = mask_box(fill, 1)  # the hole and the pixels around it
+        around = fill.clone()  # the hole, the pixels around it and every hole pixel's nearest visible pixel
+        around.view(-1)[flat[fill]] = True
+        fy0, fy1, fx0, fx1 = mask_box(around, 1)
         hole, seen = fill[fy0:fy1, fx0:fx1], lab[fy0:fy1, fx0:fx1] == k
         ys, xs = slice(y0 + fy0, y0 + fy1), slice(x0 + fx0, x0 + fx1)
         filled = harmonic_fill(clean[:, ys, xs], seen, hole)
