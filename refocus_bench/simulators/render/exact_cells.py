@@ -184,24 +184,24 @@ def _one_pass(planes, order, boxes, radii, aperture, cells, kernels, requires_gr
         y0, y1, x0, x1 = box
         g = win.pad + 1  # reflect borders mirror from the second row in: a zero margin of pad + 1 stays zero
         y0, y1, x0, x1 = max(0, y0 - g), min(h, y1 + g), max(0, x0 - g), min(w, x1 + g)
+        crop = planes[j, :, y0:y1, x0:x1]
+        autograd = requires_grad and torch.is_grad_enabled()
+        if not autograd and (y1 - y0) * (x1 - x0) >= PER_CELL_MIN_PX:  # large crops: in place, no copy
+            for i, b in enumerate(cell_blurs(crop, win)):
+                t = trans[i, :, y0:y1, x0:x1]
+                acc[i, :, y0:y1, x0:x1].addcmul_(t, b)
+                t.mul_(1.0 - b[3:])
+            continue
         region = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))
-        if requires_grad and torch.is_grad_enabled():
-            blurred = blur_cells(planes[j, :, y0:y1, x0:x1], win)  # (cells, 4, crop h, crop w)
-            t = trans[region]
+        blurred = blur_cells(crop, win)  # (cells, 4, crop h, crop w): one copy, few calls
+        t = trans[region]
+        if autograd:  # out of place
             acc, trans = acc.clone(), trans.clone()
             acc[region] = acc[region] + t * blurred
             trans[region] = t * (1.0 - blurred[:, 3:])
-            continue
-        if (y1 - y0) * (x1 - x0) < PER_CELL_MIN_PX:  # small crops: one copy, few calls
-            blurred = blur_cells(planes[j, :, y0:y1, x0:x1], win)
-            t = trans[region]
+        else:
             acc[region].addcmul_(t, blurred)
             t.mul_(1.0 - blurred[:, 3:])
-            continue
-        for i, b in enumerate(cell_blurs(planes[j, :, y0:y1, x0:x1], win)):  # large crops: in place, no copy
-            t = trans[i, :, y0:y1, x0:x1]
-            acc[i, :, y0:y1, x0:x1].addcmul_(t, b)
-            t.mul_(1.0 - b[3:])
     weights = torch.tensor([c.weight for c in cells], device=planes.device, dtype=planes.dtype).reshape(n, 1, 1, 1)
     total = (acc * weights).sum(0)
     return total[:3], total[3:]
